@@ -1,0 +1,63 @@
+/*
+ * options.h - the command line, parsed once into a value that travels as
+ * `const struct options *`.
+ */
+#ifndef HOTSPY_OPTIONS_H
+#define HOTSPY_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum command {
+	CMD_NONE,
+	CMD_RECORD,
+};
+
+enum output_format {
+	FORMAT_AUTO,      /* from the output name; folded until the SVG writer */
+	FORMAT_FOLDED,
+	FORMAT_FLAMEGRAPH,
+	FORMAT_SPEEDSCOPE,
+	FORMAT_PPROF,
+};
+
+enum sampler_kind {
+	SAMPLER_AUTO,
+	SAMPLER_PERF,
+	SAMPLER_PTRACE,
+};
+
+#define OPTIONS_DEFAULT_RATE       100
+#define OPTIONS_MAX_RATE           10000
+#define OPTIONS_DEFAULT_STACK_SIZE (64u * 1024u)
+#define OPTIONS_MAX_STACK_SIZE     (64u * 1024u * 1024u)
+
+struct options {
+	enum command command;
+	pid_t pid;                 /* -p; 0 when a command is given */
+	char *const *argv;         /* -- CMD ARGS... (NULL-terminated), or NULL */
+	const char *output;        /* -o; NULL = default name */
+	enum output_format format; /* -f */
+	unsigned rate;             /* -r, samples per second per thread */
+	double duration;           /* -d seconds; 0 = until exit or Ctrl-C */
+	enum sampler_kind sampler; /* --sampler */
+	bool idle;                 /* --idle: sample sleeping threads too */
+	bool threads;              /* --threads: a level per thread */
+	size_t stack_size;         /* --stack-size bytes */
+	bool stats;                /* --stats: sampler timings on stderr */
+	int verbose;               /* -v (repeatable) */
+	bool quiet;                /* -q: no progress line, no summary */
+};
+
+/*
+ * Parse @argv into @opts. Returns 0 when a command should run, 1 when help or
+ * the version was printed (exit 0), or -EINVAL after printing what was wrong
+ * and a hint to stderr (exit 2).
+ */
+int options_parse(struct options *opts, int argc, char **argv);
+
+/* The name of a format as -f spells it. */
+const char *options_format_name(enum output_format format);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * symbols.h - naming code addresses.
+ *
+ * Resolution goes: process maps -> mapping -> ELF file (elf_cache) -> load
+ * bias -> function symbol. Each distinct (pid, address) is resolved once and
+ * the result kept for the life of the symbolizer.
+ */
+#ifndef HOTSPY_SYMBOLS_H
+#define HOTSPY_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "elf_cache.h"
+#include "maps.h"
+
+enum frame_kind {
+	FRAME_NATIVE,
+	FRAME_INLINED,
+	FRAME_KERNEL,
+	FRAME_PYTHON,
+	FRAME_UNKNOWN,   /* no symbol: function is "module+0xOFFSET" or "[unknown]" */
+	FRAME_MARKER,    /* "[truncated]" / "[unknown]" for PROFILE_ADDR_* markers */
+};
+
+struct frame {
+	const char *function;  /* never NULL; untrusted bytes from the target */
+	const char *module;    /* basename of the mapping, or NULL */
+	const char *file;      /* source file, or NULL when unknown */
+	unsigned line;         /* 0 when unknown */
+	enum frame_kind kind;
+};
+
+struct symbolizer;
+
+/* @cache is borrowed and must outlive the symbolizer. NULL with errno. */
+struct symbolizer *symbolizer_new(struct elf_cache *cache);
+void symbolizer_free(struct symbolizer *sym);   /* accepts NULL */
+
+/* Use @maps for process @pid from now on (takes a reference; drops the one
+ * held before). */
+void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps);
+
+/*
+ * Name @addr of process @pid. Stores an array of frames, innermost first
+ * (several when functions were inlined), in *@frames and returns its length,
+ * always >= 1: an address that cannot be named gets one FRAME_UNKNOWN frame.
+ * The frames are owned by the symbolizer and valid until symbolizer_free.
+ */
+size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
+			  const struct frame **frames);
+
+#endif
