@@ -1,1 +1,514 @@
-/* placeholder: being written */
+#include "elf_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+/* Symbol ranks at one address: the lowest wins (a global over its aliases). */
+enum { RANK_GLOBAL, RANK_WEAK, RANK_LOCAL };
+
+struct segment {
+	uint64_t vaddr;
+	uint64_t memsz;
+	uint64_t offset;
+	uint64_t filesz;
+};
+
+struct symbol {
+	uint64_t addr;
+	uint64_t end;           /* one past the last address it covers */
+	const char *name;       /* in the ELF string table */
+	unsigned rank;
+	bool sized;             /* end came from st_size, not from a guess */
+};
+
+struct elf_file {
+	Elf *elf;
+	char *image;            /* the whole file */
+	size_t size;
+	bool mapped;            /* image is an mmap, else malloc'd */
+	bool dyn;
+	uint64_t page_size;
+
+	struct segment *loads;
+	size_t nloads;
+	uint64_t vaddr_lo, vaddr_hi;
+
+	bool has_eh_frame_hdr;
+	uint64_t eh_vaddr, eh_size;
+
+	const uint8_t *build_id;
+	size_t build_id_len;
+
+	bool symbols_built;
+	struct symbol *syms;
+	size_t nsyms;
+};
+
+static bool add_overflows(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b;
+}
+
+static int read_phdrs(struct elf_file *ef)
+{
+	size_t phnum, n = 0;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(ef->elf, &phnum) < 0)
+		return -ENOEXEC;
+	if (phnum) {
+		ef->loads = calloc(phnum, sizeof(*ef->loads));
+		if (!ef->loads)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(ef->elf, (int)i, &ph))
+			return -ENOEXEC;
+		if (ph.p_type == PT_GNU_EH_FRAME) {
+			ef->has_eh_frame_hdr = true;
+			ef->eh_vaddr = ph.p_vaddr;
+			ef->eh_size = ph.p_memsz;
+		}
+		/* A segment that wraps around cannot be mapped: skip it rather
+		 * than let every later sum overflow. */
+		if (ph.p_type != PT_LOAD || add_overflows(ph.p_vaddr, ph.p_memsz) ||
+		    add_overflows(ph.p_offset, ph.p_filesz))
+			continue;
+		ef->loads[n] = (struct segment){
+			.vaddr = ph.p_vaddr, .memsz = ph.p_memsz,
+			.offset = ph.p_offset, .filesz = ph.p_filesz,
+		};
+		if (n == 0 || ph.p_vaddr < ef->vaddr_lo)
+			ef->vaddr_lo = ph.p_vaddr;
+		if (n == 0 || ph.p_vaddr + ph.p_memsz > ef->vaddr_hi)
+			ef->vaddr_hi = ph.p_vaddr + ph.p_memsz;
+		n++;
+	}
+	ef->nloads = n;
+	return 0;
+}
+
+static bool scan_notes(struct elf_file *ef, Elf_Data *d)
+{
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		const uint8_t *base = d->d_buf;
+
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == sizeof(ELF_NOTE_GNU) &&
+		    memcmp(base + name_off, ELF_NOTE_GNU, sizeof(ELF_NOTE_GNU)) == 0 &&
+		    nh.n_descsz > 0) {
+			ef->build_id = base + desc_off;
+			ef->build_id_len = nh.n_descsz;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The loader's view (PT_NOTE) first: it survives section stripping, and the
+ * vdso has it. Sections are the fallback for objects without one. */
+static void find_build_id(struct elf_file *ef)
+{
+	Elf_Scn *scn = NULL;
+	size_t phnum;
+	GElf_Shdr sh;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(ef->elf, &phnum) == 0) {
+		for (size_t i = 0; i < phnum; i++) {
+			Elf_Data *d;
+
+			if (!gelf_getphdr(ef->elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+				continue;
+			d = elf_getdata_rawchunk(ef->elf, (int64_t)ph.p_offset, ph.p_filesz,
+						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+			if (d && scan_notes(ef, d))
+				return;
+		}
+	}
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (d && scan_notes(ef, d))
+			return;
+	}
+}
+
+/* Parse ef->image, which @ef already owns. 0 or -errno. */
+static int elf_file_parse(struct elf_file *ef)
+{
+	GElf_Ehdr eh;
+	long page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	ef->page_size = page > 0 ? (uint64_t)page : 4096;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	ef->elf = elf_memory(ef->image, ef->size);
+	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || !gelf_getehdr(ef->elf, &eh))
+		return -ENOEXEC;
+	ef->dyn = eh.e_type == ET_DYN;
+	err = read_phdrs(ef);
+	if (err)
+		return err;
+	find_build_id(ef);
+	return 0;
+}
+
+static struct elf_file *elf_file_finish(struct elf_file *ef)
+{
+	int err = elf_file_parse(ef);
+
+	if (err) {
+		elf_file_free(ef);
+		errno = -err;
+		return NULL;
+	}
+	return ef;
+}
+
+struct elf_file *elf_file_open(const char *path)
+{
+	struct elf_file *ef;
+	struct stat st;
+	void *image;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto err_close;
+	}
+	/* mmap cannot take an empty file, and devices are not objects. */
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+		err = ENOEXEC;
+		goto err_close;
+	}
+	/* Private and writable: libelf may convert data in place (foreign byte
+	 * order); such writes stay in our copy-on-write pages. */
+	image = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (image == MAP_FAILED) {
+		err = errno;
+		goto err_close;
+	}
+	close(fd);
+	ef = calloc(1, sizeof(*ef));
+	if (!ef) {
+		munmap(image, (size_t)st.st_size);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ef->image = image;
+	ef->size = (size_t)st.st_size;
+	ef->mapped = true;
+	return elf_file_finish(ef);
+
+err_close:
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+struct elf_file *elf_file_from_memory(const void *image, size_t len)
+{
+	struct elf_file *ef;
+
+	if (len == 0) {
+		errno = ENOEXEC;
+		return NULL;
+	}
+	ef = calloc(1, sizeof(*ef));
+	if (!ef)
+		return NULL;
+	ef->image = malloc(len);
+	if (!ef->image) {
+		free(ef);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(ef->image, image, len);
+	ef->size = len;
+	return elf_file_finish(ef);
+}
+
+void elf_file_free(struct elf_file *ef)
+{
+	if (!ef)
+		return;
+	/* elf_end first: libelf's data may point into the image. */
+	elf_end(ef->elf);
+	if (ef->mapped)
+		munmap(ef->image, ef->size);
+	else
+		free(ef->image);
+	free(ef->loads);
+	free(ef->syms);
+	free(ef);
+}
+
+/*
+ * The kernel (fs/binfmt_elf.c) and ld.so (_dl_map_segments) map a segment
+ * from the page holding p_offset to the page holding p_vaddr + bias, so for
+ * any page of that mapping
+ *   map_start - map_offset == p_vaddr + bias - p_offset.
+ * The page size is the system's, not p_align, which may be 2 MiB.
+ *
+ * Linkers without -z separate-code let two segments share a file page, so
+ * one offset can lie in two segments' page-aligned ranges. The segment whose
+ * range starts last is taken: a mapping starts at the first page of the
+ * segment it maps, so a data mapping in the text's last page is the data's.
+ */
+int elf_file_load_bias(const struct elf_file *ef, uint64_t map_start,
+		       uint64_t map_offset, uint64_t *bias)
+{
+	const struct segment *best = NULL;
+	uint64_t best_first = 0;
+
+	for (size_t i = 0; i < ef->nloads; i++) {
+		const struct segment *s = &ef->loads[i];
+		uint64_t first = s->offset & ~(ef->page_size - 1);
+
+		if (map_offset < first || map_offset >= s->offset + s->filesz)
+			continue;
+		if (!best || first > best_first) {
+			best = s;
+			best_first = first;
+		}
+	}
+	if (!best)
+		return -ENOENT;
+	*bias = map_start - map_offset - (best->vaddr - best->offset);
+	return 0;
+}
+
+void elf_file_vaddr_range(const struct elf_file *ef, uint64_t *lo, uint64_t *hi)
+{
+	*lo = ef->vaddr_lo;
+	*hi = ef->vaddr_hi;
+}
+
+int elf_file_read(const struct elf_file *ef, uint64_t off, void *buf, size_t len)
+{
+	if (off > ef->size || len > ef->size - off)
+		return -EFAULT;
+	memcpy(buf, ef->image + off, len);
+	return 0;
+}
+
+int elf_file_read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf,
+			size_t len)
+{
+	for (size_t i = 0; i < ef->nloads; i++) {
+		const struct segment *s = &ef->loads[i];
+		uint64_t in;
+
+		if (vaddr < s->vaddr)
+			continue;
+		in = vaddr - s->vaddr;
+		if (in < s->filesz && len <= s->filesz - in)
+			return elf_file_read(ef, s->offset + in, buf, len);
+	}
+	return -EFAULT;
+}
+
+int elf_file_eh_frame_hdr(const struct elf_file *ef, uint64_t *vaddr, uint64_t *size)
+{
+	if (!ef->has_eh_frame_hdr)
+		return -ENOENT;
+	*vaddr = ef->eh_vaddr;
+	*size = ef->eh_size;
+	return 0;
+}
+
+size_t elf_file_build_id(const struct elf_file *ef, const uint8_t **id)
+{
+	*id = ef->build_id;
+	return ef->build_id_len;
+}
+
+int elf_file_is_dyn(const struct elf_file *ef)
+{
+	return ef->dyn;
+}
+
+static int cmp_symbol(const void *a, const void *b)
+{
+	const struct symbol *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* .symtab when present: it also names the static functions. */
+static Elf_Scn *symbol_section(Elf *elf, GElf_Shdr *sh)
+{
+	Elf_Scn *scn = NULL, *dynsym = NULL;
+	GElf_Shdr dsh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr s;
+
+		if (!gelf_getshdr(scn, &s))
+			continue;
+		if (s.sh_type == SHT_SYMTAB) {
+			*sh = s;
+			return scn;
+		}
+		if (s.sh_type == SHT_DYNSYM && !dynsym) {
+			dynsym = scn;
+			dsh = s;
+		}
+	}
+	if (dynsym)
+		*sh = dsh;
+	return dynsym;
+}
+
+/* Where a symbol without a size may end at most: its section's end. */
+static uint64_t section_end(const struct elf_file *ef, const GElf_Sym *st)
+{
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	if (st->st_shndx == SHN_UNDEF || st->st_shndx >= SHN_LORESERVE)
+		return ef->vaddr_hi;
+	scn = elf_getscn(ef->elf, st->st_shndx);
+	if (!scn || !gelf_getshdr(scn, &sh) || add_overflows(sh.sh_addr, sh.sh_size))
+		return ef->vaddr_hi;
+	return sh.sh_addr + sh.sh_size;
+}
+
+static size_t collect_symbols(struct elf_file *ef, Elf_Data *d, size_t strndx,
+			      struct symbol *out, size_t max)
+{
+	size_t n = 0;
+	GElf_Sym st;
+
+	for (size_t i = 0; n < max && gelf_getsym(d, (int)i, &st); i++) {
+		unsigned type = GELF_ST_TYPE(st.st_info), bind = GELF_ST_BIND(st.st_info);
+		const char *name;
+
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || st.st_value == 0 ||
+		    st.st_shndx == SHN_UNDEF)
+			continue;
+		name = elf_strptr(ef->elf, strndx, st.st_name);
+		if (!name || !*name)
+			continue;
+		out[n] = (struct symbol){
+			.addr = st.st_value,
+			.name = name,
+			.rank = bind == STB_GLOBAL ? RANK_GLOBAL :
+				bind == STB_WEAK ? RANK_WEAK : RANK_LOCAL,
+			.sized = st.st_size > 0,
+		};
+		if (st.st_size > 0)
+			out[n].end = add_overflows(st.st_value, st.st_size) ?
+				     UINT64_MAX : st.st_value + st.st_size;
+		else
+			out[n].end = section_end(ef, &st);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Sort by address, keep one symbol per address (the best ranked, with the
+ * largest size any alias gives), and let a symbol without a size run to the
+ * next one.
+ */
+static size_t merge_symbols(struct symbol *v, size_t n)
+{
+	size_t kept = 0;
+
+	qsort(v, n, sizeof(*v), cmp_symbol);
+	for (size_t i = 0; i < n; i++) {
+		struct symbol *last = kept ? &v[kept - 1] : NULL;
+
+		if (last && last->addr == v[i].addr) {
+			if (v[i].sized && (!last->sized || v[i].end > last->end)) {
+				last->end = v[i].end;
+				last->sized = true;
+			}
+			continue;
+		}
+		v[kept++] = v[i];
+	}
+	for (size_t i = 0; i < kept; i++) {
+		if (v[i].sized)
+			continue;
+		if (i + 1 < kept && v[i + 1].addr < v[i].end)
+			v[i].end = v[i + 1].addr;
+		if (v[i].end <= v[i].addr)
+			v[i].end = v[i].addr + 1;
+	}
+	return kept;
+}
+
+static void build_symbols(struct elf_file *ef)
+{
+	size_t max, fsize;
+	Elf_Data *d;
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	ef->symbols_built = true;
+	scn = symbol_section(ef->elf, &sh);
+	if (!scn)
+		return;
+	/* Size the array from the data libelf checked against the file, never
+	 * from sh_size, which a bad header can make anything. */
+	d = elf_getdata(scn, NULL);
+	fsize = gelf_fsize(ef->elf, ELF_T_SYM, 1, EV_CURRENT);
+	if (!d || !fsize)
+		return;
+	max = d->d_size / fsize;
+	if (!max)
+		return;
+	ef->syms = calloc(max, sizeof(*ef->syms));
+	if (!ef->syms)
+		return;
+	ef->nsyms = merge_symbols(ef->syms, collect_symbols(ef, d, sh.sh_link, ef->syms, max));
+}
+
+const char *elf_file_symbol(struct elf_file *ef, uint64_t vaddr, uint64_t *start)
+{
+	size_t lo = 0, hi;
+
+	if (!ef->symbols_built)
+		build_symbols(ef);
+	/* The last symbol that starts at or below @vaddr. */
+	hi = ef->nsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ef->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || vaddr >= ef->syms[lo - 1].end)
+		return NULL;
+	if (start)
+		*start = ef->syms[lo - 1].addr;
+	return ef->syms[lo - 1].name;
+}

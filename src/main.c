@@ -1,1 +1,33 @@
-/* placeholder: being written */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "log.h"
+#include "options.h"
+#include "banned.h"
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+	int ret;
+
+	ret = options_parse(&opts, argc, argv);
+	if (ret < 0)
+		return 2;
+	if (ret > 0)
+		return 0;
+	if (opts.verbose)
+		log_set_level(opts.verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	else if (opts.quiet)
+		log_set_level(LOG_WARN);
+	/* A closed pipe on -o - is reported by the write, not by death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	switch (opts.command) {
+	case CMD_RECORD:
+		return cmd_record(&opts);
+	case CMD_NONE:
+		break;
+	}
+	return 2;
+}

@@ -1,1 +1,279 @@
-/* placeholder: being written */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+static const char record_usage[] =
+"usage: hotspy record [-p PID | -- CMD ARGS...] [options]\n"
+"\n"
+"Sample the call stacks of every thread of a process and write a profile.\n"
+"\n"
+"  -p, --pid PID          attach to a running process\n"
+"  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
+"  -o, --output FILE      where to write the profile ('-' for stdout;\n"
+"                         default PROGRAM-YYYYmmdd-HHMMSS.folded)\n"
+"  -f, --format FORMAT    folded (flamegraph, speedscope and pprof are to come)\n"
+"  -r, --rate HZ          samples per second per thread (default 100, max 10000)\n"
+"  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
+"                         exits, or Ctrl-C / SIGTERM)\n"
+"      --threads          add a frame \"NAME (TID)\" for each thread\n"
+"      --idle             also sample threads that are not running (wall-clock\n"
+"                         time instead of on-CPU time)\n"
+"      --stack-size BYTES stack bytes copied per sample (default 64K; K/M suffix)\n"
+"      --sampler KIND     auto or ptrace (perf is to come)\n"
+"      --stats            print sampler timing statistics at the end\n"
+"  -q, --quiet            no progress line and no summary\n"
+"  -v, --verbose          more messages (repeat for debug)\n"
+"  -h, --help             this help\n";
+
+static const char main_usage[] =
+"usage: hotspy COMMAND [options]\n"
+"\n"
+"A sampling profiler for Linux programs.\n"
+"\n"
+"commands:\n"
+"  record    sample a process (or a command) and write a profile\n"
+"\n"
+"Run 'hotspy COMMAND --help' for the options of a command.\n";
+
+const char *options_format_name(enum output_format format)
+{
+	switch (format) {
+	case FORMAT_AUTO: return "auto";
+	case FORMAT_FOLDED: return "folded";
+	case FORMAT_FLAMEGRAPH: return "flamegraph";
+	case FORMAT_SPEEDSCOPE: return "speedscope";
+	case FORMAT_PPROF: return "pprof";
+	}
+	return "?";
+}
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hotspy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'hotspy record --help'.\n", stderr);
+	return -EINVAL;
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "65536", "64K", "64k", "1M". */
+static int parse_size(const char *s, size_t *out)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		mult = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mult = 1024 * 1024, end++;
+	if (*end == 'i' && mult > 1)
+		end++;
+	if ((*end == 'b' || *end == 'B') && end[1] == '\0')
+		end++;
+	if (*end || v > ULLONG_MAX / mult)
+		return -EINVAL;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+static int parse_format(const char *s, enum output_format *out)
+{
+	static const enum output_format all[] = {
+		FORMAT_FOLDED, FORMAT_FLAMEGRAPH, FORMAT_SPEEDSCOPE, FORMAT_PPROF,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, options_format_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	if (strcmp(s, "svg") == 0) {
+		*out = FORMAT_FLAMEGRAPH;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+enum {
+	OPT_THREADS = 256,
+	OPT_IDLE,
+	OPT_STACK_SIZE,
+	OPT_SAMPLER,
+	OPT_STATS,
+};
+
+static int parse_record(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "threads", no_argument, NULL, OPT_THREADS },
+		{ "idle", no_argument, NULL, OPT_IDLE },
+		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+		{ "sampler", required_argument, NULL, OPT_SAMPLER },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	char *end;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at the first non-option, which starts the command. */
+	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_ulong(optarg, INT_MAX, &v) < 0 || v == 0)
+				return usage_error("invalid PID '%s': expected a positive number", optarg);
+			o->pid = (pid_t)v;
+			break;
+		case 'o':
+			if (!*optarg)
+				return usage_error("empty output path");
+			o->output = optarg;
+			break;
+		case 'f':
+			if (parse_format(optarg, &o->format) < 0)
+				return usage_error("unknown format '%s': expected folded", optarg);
+			break;
+		case 'r':
+			if (parse_ulong(optarg, OPTIONS_MAX_RATE, &v) < 0 || v == 0)
+				return usage_error("invalid rate '%s': expected 1 to 10000 samples per second",
+						   optarg);
+			o->rate = (unsigned)v;
+			break;
+		case 'd':
+			errno = 0;
+			o->duration = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o->duration > 0) ||
+			    o->duration > 1e9)
+				return usage_error("invalid duration '%s': expected seconds > 0", optarg);
+			break;
+		case OPT_THREADS:
+			o->threads = true;
+			break;
+		case OPT_IDLE:
+			o->idle = true;
+			break;
+		case OPT_STACK_SIZE:
+			if (parse_size(optarg, &o->stack_size) < 0 || o->stack_size < 1024 ||
+			    o->stack_size > OPTIONS_MAX_STACK_SIZE)
+				return usage_error("invalid stack size '%s': expected 1K to 64M", optarg);
+			break;
+		case OPT_SAMPLER:
+			if (strcmp(optarg, "auto") == 0)
+				o->sampler = SAMPLER_AUTO;
+			else if (strcmp(optarg, "ptrace") == 0)
+				o->sampler = SAMPLER_PTRACE;
+			else if (strcmp(optarg, "perf") == 0)
+				o->sampler = SAMPLER_PERF;
+			else
+				return usage_error("unknown sampler '%s': expected auto, perf or ptrace",
+						   optarg);
+			break;
+		case OPT_STATS:
+			o->stats = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(record_usage, stdout);
+			return 1;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->argv = &argv[optind];
+	if (o->pid && o->argv)
+		return usage_error("give either -p PID or a command after --, not both");
+	if (!o->pid && !o->argv)
+		return usage_error("nothing to profile: give -p PID or -- CMD ARGS...");
+	return 0;
+}
+
+int options_parse(struct options *o, int argc, char **argv)
+{
+	const char *cmd;
+
+	memset(o, 0, sizeof(*o));
+	o->rate = OPTIONS_DEFAULT_RATE;
+	o->stack_size = OPTIONS_DEFAULT_STACK_SIZE;
+	o->format = FORMAT_AUTO;
+	o->sampler = SAMPLER_AUTO;
+
+	if (argc < 2) {
+		fputs(main_usage, stderr);
+		return -EINVAL;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(main_usage, stdout);
+		return 1;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		puts("hotspy " HOTSPY_VERSION);
+		return 1;
+	}
+	if (strcmp(cmd, "record") == 0) {
+		o->command = CMD_RECORD;
+		return parse_record(o, argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "dump") == 0 ||
+	    strcmp(cmd, "flamegraph") == 0 || strcmp(cmd, "diff") == 0 ||
+	    strcmp(cmd, "report") == 0) {
+		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
+			"'hotspy record' is\n", cmd);
+		return -EINVAL;
+	}
+	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
+	fputs(main_usage, stderr);
+	return -EINVAL;
+}

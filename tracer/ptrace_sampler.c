@@ -1,1 +1,650 @@
-/* placeholder: being written */
+/*
+ * The ptrace sampler: PTRACE_SEIZE every thread, and at each tick
+ * PTRACE_INTERRUPT one thread, read its registers (PTRACE_GETREGSET) and one
+ * copy of its stack (process_vm_readv), and PTRACE_CONT it at once, before
+ * anything is unwound. Threads are stopped one at a time, only for that.
+ *
+ * While seized, every signal sent to the target stops it until we pass the
+ * signal on, so events are drained whenever hotspy wakes: hotspy sleeps in
+ * sigtimedwait on SIGCHLD (which the kernel sends the tracer on each tracee
+ * stop) as well as on the signals that end a recording.
+ *
+ * If hotspy dies, even by SIGKILL, the kernel detaches the tracees and wakes
+ * any that was held in a ptrace-stop (__ptrace_unlink in kernel/ptrace.c), so
+ * nothing is left stopped. PTRACE_O_EXITKILL is never used.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <elf.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sampler_backend.h"
+#include "target.h"
+#include "banned.h"
+
+/* Longest wait for one thread to reach the stop we asked for. A runnable
+ * thread on a busy CPU may take a scheduler period; a thread in
+ * uninterruptible sleep longer, and is then skipped for this tick. */
+#define STOP_WAIT_NS   (200ull * 1000 * 1000)
+#define DETACH_WAIT_NS (500ull * 1000 * 1000)
+
+struct traced_thread {
+	pid_t tid;
+	int stat_fd;                /* /proc/PID/task/TID/stat, read each tick */
+	char comm[TARGET_COMM_MAX];
+	unsigned listed : 1;        /* present in the last scan of task/ */
+	unsigned gone : 1;          /* exited or detached: dropped at next scan */
+	unsigned job_stopped : 1;   /* in group-stop (SIGSTOP...): left alone */
+	unsigned interrupting : 1;  /* a PTRACE_INTERRUPT of ours is pending */
+};
+
+struct ptrace_backend {
+	DIR *task_dir;
+	struct traced_thread *threads;   /* sorted by tid */
+	size_t nthreads, cap;
+	uint8_t *stack;                  /* one snapshot's stack copy */
+	uint64_t period_ns;
+	uint64_t next_tick_ns;
+	int exited;                      /* the whole process is gone */
+	int detaching;                   /* every stop now ends in PTRACE_DETACH */
+};
+
+enum event_kind {
+	EV_HANDLED,        /* the thread was resumed, or left as it should be */
+	EV_OUR_STOP,       /* the stop we asked for: the thread waits for us */
+	EV_JOB_STOPPED,    /* the thread entered a group-stop */
+	EV_GONE,           /* the thread exited or was detached */
+};
+
+static struct ptrace_backend *backend_of(const struct sampler *s)
+{
+	return s->backend;
+}
+
+static struct traced_thread *thread_find(struct ptrace_backend *b, pid_t tid)
+{
+	size_t lo = 0, hi = b->nthreads;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->threads[mid].tid == tid)
+			return &b->threads[mid];
+		if (b->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct traced_thread *thread_insert(struct ptrace_backend *b, pid_t tid)
+{
+	size_t i = b->nthreads;
+
+	if (b->nthreads == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct traced_thread *t = realloc(b->threads, cap * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		b->threads = t;
+		b->cap = cap;
+	}
+	while (i > 0 && b->threads[i - 1].tid > tid)
+		i--;
+	memmove(&b->threads[i + 1], &b->threads[i], (b->nthreads - i) * sizeof(b->threads[0]));
+	b->nthreads++;
+	memset(&b->threads[i], 0, sizeof(b->threads[i]));
+	b->threads[i].tid = tid;
+	b->threads[i].stat_fd = -1;
+	return &b->threads[i];
+}
+
+/* Drop threads that are gone, keeping the array sorted. */
+static void threads_compact(struct ptrace_backend *b)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < b->nthreads; i++) {
+		if (b->threads[i].gone) {
+			if (b->threads[i].stat_fd >= 0)
+				close(b->threads[i].stat_fd);
+			continue;
+		}
+		b->threads[j++] = b->threads[i];
+	}
+	b->nthreads = j;
+}
+
+static int ptrace_resume(pid_t tid, int sig)
+{
+	return (int)ptrace(PTRACE_CONT, tid, NULL, (void *)(uintptr_t)sig);
+}
+
+/*
+ * Handle one wait status of thread @tid. Signals are passed on, group-stops
+ * respected (PTRACE_LISTEN keeps the thread stopped as its user asked), and
+ * our own interrupt-stops are reported to the caller without resuming.
+ */
+static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
+{
+	struct ptrace_backend *b = backend_of(s);
+	struct traced_thread *t = thread_find(b, tid);
+	int sig, event;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (t)
+			t->gone = 1;
+		if (tid == s->pid) {
+			/* The leader's exit is reported last, once the whole
+			 * thread group is dead. */
+			s->exit_status = status;
+			b->exited = 1;
+		}
+		return EV_GONE;
+	}
+	if (!WIFSTOPPED(status))
+		return EV_HANDLED;
+
+	sig = WSTOPSIG(status);
+	event = (unsigned)status >> 16;
+	if (b->detaching || !t) {
+		/* Pass a pending signal on as we let go of the thread. */
+		ptrace(PTRACE_DETACH, tid, NULL,
+		       (void *)(uintptr_t)(event == 0 ? sig : 0));
+		if (t)
+			t->gone = 1;
+		return EV_GONE;
+	}
+
+	switch (event) {
+	case 0:   /* signal-delivery-stop: deliver the signal untouched */
+		ptrace_resume(tid, sig);
+		return EV_HANDLED;
+	case PTRACE_EVENT_STOP:
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			t->job_stopped = 1;
+			ptrace(PTRACE_LISTEN, tid, NULL, NULL);
+			return EV_JOB_STOPPED;
+		}
+		t->job_stopped = 0;
+		if (t->interrupting) {
+			t->interrupting = 0;
+			return EV_OUR_STOP;
+		}
+		ptrace_resume(tid, 0);
+		return EV_HANDLED;
+	case PTRACE_EVENT_EXEC:
+		/* A new program: new mappings, and its name. */
+		sampler_reload_maps(s, 1);
+		target_comm(s->pid, s->comm, sizeof(s->comm));
+		ptrace_resume(tid, 0);
+		return EV_HANDLED;
+	default:
+		ptrace_resume(tid, 0);
+		return EV_HANDLED;
+	}
+}
+
+/* Handle every event that is waiting, without blocking. */
+static void drain_events(struct sampler *s)
+{
+	int status;
+	pid_t tid;
+
+	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
+		handle_event(s, tid, status);
+	if (tid < 0 && errno == ECHILD)
+		backend_of(s)->exited = 1;
+}
+
+/* Sleep until SIGCHLD or @timeout_ns; returns a terminating signal number
+ * taken from @set, or 0. */
+static int wait_signal(const sigset_t *set, uint64_t timeout_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long)(timeout_ns % 1000000000ull),
+	};
+	int sig = sigtimedwait(set, NULL, &ts);
+
+	return sig == SIGCHLD || sig < 0 ? 0 : sig;
+}
+
+/*
+ * Wait until @tid reaches the stop we asked for (EV_OUR_STOP, returns 0), or
+ * it exits, group-stops or does not stop in time (returns -errno). Other
+ * events of the thread met on the way are handled.
+ */
+static int wait_thread(struct sampler *s, pid_t tid, uint64_t timeout_ns)
+{
+	uint64_t deadline = sampler_now_ns() + timeout_ns;
+	sigset_t chld;
+	int status;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		uint64_t now;
+
+		if (r == tid) {
+			switch (handle_event(s, tid, status)) {
+			case EV_OUR_STOP:
+				return 0;
+			case EV_GONE:
+				return -ESRCH;
+			case EV_JOB_STOPPED:
+				return -EAGAIN;
+			case EV_HANDLED:
+				continue;
+			}
+		}
+		if (r < 0)
+			return -errno;
+		now = sampler_now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		wait_signal(&chld, deadline - now < 1000000 ? deadline - now : 1000000);
+	}
+}
+
+/* Start tracking @tid, which is already seized. 0 or -ENOMEM. */
+static int thread_track(struct sampler *s, pid_t tid)
+{
+	struct traced_thread *t = thread_insert(backend_of(s), tid);
+	char path[96];
+
+	if (!t)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid, (int)tid);
+	t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	t->listed = 1;
+	s->stats.threads_seen++;
+	return 0;
+}
+
+static int thread_attach(struct sampler *s, pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(uintptr_t)PTRACE_O_TRACEEXEC) < 0)
+		return -errno;
+	/* Untracked, the thread is detached at its first stop. */
+	return thread_track(s, tid);
+}
+
+/* Attach to threads that appeared since the last scan; forget those gone. */
+static int scan_threads(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
+	struct dirent *de;
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < b->nthreads; i++)
+		b->threads[i].listed = 0;
+	rewinddir(b->task_dir);
+	while ((de = readdir(b->task_dir))) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+		struct traced_thread *t;
+
+		if (tid <= 0)
+			continue;
+		found++;
+		t = thread_find(b, tid);
+		if (t)
+			t->listed = 1;
+		else
+			thread_attach(s, tid);
+	}
+	for (i = 0; i < b->nthreads; i++) {
+		if (!b->threads[i].listed)
+			b->threads[i].gone = 1;
+	}
+	threads_compact(b);
+	return found;
+}
+
+/* Read state and name of @t; 0, or -errno when the thread is gone. */
+static int thread_read_stat(struct traced_thread *t, char *state)
+{
+	char buf[512];
+	ssize_t n;
+
+	if (t->stat_fd < 0)
+		return -ESRCH;
+	n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -ESRCH;
+	return target_parse_stat(buf, (size_t)n, state, t->comm, sizeof(t->comm));
+}
+
+static void regs_to_snapshot(const struct user_regs_struct *r, uint64_t *regs)
+{
+	regs[SNAP_RAX] = r->rax;
+	regs[SNAP_RDX] = r->rdx;
+	regs[SNAP_RCX] = r->rcx;
+	regs[SNAP_RBX] = r->rbx;
+	regs[SNAP_RSI] = r->rsi;
+	regs[SNAP_RDI] = r->rdi;
+	regs[SNAP_RBP] = r->rbp;
+	regs[SNAP_RSP] = r->rsp;
+	regs[SNAP_R8] = r->r8;
+	regs[SNAP_R9] = r->r9;
+	regs[SNAP_R10] = r->r10;
+	regs[SNAP_R11] = r->r11;
+	regs[SNAP_R12] = r->r12;
+	regs[SNAP_R13] = r->r13;
+	regs[SNAP_R14] = r->r14;
+	regs[SNAP_R15] = r->r15;
+	regs[SNAP_RIP] = r->rip;
+}
+
+/* Copy the live part of the stack: from RSP up to the end of its mapping,
+ * at most --stack-size bytes. */
+static void copy_stack(struct sampler *s, struct snapshot *snap)
+{
+	struct ptrace_backend *b = backend_of(s);
+	const struct mapping *m = maps_find(s->maps, snap->stack_addr);
+	struct iovec local, remote;
+	uint64_t avail;
+	ssize_t n;
+
+	if (!m && sampler_reload_maps(s, 0) == 0)
+		m = maps_find(s->maps, snap->stack_addr);
+	if (!m)
+		return;
+	avail = m->end - snap->stack_addr;
+	snap->stack_len = avail < s->cfg.stack_size ? (size_t)avail : s->cfg.stack_size;
+	snap->stack_cut = avail > s->cfg.stack_size;
+	local.iov_base = b->stack;
+	local.iov_len = snap->stack_len;
+	remote.iov_base = (void *)(uintptr_t)snap->stack_addr;
+	remote.iov_len = snap->stack_len;
+	n = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+	snap->stack_len = n > 0 ? (size_t)n : 0;
+}
+
+static void sample_thread(struct sampler *s, struct traced_thread *t)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
+	struct snapshot snap;
+	uint64_t t0, t1;
+	pid_t tid = t->tid;
+	char state;
+	long rc;
+
+	if (thread_read_stat(t, &state) < 0) {
+		t->gone = 1;
+		return;
+	}
+	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
+	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
+		return;
+	if (!s->cfg.idle && state != 'R') {
+		s->stats.skipped_idle++;
+		return;
+	}
+
+	t0 = sampler_now_ns();
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+		t->gone = errno == ESRCH;
+		s->stats.failed++;
+		return;
+	}
+	t->interrupting = 1;
+	if (wait_thread(s, tid, STOP_WAIT_NS) < 0) {
+		/* A late stop is resumed by drain_events (interrupting stays
+		 * set until it is seen). */
+		s->stats.failed++;
+		return;
+	}
+
+	memset(&snap, 0, sizeof(snap));
+	snap.pid = s->pid;
+	snap.tid = tid;
+	snap.state = state;
+	snap.comm = t->comm;
+	snap.time_ns = t0;
+	snap.stack = backend_of(s)->stack;
+	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
+	if (rc == 0) {
+		regs_to_snapshot(&regs, snap.regs);
+		snap.stack_addr = snap.regs[SNAP_RSP];
+		copy_stack(s, &snap);
+	}
+	ptrace_resume(tid, 0);
+	t1 = sampler_now_ns();
+
+	s->stats.stopped_ns += t1 - t0;
+	if (t1 - t0 > s->stats.stopped_max_ns)
+		s->stats.stopped_max_ns = t1 - t0;
+	s->stats.capture_ns += t1 - t0;
+	if (rc < 0) {
+		s->stats.failed++;
+		return;
+	}
+	s->stats.snapshots++;
+	sampler_deliver(s, &snap);
+}
+
+static int ptrace_poll(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
+	sigset_t set;
+	uint64_t now, missed;
+	size_t i;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		drain_events(s);
+		if (b->exited)
+			return SAMPLER_EXITED;
+		now = sampler_now_ns();
+		/* Checked even when ticks run late, so Ctrl-C always ends. */
+		if (wait_signal(&set, now < b->next_tick_ns ? b->next_tick_ns - now : 0))
+			return SAMPLER_SIGNALLED;
+		now = sampler_now_ns();
+		if (now >= b->next_tick_ns)
+			break;
+	}
+
+	/* Keep to the grid of ticks; when we fell behind, skip, don't burst. */
+	missed = (now - b->next_tick_ns) / b->period_ns;
+	s->stats.ticks_missed += missed;
+	b->next_tick_ns += (missed + 1) * b->period_ns;
+	s->stats.ticks++;
+
+	if (scan_threads(s) == 0) {
+		b->exited = 1;
+		return SAMPLER_EXITED;
+	}
+	for (i = 0; i < b->nthreads; i++) {
+		if (!b->threads[i].gone && !b->threads[i].job_stopped)
+			sample_thread(s, &b->threads[i]);
+	}
+	return SAMPLER_TICK;
+}
+
+static int attach_error(pid_t pid, int err)
+{
+	int tracer;
+
+	if (err == ESRCH)
+		return log_error(-err, "cannot attach to %d: no such process (check the PID with ps)",
+				 (int)pid);
+	/* /proc refuses another user's maps with EACCES before ptrace would
+	 * refuse with EPERM: the cause and the remedy are the same. */
+	if (err == EACCES)
+		err = EPERM;
+	if (err != EPERM)
+		return log_error(-err, "cannot attach to %d: %s", (int)pid, strerror(err));
+	tracer = target_tracer(pid);
+	if (tracer > 0)
+		return log_error(-err, "cannot attach to %d: it is already traced by process %d "
+				 "(a debugger or another profiler); detach that one first",
+				 (int)pid, tracer);
+	if (geteuid() != 0)
+		return log_error(-err, "cannot attach to %d: operation not permitted \xe2\x80\x94 "
+				 "run as root, or as the process's owner with "
+				 "kernel.yama.ptrace_scope=0 (sysctl -w kernel.yama.ptrace_scope=0), "
+				 "or give hotspy CAP_SYS_PTRACE", (int)pid);
+	return log_error(-err, "cannot attach to %d: operation not permitted even as root "
+			 "\xe2\x80\x94 it may be a kernel thread, or ptrace is disabled "
+			 "(kernel.yama.ptrace_scope=3, a security module or seccomp)", (int)pid);
+}
+
+static int open_task_dir(struct sampler *s)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
+	backend_of(s)->task_dir = opendir(path);
+	return backend_of(s)->task_dir ? 0 : -errno;
+}
+
+static int ptrace_open_pid(struct sampler *s)
+{
+	pid_t pid = s->cfg.pid;
+	int err, prev = -1, found;
+
+	s->pid = pid;
+	if (pid == getpid())
+		return log_error(-EINVAL, "cannot attach to %d: that is hotspy itself", (int)pid);
+	err = target_comm(pid, s->comm, sizeof(s->comm));
+	if (err < 0)
+		return attach_error(pid, -err);
+	err = sampler_reload_maps(s, 1);
+	if (err < 0)
+		return attach_error(pid, -err);
+	if (maps_count(s->maps) == 0)
+		return log_error(-EINVAL, "cannot attach to %d (%s): it is a kernel thread; "
+				 "only user processes can be profiled", (int)pid, s->comm);
+	err = open_task_dir(s);
+	if (err < 0)
+		return attach_error(pid, -err);
+
+	/* The main thread first: its error is the one to report. */
+	err = thread_attach(s, pid);
+	if (err < 0)
+		return attach_error(pid, -err);
+	/* Threads may be created while we attach: scan until stable. */
+	while ((found = scan_threads(s)) != prev)
+		prev = found;
+	return 0;
+}
+
+static int ptrace_open_command(struct sampler *s)
+{
+	const char *base = strrchr(s->cfg.argv[0], '/');
+	pid_t pid;
+	int err;
+
+	pid = target_spawn(s->cfg.argv, PTRACE_O_TRACEEXEC);
+	if (pid < 0)
+		return pid;
+	s->pid = pid;
+	snprintf(s->comm, sizeof(s->comm), "%s", base ? base + 1 : s->cfg.argv[0]);
+	/* Stopped at its exec: the new program's mappings are in place. */
+	err = sampler_reload_maps(s, 1);
+	if (err == 0)
+		err = open_task_dir(s);
+	if (err == 0)
+		err = thread_track(s, pid);
+	if (err < 0) {
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return log_error(err, "cannot follow %s (pid %d): %s", s->comm, (int)pid,
+				 strerror(-err));
+	}
+	ptrace_resume(pid, 0);
+	return 0;
+}
+
+static void ptrace_close(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
+	size_t i;
+
+	if (!b)
+		return;
+	drain_events(s);
+	b->detaching = 1;
+	for (i = 0; i < b->nthreads; i++) {
+		struct traced_thread *t = &b->threads[i];
+
+		if (t->gone)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
+			t->gone = 1;
+			continue;
+		}
+		/* In detaching mode the thread's next stop detaches it. */
+		if (wait_thread(s, t->tid, DETACH_WAIT_NS) == -ETIMEDOUT)
+			log_warn("thread %d did not stop to be detached; it will be "
+				 "released when hotspy exits", (int)t->tid);
+	}
+	for (i = 0; i < b->nthreads; i++)
+		b->threads[i].gone = 1;
+	threads_compact(b);
+	/* Reap a started command that has already exited. */
+	drain_events(s);
+	if (b->task_dir)
+		closedir(b->task_dir);
+	free(b->threads);
+	free(b->stack);
+	free(b);
+	s->backend = NULL;
+}
+
+static int ptrace_open(struct sampler *s)
+{
+	struct ptrace_backend *b = calloc(1, sizeof(*b));
+	int err;
+
+	if (!b)
+		return log_error(-ENOMEM, "out of memory");
+	b->stack = malloc(s->cfg.stack_size);
+	if (!b->stack) {
+		free(b);
+		return log_error(-ENOMEM, "cannot allocate a %zu-byte stack buffer",
+				 s->cfg.stack_size);
+	}
+	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	s->backend = b;
+	err = s->cfg.argv ? ptrace_open_command(s) : ptrace_open_pid(s);
+	if (err < 0) {
+		ptrace_close(s);
+		return err;
+	}
+	b->next_tick_ns = sampler_now_ns() + b->period_ns;
+	return 0;
+}
+
+static size_t ptrace_thread_count(const struct sampler *s)
+{
+	return backend_of(s)->nthreads;
+}
+
+const struct sampler_ops ptrace_sampler_ops = {
+	.name = "ptrace",
+	.open = ptrace_open,
+	.poll = ptrace_poll,
+	.close = ptrace_close,
+	.thread_count = ptrace_thread_count,
+};

@@ -1,1 +1,171 @@
-/* placeholder: being written */
+#include "sampler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sampler_backend.h"
+#include "target.h"
+#include "banned.h"
+
+#define MAPS_RELOAD_MIN_NS (10ull * 1000 * 1000)
+
+uint64_t sampler_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int sampler_block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return -errno;
+	return 0;
+}
+
+int sampler_reload_maps(struct sampler *s, int force)
+{
+	uint64_t now = sampler_now_ns();
+	struct maps *maps;
+	int err;
+
+	if (!force && s->maps && now - s->maps_loaded_ns < MAPS_RELOAD_MIN_NS)
+		return 0;
+	err = maps_read(s->pid, &maps);
+	if (err < 0)
+		return err;
+	maps_free(s->maps);
+	s->maps = maps;
+	s->maps_loaded_ns = now;
+	s->stats.maps_reloads++;
+	if (s->unwinder)
+		unwinder_flush(s->unwinder);
+	if (!s->vdso_loaded) {
+		err = target_load_vdso(s->pid, maps, s->cfg.cache);
+		if (err < 0 && err != -ENOENT)
+			log_debug("cannot read the vdso of %d: %s", (int)s->pid, strerror(-err));
+		s->vdso_loaded = 1;
+	}
+	return 0;
+}
+
+void sampler_deliver(struct sampler *s, const struct snapshot *snap)
+{
+	uint64_t t0 = sampler_now_ns();
+	enum unwind_end end;
+	struct sample sample;
+	size_t n;
+
+	if (s->fn_stopped)
+		return;
+	n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs, SAMPLER_MAX_DEPTH, &end);
+	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, 0) == 0)
+		n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs,
+				    SAMPLER_MAX_DEPTH, &end);
+	s->stats.unwind_ns += sampler_now_ns() - t0;
+
+	sample.pid = snap->pid;
+	sample.tid = snap->tid;
+	sample.comm = snap->comm;
+	sample.state = snap->state;
+	sample.time_ns = snap->time_ns;
+	sample.addrs = s->addrs;
+	sample.n = n;
+	if (s->fn(&sample, s->fn_ctx))
+		s->fn_stopped = 1;
+}
+
+static const struct sampler_ops *sampler_backend(enum sampler_kind kind)
+{
+	switch (kind) {
+	case SAMPLER_AUTO:
+	case SAMPLER_PTRACE:
+		return &ptrace_sampler_ops;
+	case SAMPLER_PERF:
+		break;
+	}
+	return NULL;
+}
+
+struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg)
+{
+	struct sampler *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_error(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->ops = sampler_backend(kind);
+	if (!s->ops) {
+		log_error(-ENOTSUP, "the perf sampler is not available yet: use --sampler ptrace");
+		free(s);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->exit_status = -1;
+	s->unwinder = unwinder_new(cfg->cache);
+	if (!s->unwinder) {
+		log_error(-ENOMEM, "cannot create the unwinder: out of memory");
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = s->ops->open(s);
+	if (err < 0) {
+		unwinder_free(s->unwinder);
+		maps_free(s->maps);
+		free(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+}
+
+int sampler_poll(struct sampler *s, sample_fn fn, void *ctx)
+{
+	int ret;
+
+	s->fn = fn;
+	s->fn_ctx = ctx;
+	s->fn_stopped = 0;
+	ret = s->ops->poll(s);
+	s->fn = NULL;
+	s->fn_ctx = NULL;
+	return ret;
+}
+
+void sampler_close(struct sampler *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s);
+	unwinder_free(s->unwinder);
+	maps_free(s->maps);
+	free(s);
+}
+
+const char *sampler_name(const struct sampler *s) { return s->ops->name; }
+pid_t sampler_pid(const struct sampler *s) { return s->pid; }
+const char *sampler_comm(const struct sampler *s) { return s->comm; }
+struct maps *sampler_maps(const struct sampler *s) { return s->maps; }
+const struct sampler_stats *sampler_stats(const struct sampler *s) { return &s->stats; }
+int sampler_exit_status(const struct sampler *s) { return s->exit_status; }
+
+size_t sampler_thread_count(const struct sampler *s)
+{
+	return s->ops->thread_count(s);
+}

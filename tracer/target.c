@@ -1,1 +1,230 @@
-/* placeholder: being written */
+#include "target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "banned.h"
+
+/* Read a small /proc file whole. Returns bytes read or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	else
+		buf[n] = '\0';
+	close(fd);
+	return n;
+}
+
+int target_comm(pid_t pid, char *buf, size_t size)
+{
+	char path[64], tmp[TARGET_COMM_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	n = read_small(path, tmp, sizeof(tmp));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	tmp[strcspn(tmp, "\n")] = '\0';
+	snprintf(buf, size, "%s", tmp);
+	return 0;
+}
+
+int target_tracer(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	p = strstr(buf, "\nTracerPid:");
+	if (!p)
+		return -EINVAL;
+	return atoi(p + strlen("\nTracerPid:"));
+}
+
+int target_parse_stat(const char *text, size_t len, char *state, char *comm,
+		      size_t comm_size)
+{
+	const char *open_paren = memchr(text, '(', len);
+	const char *close_paren = NULL, *p;
+	size_t name_len;
+
+	for (p = text + len; p > text; p--) {
+		if (p[-1] == ')') {
+			close_paren = p - 1;
+			break;
+		}
+	}
+	if (!open_paren || !close_paren || close_paren < open_paren ||
+	    (size_t)(text + len - close_paren) < 3)
+		return -EINVAL;
+	name_len = (size_t)(close_paren - open_paren - 1);
+	if (comm_size) {
+		if (name_len >= comm_size)
+			name_len = comm_size - 1;
+		memcpy(comm, open_paren + 1, name_len);
+		comm[name_len] = '\0';
+	}
+	*state = close_paren[2];
+	return 0;
+}
+
+int target_load_vdso(pid_t pid, const struct maps *maps, struct elf_cache *cache)
+{
+	const struct mapping *m = NULL;
+	struct elf_file *ef;
+	struct iovec local, remote;
+	size_t i, len;
+	void *buf;
+	ssize_t n;
+
+	for (i = 0; i < maps_count(maps); i++) {
+		if (strcmp(maps_at(maps, i)->path, "[vdso]") == 0) {
+			m = maps_at(maps, i);
+			break;
+		}
+	}
+	if (!m)
+		return -ENOENT;
+	len = (size_t)(m->end - m->start);
+	if (len > (1u << 20))
+		return -EFBIG;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	local.iov_base = buf;
+	local.iov_len = len;
+	remote.iov_base = (void *)(uintptr_t)m->start;
+	remote.iov_len = len;
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n != (ssize_t)len) {
+		free(buf);
+		return n < 0 ? -errno : -EFAULT;
+	}
+	ef = elf_file_from_memory(buf, len);
+	free(buf);
+	if (!ef)
+		return -errno;
+	elf_cache_put_vdso(cache, pid, ef);
+	return 0;
+}
+
+/* In the child: wait for the tracer, then become the command. */
+static void __attribute__((noreturn))
+spawn_child(char *const *argv, int sync_fd, int err_fd)
+{
+	sigset_t set;
+	char go;
+	int err;
+
+	/* The caller blocks the signals it waits for; the program must not
+	 * inherit that mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+	if (read(sync_fd, &go, 1) != 1)
+		_exit(127);
+	execvp(argv[0], argv);
+	err = errno;
+	if (write(err_fd, &err, sizeof(err)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+pid_t target_spawn(char *const *argv, unsigned long options)
+{
+	int sync_pipe[2], err_pipe[2], status, child_err = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
+		return log_error(-errno, "cannot start %s: pipe: %s", argv[0], strerror(errno));
+	if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+		int err = errno;
+
+		close(sync_pipe[0]);
+		close(sync_pipe[1]);
+		return log_error(-err, "cannot start %s: pipe: %s", argv[0], strerror(err));
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sync_pipe[1]);
+		close(err_pipe[0]);
+		spawn_child(argv, sync_pipe[0], err_pipe[1]);
+	}
+	close(sync_pipe[0]);
+	close(err_pipe[1]);
+	if (pid < 0) {
+		int err = errno;
+
+		close(sync_pipe[1]);
+		close(err_pipe[0]);
+		return log_error(-err, "cannot start %s: fork: %s", argv[0], strerror(err));
+	}
+
+	/* Seized while it waits on the pipe: traced before it execs. */
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(uintptr_t)(options | PTRACE_O_TRACEEXEC)) < 0) {
+		int err = errno;
+
+		close(sync_pipe[1]);
+		close(err_pipe[0]);
+		waitpid(pid, &status, 0);
+		return log_error(-err, "cannot trace %s: ptrace: %s", argv[0], strerror(err));
+	}
+	if (write(sync_pipe[1], "g", 1) != 1)
+		log_debug("sync pipe write failed: %s", strerror(errno));
+	close(sync_pipe[1]);
+
+	/* Until the exec, the only events are the exec itself, the child's
+	 * exit when execvp failed, or signals sent to it, which we pass on. */
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			child_err = errno;
+			break;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			n = read(err_pipe[0], &child_err, sizeof(child_err));
+			if (n != (ssize_t)sizeof(child_err))
+				child_err = ECHILD;
+			break;
+		}
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+			close(err_pipe[0]);
+			return pid;
+		}
+		if (status >> 16 == 0)
+			ptrace(PTRACE_CONT, pid, NULL, (void *)(uintptr_t)WSTOPSIG(status));
+		else
+			ptrace(PTRACE_CONT, pid, NULL, NULL);
+	}
+	close(err_pipe[0]);
+	return log_error(-child_err, "cannot run %s: %s%s", argv[0], strerror(child_err),
+			 child_err == ENOENT ? " (check the name and PATH)" :
+			 child_err == EACCES ? " (is it executable?)" : "");
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# setup.sh - install the Debian packages hotspy needs, then configure and
+# build it with the CMake preset `dev` (build/dev); with --asan, also the
+# preset `asan` (build/asan).
+#
+# Safe to run again: packages already installed are left alone, and a build
+# that is up to date prints one line.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: scripts/setup.sh [--asan]
+
+Install the Debian packages hotspy needs (as root, or through sudo when it
+asks for no password), then configure and build the CMake preset `dev` into
+build/dev.
+
+  --asan   also build the ASan+UBSan preset `asan` into build/asan
+EOF
+}
+
+die() {
+	printf 'hotspy: %s\n' "$*" >&2
+	exit 1
+}
+
+# linux-perf: the integration tests compare hotspy's profiles with perf's.
+# libxml2-utils: xmllint, to check SVG output. procps and util-linux: the
+# process tools (ps, pgrep, taskset) that tests use.
+PACKAGES=(
+	build-essential cmake pkg-config
+	libunwind-dev libelf-dev libdw-dev libncurses-dev
+	python3 linux-perf libxml2-utils procps util-linux
+)
+
+presets=(dev)
+for arg in "$@"; do
+	case "$arg" in
+	--asan) presets=(dev asan) ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		printf 'hotspy: setup.sh: unknown argument: %s\n' "$arg" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$root"
+
+missing_packages() {
+	local pkg status
+	for pkg in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) || status=
+		[[ "$status" == "install ok installed" ]] || printf '%s\n' "$pkg"
+	done
+}
+
+install_packages() {
+	local missing=("$@") sudo=()
+	# The lock timeout rides out an apt run that a fresh machine may start by
+	# itself at boot, instead of failing at once.
+	local apt=(apt-get -q -o DPkg::Lock::Timeout=300)
+
+	if [[ $EUID -ne 0 ]]; then
+		if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			printf 'hotspy: missing Debian packages: %s\n' "${missing[*]}" >&2
+			printf 'hotspy: install them as root, then run this script again:\n' >&2
+			printf '  apt-get update && apt-get install -y --no-install-recommends %s\n' \
+				"${missing[*]}" >&2
+			exit 1
+		fi
+	fi
+
+	printf 'hotspy: installing %s\n' "${missing[*]}"
+	"${sudo[@]}" "${apt[@]}" update ||
+		die "apt-get update failed; check the network and /etc/apt/sources.list"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+		"${apt[@]}" install -y --no-install-recommends "${missing[@]}" ||
+		die "installing ${missing[*]} failed (see apt-get's message above)"
+}
+
+command -v dpkg-query >/dev/null ||
+	die "dpkg-query not found: this script installs Debian packages; on another system install the equivalents of: ${PACKAGES[*]}"
+
+mapfile -t missing < <(missing_packages)
+if ((${#missing[@]})); then
+	install_packages "${missing[@]}"
+	mapfile -t missing < <(missing_packages)
+	((${#missing[@]} == 0)) ||
+		die "still not installed after apt-get: ${missing[*]}"
+fi
+
+# Run one step of a build with its output in @log, shown only on failure:
+# with -Werror, a step that succeeds has nothing to say.
+run_logged() {
+	local log=$1
+	shift
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log" >&2
+		die "failed: $* (output above, also in $log)"
+	fi
+}
+
+build_preset() {
+	local preset=$1 dir=build/$1
+
+	mkdir -p "$dir"
+	run_logged "$dir/setup-configure.log" cmake --preset "$preset"
+	run_logged "$dir/setup-build.log" cmake --build --preset "$preset" -j"$(nproc)"
+	if grep -Eq 'Building C object|Linking C' "$dir/setup-build.log"; then
+		printf 'hotspy: built %s\n' "$dir"
+	else
+		printf 'hotspy: build up to date in %s\n' "$dir"
+	fi
+}
+
+for preset in "${presets[@]}"; do
+	build_preset "$preset"
+done

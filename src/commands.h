@@ -1,0 +1,12 @@
+/*
+ * commands.h - one front end per command. Each takes the parsed options and
+ * returns the process exit status: 0 done, 1 failed (already reported).
+ */
+#ifndef HOTSPY_COMMANDS_H
+#define HOTSPY_COMMANDS_H
+
+#include "options.h"
+
+int cmd_record(const struct options *opts);
+
+#endif

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Integration tests: run hotspy against the fixtures and check what it says.
+
+    hotspy_test.py --hotspy BIN --fixtures DIR --expect-dir DIR CASE [ARGS]
+
+Cases:
+  profile NAME launch|attach [--threads] [-- HOTSPY-ARGS]
+      record fixture NAME (started under hotspy, or attached by PID) and check
+      the folded output against fixtures/NAME.expect with check_profile.py;
+      an attached fixture must also finish its run and exit 0 (unharmed).
+  signal INT|TERM|KILL
+      interrupt hotspy mid-recording; the target must keep running (state not
+      t/T) and, for INT and TERM, a complete profile must have been written.
+  errors
+      wrong PID, unwritable output, bad arguments, a command that cannot run.
+  permission
+      an unprivileged user attaching to root's process gets the remedy.
+
+Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKER = os.path.join(HERE, "check_profile.py")
+SKIP = 77
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def proc_state(pid):
+    """The state letter of a process, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2]
+
+
+def wait_for_threads(pid, count, timeout=5.0):
+    """Wait until a started fixture has created its threads."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if len(os.listdir("/proc/%d/task" % pid)) >= count:
+                return
+        except OSError:
+            return
+        time.sleep(0.05)
+
+
+def check_profile(name, folded, threads):
+    cmd = [sys.executable, CHECKER, os.path.join(ARGS.expect_dir, name + ".expect"), folded]
+    if threads:
+        cmd.append("--threads")
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(r.stdout, end="")
+    return r.returncode == 0
+
+
+def run_hotspy(args, timeout=60):
+    print("$ hotspy " + " ".join(args))
+    r = subprocess.run([ARGS.hotspy] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+    sys.stdout.write(r.stderr)
+    return r
+
+
+def case_profile(rest):
+    p = argparse.ArgumentParser(prog="profile")
+    p.add_argument("name")
+    p.add_argument("mode", choices=["launch", "attach"])
+    p.add_argument("--threads", action="store_true")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("extra", nargs="*")
+    a = p.parse_args(rest)
+    fixture = os.path.join(ARGS.fixtures, a.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        common = ["record", "-o", out] + (["--threads"] if a.threads else []) + a.extra
+        if a.mode == "launch":
+            r = run_hotspy(common + ["--", fixture, str(a.seconds)])
+            if r.returncode != 0:
+                fail("hotspy exited %d" % r.returncode)
+        else:
+            target = subprocess.Popen([fixture, str(a.seconds + 3)])
+            try:
+                time.sleep(0.5)
+                wait_for_threads(target.pid, 1)
+                r = run_hotspy(common + ["-p", str(target.pid), "-d", str(a.seconds)])
+                if r.returncode != 0:
+                    fail("hotspy exited %d" % r.returncode)
+                state = proc_state(target.pid)
+                if state in ("t", "T"):
+                    fail("target left stopped (state %s) after hotspy detached" % state)
+                code = target.wait(timeout=30)
+                if code != 0:
+                    fail("attached fixture exited %d instead of 0" % code)
+            finally:
+                if target.poll() is None:
+                    target.kill()
+                    target.wait()
+        if "samples in" not in r.stderr:
+            fail("no summary line on stderr")
+        if not check_profile(a.name, out, a.threads):
+            fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, a.name))
+    print("PASS")
+
+
+def case_signal(rest):
+    signame = rest[0]
+    signo = getattr(signal, "SIG" + signame)
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        target = subprocess.Popen([fixture, "30"])
+        try:
+            time.sleep(0.3)
+            hs = subprocess.Popen([ARGS.hotspy, "record", "-r", "997", "-o", out,
+                                   "-p", str(target.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(1.5)
+            if hs.poll() is not None:
+                fail("hotspy ended early: %s" % hs.stderr.read())
+            hs.send_signal(signo)
+            _, err = hs.communicate(timeout=20)
+            sys.stdout.write(err)
+            # The kernel may take a moment to release a SIGKILLed tracer's
+            # tracees; sample the state over a short while.
+            time.sleep(0.2)
+            for _ in range(10):
+                state = proc_state(target.pid)
+                if state is None:
+                    fail("target died after hotspy got SIG%s" % signame)
+                if state in ("t", "T"):
+                    fail("target left stopped (state %s) after hotspy got SIG%s"
+                         % (state, signame))
+                time.sleep(0.05)
+            with open("/proc/%d/status" % target.pid) as f:
+                if "\nTracerPid:\t0\n" not in f.read():
+                    fail("target still traced after hotspy ended")
+            if signame == "KILL":
+                if hs.returncode != -signal.SIGKILL:
+                    fail("hotspy was not killed? status %s" % hs.returncode)
+            else:
+                if hs.returncode != 0:
+                    fail("hotspy exited %d after SIG%s" % (hs.returncode, signame))
+                if not os.path.exists(out):
+                    fail("no output written after SIG%s" % signame)
+                if not check_profile("hotspots", out, False):
+                    fail("output after SIG%s is not a complete profile" % signame)
+            leftovers = [f for f in os.listdir(tmp) if f != "out.folded"]
+            if signame != "KILL" and leftovers:
+                fail("temporary files left behind: %s" % leftovers)
+        finally:
+            target.kill()
+            target.wait()
+    print("PASS")
+
+
+def expect_error(args, code, words, **kw):
+    r = run_hotspy(args, **kw)
+    if r.returncode != code:
+        fail("hotspy %s: exit %d, expected %d" % (" ".join(args), r.returncode, code))
+    for w in words:
+        if w not in r.stderr:
+            fail("hotspy %s: message lacks %r" % (" ".join(args), w))
+    return r
+
+
+def case_errors(rest):
+    del rest
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "x.folded")
+        # A PID that cannot exist (above pid_max).
+        expect_error(["record", "-o", out, "-p", "2147483646"], 1, ["no such process"])
+        if os.path.exists(out):
+            fail("output written for a failed recording")
+        expect_error(["record", "-p", "abc"], 2, ["invalid PID"])
+        expect_error(["record", "-r", "0", "-p", "1"], 2, ["invalid rate"])
+        expect_error(["record", "-o", out], 2, ["nothing to profile"])
+        expect_error(["record", "--bogus", "-p", "1"], 2, ["unknown option"])
+        expect_error(["record", "-o", out, "--", os.path.join(tmp, "no-such-program")], 1,
+                     ["cannot run", "No such file"])
+
+        target = subprocess.Popen([fixture, "20"])
+        try:
+            time.sleep(0.2)
+            # Unwritable output: reported before attaching, target untouched.
+            t0 = time.time()
+            expect_error(["record", "-o", "/proc/version/x.folded", "-p", str(target.pid)], 1,
+                         ["cannot write", "-o"])
+            if time.time() - t0 > 5:
+                fail("unwritable output took too long to be reported")
+            state = proc_state(target.pid)
+            if state is None or state in ("t", "T"):
+                fail("target harmed by failed attempts (state %s)" % state)
+        finally:
+            target.kill()
+            target.wait()
+    print("PASS")
+
+
+def case_permission(rest):
+    """An unprivileged user attaching to root's process is refused with a remedy."""
+    del rest
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/setpriv"):
+        print("SKIP: needs root and setpriv to act as an unprivileged user")
+        sys.exit(SKIP)
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    # A copy the unprivileged user can execute, wherever the build lives.
+    tmp = tempfile.mkdtemp()
+    try:
+        os.chmod(tmp, 0o755)
+        binary = os.path.join(tmp, "hotspy")
+        with open(ARGS.hotspy, "rb") as src, open(binary, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(binary, 0o755)
+        target = subprocess.Popen([fixture, "20"])
+        try:
+            time.sleep(0.2)
+            r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                "--clear-groups", binary, "record", "-o", "-", "-p",
+                                str(target.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=30)
+            sys.stdout.write(r.stderr)
+            if r.returncode != 1:
+                fail("unprivileged attach: exit %d, expected 1" % r.returncode)
+            for w in ("cannot attach", "operation not permitted", "root",
+                      "ptrace_scope"):
+                if w not in r.stderr:
+                    fail("unprivileged attach: message lacks %r" % w)
+            state = proc_state(target.pid)
+            if state is None or state in ("t", "T"):
+                fail("target harmed by the refused attach (state %s)" % state)
+        finally:
+            target.kill()
+            target.wait()
+    finally:
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+    print("PASS")
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--hotspy", required=True)
+    p.add_argument("--fixtures", required=True)
+    p.add_argument("--expect-dir", required=True)
+    p.add_argument("case", choices=["profile", "signal", "errors", "permission"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    ARGS = p.parse_args()
+    if not os.path.exists(ARGS.hotspy):
+        fail("no hotspy binary at " + ARGS.hotspy)
+    {"profile": case_profile, "signal": case_signal, "errors": case_errors,
+     "permission": case_permission}[ARGS.case](ARGS.rest)
+
+
+ARGS = None
+if __name__ == "__main__":
+    main()

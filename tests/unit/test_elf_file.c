@@ -1,0 +1,380 @@
+/*
+ * test_elf_file.c - ELF objects: load bias, symbols, reads and bad input.
+ *
+ * The objects are the test's own executable (a PIE), the libc it runs on
+ * and the hotspots fixture (HOTSPOTS_PATH, set by the build). Every
+ * expected value is taken from the running process (function addresses,
+ * /proc/self/maps, the code bytes in memory), none is written down here.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "elf_file.h"
+#include "maps.h"
+
+#include "banned.h"
+
+/*
+ * Symbols a C compiler will not make: one without a size followed by
+ * another, a sized one followed by padding no symbol covers, and three
+ * aliases of one address whose names sort opposite to their binding.
+ */
+__asm__(".text\n"
+	".globl hs_sizeless\n.type hs_sizeless, @function\n"
+	"hs_sizeless:\n\tnop\n\tnop\n\tnop\n\tret\n"
+	".globl hs_sized\n.type hs_sized, @function\n"
+	"hs_sized:\n\tnop\n\tret\n.size hs_sized, 2\n"
+	"\t.byte 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90\n"
+	".globl hs_z_global\n.type hs_z_global, @function\n"
+	".weak hs_b_weak\n.type hs_b_weak, @function\n"
+	".type hs_a_local, @function\n"
+	"hs_a_local:\nhs_b_weak:\nhs_z_global:\n\tret\n"
+	".size hs_z_global, 1\n.size hs_b_weak, 1\n.size hs_a_local, 1\n");
+
+void hs_sizeless(void);
+void hs_sized(void);
+void hs_z_global(void);
+
+__attribute__((noinline)) int elf_test_target(int x);
+__attribute__((noinline)) int elf_test_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x * 3 + 1;
+}
+
+static uint64_t fn_addr(void (*fn)(void))
+{
+	return (uint64_t)(uintptr_t)fn;
+}
+
+/* The mapping of @maps that holds @addr; its file is the object to test. */
+static const struct mapping *mapping_of(const struct maps *maps, uint64_t addr)
+{
+	const struct mapping *m = maps_find(maps, addr);
+
+	CHECK(m != NULL);
+	CHECK(m && mapping_is_file(m));
+	return m && mapping_is_file(m) ? m : NULL;
+}
+
+/*
+ * Every mapping of the object (r--p, r-xp, r--p, rw-p, each a different
+ * segment) must give the same bias; returns it.
+ */
+static uint64_t check_bias_all_mappings(const struct elf_file *ef, const struct maps *maps,
+					const struct mapping *code)
+{
+	uint64_t code_bias = 0, bias;
+	size_t seen = 0;
+
+	CHECK(elf_file_load_bias(ef, code->start, code->offset, &code_bias) == 0);
+	for (size_t i = 0; i < maps_count(maps); i++) {
+		const struct mapping *m = maps_at(maps, i);
+
+		if (m->inode != code->inode || m->dev_major != code->dev_major ||
+		    m->dev_minor != code->dev_minor)
+			continue;
+		seen++;
+		CHECK(elf_file_load_bias(ef, m->start, m->offset, &bias) == 0);
+		CHECK_EQ_U64(bias, code_bias);
+	}
+	CHECK(seen >= 2);
+	return code_bias;
+}
+
+static void test_exe_symbols(struct elf_file *ef, uint64_t bias)
+{
+	uint64_t target = (uint64_t)(uintptr_t)elf_test_target - bias;
+	uint64_t start = 0;
+
+	CHECK_STR(elf_file_symbol(ef, target, &start), "elf_test_target");
+	CHECK_EQ_U64(start, target);
+	CHECK_STR(elf_file_symbol(ef, target + 1, &start), "elf_test_target");
+	CHECK_EQ_U64(start, target);
+
+	/* No size: covers up to the next symbol, not past it. */
+	start = 0;
+	CHECK_STR(elf_file_symbol(ef, fn_addr(hs_sizeless) - bias + 3, &start), "hs_sizeless");
+	CHECK_EQ_U64(start, fn_addr(hs_sizeless) - bias);
+	CHECK_STR(elf_file_symbol(ef, fn_addr(hs_sized) - bias, NULL), "hs_sized");
+	CHECK_STR(elf_file_symbol(ef, fn_addr(hs_sized) - bias + 1, NULL), "hs_sized");
+	/* A size: the padding after it belongs to no one. */
+	CHECK(elf_file_symbol(ef, fn_addr(hs_sized) - bias + 2, NULL) == NULL);
+	CHECK(elf_file_symbol(ef, fn_addr(hs_sized) - bias + 9, NULL) == NULL);
+	/* Aliases: the global one, whatever the names' order. */
+	CHECK_STR(elf_file_symbol(ef, fn_addr(hs_z_global) - bias, NULL), "hs_z_global");
+
+	CHECK(elf_file_symbol(ef, 0, NULL) == NULL);
+	CHECK(elf_file_symbol(ef, UINT64_MAX, NULL) == NULL);
+}
+
+static void test_exe_reads(const struct elf_file *ef, uint64_t bias, const char *path)
+{
+	uint64_t target = (uint64_t)(uintptr_t)elf_test_target - bias;
+	uint64_t lo, hi, eh_vaddr, eh_size;
+	unsigned char code[16], byte;
+	Elf64_Ehdr eh;
+	const uint8_t *id;
+	struct stat st;
+	size_t id_len;
+	bool nonzero = false;
+
+	CHECK(stat(path, &st) == 0);
+	CHECK(elf_file_read(ef, 0, &eh, sizeof(eh)) == 0);
+	CHECK(memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0);
+	CHECK(eh.e_type == ET_DYN);
+	CHECK(elf_file_is_dyn(ef));
+
+	CHECK(elf_file_read(ef, (uint64_t)st.st_size - 1, &byte, 1) == 0);
+	CHECK(elf_file_read(ef, (uint64_t)st.st_size, &byte, 0) == 0);
+	CHECK(elf_file_read(ef, (uint64_t)st.st_size, &byte, 1) == -EFAULT);
+	CHECK(elf_file_read(ef, (uint64_t)st.st_size - 1, code, 2) == -EFAULT);
+	CHECK(elf_file_read(ef, UINT64_MAX, code, 2) == -EFAULT);
+	CHECK(elf_file_read(ef, 1, code, SIZE_MAX) == -EFAULT);
+
+	/* The code in the file is the code that runs. */
+	CHECK(elf_file_read_vaddr(ef, target, code, sizeof(code)) == 0);
+	CHECK(memcmp(code, (const void *)(uintptr_t)elf_test_target, sizeof(code)) == 0);
+	elf_file_vaddr_range(ef, &lo, &hi);
+	CHECK(lo <= target && target < hi);
+	CHECK(elf_file_read_vaddr(ef, hi, code, 1) == -EFAULT);
+	CHECK(elf_file_read_vaddr(ef, UINT64_MAX - 1, code, 4) == -EFAULT);
+
+	/* .eh_frame_hdr starts with version 1 (LSB "Exception Frames"). */
+	CHECK(elf_file_eh_frame_hdr(ef, &eh_vaddr, &eh_size) == 0);
+	CHECK(eh_vaddr >= lo && eh_vaddr < hi && eh_size >= 12);
+	CHECK(elf_file_read_vaddr(ef, eh_vaddr, &byte, 1) == 0);
+	CHECK_EQ_U64(byte, 1);
+
+	/* gcc passes --build-id (sha1) on Debian: 20 bytes. */
+	id_len = elf_file_build_id(ef, &id);
+	CHECK_EQ_U64(id_len, 20);
+	for (size_t i = 0; id && i < id_len; i++)
+		nonzero |= id[i] != 0;
+	CHECK(nonzero);
+}
+
+static void test_libc(const struct maps *maps)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	const struct mapping *m = mapping_of(maps, addr);
+	struct elf_file *ef;
+	uint64_t bias, start = 0;
+	const char *name;
+
+	if (!m)
+		return;
+	CHECK(strstr(m->path, "libc") != NULL);
+	ef = elf_file_open(m->path);
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	CHECK(elf_file_is_dyn(ef));
+	bias = check_bias_all_mappings(ef, maps, m);
+	/* getpid is a weak alias of __getpid in glibc: either name will do. */
+	name = elf_file_symbol(ef, addr - bias, &start);
+	CHECK(name && strstr(name, "getpid"));
+	CHECK_EQ_U64(start, addr - bias);
+	elf_file_free(ef);
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, data, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Calls every accessor; ASan and UBSan judge. */
+static void poke(struct elf_file *ef)
+{
+	uint64_t lo, hi, v, s, bias;
+	const uint8_t *id;
+	unsigned char buf[64];
+
+	elf_file_vaddr_range(ef, &lo, &hi);
+	for (uint64_t a = lo; a < hi && a - lo < 4096; a += 61)
+		elf_file_symbol(ef, a, NULL);
+	elf_file_symbol(ef, hi - 1, NULL);
+	elf_file_read_vaddr(ef, lo, buf, sizeof(buf));
+	if (elf_file_eh_frame_hdr(ef, &v, &s) == 0)
+		elf_file_read_vaddr(ef, v, buf, sizeof(buf));
+	elf_file_build_id(ef, &id);
+	elf_file_load_bias(ef, 0x7f0000000000, 0, &bias);
+	elf_file_load_bias(ef, 0x7f0000001000, 0x1000, &bias);
+}
+
+static void test_malformed(const unsigned char *image, size_t len)
+{
+	char dir[] = "/tmp/test_elf_file.XXXXXX", path[64];
+	unsigned char garbage[4096];
+	struct elf_file *ef;
+	uint64_t seed = 42;
+	unsigned char *copy;
+
+	CHECK(mkdtemp(dir) != NULL);
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (unsigned char)(i * 131 + 7);
+
+	snprintf(path, sizeof(path), "%s/garbage", dir);
+	CHECK(write_file(path, garbage, sizeof(garbage)) == 0);
+	errno = 0;
+	CHECK(elf_file_open(path) == NULL && errno == ENOEXEC);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/empty", dir);
+	CHECK(write_file(path, garbage, 0) == 0);
+	errno = 0;
+	CHECK(elf_file_open(path) == NULL && errno == ENOEXEC);
+	unlink(path);
+
+	/* Shorter than the ELF header. */
+	snprintf(path, sizeof(path), "%s/short", dir);
+	CHECK(write_file(path, image, 40) == 0);
+	errno = 0;
+	CHECK(elf_file_open(path) == NULL && errno == ENOEXEC);
+	unlink(path);
+
+	/* Headers intact, sections cut off: opens or fails, never crashes. */
+	snprintf(path, sizeof(path), "%s/truncated", dir);
+	CHECK(write_file(path, image, len / 2) == 0);
+	ef = elf_file_open(path);
+	if (ef)
+		poke(ef);
+	elf_file_free(ef);
+	unlink(path);
+
+	errno = 0;
+	CHECK(elf_file_open(dir) == NULL && errno == ENOEXEC);
+	CHECK(rmdir(dir) == 0);
+	errno = 0;
+	CHECK(elf_file_open(dir) == NULL && errno == ENOENT);
+	CHECK(elf_file_from_memory(image, 0) == NULL);
+
+	/* Bytes flipped in the headers, the tables and anywhere, at several
+	 * lengths. Fixed seed: a failure repeats. */
+	copy = malloc(len);
+	CHECK(copy != NULL);
+	for (int round = 0; copy && round < 300; round++) {
+		size_t n = round % 3 == 0 ? len : (size_t)(seed % len) + 1;
+
+		memcpy(copy, image, len);
+		for (int k = 0; k < 16; k++) {
+			size_t at;
+
+			seed = seed * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+			at = k < 8 ? (seed >> 33) % 1024 : (seed >> 33) % len;
+			copy[at] ^= (unsigned char)(seed >> 24) | 1;
+		}
+		ef = elf_file_from_memory(copy, n);
+		if (ef)
+			poke(ef);
+		elf_file_free(ef);
+	}
+	free(copy);
+}
+
+static unsigned char *read_whole(const char *path, size_t *len)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0)
+		goto err;
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		goto err;
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		goto err;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+err:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* Scan the fixture's address range: hot_a must be somewhere in it, and
+ * every address it covers must report the same start. */
+static void test_fixture(const char *path)
+{
+	struct elf_file *ef = elf_file_open(path);
+	uint64_t lo, hi, start, first = 0, count = 0;
+
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	elf_file_vaddr_range(ef, &lo, &hi);
+	for (uint64_t a = lo; a < hi; a++) {
+		const char *name = elf_file_symbol(ef, a, &start);
+
+		if (!name || strcmp(name, "hot_a") != 0)
+			continue;
+		if (!count++)
+			first = a;
+		CHECK_EQ_U64(start, first);
+	}
+	CHECK(count > 0);
+	elf_file_free(ef);
+}
+
+int main(void)
+{
+	const char *exe = "/proc/self/exe";
+	const struct mapping *m;
+	unsigned char *image;
+	struct elf_file *ef;
+	struct maps *maps;
+	uint64_t bias;
+	size_t len;
+
+	CHECK(elf_test_target(1) == 4);
+	CHECK(maps_read(getpid(), &maps) == 0);
+	ef = elf_file_open(exe);
+	CHECK(ef != NULL);
+	m = mapping_of(maps, (uint64_t)(uintptr_t)elf_test_target);
+	if (ef && m) {
+		bias = check_bias_all_mappings(ef, maps, m);
+		test_exe_symbols(ef, bias);
+		test_exe_reads(ef, bias, exe);
+	}
+	elf_file_free(ef);
+
+	test_libc(maps);
+	maps_free(maps);
+
+	image = read_whole(exe, &len);
+	CHECK(image != NULL);
+	if (image) {
+		/* The same bytes from memory: the vdso's way in. */
+		ef = elf_file_from_memory(image, len);
+		CHECK(ef != NULL);
+		CHECK(ef && elf_file_symbol(ef, 1, NULL) == NULL);
+		elf_file_free(ef);
+		test_malformed(image, len);
+	}
+	free(image);
+
+	test_fixture(HOTSPOTS_PATH);
+	return check_status();
+}

@@ -1,0 +1,297 @@
+/*
+ * test_symbols.c - naming addresses of the test's own process: its own
+ * functions, libc's (a shared object's bias), the vdso (an image read from
+ * memory), markers, anonymous memory, and a file that is not ELF.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "elf_cache.h"
+#include "profile.h"
+#include "symbols.h"
+
+#include "banned.h"
+
+#define DATA_PAGES 3
+
+__attribute__((noinline)) int symbols_test_target(int x);
+__attribute__((noinline)) int symbols_test_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x * 5 + 2;
+}
+
+/* Resolve @addr and check it gives one frame; returns it. */
+static const struct frame *resolve_one(struct symbolizer *sym, pid_t pid, uint64_t addr)
+{
+	const struct frame *f = NULL;
+	size_t n = symbolizer_resolve(sym, pid, addr, &f);
+
+	CHECK_EQ_U64(n, 1);
+	CHECK(f != NULL && f->function != NULL);
+	return f;
+}
+
+static void test_own_and_libc(struct symbolizer *sym, pid_t pid)
+{
+	uint64_t own = (uint64_t)(uintptr_t)symbols_test_target;
+	uint64_t getpid_addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	const struct frame *f, *again, *inside;
+
+	f = resolve_one(sym, pid, own);
+	CHECK_STR(f->function, "symbols_test_target");
+	CHECK_STR(f->module, "test_symbols");
+	CHECK(f->kind == FRAME_NATIVE);
+	CHECK(f->file == NULL && f->line == 0);
+
+	/* Resolved once: the second call hands back the same frames. */
+	again = resolve_one(sym, pid, own);
+	CHECK(again == f);
+	/* Another address of the same function: a new entry, the same name. */
+	inside = resolve_one(sym, pid, own + 1);
+	CHECK(inside != f);
+	CHECK(inside->function == f->function);
+
+	f = resolve_one(sym, pid, getpid_addr);
+	CHECK(strstr(f->function, "getpid") != NULL);
+	CHECK(f->module && strncmp(f->module, "libc", 4) == 0);
+	CHECK(f->kind == FRAME_NATIVE);
+
+	/* Another process's addresses go through its own maps: none here. */
+	f = resolve_one(sym, pid + 1, own);
+	CHECK_STR(f->function, "[unknown]");
+	CHECK(f->kind == FRAME_UNKNOWN);
+}
+
+static void test_no_symbol(struct symbolizer *sym, pid_t pid, const struct maps *maps)
+{
+	const struct mapping *m = maps_find(maps, (uint64_t)(uintptr_t)symbols_test_target);
+	bool seen = false;
+
+	CHECK(m != NULL);
+	/* The executable's mapping at offset 0 starts with the ELF header: a
+	 * file offset, no function. */
+	for (size_t i = 0; m && i < maps_count(maps); i++) {
+		const struct mapping *h = maps_at(maps, i);
+		const struct frame *f;
+
+		if (h->inode != m->inode || h->dev_major != m->dev_major ||
+		    h->dev_minor != m->dev_minor || h->offset != 0)
+			continue;
+		f = resolve_one(sym, pid, h->start + 0x10);
+		CHECK_STR(f->function, "test_symbols+0x10");
+		CHECK_STR(f->module, "test_symbols");
+		CHECK(f->kind == FRAME_UNKNOWN);
+		seen = true;
+	}
+	CHECK(seen);
+}
+
+static void test_markers_and_anon(struct symbolizer *sym, pid_t pid, const void *anon)
+{
+	const struct frame *f;
+
+	f = resolve_one(sym, pid, PROFILE_ADDR_TRUNCATED);
+	CHECK_STR(f->function, "[truncated]");
+	CHECK(f->kind == FRAME_MARKER);
+	f = resolve_one(sym, pid, PROFILE_ADDR_UNKNOWN);
+	CHECK_STR(f->function, "[unknown]");
+	CHECK(f->kind == FRAME_MARKER);
+
+	f = resolve_one(sym, pid, (uint64_t)(uintptr_t)anon + 8);
+	CHECK_STR(f->function, "[unknown]");
+	CHECK(f->module == NULL);
+	CHECK(f->kind == FRAME_UNKNOWN);
+
+	/* Below mmap_min_addr: mapped by nothing. */
+	f = resolve_one(sym, pid, 0x100);
+	CHECK_STR(f->function, "[unknown]");
+	CHECK(f->kind == FRAME_UNKNOWN);
+}
+
+/* A mapped file that is not ELF: its offset (the mapping's + the address's)
+ * names the place. */
+static void test_data_file(struct symbolizer *sym, pid_t pid, const void *data,
+			   const char *name)
+{
+	const struct frame *f = resolve_one(sym, pid, (uint64_t)(uintptr_t)data + 0x123);
+	long page = sysconf(_SC_PAGESIZE);
+	char want[128];
+
+	snprintf(want, sizeof(want), "%s+0x%lx", name, (unsigned long)page + 0x123);
+	CHECK_STR(f->function, want);
+	CHECK_STR(f->module, name);
+	CHECK(f->kind == FRAME_UNKNOWN);
+}
+
+/* Value of dynamic symbol @want in the ELF image at @image, read with
+ * libelf on its own so the test does not trust the code under test. */
+static bool image_symbol(const void *image, size_t len, const char *want, uint64_t *value,
+			 uint64_t *lo)
+{
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	char *copy = malloc(len);
+	bool found = false, have_lo = false;
+	size_t phnum;
+	GElf_Shdr sh;
+	GElf_Phdr ph;
+	GElf_Sym st;
+
+	if (!copy)
+		return false;
+	memcpy(copy, image, len);
+	elf_version(EV_CURRENT);
+	elf = elf_memory(copy, len);
+	if (elf && elf_getphdrnum(elf, &phnum) == 0) {
+		for (size_t i = 0; i < phnum; i++) {
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    (!have_lo || ph.p_vaddr < *lo)) {
+				*lo = ph.p_vaddr;
+				have_lo = true;
+			}
+		}
+	}
+	while (elf && have_lo && !found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (int i = 0; d && gelf_getsym(d, i, &st); i++) {
+			const char *n = elf_strptr(elf, sh.sh_link, st.st_name);
+
+			if (n && strcmp(n, want) == 0 && st.st_value) {
+				*value = st.st_value;
+				found = true;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	free(copy);
+	return found;
+}
+
+static void test_vdso(struct elf_cache *cache, struct symbolizer *sym, pid_t pid,
+		      const struct maps *maps)
+{
+	uint64_t base = getauxval(AT_SYSINFO_EHDR), value = 0, lo = 0;
+	const struct mapping *m = base ? maps_find(maps, base) : NULL;
+	const struct frame *f;
+	struct elf_file *ef;
+	size_t len;
+
+	if (!m || strcmp(m->path, "[vdso]") != 0) {
+		fprintf(stderr, "no vdso: its checks are skipped\n");
+		return;
+	}
+	len = (size_t)(m->end - base);
+	CHECK(image_symbol((const void *)(uintptr_t)base, len, "__vdso_clock_gettime",
+			   &value, &lo));
+	ef = elf_file_from_memory((const void *)(uintptr_t)base, len);
+	CHECK(ef != NULL);
+	elf_cache_put_vdso(cache, pid, ef);
+
+	f = resolve_one(sym, pid, m->start + (value - lo) + 1);
+	CHECK(strstr(f->function, "clock_gettime") != NULL);
+	CHECK_STR(f->module, "[vdso]");
+	CHECK(f->kind == FRAME_NATIVE);
+}
+
+static int make_data_file(char *path, size_t path_size, void **data)
+{
+	char dir[] = "/tmp/test_symbols.XXXXXX";
+	long page = sysconf(_SC_PAGESIZE);
+	char *bytes;
+	int fd;
+
+	if (!mkdtemp(dir))
+		return -errno;
+	snprintf(path, path_size, "%s/data.bin", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = -errno;
+
+		rmdir(dir);
+		path[0] = '\0';
+		return err;
+	}
+	bytes = calloc(DATA_PAGES, (size_t)page);
+	if (!bytes || write(fd, bytes, DATA_PAGES * (size_t)page) != DATA_PAGES * page) {
+		free(bytes);
+		close(fd);
+		return -EIO;
+	}
+	free(bytes);
+	/* Executable, so it looks like code to a profiler; from page 1, so
+	 * the mapping's own offset counts. */
+	*data = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, page);
+	close(fd);
+	return *data == MAP_FAILED ? -errno : 0;
+}
+
+static void remove_data_file(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	unlink(path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	pid_t pid = getpid();
+	struct elf_cache *cache = elf_cache_new();
+	struct symbolizer *sym = symbolizer_new(cache);
+	long page = sysconf(_SC_PAGESIZE);
+	struct maps *maps = NULL, *again = NULL;
+	char path[4096] = "";
+	void *anon, *data = MAP_FAILED;
+
+	CHECK(cache != NULL && sym != NULL);
+	if (!cache || !sym)
+		return check_status();
+	CHECK(symbols_test_target(1) == 7);
+	anon = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(anon != MAP_FAILED);
+	CHECK(make_data_file(path, sizeof(path), &data) == 0);
+
+	CHECK(maps_read(pid, &maps) == 0);
+	symbolizer_set_maps(sym, pid, maps);
+	/* A second set drops the first reference: ASan's leak check counts. */
+	CHECK(maps_read(pid, &again) == 0);
+	symbolizer_set_maps(sym, pid, again);
+	maps_free(again);
+
+	test_own_and_libc(sym, pid);
+	test_no_symbol(sym, pid, maps);
+	test_markers_and_anon(sym, pid, anon);
+	if (data != MAP_FAILED)
+		test_data_file(sym, pid, data, "data.bin");
+	test_vdso(cache, sym, pid, maps);
+
+	maps_free(maps);
+	symbolizer_free(sym);
+	elf_cache_free(cache);
+	if (data != MAP_FAILED)
+		munmap(data, (size_t)page);
+	munmap(anon, (size_t)page);
+	if (path[0])
+		remove_data_file(path);
+	return check_status();
+}

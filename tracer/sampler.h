@@ -1,0 +1,109 @@
+/*
+ * sampler.h - capture and unwind: from a live target to unwound samples.
+ *
+ * A sampler attaches to a process (or starts a command under it), takes a
+ * snapshot of every thread at each tick through a backend (struct
+ * sampler_ops), lets the target run on, and only then unwinds each snapshot
+ * with the one unwinder and hands the result to the caller.
+ *
+ * The caller blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD (sampler_block_signals)
+ * before opening a sampler: the backend waits for them synchronously, so no
+ * signal handler ever runs and a Ctrl-C ends a recording at a clean point.
+ */
+#ifndef HOTSPY_SAMPLER_H
+#define HOTSPY_SAMPLER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "elf_cache.h"
+#include "maps.h"
+#include "options.h"
+
+/* One unwound sample of one thread, as handed to the caller. */
+struct sample {
+	pid_t pid;
+	pid_t tid;
+	const char *comm;        /* thread name, valid during the callback */
+	char state;              /* 'R', 'S', 'D'... at the time of the sample */
+	uint64_t time_ns;        /* CLOCK_MONOTONIC */
+	const uint64_t *addrs;   /* leaf first; ends in a PROFILE_ADDR_* marker
+	                          * when the walk did not reach the bottom */
+	size_t n;
+};
+
+/* Return non-zero to stop delivering the current batch (e.g. out of memory). */
+typedef int (*sample_fn)(const struct sample *sample, void *ctx);
+
+struct sampler_config {
+	pid_t pid;                 /* attach to this process, or */
+	char *const *argv;         /* start this command (NULL-terminated) */
+	unsigned rate;             /* ticks per second */
+	size_t stack_size;         /* bytes of stack copied per snapshot */
+	bool idle;                 /* also sample threads that are not running */
+	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
+};
+
+/* Counters for the summary and --stats. Times are nanoseconds. */
+struct sampler_stats {
+	uint64_t ticks;            /* ticks taken */
+	uint64_t ticks_missed;     /* ticks skipped because sampling fell behind */
+	uint64_t snapshots;        /* thread snapshots taken */
+	uint64_t skipped_idle;     /* threads not sampled because not running */
+	uint64_t failed;           /* snapshots that could not be taken */
+	uint64_t stopped_ns;       /* total time threads were held stopped */
+	uint64_t stopped_max_ns;   /* longest single stop */
+	uint64_t capture_ns;       /* time spent taking snapshots */
+	uint64_t unwind_ns;        /* time spent unwinding */
+	uint64_t maps_reloads;
+	size_t threads_seen;       /* distinct threads ever sampled or attached */
+};
+
+/* Why sampler_poll returned. */
+enum sampler_event {
+	SAMPLER_TICK = 0,          /* samples of one tick were delivered */
+	SAMPLER_EXITED,            /* the target has exited; nothing more to sample */
+	SAMPLER_SIGNALLED,         /* SIGINT, SIGTERM or SIGHUP arrived */
+};
+
+struct sampler;
+
+/* CLOCK_MONOTONIC in nanoseconds. Safe anywhere. */
+uint64_t sampler_now_ns(void);
+
+/* Block the signals the sampler waits for; store the old mask in @old. */
+int sampler_block_signals(sigset_t *old);
+
+/*
+ * Attach to cfg->pid or start cfg->argv, with the backend chosen by @kind.
+ * Logs what failed and how to fix it, and returns NULL with errno set.
+ */
+struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg);
+
+/*
+ * Wait for the next tick (handling the target's events meanwhile), take the
+ * snapshots due, resume the target, then unwind them and call @fn for each.
+ * Returns a sampler_event (>= 0) or -errno.
+ */
+int sampler_poll(struct sampler *s, sample_fn fn, void *ctx);
+
+/* Detach from the target (which runs on) and free. Accepts NULL. */
+void sampler_close(struct sampler *s);
+
+const char *sampler_name(const struct sampler *s);
+pid_t sampler_pid(const struct sampler *s);
+/* Name of the target program (its comm, or the command's basename). */
+const char *sampler_comm(const struct sampler *s);
+/* The target's current mappings (borrowed; maps_ref to keep them). */
+struct maps *sampler_maps(const struct sampler *s);
+/* Threads currently attached. */
+size_t sampler_thread_count(const struct sampler *s);
+const struct sampler_stats *sampler_stats(const struct sampler *s);
+/* Exit status of a started command once SAMPLER_EXITED (wait(2) format),
+ * -1 when unknown or attached by PID. */
+int sampler_exit_status(const struct sampler *s);
+
+#endif

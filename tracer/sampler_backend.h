@@ -1,0 +1,55 @@
+/*
+ * sampler_backend.h - what a capture backend implements and what the common
+ * sampler layer offers it. Private to tracer/.
+ */
+#ifndef HOTSPY_SAMPLER_BACKEND_H
+#define HOTSPY_SAMPLER_BACKEND_H
+
+#include "sampler.h"
+#include "snapshot.h"
+#include "unwind.h"
+
+/* Deepest stack kept, in frames; deeper walks end in [truncated]. */
+#define SAMPLER_MAX_DEPTH 4096
+
+struct sampler_ops {
+	const char *name;
+	/* Attach to s->cfg.pid or start s->cfg.argv; set s->pid, s->comm and
+	 * s->backend. 0 or -errno, having logged what failed and the remedy. */
+	int (*open)(struct sampler *s);
+	/* As sampler_poll: snapshots go to sampler_deliver once the thread
+	 * has been resumed. */
+	int (*poll)(struct sampler *s);
+	/* Detach, leaving the target running, and free s->backend. */
+	void (*close)(struct sampler *s);
+	size_t (*thread_count)(const struct sampler *s);
+};
+
+struct sampler {
+	const struct sampler_ops *ops;
+	void *backend;
+	struct sampler_config cfg;
+	pid_t pid;
+	char comm[64];
+	int exit_status;
+	struct maps *maps;
+	uint64_t maps_loaded_ns;
+	int vdso_loaded;
+	struct unwinder *unwinder;
+	uint64_t addrs[SAMPLER_MAX_DEPTH];
+	struct sampler_stats stats;
+	sample_fn fn;          /* set during sampler_poll */
+	void *fn_ctx;
+	int fn_stopped;        /* @fn asked to stop this batch */
+};
+
+extern const struct sampler_ops ptrace_sampler_ops;
+
+/* Re-read the target's mappings (and its vdso the first time). With @force
+ * 0, does nothing if they were read less than 10 ms ago. 0 or -errno. */
+int sampler_reload_maps(struct sampler *s, int force);
+
+/* Unwind @snap and hand the sample to the caller. */
+void sampler_deliver(struct sampler *s, const struct snapshot *snap);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * target.h - facts about a live process read from /proc, and starting a
+ * command so that it is traced from its first instruction.
+ */
+#ifndef HOTSPY_TARGET_H
+#define HOTSPY_TARGET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "elf_cache.h"
+#include "maps.h"
+
+#define TARGET_COMM_MAX 64
+
+/* Read /proc/PID/comm into @buf (NUL-terminated, newline removed).
+ * 0 or -errno (-ESRCH when the process does not exist). */
+int target_comm(pid_t pid, char *buf, size_t size);
+
+/* TracerPid from /proc/PID/status: 0 when not traced, -errno on error. */
+int target_tracer(pid_t pid);
+
+/*
+ * Parse the contents of /proc/PID/task/TID/stat: store the thread state
+ * letter in *@state and its name (bounded, NUL-terminated) in @comm.
+ * The name may contain spaces and ')' so it is taken up to the last ')'.
+ * 0 or -EINVAL when the text does not parse.
+ */
+int target_parse_stat(const char *text, size_t len, char *state, char *comm,
+		      size_t comm_size);
+
+/*
+ * Copy the [vdso] image of @pid (found in @maps) and register it in @cache,
+ * so the vdso can be unwound through and named. 0, -ENOENT when the process
+ * has no vdso, or -errno.
+ */
+int target_load_vdso(pid_t pid, const struct maps *maps, struct elf_cache *cache);
+
+/*
+ * Fork and exec @argv (searched in PATH) with PTRACE_SEIZE applied before the
+ * exec, so that nothing of the new program runs untraced. Waits for the exec
+ * and leaves the child stopped at it (PTRACE_EVENT_EXEC) for the caller to
+ * resume. @options are the PTRACE_O_* options to seize with (TRACEEXEC is
+ * added). Returns the child's pid, or -errno after logging why (for a
+ * command that cannot be run, the error of execvp).
+ */
+pid_t target_spawn(char *const *argv, unsigned long options);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * unwind.h - one unwinder for every sampler: libunwind over a snapshot.
+ *
+ * libunwind walks the stack through a custom address space whose accessors
+ * read registers and stack from the snapshot, and code and unwind tables
+ * (.eh_frame_hdr, .eh_frame) from the ELF files of the mappings, opened
+ * through the shared elf_cache. Nothing here touches the target, so
+ * unwinding runs after the target has been resumed.
+ */
+#ifndef HOTSPY_UNWIND_H
+#define HOTSPY_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elf_cache.h"
+#include "maps.h"
+#include "snapshot.h"
+
+/* Why a walk ended. */
+enum unwind_end {
+	UNWIND_BOTTOM,    /* reached the outermost frame (_start, clone) */
+	UNWIND_CUT,       /* ran past the stack copy, or the depth limit */
+	UNWIND_NO_INFO,   /* no unwind rule for a frame, or unreadable memory */
+	UNWIND_UNMAPPED,  /* a PC outside every known mapping (maps stale?) */
+};
+
+struct unwinder;
+
+/* @cache is borrowed and must outlive the unwinder. NULL with errno. */
+struct unwinder *unwinder_new(struct elf_cache *cache);
+void unwinder_free(struct unwinder *uw);   /* accepts NULL */
+
+/*
+ * Walk @snap of a process whose mappings are @maps. Stores at most @max
+ * addresses in @addrs, leaf first: the leaf's PC, then each caller's return
+ * address minus one (the call instruction). When the walk does not reach the
+ * bottom, the last stored address is a PROFILE_ADDR_* marker, so the result
+ * can go to profile_add_sample as it is. Returns the number of addresses
+ * stored; *@end says why the walk ended. @max must be at least 2.
+ */
+size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
+		       const struct snapshot *snap, uint64_t *addrs, size_t max,
+		       enum unwind_end *end);
+
+/* Forget cached unwind rules: call when the mappings of the process changed
+ * (code unmapped, library replaced). */
+void unwinder_flush(struct unwinder *uw);
+
+#endif
