@@ -1,4 +1,5 @@
 #include "folded.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -105,17 +106,6 @@ static int text_addf(struct folder *f, const char *fmt, ...)
 	if (n < 0)
 		n = 0;
 	return text_add(f, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);     /* FNV-1a, 64 bit */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
 }
 
 static void slot_insert(uint32_t *slots, size_t mask, uint64_t hash, size_t i)

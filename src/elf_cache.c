@@ -1,4 +1,5 @@
 #include "elf_cache.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,20 +47,9 @@ struct elf_cache {
 	size_t nvdsos, vdsos_cap;
 };
 
-/* The finalizer of MurmurHash3 (public domain). */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t key_hash(const struct file_key *k)
 {
-	return mix64(k->inode ^ mix64((uint64_t)k->dev_major << 32 | k->dev_minor));
+	return hash_mix64(k->inode ^ hash_mix64((uint64_t)k->dev_major << 32 | k->dev_minor));
 }
 
 static bool key_equal(const struct file_key *a, const struct file_key *b)

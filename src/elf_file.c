@@ -201,8 +201,8 @@ struct elf_file *elf_file_open(const char *path)
 		err = ENOEXEC;
 		goto err_close;
 	}
-	/* Private and writable: libelf may convert data in place (foreign byte
-	 * order); such writes stay in our copy-on-write pages. */
+	/* Private and writable: elf_memory takes a char *, so libelf is not
+	 * promised a read-only image; a write would stay in our own pages. */
 	image = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (image == MAP_FAILED) {
 		err = errno;
@@ -266,36 +266,62 @@ void elf_file_free(struct elf_file *ef)
 /*
  * The kernel (fs/binfmt_elf.c) and ld.so (_dl_map_segments) map a segment
  * from the page holding p_offset to the page holding p_vaddr + bias, so for
- * any page of that mapping
- *   map_start - map_offset == p_vaddr + bias - p_offset.
+ * any byte of that mapping, at address A and file offset O,
+ *   A - O == p_vaddr + bias - p_offset.
  * The page size is the system's, not p_align, which may be 2 MiB.
  *
- * Linkers without -z separate-code let two segments share a file page, so
- * one offset can lie in two segments' page-aligned ranges. The segment whose
- * range starts last is taken: a mapping starts at the first page of the
- * segment it maps, so a data mapping in the text's last page is the data's.
+ * A file page can hold the end of one segment and the start of the next
+ * (data shares the last page of the read-only segment before it; without
+ * -z separate-code, text and data share one too), so an offset can lie in
+ * two segments' mapped ranges. The one taken, in this order of weight:
+ *  - for an ET_EXEC, the one that gives bias 0: it runs at link addresses;
+ *  - one whose own bytes hold the offset, or that begins in the offset's
+ *    page (a mapping starts at the first page of its segment);
+ *  - of those, the one that begins last;
+ *  - the first in program header order.
+ * So a whole mapping gets its own segment, and a single address passed with
+ * its own file offset gets the segment whose bytes are there.
  */
+struct bias_rank {
+	bool exec_zero;
+	bool strong;
+	uint64_t first;
+};
+
+static bool rank_above(const struct bias_rank *a, const struct bias_rank *b)
+{
+	if (a->exec_zero != b->exec_zero)
+		return a->exec_zero;
+	if (a->strong != b->strong)
+		return a->strong;
+	return a->first > b->first;
+}
+
 int elf_file_load_bias(const struct elf_file *ef, uint64_t map_start,
 		       uint64_t map_offset, uint64_t *bias)
 {
-	const struct segment *best = NULL;
-	uint64_t best_first = 0;
+	struct bias_rank best = { 0 };
+	bool found = false;
 
 	for (size_t i = 0; i < ef->nloads; i++) {
 		const struct segment *s = &ef->loads[i];
 		uint64_t first = s->offset & ~(ef->page_size - 1);
+		uint64_t b = map_start - map_offset - (s->vaddr - s->offset);
+		struct bias_rank r = {
+			.exec_zero = !ef->dyn && b == 0,
+			.strong = map_offset >= s->offset || map_offset == first,
+			.first = first,
+		};
 
 		if (map_offset < first || map_offset >= s->offset + s->filesz)
 			continue;
-		if (!best || first > best_first) {
-			best = s;
-			best_first = first;
+		if (!found || rank_above(&r, &best)) {
+			best = r;
+			*bias = b;
+			found = true;
 		}
 	}
-	if (!best)
-		return -ENOENT;
-	*bias = map_start - map_offset - (best->vaddr - best->offset);
-	return 0;
+	return found ? 0 : -ENOENT;
 }
 
 void elf_file_vaddr_range(const struct elf_file *ef, uint64_t *lo, uint64_t *hi)

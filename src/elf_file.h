@@ -25,6 +25,8 @@ void elf_file_free(struct elf_file *ef);  /* accepts NULL */
  * Load bias for a mapping of this file at @map_start with file offset
  * @map_offset: runtime address = ELF virtual address + bias. Uses the PT_LOAD
  * segment that contains @map_offset. 0 or -ENOENT when no segment does.
+ * Any address of the mapping with its own file offset works as well, and
+ * picks the right segment where two segments share a file page.
  */
 int elf_file_load_bias(const struct elf_file *ef, uint64_t map_start,
 		       uint64_t map_offset, uint64_t *bias);

@@ -1,4 +1,5 @@
 #include "profile.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -60,18 +61,6 @@ struct profile {
 	uint64_t truncated;
 };
 
-/* The finalizer of MurmurHash3 (public domain): every input bit reaches
- * every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
 /* One multiply and one shift per word keeps the hot path short; the final
  * mix spreads the result over the low bits the index uses. */
 static uint64_t hash_stack(const uint64_t *addrs, size_t n)
@@ -82,7 +71,7 @@ static uint64_t hash_stack(const uint64_t *addrs, size_t n)
 		h = (h ^ addrs[i]) * UINT64_C(0x9e3779b97f4a7c15);
 		h ^= h >> 32;
 	}
-	return mix64(h);
+	return hash_mix64(h);
 }
 
 static uint64_t thread_key(pid_t pid, pid_t tid)
@@ -156,12 +145,12 @@ static uint64_t stack_entry_hash(const struct profile *p, uint32_t i)
 
 static uint64_t pair_entry_hash(const struct profile *p, uint32_t i)
 {
-	return mix64(p->pairs[i].key);
+	return hash_mix64(p->pairs[i].key);
 }
 
 static uint64_t thread_entry_hash(const struct profile *p, uint32_t i)
 {
-	return mix64(thread_key(p->threads[i].pid, p->threads[i].tid));
+	return hash_mix64(thread_key(p->threads[i].pid, p->threads[i].tid));
 }
 
 /* Copy of @name cut to NAME_MAX_LEN bytes; NULL stands for "". */
@@ -253,7 +242,7 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 	int err;
 
 	if (ix->slots) {
-		for (size_t s = mix64(key) & ix->mask; ix->slots[s]; s = (s + 1) & ix->mask) {
+		for (size_t s = hash_mix64(key) & ix->mask; ix->slots[s]; s = (s + 1) & ix->mask) {
 			uint32_t i = ix->slots[s] - 1;
 			char *copy;
 
@@ -285,7 +274,7 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 	t->name = name_dup(name);
 	if (!t->name)
 		return -ENOMEM;
-	index_insert(ix, mix64(key), (uint32_t)p->nthreads);
+	index_insert(ix, hash_mix64(key), (uint32_t)p->nthreads);
 	*index = (uint32_t)p->nthreads++;
 	return 0;
 }
@@ -351,7 +340,7 @@ static int intern_stack(struct profile *p, const uint64_t *addrs, size_t n,
 
 static int count_pair(struct profile *p, uint64_t key, uint64_t weight)
 {
-	uint64_t h = mix64(key);
+	uint64_t h = hash_mix64(key);
 	struct pair *pairs;
 	int err;
 

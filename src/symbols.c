@@ -1,4 +1,5 @@
 #include "symbols.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -69,30 +70,9 @@ struct symbolizer {
 	size_t strings_mask, nstrings;
 };
 
-/* The finalizer of MurmurHash3 (public domain). */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t addr_hash(pid_t pid, uint64_t addr)
 {
-	return mix64(addr ^ (uint64_t)(uint32_t)pid * UINT64_C(0x9e3779b97f4a7c15));
-}
-
-/* FNV-1a over @len bytes. */
-static uint64_t string_hash(const char *s, size_t len)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
-	return h;
+	return hash_mix64(addr ^ (uint64_t)(uint32_t)pid * UINT64_C(0x9e3779b97f4a7c15));
 }
 
 static void *arena_alloc(struct symbolizer *sym, size_t size)
@@ -219,7 +199,7 @@ static int strings_grow(struct symbolizer *sym)
 static const char *intern(struct symbolizer *sym, const char *s)
 {
 	size_t len = strnlen(s, NAME_MAX_LEN);
-	uint64_t hash = string_hash(s, len);
+	uint64_t hash = hash_bytes(s, len);
 	struct interned *slot;
 	char *copy;
 	size_t i;
@@ -242,17 +222,19 @@ static const char *intern(struct symbolizer *sym, const char *s)
 }
 
 /*
- * Runtime address = ELF address + bias. A file mapping says which file page
- * it maps; the vdso's mapping offset means nothing, but the kernel maps the
- * image whole, lowest segment first.
+ * Runtime address = ELF address + bias. For a file, the bias of @addr with
+ * its own file offset: where two segments share a file page, that picks the
+ * segment whose bytes are at @addr, which the mapping's start cannot. The
+ * vdso's mapping offset means nothing, but the kernel maps the image whole,
+ * lowest segment first.
  */
 static int object_bias(const struct elf_file *ef, const struct mapping *m, bool vdso,
-		       uint64_t *bias)
+		       uint64_t addr, uint64_t *bias)
 {
 	uint64_t lo, hi;
 
 	if (!vdso)
-		return elf_file_load_bias(ef, m->start, m->offset, bias);
+		return elf_file_load_bias(ef, addr, addr - m->start + m->offset, bias);
 	elf_file_vaddr_range(ef, &lo, &hi);
 	*bias = m->start - lo;
 	return 0;
@@ -290,7 +272,7 @@ static void name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	f->module = module;
 
 	ef = elf_cache_get(sym->cache, pid, m);
-	if (ef && object_bias(ef, m, vdso, &bias) == 0) {
+	if (ef && object_bias(ef, m, vdso, addr, &bias) == 0) {
 		name = elf_file_symbol(ef, addr - bias, NULL);
 		if (name && (name = intern(sym, name))) {
 			f->function = name;

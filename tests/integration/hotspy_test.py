@@ -15,11 +15,16 @@ Cases:
       wrong PID, unwritable output, bad arguments, a command that cannot run.
   permission
       an unprivileged user attaching to root's process gets the remedy.
+  perf [NAME]
+      hotspy and perf, attached to the same run, agree on leaf shares (3 points).
+  progress
+      a progress line on a terminal (through script(1)), none on a pipe.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,19 +259,121 @@ def case_permission(rest):
     print("PASS")
 
 
+def leaf_shares(folded):
+    """Share of samples per leaf function, in percent. The leaf is the
+    innermost user frame: markers and kernel frames (perf's samples of
+    interrupts taken while the function ran) are skipped."""
+    counts, total = {}, 0.0
+    with open(folded) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            frames = [x for x in stack.split(";")[1:]
+                      if x not in ("[truncated]", "[unknown]") and not x.endswith("_[k]")]
+            if not frames:
+                continue
+            counts[frames[-1]] = counts.get(frames[-1], 0.0) + float(n)
+            total += float(n)
+    if not total:
+        fail("no samples in " + folded)
+    return {k: 100.0 * v / total for k, v in counts.items()}
+
+
+def case_perf(rest):
+    """hotspy and perf record --call-graph dwarf, attached to the same run of a
+    fixture at once, agree on every leaf's share within 3 points."""
+    name = rest[0] if rest else "hotspots"
+    perf = shutil.which("perf")
+    if not perf:
+        print("SKIP: perf is not installed")
+        sys.exit(SKIP)
+    fixture = os.path.join(ARGS.fixtures, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, pfold, hfold = (os.path.join(tmp, x) for x in ("perf.data", "p.folded", "h.folded"))
+        target = subprocess.Popen([fixture, "12"])
+        try:
+            time.sleep(0.3)
+            rate, secs = "997", "5"
+            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-F", rate,
+                                   "--call-graph", "dwarf", "-o", data, "-p", str(target.pid),
+                                   "--", "sleep", secs],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            r = run_hotspy(["record", "-r", rate, "-d", secs, "-o", hfold, "-p", str(target.pid)])
+            _, perr = pr.communicate(timeout=60)
+            if pr.returncode != 0:
+                print(perr)
+                print("SKIP: perf record cannot sample here")
+                sys.exit(SKIP)
+            if r.returncode != 0:
+                fail("hotspy exited %d" % r.returncode)
+        finally:
+            target.kill()
+            target.wait()
+        with open(pfold, "w") as out:
+            script = subprocess.Popen([perf, "script", "-i", data], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+            conv = subprocess.run([sys.executable, os.path.join(HERE, "perf_to_folded.py")],
+                                  stdin=script.stdout, stdout=out)
+            script.wait()
+            if conv.returncode != 0:
+                fail("perf_to_folded.py failed")
+        hs, ps = leaf_shares(hfold), leaf_shares(pfold)
+        worst = 0.0
+        for leaf in sorted(set(hs) | set(ps), key=lambda k: -max(hs.get(k, 0), ps.get(k, 0))):
+            h, p = hs.get(leaf, 0.0), ps.get(leaf, 0.0)
+            if max(h, p) < 1.0:
+                continue
+            print("%-40s hotspy %5.1f %%  perf %5.1f %%" % (leaf[:40], h, p))
+            worst = max(worst, abs(h - p))
+        if worst > 3.0:
+            fail("hotspy and perf differ by %.1f points on a leaf" % worst)
+    print("PASS (largest difference %.1f points)" % worst)
+
+
+def case_progress(rest):
+    """On a terminal, a live progress line; the summary still ends the run."""
+    del rest
+    script = shutil.which("script")
+    if not script:
+        print("SKIP: no script(1) to give hotspy a terminal")
+        sys.exit(SKIP)
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        cmd = "%s record -o %s -- %s 1.5" % (ARGS.hotspy, out, fixture)
+        r = subprocess.run([script, "-qec", cmd, os.path.join(tmp, "typescript")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        screen = r.stdout.decode(errors="replace")
+        print(screen.replace("\r", "\n"))
+        if r.returncode != 0:
+            fail("hotspy on a terminal exited %d" % r.returncode)
+        # Rewritten in place: carriage returns, no newlines between updates.
+        if screen.count("\rhotspy: recording hotspots") < 2 or "Ctrl-C" not in screen:
+            fail("no progress line on a terminal")
+        if "samples in" not in screen:
+            fail("no summary after the progress line")
+        # Without a terminal, no progress line (stderr is a pipe here).
+        r = run_hotspy(["record", "-o", out, "--", fixture, "0.5"])
+        if "recording hotspots" in r.stderr:
+            fail("progress line written to a pipe")
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
-    p.add_argument("case", choices=["profile", "signal", "errors", "permission"])
+    p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
+                                      "progress"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
-     "permission": case_permission}[ARGS.case](ARGS.rest)
+     "permission": case_permission, "perf": case_perf,
+     "progress": case_progress}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

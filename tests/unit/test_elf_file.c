@@ -189,6 +189,123 @@ static void test_libc(const struct maps *maps)
 	elf_file_free(ef);
 }
 
+/*
+ * A hand-made image whose two PT_LOADs share a file page, laid out the way
+ * ld -z noseparate-code lays out text and data:
+ *   text  offset 0       vaddr 0x?0000  filesz 0x1800
+ *   data  offset 0x1e00  vaddr 0x?2e00  filesz 0x200, memsz 0x400
+ * so file page 0x1000 is mapped twice: text's second page, data's first.
+ * Also a PT_NOTE with an 8-byte build id and a PT_GNU_EH_FRAME.
+ */
+#define SYN_SIZE 0x2000
+#define SYN_NOTE 0x200
+
+static struct elf_file *synthetic(uint16_t type, uint64_t base)
+{
+	static const uint8_t note[] = {
+		4, 0, 0, 0, 8, 0, 0, 0, NT_GNU_BUILD_ID, 0, 0, 0, 'G', 'N', 'U', 0,
+		1, 2, 3, 4, 5, 6, 7, 8,
+	};
+	unsigned char *image = calloc(1, SYN_SIZE);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(image + sizeof(*eh));
+	struct elf_file *ef;
+
+	if (!image)
+		return NULL;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = type;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = 4;
+	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0,
+			      .p_vaddr = base, .p_filesz = 0x1800, .p_memsz = 0x1800,
+			      .p_align = 0x1000 };
+	ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = 0x1e00,
+			      .p_vaddr = base + 0x2e00, .p_filesz = 0x200, .p_memsz = 0x400,
+			      .p_align = 0x1000 };
+	ph[2] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = SYN_NOTE, .p_vaddr = base + SYN_NOTE,
+			      .p_filesz = sizeof(note), .p_memsz = sizeof(note), .p_align = 4 };
+	ph[3] = (Elf64_Phdr){ .p_type = PT_GNU_EH_FRAME, .p_offset = 0x300,
+			      .p_vaddr = base + 0x300, .p_filesz = 0x40, .p_memsz = 0x40,
+			      .p_align = 4 };
+	memcpy(image + SYN_NOTE, note, sizeof(note));
+	for (size_t i = 0x1e00; i < SYN_SIZE; i++)
+		image[i] = (unsigned char)i;
+	ef = elf_file_from_memory(image, SYN_SIZE);
+	free(image);
+	return ef;
+}
+
+static void test_shared_page(void)
+{
+	const uint64_t bias = 0x7f1234560000;
+	struct elf_file *ef = synthetic(ET_DYN, 0);
+	uint64_t b = 0, lo, hi, v = 0, size = 0;
+	const uint8_t *id = NULL;
+	unsigned char byte;
+
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	CHECK(elf_file_is_dyn(ef));
+	/* Mappings as ld.so makes them: text at bias, data at bias + 0x2000. */
+	CHECK(elf_file_load_bias(ef, bias, 0, &b) == 0);
+	CHECK_EQ_U64(b, bias);
+	b = 0;
+	CHECK(elf_file_load_bias(ef, bias + 0x2000, 0x1000, &b) == 0);
+	CHECK_EQ_U64(b, bias);
+	/* Single addresses with their own offsets, both in the shared page. */
+	b = 0;
+	CHECK(elf_file_load_bias(ef, bias + 0x1100, 0x1100, &b) == 0);
+	CHECK_EQ_U64(b, bias);
+	b = 0;
+	CHECK(elf_file_load_bias(ef, bias + 0x2e10, 0x1e10, &b) == 0);
+	CHECK_EQ_U64(b, bias);
+	CHECK(elf_file_load_bias(ef, bias + 0x3000, 0x2000, &b) == -ENOENT);
+
+	elf_file_vaddr_range(ef, &lo, &hi);
+	CHECK_EQ_U64(lo, 0);
+	CHECK_EQ_U64(hi, 0x3200);
+	CHECK(elf_file_read_vaddr(ef, 0x2e10, &byte, 1) == 0);
+	CHECK_EQ_U64(byte, 0x10);
+	/* Past the file part (.bss) there are no bytes to read. */
+	CHECK(elf_file_read_vaddr(ef, 0x3000, &byte, 1) == -EFAULT);
+	CHECK(elf_file_read_vaddr(ef, 0x2ff0, &byte, 0x20) == -EFAULT);
+
+	CHECK(elf_file_eh_frame_hdr(ef, &v, &size) == 0);
+	CHECK_EQ_U64(v, 0x300);
+	CHECK_EQ_U64(size, 0x40);
+	CHECK_EQ_U64(elf_file_build_id(ef, &id), 8);
+	CHECK(id && id[0] == 1 && id[7] == 8);
+	CHECK(elf_file_symbol(ef, 0x100, NULL) == NULL);
+	elf_file_free(ef);
+
+	/* A non-PIE executable runs at its link addresses: bias 0 for every
+	 * mapping, including data's, whose page text also holds. */
+	ef = synthetic(ET_EXEC, 0x400000);
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	CHECK(!elf_file_is_dyn(ef));
+	b = 1;
+	CHECK(elf_file_load_bias(ef, 0x400000, 0, &b) == 0);
+	CHECK_EQ_U64(b, 0);
+	b = 1;
+	CHECK(elf_file_load_bias(ef, 0x402000, 0x1000, &b) == 0);
+	CHECK_EQ_U64(b, 0);
+	b = 1;
+	CHECK(elf_file_load_bias(ef, 0x401000, 0x1000, &b) == 0);
+	CHECK_EQ_U64(b, 0);
+	elf_file_free(ef);
+}
+
 static int write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -362,6 +479,7 @@ int main(void)
 
 	test_libc(maps);
 	maps_free(maps);
+	test_shared_page();
 
 	image = read_whole(exe, &len);
 	CHECK(image != NULL);
