@@ -38,7 +38,7 @@ static int on_sample(const struct sample *smp, void *ctx)
 	uint32_t thread;
 
 	if (profile_thread(rec->profile, smp->pid, smp->tid, smp->comm, &thread) < 0 ||
-	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, 1) < 0) {
+	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0) {
 		rec->oom = 1;
 		return 1;
 	}
@@ -118,9 +118,10 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 			 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	fprintf(stderr,
 		"hotspy: stats: ticks %" PRIu64 " (missed %" PRIu64 "), snapshots %" PRIu64
-		", skipped idle %" PRIu64 ", failed %" PRIu64 ", maps reloads %" PRIu64 "\n",
-		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->failed,
-		st->maps_reloads);
+		", skipped idle %" PRIu64 ", deferred %" PRIu64 ", failed %" PRIu64
+		", maps reloads %" PRIu64 "\n",
+		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
+		st->failed, st->maps_reloads);
 	if (st->snapshots)
 		fprintf(stderr,
 			"hotspy: stats: stopped per snapshot %.1f us (max %.1f us), "

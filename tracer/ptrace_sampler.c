@@ -9,6 +9,14 @@
  * sigtimedwait on SIGCHLD (which the kernel sends the tracer on each tracee
  * stop) as well as on the signals that end a recording.
  *
+ * On-CPU time (the default) is measured the way perf's task-clock counts
+ * it: each thread earns credit as its CPU clock advances (schedstat), and a
+ * snapshot taken while it runs is weighted by the whole sampling periods it
+ * has earned. A thread that is runnable but waiting for a CPU earns nothing,
+ * and a thread that runs in short bursts between ticks is still counted when
+ * it is caught running. --idle samples every thread at every tick instead
+ * (wall-clock time, weight 1).
+ *
  * If hotspy dies, even by SIGKILL, the kernel detaches the tracees and wakes
  * any that was held in a ptrace-stop (__ptrace_unlink in kernel/ptrace.c), so
  * nothing is left stopped. PTRACE_O_EXITKILL is never used.
@@ -22,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -39,9 +48,17 @@
 #define STOP_WAIT_NS   (200ull * 1000 * 1000)
 #define DETACH_WAIT_NS (500ull * 1000 * 1000)
 
+/* A thread with CPU credit that is never seen running at a tick (it runs
+ * only between ticks) is sampled anyway once it has earned this many
+ * periods, so its time is not lost. */
+#define CREDIT_DEFER_MAX 8
+
 struct traced_thread {
 	pid_t tid;
-	int stat_fd;                /* /proc/PID/task/TID/stat, read each tick */
+	int stat_fd;                /* /proc/PID/task/TID/stat: state, name */
+	int sched_fd;               /* /proc/PID/task/TID/schedstat: CPU time */
+	uint64_t cpu_ns;            /* CPU time at the last look */
+	uint64_t credit_ns;         /* CPU time not yet represented by samples */
 	char comm[TARGET_COMM_MAX];
 	unsigned listed : 1;        /* present in the last scan of task/ */
 	unsigned gone : 1;          /* exited or detached: dropped at next scan */
@@ -109,6 +126,7 @@ static struct traced_thread *thread_insert(struct ptrace_backend *b, pid_t tid)
 	memset(&b->threads[i], 0, sizeof(b->threads[i]));
 	b->threads[i].tid = tid;
 	b->threads[i].stat_fd = -1;
+	b->threads[i].sched_fd = -1;
 	return &b->threads[i];
 }
 
@@ -121,6 +139,8 @@ static void threads_compact(struct ptrace_backend *b)
 		if (b->threads[i].gone) {
 			if (b->threads[i].stat_fd >= 0)
 				close(b->threads[i].stat_fd);
+			if (b->threads[i].sched_fd >= 0)
+				close(b->threads[i].sched_fd);
 			continue;
 		}
 		b->threads[j++] = b->threads[i];
@@ -261,6 +281,22 @@ static int wait_thread(struct sampler *s, pid_t tid, uint64_t timeout_ns)
 	}
 }
 
+/* CPU time of @t in ns (first field of schedstat). 0 or -errno. */
+static int thread_read_cpu(const struct traced_thread *t, uint64_t *cpu_ns)
+{
+	char buf[128];
+	ssize_t n;
+
+	if (t->sched_fd < 0)
+		return -ENOENT;
+	n = pread(t->sched_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	*cpu_ns = strtoull(buf, NULL, 10);
+	return 0;
+}
+
 /* Start tracking @tid, which is already seized. 0 or -ENOMEM. */
 static int thread_track(struct sampler *s, pid_t tid)
 {
@@ -271,6 +307,10 @@ static int thread_track(struct sampler *s, pid_t tid)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid, (int)tid);
 	t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)s->pid, (int)tid);
+	t->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Time run before we came counts for nothing. */
+	thread_read_cpu(t, &t->cpu_ns);
 	t->listed = 1;
 	s->stats.threads_seen++;
 	return 0;
@@ -376,16 +416,86 @@ static void copy_stack(struct sampler *s, struct snapshot *snap)
 	snap->stack_len = n > 0 ? (size_t)n : 0;
 }
 
+/*
+ * True when @regs show a thread stopped inside a system call that sleeps.
+ * A thread just woken from one is 'R' while it waits for a CPU, yet it is
+ * not running: on-CPU time must not land there, as perf's task-clock never
+ * samples it there. (orig_rax is the call number while a thread is in a
+ * system call, -1 in user code: arch/x86/include/asm/ptrace.h.) Calls that
+ * may burn CPU in the kernel, such as read, are not on the list.
+ */
+static int regs_in_sleeping_syscall(const struct user_regs_struct *regs)
+{
+	switch ((long)regs->orig_rax) {
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep:
+	case SYS_futex:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+	case SYS_poll:
+	case SYS_ppoll:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_pause:
+	case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait:
+	case SYS_wait4:
+	case SYS_waitid:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Add the CPU time @t used since the last look to its credit. 0, or -errno
+ * when schedstat cannot be read. */
+static int thread_earn(struct traced_thread *t)
+{
+	uint64_t cpu;
+	int err = thread_read_cpu(t, &cpu);
+
+	if (err < 0)
+		return err;
+	t->credit_ns += cpu - t->cpu_ns;
+	t->cpu_ns = cpu;
+	return 0;
+}
+
+/* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
+ * its credit; 0 to wait for a better moment. */
+static uint64_t thread_spend(struct traced_thread *t, char state, uint64_t period)
+{
+	uint64_t weight;
+
+	/* Where it runs, not where it sleeps: wait to catch it running. */
+	if (state != 'R' && t->credit_ns < CREDIT_DEFER_MAX * period)
+		return 0;
+	weight = t->credit_ns / period;
+	t->credit_ns -= weight * period;
+	return weight;
+}
+
 static void sample_thread(struct sampler *s, struct traced_thread *t)
 {
 	struct user_regs_struct regs;
 	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
+	uint64_t period = backend_of(s)->period_ns;
 	struct snapshot snap;
-	uint64_t t0, t1;
+	uint64_t t0, t1, weight = 1;
 	pid_t tid = t->tid;
+	int on_cpu = 0;
 	char state;
 	long rc;
 
+	/* On-CPU time: a thread that has not run a period's worth costs one
+	 * read. Without schedstat, "running now" stands in. */
+	if (!s->cfg.idle) {
+		on_cpu = thread_earn(t) == 0;
+		if (on_cpu && t->credit_ns < period) {
+			s->stats.skipped_idle++;
+			return;
+		}
+	}
 	if (thread_read_stat(t, &state) < 0) {
 		t->gone = 1;
 		return;
@@ -393,7 +503,11 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
 	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
 		return;
-	if (!s->cfg.idle && state != 'R') {
+	if (on_cpu)
+		weight = thread_spend(t, state, period);
+	else if (!s->cfg.idle)
+		weight = state == 'R';
+	if (!weight) {
 		s->stats.skipped_idle++;
 		return;
 	}
@@ -418,9 +532,15 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	snap.state = state;
 	snap.comm = t->comm;
 	snap.time_ns = t0;
+	snap.weight = weight;
 	snap.stack = backend_of(s)->stack;
 	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
-	if (rc == 0) {
+	if (rc == 0 && on_cpu && regs_in_sleeping_syscall(&regs) &&
+	    weight < CREDIT_DEFER_MAX) {
+		/* Not on a CPU after all: keep the credit for a better moment. */
+		t->credit_ns += weight * period;
+		weight = 0;
+	} else if (rc == 0) {
 		regs_to_snapshot(&regs, snap.regs);
 		snap.stack_addr = snap.regs[SNAP_RSP];
 		copy_stack(s, &snap);
@@ -434,6 +554,10 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	s->stats.capture_ns += t1 - t0;
 	if (rc < 0) {
 		s->stats.failed++;
+		return;
+	}
+	if (!weight) {
+		s->stats.deferred++;
 		return;
 	}
 	s->stats.snapshots++;

@@ -80,6 +80,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.comm = snap->comm;
 	sample.state = snap->state;
 	sample.time_ns = snap->time_ns;
+	sample.weight = snap->weight ? snap->weight : 1;
 	sample.addrs = s->addrs;
 	sample.n = n;
 	if (s->fn(&sample, s->fn_ctx))

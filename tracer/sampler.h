@@ -30,6 +30,8 @@ struct sample {
 	const char *comm;        /* thread name, valid during the callback */
 	char state;              /* 'R', 'S', 'D'... at the time of the sample */
 	uint64_t time_ns;        /* CLOCK_MONOTONIC */
+	uint64_t weight;         /* sampling periods it stands for (>= 1): on-CPU
+	                          * time a thread used since its last sample */
 	const uint64_t *addrs;   /* leaf first; ends in a PROFILE_ADDR_* marker
 	                          * when the walk did not reach the bottom */
 	size_t n;
@@ -52,8 +54,9 @@ struct sampler_stats {
 	uint64_t ticks;            /* ticks taken */
 	uint64_t ticks_missed;     /* ticks skipped because sampling fell behind */
 	uint64_t snapshots;        /* thread snapshots taken */
-	uint64_t skipped_idle;     /* threads not sampled because not running */
+	uint64_t skipped_idle;     /* threads not sampled: no CPU time to show */
 	uint64_t failed;           /* snapshots that could not be taken */
+	uint64_t deferred;         /* stopped, but found asleep in a system call */
 	uint64_t stopped_ns;       /* total time threads were held stopped */
 	uint64_t stopped_max_ns;   /* longest single stop */
 	uint64_t capture_ns;       /* time spent taking snapshots */

@@ -25,6 +25,7 @@ struct snapshot {
 	char state;               /* 'R', 'S', 'D', ... from /proc; '?' unknown */
 	const char *comm;         /* thread name; valid during the callback */
 	uint64_t time_ns;         /* CLOCK_MONOTONIC when taken */
+	uint64_t weight;          /* sampling periods of time it stands for */
 	uint64_t regs[SNAP_NREGS];
 	uint64_t stack_addr;      /* target address of stack[0] (= RSP) */
 	const uint8_t *stack;     /* copy of [stack_addr, stack_addr + stack_len) */
