@@ -11,10 +11,12 @@
  *
  * On-CPU time (the default) is measured the way perf's task-clock counts
  * it: each thread earns credit as its CPU clock advances (schedstat), and a
- * snapshot taken while it runs is weighted by the whole sampling periods it
- * has earned. A thread that is runnable but waiting for a CPU earns nothing,
- * and a thread that runs in short bursts between ticks is still counted when
- * it is caught running. --idle samples every thread at every tick instead
+ * snapshot taken while it runs spends that credit in whole sampling periods,
+ * rounded at random (floor(credit / period + U), U uniform in [0, 1)) so that
+ * the weights add up to the CPU time used, without bias, also for threads
+ * that never use a whole period (short-lived threads, short bursts). A
+ * thread that is runnable but waiting for a CPU earns nothing. Threads born
+ * after the attach count their time from birth. --idle samples every thread at every tick instead
  * (wall-clock time, weight 1).
  *
  * If hotspy dies, even by SIGKILL, the kernel detaches the tracees and wakes
@@ -48,17 +50,14 @@
 #define STOP_WAIT_NS   (200ull * 1000 * 1000)
 #define DETACH_WAIT_NS (500ull * 1000 * 1000)
 
-/* A thread with CPU credit that is never seen running at a tick (it runs
- * only between ticks) is sampled anyway once it has earned this many
- * periods, so its time is not lost. */
-#define CREDIT_DEFER_MAX 8
-
 struct traced_thread {
 	pid_t tid;
 	int stat_fd;                /* /proc/PID/task/TID/stat: state, name */
 	int sched_fd;               /* /proc/PID/task/TID/schedstat: CPU time */
 	uint64_t cpu_ns;            /* CPU time at the last look */
-	uint64_t credit_ns;         /* CPU time not yet represented by samples */
+	int64_t credit_ns;          /* CPU time not yet represented by samples;
+	                             * below 0 after a rounding up, by less than
+	                             * one period */
 	char comm[TARGET_COMM_MAX];
 	unsigned listed : 1;        /* present in the last scan of task/ */
 	unsigned gone : 1;          /* exited or detached: dropped at next scan */
@@ -73,6 +72,9 @@ struct ptrace_backend {
 	uint8_t *stack;                  /* one snapshot's stack copy */
 	uint64_t period_ns;
 	uint64_t next_tick_ns;
+	uint64_t rng;                    /* xorshift64 state: credit rounding */
+	int attached;                    /* the first scan is over: new threads
+	                                  * are born after it */
 	int exited;                      /* the whole process is gone */
 	int detaching;                   /* every stop now ends in PTRACE_DETACH */
 };
@@ -309,8 +311,10 @@ static int thread_track(struct sampler *s, pid_t tid)
 	t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)s->pid, (int)tid);
 	t->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
-	/* Time run before we came counts for nothing. */
-	thread_read_cpu(t, &t->cpu_ns);
+	/* Time run before we came counts for nothing; a thread born since
+	 * counts all of its time (cpu_ns stays 0). */
+	if (!backend_of(s)->attached)
+		thread_read_cpu(t, &t->cpu_ns);
 	t->listed = 1;
 	s->stats.threads_seen++;
 	return 0;
@@ -343,10 +347,16 @@ static int scan_threads(struct sampler *s)
 			continue;
 		found++;
 		t = thread_find(b, tid);
-		if (t)
+		if (t) {
 			t->listed = 1;
-		else
-			thread_attach(s, tid);
+		} else {
+			int err = thread_attach(s, tid);
+
+			/* ESRCH: it exited between the listing and now. */
+			if (err < 0 && err != -ESRCH)
+				log_debug("cannot attach to thread %d: %s", (int)tid,
+					  strerror(-err));
+		}
 	}
 	for (i = 0; i < b->nthreads; i++) {
 		if (!b->threads[i].listed)
@@ -456,22 +466,50 @@ static int thread_earn(struct traced_thread *t)
 
 	if (err < 0)
 		return err;
-	t->credit_ns += cpu - t->cpu_ns;
+	t->credit_ns += (int64_t)(cpu - t->cpu_ns);
 	t->cpu_ns = cpu;
 	return 0;
 }
 
-/* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
- * its credit; 0 to wait for a better moment. */
-static uint64_t thread_spend(struct traced_thread *t, char state, uint64_t period)
+/* xorshift64: the jitter of ticks and the rounding of credit. */
+static uint64_t backend_random(struct ptrace_backend *b)
 {
+	b->rng ^= b->rng << 13;
+	b->rng ^= b->rng >> 7;
+	b->rng ^= b->rng << 17;
+	return b->rng;
+}
+
+/*
+ * The time to the next tick: uniform in [0.5, 1.5) periods. A fixed grid
+ * locks step with a target that does something every period (a 100 Hz timer
+ * loop, a thread started every 10 ms) and then sees it always at the same
+ * phase, or never; jittered ticks keep the rate and have no phase to lock.
+ */
+static uint64_t tick_interval(struct ptrace_backend *b)
+{
+	return b->period_ns / 2 + backend_random(b) % b->period_ns;
+}
+
+/* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
+ * its credit with random rounding; 0 to wait for a better moment. */
+static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t,
+			     char state)
+{
+	int64_t period = (int64_t)b->period_ns;
 	uint64_t weight;
 
-	/* Where it runs, not where it sleeps: wait to catch it running. */
-	if (state != 'R' && t->credit_ns < CREDIT_DEFER_MAX * period)
+	/*
+	 * Where it runs, not where it sleeps: wait to catch it running, which
+	 * jittered ticks do with the odds of its share of running time. A
+	 * sleeping thread is never interrupted for on-CPU time: a stop can end
+	 * some blocking calls (epoll_wait) with EINTR in the target.
+	 */
+	if (state != 'R')
 		return 0;
-	weight = t->credit_ns / period;
-	t->credit_ns -= weight * period;
+	weight = (uint64_t)(t->credit_ns + (int64_t)(backend_random(b) % (uint64_t)period)) /
+		 (uint64_t)period;
+	t->credit_ns -= (int64_t)weight * period;
 	return weight;
 }
 
@@ -491,7 +529,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	 * read. Without schedstat, "running now" stands in. */
 	if (!s->cfg.idle) {
 		on_cpu = thread_earn(t) == 0;
-		if (on_cpu && t->credit_ns < period) {
+		if (on_cpu && t->credit_ns <= 0) {
 			s->stats.skipped_idle++;
 			return;
 		}
@@ -504,7 +542,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
 		return;
 	if (on_cpu)
-		weight = thread_spend(t, state, period);
+		weight = thread_spend(backend_of(s), t, state);
 	else if (!s->cfg.idle)
 		weight = state == 'R';
 	if (!weight) {
@@ -535,10 +573,9 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	snap.weight = weight;
 	snap.stack = backend_of(s)->stack;
 	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
-	if (rc == 0 && on_cpu && regs_in_sleeping_syscall(&regs) &&
-	    weight < CREDIT_DEFER_MAX) {
+	if (rc == 0 && on_cpu && regs_in_sleeping_syscall(&regs)) {
 		/* Not on a CPU after all: keep the credit for a better moment. */
-		t->credit_ns += weight * period;
+		t->credit_ns += (int64_t)(weight * period);
 		weight = 0;
 	} else if (rc == 0) {
 		regs_to_snapshot(&regs, snap.regs);
@@ -589,10 +626,10 @@ static int ptrace_poll(struct sampler *s)
 			break;
 	}
 
-	/* Keep to the grid of ticks; when we fell behind, skip, don't burst. */
+	/* When we fell behind, skip, don't burst. */
 	missed = (now - b->next_tick_ns) / b->period_ns;
 	s->stats.ticks_missed += missed;
-	b->next_tick_ns += (missed + 1) * b->period_ns;
+	b->next_tick_ns += missed * b->period_ns + tick_interval(b);
 	s->stats.ticks++;
 
 	if (scan_threads(s) == 0) {
@@ -671,6 +708,7 @@ static int ptrace_open_pid(struct sampler *s)
 	/* Threads may be created while we attach: scan until stable. */
 	while ((found = scan_threads(s)) != prev)
 		prev = found;
+	backend_of(s)->attached = 1;
 	return 0;
 }
 
@@ -696,6 +734,7 @@ static int ptrace_open_command(struct sampler *s)
 		return log_error(err, "cannot follow %s (pid %d): %s", s->comm, (int)pid,
 				 strerror(-err));
 	}
+	backend_of(s)->attached = 1;
 	ptrace_resume(pid, 0);
 	return 0;
 }
@@ -750,13 +789,14 @@ static int ptrace_open(struct sampler *s)
 				 s->cfg.stack_size);
 	}
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	b->rng = sampler_now_ns() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
 	s->backend = b;
 	err = s->cfg.argv ? ptrace_open_command(s) : ptrace_open_pid(s);
 	if (err < 0) {
 		ptrace_close(s);
 		return err;
 	}
-	b->next_tick_ns = sampler_now_ns() + b->period_ns;
+	b->next_tick_ns = sampler_now_ns() + tick_interval(b);
 	return 0;
 }
 

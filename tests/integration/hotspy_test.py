@@ -86,6 +86,8 @@ def case_profile(rest):
     p.add_argument("mode", choices=["launch", "attach"])
     p.add_argument("--threads", action="store_true")
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--min-threads", type=int, default=0,
+                   help="at least this many distinct threads in the profile (--threads)")
     p.add_argument("extra", nargs="*")
     a = p.parse_args(rest)
     fixture = os.path.join(ARGS.fixtures, a.name)
@@ -118,6 +120,17 @@ def case_profile(rest):
             fail("no summary line on stderr")
         if not check_profile(a.name, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, a.name))
+        if a.min_threads:
+            tids = set()
+            with open(out) as f:
+                for line in f:
+                    frames = line.split(";")
+                    if len(frames) > 1 and frames[1].endswith(")"):
+                        tids.add(frames[1].rsplit("(", 1)[-1])
+            print("distinct threads sampled: %d" % len(tids))
+            if len(tids) < a.min_threads:
+                fail("only %d distinct threads sampled, expected at least %d"
+                     % (len(tids), a.min_threads))
     print("PASS")
 
 
