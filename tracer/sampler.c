@@ -10,7 +10,11 @@
 #include "target.h"
 #include "banned.h"
 
-#define MAPS_RELOAD_MIN_NS (10ull * 1000 * 1000)
+/* At most one reload per 2 ms: a reload costs ~50-100 us, so even a garbage
+ * PC in every sample costs hotspy no more than ~5 % of a core, while a
+ * program just started (its libraries mapped ms after the exec) is seen
+ * right at once. */
+#define MAPS_RELOAD_MIN_NS (2ull * 1000 * 1000)
 
 uint64_t sampler_now_ns(void)
 {
@@ -41,7 +45,7 @@ int sampler_reload_maps(struct sampler *s, int force)
 	int err;
 
 	if (!force && s->maps && now - s->maps_loaded_ns < MAPS_RELOAD_MIN_NS)
-		return 0;
+		return 1;
 	err = maps_read(s->pid, &maps);
 	if (err < 0)
 		return err;
@@ -70,6 +74,8 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	if (s->fn_stopped)
 		return;
 	n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs, SAMPLER_MAX_DEPTH, &end);
+	/* Stale maps: a library mapped since the last read (the loader maps
+	 * libc after the exec we started from, dlopen later). */
 	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, 0) == 0)
 		n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs,
 				    SAMPLER_MAX_DEPTH, &end);

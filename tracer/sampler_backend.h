@@ -46,7 +46,8 @@ struct sampler {
 extern const struct sampler_ops ptrace_sampler_ops;
 
 /* Re-read the target's mappings (and its vdso the first time). With @force
- * 0, does nothing if they were read less than 10 ms ago. 0 or -errno. */
+ * 0, does nothing and returns 1 if they were read less than 2 ms ago.
+ * 0 when re-read, or -errno. */
 int sampler_reload_maps(struct sampler *s, int force);
 
 /* Unwind @snap and hand the sample to the caller. */

@@ -51,6 +51,7 @@ struct unwind_walk {
 	struct elf_file *last_ef;
 	int past_stack;                   /* a read fell beyond the stack copy */
 	int unmapped;                     /* a PC fell outside the maps */
+	int no_info;                      /* find_proc_info failed in this step */
 };
 
 #define DW_EH_PE_udata4  0x03
@@ -115,7 +116,11 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	struct eh_table *t;
 	unw_dyn_info_t di;
 	uint64_t bias;
+	int ret;
 
+	/* Failing here makes libunwind guess the next frame (frame pointer,
+	 * PLT rules); unwinder_unwind keeps no guessed frame. */
+	w->no_info = 1;
 	ef = walk_object(w, ip, &m);
 	if (!ef) {
 		if (!maps_find(w->maps, ip))
@@ -134,7 +139,10 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	di.u.rti.table_data = t->hdr_vaddr + 12 + bias;
 	/* table_len counts unw_word_t; each entry is two 4-byte fields. */
 	di.u.rti.table_len = t->fde_count * 8 / sizeof(unw_word_t);
-	return dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	ret = dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	if (ret >= 0)
+		w->no_info = 0;
+	return ret;
 }
 
 static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
@@ -313,7 +321,15 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 		/* After a signal frame the next PC is an interrupted
 		 * instruction, not a return address. */
 		adjust = unw_is_signal_frame(&cursor) <= 0;
+		w.no_info = 0;
 		ret = unw_step(&cursor);
+		/* A step made without unwind info is libunwind's guess from
+		 * frame-pointer or PLT rules: without frame pointers it reads
+		 * stale stack slots as return addresses. End the walk instead. */
+		if (w.no_info) {
+			*end = UNWIND_NO_INFO;
+			break;
+		}
 		if (ret == 0) {
 			*end = UNWIND_BOTTOM;
 			break;
@@ -321,10 +337,12 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 		if (ret < 0)
 			break;
 	}
+	/* A PC outside every mapping means the maps are stale, wherever the
+	 * walk ended: the caller reloads them and walks again. */
+	if (w.unmapped)
+		*end = UNWIND_UNMAPPED;
 	if (*end != UNWIND_BOTTOM) {
-		if (w.unmapped)
-			*end = UNWIND_UNMAPPED;
-		else if (w.past_stack)
+		if (w.past_stack && *end != UNWIND_UNMAPPED)
 			*end = UNWIND_CUT;
 		addrs[n++] = *end == UNWIND_CUT ? PROFILE_ADDR_TRUNCATED
 						: PROFILE_ADDR_UNKNOWN;

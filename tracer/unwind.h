@@ -22,7 +22,8 @@ enum unwind_end {
 	UNWIND_BOTTOM,    /* reached the outermost frame (_start, clone) */
 	UNWIND_CUT,       /* ran past the stack copy, or the depth limit */
 	UNWIND_NO_INFO,   /* no unwind rule for a frame, or unreadable memory */
-	UNWIND_UNMAPPED,  /* a PC outside every known mapping (maps stale?) */
+	UNWIND_UNMAPPED,  /* a PC outside every known mapping: the maps are
+	                   * stale; reload them and unwind again */
 };
 
 struct unwinder;

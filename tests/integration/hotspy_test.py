@@ -72,6 +72,24 @@ def check_profile(name, folded, threads):
     return r.returncode == 0
 
 
+def check_no_guesses(folded, marker_pos):
+    """A walk that went wrong reads stale stack slots as return addresses:
+    unmapped addresses (non-marker "[unknown]" frames) inside a stack, or the
+    program's code above libc's start-up frames. A walk that cannot go on
+    must end in a marker instead."""
+    with open(folded) as f:
+        for line in f:
+            frames = line.rpartition(" ")[0].split(";")
+            for i, fr in enumerate(frames):
+                if fr == "[unknown]" and i != marker_pos:
+                    fail("guessed frames in a stack: " + line[:300])
+            names = frames[marker_pos:]
+            for i, fr in enumerate(names):
+                if fr.startswith("libc.so") or fr.startswith("__libc_start"):
+                    if any(x in ("main", "run", "work") for x in names[:i]):
+                        fail("program code above libc's start-up: " + line[:300])
+
+
 def run_hotspy(args, timeout=60):
     print("$ hotspy " + " ".join(args))
     r = subprocess.run([ARGS.hotspy] + args, stdout=subprocess.PIPE,
@@ -120,6 +138,7 @@ def case_profile(rest):
             fail("no summary line on stderr")
         if not check_profile(a.name, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, a.name))
+        check_no_guesses(out, 2 if a.threads else 1)
         if a.min_threads:
             tids = set()
             with open(out) as f:
