@@ -122,12 +122,12 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 		", maps reloads %" PRIu64 "\n",
 		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
 		st->failed, st->maps_reloads);
-	if (st->snapshots)
-		fprintf(stderr,
-			"hotspy: stats: stopped per snapshot %.1f us (max %.1f us), "
-			"unwind per sample %.1f us\n",
+	if (st->snapshots && st->stopped_ns)
+		fprintf(stderr, "hotspy: stats: stopped per snapshot %.1f us (max %.1f us)\n",
 			(double)st->stopped_ns / (double)st->snapshots / 1e3,
-			(double)st->stopped_max_ns / 1e3,
+			(double)st->stopped_max_ns / 1e3);
+	if (st->snapshots)
+		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us\n",
 			(double)st->unwind_ns / (double)st->snapshots / 1e3);
 	fprintf(stderr, "hotspy: stats: hotspy cpu %.1f ms", cpu_ms);
 	if (samples)
@@ -147,16 +147,19 @@ static const char *end_text(enum end_reason why)
 }
 
 static void summary(const struct recording *rec, double secs, enum end_reason why,
-		    const char *path, int exit_status)
+		    const char *path, int exit_status, const char *sampler, uint64_t lost)
 {
 	uint64_t total = profile_total(rec->profile);
 	uint64_t cut = profile_truncated(rec->profile);
 
-	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s); "
+	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler); "
 		"%.1f%% did not unwind to the bottom; wrote %s\n",
-		total, secs, profile_thread_count(rec->profile), end_text(why),
+		total, secs, profile_thread_count(rec->profile), end_text(why), sampler,
 		total ? 100.0 * (double)cut / (double)total : 0.0,
 		strcmp(path, "-") == 0 ? "stdout" : path);
+	if (lost)
+		log_warn("the kernel dropped %" PRIu64 " samples (its buffer was full): "
+			 "lower the rate with -r", lost);
 	if (total == 0)
 		log_warn("no samples: the program did not run on a CPU while it was "
 			 "recorded (use --idle to sample threads that wait)");
@@ -208,6 +211,8 @@ int cmd_record(const struct options *o)
 	int err, exit_status = -1;
 	char path[4096];
 	sigset_t old_mask;
+	const char *sampler = "?";
+	uint64_t lost = 0;
 	pid_t pid = 0;
 	double secs;
 
@@ -286,6 +291,8 @@ int cmd_record(const struct options *o)
 	if (o->stats)
 		print_stats(sampler_stats(s), profile_total(rec.profile));
 	exit_status = sampler_exit_status(s);
+	sampler = sampler_name(s);
+	lost = sampler_stats(s)->lost;
 	sampler_close(s);
 	s = NULL;
 
@@ -298,7 +305,7 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	if (!o->quiet)
-		summary(&rec, secs, why, path, exit_status);
+		summary(&rec, secs, why, path, exit_status, sampler, lost);
 	maps_free(maps);
 	elf_cache_free(cache);
 	profile_free(rec.profile);

@@ -57,6 +57,7 @@ struct sampler_stats {
 	uint64_t skipped_idle;     /* threads not sampled: no CPU time to show */
 	uint64_t failed;           /* snapshots that could not be taken */
 	uint64_t deferred;         /* stopped, but found asleep in a system call */
+	uint64_t lost;             /* samples the kernel dropped (ring buffer full) */
 	uint64_t stopped_ns;       /* total time threads were held stopped */
 	uint64_t stopped_max_ns;   /* longest single stop */
 	uint64_t capture_ns;       /* time spent taking snapshots */

@@ -44,6 +44,7 @@ struct sampler {
 };
 
 extern const struct sampler_ops ptrace_sampler_ops;
+extern const struct sampler_ops perf_sampler_ops;
 
 /* Re-read the target's mappings (and its vdso the first time). With @force
  * 0, does nothing and returns 1 if they were read less than 2 ms ago.

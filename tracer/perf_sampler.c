@@ -1,0 +1,652 @@
+/*
+ * The perf sampler: the kernel takes the snapshot. One task-clock event per
+ * thread and CPU, with PERF_SAMPLE_REGS_USER and PERF_SAMPLE_STACK_USER, so
+ * every sample carries the user registers and a copy of the top of the user
+ * stack, taken in the target's context when a period of its CPU time has
+ * passed. The target is never stopped. Events are inherited, so threads (and
+ * processes) created after the attach are sampled from birth; all events of
+ * a CPU write into one ring buffer (PERF_EVENT_IOC_SET_OUTPUT), which hotspy
+ * drains and hands to the same unwinder as the ptrace sampler.
+ *
+ * Samples are in fixed periods of task-clock nanoseconds, so one sample is
+ * exactly one period of CPU time, the on-CPU model of docs/sampling.md. Time
+ * in the kernel (system calls) is counted at the user stack that made the
+ * call when the kernel allows it (exclude_kernel = 0: root or
+ * perf_event_paranoid <= 1); otherwise only user time is.
+ *
+ * Layouts: include/uapi/linux/perf_event.h (records, the mmap page) and
+ * arch/x86/include/uapi/asm/perf_regs.h (register order).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sampler_backend.h"
+#include "target.h"
+#include "banned.h"
+
+/* arch/x86/include/uapi/asm/perf_regs.h */
+enum {
+	PREG_AX, PREG_BX, PREG_CX, PREG_DX, PREG_SI, PREG_DI, PREG_BP, PREG_SP,
+	PREG_IP, PREG_FLAGS, PREG_CS, PREG_SS, PREG_DS, PREG_ES, PREG_FS, PREG_GS,
+	PREG_R8, PREG_R9, PREG_R10, PREG_R11, PREG_R12, PREG_R13, PREG_R14, PREG_R15,
+};
+#define PREG_MASK (((1ull << (PREG_IP + 1)) - 1) | (0xffull << PREG_R8))
+#define PREG_COUNT 17   /* bits set in PREG_MASK, in increasing bit order */
+
+/* sample_stack_user must be below USHRT_MAX and a multiple of 8; the kernel
+ * then trims the copy so the record fits its 16-bit size
+ * (perf_sample_ustack_size in kernel/events/core.c). */
+#define PERF_MAX_STACK 65528u
+#define RING_PAGES_MAX 128u
+#define POLL_MS 10
+
+struct ring {
+	int fd;                 /* the event whose buffer the others share */
+	void *base;             /* metadata page, then data */
+	size_t size;            /* data size, a power of two */
+};
+
+struct name {
+	pid_t tid;
+	char comm[TARGET_COMM_MAX];
+};
+
+struct perf_backend {
+	struct ring *rings;     /* one per CPU */
+	int ncpus;
+	int *fds;               /* every event */
+	size_t nfds, fds_cap;
+	struct pollfd *pfds;    /* rings, then the signalfd */
+	int sigfd;
+	size_t page;
+	size_t stack_size;      /* bytes asked per sample */
+	int exclude_kernel;
+	pid_t child;            /* a started command (our child), or 0 */
+	int exited;
+	uint8_t *rec;           /* a record that wraps the ring, made whole */
+	struct name *names;     /* thread names, from /proc and COMM records */
+	size_t nnames, names_cap;
+};
+
+static struct perf_backend *backend_of(const struct sampler *s)
+{
+	return s->backend;
+}
+
+static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
+{
+	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static void event_attr(const struct sampler *s, struct perf_event_attr *a)
+{
+	const struct perf_backend *b = backend_of(s);
+
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_TASK_CLOCK;
+	a->sample_period = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
+			 PERF_SAMPLE_STACK_USER;
+	a->sample_regs_user = PREG_MASK;
+	a->sample_stack_user = (uint32_t)b->stack_size;
+	a->exclude_kernel = (unsigned)b->exclude_kernel;
+	a->exclude_hv = 1;
+	a->inherit = 1;
+	a->mmap = 1;        /* a new executable mapping: reload the maps */
+	a->comm = 1;        /* thread names */
+	a->task = 1;        /* EXIT records */
+	a->watermark = 1;
+	a->wakeup_watermark = 16384;
+}
+
+/* The name entry of thread @tid, created from /proc on first sight. */
+static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
+{
+	char path[96], buf[TARGET_COMM_MAX] = "?";
+	struct name *n;
+	ssize_t len;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < b->nnames; i++)
+		if (b->names[i].tid == tid)
+			return &b->names[i];
+	if (b->nnames == b->names_cap) {
+		size_t cap = b->names_cap ? b->names_cap * 2 : 32;
+
+		n = realloc(b->names, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		b->names = n;
+		b->names_cap = cap;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		len = read(fd, buf, sizeof(buf) - 1);
+		buf[len > 0 ? len : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(fd);
+	}
+	n = &b->names[b->nnames++];
+	n->tid = tid;
+	snprintf(n->comm, sizeof(n->comm), "%s", buf);
+	return n;
+}
+
+static void name_drop(struct perf_backend *b, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < b->nnames; i++) {
+		if (b->names[i].tid == tid) {
+			b->names[i] = b->names[--b->nnames];
+			return;
+		}
+	}
+}
+
+static int fd_add(struct perf_backend *b, int fd)
+{
+	if (b->nfds == b->fds_cap) {
+		size_t cap = b->fds_cap ? b->fds_cap * 2 : 16;
+		int *f = realloc(b->fds, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		b->fds = f;
+		b->fds_cap = cap;
+	}
+	b->fds[b->nfds++] = fd;
+	return 0;
+}
+
+/* The ring of @cpu, mapped on first use: as large as the locked-memory
+ * limit allows, up to RING_PAGES_MAX pages. */
+static int ring_attach(struct perf_backend *b, int cpu, int fd)
+{
+	struct ring *r = &b->rings[cpu];
+	size_t pages;
+
+	if (r->base)
+		return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) < 0 ? -errno : 0;
+	for (pages = RING_PAGES_MAX; pages >= 8; pages /= 2) {
+		void *p = mmap(NULL, (pages + 1) * b->page, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+
+		if (p != MAP_FAILED) {
+			r->fd = fd;
+			r->base = p;
+			r->size = pages * b->page;
+			return 0;
+		}
+		if (errno != EPERM && errno != ENOMEM)
+			return -errno;
+	}
+	return -ENOMEM;
+}
+
+/* Open the events of thread @tid on every CPU. 0 or -errno. */
+static int thread_open(struct sampler *s, pid_t tid)
+{
+	struct perf_backend *b = backend_of(s);
+	struct perf_event_attr attr;
+	int cpu, fd, err;
+
+	event_attr(s, &attr);
+	for (cpu = 0; cpu < b->ncpus; cpu++) {
+		fd = sys_perf_event_open(&attr, tid, cpu);
+		if (fd < 0)
+			return -errno;
+		err = fd_add(b, fd);
+		if (err == 0)
+			err = ring_attach(b, cpu, fd);
+		if (err < 0) {
+			if (b->nfds && b->fds[b->nfds - 1] == fd)
+				b->nfds--;
+			close(fd);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void paranoid_level(char *buf, size_t size)
+{
+	int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!buf[0])
+		snprintf(buf, size, "?");
+}
+
+/* Log why the kernel refused perf events, and what to do. */
+static int refusal(int err, pid_t pid)
+{
+	char level[16];
+
+	paranoid_level(level, sizeof(level));
+	if (err == EACCES || err == EPERM)
+		return log_error(-err, "cannot sample %d with perf events: %s "
+				 "(kernel.perf_event_paranoid = %s) \xe2\x80\x94 run as root, lower it "
+				 "with sysctl -w kernel.perf_event_paranoid=1, or use --sampler ptrace",
+				 (int)pid, strerror(err), level);
+	if (err == ENOSYS || err == ENOENT || err == EOPNOTSUPP)
+		return log_error(-err, "cannot sample %d with perf events: this kernel has no "
+				 "task-clock events (%s) \xe2\x80\x94 use --sampler ptrace",
+				 (int)pid, strerror(err));
+	return log_error(-err, "cannot sample %d with perf events: %s", (int)pid, strerror(err));
+}
+
+/* Open the events of every thread of s->pid, trying kernel time first. */
+static int open_all(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	char path[64];
+	DIR *dir;
+	int err;
+
+	b->exclude_kernel = 0;
+	err = thread_open(s, s->pid);
+	if (err == -EACCES || err == -EPERM) {
+		b->exclude_kernel = 1;
+		err = thread_open(s, s->pid);
+		if (err == 0)
+			log_debug("kernel time is not counted: the kernel allows user-only events");
+	}
+	if (err < 0)
+		return refusal(-err, s->pid);
+	if (s->cfg.argv)
+		return 0;   /* one thread at its exec; inheritance does the rest */
+
+	/* Threads that exist already; each event follows its thread's
+	 * children from now on. Opened twice is harmless but double counts,
+	 * so the main thread is skipped. */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
+	dir = opendir(path);
+	if (!dir)
+		return refusal(errno, s->pid);
+	for (struct dirent *de; (de = readdir(dir));) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+
+		if (tid <= 0 || tid == s->pid)
+			continue;
+		err = thread_open(s, tid);
+		if (err < 0 && err != -ESRCH) {
+			closedir(dir);
+			return refusal(-err, tid);
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
+{
+	struct perf_backend *b = backend_of(s);
+	const uint8_t *p = rec + sizeof(struct perf_event_header), *end = rec + len;
+	uint32_t pid, tid;
+	uint64_t time, abi, regs[PREG_COUNT], size, dyn = 0;
+	struct snapshot snap;
+	const uint8_t *stack;
+
+	if ((size_t)(end - p) < 8 + 8 + 8)
+		return;
+	memcpy(&pid, p, 4);
+	memcpy(&tid, p + 4, 4);
+	memcpy(&time, p + 8, 8);
+	memcpy(&abi, p + 16, 8);
+	p += 24;
+	if (abi == PERF_SAMPLE_REGS_ABI_NONE || (pid_t)pid != s->pid)
+		return;   /* no user context, or a child process (not followed yet) */
+	if ((size_t)(end - p) < sizeof(regs) + 8)
+		return;
+	memcpy(regs, p, sizeof(regs));
+	p += sizeof(regs);
+	memcpy(&size, p, 8);
+	p += 8;
+	stack = p;
+	if (size) {
+		if ((uint64_t)(end - p) < size + 8)
+			return;
+		memcpy(&dyn, p + size, 8);
+		if (dyn > size)
+			dyn = size;
+	}
+
+	memset(&snap, 0, sizeof(snap));
+	snap.pid = (pid_t)pid;
+	snap.tid = (pid_t)tid;
+	snap.state = 'R';
+	{
+		const struct name *n = name_of(b, (pid_t)pid, (pid_t)tid);
+
+		snap.comm = n ? n->comm : "?";
+	}
+	snap.time_ns = time;
+	snap.weight = 1;
+	/* Registers in increasing bit order of PREG_MASK: AX..IP, R8..R15. */
+	snap.regs[SNAP_RAX] = regs[PREG_AX];
+	snap.regs[SNAP_RBX] = regs[PREG_BX];
+	snap.regs[SNAP_RCX] = regs[PREG_CX];
+	snap.regs[SNAP_RDX] = regs[PREG_DX];
+	snap.regs[SNAP_RSI] = regs[PREG_SI];
+	snap.regs[SNAP_RDI] = regs[PREG_DI];
+	snap.regs[SNAP_RBP] = regs[PREG_BP];
+	snap.regs[SNAP_RSP] = regs[PREG_SP];
+	snap.regs[SNAP_RIP] = regs[PREG_IP];
+	for (int i = 0; i < 8; i++)
+		snap.regs[SNAP_R8 + i] = regs[PREG_IP + 1 + i];
+	snap.stack_addr = snap.regs[SNAP_RSP];
+	snap.stack = stack;
+	snap.stack_len = (size_t)dyn;
+	snap.stack_cut = dyn >= b->stack_size;
+	s->stats.snapshots++;
+	sampler_deliver(s, &snap);
+}
+
+static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
+{
+	struct perf_backend *b = backend_of(s);
+	const struct perf_event_header *h = (const void *)rec;
+	uint32_t ids[4];
+
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE:
+		handle_sample(s, rec, len);
+		break;
+	case PERF_RECORD_MMAP:
+		/* New code mapped (dlopen, or the loader after an exec). */
+		sampler_reload_maps(s, 1);
+		break;
+	case PERF_RECORD_COMM:
+		/* pid, tid, comm: a thread named itself (or an exec) */
+		if (len > sizeof(*h) + 8) {
+			size_t n = len - sizeof(*h) - 8;
+			struct name *nm;
+
+			memcpy(ids, rec + sizeof(*h), 8);
+			nm = (pid_t)ids[0] == s->pid ? name_of(b, s->pid, (pid_t)ids[1]) : NULL;
+			if (nm) {
+				if (n >= sizeof(nm->comm))
+					n = sizeof(nm->comm) - 1;
+				memcpy(nm->comm, rec + sizeof(*h) + 8, n);
+				nm->comm[n] = '\0';
+				nm->comm[strnlen(nm->comm, n)] = '\0';
+			}
+		}
+		break;
+	case PERF_RECORD_EXIT:
+		/* pid, ppid, tid, ptid: a thread of ours is gone */
+		if (len >= sizeof(*h) + 16) {
+			memcpy(ids, rec + sizeof(*h), 16);
+			if ((pid_t)ids[0] == s->pid)
+				name_drop(b, (pid_t)ids[2]);
+		}
+		break;
+	case PERF_RECORD_LOST:
+		if (len >= sizeof(*h) + 16) {
+			uint64_t lost;
+
+			memcpy(&lost, rec + sizeof(*h) + 8, 8);
+			s->stats.lost += lost;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Hand every record waiting in @r to handle_record, then free its space. */
+static void ring_drain(struct sampler *s, struct ring *r)
+{
+	struct perf_event_mmap_page *meta = r->base;
+	const uint8_t *data = (const uint8_t *)r->base + backend_of(s)->page;
+	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = meta->data_tail;
+
+	while (tail < head) {
+		struct perf_event_header h;
+		size_t off = (size_t)(tail & (r->size - 1));
+		const uint8_t *rec;
+
+		if (r->size - off >= sizeof(h)) {
+			memcpy(&h, data + off, sizeof(h));
+		} else {
+			memcpy(&h, data + off, r->size - off);
+			memcpy((uint8_t *)&h + (r->size - off), data, sizeof(h) - (r->size - off));
+		}
+		if (h.size < sizeof(h) || h.size > head - tail)
+			break;
+		if (r->size - off >= h.size) {
+			rec = data + off;
+		} else {
+			/* Wrapped: make it whole in the record buffer. */
+			memcpy(backend_of(s)->rec, data + off, r->size - off);
+			memcpy(backend_of(s)->rec + (r->size - off), data, h.size - (r->size - off));
+			rec = backend_of(s)->rec;
+		}
+		handle_record(s, rec, h.size);
+		tail += h.size;
+	}
+	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+/* Threads listed in /proc/PID/task; 0 when the process is gone. */
+static int task_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* Has the target ended? A started command is our child and is reaped. A
+ * process attached by PID has ended when it is gone, or when its leader is a
+ * zombie with no thread left (a leader may leave early with pthread_exit
+ * while its threads work on: that is not the end). */
+static void check_exit(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	char path[64], buf[512], state = '?', comm[TARGET_COMM_MAX];
+	ssize_t n;
+	int status, fd;
+
+	if (b->child) {
+		if (waitpid(b->child, &status, WNOHANG) == b->child) {
+			s->exit_status = status;
+			b->exited = 1;
+		}
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || target_parse_stat(buf, (size_t)n, &state, comm, sizeof(comm)) < 0 ||
+	    state == 'X' || (state == 'Z' && task_count(s->pid) <= 1))
+		b->exited = 1;
+}
+
+static int perf_poll(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	struct signalfd_siginfo si;
+	int i, n = b->ncpus;
+
+	s->stats.ticks++;
+	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
+		return -errno;
+	for (i = 0; i < n; i++)
+		ring_drain(s, &b->rings[i]);
+	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGCHLD)
+			return SAMPLER_SIGNALLED;
+	}
+	check_exit(s);
+	if (b->exited) {
+		for (i = 0; i < n; i++)
+			ring_drain(s, &b->rings[i]);
+		return SAMPLER_EXITED;
+	}
+	return SAMPLER_TICK;
+}
+
+static void perf_close(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->nfds; i++)
+		close(b->fds[i]);
+	for (i = 0; b->rings && i < (size_t)b->ncpus; i++) {
+		if (b->rings[i].base)
+			munmap(b->rings[i].base, b->rings[i].size + b->page);
+	}
+	if (b->sigfd >= 0)
+		close(b->sigfd);
+	if (b->child)
+		check_exit(s);
+	free(b->rings);
+	free(b->fds);
+	free(b->pfds);
+	free(b->rec);
+	free(b->names);
+	free(b);
+	s->backend = NULL;
+}
+
+static int perf_open(struct sampler *s)
+{
+	struct perf_backend *b = calloc(1, sizeof(*b));
+	sigset_t set;
+	int err, i;
+
+	if (!b)
+		return log_error(-ENOMEM, "out of memory");
+	s->backend = b;
+	b->sigfd = -1;
+	b->page = (size_t)sysconf(_SC_PAGESIZE);
+	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
+	b->stack_size &= ~(size_t)7;
+	if (s->cfg.stack_size > OPTIONS_DEFAULT_STACK_SIZE)
+		log_warn("the perf sampler copies at most 64 KiB of stack per sample; "
+			 "use --sampler ptrace for more");
+	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
+	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
+	b->rec = malloc(1u << 16);
+	if (!b->rings || !b->pfds || !b->rec) {
+		err = log_error(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (b->sigfd < 0) {
+		err = log_error(-errno, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+
+	if (s->cfg.argv) {
+		const char *base = strrchr(s->cfg.argv[0], '/');
+		pid_t pid = target_spawn(s->cfg.argv, 0);
+
+		if (pid < 0) {
+			err = pid;
+			goto fail;
+		}
+		/* Stopped at its exec: events opened now see all of it. */
+		s->pid = b->child = pid;
+		snprintf(s->comm, sizeof(s->comm), "%s", base ? base + 1 : s->cfg.argv[0]);
+		err = sampler_reload_maps(s, 1);
+		if (err == 0)
+			err = open_all(s);
+		if (err < 0) {
+			/* Not one instruction of the program has run: remove it
+			 * rather than leave an unprofiled copy running. */
+			kill(pid, SIGKILL);
+			ptrace(PTRACE_DETACH, pid, NULL, NULL);
+			waitpid(pid, NULL, 0);
+			b->child = 0;
+			goto fail;
+		}
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	} else {
+		s->pid = s->cfg.pid;
+		err = target_comm(s->pid, s->comm, sizeof(s->comm));
+		if (err == 0)
+			err = sampler_reload_maps(s, 1);
+		if (err < 0) {
+			err = log_error(err, "cannot attach to %d: %s", (int)s->pid,
+					err == -ESRCH ? "no such process (check the PID with ps)"
+						      : strerror(-err));
+			goto fail;
+		}
+		err = open_all(s);
+		if (err < 0)
+			goto fail;
+	}
+	for (i = 0; i < b->ncpus; i++) {
+		b->pfds[i].fd = b->rings[i].base ? b->rings[i].fd : -1;
+		b->pfds[i].events = POLLIN;
+	}
+	b->pfds[b->ncpus].fd = b->sigfd;
+	b->pfds[b->ncpus].events = POLLIN;
+	s->stats.threads_seen = 1;
+	return 0;
+
+fail:
+	perf_close(s);
+	return err;
+}
+
+static size_t perf_thread_count(const struct sampler *s)
+{
+	return backend_of(s)->nnames;
+}
+
+const struct sampler_ops perf_sampler_ops = {
+	.name = "perf",
+	.open = perf_open,
+	.poll = perf_poll,
+	.close = perf_close,
+	.thread_count = perf_thread_count,
+};
