@@ -120,11 +120,9 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 /* The name entry of thread @tid, created from /proc on first sight. */
 static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 {
-	char path[96], buf[TARGET_COMM_MAX] = "?";
+	char path[96], buf[TARGET_COMM_MAX];
 	struct name *n;
-	ssize_t len;
 	size_t i;
-	int fd;
 
 	for (i = 0; i < b->nnames; i++)
 		if (b->names[i].tid == tid)
@@ -139,13 +137,8 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 		b->names_cap = cap;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		len = read(fd, buf, sizeof(buf) - 1);
-		buf[len > 0 ? len : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		close(fd);
-	}
+	if (target_read_file(path, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "?");
 	n = &b->names[b->nnames++];
 	n->tid = tid;
 	snprintf(n->comm, sizeof(n->comm), "%s", buf);
@@ -231,14 +224,7 @@ static int thread_open(struct sampler *s, pid_t tid)
 
 static void paranoid_level(char *buf, size_t size)
 {
-	int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (!buf[0])
+	if (target_read_file("/proc/sys/kernel/perf_event_paranoid", buf, size) <= 0)
 		snprintf(buf, size, "?");
 }
 
@@ -481,7 +467,7 @@ static void check_exit(struct sampler *s)
 	struct perf_backend *b = backend_of(s);
 	char path[64], buf[512], state = '?', comm[TARGET_COMM_MAX];
 	ssize_t n;
-	int status, fd;
+	int status;
 
 	if (b->child) {
 		if (waitpid(b->child, &status, WNOHANG) == b->child) {
@@ -491,10 +477,7 @@ static void check_exit(struct sampler *s)
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
+	n = target_read_file(path, buf, sizeof(buf));
 	if (n <= 0 || target_parse_stat(buf, (size_t)n, &state, comm, sizeof(comm)) < 0 ||
 	    state == 'X' || (state == 'Z' && task_count(s->pid) <= 1))
 		b->exited = 1;
@@ -574,11 +557,7 @@ static int perf_open(struct sampler *s)
 		err = log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
+	sampler_signal_set(&set);
 	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (b->sigfd < 0) {
 		err = log_error(-errno, "signalfd: %s", strerror(errno));

@@ -608,11 +608,7 @@ static int ptrace_poll(struct sampler *s)
 	uint64_t now, missed;
 	size_t i;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
+	sampler_signal_set(&set);
 	for (;;) {
 		drain_events(s);
 		if (b->exited)

@@ -78,6 +78,9 @@ struct sampler;
 /* CLOCK_MONOTONIC in nanoseconds. Safe anywhere. */
 uint64_t sampler_now_ns(void);
 
+/* The signals a sampler waits for: SIGINT, SIGTERM, SIGHUP, SIGCHLD. */
+void sampler_signal_set(sigset_t *set);
+
 /* Block the signals the sampler waits for; store the old mask in @old. */
 int sampler_block_signals(sigset_t *old);
 

@@ -15,8 +15,7 @@
 #include "log.h"
 #include "banned.h"
 
-/* Read a small /proc file whole. Returns bytes read or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
+ssize_t target_read_file(const char *path, char *buf, size_t size)
 {
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -24,10 +23,13 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, size - 1);
-	if (n < 0)
+	if (n < 0) {
 		n = -errno;
-	else
+	} else {
 		buf[n] = '\0';
+		if (n > 0 && buf[n - 1] == '\n')
+			buf[--n] = '\0';
+	}
 	close(fd);
 	return n;
 }
@@ -38,10 +40,9 @@ int target_comm(pid_t pid, char *buf, size_t size)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	n = read_small(path, tmp, sizeof(tmp));
+	n = target_read_file(path, tmp, sizeof(tmp));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
-	tmp[strcspn(tmp, "\n")] = '\0';
 	snprintf(buf, size, "%s", tmp);
 	return 0;
 }
@@ -53,7 +54,7 @@ int target_tracer(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = target_read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	p = strstr(buf, "\nTracerPid:");

@@ -2,6 +2,7 @@
 """Benchmark: what `hotspy record` costs its target, beside perf.
 
     bench_record.py --hotspy BIN --fixture BIN [--units N] [--pairs K] [--rates 100,1000]
+                    [--samplers ptrace,perf]
 
 For each rate, K paired runs of the fixture doing a fixed amount of work
 (`FIXTURE -n N`): one alone, one with a profiler attached by PID from its
@@ -53,11 +54,11 @@ def cpu_of(argv, **kw):
     return ru.ru_utime + ru.ru_stime
 
 
-def hotspy_pair(args, rate, tmp):
+def hotspy_pair(args, rate, tmp, sampler):
     out = os.path.join(tmp, "h.folded")
     wall, cpu, err = run_with(args.fixture, args.units,
                               [args.hotspy, "record", "--stats", "-r", str(rate),
-                               "-o", out, "-p", "{pid}"])
+                               "--sampler", sampler, "-o", out, "-p", "{pid}"])
     m = re.search(r"(\d+) samples in", err)
     samples = int(m.group(1)) if m else 0
     m = re.search(r"stopped per snapshot ([\d.]+) us", err)
@@ -94,6 +95,7 @@ def main():
     p.add_argument("--units", type=int, default=200)
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--rates", default="100,1000")
+    p.add_argument("--samplers", default="ptrace,perf")
     args = p.parse_args()
 
     print("fixture %s -n %d, %d pairs per cell, medians" %
@@ -103,11 +105,15 @@ def main():
     print("|---:|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for rate in [int(r) for r in args.rates.split(",")]:
-            rows = {"hotspy": [], "perf": []}
+            samplers = args.samplers.split(",")
+            rows = {"hotspy --sampler " + x: [] for x in samplers}
+            rows["perf"] = []
             for _ in range(args.pairs):
-                base = run_alone(args.fixture, args.units)
-                wall, cpu, n, stop = hotspy_pair(args, rate, tmp)
-                rows["hotspy"].append((wall / base, n, cpu / n * 1e6 if n else float("nan"), stop))
+                for sampler in samplers:
+                    base = run_alone(args.fixture, args.units)
+                    wall, cpu, n, stop = hotspy_pair(args, rate, tmp, sampler)
+                    rows["hotspy --sampler " + sampler].append(
+                        (wall / base, n, cpu / n * 1e6 if n else float("nan"), stop))
                 if args.perf:
                     base = run_alone(args.fixture, args.units)
                     wall, cpu, n = perf_pair(args, rate, tmp)
@@ -118,7 +124,7 @@ def main():
                     continue
                 stop = med([x[3] for x in r])
                 print("| %d | %s | %.3f | %d | %.1f | %s |" % (
-                    rate, name if name == "hotspy" else "perf --call-graph dwarf + script",
+                    rate, name if name != "perf" else "perf --call-graph dwarf + script",
                     med([x[0] for x in r]), med([x[1] for x in r]), med([x[2] for x in r]),
                     "%.1f" % stop if stop == stop else "n/a (never stops)"))
             sys.stdout.flush()

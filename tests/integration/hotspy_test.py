@@ -117,7 +117,11 @@ def case_profile(rest):
     fixture = os.path.join(ARGS.fixtures, a.name)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.folded")
-        common = ["record", "-o", out] + (["--threads"] if a.threads else []) + a.extra
+        # 300 Hz for 3 s: ~900 samples, so the expectations' tolerances
+        # (about 3 sigma at 300 samples) stand near 5 sigma and a run on a
+        # noisy machine does not fail by chance.
+        rate = [] if "-r" in a.extra else ["-r", "300"]
+        common = ["record", "-o", out] + rate + (["--threads"] if a.threads else []) + a.extra
         if a.mode == "launch":
             r = run_hotspy(common + ["--", fixture, str(a.seconds)])
             if r.returncode != 0:
