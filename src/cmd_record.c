@@ -147,14 +147,16 @@ static const char *end_text(enum end_reason why)
 }
 
 static void summary(const struct recording *rec, double secs, enum end_reason why,
-		    const char *path, int exit_status, const char *sampler, uint64_t lost)
+		    const char *path, int exit_status, const char *sampler, uint64_t lost,
+		    int idle)
 {
 	uint64_t total = profile_total(rec->profile);
 	uint64_t cut = profile_truncated(rec->profile);
 
-	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler); "
-		"%.1f%% did not unwind to the bottom; wrote %s\n",
+	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler, "
+		"%s time); %.1f%% did not unwind to the bottom; wrote %s\n",
 		total, secs, profile_thread_count(rec->profile), end_text(why), sampler,
+		idle ? "wall-clock" : "on-CPU",
 		total ? 100.0 * (double)cut / (double)total : 0.0,
 		strcmp(path, "-") == 0 ? "stdout" : path);
 	if (lost)
@@ -247,8 +249,9 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	if (o->verbose)
-		log_info("sampling %s (pid %d) with the %s sampler at %u Hz", sampler_comm(s),
-			 (int)pid, sampler_name(s), o->rate);
+		log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",
+			 sampler_comm(s), (int)pid, sampler_name(s), sampler_reason(s), o->rate,
+			 o->idle ? "wall-clock" : "on-CPU");
 
 	start = sampler_now_ns();
 	for (;;) {
@@ -305,7 +308,7 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	if (!o->quiet)
-		summary(&rec, secs, why, path, exit_status, sampler, lost);
+		summary(&rec, secs, why, path, exit_status, sampler, lost, o->idle);
 	maps_free(maps);
 	elf_cache_free(cache);
 	profile_free(rec.profile);

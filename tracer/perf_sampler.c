@@ -228,22 +228,77 @@ static void paranoid_level(char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
-/* Log why the kernel refused perf events, and what to do. */
-static int refusal(int err, pid_t pid)
+/* Is hotspy itself under a seccomp filter (a container's profile)? */
+static int under_seccomp(void)
+{
+	char buf[2048], *p;
+
+	if (target_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strstr(buf, "\nSeccomp:");
+	return p && strtol(p + 9, NULL, 10) == 2;
+}
+
+/* Why the kernel refused perf events (@err, positive errno), in words. */
+static void refusal_reason(int err, char *buf, size_t size)
 {
 	char level[16];
 
 	paranoid_level(level, sizeof(level));
-	if (err == EACCES || err == EPERM)
-		return log_error(-err, "cannot sample %d with perf events: %s "
-				 "(kernel.perf_event_paranoid = %s) \xe2\x80\x94 run as root, lower it "
-				 "with sysctl -w kernel.perf_event_paranoid=1, or use --sampler ptrace",
-				 (int)pid, strerror(err), level);
 	if (err == ENOSYS || err == ENOENT || err == EOPNOTSUPP)
-		return log_error(-err, "cannot sample %d with perf events: this kernel has no "
-				 "task-clock events (%s) \xe2\x80\x94 use --sampler ptrace",
-				 (int)pid, strerror(err));
-	return log_error(-err, "cannot sample %d with perf events: %s", (int)pid, strerror(err));
+		snprintf(buf, size, "this kernel has no task-clock events (%s)", strerror(err));
+	else if ((err == EACCES || err == EPERM) && under_seccomp())
+		snprintf(buf, size, "%s, and hotspy runs under a seccomp filter that may "
+			 "forbid perf_event_open (kernel.perf_event_paranoid = %s)",
+			 strerror(err), level);
+	else if (err == EACCES || err == EPERM)
+		snprintf(buf, size, "%s (kernel.perf_event_paranoid = %s)", strerror(err), level);
+	else
+		snprintf(buf, size, "%s", strerror(err));
+}
+
+int perf_sampler_probe(pid_t pid, char *why, size_t size)
+{
+	struct perf_event_attr a;
+	int fd;
+
+	/* The least the sampler needs: user-only task-clock samples with
+	 * registers and stack, on the target (or on hotspy itself for a
+	 * command it is about to start: same credentials). */
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = 10000000;
+	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	a.sample_regs_user = PREG_MASK;
+	a.sample_stack_user = 4096;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	a.disabled = 1;
+	fd = sys_perf_event_open(&a, pid, -1);
+	if (fd < 0) {
+		int err = errno;
+
+		refusal_reason(err, why, size);
+		return -err;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Log why the kernel refused perf events, and what to do. */
+static int refusal(int err, pid_t pid)
+{
+	char why[256];
+
+	refusal_reason(err, why, sizeof(why));
+	if (err == EACCES || err == EPERM)
+		return log_error(-err, "cannot sample %d with perf events: %s \xe2\x80\x94 run as "
+				 "root, lower it with sysctl -w kernel.perf_event_paranoid=1, or use "
+				 "--sampler ptrace", (int)pid, why);
+	return log_error(-err, "cannot sample %d with perf events: %s \xe2\x80\x94 use "
+			 "--sampler ptrace", (int)pid, why);
 }
 
 /* Open the events of every thread of s->pid, trying kernel time first. */

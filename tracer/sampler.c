@@ -131,24 +131,55 @@ static struct sampler *sampler_try(const struct sampler_ops *ops,
 	return s;
 }
 
+/* Try @ops; on success remember @reason as why it was chosen. */
+static struct sampler *sampler_with(const struct sampler_ops *ops,
+				    const struct sampler_config *cfg, const char *reason)
+{
+	struct sampler *s = sampler_try(ops, cfg);
+
+	if (s)
+		snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	return s;
+}
+
 struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg)
 {
-	if (kind == SAMPLER_PERF) {
+	char why[256], reason[320];
+
+	switch (kind) {
+	case SAMPLER_PERF:
 		if (cfg->idle) {
 			log_error(-EINVAL, "--idle samples threads that sleep, which only the "
 				  "ptrace sampler can: use --sampler ptrace or auto");
 			errno = EINVAL;
 			return NULL;
 		}
-		return sampler_try(&perf_sampler_ops, cfg);
+		return sampler_with(&perf_sampler_ops, cfg, "asked for with --sampler perf");
+	case SAMPLER_PTRACE:
+		return sampler_with(&ptrace_sampler_ops, cfg, "asked for with --sampler ptrace");
+	case SAMPLER_AUTO:
+		break;
 	}
 	/*
-	 * auto means ptrace for now: the perf sampler misses threads that use
-	 * less than one sampling period in all (an inherited counter starts at
-	 * zero in each thread), which the ptrace sampler's credit counts. perf
-	 * becomes the default of auto once it does too.
+	 * auto: perf never stops the target, so it is the choice whenever the
+	 * kernel allows it. Wall-clock time needs the sleeping threads, which
+	 * only ptrace can sample. A refusal is not an error: ptrace does the
+	 * same job, stopping each thread for a moment per sample, and the
+	 * user is told why and how to get perf.
 	 */
-	return sampler_try(&ptrace_sampler_ops, cfg);
+	if (cfg->idle)
+		return sampler_with(&ptrace_sampler_ops, cfg,
+				    "--idle: wall-clock time needs sleeping threads, which "
+				    "only ptrace samples");
+	if (perf_sampler_probe(cfg->argv ? 0 : cfg->pid, why, sizeof(why)) == 0)
+		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
+	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)
+		return sampler_with(&ptrace_sampler_ops, cfg, "");  /* reports the bad PID */
+	snprintf(reason, sizeof(reason), "perf events refused: %s", why);
+	log_warn("perf events refused: %s \xe2\x80\x94 using the ptrace sampler, which "
+		 "stops each thread for a moment per sample (run as root or lower "
+		 "kernel.perf_event_paranoid to use perf)", why);
+	return sampler_with(&ptrace_sampler_ops, cfg, reason);
 }
 
 int sampler_poll(struct sampler *s, sample_fn fn, void *ctx)
@@ -175,6 +206,7 @@ void sampler_close(struct sampler *s)
 }
 
 const char *sampler_name(const struct sampler *s) { return s->ops->name; }
+const char *sampler_reason(const struct sampler *s) { return s->reason; }
 pid_t sampler_pid(const struct sampler *s) { return s->pid; }
 const char *sampler_comm(const struct sampler *s) { return s->comm; }
 struct maps *sampler_maps(const struct sampler *s) { return s->maps; }

@@ -86,7 +86,9 @@ int sampler_block_signals(sigset_t *old);
 
 /*
  * Attach to cfg->pid or start cfg->argv, with the backend chosen by @kind.
- * Logs what failed and how to fix it, and returns NULL with errno set.
+ * SAMPLER_AUTO takes perf when the kernel allows it for this target and
+ * the time model is on-CPU, else ptrace (a warning says why perf was not
+ * used). Logs what failed and how to fix it, and returns NULL with errno set.
  */
 struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg);
 
@@ -101,6 +103,9 @@ int sampler_poll(struct sampler *s, sample_fn fn, void *ctx);
 void sampler_close(struct sampler *s);
 
 const char *sampler_name(const struct sampler *s);
+/* Why this sampler was chosen, in words ("the kernel allows perf events",
+ * "perf events refused: ..."); may be empty. */
+const char *sampler_reason(const struct sampler *s);
 pid_t sampler_pid(const struct sampler *s);
 /* Name of the target program (its comm, or the command's basename). */
 const char *sampler_comm(const struct sampler *s);

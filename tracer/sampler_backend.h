@@ -31,6 +31,7 @@ struct sampler {
 	struct sampler_config cfg;
 	pid_t pid;
 	char comm[64];
+	char reason[320];      /* why this backend: shown with -v, and on fallback */
 	int exit_status;
 	struct maps *maps;
 	uint64_t maps_loaded_ns;
@@ -45,6 +46,11 @@ struct sampler {
 
 extern const struct sampler_ops ptrace_sampler_ops;
 extern const struct sampler_ops perf_sampler_ops;
+
+/* Would the kernel let the perf sampler sample @pid (0: a command hotspy is
+ * about to start, which has hotspy's credentials)? 0, or -errno with the
+ * reason in words in @why. Opens and closes one event; logs nothing. */
+int perf_sampler_probe(pid_t pid, char *why, size_t size);
 
 /* Re-read the target's mappings (and its vdso the first time). With @force
  * 0, does nothing and returns 1 if they were read less than 2 ms ago.

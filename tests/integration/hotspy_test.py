@@ -19,6 +19,11 @@ Cases:
       hotspy and perf, attached to the same run, agree on leaf shares (3 points).
   progress
       a progress line on a terminal (through script(1)), none on a pipe.
+  sampler NOPERF
+      --sampler auto takes perf where the kernel allows it, falls back to
+      ptrace with the reason where perf_event_open is refused (NOPERF runs a
+      command under a seccomp filter that refuses it), and takes ptrace for
+      --idle; the summary names the sampler and the time model.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
@@ -404,6 +409,63 @@ def case_progress(rest):
     print("PASS")
 
 
+def case_sampler(rest):
+    noperf = rest[0]
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+
+        # auto on this machine: perf, unless the kernel refuses it.
+        r = run_hotspy(["record", "-v", "-r", "300", "-o", out, "--", fixture, "2"])
+        if r.returncode != 0:
+            fail("hotspy exited %d" % r.returncode)
+        if "perf events refused" in r.stderr:
+            if "ptrace sampler, on-CPU time" not in r.stderr:
+                fail("perf refused here, but the summary does not name ptrace")
+        elif "perf sampler, on-CPU time" not in r.stderr or \
+                "the kernel allows perf events" not in r.stderr:
+            fail("auto did not choose perf, or did not say why")
+        if not check_profile("hotspots", out, False):
+            fail("auto: profile does not meet hotspots.expect")
+
+        # perf_event_open refused, as in a container: ptrace, with the reason.
+        os.unlink(out)
+        print("$ noperf hotspy ...")
+        r = subprocess.run([noperf, ARGS.hotspy, "record", "-o", out, "-r", "300", "--",
+                            fixture, "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        sys.stdout.write(r.stderr)
+        if r.returncode == SKIP:
+            print("SKIP: cannot install a seccomp filter here")
+            sys.exit(SKIP)
+        if r.returncode != 0:
+            fail("fallback run exited %d" % r.returncode)
+        for w in ("perf events refused", "seccomp", "using the ptrace sampler",
+                  "ptrace sampler, on-CPU time"):
+            if w not in r.stderr:
+                fail("fallback: stderr lacks %r" % w)
+        if not check_profile("hotspots", out, False):
+            fail("fallback: profile does not meet hotspots.expect")
+
+        # Asked for perf where it is refused: an error with the remedy.
+        r = subprocess.run([noperf, ARGS.hotspy, "record", "--sampler", "perf", "-o", out,
+                            "--", fixture, "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        sys.stdout.write(r.stderr)
+        if r.returncode != 1 or "cannot sample" not in r.stderr or \
+                "--sampler ptrace" not in r.stderr:
+            fail("--sampler perf where refused: exit %d, expected 1 with the remedy"
+                 % r.returncode)
+
+        # Wall-clock time needs ptrace: auto takes it without a warning.
+        r = run_hotspy(["record", "--idle", "-o", out, "--", fixture, "1"])
+        if r.returncode != 0 or "ptrace sampler, wall-clock time" not in r.stderr:
+            fail("--idle: auto did not take ptrace with wall-clock time")
+        if "refused" in r.stderr:
+            fail("--idle: a refusal was reported where none happened")
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -411,14 +473,14 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
     p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
-                                      "progress"])
+                                      "progress", "sampler"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
      "permission": case_permission, "perf": case_perf,
-     "progress": case_progress}[ARGS.case](ARGS.rest)
+     "progress": case_progress, "sampler": case_sampler}[ARGS.case](ARGS.rest)
 
 
 ARGS = None
