@@ -4,9 +4,10 @@
     hotspy_test.py --hotspy BIN --fixtures DIR --expect-dir DIR CASE [ARGS]
 
 Cases:
-  profile NAME launch|attach [--threads] [-- HOTSPY-ARGS]
+  profile NAME launch|attach [--threads] [--expect E] [-- HOTSPY-ARGS]
       record fixture NAME (started under hotspy, or attached by PID) and check
-      the folded output against fixtures/NAME.expect with check_profile.py;
+      the folded output against fixtures/NAME.expect (or E.expect) with
+      check_profile.py;
       an attached fixture must also finish its run and exit 0 (unharmed).
   signal INT|TERM|KILL [SAMPLER]
       interrupt hotspy mid-recording; the target must keep running (state not
@@ -113,6 +114,7 @@ def case_profile(rest):
     p.add_argument("mode", choices=["launch", "attach"])
     p.add_argument("--threads", action="store_true")
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--expect", help="expectation file name (default: NAME)")
     p.add_argument("--min-threads", type=int, default=0,
                    help="at least this many distinct threads in the profile (--threads)")
     # Arguments after "--" go to hotspy as they are.
@@ -151,8 +153,9 @@ def case_profile(rest):
                     target.wait()
         if "samples in" not in r.stderr:
             fail("no summary line on stderr")
-        if not check_profile(a.name, out, a.threads):
-            fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, a.name))
+        expect = a.expect or a.name
+        if not check_profile(expect, out, a.threads):
+            fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, expect))
         check_no_guesses(out, 2 if a.threads else 1)
         if a.min_threads:
             tids = set()
