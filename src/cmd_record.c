@@ -200,6 +200,7 @@ int cmd_record(const struct options *o)
 		.rate = o->rate,
 		.stack_size = o->stack_size,
 		.idle = o->idle,
+		.kernel = o->kernel,
 	};
 	struct recording rec = { 0 };
 	struct elf_cache *cache = NULL;

@@ -26,6 +26,8 @@ static const char record_usage[] =
 "      --threads          add a frame \"NAME (TID)\" for each thread\n"
 "      --idle             also sample threads that are not running (wall-clock\n"
 "                         time instead of on-CPU time)\n"
+"      --kernel           kernel frames too, marked _[k] (perf sampler; needs\n"
+"                         root or kernel.perf_event_paranoid <= 1)\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K; K/M suffix)\n"
 "      --sampler KIND     auto (the default: perf when the kernel allows it,\n"
 "                         else ptrace; ptrace with --idle), perf\n"
@@ -134,6 +136,7 @@ static int parse_format(const char *s, enum output_format *out)
 enum {
 	OPT_THREADS = 256,
 	OPT_IDLE,
+	OPT_KERNEL,
 	OPT_STACK_SIZE,
 	OPT_SAMPLER,
 	OPT_STATS,
@@ -149,6 +152,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "threads", no_argument, NULL, OPT_THREADS },
 		{ "idle", no_argument, NULL, OPT_IDLE },
+		{ "kernel", no_argument, NULL, OPT_KERNEL },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
@@ -198,6 +202,9 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case OPT_IDLE:
 			o->idle = true;
+			break;
+		case OPT_KERNEL:
+			o->kernel = true;
 			break;
 		case OPT_STACK_SIZE:
 			if (parse_size(optarg, &o->stack_size) < 0 || o->stack_size < 1024 ||

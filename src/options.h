@@ -43,6 +43,7 @@ struct options {
 	double duration;           /* -d seconds; 0 = until exit or Ctrl-C */
 	enum sampler_kind sampler; /* --sampler */
 	bool idle;                 /* --idle: sample sleeping threads too */
+	bool kernel;               /* --kernel: kernel frames too (perf sampler) */
 	bool threads;              /* --threads: a level per thread */
 	size_t stack_size;         /* --stack-size bytes */
 	bool stats;                /* --stats: sampler timings on stderr */

@@ -2,13 +2,17 @@
 #include "hash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "kallsyms.h"
+#include "log.h"
 #include "profile.h"
 
 #include "banned.h"
@@ -68,6 +72,10 @@ struct symbolizer {
 	/* Every name once: the many addresses of one function share it. */
 	struct interned *strings;
 	size_t strings_mask, nstrings;
+
+	/* Kernel symbols, read at the first kernel address. */
+	struct kallsyms *kernel;
+	bool kernel_tried;
 };
 
 static uint64_t addr_hash(pid_t pid, uint64_t addr)
@@ -129,6 +137,7 @@ void symbolizer_free(struct symbolizer *sym)
 	}
 	for (size_t i = 0; i < sym->nprocs; i++)
 		maps_free(sym->procs[i].maps);
+	kallsyms_free(sym->kernel);
 	free(sym->procs);
 	free(sym->resolved);
 	free(sym->strings);
@@ -240,6 +249,42 @@ static int object_bias(const struct elf_file *ef, const struct mapping *m, bool 
 	return 0;
 }
 
+/* Name kernel address @addr from /proc/kallsyms, read once. */
+static void name_kernel(struct symbolizer *sym, uint64_t addr, struct frame *f)
+{
+	const char *name;
+
+	f->function = "[kernel]";
+	f->module = "[kernel.kallsyms]";
+	f->kind = FRAME_KERNEL;
+	if (!sym->kernel_tried) {
+		char level[16] = "?";
+		int fd;
+
+		sym->kernel_tried = true;
+		sym->kernel = kallsyms_load("/proc/kallsyms");
+		if (!sym->kernel && errno == EACCES) {
+			fd = open("/proc/sys/kernel/kptr_restrict", O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ssize_t n = read(fd, level, sizeof(level) - 1);
+
+				level[n > 0 ? n : 0] = '\0';
+				level[strcspn(level, "\n")] = '\0';
+				close(fd);
+			}
+			log_warn("kernel symbols are hidden (kernel.kptr_restrict = %s): kernel "
+				 "frames are shown as [kernel] \xe2\x80\x94 run as root, or "
+				 "sysctl -w kernel.kptr_restrict=0", level);
+		} else if (!sym->kernel) {
+			log_warn("cannot read /proc/kallsyms: %s: kernel frames are shown "
+				 "as [kernel]", strerror(errno));
+		}
+	}
+	name = sym->kernel ? kallsyms_lookup(sym->kernel, addr) : NULL;
+	if (name && (name = intern(sym, name)))
+		f->function = name;
+}
+
 /* Fill @f for @addr. Every string is a literal or interned. */
 static void name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			 struct frame *f)
@@ -257,6 +302,10 @@ static void name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 		f->kind = FRAME_MARKER;
 		if (addr == PROFILE_ADDR_TRUNCATED)
 			f->function = "[truncated]";
+		return;
+	}
+	if (addr >= KALLSYMS_KERNEL_MIN) {
+		name_kernel(sym, addr, f);
 		return;
 	}
 	p = proc_find(sym, pid);

@@ -54,6 +54,8 @@ enum {
  * (perf_sample_ustack_size in kernel/events/core.c). */
 #define PERF_MAX_STACK 65528u
 #define RING_PAGES_MAX 128u
+/* kernel.perf_event_max_stack defaults to 127: room for that and more. */
+#define PERF_MAX_KERNEL_FRAMES 256
 #define POLL_MS 10
 
 struct ring {
@@ -81,6 +83,7 @@ struct perf_backend {
 	int exited;
 	uint8_t *rec;           /* a record that wraps the ring, made whole */
 	struct name *names;     /* thread names, from /proc and COMM records */
+	uint64_t kernel[PERF_MAX_KERNEL_FRAMES];  /* one sample's kernel frames */
 	size_t nnames, names_cap;
 };
 
@@ -105,6 +108,12 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->sample_period = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
 	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
 			 PERF_SAMPLE_STACK_USER;
+	if (s->cfg.kernel) {
+		/* The kernel part of the callchain only: the user part is
+		 * ours to unwind from the stack copy. */
+		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
+		a->exclude_callchain_user = 1;
+	}
 	a->sample_regs_user = PREG_MASK;
 	a->sample_stack_user = (uint32_t)b->stack_size;
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
@@ -311,6 +320,15 @@ static int open_all(struct sampler *s)
 
 	b->exclude_kernel = 0;
 	err = thread_open(s, s->pid);
+	if ((err == -EACCES || err == -EPERM) && s->cfg.kernel) {
+		char level[16];
+
+		paranoid_level(level, sizeof(level));
+		return log_error(err, "cannot sample kernel frames of %d: the kernel allows "
+				 "this user only user-space samples (kernel.perf_event_paranoid = %s) "
+				 "\xe2\x80\x94 run as root, or sysctl -w kernel.perf_event_paranoid=1, "
+				 "or drop --kernel", (int)s->pid, level);
+	}
 	if (err == -EACCES || err == -EPERM) {
 		b->exclude_kernel = 1;
 		err = thread_open(s, s->pid);
@@ -344,6 +362,32 @@ static int open_all(struct sampler *s)
 	return 0;
 }
 
+/*
+ * The kernel frames of a callchain: the entries after PERF_CONTEXT_KERNEL,
+ * up to the next context marker (markers are the top 4095 values,
+ * PERF_CONTEXT_MAX and above). Copied, as the record may be unaligned.
+ */
+static void kernel_frames(struct perf_backend *b, const uint8_t *chain, size_t n,
+			  struct snapshot *snap)
+{
+	int in_kernel = 0;
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < PERF_MAX_KERNEL_FRAMES; i++) {
+		uint64_t ip;
+
+		memcpy(&ip, chain + i * 8, 8);
+		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
+			in_kernel = ip == (uint64_t)PERF_CONTEXT_KERNEL;
+			continue;
+		}
+		if (in_kernel)
+			b->kernel[k++] = ip;
+	}
+	snap->kernel = b->kernel;
+	snap->nkernel = k;
+}
+
 static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
@@ -351,15 +395,30 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	uint32_t pid, tid;
 	uint64_t time, abi, regs[PREG_COUNT], size, dyn = 0;
 	struct snapshot snap;
-	const uint8_t *stack;
+	const uint8_t *stack, *chain = NULL;
+	size_t nchain = 0;
 
 	if ((size_t)(end - p) < 8 + 8 + 8)
 		return;
 	memcpy(&pid, p, 4);
 	memcpy(&tid, p + 4, 4);
 	memcpy(&time, p + 8, 8);
-	memcpy(&abi, p + 16, 8);
-	p += 24;
+	p += 16;
+	if (s->cfg.kernel) {
+		uint64_t nr;
+
+		memcpy(&nr, p, 8);
+		p += 8;
+		if (nr > (uint64_t)(end - p) / 8)
+			return;
+		chain = p;
+		nchain = (size_t)nr;
+		p += nr * 8;
+		if ((size_t)(end - p) < 8)
+			return;
+	}
+	memcpy(&abi, p, 8);
+	p += 8;
 	if (abi == PERF_SAMPLE_REGS_ABI_NONE || (pid_t)pid != s->pid)
 		return;   /* no user context, or a child process (not followed yet) */
 	if ((size_t)(end - p) < sizeof(regs) + 8)
@@ -404,6 +463,8 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.stack = stack;
 	snap.stack_len = (size_t)dyn;
 	snap.stack_cut = dyn >= b->stack_size;
+	if (nchain)
+		kernel_frames(b, chain, nchain, &snap);
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
 }

@@ -75,16 +75,22 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	uint64_t t0 = sampler_now_ns();
 	enum unwind_end end;
 	struct sample sample;
-	size_t n;
+	size_t n, k = 0;
 
 	if (s->fn_stopped)
 		return;
-	n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs, SAMPLER_MAX_DEPTH, &end);
+	/* Kernel frames first (innermost), as the profile wants them: the
+	 * interrupted PC, then callers' return addresses less one, like the
+	 * user frames the unwinder gives. */
+	for (; k < snap->nkernel && k < SAMPLER_MAX_DEPTH / 2; k++)
+		s->addrs[k] = k ? snap->kernel[k] - 1 : snap->kernel[k];
+	n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs + k,
+			    SAMPLER_MAX_DEPTH - k, &end);
 	/* Stale maps: a library mapped since the last read (the loader maps
 	 * libc after the exec we started from, dlopen later). */
 	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, 0) == 0)
-		n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs,
-				    SAMPLER_MAX_DEPTH, &end);
+		n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs + k,
+				    SAMPLER_MAX_DEPTH - k, &end);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 
 	sample.pid = snap->pid;
@@ -94,7 +100,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.time_ns = snap->time_ns;
 	sample.weight = snap->weight ? snap->weight : 1;
 	sample.addrs = s->addrs;
-	sample.n = n;
+	sample.n = k + n;
 	if (s->fn(&sample, s->fn_ctx))
 		s->fn_stopped = 1;
 }
@@ -146,6 +152,13 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 {
 	char why[256], reason[320];
 
+	if (cfg->kernel && (kind == SAMPLER_PTRACE || cfg->idle)) {
+		log_error(-EINVAL, "--kernel takes kernel stacks from perf events, which "
+			  "sample running threads only: drop %s",
+			  cfg->idle ? "--idle" : "--sampler ptrace");
+		errno = EINVAL;
+		return NULL;
+	}
 	switch (kind) {
 	case SAMPLER_PERF:
 		if (cfg->idle) {
@@ -171,7 +184,7 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "--idle: wall-clock time needs sleeping threads, which "
 				    "only ptrace samples");
-	if (perf_sampler_probe(cfg->argv ? 0 : cfg->pid, why, sizeof(why)) == 0)
+	if (perf_sampler_probe(cfg->argv ? 0 : cfg->pid, why, sizeof(why)) == 0 || cfg->kernel)
 		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
 	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)
 		return sampler_with(&ptrace_sampler_ops, cfg, "");  /* reports the bad PID */

@@ -32,8 +32,9 @@ struct sample {
 	uint64_t time_ns;        /* CLOCK_MONOTONIC */
 	uint64_t weight;         /* sampling periods it stands for (>= 1): on-CPU
 	                          * time a thread used since its last sample */
-	const uint64_t *addrs;   /* leaf first; ends in a PROFILE_ADDR_* marker
-	                          * when the walk did not reach the bottom */
+	const uint64_t *addrs;   /* leaf first: kernel frames (--kernel), then user
+	                          * frames; ends in a PROFILE_ADDR_* marker when
+	                          * the walk did not reach the bottom */
 	size_t n;
 };
 
@@ -46,6 +47,7 @@ struct sampler_config {
 	unsigned rate;             /* ticks per second */
 	size_t stack_size;         /* bytes of stack copied per snapshot */
 	bool idle;                 /* also sample threads that are not running */
+	bool kernel;               /* kernel frames too (perf sampler only) */
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
 };
 

@@ -32,6 +32,9 @@ struct snapshot {
 	size_t stack_len;
 	int stack_cut;            /* 1 when the copy stopped at --stack-size
 	                           * before the end of the stack mapping */
+	const uint64_t *kernel;   /* kernel frames (--kernel), innermost first:
+	                           * the interrupted PC, then return addresses */
+	size_t nkernel;
 };
 
 #endif

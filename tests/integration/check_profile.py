@@ -24,6 +24,7 @@ samples (summed COUNTs), and holds when |measured - SHARE| <= TOL:
     bottom F SHARE TOL      the walk reached the stack's end at F: there is no
                             marker and the outermost frame is F (e.g. _start)
     truncated SHARE TOL     the stack contains the [truncated] marker
+    kernel SHARE TOL        the stack has kernel frames (`_[k]`, --kernel)
     thread NAME KIND ... SHARE TOL
                             restrict KIND (one of the above, or `all` for
                             every sample) to the samples of the threads named
@@ -54,6 +55,7 @@ class Stack:
         self.thread = thread
         self.frames = [ANNOTATION.sub("", f) for f in frames]
         self.truncated = "[truncated]" in frames
+        self.kernel = any(f.endswith("_[k]") for f in frames)
         real = [(f, n) for f, n in zip(frames, self.frames) if f not in MARKERS]
         self.names = {n for _, n in real}
         user = [n for f, n in real if not f.endswith("_[k]")]
@@ -106,7 +108,7 @@ def parse_kind(words, where, threads):
             raise InputError("%s: expected `thread NAME KIND ...`" % where)
         name, inner = args[0], parse_kind(args[1:], where, threads)
         return lambda s: s.thread == name and inner(s)
-    arity = {"leaf": 1, "under": 1, "bottom": 1, "truncated": 0, "all": 0}
+    arity = {"leaf": 1, "under": 1, "bottom": 1, "truncated": 0, "kernel": 0, "all": 0}
     if kind not in arity:
         raise InputError("%s: unknown kind `%s`" % (where, kind))
     if len(args) != arity[kind]:
@@ -119,6 +121,8 @@ def parse_kind(words, where, threads):
         return lambda s: s.bottom == args[0]
     if kind == "truncated":
         return lambda s: s.truncated
+    if kind == "kernel":
+        return lambda s: s.kernel
     return lambda s: True
 
 
