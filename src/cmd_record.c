@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -27,16 +29,47 @@
 
 struct recording {
 	struct profile *profile;
+	bool subprocesses;
+	pid_t last_pid;              /* the process of the last sample, and */
+	char last_process[64];       /* the name it was given */
 	int oom;
 };
 
+/* The mappings of every process sampled, kept for naming after the
+ * sampler has let go of the target. */
+struct process_maps {
+	size_t n;
+	pid_t *pids;
+	struct maps **maps;
+};
+
 enum end_reason { END_EXITED, END_SIGNALLED, END_DURATION, END_ERROR };
+
+/* With --subprocesses, each process is a root frame "NAME (PID)", named
+ * anew when it runs another program. */
+static int name_process(struct recording *rec, const struct sample *smp)
+{
+	char root[96];
+
+	if (smp->pid == rec->last_pid && strcmp(smp->process, rec->last_process) == 0)
+		return 0;
+	snprintf(root, sizeof(root), "%s (%d)", smp->process, (int)smp->pid);
+	if (profile_set_process(rec->profile, smp->pid, root) < 0)
+		return -ENOMEM;
+	rec->last_pid = smp->pid;
+	snprintf(rec->last_process, sizeof(rec->last_process), "%s", smp->process);
+	return 0;
+}
 
 static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct recording *rec = ctx;
 	uint32_t thread;
 
+	if (rec->subprocesses && name_process(rec, smp) < 0) {
+		rec->oom = 1;
+		return 1;
+	}
 	if (profile_thread(rec->profile, smp->pid, smp->tid, smp->comm, &thread) < 0 ||
 	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0) {
 		rec->oom = 1;
@@ -172,9 +205,37 @@ static void summary(const struct recording *rec, double secs, enum end_reason wh
 			 strsignal(WTERMSIG(exit_status)));
 }
 
+static void process_maps_release(struct process_maps *pm)
+{
+	for (size_t i = 0; i < pm->n; i++)
+		maps_free(pm->maps[i]);
+	free(pm->pids);
+	free(pm->maps);
+	memset(pm, 0, sizeof(*pm));
+}
+
+/* Keep a reference to the mappings of every process @s sampled. */
+static int process_maps_take(struct process_maps *pm, const struct sampler *s)
+{
+	size_t n = sampler_process_count(s);
+
+	pm->pids = calloc(n ? n : 1, sizeof(*pm->pids));
+	pm->maps = calloc(n ? n : 1, sizeof(*pm->maps));
+	if (!pm->pids || !pm->maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct maps *maps = NULL;
+
+		pm->pids[pm->n] = sampler_process_at(s, i, NULL, &maps);
+		if (maps)
+			pm->maps[pm->n++] = maps_ref(maps);
+	}
+	return 0;
+}
+
 /* Name the frames and write the profile; 0 or -errno (reported). */
 static int write_profile(struct recording *rec, struct outfile *out, struct elf_cache *cache,
-			 struct maps *maps, pid_t pid, const struct options *o,
+			 const struct process_maps *pm, const struct options *o,
 			 const char *path)
 {
 	struct folded_options fo = { .threads = o->threads };
@@ -183,8 +244,8 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 
 	if (!sym)
 		return log_error(-ENOMEM, "cannot name frames: out of memory");
-	if (maps)
-		symbolizer_set_maps(sym, pid, maps);
+	for (size_t i = 0; i < pm->n; i++)
+		symbolizer_set_maps(sym, pm->pids[i], pm->maps[i]);
 	err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
 	symbolizer_free(sym);
 	if (err < 0)
@@ -201,12 +262,13 @@ int cmd_record(const struct options *o)
 		.stack_size = o->stack_size,
 		.idle = o->idle,
 		.kernel = o->kernel,
+		.subprocesses = o->subprocesses,
 	};
-	struct recording rec = { 0 };
+	struct recording rec = { .subprocesses = o->subprocesses };
+	struct process_maps pm = { 0 };
 	struct elf_cache *cache = NULL;
 	struct outfile *out = NULL;
 	struct sampler *s = NULL;
-	struct maps *maps = NULL;
 	enum output_format format;
 	enum end_reason why = END_ERROR;
 	uint64_t start, now, last_progress = 0;
@@ -291,7 +353,10 @@ int cmd_record(const struct options *o)
 		fputs("\r\033[K", stderr);
 
 	/* Let go of the target before the slow part. */
-	maps = sampler_maps(s) ? maps_ref(sampler_maps(s)) : NULL;
+	if (process_maps_take(&pm, s) < 0) {
+		log_error(-ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (o->stats)
 		print_stats(sampler_stats(s), profile_total(rec.profile));
 	exit_status = sampler_exit_status(s);
@@ -300,7 +365,7 @@ int cmd_record(const struct options *o)
 	sampler_close(s);
 	s = NULL;
 
-	if (write_profile(&rec, out, cache, maps, pid, o, path) < 0)
+	if (write_profile(&rec, out, cache, &pm, o, path) < 0)
 		goto fail;
 	err = outfile_commit(out);
 	out = NULL;
@@ -310,7 +375,7 @@ int cmd_record(const struct options *o)
 	}
 	if (!o->quiet)
 		summary(&rec, secs, why, path, exit_status, sampler, lost, o->idle);
-	maps_free(maps);
+	process_maps_release(&pm);
 	elf_cache_free(cache);
 	profile_free(rec.profile);
 	return why == END_ERROR ? 1 : 0;
@@ -318,7 +383,7 @@ int cmd_record(const struct options *o)
 fail:
 	sampler_close(s);
 	outfile_abort(out);
-	maps_free(maps);
+	process_maps_release(&pm);
 	elf_cache_free(cache);
 	profile_free(rec.profile);
 	return 1;

@@ -26,6 +26,8 @@ static const char record_usage[] =
 "      --threads          add a frame \"NAME (TID)\" for each thread\n"
 "      --idle             also sample threads that are not running (wall-clock\n"
 "                         time instead of on-CPU time)\n"
+"      --subprocesses     also profile the program's child processes (present\n"
+"                         and future); each gets a root frame \"NAME (PID)\"\n"
 "      --kernel           kernel frames too, marked _[k] (perf sampler; needs\n"
 "                         root or kernel.perf_event_paranoid <= 1)\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K; K/M suffix)\n"
@@ -137,6 +139,7 @@ enum {
 	OPT_THREADS = 256,
 	OPT_IDLE,
 	OPT_KERNEL,
+	OPT_SUBPROCESSES,
 	OPT_STACK_SIZE,
 	OPT_SAMPLER,
 	OPT_STATS,
@@ -153,6 +156,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "threads", no_argument, NULL, OPT_THREADS },
 		{ "idle", no_argument, NULL, OPT_IDLE },
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
+		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
@@ -205,6 +209,9 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case OPT_KERNEL:
 			o->kernel = true;
+			break;
+		case OPT_SUBPROCESSES:
+			o->subprocesses = true;
 			break;
 		case OPT_STACK_SIZE:
 			if (parse_size(optarg, &o->stack_size) < 0 || o->stack_size < 1024 ||

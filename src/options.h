@@ -44,6 +44,7 @@ struct options {
 	enum sampler_kind sampler; /* --sampler */
 	bool idle;                 /* --idle: sample sleeping threads too */
 	bool kernel;               /* --kernel: kernel frames too (perf sampler) */
+	bool subprocesses;         /* --subprocesses: descendants too */
 	bool threads;              /* --threads: a level per thread */
 	size_t stack_size;         /* --stack-size bytes */
 	bool stats;                /* --stats: sampler timings on stderr */

@@ -79,6 +79,7 @@ struct perf_backend {
 	size_t page;
 	size_t stack_size;      /* bytes asked per sample */
 	int exclude_kernel;
+	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
 	pid_t child;            /* a started command (our child), or 0 */
 	int exited;
 	uint8_t *rec;           /* a record that wraps the ring, made whole */
@@ -119,6 +120,9 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
 	a->exclude_hv = 1;
 	a->inherit = 1;
+	/* Without --subprocesses, children are not sampled at all: only
+	 * threads (CLONE_THREAD) inherit the events (Linux 5.13). */
+	a->inherit_thread = !s->cfg.subprocesses && !b->no_inherit_thread;
 	a->mmap = 1;        /* a new executable mapping: reload the maps */
 	a->comm = 1;        /* thread names */
 	a->task = 1;        /* EXIT records */
@@ -216,6 +220,13 @@ static int thread_open(struct sampler *s, pid_t tid)
 	event_attr(s, &attr);
 	for (cpu = 0; cpu < b->ncpus; cpu++) {
 		fd = sys_perf_event_open(&attr, tid, cpu);
+		if (fd < 0 && errno == EINVAL && attr.inherit_thread) {
+			/* An older kernel: children inherit too; their
+			 * samples are dropped as they come. */
+			b->no_inherit_thread = 1;
+			event_attr(s, &attr);
+			fd = sys_perf_event_open(&attr, tid, cpu);
+		}
 		if (fd < 0)
 			return -errno;
 		err = fd_add(b, fd);
@@ -310,12 +321,94 @@ static int refusal(int err, pid_t pid)
 			 "--sampler ptrace", (int)pid, why);
 }
 
-/* Open the events of every thread of s->pid, trying kernel time first. */
+/*
+ * Open the events of every thread of process @pid but @skip. Each event
+ * follows its thread's new threads from now on; one opened twice would
+ * count twice. 0, or -errno having logged why.
+ */
+static int process_open(struct sampler *s, pid_t pid, pid_t skip)
+{
+	char path[64];
+	DIR *dir;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT && pid != s->pid ? 0 : refusal(errno, pid);
+	for (struct dirent *de; (de = readdir(dir));) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+
+		if (tid <= 0 || tid == skip)
+			continue;
+		err = thread_open(s, tid);
+		if (err < 0 && err != -ESRCH) {
+			closedir(dir);
+			return refusal(-err, tid);
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Append the child processes of every thread of @pid to *@list (from
+ * /proc/PID/task/TID/children). 0 or -errno. */
+static int list_children(pid_t pid, pid_t **list, size_t *n)
+{
+	char path[96], buf[4096];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		char *p, *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
+		if (target_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		for (p = buf;; p = end) {
+			long kid = strtol(p, &end, 10);
+			pid_t *bigger;
+
+			if (end == p || kid <= 0)
+				break;
+			if (*n % 16 == 0) {
+				bigger = realloc(*list, (*n + 16) * sizeof(*bigger));
+				if (!bigger) {
+					closedir(dir);
+					return -ENOMEM;
+				}
+				*list = bigger;
+			}
+			(*list)[(*n)++] = (pid_t)kid;
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Every descendant of @pid: children first, then theirs (breadth first). */
+static int list_descendants(pid_t pid, pid_t **list, size_t *n)
+{
+	int err = list_children(pid, list, n);
+
+	for (size_t i = 0; err == 0 && i < *n && *n < 65536; i++)
+		err = list_children((*list)[i], list, n);
+	return err;
+}
+
+/* Open the events of every thread of s->pid (and of its descendants with
+ * --subprocesses), trying kernel time first. */
 static int open_all(struct sampler *s)
 {
 	struct perf_backend *b = backend_of(s);
-	char path[64];
-	DIR *dir;
+	pid_t *kids = NULL;
+	size_t nkids = 0;
 	int err;
 
 	b->exclude_kernel = 0;
@@ -339,27 +432,29 @@ static int open_all(struct sampler *s)
 		return refusal(-err, s->pid);
 	if (s->cfg.argv)
 		return 0;   /* one thread at its exec; inheritance does the rest */
-
-	/* Threads that exist already; each event follows its thread's
-	 * children from now on. Opened twice is harmless but double counts,
-	 * so the main thread is skipped. */
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
-	dir = opendir(path);
-	if (!dir)
-		return refusal(errno, s->pid);
-	for (struct dirent *de; (de = readdir(dir));) {
-		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
-
-		if (tid <= 0 || tid == s->pid)
-			continue;
-		err = thread_open(s, tid);
-		if (err < 0 && err != -ESRCH) {
-			closedir(dir);
-			return refusal(-err, tid);
+	if (s->cfg.subprocesses) {
+		err = list_descendants(s->pid, &kids, &nkids);
+		if (err < 0) {
+			free(kids);
+			return log_error(err, "cannot list the child processes of %d: %s",
+					 (int)s->pid, strerror(-err));
 		}
 	}
-	closedir(dir);
-	return 0;
+	err = process_open(s, s->pid, s->pid);
+	for (size_t i = 0; err == 0 && i < nkids; i++) {
+		/* A child gone since it was listed is no error. */
+		if (sampler_proc(s, kids[i]))
+			err = process_open(s, kids[i], 0);
+	}
+	free(kids);
+	return err;
+}
+
+/* Are samples of process @pid wanted? The target's always; its
+ * descendants' with --subprocesses (events are inherited by exactly those). */
+static int tracked(const struct sampler *s, pid_t pid)
+{
+	return pid == s->pid || s->cfg.subprocesses;
 }
 
 /*
@@ -419,8 +514,8 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	}
 	memcpy(&abi, p, 8);
 	p += 8;
-	if (abi == PERF_SAMPLE_REGS_ABI_NONE || (pid_t)pid != s->pid)
-		return;   /* no user context, or a child process (not followed yet) */
+	if (abi == PERF_SAMPLE_REGS_ABI_NONE || !tracked(s, (pid_t)pid))
+		return;   /* no user context, or a child process not followed */
 	if ((size_t)(end - p) < sizeof(regs) + 8)
 		return;
 	memcpy(regs, p, sizeof(regs));
@@ -473,40 +568,54 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
 	const struct perf_event_header *h = (const void *)rec;
+	struct sampler_proc *p;
 	uint32_t ids[4];
 
+	if (h->type != PERF_RECORD_SAMPLE && h->type != PERF_RECORD_LOST) {
+		/* Every other record we ask for starts with pid, tid (or
+		 * pid, ppid for FORK and EXIT). */
+		if (len < sizeof(*h) + 16)
+			return;
+		memcpy(ids, rec + sizeof(*h), 16);
+		if (!tracked(s, (pid_t)ids[0]))
+			return;
+	}
 	switch (h->type) {
 	case PERF_RECORD_SAMPLE:
 		handle_sample(s, rec, len);
 		break;
 	case PERF_RECORD_MMAP:
 		/* New code mapped (dlopen, or the loader after an exec). */
-		sampler_reload_maps(s, 1);
+		p = sampler_proc(s, (pid_t)ids[0]);
+		if (p)
+			sampler_reload_maps(s, p, 1);
 		break;
-	case PERF_RECORD_COMM:
-		/* pid, tid, comm: a thread named itself (or an exec) */
-		if (len > sizeof(*h) + 8) {
-			size_t n = len - sizeof(*h) - 8;
-			struct name *nm;
+	case PERF_RECORD_COMM: {
+		/* pid, tid, comm: a thread named itself, or an exec */
+		size_t n = len - sizeof(*h) - 8;
+		struct name *nm;
 
-			memcpy(ids, rec + sizeof(*h), 8);
-			nm = (pid_t)ids[0] == s->pid ? name_of(b, s->pid, (pid_t)ids[1]) : NULL;
-			if (nm) {
-				if (n >= sizeof(nm->comm))
-					n = sizeof(nm->comm) - 1;
-				memcpy(nm->comm, rec + sizeof(*h) + 8, n);
-				nm->comm[n] = '\0';
-				nm->comm[strnlen(nm->comm, n)] = '\0';
-			}
+		if (h->misc & PERF_RECORD_MISC_COMM_EXEC)
+			sampler_proc_exec(s, (pid_t)ids[0]);
+		nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
+		if (nm) {
+			if (n >= sizeof(nm->comm))
+				n = sizeof(nm->comm) - 1;
+			memcpy(nm->comm, rec + sizeof(*h) + 8, n);
+			nm->comm[n] = '\0';
+			nm->comm[strnlen(nm->comm, n)] = '\0';
 		}
+		break;
+	}
+	case PERF_RECORD_FORK:
+		/* pid, ppid, tid, ptid: a new process is pid == tid. Read
+		 * its maps now, while it surely exists. */
+		if (ids[0] == ids[2] && ids[0] != ids[1])
+			sampler_proc_fork(s, (pid_t)ids[0], (pid_t)ids[1]);
 		break;
 	case PERF_RECORD_EXIT:
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
-		if (len >= sizeof(*h) + 16) {
-			memcpy(ids, rec + sizeof(*h), 16);
-			if ((pid_t)ids[0] == s->pid)
-				name_drop(b, (pid_t)ids[2]);
-		}
+		name_drop(b, (pid_t)ids[2]);
 		break;
 	case PERF_RECORD_LOST:
 		if (len >= sizeof(*h) + 16) {
@@ -691,7 +800,7 @@ static int perf_open(struct sampler *s)
 		/* Stopped at its exec: events opened now see all of it. */
 		s->pid = b->child = pid;
 		snprintf(s->comm, sizeof(s->comm), "%s", base ? base + 1 : s->cfg.argv[0]);
-		err = sampler_reload_maps(s, 1);
+		err = sampler_target(s) ? 0 : -errno;
 		if (err == 0)
 			err = open_all(s);
 		if (err < 0) {
@@ -708,7 +817,7 @@ static int perf_open(struct sampler *s)
 		s->pid = s->cfg.pid;
 		err = target_comm(s->pid, s->comm, sizeof(s->comm));
 		if (err == 0)
-			err = sampler_reload_maps(s, 1);
+			err = sampler_target(s) ? 0 : -errno;
 		if (err < 0) {
 			err = log_error(err, "cannot attach to %d: %s", (int)s->pid,
 					err == -ESRCH ? "no such process (check the PID with ps)"

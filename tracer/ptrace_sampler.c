@@ -210,8 +210,7 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		return EV_HANDLED;
 	case PTRACE_EVENT_EXEC:
 		/* A new program: new mappings, and its name. */
-		sampler_reload_maps(s, 1);
-		target_comm(s->pid, s->comm, sizeof(s->comm));
+		sampler_proc_exec(s, s->pid);
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
 	default:
@@ -406,13 +405,14 @@ static void regs_to_snapshot(const struct user_regs_struct *r, uint64_t *regs)
 static void copy_stack(struct sampler *s, struct snapshot *snap)
 {
 	struct ptrace_backend *b = backend_of(s);
-	const struct mapping *m = maps_find(s->maps, snap->stack_addr);
+	struct sampler_proc *p = sampler_proc(s, snap->pid);
+	const struct mapping *m = p ? maps_find(p->maps, snap->stack_addr) : NULL;
 	struct iovec local, remote;
 	uint64_t avail;
 	ssize_t n;
 
-	if (!m && sampler_reload_maps(s, 0) == 0)
-		m = maps_find(s->maps, snap->stack_addr);
+	if (!m && p && sampler_reload_maps(s, p, 0) == 0)
+		m = maps_find(p->maps, snap->stack_addr);
 	if (!m)
 		return;
 	avail = m->end - snap->stack_addr;
@@ -422,7 +422,7 @@ static void copy_stack(struct sampler *s, struct snapshot *snap)
 	local.iov_len = snap->stack_len;
 	remote.iov_base = (void *)(uintptr_t)snap->stack_addr;
 	remote.iov_len = snap->stack_len;
-	n = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+	n = process_vm_readv(snap->pid, &local, 1, &remote, 1, 0);
 	snap->stack_len = n > 0 ? (size_t)n : 0;
 }
 
@@ -678,6 +678,7 @@ static int open_task_dir(struct sampler *s)
 
 static int ptrace_open_pid(struct sampler *s)
 {
+	struct sampler_proc *target;
 	pid_t pid = s->cfg.pid;
 	int err, prev = -1, found;
 
@@ -687,10 +688,10 @@ static int ptrace_open_pid(struct sampler *s)
 	err = target_comm(pid, s->comm, sizeof(s->comm));
 	if (err < 0)
 		return attach_error(pid, -err);
-	err = sampler_reload_maps(s, 1);
-	if (err < 0)
-		return attach_error(pid, -err);
-	if (maps_count(s->maps) == 0)
+	target = sampler_target(s);
+	if (!target)
+		return attach_error(pid, errno);
+	if (maps_count(target->maps) == 0)
 		return log_error(-EINVAL, "cannot attach to %d (%s): it is a kernel thread; "
 				 "only user processes can be profiled", (int)pid, s->comm);
 	err = open_task_dir(s);
@@ -720,7 +721,7 @@ static int ptrace_open_command(struct sampler *s)
 	s->pid = pid;
 	snprintf(s->comm, sizeof(s->comm), "%s", base ? base + 1 : s->cfg.argv[0]);
 	/* Stopped at its exec: the new program's mappings are in place. */
-	err = sampler_reload_maps(s, 1);
+	err = sampler_target(s) ? 0 : -errno;
 	if (err == 0)
 		err = open_task_dir(s);
 	if (err == 0)

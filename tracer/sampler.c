@@ -44,57 +44,172 @@ int sampler_block_signals(sigset_t *old)
 	return 0;
 }
 
-int sampler_reload_maps(struct sampler *s, int force)
+int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force)
 {
 	uint64_t now = sampler_now_ns();
 	struct maps *maps;
 	int err;
 
-	if (!force && s->maps && now - s->maps_loaded_ns < MAPS_RELOAD_MIN_NS)
+	if (!force && p->maps && now - p->maps_loaded_ns < MAPS_RELOAD_MIN_NS)
 		return 1;
-	err = maps_read(s->pid, &maps);
+	err = maps_read(p->pid, &maps);
 	if (err < 0)
 		return err;
-	maps_free(s->maps);
-	s->maps = maps;
-	s->maps_loaded_ns = now;
+	maps_free(p->maps);
+	p->maps = maps;
+	p->maps_loaded_ns = now;
 	s->stats.maps_reloads++;
-	if (s->unwinder)
-		unwinder_flush(s->unwinder);
-	if (!s->vdso_loaded) {
-		err = target_load_vdso(s->pid, maps, s->cfg.cache);
+	unwinder_flush(p->unwinder);
+	if (!p->vdso_loaded) {
+		err = target_load_vdso(p->pid, maps, s->cfg.cache);
 		if (err < 0 && err != -ENOENT)
-			log_debug("cannot read the vdso of %d: %s", (int)s->pid, strerror(-err));
-		s->vdso_loaded = 1;
+			log_debug("cannot read the vdso of %d: %s", (int)p->pid, strerror(-err));
+		p->vdso_loaded = 1;
 	}
 	return 0;
+}
+
+static void proc_free(struct sampler_proc *p)
+{
+	if (!p)
+		return;
+	unwinder_free(p->unwinder);
+	maps_free(p->maps);
+	free(p);
+}
+
+/* Room for one more process entry. 0 or -ENOMEM. */
+static int procs_reserve(struct sampler *s)
+{
+	size_t cap = s->procs_cap ? s->procs_cap * 2 : 4;
+	struct sampler_proc **bigger;
+
+	if (s->nprocs < s->procs_cap)
+		return 0;
+	bigger = realloc(s->procs, cap * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	s->procs = bigger;
+	s->procs_cap = cap;
+	return 0;
+}
+
+struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid)
+{
+	struct sampler_proc *p;
+	size_t i;
+	int err;
+
+	if (s->last_proc < s->nprocs && s->procs[s->last_proc]->pid == pid)
+		return s->procs[s->last_proc];
+	for (i = 0; i < s->nprocs; i++) {
+		if (s->procs[i]->pid == pid) {
+			s->last_proc = i;
+			return s->procs[i];
+		}
+	}
+	if (procs_reserve(s) < 0)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->unwinder = unwinder_new(s->cfg.cache);
+	err = p->unwinder ? sampler_reload_maps(s, p, 1) : -ENOMEM;
+	if (err < 0) {
+		proc_free(p);
+		errno = -err;
+		return NULL;
+	}
+	if (target_comm(pid, p->comm, sizeof(p->comm)) < 0)
+		snprintf(p->comm, sizeof(p->comm), "%s", s->comm);
+	s->last_proc = s->nprocs;
+	s->procs[s->nprocs++] = p;
+	return p;
+}
+
+struct sampler_proc *sampler_proc_fork(struct sampler *s, pid_t pid, pid_t ppid)
+{
+	struct sampler_proc *p = sampler_proc(s, pid), *parent;
+	size_t i;
+
+	if (p)
+		return p;
+	/* Gone already (it lived for less than a drain of the buffers): a
+	 * child starts with its parent's mappings, which name its samples
+	 * until it runs another program. */
+	for (i = 0, parent = NULL; i < s->nprocs && !parent; i++)
+		if (s->procs[i]->pid == ppid)
+			parent = s->procs[i];
+	if (!parent || procs_reserve(s) < 0)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->unwinder = unwinder_new(s->cfg.cache);
+	if (!p->unwinder) {
+		proc_free(p);
+		return NULL;
+	}
+	p->maps = maps_ref(parent->maps);
+	p->maps_loaded_ns = sampler_now_ns();
+	p->vdso_loaded = 1;   /* the parent's vdso, registered by its pid */
+	snprintf(p->comm, sizeof(p->comm), "%s", parent->comm);
+	s->procs[s->nprocs++] = p;
+	return p;
+}
+
+struct sampler_proc *sampler_target(struct sampler *s)
+{
+	return sampler_proc(s, s->pid);
+}
+
+void sampler_proc_exec(struct sampler *s, pid_t pid)
+{
+	struct sampler_proc *p = sampler_proc(s, pid);
+
+	if (!p)
+		return;
+	target_comm(pid, p->comm, sizeof(p->comm));
+	if (pid == s->pid)
+		snprintf(s->comm, sizeof(s->comm), "%s", p->comm);
+	p->vdso_loaded = 0;
+	sampler_reload_maps(s, p, 1);
 }
 
 void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 {
 	uint64_t t0 = sampler_now_ns();
+	struct sampler_proc *p;
 	enum unwind_end end;
 	struct sample sample;
 	size_t n, k = 0;
 
 	if (s->fn_stopped)
 		return;
+	p = sampler_proc(s, snap->pid);
+	if (!p) {
+		s->stats.failed++;
+		return;
+	}
 	/* Kernel frames first (innermost), as the profile wants them: the
 	 * interrupted PC, then callers' return addresses less one, like the
 	 * user frames the unwinder gives. */
 	for (; k < snap->nkernel && k < SAMPLER_MAX_DEPTH / 2; k++)
 		s->addrs[k] = k ? snap->kernel[k] - 1 : snap->kernel[k];
-	n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs + k,
+	n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k,
 			    SAMPLER_MAX_DEPTH - k, &end);
 	/* Stale maps: a library mapped since the last read (the loader maps
 	 * libc after the exec we started from, dlopen later). */
-	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, 0) == 0)
-		n = unwinder_unwind(s->unwinder, s->maps, snap, s->addrs + k,
+	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, p, 0) == 0)
+		n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k,
 				    SAMPLER_MAX_DEPTH - k, &end);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 
 	sample.pid = snap->pid;
 	sample.tid = snap->tid;
+	sample.process = p->comm;
 	sample.comm = snap->comm;
 	sample.state = snap->state;
 	sample.time_ns = snap->time_ns;
@@ -103,6 +218,15 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.n = k + n;
 	if (s->fn(&sample, s->fn_ctx))
 		s->fn_stopped = 1;
+}
+
+static void procs_free(struct sampler *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		proc_free(s->procs[i]);
+	free(s->procs);
+	s->procs = NULL;
+	s->nprocs = 0;
 }
 
 static struct sampler *sampler_try(const struct sampler_ops *ops,
@@ -119,17 +243,9 @@ static struct sampler *sampler_try(const struct sampler_ops *ops,
 	s->ops = ops;
 	s->cfg = *cfg;
 	s->exit_status = -1;
-	s->unwinder = unwinder_new(cfg->cache);
-	if (!s->unwinder) {
-		log_error(-ENOMEM, "cannot create the unwinder: out of memory");
-		free(s);
-		errno = ENOMEM;
-		return NULL;
-	}
 	err = s->ops->open(s);
 	if (err < 0) {
-		unwinder_free(s->unwinder);
-		maps_free(s->maps);
+		procs_free(s);
 		free(s);
 		errno = -err;
 		return NULL;
@@ -213,8 +329,7 @@ void sampler_close(struct sampler *s)
 	if (!s)
 		return;
 	s->ops->close(s);
-	unwinder_free(s->unwinder);
-	maps_free(s->maps);
+	procs_free(s);
 	free(s);
 }
 
@@ -222,7 +337,27 @@ const char *sampler_name(const struct sampler *s) { return s->ops->name; }
 const char *sampler_reason(const struct sampler *s) { return s->reason; }
 pid_t sampler_pid(const struct sampler *s) { return s->pid; }
 const char *sampler_comm(const struct sampler *s) { return s->comm; }
-struct maps *sampler_maps(const struct sampler *s) { return s->maps; }
+struct maps *sampler_maps(const struct sampler *s)
+{
+	return s->nprocs ? s->procs[0]->maps : NULL;
+}
+
+size_t sampler_process_count(const struct sampler *s)
+{
+	return s->nprocs;
+}
+
+pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
+			 struct maps **maps)
+{
+	if (i >= s->nprocs)
+		return 0;
+	if (comm)
+		*comm = s->procs[i]->comm;
+	if (maps)
+		*maps = s->procs[i]->maps;
+	return s->procs[i]->pid;
+}
 const struct sampler_stats *sampler_stats(const struct sampler *s) { return &s->stats; }
 int sampler_exit_status(const struct sampler *s) { return s->exit_status; }
 

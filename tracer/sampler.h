@@ -27,6 +27,7 @@
 struct sample {
 	pid_t pid;
 	pid_t tid;
+	const char *process;     /* the process's name, valid during the callback */
 	const char *comm;        /* thread name, valid during the callback */
 	char state;              /* 'R', 'S', 'D'... at the time of the sample */
 	uint64_t time_ns;        /* CLOCK_MONOTONIC */
@@ -48,6 +49,7 @@ struct sampler_config {
 	size_t stack_size;         /* bytes of stack copied per snapshot */
 	bool idle;                 /* also sample threads that are not running */
 	bool kernel;               /* kernel frames too (perf sampler only) */
+	bool subprocesses;         /* descendants of the target too */
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
 };
 
@@ -113,6 +115,13 @@ pid_t sampler_pid(const struct sampler *s);
 const char *sampler_comm(const struct sampler *s);
 /* The target's current mappings (borrowed; maps_ref to keep them). */
 struct maps *sampler_maps(const struct sampler *s);
+/* Processes sampled so far: the target first, then (--subprocesses) its
+ * descendants in the order they were first seen, exited ones included. */
+size_t sampler_process_count(const struct sampler *s);
+/* Process @i: its pid (0 when out of range); its name and current mappings
+ * (borrowed) in *@comm and *@maps when not NULL. */
+pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
+			 struct maps **maps);
 /* Threads currently attached. */
 size_t sampler_thread_count(const struct sampler *s);
 const struct sampler_stats *sampler_stats(const struct sampler *s);

@@ -25,18 +25,30 @@ struct sampler_ops {
 	size_t (*thread_count)(const struct sampler *s);
 };
 
-struct sampler {
-	const struct sampler_ops *ops;
-	void *backend;
-	struct sampler_config cfg;
+/* A process whose samples the sampler unwinds: the target, and with
+ * --subprocesses each of its descendants. Kept after the process exits, so
+ * its samples can still be named. Each has its own unwinder: the unwind
+ * cache is keyed by address, and two programs may use the same addresses. */
+struct sampler_proc {
 	pid_t pid;
 	char comm[64];
-	char reason[320];      /* why this backend: shown with -v, and on fallback */
-	int exit_status;
 	struct maps *maps;
 	uint64_t maps_loaded_ns;
 	int vdso_loaded;
 	struct unwinder *unwinder;
+};
+
+struct sampler {
+	const struct sampler_ops *ops;
+	void *backend;
+	struct sampler_config cfg;
+	pid_t pid;             /* the target: procs[0] once open */
+	char comm[64];
+	char reason[320];      /* why this backend: shown with -v, and on fallback */
+	int exit_status;
+	struct sampler_proc **procs;
+	size_t nprocs, procs_cap;
+	size_t last_proc;      /* index of the last lookup: samples come in runs */
 	uint64_t addrs[SAMPLER_MAX_DEPTH];
 	struct sampler_stats stats;
 	sample_fn fn;          /* set during sampler_poll */
@@ -52,10 +64,26 @@ extern const struct sampler_ops perf_sampler_ops;
  * reason in words in @why. Opens and closes one event; logs nothing. */
 int perf_sampler_probe(pid_t pid, char *why, size_t size);
 
-/* Re-read the target's mappings (and its vdso the first time). With @force
- * 0, does nothing and returns 1 if they were read less than 2 ms ago.
+/* The entry of process @pid, created on first use with its mappings read
+ * (the first one created is the target). NULL when out of memory or the
+ * process cannot be read (gone). */
+struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid);
+
+/* The entry of process @pid, just forked by @ppid: as sampler_proc, but when
+ * @pid is already gone its parent's mappings stand in for its own. */
+struct sampler_proc *sampler_proc_fork(struct sampler *s, pid_t pid, pid_t ppid);
+
+/* The target's entry: sampler_proc(s, s->pid). */
+struct sampler_proc *sampler_target(struct sampler *s);
+
+/* Re-read the mappings of @p (and its vdso the first time). With @force 0,
+ * does nothing and returns 1 if they were read less than 2 ms ago.
  * 0 when re-read, or -errno. */
-int sampler_reload_maps(struct sampler *s, int force);
+int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force);
+
+/* @pid ran a new program (exec): new name, new mappings, fresh unwind
+ * cache. Its earlier samples are named with the new program's maps. */
+void sampler_proc_exec(struct sampler *s, pid_t pid);
 
 /* Unwind @snap and hand the sample to the caller. */
 void sampler_deliver(struct sampler *s, const struct snapshot *snap);

@@ -100,10 +100,10 @@ def check_no_guesses(folded, marker_pos):
                         fail("program code above libc's start-up: " + line[:300])
 
 
-def run_hotspy(args, timeout=60):
+def run_hotspy(args, timeout=60, env=None):
     print("$ hotspy " + " ".join(args))
     r = subprocess.run([ARGS.hotspy] + args, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+                       stderr=subprocess.PIPE, text=True, timeout=timeout, env=env)
     sys.stdout.write(r.stderr)
     return r
 
@@ -115,6 +115,10 @@ def case_profile(rest):
     p.add_argument("--threads", action="store_true")
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--expect", help="expectation file name (default: NAME)")
+    p.add_argument("--env", action="append", default=[],
+                   help="KEY=VALUE in the fixture's environment")
+    p.add_argument("--min-processes", type=int, default=0,
+                   help="at least this many process roots `NAME (PID)` with samples")
     p.add_argument("--min-threads", type=int, default=0,
                    help="at least this many distinct threads in the profile (--threads)")
     # Arguments after "--" go to hotspy as they are.
@@ -122,6 +126,8 @@ def case_profile(rest):
     a = p.parse_args(rest[:rest.index("--")] if "--" in rest else rest)
     a.extra = extra
     fixture = os.path.join(ARGS.fixtures, a.name)
+    env = dict(os.environ)
+    env.update(kv.split("=", 1) for kv in a.env)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.folded")
         # 300 Hz for 3 s: ~900 samples, so the expectations' tolerances
@@ -130,11 +136,11 @@ def case_profile(rest):
         rate = [] if "-r" in a.extra else ["-r", "300"]
         common = ["record", "-o", out] + rate + (["--threads"] if a.threads else []) + a.extra
         if a.mode == "launch":
-            r = run_hotspy(common + ["--", fixture, str(a.seconds)])
+            r = run_hotspy(common + ["--", fixture, str(a.seconds)], env=env)
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
-            target = subprocess.Popen([fixture, str(a.seconds + 3)])
+            target = subprocess.Popen([fixture, str(a.seconds + 3)], env=env)
             try:
                 time.sleep(0.5)
                 wait_for_threads(target.pid, 1)
@@ -157,6 +163,17 @@ def case_profile(rest):
         if not check_profile(expect, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, expect))
         check_no_guesses(out, 2 if a.threads else 1)
+        if a.min_processes:
+            roots = set()
+            with open(out) as f:
+                for line in f:
+                    roots.add(line.split(";", 1)[0])
+            print("process roots: %s" % ", ".join(sorted(roots)))
+            if not all(r.endswith(")") for r in roots):
+                fail("a process root is not `NAME (PID)`")
+            if len(roots) < a.min_processes:
+                fail("only %d processes sampled, expected at least %d"
+                     % (len(roots), a.min_processes))
         if a.min_threads:
             tids = set()
             with open(out) as f:
