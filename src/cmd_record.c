@@ -197,7 +197,8 @@ static void summary(const struct recording *rec, double secs, enum end_reason wh
 			 "lower the rate with -r", lost);
 	if (total == 0)
 		log_warn("no samples: the program did not run on a CPU while it was "
-			 "recorded (use --idle to sample threads that wait)");
+			 "recorded (use --idle to sample threads that wait, or --subprocesses "
+			 "when child processes do the work)");
 	if (exit_status >= 0 && WIFEXITED(exit_status) && WEXITSTATUS(exit_status))
 		log_info("the program exited with status %d", WEXITSTATUS(exit_status));
 	else if (exit_status >= 0 && WIFSIGNALED(exit_status))

@@ -351,57 +351,6 @@ static int process_open(struct sampler *s, pid_t pid, pid_t skip)
 	return 0;
 }
 
-/* Append the child processes of every thread of @pid to *@list (from
- * /proc/PID/task/TID/children). 0 or -errno. */
-static int list_children(pid_t pid, pid_t **list, size_t *n)
-{
-	char path[96], buf[4096];
-	struct dirent *de;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir))) {
-		char *p, *end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
-		if (target_read_file(path, buf, sizeof(buf)) <= 0)
-			continue;
-		for (p = buf;; p = end) {
-			long kid = strtol(p, &end, 10);
-			pid_t *bigger;
-
-			if (end == p || kid <= 0)
-				break;
-			if (*n % 16 == 0) {
-				bigger = realloc(*list, (*n + 16) * sizeof(*bigger));
-				if (!bigger) {
-					closedir(dir);
-					return -ENOMEM;
-				}
-				*list = bigger;
-			}
-			(*list)[(*n)++] = (pid_t)kid;
-		}
-	}
-	closedir(dir);
-	return 0;
-}
-
-/* Every descendant of @pid: children first, then theirs (breadth first). */
-static int list_descendants(pid_t pid, pid_t **list, size_t *n)
-{
-	int err = list_children(pid, list, n);
-
-	for (size_t i = 0; err == 0 && i < *n && *n < 65536; i++)
-		err = list_children((*list)[i], list, n);
-	return err;
-}
-
 /* Open the events of every thread of s->pid (and of its descendants with
  * --subprocesses), trying kernel time first. */
 static int open_all(struct sampler *s)
@@ -433,7 +382,7 @@ static int open_all(struct sampler *s)
 	if (s->cfg.argv)
 		return 0;   /* one thread at its exec; inheritance does the rest */
 	if (s->cfg.subprocesses) {
-		err = list_descendants(s->pid, &kids, &nkids);
+		err = target_descendants(s->pid, &kids, &nkids);
 		if (err < 0) {
 			free(kids);
 			return log_error(err, "cannot list the child processes of %d: %s",

@@ -51,6 +51,7 @@
 #define DETACH_WAIT_NS (500ull * 1000 * 1000)
 
 struct traced_thread {
+	pid_t pid;                  /* its process */
 	pid_t tid;
 	int stat_fd;                /* /proc/PID/task/TID/stat: state, name */
 	int sched_fd;               /* /proc/PID/task/TID/schedstat: CPU time */
@@ -65,8 +66,17 @@ struct traced_thread {
 	unsigned interrupting : 1;  /* a PTRACE_INTERRUPT of ours is pending */
 };
 
+/* A process whose threads are traced: the target, and with --subprocesses
+ * its descendants. */
+struct traced_proc {
+	pid_t pid;
+	DIR *task_dir;                   /* /proc/PID/task, scanned each tick */
+};
+
 struct ptrace_backend {
-	DIR *task_dir;
+	struct traced_proc *procs;       /* procs[0] is the target */
+	size_t nprocs, procs_cap;
+	unsigned long options;           /* PTRACE_O_* every thread is seized with */
 	struct traced_thread *threads;   /* sorted by tid */
 	size_t nthreads, cap;
 	uint8_t *stack;                  /* one snapshot's stack copy */
@@ -85,6 +95,8 @@ enum event_kind {
 	EV_JOB_STOPPED,    /* the thread entered a group-stop */
 	EV_GONE,           /* the thread exited or was detached */
 };
+
+static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid);
 
 static struct ptrace_backend *backend_of(const struct sampler *s)
 {
@@ -182,6 +194,10 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 
 	sig = WSTOPSIG(status);
 	event = (unsigned)status >> 16;
+	/* A child process auto-attached on fork may report its first stop
+	 * before its parent reports the fork. */
+	if (!t && !b->detaching && s->cfg.subprocesses)
+		t = adopt_thread(s, tid);
 	if (b->detaching || !t) {
 		/* Pass a pending signal on as we let go of the thread. */
 		ptrace(PTRACE_DETACH, tid, NULL,
@@ -210,9 +226,20 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		return EV_HANDLED;
 	case PTRACE_EVENT_EXEC:
 		/* A new program: new mappings, and its name. */
-		sampler_proc_exec(s, s->pid);
+		sampler_proc_exec(s, t->pid);
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK: {
+		/* --subprocesses: the kernel attached the child for us. */
+		unsigned long child = 0;
+
+		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 && child &&
+		    !thread_find(b, (pid_t)child))
+			adopt_thread(s, (pid_t)child);
+		ptrace_resume(tid, 0);
+		return EV_HANDLED;
+	}
 	default:
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
@@ -298,17 +325,19 @@ static int thread_read_cpu(const struct traced_thread *t, uint64_t *cpu_ns)
 	return 0;
 }
 
-/* Start tracking @tid, which is already seized. 0 or -ENOMEM. */
-static int thread_track(struct sampler *s, pid_t tid)
+/* Start tracking thread @tid of process @pid, which is already seized.
+ * 0 or -ENOMEM. */
+static int thread_track(struct sampler *s, pid_t pid, pid_t tid)
 {
 	struct traced_thread *t = thread_insert(backend_of(s), tid);
 	char path[96];
 
 	if (!t)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid, (int)tid);
+	t->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)s->pid, (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
 	t->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
 	/* Time run before we came counts for nothing; a thread born since
 	 * counts all of its time (cpu_ns stays 0). */
@@ -319,26 +348,78 @@ static int thread_track(struct sampler *s, pid_t tid)
 	return 0;
 }
 
-static int thread_attach(struct sampler *s, pid_t tid)
+static int thread_attach(struct sampler *s, pid_t pid, pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(uintptr_t)PTRACE_O_TRACEEXEC) < 0)
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(uintptr_t)backend_of(s)->options) < 0)
 		return -errno;
 	/* Untracked, the thread is detached at its first stop. */
-	return thread_track(s, tid);
+	return thread_track(s, pid, tid);
 }
 
-/* Attach to threads that appeared since the last scan; forget those gone. */
-static int scan_threads(struct sampler *s)
+/* Start scanning the threads of process @pid. 0 or -errno. */
+static int proc_add(struct sampler *s, pid_t pid)
+{
+	struct ptrace_backend *b = backend_of(s);
+	char path[64];
+	DIR *dir;
+
+	for (size_t i = 0; i < b->nprocs; i++)
+		if (b->procs[i].pid == pid)
+			return 0;
+	if (b->nprocs == b->procs_cap) {
+		size_t cap = b->procs_cap ? b->procs_cap * 2 : 4;
+		struct traced_proc *bigger = realloc(b->procs, cap * sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		b->procs = bigger;
+		b->procs_cap = cap;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	b->procs[b->nprocs++] = (struct traced_proc){ .pid = pid, .task_dir = dir };
+	return 0;
+}
+
+/* The process (thread group) of thread @tid, from /proc; 0 when unknown. */
+static pid_t thread_group(pid_t tid)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (target_read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+}
+
+/*
+ * Track @tid, a thread the kernel attached to us (a child process of a
+ * traced thread, --subprocesses): its process is scanned from now on and
+ * its samples are unwound with its own maps. NULL when it cannot be.
+ */
+static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid)
+{
+	pid_t pid = thread_group(tid);
+
+	if (pid <= 0 || proc_add(s, pid) < 0 || !sampler_proc(s, pid) ||
+	    thread_track(s, pid, tid) < 0)
+		return NULL;
+	return thread_find(backend_of(s), tid);
+}
+
+/* Attach to the threads of @tp that appeared since the last scan. Returns
+ * how many threads it has (0: the process is gone). */
+static int scan_process(struct sampler *s, struct traced_proc *tp)
 {
 	struct ptrace_backend *b = backend_of(s);
 	struct dirent *de;
-	size_t i;
 	int found = 0;
 
-	for (i = 0; i < b->nthreads; i++)
-		b->threads[i].listed = 0;
-	rewinddir(b->task_dir);
-	while ((de = readdir(b->task_dir))) {
+	rewinddir(tp->task_dir);
+	while ((de = readdir(tp->task_dir))) {
 		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
 		struct traced_thread *t;
 
@@ -349,7 +430,7 @@ static int scan_threads(struct sampler *s)
 		if (t) {
 			t->listed = 1;
 		} else {
-			int err = thread_attach(s, tid);
+			int err = thread_attach(s, tp->pid, tid);
 
 			/* ESRCH: it exited between the listing and now. */
 			if (err < 0 && err != -ESRCH)
@@ -357,6 +438,31 @@ static int scan_threads(struct sampler *s)
 					  strerror(-err));
 		}
 	}
+	return found;
+}
+
+/* Attach to threads that appeared since the last scan; forget those gone,
+ * and processes that are gone. Returns the target's thread count. */
+static int scan_threads(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
+	size_t i, j = 0;
+	int found = 0;
+
+	for (i = 0; i < b->nthreads; i++)
+		b->threads[i].listed = 0;
+	for (i = 0; i < b->nprocs; i++) {
+		int n = scan_process(s, &b->procs[i]);
+
+		if (i == 0)
+			found = n;
+		if (n == 0 && i > 0) {
+			closedir(b->procs[i].task_dir);
+			continue;
+		}
+		b->procs[j++] = b->procs[i];
+	}
+	b->nprocs = j;
 	for (i = 0; i < b->nthreads; i++) {
 		if (!b->threads[i].listed)
 			b->threads[i].gone = 1;
@@ -563,9 +669,16 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.failed++;
 		return;
 	}
+	/* Events handled while waiting may have adopted new threads
+	 * (--subprocesses), moving the array. */
+	t = thread_find(backend_of(s), tid);
+	if (!t) {
+		ptrace_resume(tid, 0);
+		return;
+	}
 
 	memset(&snap, 0, sizeof(snap));
-	snap.pid = s->pid;
+	snap.pid = t->pid;
 	snap.tid = tid;
 	snap.state = state;
 	snap.comm = t->comm;
@@ -667,13 +780,20 @@ static int attach_error(pid_t pid, int err)
 			 "(kernel.yama.ptrace_scope=3, a security module or seccomp)", (int)pid);
 }
 
-static int open_task_dir(struct sampler *s)
+/* With --subprocesses, the descendants that exist at the attach. */
+static int attach_descendants(struct sampler *s)
 {
-	char path[64];
+	pid_t *kids = NULL;
+	size_t n = 0;
+	int err = target_descendants(s->pid, &kids, &n);
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
-	backend_of(s)->task_dir = opendir(path);
-	return backend_of(s)->task_dir ? 0 : -errno;
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		/* Gone since it was listed, or not ours to trace: skipped. */
+		if (proc_add(s, kids[i]) == 0 && !sampler_proc(s, kids[i]))
+			log_debug("cannot read process %d: %s", (int)kids[i], strerror(errno));
+	}
+	free(kids);
+	return err;
 }
 
 static int ptrace_open_pid(struct sampler *s)
@@ -694,14 +814,20 @@ static int ptrace_open_pid(struct sampler *s)
 	if (maps_count(target->maps) == 0)
 		return log_error(-EINVAL, "cannot attach to %d (%s): it is a kernel thread; "
 				 "only user processes can be profiled", (int)pid, s->comm);
-	err = open_task_dir(s);
+	err = proc_add(s, pid);
 	if (err < 0)
 		return attach_error(pid, -err);
 
 	/* The main thread first: its error is the one to report. */
-	err = thread_attach(s, pid);
+	err = thread_attach(s, pid, pid);
 	if (err < 0)
 		return attach_error(pid, -err);
+	if (s->cfg.subprocesses) {
+		err = attach_descendants(s);
+		if (err < 0)
+			return log_error(err, "cannot list the child processes of %d: %s",
+					 (int)pid, strerror(-err));
+	}
 	/* Threads may be created while we attach: scan until stable. */
 	while ((found = scan_threads(s)) != prev)
 		prev = found;
@@ -715,7 +841,7 @@ static int ptrace_open_command(struct sampler *s)
 	pid_t pid;
 	int err;
 
-	pid = target_spawn(s->cfg.argv, PTRACE_O_TRACEEXEC);
+	pid = target_spawn(s->cfg.argv, backend_of(s)->options);
 	if (pid < 0)
 		return pid;
 	s->pid = pid;
@@ -723,9 +849,9 @@ static int ptrace_open_command(struct sampler *s)
 	/* Stopped at its exec: the new program's mappings are in place. */
 	err = sampler_target(s) ? 0 : -errno;
 	if (err == 0)
-		err = open_task_dir(s);
+		err = proc_add(s, pid);
 	if (err == 0)
-		err = thread_track(s, pid);
+		err = thread_track(s, pid, pid);
 	if (err < 0) {
 		ptrace(PTRACE_DETACH, pid, NULL, NULL);
 		return log_error(err, "cannot follow %s (pid %d): %s", s->comm, (int)pid,
@@ -764,8 +890,9 @@ static void ptrace_close(struct sampler *s)
 	threads_compact(b);
 	/* Reap a started command that has already exited. */
 	drain_events(s);
-	if (b->task_dir)
-		closedir(b->task_dir);
+	for (i = 0; i < b->nprocs; i++)
+		closedir(b->procs[i].task_dir);
+	free(b->procs);
 	free(b->threads);
 	free(b->stack);
 	free(b);
@@ -786,6 +913,10 @@ static int ptrace_open(struct sampler *s)
 				 s->cfg.stack_size);
 	}
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	/* Children are followed from their birth by the kernel itself. */
+	b->options = PTRACE_O_TRACEEXEC;
+	if (s->cfg.subprocesses)
+		b->options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 	b->rng = sampler_now_ns() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
 	s->backend = b;
 	err = s->cfg.argv ? ptrace_open_command(s) : ptrace_open_pid(s);

@@ -1,5 +1,6 @@
 #include "target.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -228,4 +229,55 @@ pid_t target_spawn(char *const *argv, unsigned long options)
 	return log_error(-child_err, "cannot run %s: %s%s", argv[0], strerror(child_err),
 			 child_err == ENOENT ? " (check the name and PATH)" :
 			 child_err == EACCES ? " (is it executable?)" : "");
+}
+
+/* Append the child processes of every thread of @pid to *@list (from
+ * /proc/PID/task/TID/children). 0 or -errno. */
+static int list_children(pid_t pid, pid_t **list, size_t *n)
+{
+	char path[96], buf[4096];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		char *p, *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
+		if (target_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		for (p = buf;; p = end) {
+			long kid = strtol(p, &end, 10);
+			pid_t *bigger;
+
+			if (end == p || kid <= 0)
+				break;
+			if (*n % 16 == 0) {
+				bigger = realloc(*list, (*n + 16) * sizeof(*bigger));
+				if (!bigger) {
+					closedir(dir);
+					return -ENOMEM;
+				}
+				*list = bigger;
+			}
+			(*list)[(*n)++] = (pid_t)kid;
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Every descendant of @pid: children first, then theirs (breadth first). */
+int target_descendants(pid_t pid, pid_t **list, size_t *n)
+{
+	int err = list_children(pid, list, n);
+
+	for (size_t i = 0; err == 0 && i < *n && *n < 65536; i++)
+		err = list_children((*list)[i], list, n);
+	return err;
 }

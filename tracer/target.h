@@ -21,6 +21,13 @@ ssize_t target_read_file(const char *path, char *buf, size_t size);
  * 0 or -errno (-ESRCH when the process does not exist). */
 int target_comm(pid_t pid, char *buf, size_t size);
 
+/*
+ * Append every descendant process of @pid to *@list (grown with realloc;
+ * *@n entries): its children (from /proc/PID/task/TID/children, which needs
+ * CONFIG_PROC_CHILDREN), then theirs. The caller frees *@list. 0 or -errno.
+ */
+int target_descendants(pid_t pid, pid_t **list, size_t *n);
+
 /* TracerPid from /proc/PID/status: 0 when not traced, -errno on error. */
 int target_tracer(pid_t pid);
 
