@@ -155,6 +155,10 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 		", maps reloads %" PRIu64 "\n",
 		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
 		st->failed, st->maps_reloads);
+	if (st->exited_threads)
+		fprintf(stderr, "hotspy: stats: %" PRIu64 " threads exited, %" PRIu64 " never "
+			"sampled; %.1f ms of their CPU not in any sample\n", st->exited_threads,
+			st->unsampled_threads, (double)st->unsampled_ns / 1e6);
 	if (st->snapshots && st->stopped_ns)
 		fprintf(stderr, "hotspy: stats: stopped per snapshot %.1f us (max %.1f us)\n",
 			(double)st->stopped_ns / (double)st->snapshots / 1e3,
@@ -177,6 +181,27 @@ static const char *end_text(enum end_reason why)
 	case END_ERROR: break;
 	}
 	return "stopped on error";
+}
+
+/*
+ * Time the profile does not hold: threads that lived less than a sampling
+ * period, which the perf sampler cannot see (each thread's event starts a
+ * full period at its birth, as perf record's does). Said when it matters.
+ */
+static void unsampled_note(const struct sampler_stats *st, uint64_t total, unsigned rate)
+{
+	double period_ms = 1e3 / (rate ? rate : 1);
+	double lost_ms = (double)st->unsampled_ns / 1e6;
+	double seen_ms = (double)total * period_ms;
+
+	if (!st->unsampled_threads || lost_ms < 0.05 * (lost_ms + seen_ms))
+		return;
+	log_warn("%" PRIu64 " of %" PRIu64 " threads that exited ran for less than one "
+		 "sampling period (%.1f ms) and were never sampled: %.0f ms of CPU, %.0f%% "
+		 "of all, is not in the profile \xe2\x80\x94 raise the rate (-r %u) or use "
+		 "--sampler ptrace, which counts such threads",
+		 st->unsampled_threads, st->exited_threads, period_ms, lost_ms,
+		 100.0 * lost_ms / (lost_ms + seen_ms), rate < 1000 ? 1000 : rate * 4);
 }
 
 static void summary(const struct recording *rec, double secs, enum end_reason why,
@@ -363,6 +388,8 @@ int cmd_record(const struct options *o)
 	exit_status = sampler_exit_status(s);
 	sampler = sampler_name(s);
 	lost = sampler_stats(s)->lost;
+	if (!o->quiet)
+		unsampled_note(sampler_stats(s), profile_total(rec.profile), o->rate);
 	sampler_close(s);
 	s = NULL;
 

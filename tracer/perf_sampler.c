@@ -66,6 +66,10 @@ struct ring {
 
 struct name {
 	pid_t tid;
+	uint64_t samples;       /* samples taken of it */
+	uint64_t exited_at;     /* poll count at its EXIT record, 0 while alive */
+	unsigned read_seen : 1;      /* its time at exit is accounted */
+	unsigned never_sampled : 1;  /* counted in stats.unsampled_threads */
 	char comm[TARGET_COMM_MAX];
 };
 
@@ -80,6 +84,9 @@ struct perf_backend {
 	size_t stack_size;      /* bytes asked per sample */
 	int exclude_kernel;
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
+	uint64_t period_ns;     /* task-clock nanoseconds per sample */
+	uint64_t polls;         /* perf_poll calls so far */
+	int64_t unsampled_ns;   /* see the READ record */
 	pid_t child;            /* a started command (our child), or 0 */
 	int exited;
 	uint8_t *rec;           /* a record that wraps the ring, made whole */
@@ -106,7 +113,7 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->size = sizeof(*a);
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_TASK_CLOCK;
-	a->sample_period = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	a->sample_period = b->period_ns;
 	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
 			 PERF_SAMPLE_STACK_USER;
 	if (s->cfg.kernel) {
@@ -120,6 +127,8 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
 	a->exclude_hv = 1;
 	a->inherit = 1;
+	/* A READ record with each inherited thread's total at its exit. */
+	a->inherit_stat = 1;
 	/* Without --subprocesses, children are not sampled at all: only
 	 * threads (CLONE_THREAD) inherit the events (Linux 5.13). */
 	a->inherit_thread = !s->cfg.subprocesses && !b->no_inherit_thread;
@@ -130,16 +139,23 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->wakeup_watermark = 16384;
 }
 
+static struct name *name_find(struct perf_backend *b, pid_t tid)
+{
+	for (size_t i = 0; i < b->nnames; i++)
+		if (b->names[i].tid == tid)
+			return &b->names[i];
+	return NULL;
+}
+
 /* The name entry of thread @tid, created from /proc on first sight. */
 static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 {
 	char path[96], buf[TARGET_COMM_MAX];
 	struct name *n;
-	size_t i;
 
-	for (i = 0; i < b->nnames; i++)
-		if (b->names[i].tid == tid)
-			return &b->names[i];
+	n = name_find(b, tid);
+	if (n)
+		return n;
 	if (b->nnames == b->names_cap) {
 		size_t cap = b->names_cap ? b->names_cap * 2 : 32;
 
@@ -153,22 +169,24 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	if (target_read_file(path, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "?");
 	n = &b->names[b->nnames++];
+	memset(n, 0, sizeof(*n));
 	n->tid = tid;
 	snprintf(n->comm, sizeof(n->comm), "%s", buf);
 	return n;
 }
 
-static void name_drop(struct perf_backend *b, pid_t tid)
+/* Forget the threads that exited two polls ago: by then every ring has
+ * handed over their last records (one ring per CPU, drained in turn). */
+static void names_compact(struct perf_backend *b)
 {
-	size_t i;
+	size_t i, j = 0;
 
-	for (i = 0; i < b->nnames; i++) {
-		if (b->names[i].tid == tid) {
-			b->names[i] = b->names[--b->nnames];
-			return;
-		}
-	}
+	for (i = 0; i < b->nnames; i++)
+		if (!b->names[i].exited_at || b->polls - b->names[i].exited_at < 2)
+			b->names[j++] = b->names[i];
+	b->nnames = j;
 }
+
 
 static int fd_add(struct perf_backend *b, int fd)
 {
@@ -432,6 +450,46 @@ static void kernel_frames(struct perf_backend *b, const uint8_t *chain, size_t n
 	snap->nkernel = k;
 }
 
+/* A sample of thread @n: it stands for one period of the thread's time,
+ * which the accounting of its exit must know about. */
+static void name_sampled(struct sampler *s, struct name *n)
+{
+	struct perf_backend *b = backend_of(s);
+
+	n->samples++;
+	if (n->read_seen)
+		b->unsampled_ns -= (int64_t)b->period_ns;
+	if (n->never_sampled) {
+		n->never_sampled = 0;
+		s->stats.unsampled_threads--;
+	}
+}
+
+/*
+ * The READ record of a thread that exited (inherit_stat): @value is its
+ * task-clock time on one CPU's event. Summed over its records, less the
+ * periods its samples stand for, it is the thread's time no sample stands
+ * for: under one period for most threads, all of it for a thread that never
+ * ran a whole period. Samples still on their way are subtracted as they
+ * come (name_sampled).
+ */
+static void name_exit_time(struct sampler *s, struct name *n, uint64_t value)
+{
+	struct perf_backend *b = backend_of(s);
+
+	if (!n->read_seen) {
+		n->read_seen = 1;
+		s->stats.exited_threads++;
+		b->unsampled_ns -= (int64_t)(n->samples * b->period_ns);
+	}
+	b->unsampled_ns += (int64_t)value;
+	if (value && !n->samples && !n->never_sampled) {
+		n->never_sampled = 1;
+		s->stats.unsampled_threads++;
+	}
+	s->stats.unsampled_ns = b->unsampled_ns > 0 ? (uint64_t)b->unsampled_ns : 0;
+}
+
 static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
@@ -485,9 +543,11 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.tid = (pid_t)tid;
 	snap.state = 'R';
 	{
-		const struct name *n = name_of(b, (pid_t)pid, (pid_t)tid);
+		struct name *n = name_of(b, (pid_t)pid, (pid_t)tid);
 
 		snap.comm = n ? n->comm : "?";
+		if (n)
+			name_sampled(s, n);
 	}
 	snap.time_ns = time;
 	snap.weight = 1;
@@ -518,7 +578,7 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 	struct perf_backend *b = backend_of(s);
 	const struct perf_event_header *h = (const void *)rec;
 	struct sampler_proc *p;
-	uint32_t ids[4];
+	uint32_t ids[4] = { 0 };
 
 	if (h->type != PERF_RECORD_SAMPLE && h->type != PERF_RECORD_LOST) {
 		/* Every other record we ask for starts with pid, tid (or
@@ -562,10 +622,24 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		if (ids[0] == ids[2] && ids[0] != ids[1])
 			sampler_proc_fork(s, (pid_t)ids[0], (pid_t)ids[1]);
 		break;
-	case PERF_RECORD_EXIT:
+	case PERF_RECORD_EXIT: {
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
-		name_drop(b, (pid_t)ids[2]);
+		struct name *nm = name_find(b, (pid_t)ids[2]);
+
+		if (nm && !nm->exited_at)
+			nm->exited_at = b->polls;
 		break;
+	}
+	case PERF_RECORD_READ: {
+		/* pid, tid, value: see name_exit_time */
+		struct name *nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
+		uint64_t value;
+
+		memcpy(&value, rec + sizeof(*h) + 8, 8);
+		if (nm)
+			name_exit_time(s, nm, value);
+		break;
+	}
 	case PERF_RECORD_LOST:
 		if (len >= sizeof(*h) + 16) {
 			uint64_t lost;
@@ -664,10 +738,12 @@ static int perf_poll(struct sampler *s)
 	int i, n = b->ncpus;
 
 	s->stats.ticks++;
+	b->polls++;
 	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
 		return -errno;
 	for (i = 0; i < n; i++)
 		ring_drain(s, &b->rings[i]);
+	names_compact(b);
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo != SIGCHLD)
 			return SAMPLER_SIGNALLED;
@@ -719,6 +795,7 @@ static int perf_open(struct sampler *s)
 	b->sigfd = -1;
 	b->page = (size_t)sysconf(_SC_PAGESIZE);
 	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > OPTIONS_DEFAULT_STACK_SIZE)

@@ -62,6 +62,11 @@ struct sampler_stats {
 	uint64_t failed;           /* snapshots that could not be taken */
 	uint64_t deferred;         /* stopped, but found asleep in a system call */
 	uint64_t lost;             /* samples the kernel dropped (ring buffer full) */
+	uint64_t exited_threads;   /* threads that exited while sampled (perf) */
+	uint64_t unsampled_ns;     /* CPU time of exited threads that no sample
+	                            * stands for (perf: what the last, unfinished
+	                            * period of each thread held) */
+	uint64_t unsampled_threads;  /* exited threads never sampled at all */
 	uint64_t stopped_ns;       /* total time threads were held stopped */
 	uint64_t stopped_max_ns;   /* longest single stop */
 	uint64_t capture_ns;       /* time spent taking snapshots */

@@ -20,6 +20,10 @@ Cases:
       hotspy and perf, attached to the same run, agree on leaf shares (3 points).
   progress
       a progress line on a terminal (through script(1)), none on a pipe.
+  shortthreads
+      the perf sampler cannot see threads that live less than one period
+      (churn at 100 Hz); hotspy says how much CPU that is, measured by the
+      kernel, and the figure agrees with the fixture's own CPU time.
   sampler NOPERF
       --sampler auto takes perf where the kernel allows it, falls back to
       ptrace with the reason where perf_event_open is refused (NOPERF runs a
@@ -30,6 +34,7 @@ Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -429,6 +434,40 @@ def case_progress(rest):
     print("PASS")
 
 
+def case_shortthreads(rest):
+    del rest
+    fixture = os.path.join(ARGS.fixtures, "churn")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        target = subprocess.Popen([fixture, "3"])
+        try:
+            r = run_hotspy(["record", "--sampler", "perf", "-r", "100", "-o", out,
+                            "-p", str(target.pid)])
+            _, status, ru = os.wait4(target.pid, 0)
+        finally:
+            if target.poll() is None:
+                target.kill()
+                target.wait()
+        if r.returncode != 0 or os.waitstatus_to_exitcode(status) != 0:
+            fail("hotspy exited %d, fixture %d" % (r.returncode, status))
+        m = re.search(r"(\d+) of (\d+) threads that exited ran for less than one sampling "
+                      r"period \(10.0 ms\) and were never sampled: (\d+) ms of CPU", r.stderr)
+        if not m or "-r 1000" not in r.stderr or "--sampler ptrace" not in r.stderr:
+            fail("no warning about threads shorter than a period, with the remedy")
+        never, exited, lost_ms = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        cpu_ms = (ru.ru_utime + ru.ru_stime) * 1e3
+        print("never sampled %d of %d threads; %.0f ms unseen; fixture used %.0f ms of CPU"
+              % (never, exited, lost_ms, cpu_ms))
+        # ~300 threads of ~8 ms: nearly all are too short for a 10 ms period.
+        if exited < 100 or never < 0.8 * exited:
+            fail("expected most of the ~300 churn threads to be reported unsampled")
+        # Nearly all of churn's CPU is in those threads (main only starts and
+        # joins them); the threads that began before the attach lose a bit.
+        if not 0.7 * cpu_ms <= lost_ms <= 1.05 * cpu_ms:
+            fail("unseen CPU %.0f ms is not the fixture's %.0f ms" % (lost_ms, cpu_ms))
+    print("PASS")
+
+
 def case_sampler(rest):
     noperf = rest[0]
     fixture = os.path.join(ARGS.fixtures, "hotspots")
@@ -493,14 +532,15 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
     p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
-                                      "progress", "sampler"])
+                                      "progress", "sampler", "shortthreads"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
      "permission": case_permission, "perf": case_perf,
-     "progress": case_progress, "sampler": case_sampler}[ARGS.case](ARGS.rest)
+     "progress": case_progress, "sampler": case_sampler,
+     "shortthreads": case_shortthreads}[ARGS.case](ARGS.rest)
 
 
 ARGS = None
