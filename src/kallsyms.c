@@ -1,11 +1,10 @@
 #include "kallsyms.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "procfs.h"
 #include "banned.h"
 
 /* Kernel function names are short; module names shorter. Longer lines are
@@ -157,53 +156,18 @@ nomem:
 
 struct kallsyms *kallsyms_load(const char *path)
 {
-	size_t len = 0, cap = 1 << 20;
-	char *buf = malloc(cap);
 	struct kallsyms *k;
-	int fd, err;
+	char *text;
+	size_t len;
+	int err = procfs_read(path, &text, &len);
 
-	if (!buf)
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		free(buf);
-		errno = err;
+	if (err < 0) {
+		errno = -err;
 		return NULL;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *bigger = realloc(buf, cap * 2);
-
-			if (!bigger) {
-				close(fd);
-				free(buf);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			close(fd);
-			free(buf);
-			errno = err;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	k = kallsyms_parse(buf, len);
+	k = kallsyms_parse(text, len);
 	err = errno;
-	free(buf);
+	free(text);
 	errno = err;
 	return k;
 }

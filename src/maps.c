@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "banned.h"
 
 struct maps {
@@ -207,60 +208,17 @@ err_free:
 	return NULL;
 }
 
-/* /proc files report size 0: read until EOF, doubling the buffer. */
-static int read_all(int fd, char **out, size_t *out_len)
-{
-	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *bigger = realloc(buf, cap * 2);
-
-			if (!bigger) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = -errno;
-
-			free(buf);
-			return err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 int maps_read(pid_t pid, struct maps **out)
 {
 	char path[64];
 	char *text = NULL;
 	size_t len = 0;
-	int fd, err;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	err = read_all(fd, &text, &len);
-	close(fd);
-	if (err)
-		return err;
+	err = procfs_read(path, &text, &len);
+	if (err < 0)
+		return err == -ENOENT ? -ESRCH : err;
 	*out = maps_parse(text, len);
 	free(text);
 	return *out ? 0 : -ENOMEM;

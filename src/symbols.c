@@ -2,17 +2,16 @@
 #include "hash.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kallsyms.h"
 #include "log.h"
+#include "procfs.h"
 #include "profile.h"
 
 #include "banned.h"
@@ -259,19 +258,11 @@ static void name_kernel(struct symbolizer *sym, uint64_t addr, struct frame *f)
 	f->kind = FRAME_KERNEL;
 	if (!sym->kernel_tried) {
 		char level[16] = "?";
-		int fd;
 
 		sym->kernel_tried = true;
 		sym->kernel = kallsyms_load("/proc/kallsyms");
 		if (!sym->kernel && errno == EACCES) {
-			fd = open("/proc/sys/kernel/kptr_restrict", O_RDONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				ssize_t n = read(fd, level, sizeof(level) - 1);
-
-				level[n > 0 ? n : 0] = '\0';
-				level[strcspn(level, "\n")] = '\0';
-				close(fd);
-			}
+			procfs_read_small("/proc/sys/kernel/kptr_restrict", level, sizeof(level));
 			log_warn("kernel symbols are hidden (kernel.kptr_restrict = %s): kernel "
 				 "frames are shown as [kernel] \xe2\x80\x94 run as root, or "
 				 "sysctl -w kernel.kptr_restrict=0", level);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -166,7 +167,7 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 		b->names_cap = cap;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	if (target_read_file(path, buf, sizeof(buf)) < 0)
+	if (procfs_read_small(path, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "?");
 	n = &b->names[b->nnames++];
 	memset(n, 0, sizeof(*n));
@@ -262,7 +263,7 @@ static int thread_open(struct sampler *s, pid_t tid)
 
 static void paranoid_level(char *buf, size_t size)
 {
-	if (target_read_file("/proc/sys/kernel/perf_event_paranoid", buf, size) <= 0)
+	if (procfs_read_small("/proc/sys/kernel/perf_event_paranoid", buf, size) <= 0)
 		snprintf(buf, size, "?");
 }
 
@@ -271,7 +272,7 @@ static int under_seccomp(void)
 {
 	char buf[2048], *p;
 
-	if (target_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+	if (procfs_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return 0;
 	p = strstr(buf, "\nSeccomp:");
 	return p && strtol(p + 9, NULL, 10) == 2;
@@ -725,7 +726,7 @@ static void check_exit(struct sampler *s)
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
-	n = target_read_file(path, buf, sizeof(buf));
+	n = procfs_read_small(path, buf, sizeof(buf));
 	if (n <= 0 || target_parse_stat(buf, (size_t)n, &state, comm, sizeof(comm)) < 0 ||
 	    state == 'X' || (state == 'Z' && task_count(s->pid) <= 1))
 		b->exited = 1;

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -389,7 +390,7 @@ static pid_t thread_group(pid_t tid)
 	char path[64], buf[1024], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (target_read_file(path, buf, sizeof(buf)) <= 0)
+	if (procfs_read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	p = strstr(buf, "\nTgid:");
 	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;

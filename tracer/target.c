@@ -14,26 +14,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "banned.h"
-
-ssize_t target_read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0) {
-		n = -errno;
-	} else {
-		buf[n] = '\0';
-		if (n > 0 && buf[n - 1] == '\n')
-			buf[--n] = '\0';
-	}
-	close(fd);
-	return n;
-}
 
 int target_comm(pid_t pid, char *buf, size_t size)
 {
@@ -41,7 +23,7 @@ int target_comm(pid_t pid, char *buf, size_t size)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	n = target_read_file(path, tmp, sizeof(tmp));
+	n = procfs_read_small(path, tmp, sizeof(tmp));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	snprintf(buf, size, "%s", tmp);
@@ -55,7 +37,7 @@ int target_tracer(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = target_read_file(path, buf, sizeof(buf));
+	n = procfs_read_small(path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	p = strstr(buf, "\nTracerPid:");
@@ -249,7 +231,7 @@ static int list_children(pid_t pid, pid_t **list, size_t *n)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
-		if (target_read_file(path, buf, sizeof(buf)) <= 0)
+		if (procfs_read_small(path, buf, sizeof(buf)) <= 0)
 			continue;
 		for (p = buf;; p = end) {
 			long kid = strtol(p, &end, 10);

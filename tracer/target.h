@@ -13,10 +13,6 @@
 
 #define TARGET_COMM_MAX 64
 
-/* Read a small file (a /proc entry) into @buf, NUL-terminated, a trailing
- * newline removed. Returns the length or -errno. */
-ssize_t target_read_file(const char *path, char *buf, size_t size);
-
 /* Read /proc/PID/comm into @buf (NUL-terminated, newline removed).
  * 0 or -errno (-ESRCH when the process does not exist). */
 int target_comm(pid_t pid, char *buf, size_t size);

@@ -98,11 +98,16 @@ def check_no_guesses(folded, marker_pos):
             for i, fr in enumerate(frames):
                 if fr == "[unknown]" and i != marker_pos and not loading:
                     fail("guessed frames in a stack: " + line[:300])
+            # The start-up frames below main (_start, __libc_start_main,
+            # libc's unnamed __libc_start_call_main) are entered once; seen
+            # again above main, they were read from stale stack slots. Other
+            # libc frames above main are calls main makes (pthread_join).
             names = frames[marker_pos:]
-            for i, fr in enumerate(names):
-                if fr.startswith("libc.so") or fr.startswith("__libc_start"):
-                    if any(x in ("main", "run", "work") for x in names[:i]):
-                        fail("program code above libc's start-up: " + line[:300])
+            if "main" in names:
+                top = names.index("main")
+                startup = set(names[:top])
+                if any(fr in startup for fr in names[top + 1:]):
+                    fail("program code above libc's start-up: " + line[:300])
 
 
 def run_hotspy(args, timeout=60, env=None):
@@ -122,6 +127,9 @@ def case_profile(rest):
     p.add_argument("--expect", help="expectation file name (default: NAME)")
     p.add_argument("--env", action="append", default=[],
                    help="KEY=VALUE in the fixture's environment")
+    p.add_argument("--max-unsampled", type=float, default=None,
+                   help="at most this percentage of the threads that exited was "
+                        "never sampled (from --stats; perf sampler)")
     p.add_argument("--min-processes", type=int, default=0,
                    help="at least this many process roots `NAME (PID)` with samples")
     p.add_argument("--min-threads", type=int, default=0,
@@ -168,6 +176,14 @@ def case_profile(rest):
         if not check_profile(expect, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, expect))
         check_no_guesses(out, 2 if a.threads else 1)
+        if a.max_unsampled is not None:
+            m = re.search(r"stats: (\d+) threads exited, (\d+) never sampled", r.stderr)
+            if not m:
+                fail("no count of exited threads in the --stats output")
+            exited, never = int(m.group(1)), int(m.group(2))
+            if exited < 50 or never > a.max_unsampled / 100.0 * exited:
+                fail("%d of %d exited threads never sampled (at most %g %% expected)"
+                     % (never, exited, a.max_unsampled))
         if a.min_processes:
             roots = set()
             with open(out) as f:
