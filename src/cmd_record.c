@@ -164,8 +164,10 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 			(double)st->stopped_ns / (double)st->snapshots / 1e3,
 			(double)st->stopped_max_ns / 1e3);
 	if (st->snapshots)
-		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us\n",
-			(double)st->unwind_ns / (double)st->snapshots / 1e3);
+		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us (%" PRIu64 " walks by "
+			"cached rules, %" PRIu64 " by libunwind)\n",
+			(double)st->unwind_ns / (double)st->snapshots / 1e3, st->walks_fast,
+			st->walks_slow);
 	fprintf(stderr, "hotspy: stats: hotspy cpu %.1f ms", cpu_ms);
 	if (samples)
 		fprintf(stderr, " (%.1f us per sample)", cpu_ms * 1e3 / (double)samples);

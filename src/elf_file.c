@@ -374,6 +374,11 @@ int elf_file_is_dyn(const struct elf_file *ef)
 	return ef->dyn;
 }
 
+struct Elf *elf_file_elf(const struct elf_file *ef)
+{
+	return ef->elf;
+}
+
 static int cmp_symbol(const void *a, const void *b)
 {
 	const struct symbol *x = a, *y = b;

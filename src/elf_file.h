@@ -63,4 +63,7 @@ size_t elf_file_build_id(const struct elf_file *ef, const uint8_t **id);
 /* True when the object is a PIE or shared object (ET_DYN). */
 int elf_file_is_dyn(const struct elf_file *ef);
 
+/* The libelf handle, for libdw readers (CFI, DWARF). Owned by @ef. */
+struct Elf *elf_file_elf(const struct elf_file *ef);
+
 #endif

@@ -358,7 +358,18 @@ pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 		*maps = s->procs[i]->maps;
 	return s->procs[i]->pid;
 }
-const struct sampler_stats *sampler_stats(const struct sampler *s) { return &s->stats; }
+const struct sampler_stats *sampler_stats(struct sampler *s)
+{
+	s->stats.walks_fast = s->stats.walks_slow = 0;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		uint64_t fast, slow;
+
+		unwinder_counts(s->procs[i]->unwinder, &fast, &slow);
+		s->stats.walks_fast += fast;
+		s->stats.walks_slow += slow;
+	}
+	return &s->stats;
+}
 int sampler_exit_status(const struct sampler *s) { return s->exit_status; }
 
 size_t sampler_thread_count(const struct sampler *s)

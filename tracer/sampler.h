@@ -71,6 +71,8 @@ struct sampler_stats {
 	uint64_t stopped_max_ns;   /* longest single stop */
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
+	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
+	uint64_t walks_slow;       /* walks that needed libunwind */
 	uint64_t maps_reloads;
 	size_t threads_seen;       /* distinct threads ever sampled or attached */
 };
@@ -129,7 +131,8 @@ pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 			 struct maps **maps);
 /* Threads currently attached. */
 size_t sampler_thread_count(const struct sampler *s);
-const struct sampler_stats *sampler_stats(const struct sampler *s);
+/* The counters so far (brought up to date by this call). */
+const struct sampler_stats *sampler_stats(struct sampler *s);
 /* Exit status of a started command once SAMPLER_EXITED (wait(2) format),
  * -1 when unknown or attached by PID. */
 int sampler_exit_status(const struct sampler *s);

@@ -1,9 +1,12 @@
 #include "unwind.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <libunwind.h>
 
 #include "log.h"
@@ -28,6 +31,9 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
  */
 struct eh_table {
 	struct elf_file *ef;     /* key */
+	Dwarf_CFI *cfi;          /* libdw's reader of the object's .eh_frame,
+	                          * for the rule cache; NULL until needed */
+	int cfi_tried;
 	int ok;
 	uint64_t hdr_vaddr;      /* ELF address of .eh_frame_hdr */
 	uint64_t fde_count;
@@ -36,10 +42,49 @@ struct eh_table {
 
 #define EH_TABLE_SLOTS 256     /* objects per process; collisions just redo work */
 
+/*
+ * The fast path: what the CFI of one code address says, reduced to the
+ * rules that compiled x86-64 code uses (CFA = register + offset; return
+ * address and callee-saved registers at CFA + offset, or unchanged), so a
+ * step is a table lookup and a few loads from the stack copy. Anything
+ * else (expressions, signal frames, PLT stubs, no CFI) is RULE_SLOW: the
+ * whole walk is then left to libunwind, which knows every case.
+ *
+ * libunwind's own rule cache takes a lock that blocks signals with two
+ * sigprocmask calls per frame; this one is private to the unwinder.
+ */
+enum rule_kind { RULE_STEP = 1, RULE_BOTTOM, RULE_SLOW };
+
+#define RULE_SAME  INT16_MAX      /* register unchanged by this frame */
+#define RULE_UNDEF INT16_MIN      /* register not recoverable (call-clobbered) */
+#define RULE_REGS  SNAP_RIP       /* general registers 0..15 */
+
+struct cfi_rule {
+	uint8_t kind;
+	uint8_t cfa_reg;              /* DWARF register number (= SNAP_*) */
+	int32_t cfa_off;
+	int16_t ra_off;               /* return address at CFA + ra_off */
+	int16_t reg_off[RULE_REGS];   /* each register: at CFA + off, or
+	                               * RULE_SAME / RULE_UNDEF */
+};
+
+struct rule_slot {
+	const struct elf_file *ef;    /* NULL: empty */
+	uint64_t vaddr;
+	struct cfi_rule rule;
+};
+
+#define RULES_MIN  4096
+#define RULES_MAX  (1u << 20)     /* then the table starts over */
+
 struct unwinder {
 	unw_addr_space_t as;
 	struct elf_cache *cache;
 	struct eh_table tables[EH_TABLE_SLOTS];
+	struct rule_slot *rules;      /* open addressing, at most half full */
+	size_t rules_mask, nrules;
+	uint64_t fast_walks, slow_walks;
+	bool fast;                    /* use the rule cache (default) */
 };
 
 /* The walk in progress, the `arg` of every accessor. */
@@ -53,6 +98,15 @@ struct unwind_walk {
 	int unmapped;                     /* a PC fell outside the maps */
 	int no_info;                      /* find_proc_info failed in this step */
 };
+
+static uint64_t rule_hash(const struct elf_file *ef, uint64_t vaddr)
+{
+	uint64_t h = (uint64_t)(uintptr_t)ef ^ (vaddr * 0x9e3779b97f4a7c15ull);
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
 
 #define DW_EH_PE_udata4  0x03
 #define DW_EH_PE_sdata4  0x0b
@@ -72,6 +126,8 @@ static struct eh_table *eh_table_get(struct unwinder *uw, struct elf_file *ef)
 	if (t->ef == ef)
 		return t->ok ? t : NULL;
 
+	if (t->cfi)
+		dwarf_cfi_end(t->cfi);
 	memset(t, 0, sizeof(*t));
 	t->ef = ef;
 	if (elf_file_eh_frame_hdr(ef, &t->hdr_vaddr, &size) < 0 || size < 12)
@@ -248,6 +304,256 @@ static unw_accessors_t unwind_accessors = {
 	.get_proc_name = get_proc_name,
 };
 
+/* libdw's CFI reader of @ef (through the eh_table slot), or NULL. */
+static Dwarf_CFI *object_cfi(struct unwinder *uw, struct elf_file *ef)
+{
+	struct eh_table *t = eh_table_get(uw, ef);
+
+	if (!t)
+		return NULL;
+	if (!t->cfi_tried) {
+		t->cfi_tried = 1;
+		t->cfi = dwarf_getcfi_elf(elf_file_elf(ef));
+	}
+	return t->cfi;
+}
+
+/* A location rule "at CFA + off" as libdw spells it: DW_OP_call_frame_cfa,
+ * then optionally DW_OP_plus_uconst with the (signed) offset. */
+static int cfa_offset_rule(const Dwarf_Op *ops, size_t nops, int16_t *off)
+{
+	int64_t v = 0;
+
+	if (nops < 1 || nops > 2 || ops[0].atom != DW_OP_call_frame_cfa)
+		return -1;
+	if (nops == 2) {
+		if (ops[1].atom != DW_OP_plus_uconst)
+			return -1;
+		v = (int64_t)ops[1].number;
+	}
+	if (v <= RULE_UNDEF || v >= RULE_SAME)
+		return -1;
+	*off = (int16_t)v;
+	return 0;
+}
+
+/* Reduce the CFI of ELF address @vaddr in @ef to a cfi_rule. */
+static void rule_compute(struct unwinder *uw, struct elf_file *ef, uint64_t vaddr,
+			 struct cfi_rule *r)
+{
+	Dwarf_CFI *cfi = object_cfi(uw, ef);
+	Dwarf_Frame *frame = NULL;
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	bool signal = false;
+	int ra;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = RULE_SLOW;
+	if (!cfi || dwarf_cfi_addrframe(cfi, vaddr, &frame) != 0)
+		goto out;
+	ra = dwarf_frame_info(frame, NULL, NULL, &signal);
+	if (ra != SNAP_RIP || signal)
+		goto out;
+	/* The outermost frame says its caller's PC is undefined. */
+	if (dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) != 0)
+		goto out;
+	if (nops == 0 && ops == ops_mem) {
+		r->kind = RULE_BOTTOM;
+		goto out;
+	}
+	if (cfa_offset_rule(ops, nops, &r->ra_off) < 0)
+		goto out;
+	if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops != 1 ||
+	    ops[0].atom != DW_OP_bregx || ops[0].number >= RULE_REGS)
+		goto out;
+	r->cfa_reg = (uint8_t)ops[0].number;
+	r->cfa_off = (int32_t)(int64_t)ops[0].number2;
+	if ((int64_t)ops[0].number2 != r->cfa_off)
+		goto out;
+	for (int reg = 0; reg < RULE_REGS; reg++) {
+		if (reg == SNAP_RSP)
+			continue;   /* the caller's SP is the CFA (x86-64 psABI) */
+		if (dwarf_frame_register(frame, reg, ops_mem, &ops, &nops) != 0)
+			goto out;
+		if (nops == 0)
+			r->reg_off[reg] = ops ? RULE_UNDEF : RULE_SAME;
+		else if (cfa_offset_rule(ops, nops, &r->reg_off[reg]) < 0)
+			goto out;
+	}
+	r->kind = RULE_STEP;
+out:
+	free(frame);
+}
+
+static int rules_grow(struct unwinder *uw)
+{
+	size_t cap = uw->rules ? (uw->rules_mask + 1) * 2 : RULES_MIN;
+	struct rule_slot *slots;
+
+	if (uw->rules && (uw->nrules + 1) * 2 <= uw->rules_mask + 1)
+		return 0;
+	if (cap > RULES_MAX) {
+		/* Bounded: start over rather than grow without end. */
+		memset(uw->rules, 0, (uw->rules_mask + 1) * sizeof(*uw->rules));
+		uw->nrules = 0;
+		return 0;
+	}
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; uw->rules && i <= uw->rules_mask; i++) {
+		const struct rule_slot *o = &uw->rules[i];
+		size_t j;
+
+		if (!o->ef)
+			continue;
+		j = rule_hash(o->ef, o->vaddr) & (cap - 1);
+		while (slots[j].ef)
+			j = (j + 1) & (cap - 1);
+		slots[j] = *o;
+	}
+	free(uw->rules);
+	uw->rules = slots;
+	uw->rules_mask = cap - 1;
+	return 0;
+}
+
+/* The rule of ELF address @vaddr of @ef, computed once. NULL when out of
+ * memory. */
+static const struct cfi_rule *rule_get(struct unwinder *uw, struct elf_file *ef,
+				       uint64_t vaddr)
+{
+	struct rule_slot *slot;
+	size_t i;
+
+	if (rules_grow(uw) < 0)
+		return NULL;
+	for (i = rule_hash(ef, vaddr) & uw->rules_mask; uw->rules[i].ef;
+	     i = (i + 1) & uw->rules_mask) {
+		slot = &uw->rules[i];
+		if (slot->ef == ef && slot->vaddr == vaddr)
+			return &slot->rule;
+	}
+	slot = &uw->rules[i];
+	slot->ef = ef;
+	slot->vaddr = vaddr;
+	rule_compute(uw, ef, vaddr, &slot->rule);
+	uw->nrules++;
+	return &slot->rule;
+}
+
+/* One register from the stack copy. 0, 1 when @addr is in the stack past
+ * the copy (the copy was too short), -1 elsewhere. */
+static int stack_load(const struct unwind_walk *w, uint64_t addr, uint64_t *val)
+{
+	const struct snapshot *s = w->snap;
+	const struct mapping *m;
+
+	if (addr >= s->stack_addr && addr - s->stack_addr <= s->stack_len &&
+	    s->stack_len - (addr - s->stack_addr) >= sizeof(*val)) {
+		memcpy(val, s->stack + (addr - s->stack_addr), sizeof(*val));
+		return 0;
+	}
+	m = maps_find(w->maps, addr);
+	if (m && addr >= s->stack_addr && s->stack_addr >= m->start && s->stack_addr < m->end)
+		return 1;
+	return -1;
+}
+
+/*
+ * The walk with cached rules. Returns the number of addresses stored (as
+ * unwinder_unwind) with *@end set, or 0 when a frame needs libunwind.
+ */
+static size_t fast_unwind(struct unwinder *uw, struct unwind_walk *w, uint64_t *addrs,
+			  size_t max, enum unwind_end *end)
+{
+	uint64_t regs[RULE_REGS + 1], ip, bias = 0;
+	uint32_t valid = (1u << (RULE_REGS + 1)) - 1;
+	const struct mapping *m, *last = NULL;
+	struct elf_file *ef = NULL;
+	size_t n = 0;
+	int adjust = 0;
+
+	memcpy(regs, w->snap->regs, sizeof(regs));
+	for (;;) {
+		const struct cfi_rule *r;
+		uint64_t cfa, ra, saved[RULE_REGS];
+		int reg, ld;
+
+		ip = regs[SNAP_RIP];
+		if (ip == 0 && n > 0) {
+			*end = UNWIND_BOTTOM;
+			return n;
+		}
+		if (n == max - 1) {
+			*end = UNWIND_CUT;
+			addrs[n++] = PROFILE_ADDR_TRUNCATED;
+			return n;
+		}
+		addrs[n++] = adjust ? ip - 1 : ip;
+		ip -= adjust;
+		if (!last || ip < last->start || ip >= last->end) {
+			m = maps_find(w->maps, ip);
+			if (!m || !mapping_is_file(m))
+				return 0;
+			ef = elf_cache_get(uw->cache, w->snap->pid, m);
+			if (!ef || elf_file_load_bias(ef, m->start, m->offset, &bias) < 0)
+				return 0;
+			last = m;
+		}
+		r = rule_get(uw, ef, ip - bias);
+		if (!r || r->kind == RULE_SLOW || !(valid & (1u << r->cfa_reg)))
+			return 0;
+		if (r->kind == RULE_BOTTOM) {
+			*end = UNWIND_BOTTOM;
+			return n;
+		}
+		cfa = regs[r->cfa_reg] + (uint64_t)(int64_t)r->cfa_off;
+		ld = stack_load(w, cfa + (uint64_t)(int64_t)r->ra_off, &ra);
+		for (reg = 0; ld == 0 && reg < RULE_REGS; reg++) {
+			int16_t off = r->reg_off[reg];
+
+			if (reg == SNAP_RSP || off == RULE_SAME || off == RULE_UNDEF)
+				continue;
+			ld = stack_load(w, cfa + (uint64_t)(int64_t)off, &saved[reg]);
+		}
+		if (ld > 0) {
+			*end = UNWIND_CUT;
+			addrs[n++] = PROFILE_ADDR_TRUNCATED;
+			return n;
+		}
+		if (ld < 0)
+			return 0;
+		for (reg = 0; reg < RULE_REGS; reg++) {
+			int16_t off = r->reg_off[reg];
+
+			if (reg == SNAP_RSP || off == RULE_SAME)
+				continue;
+			if (off == RULE_UNDEF) {
+				valid &= ~(1u << reg);
+			} else {
+				regs[reg] = saved[reg];
+				valid |= 1u << reg;
+			}
+		}
+		/* A walk that does not move up the stack is going nowhere. */
+		if (cfa <= regs[SNAP_RSP] && n > 1)
+			return 0;
+		regs[SNAP_RSP] = cfa;
+		regs[SNAP_RIP] = ra;
+		adjust = 1;
+	}
+}
+
+static void tables_release(struct unwinder *uw)
+{
+	for (size_t i = 0; i < EH_TABLE_SLOTS; i++)
+		if (uw->tables[i].cfi)
+			dwarf_cfi_end(uw->tables[i].cfi);
+	memset(uw->tables, 0, sizeof(uw->tables));
+}
+
 struct unwinder *unwinder_new(struct elf_cache *cache)
 {
 	struct unwinder *uw = calloc(1, sizeof(*uw));
@@ -271,6 +577,7 @@ struct unwinder *unwinder_new(struct elf_cache *cache)
 	 * The cost is hotspy's alone: walks run after the target resumed.
 	 */
 	unw_set_caching_policy(uw->as, UNW_CACHE_GLOBAL);
+	uw->fast = true;
 	return uw;
 }
 
@@ -279,13 +586,16 @@ void unwinder_free(struct unwinder *uw)
 	if (!uw)
 		return;
 	unw_destroy_addr_space(uw->as);
+	tables_release(uw);
+	free(uw->rules);
 	free(uw);
 }
 
 void unwinder_flush(struct unwinder *uw)
 {
+	/* Rules stay: they belong to the ELF files, which do not change. */
 	unw_flush_cache(uw->as, 0, 0);
-	memset(uw->tables, 0, sizeof(uw->tables));
+	tables_release(uw);
 }
 
 size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
@@ -299,6 +609,15 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 	int adjust = 0;   /* callers' return addresses point past the call */
 	int ret;
 
+	if (uw->fast) {
+		n = fast_unwind(uw, &w, addrs, max, end);
+		if (n) {
+			uw->fast_walks++;
+			return n;
+		}
+		uw->slow_walks++;
+		w = (struct unwind_walk){ .uw = uw, .maps = maps, .snap = snap };
+	}
 	*end = UNWIND_NO_INFO;
 	if (unw_init_remote(&cursor, uw->as, &w) < 0) {
 		addrs[n++] = snap->regs[SNAP_RIP];
@@ -348,4 +667,15 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 						: PROFILE_ADDR_UNKNOWN;
 	}
 	return n;
+}
+
+void unwinder_set_fast(struct unwinder *uw, bool fast)
+{
+	uw->fast = fast;
+}
+
+void unwinder_counts(const struct unwinder *uw, uint64_t *fast, uint64_t *slow)
+{
+	*fast = uw->fast_walks;
+	*slow = uw->slow_walks;
 }

@@ -10,6 +10,7 @@
 #ifndef HOTSPY_UNWIND_H
 #define HOTSPY_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,5 +48,16 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 /* Forget cached unwind rules: call when the mappings of the process changed
  * (code unmapped, library replaced). */
 void unwinder_flush(struct unwinder *uw);
+
+/*
+ * Walks go first through hotspy's own cache of CFI rules (libdw reads the
+ * CFI), and to libunwind only when a frame needs more than the rules of
+ * compiled code (expressions, signal frames, PLT stubs). @fast false sends
+ * every walk to libunwind: for tests that compare the two.
+ */
+void unwinder_set_fast(struct unwinder *uw, bool fast);
+
+/* Walks done by the rule cache and by libunwind so far. */
+void unwinder_counts(const struct unwinder *uw, uint64_t *fast, uint64_t *slow);
 
 #endif

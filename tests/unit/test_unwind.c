@@ -1,0 +1,181 @@
+/*
+ * test_unwind.c - the unwinder's rule cache against libunwind, on real
+ * stacks with no live target: the test takes a snapshot of its own thread
+ * (registers at a known instruction, and a copy of its stack), then walks it
+ * both ways. The walks must agree address for address, reach the bottom,
+ * and pass through main; a copy cut short must end in [truncated] both ways.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "elf_cache.h"
+#include "maps.h"
+#include "profile.h"
+#include "snapshot.h"
+#include "unwind.h"
+#include "banned.h"
+
+#define DEPTH 12
+#define MAX_FRAMES 256
+
+static uint8_t stack_copy[1 << 20];
+
+int main(void);
+
+/* Copy the live stack without ASan's checks: it holds other frames'
+ * redzones, which are not ours to read as objects. */
+__attribute__((no_sanitize_address, noinline))
+static size_t copy_stack(uint64_t sp, uint64_t end)
+{
+	const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)sp;
+	size_t len = end - sp;
+
+	if (len > sizeof(stack_copy))
+		len = sizeof(stack_copy);
+	for (size_t i = 0; i < len; i++)
+		stack_copy[i] = src[i];
+	return len;
+}
+
+/* Registers as they are at the instruction after the lea. */
+__attribute__((noinline))
+static void capture(struct snapshot *snap)
+{
+	uint64_t *r = snap->regs;
+
+	__asm__ volatile(
+		"lea 0(%%rip), %%rax\n\t"
+		"movq %%rax, 128(%0)\n\t"      /* SNAP_RIP * 8 */
+		"movq %%rsp, 56(%0)\n\t"       /* SNAP_RSP * 8 */
+		"movq %%rbp, 48(%0)\n\t"       /* SNAP_RBP * 8 */
+		"movq %%rbx, 24(%0)\n\t"       /* SNAP_RBX * 8 */
+		"movq %%r12, 96(%0)\n\t"
+		"movq %%r13, 104(%0)\n\t"
+		"movq %%r14, 112(%0)\n\t"
+		"movq %%r15, 120(%0)\n\t"
+		: : "r"(r) : "rax", "memory");
+}
+
+struct walk {
+	uint64_t addrs[MAX_FRAMES];
+	size_t n;
+	enum unwind_end end;
+};
+
+static int walk_both(const struct snapshot *snap, struct walk *fast, struct walk *slow)
+{
+	struct elf_cache *cache = elf_cache_new();
+	struct unwinder *uw = cache ? unwinder_new(cache) : NULL;
+	struct maps *maps = NULL;
+	uint64_t nfast, nslow;
+
+	if (!uw || maps_read(getpid(), &maps) < 0) {
+		unwinder_free(uw);
+		elf_cache_free(cache);
+		return -1;
+	}
+	fast->n = unwinder_unwind(uw, maps, snap, fast->addrs, MAX_FRAMES, &fast->end);
+	unwinder_counts(uw, &nfast, &nslow);
+	CHECK_EQ_U64(nfast, 1);    /* this walk went through the rule cache */
+	unwinder_set_fast(uw, false);
+	slow->n = unwinder_unwind(uw, maps, snap, slow->addrs, MAX_FRAMES, &slow->end);
+	maps_free(maps);
+	unwinder_free(uw);
+	elf_cache_free(cache);
+	return 0;
+}
+
+static void compare(const struct walk *fast, const struct walk *slow)
+{
+	CHECK_EQ_U64(fast->n, slow->n);
+	CHECK_EQ_U64(fast->end, slow->end);
+	for (size_t i = 0; i < fast->n && i < slow->n; i++) {
+		if (fast->addrs[i] != slow->addrs[i]) {
+			fprintf(stderr, "frame %zu: fast %#" PRIx64 " slow %#" PRIx64 "\n", i,
+				fast->addrs[i], slow->addrs[i]);
+			CHECK(fast->addrs[i] == slow->addrs[i]);
+		}
+	}
+}
+
+/* Does the walk pass through main? main's code is between its address and
+ * the next function's; a return address into it is within a few KiB. */
+static int through_main(const struct walk *w)
+{
+	uint64_t lo = (uint64_t)(uintptr_t)&main;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->addrs[i] >= lo && w->addrs[i] < lo + 4096)
+			return 1;
+	return 0;
+}
+
+static void check_walks(void)
+{
+	static struct walk fast, slow;
+	struct snapshot snap;
+	struct maps *maps = NULL;
+	const struct mapping *m;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.pid = getpid();
+	snap.tid = getpid();
+	capture(&snap);
+	if (maps_read(getpid(), &maps) < 0) {
+		CHECK(!"cannot read own maps");
+		return;
+	}
+	m = maps_find(maps, snap.regs[SNAP_RSP]);
+	CHECK(m != NULL);
+	if (!m) {
+		maps_free(maps);
+		return;
+	}
+	snap.stack_addr = snap.regs[SNAP_RSP];
+	snap.stack = stack_copy;
+	snap.stack_len = copy_stack(snap.regs[SNAP_RSP], m->end);
+	maps_free(maps);
+
+	/* The whole stack: both reach the bottom through main. */
+	if (walk_both(&snap, &fast, &slow) < 0) {
+		CHECK(!"cannot set up the unwinder");
+		return;
+	}
+	compare(&fast, &slow);
+	CHECK(fast.end == UNWIND_BOTTOM);
+	CHECK(fast.n > DEPTH);
+	CHECK(through_main(&fast));
+
+	/* A copy cut short: both stop where the copy ends, marked. */
+	snap.stack_len = 96;
+	if (walk_both(&snap, &fast, &slow) < 0)
+		return;
+	compare(&fast, &slow);
+	CHECK(fast.end == UNWIND_CUT);
+	CHECK(fast.n >= 2 && fast.addrs[fast.n - 1] == PROFILE_ADDR_TRUNCATED);
+}
+
+/* Recursion so the walk crosses many frames of one function. */
+__attribute__((noinline))
+static int descend(int depth)
+{
+	int r;
+
+	if (depth == 0) {
+		check_walks();
+		return 0;
+	}
+	r = descend(depth - 1);
+	__asm__ volatile("" : : : "memory");   /* not a tail call */
+	return r + 1;
+}
+
+int main(void)
+{
+	if (descend(DEPTH) != DEPTH)
+		CHECK(!"recursion");
+	return check_status();
+}
