@@ -54,7 +54,10 @@ enum {
  * then trims the copy so the record fits its 16-bit size
  * (perf_sample_ustack_size in kernel/events/core.c). */
 #define PERF_MAX_STACK 65528u
-#define RING_PAGES_MAX 128u
+/* Each sample takes --stack-size bytes of ring whatever was copied (the
+ * record's size is the size asked for): 4 MiB hold 64 samples of 64 KiB.
+ * Unprivileged users get what perf_event_mlock_kb allows. */
+#define RING_PAGES_MAX 1024u
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
 #define POLL_MS 10
@@ -85,6 +88,7 @@ struct perf_backend {
 	size_t stack_size;      /* bytes asked per sample */
 	int exclude_kernel;
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
+	size_t ring_pages;      /* data pages of each ring: as many as allowed */
 	uint64_t period_ns;     /* task-clock nanoseconds per sample */
 	uint64_t polls;         /* perf_poll calls so far */
 	int64_t unsampled_ns;   /* see the READ record */
@@ -136,8 +140,10 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->mmap = 1;        /* a new executable mapping: reload the maps */
 	a->comm = 1;        /* thread names */
 	a->task = 1;        /* EXIT records */
+	/* Woken when a quarter of the ring is full, not at each sample: a
+	 * wake-up costs the target an inter-processor interrupt. */
 	a->watermark = 1;
-	a->wakeup_watermark = 16384;
+	a->wakeup_watermark = (uint32_t)(b->ring_pages * b->page / 4);
 }
 
 static struct name *name_find(struct perf_backend *b, pid_t tid)
@@ -204,29 +210,31 @@ static int fd_add(struct perf_backend *b, int fd)
 	return 0;
 }
 
-/* The ring of @cpu, mapped on first use: as large as the locked-memory
- * limit allows, up to RING_PAGES_MAX pages. */
+/*
+ * The ring of @cpu, mapped on first use with b->ring_pages pages. When the
+ * locked-memory limit refuses that many, b->ring_pages is halved and
+ * -EAGAIN returned: the event is to be opened again, its wake-up mark set
+ * for the smaller ring (the mark belongs to the event that maps the ring).
+ */
 static int ring_attach(struct perf_backend *b, int cpu, int fd)
 {
 	struct ring *r = &b->rings[cpu];
-	size_t pages;
+	void *p;
 
 	if (r->base)
 		return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) < 0 ? -errno : 0;
-	for (pages = RING_PAGES_MAX; pages >= 8; pages /= 2) {
-		void *p = mmap(NULL, (pages + 1) * b->page, PROT_READ | PROT_WRITE,
-			       MAP_SHARED, fd, 0);
-
-		if (p != MAP_FAILED) {
-			r->fd = fd;
-			r->base = p;
-			r->size = pages * b->page;
-			return 0;
-		}
-		if (errno != EPERM && errno != ENOMEM)
-			return -errno;
+	p = mmap(NULL, (b->ring_pages + 1) * b->page, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	if (p != MAP_FAILED) {
+		r->fd = fd;
+		r->base = p;
+		r->size = b->ring_pages * b->page;
+		return 0;
 	}
-	return -ENOMEM;
+	if ((errno != EPERM && errno != ENOMEM) || b->ring_pages <= 8)
+		return errno == EPERM ? -ENOMEM : -errno;
+	b->ring_pages /= 2;
+	return -EAGAIN;
 }
 
 /* Open the events of thread @tid on every CPU. 0 or -errno. */
@@ -255,7 +263,11 @@ static int thread_open(struct sampler *s, pid_t tid)
 			if (b->nfds && b->fds[b->nfds - 1] == fd)
 				b->nfds--;
 			close(fd);
-			return err;
+			if (err != -EAGAIN)
+				return err;
+			/* A smaller ring: this CPU again, with its mark. */
+			event_attr(s, &attr);
+			cpu--;
 		}
 	}
 	return 0;
@@ -797,6 +809,7 @@ static int perf_open(struct sampler *s)
 	b->page = (size_t)sysconf(_SC_PAGESIZE);
 	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
+	b->ring_pages = RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > OPTIONS_DEFAULT_STACK_SIZE)

@@ -41,6 +41,7 @@ struct eh_table {
 };
 
 #define EH_TABLE_SLOTS 256     /* objects per process; collisions just redo work */
+#define STACK_MAX (1ull << 30) /* no thread's stack is larger */
 
 /*
  * The fast path: what the CFI of one code address says, reduced to the
@@ -146,6 +147,25 @@ static struct eh_table *eh_table_get(struct unwinder *uw, struct elf_file *ef)
 	return t;
 }
 
+/*
+ * Is @addr (not in the copy) stack beyond the copy: the copy was too short?
+ * The sampler knows when it cut the copy (stack_cut). The maps are the
+ * second witness, but a main thread's stack grows without an mmap, so
+ * maps read before a deep recursion end above its stack pointer.
+ */
+static int past_copy(const struct unwind_walk *w, uint64_t addr)
+{
+	const struct snapshot *s = w->snap;
+	const struct mapping *m;
+
+	if (addr < s->stack_addr)
+		return 0;
+	if (s->stack_cut && addr - s->stack_addr < STACK_MAX)
+		return 1;
+	m = maps_find(w->maps, addr);
+	return m && s->stack_addr >= m->start && s->stack_addr < m->end;
+}
+
 /* The mapping and ELF object holding @addr, through the walk's cache. */
 static struct elf_file *walk_object(struct unwind_walk *w, uint64_t addr,
 				    const struct mapping **mp)
@@ -240,9 +260,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp,
 	if (ef && elf_file_read(ef, addr - m->start + m->offset, valp, sizeof(*valp)) == 0)
 		return 0;
 
-	/* Beyond the copy but inside the same stack: the copy was too short. */
-	m = maps_find(w->maps, addr);
-	if (m && addr >= s->stack_addr && s->stack_addr >= m->start && s->stack_addr < m->end)
+	if (past_copy(w, addr))
 		w->past_stack = 1;
 	return -UNW_EINVAL;
 }
@@ -448,17 +466,13 @@ static const struct cfi_rule *rule_get(struct unwinder *uw, struct elf_file *ef,
 static int stack_load(const struct unwind_walk *w, uint64_t addr, uint64_t *val)
 {
 	const struct snapshot *s = w->snap;
-	const struct mapping *m;
 
 	if (addr >= s->stack_addr && addr - s->stack_addr <= s->stack_len &&
 	    s->stack_len - (addr - s->stack_addr) >= sizeof(*val)) {
 		memcpy(val, s->stack + (addr - s->stack_addr), sizeof(*val));
 		return 0;
 	}
-	m = maps_find(w->maps, addr);
-	if (m && addr >= s->stack_addr && s->stack_addr >= m->start && s->stack_addr < m->end)
-		return 1;
-	return -1;
+	return past_copy(w, addr) ? 1 : -1;
 }
 
 /*
