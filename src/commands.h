@@ -8,5 +8,6 @@
 #include "options.h"
 
 int cmd_record(const struct options *opts);
+int cmd_flamegraph(const struct options *opts);
 
 #endif
