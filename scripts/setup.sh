@@ -32,6 +32,9 @@ PACKAGES=(
 	libunwind-dev libelf-dev libdw-dev libncurses-dev
 	python3 linux-perf libxml2-utils procps util-linux
 )
+# chromium, nodejs, npm: the browser test of the SVG flamegraph
+# (tests/browser, npm package playwright-core).
+PACKAGES+=(chromium nodejs npm)
 
 presets=(dev)
 for arg in "$@"; do
@@ -120,6 +123,11 @@ build_preset() {
 		printf 'hotspy: build up to date in %s\n' "$dir"
 	fi
 }
+
+# The browser test's one npm package, at the version package-lock.json names.
+if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+	run_logged /tmp/hotspy-npm-ci.log npm ci --prefix tests/browser --no-audit --no-fund
+fi
 
 for preset in "${presets[@]}"; do
 	build_preset "$preset"
