@@ -28,7 +28,7 @@ struct flametree {
 	size_t name_mask;
 	struct flametree_node *nodes;
 	size_t nnodes, nodes_cap;
-	uint32_t *node_slots;   /* node index + 1, 0 empty */
+	uint64_t *node_slots;   /* key hash << 32 | node index + 1; 0 empty */
 	size_t node_mask;
 };
 
@@ -57,8 +57,7 @@ static uint64_t node_key(uint32_t parent, uint32_t name)
 	return hash_mix64(((uint64_t)parent << 32) ^ name ^ UINT64_C(0x9e3779b97f4a7c15));
 }
 
-static int rehash(uint32_t **slots, size_t *mask, size_t count, int names,
-		  const struct flametree *t)
+static int rehash(uint32_t **slots, size_t *mask, size_t count, const struct flametree *t)
 {
 	size_t size = (*mask + 1) * 2;
 	uint32_t *s;
@@ -71,12 +70,8 @@ static int rehash(uint32_t **slots, size_t *mask, size_t count, int names,
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < count; i++) {
-		uint64_t h = names ? t->names[i].hash :
-			     node_key(t->nodes[i].parent, t->nodes[i].name);
-		size_t j = h & (size - 1);
+		size_t j = t->names[i].hash & (size - 1);
 
-		if (!names && i == 0)
-			continue;       /* the root is never looked up */
 		while (s[j])
 			j = (j + 1) & (size - 1);
 		s[j] = (uint32_t)i + 1;
@@ -96,7 +91,7 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 	if (len > FLAMETREE_NAME_MAX)
 		len = FLAMETREE_NAME_MAX;
 	h = hash_bytes(s, len);
-	err = rehash(&t->name_slots, &t->name_mask, t->nnames, 1, t);
+	err = rehash(&t->name_slots, &t->name_mask, t->nnames, t);
 	if (err < 0)
 		return err;
 	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
@@ -120,19 +115,57 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 	return 0;
 }
 
+/*
+ * The child table keeps the high half of each key's hash beside the node
+ * index, and places keys by it: a probe touches a node only when the hashes
+ * agree, and growing never reads the nodes (the table is the hot spot of
+ * reading a large profile). Up to 3/4 full.
+ */
+static int child_table_grow(struct flametree *t)
+{
+	size_t size = t->node_slots ? (t->node_mask + 1) * 2 : 1024;
+	uint64_t *s;
+
+	if (t->node_slots && t->nnodes * 4 < (t->node_mask + 1) * 3)
+		return 0;
+	if (size > (size_t)UINT32_MAX + 1)
+		return -ENOMEM;
+	s = calloc(size, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; t->node_slots && i <= t->node_mask; i++) {
+		uint64_t v = t->node_slots[i];
+		size_t j;
+
+		if (!v)
+			continue;
+		for (j = (v >> 32) & (size - 1); s[j]; j = (j + 1) & (size - 1))
+			;
+		s[j] = v;
+	}
+	free(t->node_slots);
+	t->node_slots = s;
+	t->node_mask = size - 1;
+	return 0;
+}
+
 static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32_t *out)
 {
-	uint64_t h = node_key(parent, name);
+	uint64_t tag = node_key(parent, name) >> 32;
 	struct flametree_node *n;
 	size_t j;
-	int err = rehash(&t->node_slots, &t->node_mask, t->nnodes, 0, t);
+	int err = child_table_grow(t);
 
 	if (err < 0)
 		return err;
-	for (j = h & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
-		n = &t->nodes[t->node_slots[j] - 1];
+	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
+		uint64_t v = t->node_slots[j];
+
+		if (v >> 32 != tag)
+			continue;
+		n = &t->nodes[(uint32_t)v - 1];
 		if (n->parent == parent && n->name == name) {
-			*out = t->node_slots[j] - 1;
+			*out = (uint32_t)v - 1;
 			return 0;
 		}
 	}
@@ -147,7 +180,8 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	n->next_sibling = t->nodes[parent].first_child;
 	n->first_child = FLAMETREE_NONE;
 	t->nodes[parent].first_child = (uint32_t)t->nnodes;
-	t->node_slots[j] = (uint32_t)++t->nnodes;
+	t->nnodes++;
+	t->node_slots[j] = tag << 32 | (uint64_t)t->nnodes;
 	*out = (uint32_t)t->nnodes - 1;
 	return 0;
 }
@@ -236,10 +270,23 @@ static int parse_line(const char *s, size_t len, size_t *stack_len, double *coun
 
 #define LINE_FRAMES_MAX 4096
 
+/*
+ * The previous line's frames and nodes: folded lines from one producer share
+ * long prefixes, and a frame equal to the one above it needs no hashing.
+ */
+struct line_state {
+	const char *names[LINE_FRAMES_MAX];
+	size_t lens[LINE_FRAMES_MAX];
+	uint32_t nodes[LINE_FRAMES_MAX];
+	size_t n;
+};
+
 static int add_line(struct flametree *t, const char *s, size_t len, bool reverse,
-		    const char **names, size_t *lens)
+		    struct line_state *ls, const char **names, size_t *lens)
 {
 	size_t stack_len, n = 0, start = 0;
+	uint32_t node = 0;
+	bool same = true;
 	double count;
 
 	if (parse_line(s, len, &stack_len, &count) < 0)
@@ -253,27 +300,51 @@ static int add_line(struct flametree *t, const char *s, size_t len, bool reverse
 		lens[n++] = i - start;
 		start = i + 1;
 	}
-	if (count == 0)
+	if (count == 0 || !isfinite(count))
 		return 0;       /* a stack with no weight draws nothing */
-	return flametree_add(t, names, lens, n, count, reverse) < 0 ? -ENOMEM : 0;
+	t->nodes[0].total += count;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = reverse ? n - 1 - i : i, l = lens[k];
+		uint32_t name;
+
+		if (l > FLAMETREE_NAME_MAX)
+			l = FLAMETREE_NAME_MAX;
+		same = same && i < ls->n && ls->lens[i] == l &&
+		       memcmp(ls->names[i], names[k], l) == 0;
+		if (same) {
+			node = ls->nodes[i];
+		} else if (name_intern(t, names[k], l, &name) < 0 ||
+			   child_get(t, node, name, &node) < 0) {
+			ls->n = 0;
+			return -ENOMEM;
+		}
+		ls->names[i] = names[k];
+		ls->lens[i] = l;
+		ls->nodes[i] = node;
+		t->nodes[node].total += count;
+	}
+	ls->n = n;
+	t->nodes[node].self += count;
+	return 0;
 }
 
-int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
-			 struct flametree_stats *st)
+/* @*lineno counts lines across calls. */
+static int add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
+		      struct flametree_stats *st, size_t *lineno_io)
 {
-	struct flametree_stats local = { 0 };
 	const char **names = malloc(LINE_FRAMES_MAX * sizeof(*names));
 	size_t *lens = malloc(LINE_FRAMES_MAX * sizeof(*lens));
-	size_t pos = 0, lineno = 0;
+	struct line_state *ls = malloc(sizeof(*ls));
+	size_t pos = 0, lineno = *lineno_io;
 	int err = 0;
 
-	if (!st)
-		st = &local;
-	if (!names || !lens) {
+	if (!names || !lens || !ls) {
 		free(names);
 		free(lens);
+		free(ls);
 		return -ENOMEM;
 	}
+	ls->n = 0;
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - buf) : len, l = end - pos;
@@ -283,7 +354,7 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 		if (l && buf[pos + l - 1] == '\r')
 			l--;
 		if (l) {
-			r = add_line(t, buf + pos, l, reverse, names, lens);
+			r = add_line(t, buf + pos, l, reverse, ls, names, lens);
 			if (r < 0) {
 				err = r;
 				break;
@@ -298,35 +369,59 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 		}
 		pos = end + 1;
 	}
+	*lineno_io = lineno;
 	free(names);
 	free(lens);
+	free(ls);
 	return err;
+}
+
+int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
+			 struct flametree_stats *st)
+{
+	struct flametree_stats local = { 0 };
+	size_t lineno = 0;
+
+	return add_folded(t, buf, len, reverse, st ? st : &local, &lineno);
 }
 
 int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
 			  struct flametree_stats *st)
 {
+	struct flametree_stats local = { 0 };
+	size_t len = 0, cap = 0, base = 0;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int err;
+	int err = 0;
 
+	/* In chunks of whole lines: memory follows the tree, not the input. */
+	if (!st)
+		st = &local;
 	for (;;) {
-		size_t got;
+		size_t got, cut;
+		char *nl;
 
-		if (grow((void **)&buf, &cap, len + 65536, 1) < 0) {
-			free(buf);
-			return -ENOMEM;
+		if (grow((void **)&buf, &cap, len + (1u << 20), 1) < 0) {
+			err = -ENOMEM;
+			break;
 		}
 		got = fread(buf + len, 1, cap - len, in);
 		len += got;
-		if (got == 0)
+		if (got == 0) {
+			cut = len;      /* the last line may lack its newline */
+		} else {
+			nl = memrchr(buf, '\n', len);
+			if (!nl)
+				continue;
+			cut = (size_t)(nl - buf) + 1;
+		}
+		err = add_folded(t, buf, cut, reverse, st, &base);
+		if (err < 0 || got == 0)
 			break;
+		memmove(buf, buf + cut, len - cut);
+		len -= cut;
 	}
-	if (ferror(in)) {
-		free(buf);
-		return -EIO;
-	}
-	err = flametree_add_folded(t, buf, len, reverse, st);
+	if (err == 0 && ferror(in))
+		err = -EIO;
 	free(buf);
 	return err;
 }
