@@ -33,8 +33,11 @@ PACKAGES=(
 	python3 linux-perf libxml2-utils procps util-linux
 )
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
-# (tests/browser, npm package playwright-core).
-PACKAGES+=(chromium nodejs npm)
+# (tests/browser, npm package playwright-core). A nodejs that bundles its
+# own npm (NodeSource's) conflicts with Debian's npm package: ask for npm
+# only when no npm command is there.
+PACKAGES+=(chromium nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 presets=(dev)
 for arg in "$@"; do
