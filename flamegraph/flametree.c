@@ -175,7 +175,7 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	n = &t->nodes[t->nnodes];
 	*n = (struct flametree_node){
 		.name = name, .parent = parent, .first_child = t->nodes[parent].first_child,
-		.next_sibling = FLAMETREE_NONE, .depth = t->nodes[parent].depth + 1,
+		.next_sibling = FLAMETREE_NONE,
 	};
 	n->next_sibling = t->nodes[parent].first_child;
 	n->first_child = FLAMETREE_NONE;

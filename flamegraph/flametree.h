@@ -31,7 +31,6 @@ struct flametree_node {
 	uint32_t parent;        /* FLAMETREE_NONE for the root */
 	uint32_t first_child;   /* FLAMETREE_NONE when a leaf */
 	uint32_t next_sibling;  /* FLAMETREE_NONE when the last */
-	uint32_t depth;         /* root 0 */
 	double self;
 	double total;
 };

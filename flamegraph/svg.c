@@ -153,6 +153,7 @@ done:
 
 struct walk {
 	uint32_t node;
+	uint32_t depth;         /* root 0 */
 	double x;               /* samples left of the frame */
 };
 
@@ -180,7 +181,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 	stack = malloc(cap * sizeof(*stack));
 	if (!stack)
 		return -ENOMEM;
-	stack[n++] = (struct walk){ 0, 0 };
+	stack[n++] = (struct walk){ 0, 0, 0 };
 	while (n) {
 		struct walk w = stack[--n];
 		const struct flametree_node *nd = flametree_node_at(t, w.node);
@@ -188,16 +189,16 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 		size_t first = n, len;
 		const char *name = flametree_name(t, nd->name, &len);
 
-		if (nd->depth > *max_depth)
-			*max_depth = nd->depth;
+		if (w.depth > *max_depth)
+			*max_depth = w.depth;
 		if (out) {
 			double px = PAD + w.x / total * span, pw = nd->total / total * span;
-			unsigned y = o->inverted ? TOP + nd->depth * fh :
-				     height - BOTTOM - (nd->depth + 1) * fh;
+			unsigned y = o->inverted ? TOP + w.depth * fh :
+				     height - BOTTOM - (w.depth + 1) * fh;
 			size_t fit = (size_t)(pw / (FONT_SIZE * 0.59));
 
 			fprintf(out, "<g class=\"f\" fg:x=\"%.17g\" fg:w=\"%.17g\" fg:d=\"%u\"><title>",
-				w.x, nd->total, nd->depth);
+				w.x, nd->total, w.depth);
 			svg_escape(out, name, len, NAME_SHOWN_MAX);
 			fprintf(out, " (%.12g %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%u\" "
 				"width=\"%.2f\" height=\"%u\" rx=\"2\" fill=\"", nd->total,
@@ -224,7 +225,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 					stack = bigger;
 					cap *= 2;
 				}
-				stack[n++] = (struct walk){ c, cx };
+				stack[n++] = (struct walk){ c, w.depth + 1, cx };
 			}
 			cx += cn->total;
 		}
