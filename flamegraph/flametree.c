@@ -486,3 +486,33 @@ double flametree_total(const struct flametree *t)
 {
 	return t->nodes[0].total;
 }
+
+uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *s, size_t len)
+{
+	uint64_t h, tag;
+	uint32_t name = FLAMETREE_NONE;
+	size_t j;
+
+	if (len > FLAMETREE_NAME_MAX)
+		len = FLAMETREE_NAME_MAX;
+	h = hash_bytes(s, len);
+	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
+		const struct name *nm = &t->names[t->name_slots[j] - 1];
+
+		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0) {
+			name = t->name_slots[j] - 1;
+			break;
+		}
+	}
+	if (name == FLAMETREE_NONE || !t->node_slots)
+		return FLAMETREE_NONE;
+	tag = node_key(parent, name) >> 32;
+	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
+		uint64_t v = t->node_slots[j];
+		const struct flametree_node *n = &t->nodes[(uint32_t)v - 1];
+
+		if (v >> 32 == tag && n->parent == parent && n->name == name)
+			return (uint32_t)v - 1;
+	}
+	return FLAMETREE_NONE;
+}

@@ -79,6 +79,12 @@ size_t flametree_count(const struct flametree *t);
 const struct flametree_node *flametree_node_at(const struct flametree *t, uint32_t i);
 /* The bytes of name @name; *len receives the length. Not NUL-terminated. */
 const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len);
+/*
+ * The child of @parent named @name[0..len), or FLAMETREE_NONE. Lets a
+ * differential graph find a frame of one tree in another.
+ */
+uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *name,
+			 size_t len);
 /* Total weight (the root's total). */
 double flametree_total(const struct flametree *t);
 

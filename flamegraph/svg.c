@@ -151,9 +151,50 @@ done:
 	fprintf(out, "rgb(%d,%d,%d)", r, g, b);
 }
 
+static double before_total(const struct svg_options *o, uint32_t before)
+{
+	double scale = o->before_scale > 0 ? o->before_scale : 1;
+
+	return before == FLAMETREE_NONE ? 0 :
+	       flametree_node_at(o->before, before)->total * scale;
+}
+
+/* The change in the tooltip: after the share, "+N (+P%)" against BEFORE. */
+static void diff_title(FILE *out, const struct svg_options *o, uint32_t before, double after)
+{
+	double b = before_total(o, before), d = after - b;
+
+	if (b > 0)
+		fprintf(out, " [%+.12g, %+.2f%%]", d, 100.0 * d / b);
+	else
+		fprintf(out, " [new]");
+}
+
+/* Red where AFTER has more, blue where less, white when equal; the depth of
+ * the colour is the change as a share of the whole graph. */
+static void diff_color(FILE *out, const struct svg_options *o, uint32_t before, double after,
+		       double total)
+{
+	double d = after - before_total(o, before), v = d / total * 10;
+	int k;
+
+	if (v > 1)
+		v = 1;
+	if (v < -1)
+		v = -1;
+	k = 210 - (int)(210 * (v < 0 ? -v : v));
+	if (d > 0)
+		fprintf(out, "rgb(255,%d,%d)", k, k);
+	else if (d < 0)
+		fprintf(out, "rgb(%d,%d,255)", k, k);
+	else
+		fputs("rgb(250,250,250)", out);
+}
+
 struct walk {
 	uint32_t node;
 	uint32_t depth;         /* root 0 */
+	uint32_t before;        /* the same path in opts->before, or FLAMETREE_NONE */
 	double x;               /* samples left of the frame */
 };
 
@@ -181,7 +222,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 	stack = malloc(cap * sizeof(*stack));
 	if (!stack)
 		return -ENOMEM;
-	stack[n++] = (struct walk){ 0, 0, 0 };
+	stack[n++] = (struct walk){ 0, 0, 0, 0 };
 	while (n) {
 		struct walk w = stack[--n];
 		const struct flametree_node *nd = flametree_node_at(t, w.node);
@@ -200,11 +241,16 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 			fprintf(out, "<g class=\"f\" fg:x=\"%.17g\" fg:w=\"%.17g\" fg:d=\"%u\"><title>",
 				w.x, nd->total, w.depth);
 			svg_escape(out, name, len, NAME_SHOWN_MAX);
-			fprintf(out, " (%.12g %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%u\" "
-				"width=\"%.2f\" height=\"%u\" rx=\"2\" fill=\"", nd->total,
-				o->count_name ? o->count_name : "samples",
-				100.0 * nd->total / total, px, y, pw, fh - 1);
-			color(out, o->colors, name, len);
+			fprintf(out, " (%.12g %s, %.2f%%)", nd->total,
+				o->count_name ? o->count_name : "samples", 100.0 * nd->total / total);
+			if (o->before)
+				diff_title(out, o, w.before, nd->total);
+			fprintf(out, "</title><rect x=\"%.2f\" y=\"%u\" "
+				"width=\"%.2f\" height=\"%u\" rx=\"2\" fill=\"", px, y, pw, fh - 1);
+			if (o->before)
+				diff_color(out, o, w.before, nd->total, total);
+			else
+				color(out, o->colors, name, len);
 			fprintf(out, "\"/><text x=\"%.2f\" y=\"%u\">", px + 3, y + fh - 4);
 			if (fit >= 3)
 				svg_escape(out, name, len, fit < len ? fit - 2 : fit);
@@ -225,7 +271,15 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 					stack = bigger;
 					cap *= 2;
 				}
-				stack[n++] = (struct walk){ c, w.depth + 1, cx };
+				uint32_t bc = FLAMETREE_NONE;
+
+				if (o->before && w.before != FLAMETREE_NONE) {
+					size_t cl;
+					const char *cs = flametree_name(t, cn->name, &cl);
+
+					bc = flametree_child(o->before, w.before, cs, cl);
+				}
+				stack[n++] = (struct walk){ c, w.depth + 1, bc, cx };
 			}
 			cx += cn->total;
 		}

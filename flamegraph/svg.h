@@ -35,6 +35,11 @@ struct svg_options {
 	bool inverted;          /* icicle: roots at the top */
 	enum svg_palette colors;
 	const char *count_name; /* NULL: "samples" */
+	/* Differential graph: the shape is the tree written, colours compare
+	 * each frame with the same path in @before (red: more now, blue: less),
+	 * whose weights are multiplied by @before_scale. NULL: a plain graph. */
+	const struct flametree *before;
+	double before_scale;    /* 0 taken as 1 */
 };
 
 struct options;

@@ -28,6 +28,8 @@ int main(int argc, char **argv)
 		return cmd_record(&opts);
 	case CMD_FLAMEGRAPH:
 		return cmd_flamegraph(&opts);
+	case CMD_DIFF:
+		return cmd_diff(&opts);
 	case CMD_NONE:
 		break;
 	}

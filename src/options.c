@@ -57,6 +57,18 @@ static const char flamegraph_usage[] =
 "  -q, --quiet            no summary\n"
 "  -h, --help             this help\n";
 
+static const char diff_usage[] =
+"usage: hotspy diff BEFORE AFTER [-o SVG] [--normalize] [options]\n"
+"\n"
+"Draw a differential flamegraph of two folded profiles: the shape of AFTER,\n"
+"red where AFTER has more samples than BEFORE, blue where it has fewer.\n"
+"\n"
+"  -o, --output SVG       where to write ('-' or none: stdout)\n"
+"      --normalize        scale BEFORE to AFTER's total first\n"
+"  and the SVG options of 'hotspy flamegraph' (--title, --width, ...)\n"
+"  -q, --quiet            no summary\n"
+"  -h, --help             this help\n";
+
 static const char main_usage[] =
 "usage: hotspy COMMAND [options]\n"
 "\n"
@@ -65,6 +77,7 @@ static const char main_usage[] =
 "commands:\n"
 "  record    sample a process (or a command) and write a profile\n"
 "  flamegraph draw an SVG flamegraph from folded stacks\n"
+"  diff      draw a differential flamegraph of two folded profiles\n"
 "\n"
 "Run 'hotspy COMMAND --help' for the options of a command.\n";
 
@@ -167,6 +180,7 @@ enum {
 	OPT_INVERTED,
 	OPT_REVERSE,
 	OPT_COLORS,
+	OPT_NORMALIZE,
 };
 
 /* The SVG options record and flamegraph share; 1 when @c was one, 0 when
@@ -235,8 +249,10 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 
 static int parse_flamegraph(struct options *o, int argc, char **argv)
 {
+	bool diff = o->command == CMD_DIFF;
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		SVG_LONGOPTS,
@@ -261,8 +277,13 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 		case 'q':
 			o->quiet = true;
 			break;
+		case OPT_NORMALIZE:
+			if (!diff)
+				return usage_error("--normalize is an option of 'hotspy diff'");
+			o->normalize = true;
+			break;
 		case 'h':
-			fputs(flamegraph_usage, stdout);
+			fputs(diff ? diff_usage : flamegraph_usage, stdout);
 			return 1;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -272,8 +293,12 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		o->input = argv[optind++];
+	if (diff && optind < argc)
+		o->input2 = argv[optind++];
+	if (diff && !o->input2)
+		return usage_error("diff needs two folded files: BEFORE AFTER");
 	if (optind < argc)
-		return usage_error("one input file at most: '%s' is extra", argv[optind]);
+		return usage_error("too many input files: '%s' is extra", argv[optind]);
 	return 0;
 }
 
@@ -418,7 +443,11 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->command = CMD_FLAMEGRAPH;
 		return parse_flamegraph(o, argc - 1, argv + 1);
 	}
-	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "dump") == 0 || strcmp(cmd, "diff") == 0 ||
+	if (strcmp(cmd, "diff") == 0) {
+		o->command = CMD_DIFF;
+		return parse_flamegraph(o, argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "dump") == 0 ||
 	    strcmp(cmd, "report") == 0) {
 		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
 			"'hotspy record' is\n", cmd);

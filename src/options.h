@@ -13,6 +13,7 @@ enum command {
 	CMD_NONE,
 	CMD_RECORD,
 	CMD_FLAMEGRAPH,
+	CMD_DIFF,
 };
 
 enum output_format {
@@ -60,6 +61,8 @@ struct options {
 	bool inverted;             /* --inverted: icicle graph */
 	bool reverse;              /* --reverse: stacks leaf first */
 	const char *colors;        /* --colors hot|mem|io|kind; NULL = hot */
+	const char *input2;        /* diff: AFTER (input is BEFORE) */
+	bool normalize;            /* diff --normalize: scale BEFORE to AFTER's total */
 };
 
 /*

@@ -106,6 +106,31 @@ def main():
         r = run(hotspy, PERF_FOLDED.encode(), "--reverse", "--minwidth", "0")
         top = {f[0] for f in frames(r.stdout) if f[2] == 1}
         check("std::sort<int*>" in top and "prog" not in top, "--reverse puts leaves first")
+
+        # hotspy diff: AFTER's shape, red where it grew, blue where it shrank.
+        open(d + "/before", "w").write("main;a 10\nmain;b 10\n")
+        open(d + "/after", "w").write("main;a 30\nmain;b 5\nmain;c 5\n")
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/after", "-o", d + "/d.svg",
+                            "--minwidth", "0"], capture_output=True)
+        check(r.returncode == 0, "diff runs: %r" % r.stderr)
+        check(subprocess.run(["xmllint", "--noout", d + "/d.svg"]).returncode == 0, "diff SVG is XML")
+        root = ET.parse(d + "/d.svg").getroot()
+        fill = {}
+        for g in root.iter(SVG_NS + "g"):
+            if g.get("class") == "f":
+                name = g.find(SVG_NS + "title").text.split(" (")[0]
+                fill[name] = g.find(SVG_NS + "rect").get("fill")
+        def redish(c):
+            r_, g_, b_ = map(int, c[4:-1].split(","))
+            return r_ > b_
+        check(redish(fill["a"]) and redish(fill["c"]) and not redish(fill["b"]),
+              "diff colours: %r" % fill)
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/after", "--normalize"],
+                           capture_output=True)
+        check(r.returncode == 0 and b"main (40 samples, 100.00%) [+0, +0.00%]" in r.stdout,
+              "--normalize scales BEFORE to AFTER's total")
+        r = subprocess.run([hotspy, "diff", d + "/before"], capture_output=True)
+        check(r.returncode == 2, "diff needs two files")
     return 1 if failures else 0
 
 
