@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # demo.sh - build hotspy, profile the bundled `hotspots` fixture for a few
-# seconds, and print the ten functions it spent the most time in.
+# seconds, draw it as an interactive flamegraph (profile.svg), and print the
+# ten functions it spent the most time in.
 set -euo pipefail
 
-# Where the profile goes, in the repository root.
+# Where the profile goes, in the repository root: the folded stacks, and the
+# flamegraph drawn from them.
 OUTPUT=profile.folded
+SVG=profile.svg
 # How long the fixture runs, in seconds.
 DURATION=3
 
@@ -25,6 +28,10 @@ fixture=build/dev/fixtures/hotspots
 printf 'hotspy: profiling %s for %s s into %s\n' "$fixture" "$DURATION" "$OUTPUT"
 "$hotspy" record -o "$OUTPUT" -- "$fixture" "$DURATION" ||
 	die "recording failed (exit $?); see the message above"
+"$hotspy" flamegraph -q "$OUTPUT" -o "$SVG" --title "hotspots" \
+	--subtitle "scripts/demo.sh: ${DURATION} s of build/dev/fixtures/hotspots" ||
+	die "drawing $SVG failed (exit $?); see the message above"
+printf 'hotspy: wrote %s (open it in a browser)\n' "$SVG"
 
 # Self time per function: each folded line is "root;...;leaf COUNT", and a
 # walk that stopped early ends in a marker frame, which names no function,

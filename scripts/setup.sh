@@ -32,6 +32,12 @@ PACKAGES=(
 	libunwind-dev libelf-dev libdw-dev libncurses-dev
 	python3 linux-perf libxml2-utils procps util-linux
 )
+# chromium, nodejs, npm: the browser test of the SVG flamegraph
+# (tests/browser, npm package playwright-core). A nodejs that bundles its
+# own npm (NodeSource's) conflicts with Debian's npm package: ask for npm
+# only when no npm command is there.
+PACKAGES+=(chromium nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 presets=(dev)
 for arg in "$@"; do
@@ -120,6 +126,11 @@ build_preset() {
 		printf 'hotspy: build up to date in %s\n' "$dir"
 	fi
 }
+
+# The browser test's one npm package, at the version package-lock.json names.
+if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+	run_logged /tmp/hotspy-npm-ci.log npm ci --prefix tests/browser --no-audit --no-fund
+fi
 
 for preset in "${presets[@]}"; do
 	build_preset "$preset"

@@ -16,11 +16,13 @@
 
 #include "commands.h"
 #include "elf_cache.h"
+#include "flametree.h"
 #include "folded.h"
 #include "log.h"
 #include "outfile.h"
 #include "profile.h"
 #include "sampler.h"
+#include "svg.h"
 #include "symbols.h"
 #include "target.h"
 #include "banned.h"
@@ -116,9 +118,10 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 
 		program_name(o, name, sizeof(name));
 		localtime_r(&now, &tm);
-		snprintf(path, size, "%s-%04d%02d%02d-%02d%02d%02d.folded", name,
+		snprintf(path, size, "%s-%04d%02d%02d-%02d%02d%02d.%s", name,
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+			 tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 o->format == FORMAT_FOLDED ? "folded" : "svg");
 	} else {
 		snprintf(path, size, "%s", out);
 	}
@@ -127,9 +130,9 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 	if (*format == FORMAT_AUTO)
 		*format = len > 4 && strcmp(path + len - 4, ".svg") == 0 ?
 			  FORMAT_FLAMEGRAPH : FORMAT_FOLDED;
-	if (*format != FORMAT_FOLDED)
+	if (*format != FORMAT_FOLDED && *format != FORMAT_FLAMEGRAPH)
 		return log_error(-ENOTSUP, "the %s format is not available in this version "
-				 "yet; use -f folded (and an output name without .svg)",
+				 "yet; use -f flamegraph or -f folded",
 				 options_format_name(*format));
 	return 0;
 }
@@ -261,10 +264,64 @@ static int process_maps_take(struct process_maps *pm, const struct sampler *s)
 	return 0;
 }
 
+/*
+ * The SVG is drawn from the folded lines, held in memory: one naming pass,
+ * and the flamegraph shows exactly what the folded file would hold.
+ */
+static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *sym,
+		     const struct folded_options *fo, const struct options *o, double secs)
+{
+	struct flametree *t = flametree_new();
+	struct svg_options so;
+	char title[256], subtitle[256];
+	const char *comm;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		flametree_free(t);
+		return -ENOMEM;
+	}
+	err = folded_write(mem, rec->profile, sym, fo);
+	if (fclose(mem) != 0 && err == 0)
+		err = -ENOMEM;
+	if (err == 0)
+		err = flametree_add_folded(t, buf, len, o->reverse, NULL);
+	free(buf);
+	if (err == 0)
+		err = flametree_sort(t);
+	if (err < 0) {
+		flametree_free(t);
+		return err;
+	}
+	svg_options_from(&so, o);
+	comm = profile_thread_count(rec->profile) ?
+	       profile_process_name(rec->profile, profile_thread_at(rec->profile, 0)->pid) : NULL;
+	if (!so.title) {
+		snprintf(title, sizeof(title), "%s", comm ? comm : "hotspy");
+		so.title = title;
+	}
+	if (!so.subtitle) {
+		snprintf(subtitle, sizeof(subtitle), "%s time: %" PRIu64 " samples in %.1f s "
+			 "at %u Hz from %zu threads", o->idle ? "wall-clock" : "on-CPU",
+			 profile_total(rec->profile), secs, o->rate,
+			 profile_thread_count(rec->profile));
+		so.subtitle = subtitle;
+	}
+	err = svg_write(out, t, &so);
+	flametree_free(t);
+	return err;
+}
+
 /* Name the frames and write the profile; 0 or -errno (reported). */
 static int write_profile(struct recording *rec, struct outfile *out, struct elf_cache *cache,
 			 const struct process_maps *pm, const struct options *o,
-			 const char *path)
+			 const char *path, enum output_format format, double secs)
 {
 	struct folded_options fo = { .threads = o->threads };
 	struct symbolizer *sym = symbolizer_new(cache);
@@ -274,7 +331,10 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 		return log_error(-ENOMEM, "cannot name frames: out of memory");
 	for (size_t i = 0; i < pm->n; i++)
 		symbolizer_set_maps(sym, pm->pids[i], pm->maps[i]);
-	err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
+	if (format == FORMAT_FLAMEGRAPH)
+		err = write_svg(rec, outfile_stream(out), sym, &fo, o, secs);
+	else
+		err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
 	symbolizer_free(sym);
 	if (err < 0)
 		return log_error(err, "cannot write %s: %s", path, strerror(-err));
@@ -395,7 +455,7 @@ int cmd_record(const struct options *o)
 	sampler_close(s);
 	s = NULL;
 
-	if (write_profile(&rec, out, cache, &pm, o, path) < 0)
+	if (write_profile(&rec, out, cache, &pm, o, path, format, secs) < 0)
 		goto fail;
 	err = outfile_commit(out);
 	out = NULL;

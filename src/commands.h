@@ -8,5 +8,7 @@
 #include "options.h"
 
 int cmd_record(const struct options *opts);
+int cmd_flamegraph(const struct options *opts);
+int cmd_diff(const struct options *opts);
 
 #endif

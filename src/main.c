@@ -26,6 +26,10 @@ int main(int argc, char **argv)
 	switch (opts.command) {
 	case CMD_RECORD:
 		return cmd_record(&opts);
+	case CMD_FLAMEGRAPH:
+		return cmd_flamegraph(&opts);
+	case CMD_DIFF:
+		return cmd_diff(&opts);
 	case CMD_NONE:
 		break;
 	}

@@ -18,8 +18,8 @@ static const char record_usage[] =
 "  -p, --pid PID          attach to a running process\n"
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
-"                         default PROGRAM-YYYYmmdd-HHMMSS.folded)\n"
-"  -f, --format FORMAT    folded (flamegraph, speedscope and pprof are to come)\n"
+"                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
+"  -f, --format FORMAT    flamegraph (SVG; the default) or folded\n"
 "  -r, --rate HZ          samples per second per thread (default 100, max 10000)\n"
 "  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
 "                         exits, or Ctrl-C / SIGTERM)\n"
@@ -38,6 +38,40 @@ static const char record_usage[] =
 "      --stats            print sampler timing statistics at the end\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
+"  -h, --help             this help\n"
+"\n"
+"SVG options (-f flamegraph): --title, --subtitle, --width, --height,\n"
+"--minwidth, --inverted, --reverse, --colors (see 'hotspy flamegraph --help').\n";
+
+static const char flamegraph_usage[] =
+"usage: hotspy flamegraph [FILE] [-o SVG] [options]\n"
+"\n"
+"Draw an interactive SVG flamegraph from folded stacks (hotspy's own,\n"
+"stackcollapse-perf.pl's, py-spy's raw output) read from FILE or stdin.\n"
+"\n"
+"  -o, --output SVG       where to write ('-' or none: stdout)\n"
+"      --title TEXT       title (default \"Flame Graph\")\n"
+"      --subtitle TEXT    second line under the title\n"
+"      --width PX         image width (default 1200)\n"
+"      --height PX        height of one frame (default 16)\n"
+"      --minwidth PX|P%   leave out frames narrower than this (default 0.1)\n"
+"      --inverted         icicle graph: roots at the top\n"
+"      --reverse          reverse each stack: leaves at the bottom\n"
+"      --colors PALETTE   hot (default), mem, io, or kind (kernel _[k],\n"
+"                         inlined _[i], JIT _[j], native)\n"
+"  -q, --quiet            no summary\n"
+"  -h, --help             this help\n";
+
+static const char diff_usage[] =
+"usage: hotspy diff BEFORE AFTER [-o SVG] [--normalize] [options]\n"
+"\n"
+"Draw a differential flamegraph of two folded profiles: the shape of AFTER,\n"
+"red where AFTER has more samples than BEFORE, blue where it has fewer.\n"
+"\n"
+"  -o, --output SVG       where to write ('-' or none: stdout)\n"
+"      --normalize        scale BEFORE to AFTER's total first\n"
+"  and the SVG options of 'hotspy flamegraph' (--title, --width, ...)\n"
+"  -q, --quiet            no summary\n"
 "  -h, --help             this help\n";
 
 static const char main_usage[] =
@@ -47,6 +81,8 @@ static const char main_usage[] =
 "\n"
 "commands:\n"
 "  record    sample a process (or a command) and write a profile\n"
+"  flamegraph draw an SVG flamegraph from folded stacks\n"
+"  diff      draw a differential flamegraph of two folded profiles\n"
 "\n"
 "Run 'hotspy COMMAND --help' for the options of a command.\n";
 
@@ -143,7 +179,135 @@ enum {
 	OPT_STACK_SIZE,
 	OPT_SAMPLER,
 	OPT_STATS,
+	OPT_TITLE,
+	OPT_SUBTITLE,
+	OPT_WIDTH,
+	OPT_HEIGHT,
+	OPT_MINWIDTH,
+	OPT_INVERTED,
+	OPT_REVERSE,
+	OPT_COLORS,
+	OPT_NORMALIZE,
 };
+
+/* The SVG options record and flamegraph share; 1 when @c was one, 0 when
+ * not, -EINVAL after reporting a bad value. */
+static int parse_svg_option(struct options *o, int c, const char *arg)
+{
+	unsigned long v;
+	char *end;
+
+	switch (c) {
+	case OPT_TITLE:
+		o->title = arg;
+		return 1;
+	case OPT_SUBTITLE:
+		o->subtitle = arg;
+		return 1;
+	case OPT_WIDTH:
+		if (parse_ulong(arg, 100000, &v) < 0 || v < 100)
+			return usage_error("invalid width '%s': expected 100 to 100000 pixels", arg);
+		o->width = (unsigned)v;
+		return 1;
+	case OPT_HEIGHT:
+		if (parse_ulong(arg, 1000, &v) < 0 || v < 4)
+			return usage_error("invalid frame height '%s': expected 4 to 1000 pixels",
+					   arg);
+		o->frame_height = (unsigned)v;
+		return 1;
+	case OPT_MINWIDTH:
+		errno = 0;
+		o->minwidth = strtod(arg, &end);
+		o->minwidth_percent = *end == '%';
+		if (*end == '%')
+			end++;
+		if (errno || end == arg || *end || !(o->minwidth >= 0) || o->minwidth > 1e6 ||
+		    (o->minwidth_percent && o->minwidth > 100))
+			return usage_error("invalid minimum width '%s': expected pixels (0.1) "
+					   "or a percent (0.5%%)", arg);
+		return 1;
+	case OPT_INVERTED:
+		o->inverted = true;
+		return 1;
+	case OPT_REVERSE:
+		o->reverse = true;
+		return 1;
+	case OPT_COLORS:
+		if (strcmp(arg, "hot") && strcmp(arg, "mem") && strcmp(arg, "io") &&
+		    strcmp(arg, "kind") && strcmp(arg, "module"))
+			return usage_error("unknown palette '%s': expected hot, mem, io or kind",
+					   arg);
+		o->colors = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#define SVG_LONGOPTS \
+	{ "title", required_argument, NULL, OPT_TITLE }, \
+	{ "subtitle", required_argument, NULL, OPT_SUBTITLE }, \
+	{ "width", required_argument, NULL, OPT_WIDTH }, \
+	{ "height", required_argument, NULL, OPT_HEIGHT }, \
+	{ "minwidth", required_argument, NULL, OPT_MINWIDTH }, \
+	{ "inverted", no_argument, NULL, OPT_INVERTED }, \
+	{ "reverse", no_argument, NULL, OPT_REVERSE }, \
+	{ "colors", required_argument, NULL, OPT_COLORS }
+
+static int parse_flamegraph(struct options *o, int argc, char **argv)
+{
+	bool diff = o->command == CMD_DIFF;
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		SVG_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
+		r = parse_svg_option(o, c, optarg);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'o':
+			if (!*optarg)
+				return usage_error("empty output path");
+			o->output = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case OPT_NORMALIZE:
+			if (!diff)
+				return usage_error("--normalize is an option of 'hotspy diff'");
+			o->normalize = true;
+			break;
+		case 'h':
+			fputs(diff ? diff_usage : flamegraph_usage, stdout);
+			return 1;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (diff && optind < argc)
+		o->input2 = argv[optind++];
+	if (diff && !o->input2)
+		return usage_error("diff needs two folded files: BEFORE AFTER");
+	if (optind < argc)
+		return usage_error("too many input files: '%s' is extra", argv[optind]);
+	return 0;
+}
 
 static int parse_record(struct options *o, int argc, char **argv)
 {
@@ -163,16 +327,22 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		SVG_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
 	char *end;
-	int c;
+	int c, r;
 
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts the command. */
 	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
+		r = parse_svg_option(o, c, optarg);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &v) < 0 || v == 0)
@@ -186,7 +356,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
-				return usage_error("unknown format '%s': expected folded", optarg);
+				return usage_error("unknown format '%s': expected flamegraph or folded",
+						   optarg);
 			break;
 		case 'r':
 			if (parse_ulong(optarg, OPTIONS_MAX_RATE, &v) < 0 || v == 0)
@@ -283,8 +454,15 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->command = CMD_RECORD;
 		return parse_record(o, argc - 1, argv + 1);
 	}
+	if (strcmp(cmd, "flamegraph") == 0) {
+		o->command = CMD_FLAMEGRAPH;
+		return parse_flamegraph(o, argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "diff") == 0) {
+		o->command = CMD_DIFF;
+		return parse_flamegraph(o, argc - 1, argv + 1);
+	}
 	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "dump") == 0 ||
-	    strcmp(cmd, "flamegraph") == 0 || strcmp(cmd, "diff") == 0 ||
 	    strcmp(cmd, "report") == 0) {
 		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
 			"'hotspy record' is\n", cmd);

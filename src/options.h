@@ -12,6 +12,8 @@
 enum command {
 	CMD_NONE,
 	CMD_RECORD,
+	CMD_FLAMEGRAPH,
+	CMD_DIFF,
 };
 
 enum output_format {
@@ -50,6 +52,19 @@ struct options {
 	bool stats;                /* --stats: sampler timings on stderr */
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
+	/* SVG options (record -f flamegraph, flamegraph). */
+	const char *input;         /* flamegraph: folded file; NULL or "-" = stdin */
+	const char *title;         /* --title */
+	const char *subtitle;      /* --subtitle */
+	unsigned width;            /* --width px; 0 = default */
+	unsigned frame_height;     /* --height px per frame; 0 = default */
+	double minwidth;           /* --minwidth; 0 = default */
+	bool minwidth_percent;     /* --minwidth ended in '%' */
+	bool inverted;             /* --inverted: icicle graph */
+	bool reverse;              /* --reverse: stacks leaf first */
+	const char *colors;        /* --colors hot|mem|io|kind; NULL = hot */
+	const char *input2;        /* diff: AFTER (input is BEFORE) */
+	bool normalize;            /* diff --normalize: scale BEFORE to AFTER's total */
 };
 
 /*

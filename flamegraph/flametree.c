@@ -1,0 +1,518 @@
+#include "flametree.h"
+#include "hash.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+struct name {
+	size_t off;
+	size_t len;
+	uint64_t hash;
+};
+
+/*
+ * Two open-addressing tables, each at most half full: names interned once
+ * (a function appears under many parents), and (parent, name) -> child node
+ * so that adding a frame is one lookup whatever the fan-out.
+ */
+struct flametree {
+	char *text;
+	size_t text_len, text_cap;
+	struct name *names;
+	size_t nnames, names_cap;
+	uint32_t *name_slots;   /* name index + 1, 0 empty */
+	size_t name_mask;
+	struct flametree_node *nodes;
+	size_t nnodes, nodes_cap;
+	uint64_t *node_slots;   /* key hash << 32 | node index + 1; 0 empty */
+	size_t node_mask;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 256;
+	void *q;
+
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / size)
+			return -ENOMEM;
+		n *= 2;
+	}
+	if (n == *cap)
+		return 0;
+	q = realloc(*p, n * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static uint64_t node_key(uint32_t parent, uint32_t name)
+{
+	return hash_mix64(((uint64_t)parent << 32) ^ name ^ UINT64_C(0x9e3779b97f4a7c15));
+}
+
+static int rehash(uint32_t **slots, size_t *mask, size_t count, const struct flametree *t)
+{
+	size_t size = (*mask + 1) * 2;
+	uint32_t *s;
+
+	if (!*slots)
+		size = 1024;
+	if (count * 2 < *mask + 1 && *slots)
+		return 0;
+	s = calloc(size, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		size_t j = t->names[i].hash & (size - 1);
+
+		while (s[j])
+			j = (j + 1) & (size - 1);
+		s[j] = (uint32_t)i + 1;
+	}
+	free(*slots);
+	*slots = s;
+	*mask = size - 1;
+	return 0;
+}
+
+static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t *out)
+{
+	uint64_t h;
+	size_t j;
+	int err;
+
+	if (len > FLAMETREE_NAME_MAX)
+		len = FLAMETREE_NAME_MAX;
+	h = hash_bytes(s, len);
+	err = rehash(&t->name_slots, &t->name_mask, t->nnames, t);
+	if (err < 0)
+		return err;
+	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
+		const struct name *nm = &t->names[t->name_slots[j] - 1];
+
+		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0) {
+			*out = t->name_slots[j] - 1;
+			return 0;
+		}
+	}
+	if (t->nnames >= UINT32_MAX - 1 ||
+	    grow((void **)&t->names, &t->names_cap, t->nnames + 1, sizeof(*t->names)) < 0 ||
+	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0)
+		return -ENOMEM;
+	memcpy(t->text + t->text_len, s, len);
+	t->text[t->text_len + len] = '\0';
+	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
+	t->text_len += len + 1;
+	t->name_slots[j] = (uint32_t)++t->nnames;
+	*out = (uint32_t)t->nnames - 1;
+	return 0;
+}
+
+/*
+ * The child table keeps the high half of each key's hash beside the node
+ * index, and places keys by it: a probe touches a node only when the hashes
+ * agree, and growing never reads the nodes (the table is the hot spot of
+ * reading a large profile). Up to 3/4 full.
+ */
+static int child_table_grow(struct flametree *t)
+{
+	size_t size = t->node_slots ? (t->node_mask + 1) * 2 : 1024;
+	uint64_t *s;
+
+	if (t->node_slots && t->nnodes * 4 < (t->node_mask + 1) * 3)
+		return 0;
+	if (size > (size_t)UINT32_MAX + 1)
+		return -ENOMEM;
+	s = calloc(size, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; t->node_slots && i <= t->node_mask; i++) {
+		uint64_t v = t->node_slots[i];
+		size_t j;
+
+		if (!v)
+			continue;
+		for (j = (v >> 32) & (size - 1); s[j]; j = (j + 1) & (size - 1))
+			;
+		s[j] = v;
+	}
+	free(t->node_slots);
+	t->node_slots = s;
+	t->node_mask = size - 1;
+	return 0;
+}
+
+static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32_t *out)
+{
+	uint64_t tag = node_key(parent, name) >> 32;
+	struct flametree_node *n;
+	size_t j;
+	int err = child_table_grow(t);
+
+	if (err < 0)
+		return err;
+	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
+		uint64_t v = t->node_slots[j];
+
+		if (v >> 32 != tag)
+			continue;
+		n = &t->nodes[(uint32_t)v - 1];
+		if (n->parent == parent && n->name == name) {
+			*out = (uint32_t)v - 1;
+			return 0;
+		}
+	}
+	if (t->nnodes >= UINT32_MAX - 1 ||
+	    grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) < 0)
+		return -ENOMEM;
+	n = &t->nodes[t->nnodes];
+	*n = (struct flametree_node){
+		.name = name, .parent = parent, .first_child = t->nodes[parent].first_child,
+		.next_sibling = FLAMETREE_NONE,
+	};
+	n->next_sibling = t->nodes[parent].first_child;
+	n->first_child = FLAMETREE_NONE;
+	t->nodes[parent].first_child = (uint32_t)t->nnodes;
+	t->nnodes++;
+	t->node_slots[j] = tag << 32 | (uint64_t)t->nnodes;
+	*out = (uint32_t)t->nnodes - 1;
+	return 0;
+}
+
+struct flametree *flametree_new(void)
+{
+	struct flametree *t = calloc(1, sizeof(*t));
+	uint32_t name;
+
+	if (!t)
+		return NULL;
+	if (name_intern(t, "all", 3, &name) < 0 ||
+	    grow((void **)&t->nodes, &t->nodes_cap, 1, sizeof(*t->nodes)) < 0) {
+		flametree_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->nodes[0] = (struct flametree_node){
+		.name = name, .parent = FLAMETREE_NONE, .first_child = FLAMETREE_NONE,
+		.next_sibling = FLAMETREE_NONE,
+	};
+	t->nnodes = 1;
+	return t;
+}
+
+void flametree_free(struct flametree *t)
+{
+	if (!t)
+		return;
+	free(t->text);
+	free(t->names);
+	free(t->name_slots);
+	free(t->nodes);
+	free(t->node_slots);
+	free(t);
+}
+
+int flametree_add(struct flametree *t, const char *const *names, const size_t *lens,
+		  size_t n, double weight, bool leaf_first)
+{
+	uint32_t node = 0;
+	int err;
+
+	if (!(weight > 0) || !isfinite(weight))
+		return -EINVAL;
+	t->nodes[0].total += weight;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = leaf_first ? n - 1 - i : i;
+		uint32_t name;
+
+		err = name_intern(t, names[k], lens[k], &name);
+		if (err == 0)
+			err = child_get(t, node, name, &node);
+		if (err < 0)
+			return err;
+		t->nodes[node].total += weight;
+	}
+	t->nodes[node].self += weight;
+	return 0;
+}
+
+/* The count after the last blank of @s[0..len), or -1 when there is none. */
+static int parse_line(const char *s, size_t len, size_t *stack_len, double *count)
+{
+	size_t i = len;
+	char num[64];
+	char *end;
+
+	while (i > 0 && s[i - 1] != ' ' && s[i - 1] != '\t')
+		i--;
+	if (i == 0 || i == len || len - i >= sizeof(num))
+		return -1;
+	memcpy(num, s + i, len - i);
+	num[len - i] = '\0';
+	if (!((num[0] >= '0' && num[0] <= '9') || num[0] == '.'))
+		return -1;
+	*count = strtod(num, &end);
+	if (*end || !isfinite(*count) || *count < 0)
+		return -1;
+	/* Blanks between the stack and the count belong to neither. */
+	while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
+		i--;
+	*stack_len = i;
+	return i ? 0 : -1;
+}
+
+#define LINE_FRAMES_MAX 4096
+
+/*
+ * The previous line's frames and nodes: folded lines from one producer share
+ * long prefixes, and a frame equal to the one above it needs no hashing.
+ */
+struct line_state {
+	const char *names[LINE_FRAMES_MAX];
+	size_t lens[LINE_FRAMES_MAX];
+	uint32_t nodes[LINE_FRAMES_MAX];
+	size_t n;
+};
+
+static int add_line(struct flametree *t, const char *s, size_t len, bool reverse,
+		    struct line_state *ls, const char **names, size_t *lens)
+{
+	size_t stack_len, n = 0, start = 0;
+	uint32_t node = 0;
+	bool same = true;
+	double count;
+
+	if (parse_line(s, len, &stack_len, &count) < 0)
+		return 1;
+	for (size_t i = 0; i <= stack_len; i++) {
+		if (i < stack_len && s[i] != ';')
+			continue;
+		if (n == LINE_FRAMES_MAX)
+			return 1;
+		names[n] = s + start;
+		lens[n++] = i - start;
+		start = i + 1;
+	}
+	if (count == 0 || !isfinite(count))
+		return 0;       /* a stack with no weight draws nothing */
+	t->nodes[0].total += count;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = reverse ? n - 1 - i : i, l = lens[k];
+		uint32_t name;
+
+		if (l > FLAMETREE_NAME_MAX)
+			l = FLAMETREE_NAME_MAX;
+		same = same && i < ls->n && ls->lens[i] == l &&
+		       memcmp(ls->names[i], names[k], l) == 0;
+		if (same) {
+			node = ls->nodes[i];
+		} else if (name_intern(t, names[k], l, &name) < 0 ||
+			   child_get(t, node, name, &node) < 0) {
+			ls->n = 0;
+			return -ENOMEM;
+		}
+		ls->names[i] = names[k];
+		ls->lens[i] = l;
+		ls->nodes[i] = node;
+		t->nodes[node].total += count;
+	}
+	ls->n = n;
+	t->nodes[node].self += count;
+	return 0;
+}
+
+/* @*lineno counts lines across calls. */
+static int add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
+		      struct flametree_stats *st, size_t *lineno_io)
+{
+	const char **names = malloc(LINE_FRAMES_MAX * sizeof(*names));
+	size_t *lens = malloc(LINE_FRAMES_MAX * sizeof(*lens));
+	struct line_state *ls = malloc(sizeof(*ls));
+	size_t pos = 0, lineno = *lineno_io;
+	int err = 0;
+
+	if (!names || !lens || !ls) {
+		free(names);
+		free(lens);
+		free(ls);
+		return -ENOMEM;
+	}
+	ls->n = 0;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - buf) : len, l = end - pos;
+		int r;
+
+		lineno++;
+		if (l && buf[pos + l - 1] == '\r')
+			l--;
+		if (l) {
+			r = add_line(t, buf + pos, l, reverse, ls, names, lens);
+			if (r < 0) {
+				err = r;
+				break;
+			}
+			if (r > 0) {
+				if (!st->malformed)
+					st->first_malformed = lineno;
+				st->malformed++;
+			} else {
+				st->lines++;
+			}
+		}
+		pos = end + 1;
+	}
+	*lineno_io = lineno;
+	free(names);
+	free(lens);
+	free(ls);
+	return err;
+}
+
+int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
+			 struct flametree_stats *st)
+{
+	struct flametree_stats local = { 0 };
+	size_t lineno = 0;
+
+	return add_folded(t, buf, len, reverse, st ? st : &local, &lineno);
+}
+
+int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
+			  struct flametree_stats *st)
+{
+	struct flametree_stats local = { 0 };
+	size_t len = 0, cap = 0, base = 0;
+	char *buf = NULL;
+	int err = 0;
+
+	/* In chunks of whole lines: memory follows the tree, not the input. */
+	if (!st)
+		st = &local;
+	for (;;) {
+		size_t got, cut;
+		char *nl;
+
+		if (grow((void **)&buf, &cap, len + (1u << 20), 1) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		got = fread(buf + len, 1, cap - len, in);
+		len += got;
+		if (got == 0) {
+			cut = len;      /* the last line may lack its newline */
+		} else {
+			nl = memrchr(buf, '\n', len);
+			if (!nl)
+				continue;
+			cut = (size_t)(nl - buf) + 1;
+		}
+		err = add_folded(t, buf, cut, reverse, st, &base);
+		if (err < 0 || got == 0)
+			break;
+		memmove(buf, buf + cut, len - cut);
+		len -= cut;
+	}
+	if (err == 0 && ferror(in))
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+static int cmp_by_name(const void *a, const void *b, void *ctx)
+{
+	const struct flametree *t = ctx;
+	const struct name *x = &t->names[t->nodes[*(const uint32_t *)a].name];
+	const struct name *y = &t->names[t->nodes[*(const uint32_t *)b].name];
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(t->text + x->off, t->text + y->off, n);
+
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+int flametree_sort(struct flametree *t)
+{
+	uint32_t *kids = NULL;
+	size_t cap = 0;
+
+	for (size_t p = 0; p < t->nnodes; p++) {
+		size_t n = 0;
+
+		for (uint32_t c = t->nodes[p].first_child; c != FLAMETREE_NONE;
+		     c = t->nodes[c].next_sibling) {
+			if (grow((void **)&kids, &cap, n + 1, sizeof(*kids)) < 0) {
+				free(kids);
+				return -ENOMEM;
+			}
+			kids[n++] = c;
+		}
+		if (n < 2)
+			continue;
+		qsort_r(kids, n, sizeof(*kids), cmp_by_name, t);
+		t->nodes[p].first_child = kids[0];
+		for (size_t i = 0; i < n; i++)
+			t->nodes[kids[i]].next_sibling = i + 1 < n ? kids[i + 1] : FLAMETREE_NONE;
+	}
+	free(kids);
+	return 0;
+}
+
+size_t flametree_count(const struct flametree *t)
+{
+	return t->nnodes;
+}
+
+const struct flametree_node *flametree_node_at(const struct flametree *t, uint32_t i)
+{
+	return &t->nodes[i];
+}
+
+const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len)
+{
+	*len = t->names[name].len;
+	return t->text + t->names[name].off;
+}
+
+double flametree_total(const struct flametree *t)
+{
+	return t->nodes[0].total;
+}
+
+uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *s, size_t len)
+{
+	uint64_t h, tag;
+	uint32_t name = FLAMETREE_NONE;
+	size_t j;
+
+	if (len > FLAMETREE_NAME_MAX)
+		len = FLAMETREE_NAME_MAX;
+	h = hash_bytes(s, len);
+	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
+		const struct name *nm = &t->names[t->name_slots[j] - 1];
+
+		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0) {
+			name = t->name_slots[j] - 1;
+			break;
+		}
+	}
+	if (name == FLAMETREE_NONE || !t->node_slots)
+		return FLAMETREE_NONE;
+	tag = node_key(parent, name) >> 32;
+	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
+		uint64_t v = t->node_slots[j];
+		const struct flametree_node *n = &t->nodes[(uint32_t)v - 1];
+
+		if (v >> 32 == tag && n->parent == parent && n->name == name)
+			return (uint32_t)v - 1;
+	}
+	return FLAMETREE_NONE;
+}

@@ -1,0 +1,91 @@
+/*
+ * flametree.h - stacks merged into a tree of frames, and the reader of folded
+ * stacks that fills it.
+ *
+ * Node 0 is the root ("all"). Every other node is one frame name under one
+ * parent, with the weight of the samples that ended in it (self) and of all
+ * samples that passed through it (total). The writers (svg.h) render from
+ * this tree; it holds no display state.
+ *
+ * The folded reader takes lines from any producer: hotspy's own,
+ * stackcollapse-perf.pl's, py-spy's raw output. A line is
+ *   frame;frame;...;frame COUNT
+ * where COUNT is after the LAST space or tab (names may hold spaces) and may
+ * have decimals. Empty lines are skipped; a line without a valid count or
+ * with an empty stack is malformed: counted, never fatal.
+ */
+#ifndef HOTSPY_FLAMETREE_H
+#define HOTSPY_FLAMETREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Longest frame name kept, in bytes; longer names are cut. */
+#define FLAMETREE_NAME_MAX 4096
+#define FLAMETREE_NONE UINT32_MAX
+
+struct flametree_node {
+	uint32_t name;          /* for flametree_name */
+	uint32_t parent;        /* FLAMETREE_NONE for the root */
+	uint32_t first_child;   /* FLAMETREE_NONE when a leaf */
+	uint32_t next_sibling;  /* FLAMETREE_NONE when the last */
+	double self;
+	double total;
+};
+
+struct flametree_stats {
+	size_t lines;           /* stack lines accepted */
+	size_t malformed;       /* lines rejected */
+	size_t first_malformed; /* 1-based line number of the first, 0 if none */
+};
+
+struct flametree;
+
+struct flametree *flametree_new(void);      /* NULL with errno */
+void flametree_free(struct flametree *t);   /* accepts NULL */
+
+/*
+ * Add one stack of @n frames, root first (leaf first when @leaf_first), with
+ * weight @weight (> 0, finite). Names are bytes, not NUL-terminated, and are
+ * cut at FLAMETREE_NAME_MAX. 0, -EINVAL (bad weight) or -ENOMEM.
+ */
+int flametree_add(struct flametree *t, const char *const *names, const size_t *lens,
+		  size_t n, double weight, bool leaf_first);
+
+/*
+ * Parse folded text @buf[0..len) and add its stacks; @reverse adds each stack
+ * leaf first (a "reverse" graph, callees at the bottom). @st (may be NULL)
+ * receives the counts of accepted and malformed lines, added to what it held.
+ * 0 or -ENOMEM.
+ */
+int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
+			 struct flametree_stats *st);
+
+/* Read @in to its end and parse it as above. 0, -ENOMEM or -EIO. */
+int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
+			  struct flametree_stats *st);
+
+/*
+ * Order every node's children bytewise by name, so a rendering is the same
+ * whatever the order of the input lines. Call once before reading the tree.
+ * 0 or -ENOMEM.
+ */
+int flametree_sort(struct flametree *t);
+
+size_t flametree_count(const struct flametree *t);
+/* Node @i (< flametree_count). The pointer lives until the next add. */
+const struct flametree_node *flametree_node_at(const struct flametree *t, uint32_t i);
+/* The bytes of name @name; *len receives the length. Not NUL-terminated. */
+const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len);
+/*
+ * The child of @parent named @name[0..len), or FLAMETREE_NONE. Lets a
+ * differential graph find a frame of one tree in another.
+ */
+uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *name,
+			 size_t len);
+/* Total weight (the root's total). */
+double flametree_total(const struct flametree *t);
+
+#endif

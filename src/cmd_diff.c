@@ -1,0 +1,98 @@
+/*
+ * cmd_diff.c - hotspy diff: a differential flamegraph of two folded
+ * profiles. The graph has AFTER's shape; each frame is coloured by how its
+ * samples changed against the same path in BEFORE (red more, blue fewer).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flametree.h"
+#include "log.h"
+#include "outfile.h"
+#include "svg.h"
+
+#include "banned.h"
+
+/* Read folded file @name into a new sorted tree; NULL after reporting. */
+static struct flametree *read_tree(const char *name, bool reverse)
+{
+	struct flametree_stats st = { 0 };
+	struct flametree *t;
+	FILE *in = fopen(name, "r");
+	int err;
+
+	if (!in) {
+		log_error(-errno, "cannot read %s: %s \xe2\x80\x94 check the path", name,
+			  strerror(errno));
+		return NULL;
+	}
+	t = flametree_new();
+	err = t ? flametree_read_folded(t, in, reverse, &st) : -ENOMEM;
+	fclose(in);
+	if (err == 0)
+		err = flametree_sort(t);
+	if (err < 0) {
+		log_error(err, "cannot read %s: %s", name, strerror(-err));
+		flametree_free(t);
+		return NULL;
+	}
+	if (st.malformed)
+		log_warn("%zu malformed line%s in %s skipped (the first is line %zu): a line is "
+			 "'frame;frame;... COUNT'", st.malformed, st.malformed == 1 ? "" : "s",
+			 name, st.first_malformed);
+	if (flametree_total(t) <= 0) {
+		log_error(-EINVAL, "no stacks in %s: the file is empty or has no line "
+			  "'frame;frame;... COUNT' with a count above 0", name);
+		flametree_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int cmd_diff(const struct options *o)
+{
+	const char *path = o->output ? o->output : "-";
+	struct flametree *before, *after = NULL;
+	struct outfile *out = NULL;
+	struct svg_options so;
+	int err;
+
+	before = read_tree(o->input, o->reverse);
+	if (before)
+		after = read_tree(o->input2, o->reverse);
+	if (!after) {
+		flametree_free(before);
+		return 1;
+	}
+	err = outfile_open(path, &out);
+	if (err < 0) {
+		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o", path,
+			  strerror(-err));
+		goto fail;
+	}
+	svg_options_from(&so, o);
+	so.before = before;
+	so.before_scale = o->normalize ? flametree_total(after) / flametree_total(before) : 1;
+	if (!so.title)
+		so.title = "Differential Flame Graph";
+	err = svg_write(outfile_stream(out), after, &so);
+	if (err == 0)
+		err = outfile_commit(out);
+	else
+		outfile_abort(out);
+	if (err < 0) {
+		log_error(err, "cannot write %s: %s", path, strerror(-err));
+		goto fail;
+	}
+	if (!o->quiet && strcmp(path, "-") != 0)
+		fprintf(stderr, "hotspy: compared %s with %s; wrote %s\n", o->input2, o->input, path);
+	flametree_free(before);
+	flametree_free(after);
+	return 0;
+fail:
+	flametree_free(before);
+	flametree_free(after);
+	return 1;
+}

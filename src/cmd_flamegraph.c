@@ -1,0 +1,90 @@
+/*
+ * cmd_flamegraph.c - hotspy flamegraph: folded stacks from a file or stdin
+ * to an interactive SVG. Malformed lines are counted and reported, never
+ * fatal; an input without a single stack is an error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flametree.h"
+#include "log.h"
+#include "outfile.h"
+#include "svg.h"
+
+#include "banned.h"
+
+int cmd_flamegraph(const struct options *o)
+{
+	const char *in_name = o->input && strcmp(o->input, "-") ? o->input : NULL;
+	const char *path = o->output ? o->output : "-";
+	struct flametree_stats st = { 0 };
+	struct svg_options so;
+	struct flametree *t = NULL;
+	struct outfile *out = NULL;
+	FILE *in = stdin;
+	int err;
+
+	if (in_name) {
+		in = fopen(in_name, "r");
+		if (!in) {
+			log_error(-errno, "cannot read %s: %s \xe2\x80\x94 check the path", in_name,
+				  strerror(errno));
+			return 1;
+		}
+	}
+	t = flametree_new();
+	if (!t) {
+		log_error(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	err = flametree_read_folded(t, in, o->reverse, &st);
+	if (err < 0) {
+		log_error(err, "cannot read %s: %s", in_name ? in_name : "stdin", strerror(-err));
+		goto fail;
+	}
+	if (st.malformed)
+		log_warn("%zu malformed line%s in %s skipped (the first is line %zu): a line is "
+			 "'frame;frame;... COUNT'", st.malformed, st.malformed == 1 ? "" : "s",
+			 in_name ? in_name : "stdin", st.first_malformed);
+	if (flametree_total(t) <= 0) {
+		log_error(-EINVAL, "no stacks in %s: the input is empty or has no line "
+			  "'frame;frame;... COUNT' with a count above 0",
+			  in_name ? in_name : "stdin");
+		goto fail;
+	}
+	if (flametree_sort(t) < 0) {
+		log_error(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	err = outfile_open(path, &out);
+	if (err < 0) {
+		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o", path,
+			  strerror(-err));
+		goto fail;
+	}
+	svg_options_from(&so, o);
+	err = svg_write(outfile_stream(out), t, &so);
+	if (err == 0)
+		err = outfile_commit(out);
+	else
+		outfile_abort(out);
+	out = NULL;
+	if (err < 0) {
+		log_error(err, "cannot write %s: %s", path, strerror(-err));
+		goto fail;
+	}
+	if (!o->quiet && strcmp(path, "-") != 0)
+		fprintf(stderr, "hotspy: %zu stacks, %zu frames; wrote %s\n", st.lines,
+			flametree_count(t) - 1, path);
+	flametree_free(t);
+	if (in != stdin)
+		fclose(in);
+	return 0;
+fail:
+	flametree_free(t);
+	if (in != stdin)
+		fclose(in);
+	return 1;
+}

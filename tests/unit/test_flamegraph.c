@@ -1,0 +1,231 @@
+/*
+ * test_flamegraph.c - the frame tree, the folded reader and the SVG writer:
+ * widths sum to totals, narrow frames are pruned, children are ordered by
+ * name, malformed lines are counted, hostile names are escaped, and
+ * identical input gives identical bytes.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "flametree.h"
+#include "svg.h"
+
+#include "banned.h"
+
+static struct flametree *tree_of(const char *text, bool reverse, struct flametree_stats *st)
+{
+	struct flametree *t = flametree_new();
+
+	CHECK(t != NULL);
+	CHECK(flametree_add_folded(t, text, strlen(text), reverse, st) == 0);
+	CHECK(flametree_sort(t) == 0);
+	return t;
+}
+
+static uint32_t child_named(const struct flametree *t, uint32_t parent, const char *name)
+{
+	for (uint32_t c = flametree_node_at(t, parent)->first_child; c != FLAMETREE_NONE;
+	     c = flametree_node_at(t, c)->next_sibling) {
+		size_t len;
+		const char *s = flametree_name(t, flametree_node_at(t, c)->name, &len);
+
+		if (len == strlen(name) && memcmp(s, name, len) == 0)
+			return c;
+	}
+	return FLAMETREE_NONE;
+}
+
+/* Every node's total is its self plus its children's totals. */
+static void test_totals(void)
+{
+	struct flametree_stats st = { 0 };
+	struct flametree *t = tree_of("main;b;x 3\nmain;a 2\nmain;b;y 1.5\nmain 1\n"
+				      "main;b;x 4\nother 0.25\n", false, &st);
+	uint32_t main_n, b;
+
+	CHECK_EQ_U64(st.lines, 6);
+	CHECK_EQ_U64(st.malformed, 0);
+	CHECK(fabs(flametree_total(t) - 11.75) < 1e-9);
+	for (uint32_t i = 0; i < flametree_count(t); i++) {
+		const struct flametree_node *n = flametree_node_at(t, i);
+		double sum = n->self;
+
+		for (uint32_t c = n->first_child; c != FLAMETREE_NONE;
+		     c = flametree_node_at(t, c)->next_sibling)
+			sum += flametree_node_at(t, c)->total;
+		CHECK(fabs(sum - n->total) < 1e-9);
+	}
+	main_n = child_named(t, 0, "main");
+	CHECK(main_n != FLAMETREE_NONE);
+	b = child_named(t, main_n, "b");
+	CHECK(b != FLAMETREE_NONE);
+	if (b != FLAMETREE_NONE) {
+		CHECK(fabs(flametree_node_at(t, b)->total - 8.5) < 1e-9);
+		CHECK(fabs(flametree_node_at(t, child_named(t, b, "x"))->total - 7) < 1e-9);
+	}
+	/* Children in byte order: a before b. */
+	if (main_n != FLAMETREE_NONE) {
+		uint32_t first = flametree_node_at(t, main_n)->first_child;
+		size_t len;
+
+		CHECK(first == child_named(t, main_n, "a"));
+		CHECK(*flametree_name(t, flametree_node_at(t, first)->name, &len) == 'a');
+	}
+	flametree_free(t);
+}
+
+static void test_reader(void)
+{
+	struct flametree_stats st = { 0 };
+	/* perf's names with spaces and a tab before the count; py-spy's
+	 * "func (file.py:12)"; CRLF; blank lines; malformed ones. */
+	struct flametree *t = tree_of(
+		"perf-prog;[unknown];operator new(unsigned long) 7\n"
+		"py;<module> (app.py:3);work (app.py:12)\t5\r\n"
+		"\n"
+		"no count here\n"
+		"main;f 12abc\n"
+		"main;f -3\n"
+		" 4\n"
+		"main;f 1e400\n"
+		"main;g 2", true, &st);
+
+	CHECK_EQ_U64(st.lines, 3);
+	CHECK_EQ_U64(st.malformed, 5);
+	CHECK_EQ_U64(st.first_malformed, 4);
+	/* reverse: the leaf is the root's child. */
+	CHECK(child_named(t, 0, "operator new(unsigned long)") != FLAMETREE_NONE);
+	CHECK(child_named(t, 0, "work (app.py:12)") != FLAMETREE_NONE);
+	CHECK(fabs(flametree_total(t) - 14) < 1e-9);
+	flametree_free(t);
+}
+
+static char *render(const struct flametree *t, const struct svg_options *o, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	CHECK(f != NULL);
+	CHECK(svg_write(f, t, o) == 0);
+	fclose(f);
+	return buf;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Frames narrower than --minwidth are left out, with their children. */
+static void test_minwidth(void)
+{
+	struct flametree *t = tree_of("main;big 990\nmain;small;deeper 10\n", false, NULL);
+	struct svg_options o = { .width = 1200 };
+	size_t len;
+	char *svg = render(t, &o, &len);
+
+	CHECK(strstr(svg, ">small (") != NULL);
+	CHECK(strstr(svg, ">deeper (") != NULL);
+	free(svg);
+	o.minwidth = 2;
+	o.minwidth_percent = true;      /* small is 1 % */
+	svg = render(t, &o, &len);
+	CHECK(strstr(svg, ">big (") != NULL);
+	CHECK(strstr(svg, ">small (") == NULL);
+	CHECK(strstr(svg, ">deeper (") == NULL);
+	free(svg);
+	o.minwidth = 20;                /* px: small is 11.8 px wide */
+	o.minwidth_percent = false;
+	svg = render(t, &o, &len);
+	CHECK(strstr(svg, ">small (") == NULL);
+	CHECK(strstr(svg, ">big (") != NULL);
+	free(svg);
+	flametree_free(t);
+}
+
+/* Widths of siblings add up to their parent's; order is left to right. */
+static void test_layout(void)
+{
+	struct flametree *t = tree_of("r;c 1\nr;a 2\nr;b 1\n", false, NULL);
+	struct svg_options o = { .width = 420 };  /* 400 px of frames */
+	size_t len;
+	char *svg = render(t, &o, &len);
+	const char *a = strstr(svg, ">a ("), *b = strstr(svg, ">b ("), *c = strstr(svg, ">c (");
+
+	CHECK(a && b && c && a < b && b < c);
+	CHECK(strstr(svg, "x=\"10.00\" y=\"") != NULL);
+	CHECK(strstr(svg, "width=\"200.00\"") != NULL);   /* a: 2 of 4 */
+	CHECK(count_of(svg, "width=\"100.00\"") == 2);     /* b, c */
+	CHECK(strstr(svg, "<rect x=\"210.00\"") != NULL);  /* b starts after a */
+	CHECK(strstr(svg, "<rect x=\"310.00\"") != NULL);  /* c after b */
+	CHECK(strstr(svg, "a (2 samples, 50.00%)") != NULL);
+	free(svg);
+	flametree_free(t);
+}
+
+/* Names that try to break out of the markup stay text. */
+static void test_hostile(void)
+{
+	char *big = malloc(10 * 1024 + 16);
+	struct flametree *t;
+	struct svg_options o = { .title = "<t>&" };
+	size_t len, len2;
+	char *svg, *svg2;
+
+	memcpy(big, "main;", 5);
+	memset(big + 5, 'A', 10 * 1024);
+	memcpy(big + 5 + 10 * 1024, " 1\n", 4);
+	t = flametree_new();
+	CHECK(flametree_add_folded(t, big, strlen(big), false, NULL) == 0);
+	const char *evil = "main;<script>alert(1)</script> 3\n"
+			   "main;]]></script><script>alert(2)</script> 3\n"
+			   "main;a & b \"q\" 'r' 2\n"
+			   "main;\xff\xfe\xc0\xaf\xed\xa0\x80 bad\x01utf8 1\n";
+	CHECK(flametree_add_folded(t, evil, strlen(evil), false, NULL) == 0);
+	CHECK(flametree_sort(t) == 0);
+	svg = render(t, &o, &len);
+	CHECK(strstr(svg, "<script>alert") == NULL);
+	CHECK(count_of(svg, "<script") == 1);
+	CHECK(count_of(svg, "]]>") == 1);
+	CHECK(strstr(svg, "&lt;script&gt;alert(1)") != NULL);
+	CHECK(strstr(svg, "a &amp; b &quot;q&quot; &apos;r&apos;") != NULL);
+	CHECK(strstr(svg, "\xff") == NULL && strstr(svg, "\x01") == NULL);
+	CHECK(strstr(svg, "\xef\xbf\xbd") != NULL);
+	CHECK(strstr(svg, "&lt;t&gt;&amp;") != NULL);
+	/* The 10 KB name is bounded. */
+	CHECK(strstr(svg, "AAAA...") != NULL);
+	CHECK(len < 10 * 1024 + 8000);
+	/* Same input, same bytes. */
+	svg2 = render(t, &o, &len2);
+	CHECK(len == len2 && memcmp(svg, svg2, len) == 0);
+	/* Written for xmllint by the integration test when asked. */
+	if (getenv("HOTSPY_SVG_OUT")) {
+		FILE *f = fopen(getenv("HOTSPY_SVG_OUT"), "w");
+
+		if (f) {
+			fwrite(svg, 1, len, f);
+			fclose(f);
+		}
+	}
+	free(svg);
+	free(svg2);
+	free(big);
+	flametree_free(t);
+}
+
+int main(void)
+{
+	test_totals();
+	test_reader();
+	test_minwidth();
+	test_layout();
+	test_hostile();
+	return check_status();
+}
