@@ -146,23 +146,43 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->wakeup_watermark = (uint32_t)(b->ring_pages * b->page / 4);
 }
 
-static struct name *name_find(struct perf_backend *b, pid_t tid)
+/*
+ * Thread names are kept sorted by tid: a sample looks its thread up by
+ * binary search, and threads are added far less often than sampled.
+ * Returns the index of @tid, or where it would go.
+ */
+static size_t name_index(const struct perf_backend *b, pid_t tid)
 {
-	for (size_t i = 0; i < b->nnames; i++)
-		if (b->names[i].tid == tid)
-			return &b->names[i];
-	return NULL;
+	size_t lo = 0, hi = b->nnames;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->names[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* The name entry of thread @tid, created from /proc on first sight. */
+static struct name *name_find(struct perf_backend *b, pid_t tid)
+{
+	size_t i = name_index(b, tid);
+
+	return i < b->nnames && b->names[i].tid == tid ? &b->names[i] : NULL;
+}
+
+/* The name entry of thread @tid, created from /proc on first sight. The
+ * pointer is good until the next call (an insertion moves entries). */
 static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 {
 	char path[96], buf[TARGET_COMM_MAX];
+	size_t i = name_index(b, tid);
 	struct name *n;
 
-	n = name_find(b, tid);
-	if (n)
-		return n;
+	if (i < b->nnames && b->names[i].tid == tid)
+		return &b->names[i];
 	if (b->nnames == b->names_cap) {
 		size_t cap = b->names_cap ? b->names_cap * 2 : 32;
 
@@ -175,7 +195,9 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
 	if (procfs_read_small(path, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "?");
-	n = &b->names[b->nnames++];
+	memmove(&b->names[i + 1], &b->names[i], (b->nnames - i) * sizeof(*n));
+	b->nnames++;
+	n = &b->names[i];
 	memset(n, 0, sizeof(*n));
 	n->tid = tid;
 	snprintf(n->comm, sizeof(n->comm), "%s", buf);
