@@ -153,13 +153,19 @@ def case_profile(rest):
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
-            target = subprocess.Popen([fixture, str(a.seconds + 3)], env=env)
+            # The fixture outlives the recording by about a second (0.5 s
+            # before the attach, the rest after the detach), so that the
+            # detach itself is tested and the target is seen running on.
+            target = subprocess.Popen([fixture, str(a.seconds + 1.5)], env=env)
             try:
                 time.sleep(0.5)
                 wait_for_threads(target.pid, 1)
                 r = run_hotspy(common + ["-p", str(target.pid), "-d", str(a.seconds)])
                 if r.returncode != 0:
                     fail("hotspy exited %d" % r.returncode)
+                if "duration reached" not in r.stderr:
+                    fail("hotspy did not end on its -d duration; the fixture may have "
+                         "exited first")
                 state = proc_state(target.pid)
                 if state in ("t", "T"):
                     fail("target left stopped (state %s) after hotspy detached" % state)
