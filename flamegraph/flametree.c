@@ -281,16 +281,34 @@ struct line_state {
 	size_t n;
 };
 
-static int add_line(struct flametree *t, const char *s, size_t len, bool reverse,
-		    struct line_state *ls, const char **names, size_t *lens)
+/*
+ * With @before, a line may be "STACK BEFORE AFTER" (the two-column form of
+ * differential profiles): the first line that parses decides for the whole
+ * input (*columns 0 until then, 1 or 2 after), and BEFORE goes to @before.
+ */
+static int add_line(struct flametree *t, struct flametree *before, int *columns,
+		    const char *s, size_t len, bool reverse, struct line_state *ls,
+		    const char **names, size_t *lens)
 {
 	size_t stack_len, n = 0, start = 0;
 	uint32_t node = 0;
 	bool same = true;
-	double count;
+	double count, count_before = 0;
 
 	if (parse_line(s, len, &stack_len, &count) < 0)
 		return 1;
+	if (before && *columns != 1) {
+		size_t shorter;
+		int two = parse_line(s, stack_len, &shorter, &count_before) == 0;
+
+		if (*columns == 0)
+			*columns = two ? 2 : 1;
+		if (*columns == 2) {
+			if (!two)
+				return 1;
+			stack_len = shorter;
+		}
+	}
 	for (size_t i = 0; i <= stack_len; i++) {
 		if (i < stack_len && s[i] != ';')
 			continue;
@@ -300,6 +318,9 @@ static int add_line(struct flametree *t, const char *s, size_t len, bool reverse
 		lens[n++] = i - start;
 		start = i + 1;
 	}
+	if (count_before > 0 && isfinite(count_before) &&
+	    flametree_add(before, names, lens, n, count_before, reverse) < 0)
+		return -ENOMEM;
 	if (count == 0 || !isfinite(count))
 		return 0;       /* a stack with no weight draws nothing */
 	t->nodes[0].total += count;
@@ -329,8 +350,8 @@ static int add_line(struct flametree *t, const char *s, size_t len, bool reverse
 }
 
 /* @*lineno counts lines across calls. */
-static int add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
-		      struct flametree_stats *st, size_t *lineno_io)
+static int add_folded(struct flametree *t, struct flametree *before, const char *buf,
+		      size_t len, bool reverse, struct flametree_stats *st, size_t *lineno_io)
 {
 	const char **names = malloc(LINE_FRAMES_MAX * sizeof(*names));
 	size_t *lens = malloc(LINE_FRAMES_MAX * sizeof(*lens));
@@ -354,7 +375,8 @@ static int add_folded(struct flametree *t, const char *buf, size_t len, bool rev
 		if (l && buf[pos + l - 1] == '\r')
 			l--;
 		if (l) {
-			r = add_line(t, buf + pos, l, reverse, ls, names, lens);
+			r = add_line(t, before, &st->columns, buf + pos, l, reverse, ls,
+				     names, lens);
 			if (r < 0) {
 				err = r;
 				break;
@@ -382,11 +404,11 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 	struct flametree_stats local = { 0 };
 	size_t lineno = 0;
 
-	return add_folded(t, buf, len, reverse, st ? st : &local, &lineno);
+	return add_folded(t, NULL, buf, len, reverse, st ? st : &local, &lineno);
 }
 
-int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
-			  struct flametree_stats *st)
+static int read_folded(struct flametree *t, struct flametree *before, FILE *in,
+		       bool reverse, struct flametree_stats *st)
 {
 	struct flametree_stats local = { 0 };
 	size_t len = 0, cap = 0, base = 0;
@@ -414,7 +436,7 @@ int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
 				continue;
 			cut = (size_t)(nl - buf) + 1;
 		}
-		err = add_folded(t, buf, cut, reverse, st, &base);
+		err = add_folded(t, before, buf, cut, reverse, st, &base);
 		if (err < 0 || got == 0)
 			break;
 		memmove(buf, buf + cut, len - cut);
@@ -515,4 +537,121 @@ uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char 
 			return (uint32_t)v - 1;
 	}
 	return FLAMETREE_NONE;
+}
+
+int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
+			  struct flametree_stats *st)
+{
+	return read_folded(t, NULL, in, reverse, st);
+}
+
+int flametree_read_folded_pair(struct flametree *t, struct flametree *before, FILE *in,
+			       bool reverse, struct flametree_stats *st)
+{
+	struct flametree_stats local = { 0 };
+
+	return read_folded(t, before, in, reverse, st ? st : &local);
+}
+
+/*
+ * Two-column folded lines: every path that ends a stack (has self weight) in
+ * @a, with the self weight of the same path in @b beside it; with
+ * @only_missing, only the paths @b does not have. @a_first says which column
+ * @a's count goes in. Depth-first in each node's child order (bytewise once
+ * sorted), with a path buffer and a stack of our own: stacks may be
+ * thousands of frames deep.
+ */
+struct diff_walk {
+	FILE *out;
+	const struct flametree *a, *b;
+	double a_scale, b_scale;
+	bool a_first, only_missing;
+	char *path;
+	size_t path_len, path_cap;
+};
+
+struct diff_level {
+	uint32_t a_node, b_node;
+	size_t path_len;        /* before this level's name was appended */
+};
+
+static void diff_line(struct diff_walk *w, uint32_t an, uint32_t bn)
+{
+	double x = flametree_node_at(w->a, an)->self * w->a_scale;
+	double y = bn == FLAMETREE_NONE ? 0 : flametree_node_at(w->b, bn)->self * w->b_scale;
+
+	if (!(x > 0) && !(y > 0))
+		return;
+	if (w->only_missing && bn != FLAMETREE_NONE)
+		return;
+	fwrite(w->path, 1, w->path_len, w->out);
+	fprintf(w->out, " %.15g %.15g\n", w->a_first ? x : y, w->a_first ? y : x);
+}
+
+static int diff_walk(struct diff_walk *w)
+{
+	struct diff_level *st = NULL;
+	size_t depth = 0, cap = 0;
+	uint32_t an = flametree_node_at(w->a, 0)->first_child;
+	uint32_t bparent = 0;
+
+	/* Visit @an, then its children, then its next sibling. */
+	while (an != FLAMETREE_NONE || depth > 0) {
+		const struct flametree_node *node;
+		const char *name;
+		size_t len;
+		uint32_t bn;
+
+		if (an == FLAMETREE_NONE) {
+			depth--;
+			w->path_len = st[depth].path_len;
+			an = flametree_node_at(w->a, st[depth].a_node)->next_sibling;
+			bparent = depth ? st[depth - 1].b_node : 0;
+			continue;
+		}
+		node = flametree_node_at(w->a, an);
+		name = flametree_name(w->a, node->name, &len);
+		bn = bparent == FLAMETREE_NONE ? FLAMETREE_NONE :
+		     flametree_child(w->b, bparent, name, len);
+		if (grow((void **)&st, &cap, depth + 1, sizeof(*st)) < 0 ||
+		    grow((void **)&w->path, &w->path_cap, w->path_len + len + 2, 1) < 0) {
+			free(st);
+			return -ENOMEM;
+		}
+		st[depth] = (struct diff_level){ an, bn, w->path_len };
+		if (w->path_len)
+			w->path[w->path_len++] = ';';
+		memcpy(w->path + w->path_len, name, len);
+		w->path_len += len;
+		diff_line(w, an, bn);
+		depth++;
+		bparent = bn;
+		an = node->first_child;
+	}
+	free(st);
+	return 0;
+}
+
+int flametree_write_diff_folded(FILE *out, const struct flametree *before,
+				const struct flametree *after, double before_scale)
+{
+	struct diff_walk w = {
+		.out = out, .a = after, .b = before, .a_scale = 1, .b_scale = before_scale,
+		.a_first = false,
+	};
+	int err = diff_walk(&w);
+
+	if (err == 0) {
+		/* Then the stacks only BEFORE has. */
+		w = (struct diff_walk){
+			.out = out, .a = before, .b = after, .a_scale = before_scale,
+			.b_scale = 1, .a_first = true, .only_missing = true, .path = w.path,
+			.path_cap = w.path_cap,
+		};
+		err = diff_walk(&w);
+	}
+	free(w.path);
+	if (err == 0 && (fflush(out) == EOF || ferror(out)))
+		err = -EIO;
+	return err;
 }

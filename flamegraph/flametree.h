@@ -39,6 +39,8 @@ struct flametree_stats {
 	size_t lines;           /* stack lines accepted */
 	size_t malformed;       /* lines rejected */
 	size_t first_malformed; /* 1-based line number of the first, 0 if none */
+	int columns;            /* flametree_read_folded_pair: 2 when the input
+				 * was "STACK BEFORE AFTER", 1 when plain */
 };
 
 struct flametree;
@@ -66,6 +68,25 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 /* Read @in to its end and parse it as above. 0, -ENOMEM or -EIO. */
 int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
 			  struct flametree_stats *st);
+
+/*
+ * As flametree_read_folded, and when the input is the two-column form of a
+ * differential profile ("STACK BEFORE AFTER", as difffolded.pl writes and
+ * flamegraph.pl reads; decided by the first line that parses), the BEFORE
+ * counts go to @before and st->columns is 2. Lines of the other form are
+ * malformed.
+ */
+int flametree_read_folded_pair(struct flametree *t, struct flametree *before, FILE *in,
+			       bool reverse, struct flametree_stats *st);
+
+/*
+ * Write the two-column form of @before and @after (both sorted): one line
+ * "STACK BEFORE AFTER" per stack either has, BEFORE's counts times
+ * @before_scale; AFTER's stacks first, in tree order, then those only
+ * BEFORE has. 0, -ENOMEM or -EIO.
+ */
+int flametree_write_diff_folded(FILE *out, const struct flametree *before,
+				const struct flametree *after, double before_scale);
 
 /*
  * Order every node's children bytewise by name, so a rendering is the same

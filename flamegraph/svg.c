@@ -1,4 +1,5 @@
 #include "svg.h"
+#include "text.h"
 #include "hash.h"
 #include "options.h"
 
@@ -47,35 +48,6 @@ void svg_options_from(struct svg_options *so, const struct options *o)
 		svg_palette_parse(o->colors, &so->colors);
 }
 
-/* Length of the valid UTF-8 sequence at @s (RFC 3629), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-		return 0;       /* overlong, surrogate, or not an XML character */
-	return n;
-}
-
 void svg_escape(FILE *out, const char *str, size_t len, size_t max)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -97,7 +69,7 @@ void svg_escape(FILE *out, const char *str, size_t len, size_t max)
 			i++;
 			continue;
 		}
-		n = utf8_len(s + i, lim - i);
+		n = utf8_valid_len(s + i, lim - i);
 		if (n == 0) {
 			fputs("\xef\xbf\xbd", out);
 			i++;

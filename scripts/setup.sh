@@ -32,6 +32,8 @@ PACKAGES=(
 	libunwind-dev libelf-dev libdw-dev libncurses-dev
 	python3 linux-perf libxml2-utils procps util-linux
 )
+# python3-jsonschema: speedscope output checked against its schema.
+PACKAGES+=(python3-jsonschema)
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
 # (tests/browser, npm package playwright-core). A nodejs that bundles its
 # own npm (NodeSource's) conflicts with Debian's npm package: ask for npm
@@ -127,8 +129,10 @@ build_preset() {
 	fi
 }
 
-# The browser test's one npm package, at the version package-lock.json names.
-if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+# The npm packages of the tests, at the versions package-lock.json names:
+# playwright-core (browser test), speedscope (its file format's schema).
+if [[ ! -d tests/browser/node_modules/playwright-core ||
+      ! -f tests/browser/node_modules/speedscope/dist/release/file-format-schema.json ]]; then
 	run_logged /tmp/hotspy-npm-ci.log npm ci --prefix tests/browser --no-audit --no-fund
 fi
 

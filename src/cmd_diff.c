@@ -2,6 +2,8 @@
  * cmd_diff.c - hotspy diff: a differential flamegraph of two folded
  * profiles. The graph has AFTER's shape; each frame is coloured by how its
  * samples changed against the same path in BEFORE (red more, blue fewer).
+ * Or, with -f folded, the two-column text "STACK BEFORE AFTER" that
+ * `hotspy flamegraph` (and flamegraph.pl) draw the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,17 +53,31 @@ static struct flametree *read_tree(const char *name, bool reverse)
 	return t;
 }
 
+/* Folded when asked, or when -o names a file that is not .svg. */
+static bool want_folded(const struct options *o, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (o->format != FORMAT_AUTO)
+		return o->format == FORMAT_FOLDED;
+	return strcmp(path, "-") != 0 && !(len > 4 && strcmp(path + len - 4, ".svg") == 0);
+}
+
 int cmd_diff(const struct options *o)
 {
 	const char *path = o->output ? o->output : "-";
+	bool folded = want_folded(o, path);
+	/* The two-column text keeps stacks root first, as its readers expect. */
+	bool reverse = o->reverse && !folded;
 	struct flametree *before, *after = NULL;
 	struct outfile *out = NULL;
 	struct svg_options so;
+	double scale;
 	int err;
 
-	before = read_tree(o->input, o->reverse);
+	before = read_tree(o->input, reverse);
 	if (before)
-		after = read_tree(o->input2, o->reverse);
+		after = read_tree(o->input2, reverse);
 	if (!after) {
 		flametree_free(before);
 		return 1;
@@ -72,12 +88,17 @@ int cmd_diff(const struct options *o)
 			  strerror(-err));
 		goto fail;
 	}
-	svg_options_from(&so, o);
-	so.before = before;
-	so.before_scale = o->normalize ? flametree_total(after) / flametree_total(before) : 1;
-	if (!so.title)
-		so.title = "Differential Flame Graph";
-	err = svg_write(outfile_stream(out), after, &so);
+	scale = o->normalize ? flametree_total(after) / flametree_total(before) : 1;
+	if (folded) {
+		err = flametree_write_diff_folded(outfile_stream(out), before, after, scale);
+	} else {
+		svg_options_from(&so, o);
+		so.before = before;
+		so.before_scale = scale;
+		if (!so.title)
+			so.title = "Differential Flame Graph";
+		err = svg_write(outfile_stream(out), after, &so);
+	}
 	if (err == 0)
 		err = outfile_commit(out);
 	else

@@ -1,7 +1,8 @@
 /*
  * cmd_flamegraph.c - hotspy flamegraph: folded stacks from a file or stdin
  * to an interactive SVG. Malformed lines are counted and reported, never
- * fatal; an input without a single stack is an error.
+ * fatal; an input without a single stack is an error. Two-column input
+ * ("STACK BEFORE AFTER") is drawn as a differential flamegraph.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ int cmd_flamegraph(const struct options *o)
 	const char *path = o->output ? o->output : "-";
 	struct flametree_stats st = { 0 };
 	struct svg_options so;
-	struct flametree *t = NULL;
+	struct flametree *t = NULL, *before = NULL;
 	struct outfile *out = NULL;
 	FILE *in = stdin;
 	int err;
@@ -35,11 +36,12 @@ int cmd_flamegraph(const struct options *o)
 		}
 	}
 	t = flametree_new();
-	if (!t) {
+	before = flametree_new();
+	if (!t || !before) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	err = flametree_read_folded(t, in, o->reverse, &st);
+	err = flametree_read_folded_pair(t, before, in, o->reverse, &st);
 	if (err < 0) {
 		log_error(err, "cannot read %s: %s", in_name ? in_name : "stdin", strerror(-err));
 		goto fail;
@@ -54,7 +56,7 @@ int cmd_flamegraph(const struct options *o)
 			  in_name ? in_name : "stdin");
 		goto fail;
 	}
-	if (flametree_sort(t) < 0) {
+	if (flametree_sort(t) < 0 || flametree_sort(before) < 0) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -65,6 +67,11 @@ int cmd_flamegraph(const struct options *o)
 		goto fail;
 	}
 	svg_options_from(&so, o);
+	if (st.columns == 2) {
+		so.before = before;
+		if (!so.title)
+			so.title = "Differential Flame Graph";
+	}
 	err = svg_write(outfile_stream(out), t, &so);
 	if (err == 0)
 		err = outfile_commit(out);
@@ -79,11 +86,13 @@ int cmd_flamegraph(const struct options *o)
 		fprintf(stderr, "hotspy: %zu stacks, %zu frames; wrote %s\n", st.lines,
 			flametree_count(t) - 1, path);
 	flametree_free(t);
+	flametree_free(before);
 	if (in != stdin)
 		fclose(in);
 	return 0;
 fail:
 	flametree_free(t);
+	flametree_free(before);
 	if (in != stdin)
 		fclose(in);
 	return 1;

@@ -22,6 +22,7 @@
 #include "outfile.h"
 #include "profile.h"
 #include "sampler.h"
+#include "speedscope.h"
 #include "svg.h"
 #include "symbols.h"
 #include "target.h"
@@ -121,18 +122,24 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 		snprintf(path, size, "%s-%04d%02d%02d-%02d%02d%02d.%s", name,
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 o->format == FORMAT_FOLDED ? "folded" : "svg");
+			 o->format == FORMAT_FOLDED ? "folded" :
+			 o->format == FORMAT_SPEEDSCOPE ? "speedscope.json" : "svg");
 	} else {
 		snprintf(path, size, "%s", out);
 	}
 	*format = o->format;
 	len = strlen(path);
-	if (*format == FORMAT_AUTO)
-		*format = len > 4 && strcmp(path + len - 4, ".svg") == 0 ?
-			  FORMAT_FLAMEGRAPH : FORMAT_FOLDED;
-	if (*format != FORMAT_FOLDED && *format != FORMAT_FLAMEGRAPH)
+	if (*format == FORMAT_AUTO) {
+		if (len > 4 && strcmp(path + len - 4, ".svg") == 0)
+			*format = FORMAT_FLAMEGRAPH;
+		else if (len > 5 && strcmp(path + len - 5, ".json") == 0)
+			*format = FORMAT_SPEEDSCOPE;
+		else
+			*format = FORMAT_FOLDED;
+	}
+	if (*format == FORMAT_PPROF)
 		return log_error(-ENOTSUP, "the %s format is not available in this version "
-				 "yet; use -f flamegraph or -f folded",
+				 "yet; use -f flamegraph, speedscope or folded",
 				 options_format_name(*format));
 	return 0;
 }
@@ -264,6 +271,14 @@ static int process_maps_take(struct process_maps *pm, const struct sampler *s)
 	return 0;
 }
 
+/* The name of the first process sampled, or NULL. */
+static const char *recorded_program(const struct recording *rec)
+{
+	if (!profile_thread_count(rec->profile))
+		return NULL;
+	return profile_process_name(rec->profile, profile_thread_at(rec->profile, 0)->pid);
+}
+
 /*
  * The SVG is drawn from the folded lines, held in memory: one naming pass,
  * and the flamegraph shows exactly what the folded file would hold.
@@ -300,8 +315,7 @@ static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *
 		return err;
 	}
 	svg_options_from(&so, o);
-	comm = profile_thread_count(rec->profile) ?
-	       profile_process_name(rec->profile, profile_thread_at(rec->profile, 0)->pid) : NULL;
+	comm = recorded_program(rec);
 	if (!so.title) {
 		snprintf(title, sizeof(title), "%s", comm ? comm : "hotspy");
 		so.title = title;
@@ -331,9 +345,15 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 		return log_error(-ENOMEM, "cannot name frames: out of memory");
 	for (size_t i = 0; i < pm->n; i++)
 		symbolizer_set_maps(sym, pm->pids[i], pm->maps[i]);
-	if (format == FORMAT_FLAMEGRAPH)
+	if (format == FORMAT_FLAMEGRAPH) {
 		err = write_svg(rec, outfile_stream(out), sym, &fo, o, secs);
-	else
+	} else if (format == FORMAT_SPEEDSCOPE) {
+		struct speedscope_options so = {
+			.rate = o->rate, .name = o->title ? o->title : recorded_program(rec),
+		};
+
+		err = speedscope_write(outfile_stream(out), rec->profile, sym, &so);
+	} else
 		err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
 	symbolizer_free(sym);
 	if (err < 0)

@@ -19,7 +19,8 @@ static const char record_usage[] =
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
-"  -f, --format FORMAT    flamegraph (SVG; the default) or folded\n"
+"  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON) or folded; by\n"
+"                         default from the name: .svg, .json, else folded\n"
 "  -r, --rate HZ          samples per second per thread (default 100, max 10000)\n"
 "  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
 "                         exits, or Ctrl-C / SIGTERM)\n"
@@ -48,6 +49,8 @@ static const char flamegraph_usage[] =
 "\n"
 "Draw an interactive SVG flamegraph from folded stacks (hotspy's own,\n"
 "stackcollapse-perf.pl's, py-spy's raw output) read from FILE or stdin.\n"
+"Two-column input ('STACK BEFORE AFTER', from 'hotspy diff -f folded' or\n"
+"difffolded.pl) is drawn as a differential flamegraph.\n"
 "\n"
 "  -o, --output SVG       where to write ('-' or none: stdout)\n"
 "      --title TEXT       title (default \"Flame Graph\")\n"
@@ -63,12 +66,16 @@ static const char flamegraph_usage[] =
 "  -h, --help             this help\n";
 
 static const char diff_usage[] =
-"usage: hotspy diff BEFORE AFTER [-o SVG] [--normalize] [options]\n"
+"usage: hotspy diff BEFORE AFTER [-o FILE] [-f FORMAT] [--normalize] [options]\n"
 "\n"
 "Draw a differential flamegraph of two folded profiles: the shape of AFTER,\n"
 "red where AFTER has more samples than BEFORE, blue where it has fewer.\n"
 "\n"
-"  -o, --output SVG       where to write ('-' or none: stdout)\n"
+"  -o, --output FILE      where to write ('-' or none: stdout)\n"
+"  -f, --format FORMAT    flamegraph (SVG) or folded: two-column lines\n"
+"                         'STACK BEFORE AFTER' that 'hotspy flamegraph'\n"
+"                         draws again (default: SVG, folded when FILE does\n"
+"                         not end in .svg)\n"
 "      --normalize        scale BEFORE to AFTER's total first\n"
 "  and the SVG options of 'hotspy flamegraph' (--title, --width, ...)\n"
 "  -q, --quiet            no summary\n"
@@ -98,6 +105,9 @@ const char *options_format_name(enum output_format format)
 	return "?";
 }
 
+/* The command being parsed, for the hint of usage_error. */
+static const char *usage_command = "record";
+
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -106,7 +116,7 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'hotspy record --help'.\n", stderr);
+	fprintf(stderr, "\nTry 'hotspy %s --help'.\n", usage_command);
 	return -EINVAL;
 }
 
@@ -260,6 +270,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
+		{ "format", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		SVG_LONGOPTS,
@@ -269,7 +280,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:f:qh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
 		if (r < 0)
 			return r;
@@ -283,6 +294,15 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'f':
+			if (!diff)
+				return usage_error("-f is an option of 'hotspy diff' (flamegraph "
+						   "writes SVG)");
+			if (parse_format(optarg, &o->format) < 0 ||
+			    (o->format != FORMAT_FLAMEGRAPH && o->format != FORMAT_FOLDED))
+				return usage_error("unknown diff format '%s': expected flamegraph "
+						   "or folded", optarg);
 			break;
 		case OPT_NORMALIZE:
 			if (!diff)
@@ -450,6 +470,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		puts("hotspy " HOTSPY_VERSION);
 		return 1;
 	}
+	usage_command = cmd;
 	if (strcmp(cmd, "record") == 0) {
 		o->command = CMD_RECORD;
 		return parse_record(o, argc - 1, argv + 1);

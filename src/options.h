@@ -17,7 +17,7 @@ enum command {
 };
 
 enum output_format {
-	FORMAT_AUTO,      /* from the output name; folded until the SVG writer */
+	FORMAT_AUTO,      /* from the output name: .svg, .json, else folded */
 	FORMAT_FOLDED,
 	FORMAT_FLAMEGRAPH,
 	FORMAT_SPEEDSCOPE,

@@ -131,6 +131,49 @@ def main():
               "--normalize scales BEFORE to AFTER's total")
         r = subprocess.run([hotspy, "diff", d + "/before"], capture_output=True)
         check(r.returncode == 2, "diff needs two files")
+        check(b"hotspy diff --help" in r.stderr, "a usage error points at diff's own help")
+        r = subprocess.run([hotspy, "flamegraph", "--bogus"], capture_output=True)
+        check(r.returncode == 2 and b"hotspy flamegraph --help" in r.stderr,
+              "a usage error points at flamegraph's own help")
+
+        # The two-column form: every stack of either file, BEFORE then AFTER.
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/after", "-o", d + "/d.folded"],
+                           capture_output=True)
+        check(r.returncode == 0, "diff -o d.folded runs: %r" % r.stderr)
+        rows = {}
+        for line in open(d + "/d.folded"):
+            stack, b, a = line.rsplit(" ", 2)
+            rows[stack] = (float(b), float(a))
+        check(rows == {"main;a": (10, 30), "main;b": (10, 5), "main;c": (0, 5)},
+              "two-column lines hold both counts: %r" % rows)
+        # Drawn again by hotspy flamegraph, it is the same differential SVG.
+        r = subprocess.run([hotspy, "flamegraph", d + "/d.folded", "-o", d + "/d2.svg",
+                            "--minwidth", "0"], capture_output=True)
+        check(r.returncode == 0, "flamegraph reads two-column input: %r" % r.stderr)
+        check(open(d + "/d.svg", "rb").read() == open(d + "/d2.svg", "rb").read(),
+              "diff SVG == flamegraph of diff -f folded")
+        # A stack only BEFORE has is kept (AFTER 0), and --normalize scales.
+        r = subprocess.run([hotspy, "diff", d + "/after", d + "/before", "-f", "folded",
+                            "--normalize"], capture_output=True, text=True)
+        rows = {l.rsplit(" ", 2)[0]: (float(l.rsplit(" ", 2)[1]), float(l.rsplit(" ", 2)[2]))
+                for l in r.stdout.splitlines()}
+        check(r.returncode == 0 and abs(sum(b for b, _ in rows.values()) - 20) < 1e-9 and
+              rows.get("main;c", (0, -1))[1] == 0,
+              "normalized two-column output: %r" % rows)
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/after", "-f", "pprof"],
+                           capture_output=True)
+        check(r.returncode == 2, "diff -f accepts flamegraph or folded only")
+        # Unreadable input: a clear error naming the file.
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/nope"], capture_output=True)
+        check(r.returncode != 0 and b"cannot read" in r.stderr and b"nope" in r.stderr,
+              "diff of a missing file is an error: %r" % r.stderr)
+        r = subprocess.run([hotspy, "diff", d + "/before", d], capture_output=True)
+        check(r.returncode != 0 and b"cannot read" in r.stderr,
+              "diff of a directory is an error: %r" % r.stderr)
+        open(d + "/junk", "wb").write(b"\x00\x01garbage\nmore garbage\n")
+        r = subprocess.run([hotspy, "diff", d + "/before", d + "/junk"], capture_output=True)
+        check(r.returncode != 0 and b"no stacks" in r.stderr and b"malformed" in r.stderr,
+              "diff of a malformed file: reported, an error: %r" % r.stderr)
     return 1 if failures else 0
 
 

@@ -1,0 +1,26 @@
+/*
+ * text.h - untrusted bytes made safe for the text formats hotspy writes.
+ * Names come from the target (symbols, thread names, file names): any
+ * bytes, any length.
+ */
+#ifndef HOTSPY_TEXT_H
+#define HOTSPY_TEXT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * Length of the valid UTF-8 sequence at @s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF; U+FFFE and U+FFFF refused too, as XML
+ * does), or 0 when the bytes at @s do not start one.
+ */
+size_t utf8_valid_len(const unsigned char *s, size_t avail);
+
+/*
+ * Write the first @max of @len bytes of @s as the inside of a JSON string:
+ * '"' and '\\' escaped, control bytes as \u00XX, each byte of invalid UTF-8
+ * as U+FFFD, and "..." when the string was cut.
+ */
+void json_escape(FILE *out, const char *s, size_t len, size_t max);
+
+#endif
