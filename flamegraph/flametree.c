@@ -12,6 +12,12 @@ struct name {
 	size_t off;
 	size_t len;
 	uint64_t hash;
+	/* Where the frame comes from (flametree_set_info): module, then file,
+	 * in the text after the name; line 0 when unknown or not one line. */
+	size_t info_off;
+	uint32_t module_len, file_len;
+	unsigned line;
+	bool has_info;
 };
 
 /*
@@ -654,4 +660,55 @@ int flametree_write_diff_folded(FILE *out, const struct flametree *before,
 	if (err == 0 && (fflush(out) == EOF || ferror(out)))
 		err = -EIO;
 	return err;
+}
+
+int flametree_set_info(struct flametree *t, const char *name, size_t len,
+		       const char *module, const char *file, unsigned line)
+{
+	size_t ml = module ? strnlen(module, FLAMETREE_NAME_MAX) : 0;
+	size_t fl = file ? strnlen(file, FLAMETREE_NAME_MAX) : 0;
+	struct name *nm;
+	uint32_t id;
+	int err = name_intern(t, name, len, &id);
+
+	if (err < 0)
+		return err;
+	nm = &t->names[id];
+	if (nm->has_info) {
+		/* One name, several places: keep what they agree on. */
+		if (nm->line != line)
+			nm->line = 0;
+		if (nm->file_len && (nm->file_len != fl ||
+				     memcmp(t->text + nm->info_off + nm->module_len, file, fl)))
+			nm->file_len = 0, nm->line = 0;
+		return 0;
+	}
+	if (!ml && !fl)
+		return 0;
+	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl, 1) < 0)
+		return -ENOMEM;
+	nm = &t->names[id];
+	memcpy(t->text + t->text_len, module, ml);
+	memcpy(t->text + t->text_len + ml, file, fl);
+	nm->info_off = t->text_len;
+	nm->module_len = (uint32_t)ml;
+	nm->file_len = (uint32_t)fl;
+	nm->line = fl ? line : 0;
+	nm->has_info = true;
+	t->text_len += ml + fl;
+	return 0;
+}
+
+bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)
+{
+	const struct name *nm = &t->names[name];
+
+	if (!nm->has_info)
+		return false;
+	info->module = t->text + nm->info_off;
+	info->module_len = nm->module_len;
+	info->file = t->text + nm->info_off + nm->module_len;
+	info->file_len = nm->file_len;
+	info->line = nm->line;
+	return true;
 }

@@ -106,6 +106,24 @@ const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len
  */
 uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *name,
 			 size_t len);
+/*
+ * Where frames named @name[0..len) come from, for tooltips: @module and
+ * @file (either may be NULL) and @line (0: unknown). Set before or after
+ * the stacks that use the name; set again for the same name, it keeps what
+ * the calls agree on (a file without a line when lines differ, nothing of
+ * the file when files differ). 0 or -ENOMEM.
+ */
+int flametree_set_info(struct flametree *t, const char *name, size_t len,
+		       const char *module, const char *file, unsigned line);
+
+struct flametree_info {
+	const char *module, *file;      /* bytes, not NUL-terminated */
+	size_t module_len, file_len;    /* 0 when unknown */
+	unsigned line;                  /* 0 when unknown */
+};
+/* The place of name @name (an id from a node), or false when none is known. */
+bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info);
+
 /* Total weight (the root's total). */
 double flametree_total(const struct flametree *t);
 

@@ -28,6 +28,8 @@ struct folder {
 	const struct profile *p;
 	struct symbolizer *sym;
 	bool threads;
+	int (*on_frame)(void *ctx, const char *name, size_t len, const struct frame *f);
+	void *on_frame_ctx;
 	char *text;
 	size_t text_len, text_cap;
 	struct line *lines;
@@ -200,12 +202,17 @@ static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 
 	while (n-- > 0 && !err) {
 		const char *suffix = kind_suffix(frames[n].kind);
+		size_t start;
 
 		err = text_add(f, ";", 1);
+		start = f->text_len;
 		if (!err)
 			err = text_add_name(f, frames[n].function);
 		if (!err)
 			err = text_add(f, suffix, strlen(suffix));
+		if (!err && f->on_frame)
+			err = f->on_frame(f->on_frame_ctx, f->text + start, f->text_len - start,
+					  &frames[n]);
 	}
 	return err;
 }
@@ -253,6 +260,8 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 {
 	struct folder f = {
 		.p = p, .sym = sym, .threads = opts && opts->threads,
+		.on_frame = opts ? opts->on_frame : NULL,
+		.on_frame_ctx = opts ? opts->on_frame_ctx : NULL,
 	};
 	int err;
 

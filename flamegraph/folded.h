@@ -18,6 +18,12 @@
 
 struct folded_options {
 	bool threads;   /* insert a "name (tid)" frame below the process root */
+	/* Called (when set) for each frame written, with its name exactly as
+	 * written (@len bytes, suffix included), so that a writer drawing from
+	 * the folded text can say where the frame comes from. Non-zero stops
+	 * the writing and is returned. */
+	int (*on_frame)(void *ctx, const char *name, size_t len, const struct frame *f);
+	void *on_frame_ctx;
 };
 
 /*

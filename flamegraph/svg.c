@@ -179,6 +179,25 @@ static double min_total(const struct svg_options *o, double total, double span)
 	return total * mw / span;
 }
 
+/* " in MODULE at FILE:LINE", for what is known of where a frame comes from. */
+static void place_title(FILE *out, const struct flametree *t, uint32_t name)
+{
+	struct flametree_info inf;
+
+	if (!flametree_info(t, name, &inf))
+		return;
+	if (inf.module_len) {
+		fputs(" in ", out);
+		svg_escape(out, inf.module, inf.module_len, NAME_SHOWN_MAX);
+	}
+	if (inf.file_len) {
+		fputs(" at ", out);
+		svg_escape(out, inf.file, inf.file_len, NAME_SHOWN_MAX);
+		if (inf.line)
+			fprintf(out, ":%u", inf.line);
+	}
+}
+
 /* Depth-first over the frames wide enough to draw; calls @fn for each. */
 static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 		     FILE *out, const struct svg_options *o, double span, unsigned height)
@@ -217,6 +236,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 				o->count_name ? o->count_name : "samples", 100.0 * nd->total / total);
 			if (o->before)
 				diff_title(out, o, w.before, nd->total);
+			place_title(out, t, nd->name);
 			fprintf(out, "</title><rect x=\"%.2f\" y=\"%u\" "
 				"width=\"%.2f\" height=\"%u\" rx=\"2\" fill=\"", px, y, pw, fh - 1);
 			if (o->before)

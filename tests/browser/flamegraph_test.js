@@ -75,7 +75,10 @@ async function main() {
 	void sel;
 	await page.hover(leafSel, { force: true });
 	const details = await page.textContent("#details");
-	check(/^\S.* \(\d+ samples, \d+\.\d\d%\)$/.test(details), "tooltip text: " + details);
+	check(/^\S.* \(\d+ samples, \d+\.\d\d%\)( in \S+)?( at \S+)?$/.test(details),
+	      "tooltip text: " + details);
+	// The fixture's own code: the tooltip names its module.
+	check(/ in hotspots( at |$)/.test(details), "tooltip names the module: " + details);
 	check(details === leaf.title, "tooltip is the hottest frame's: " + details);
 	const name = leaf.title.substring(0, leaf.title.lastIndexOf(" ("));
 	console.log("hottest frame: " + details);

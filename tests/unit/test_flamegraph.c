@@ -220,8 +220,52 @@ static void test_hostile(void)
 	flametree_free(t);
 }
 
+/* Where a frame comes from, in its tooltip: what every place agrees on. */
+static void test_info(void)
+{
+	struct flametree *t = flametree_new();
+	struct svg_options o = { .minwidth = 0 };
+	const char *folded = "p;main;hot 3\np;main;cold 1\np;main;warm 1\np;main;odd 1\n";
+	struct flametree_info inf;
+	size_t len;
+	char *svg;
+
+	CHECK(flametree_set_info(t, "main", 4, "prog", "main.c", 10) == 0);
+	CHECK(flametree_set_info(t, "hot", 3, "prog", "hot.c", 5) == 0);
+	CHECK(flametree_set_info(t, "hot", 3, "prog", "hot.c", 5) == 0);
+	CHECK(flametree_set_info(t, "warm", 4, "libw.so", "w.c", 1) == 0);
+	CHECK(flametree_set_info(t, "warm", 4, "libw.so", "w.c", 2) == 0);   /* two lines */
+	CHECK(flametree_set_info(t, "odd", 3, "<m>", "a.c", 1) == 0);
+	CHECK(flametree_set_info(t, "odd", 3, "<m>", "b.c", 1) == 0);       /* two files */
+	CHECK(flametree_set_info(t, "cold", 4, NULL, NULL, 0) == 0);        /* nothing known */
+	CHECK(flametree_add_folded(t, folded, strlen(folded), false, NULL) == 0);
+	CHECK(flametree_sort(t) == 0);
+	svg = render(t, &o, &len);
+	CHECK(strstr(svg, "<title>hot (3 samples, 50.00%) in prog at hot.c:5</title>") != NULL);
+	CHECK(strstr(svg, "<title>main (6 samples, 100.00%) in prog at main.c:10</title>") != NULL);
+	CHECK(strstr(svg, "<title>warm (1 samples, 16.67%) in libw.so at w.c</title>") != NULL);
+	CHECK(strstr(svg, "<title>odd (1 samples, 16.67%) in &lt;m&gt;</title>") != NULL);
+	CHECK(strstr(svg, "<title>cold (1 samples, 16.67%)</title>") != NULL);
+	CHECK(strstr(svg, "<title>p (6 samples, 100.00%)</title>") != NULL);
+	/* The accessor agrees. */
+	for (uint32_t i = 0; i < flametree_count(t); i++) {
+		const struct flametree_node *n = flametree_node_at(t, i);
+		size_t nl;
+		const char *name = flametree_name(t, n->name, &nl);
+
+		if (nl == 3 && memcmp(name, "hot", 3) == 0) {
+			CHECK(flametree_info(t, n->name, &inf));
+			CHECK(inf.module_len == 4 && memcmp(inf.module, "prog", 4) == 0);
+			CHECK(inf.file_len == 5 && inf.line == 5);
+		}
+	}
+	free(svg);
+	flametree_free(t);
+}
+
 int main(void)
 {
+	test_info();
 	test_totals();
 	test_reader();
 	test_minwidth();
