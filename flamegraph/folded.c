@@ -27,7 +27,7 @@ struct line {
 struct folder {
 	const struct profile *p;
 	struct symbolizer *sym;
-	bool threads;
+	bool threads, with_lines;
 	int (*on_frame)(void *ctx, const char *name, size_t len, const struct frame *f);
 	void *on_frame_ctx;
 	char *text;
@@ -210,6 +210,13 @@ static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 			err = text_add_name(f, frames[n].function);
 		if (!err)
 			err = text_add(f, suffix, strlen(suffix));
+		if (!err && f->with_lines && frames[n].file && frames[n].line) {
+			err = text_add(f, " (", 2);
+			if (!err)
+				err = text_add_name(f, frames[n].file);
+			if (!err)
+				err = text_addf(f, ":%u)", frames[n].line);
+		}
 		if (!err && f->on_frame)
 			err = f->on_frame(f->on_frame_ctx, f->text + start, f->text_len - start,
 					  &frames[n]);
@@ -260,6 +267,7 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 {
 	struct folder f = {
 		.p = p, .sym = sym, .threads = opts && opts->threads,
+		.with_lines = opts && opts->lines,
 		.on_frame = opts ? opts->on_frame : NULL,
 		.on_frame_ctx = opts ? opts->on_frame_ctx : NULL,
 	};

@@ -18,6 +18,7 @@
 
 struct folded_options {
 	bool threads;   /* insert a "name (tid)" frame below the process root */
+	bool lines;     /* "function (file:line)" where the line is known */
 	/* Called (when set) for each frame written, with its name exactly as
 	 * written (@len bytes, suffix included), so that a writer drawing from
 	 * the folded text can say where the frame comes from. Non-zero stops

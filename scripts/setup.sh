@@ -29,11 +29,14 @@ die() {
 # process tools (ps, pgrep, taskset) that tests use.
 PACKAGES=(
 	build-essential cmake pkg-config
-	libunwind-dev libelf-dev libdw-dev libncurses-dev
+	libunwind-dev libelf-dev libdw-dev libncurses-dev libiberty-dev
 	python3 linux-perf libxml2-utils procps util-linux
 )
 # python3-jsonschema: speedscope output checked against its schema.
 PACKAGES+=(python3-jsonschema)
+# libc6-dbg: libc's separate debug file (by build-id), so that its internal
+# functions (start_thread, clone3) are named, as perf names them.
+PACKAGES+=(libc6-dbg)
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
 # (tests/browser, npm package playwright-core). A nodejs that bundles its
 # own npm (NodeSource's) conflicts with Debian's npm package: ask for npm

@@ -347,12 +347,15 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 			 const struct process_maps *pm, const struct options *o,
 			 const char *path, enum output_format format, double secs)
 {
-	struct folded_options fo = { .threads = o->threads };
+	struct folded_options fo = { .threads = o->threads, .lines = o->lines };
 	struct symbolizer *sym = symbolizer_new(cache);
 	int err;
 
 	if (!sym)
 		return log_error(-ENOMEM, "cannot name frames: out of memory");
+	symbolizer_set_demangle(sym, !o->no_demangle);
+	for (size_t i = 0; i < o->ndebug_dirs; i++)
+		symbolizer_add_debug_dir(sym, o->debug_dirs[i]);
 	for (size_t i = 0; i < pm->n; i++)
 		symbolizer_set_maps(sym, pm->pids[i], pm->maps[i]);
 	if (format == FORMAT_FLAMEGRAPH) {

@@ -36,6 +36,13 @@ static const char record_usage[] =
 "                         else ptrace; ptrace with --idle), perf\n"
 "                         (perf_event_open: never stops the target), or ptrace\n"
 "                         (stops each thread for a moment per sample)\n"
+"      --debug-dir DIR    look for separate debug files in DIR too (by\n"
+"                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
+"                         .gnu_debuglink name); may be repeated\n"
+"      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
+"      --lines            frames are \"function (file:line)\" where the line is\n"
+"                         known (default: functions, so that stacks\n"
+"                         aggregate by function)\n"
 "      --stats            print sampler timing statistics at the end\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
@@ -189,6 +196,9 @@ enum {
 	OPT_STACK_SIZE,
 	OPT_SAMPLER,
 	OPT_STATS,
+	OPT_LINES,
+	OPT_NO_DEMANGLE,
+	OPT_DEBUG_DIR,
 	OPT_TITLE,
 	OPT_SUBTITLE,
 	OPT_WIDTH,
@@ -344,6 +354,9 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "lines", no_argument, NULL, OPT_LINES },
+		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -419,6 +432,20 @@ static int parse_record(struct options *o, int argc, char **argv)
 			else
 				return usage_error("unknown sampler '%s': expected auto, perf or ptrace",
 						   optarg);
+			break;
+		case OPT_LINES:
+			o->lines = true;
+			break;
+		case OPT_NO_DEMANGLE:
+			o->no_demangle = true;
+			break;
+		case OPT_DEBUG_DIR:
+			if (!*optarg)
+				return usage_error("empty --debug-dir");
+			if (o->ndebug_dirs == OPTIONS_DEBUG_DIRS_MAX)
+				return usage_error("at most %d --debug-dir options",
+						   OPTIONS_DEBUG_DIRS_MAX);
+			o->debug_dirs[o->ndebug_dirs++] = optarg;
 			break;
 		case OPT_STATS:
 			o->stats = true;

@@ -16,6 +16,8 @@ enum command {
 	CMD_DIFF,
 };
 
+#define OPTIONS_DEBUG_DIRS_MAX 4
+
 enum output_format {
 	FORMAT_AUTO,      /* from the output name: .svg, .json, else folded */
 	FORMAT_FOLDED,
@@ -50,6 +52,10 @@ struct options {
 	bool threads;              /* --threads: a level per thread */
 	size_t stack_size;         /* --stack-size bytes */
 	bool stats;                /* --stats: sampler timings on stderr */
+	bool lines;                /* --lines: "function (file:line)" frames */
+	bool no_demangle;          /* --no-demangle: raw C++/Rust symbol names */
+	const char *debug_dirs[OPTIONS_DEBUG_DIRS_MAX];  /* --debug-dir, in order */
+	size_t ndebug_dirs;
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
 	/* SVG options (record -f flamegraph, flamegraph). */

@@ -9,10 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dwarf_lines.h"
+#include "elf_file.h"
 #include "kallsyms.h"
 #include "log.h"
 #include "procfs.h"
 #include "profile.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <libiberty/demangle.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -24,6 +32,14 @@
 #define NAME_MAX_LEN 1024
 
 #define ARENA_CHUNK (64 * 1024)
+
+/* Frames one address may stand for: the function and those inlined in it. */
+#define FRAMES_MAX 64
+
+/* Where distributions install separate debug files. */
+#define DEBUG_ROOT "/usr/lib/debug"
+#define DEBUG_DIRS_MAX 8
+#define PATH_MAX_LEN 4096
 
 /* What an address gets when even storing its name fails. */
 static const struct frame unknown_frame = {
@@ -51,6 +67,13 @@ struct resolved {
 	const struct frame *frames;
 };
 
+/* The DWARF of an ELF file: its own, or its separate debug file's. */
+struct debug_info {
+	const struct elf_file *ef;
+	struct elf_file *debug_file;    /* owned; NULL when none was found */
+	struct dwarf_lines *lines;      /* NULL when no DWARF */
+};
+
 /* A slot of the string table; empty while @s is NULL. */
 struct interned {
 	uint64_t hash;
@@ -71,6 +94,13 @@ struct symbolizer {
 	/* Every name once: the many addresses of one function share it. */
 	struct interned *strings;
 	size_t strings_mask, nstrings;
+
+	/* Per ELF file, opened at its first address. */
+	struct debug_info *debug;
+	size_t ndebug, debug_cap;
+	const char *debug_dirs[DEBUG_DIRS_MAX];   /* --debug-dir, then DEBUG_ROOT */
+	size_t ndebug_dirs;
+	bool no_demangle;
 
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
@@ -137,6 +167,11 @@ void symbolizer_free(struct symbolizer *sym)
 	for (size_t i = 0; i < sym->nprocs; i++)
 		maps_free(sym->procs[i].maps);
 	kallsyms_free(sym->kernel);
+	for (size_t i = 0; i < sym->ndebug; i++) {
+		dwarf_lines_free(sym->debug[i].lines);
+		elf_file_free(sym->debug[i].debug_file);
+	}
+	free(sym->debug);
 	free(sym->procs);
 	free(sym->resolved);
 	free(sym->strings);
@@ -276,9 +311,250 @@ static void name_kernel(struct symbolizer *sym, uint64_t addr, struct frame *f)
 		f->function = name;
 }
 
-/* Fill @f for @addr. Every string is a literal or interned. */
-static void name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
-			 struct frame *f)
+void symbolizer_set_demangle(struct symbolizer *sym, bool on)
+{
+	sym->no_demangle = !on;
+}
+
+void symbolizer_add_debug_dir(struct symbolizer *sym, const char *dir)
+{
+	if (sym->ndebug_dirs < DEBUG_DIRS_MAX - 1)
+		sym->debug_dirs[sym->ndebug_dirs++] = dir;
+}
+
+/* The directories to search, the user's first, DEBUG_ROOT last. */
+static size_t debug_dirs(const struct symbolizer *sym, const char **dirs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sym->ndebug_dirs; i++)
+		dirs[n++] = sym->debug_dirs[i];
+	dirs[n++] = DEBUG_ROOT;
+	return n;
+}
+
+/* The separate debug file of @ef by its build-id under @dir, or NULL. */
+static struct elf_file *debug_by_build_id(const struct elf_file *ef, const char *dir)
+{
+	char path[PATH_MAX_LEN];
+	const uint8_t *id;
+	size_t n = elf_file_build_id(ef, &id), len;
+	int w;
+
+	if (n < 2 || n > 64)
+		return NULL;
+	w = snprintf(path, sizeof(path), "%s/.build-id/%02x/", dir, id[0]);
+	if (w < 0 || (size_t)w + 2 * n + 8 > sizeof(path))
+		return NULL;
+	len = (size_t)w;
+	for (size_t i = 1; i < n; i++)
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "%02x", id[i]);
+	snprintf(path + len, sizeof(path) - len, ".debug");
+	return elf_file_open(path);
+}
+
+/* CRC-32 (IEEE 802.3, reflected), the checksum .gnu_debuglink carries. */
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc >> 1 ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static int file_crc32(const char *path, uint32_t *crc)
+{
+	unsigned char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return -errno;
+	*crc = 0;
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		*crc = crc32_update(*crc, buf, (size_t)got);
+	close(fd);
+	return got < 0 ? -EIO : 0;
+}
+
+/* The file name and CRC of @ef's .gnu_debuglink section. */
+static int debuglink(const struct elf_file *ef, char *name, size_t size, uint32_t *crc)
+{
+	Elf *elf = elf_file_elf(ef);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return -ENOENT;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		const char *sname;
+		Elf_Data *d;
+		size_t len;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		sname = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!sname || strcmp(sname, ".gnu_debuglink") != 0)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < 8)
+			return -ENOENT;
+		len = strnlen(d->d_buf, d->d_size);
+		/* NUL-terminated name, padded to 4 bytes, then the CRC. */
+		if (len == 0 || len >= size || ((len + 4) & ~(size_t)3) + 4 > d->d_size ||
+		    memchr(d->d_buf, '/', len))
+			return -ENOENT;
+		memcpy(name, d->d_buf, len);
+		name[len] = '\0';
+		memcpy(crc, (const char *)d->d_buf + ((len + 4) & ~(size_t)3), 4);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The separate debug file named by @ef's .gnu_debuglink, whose CRC matches,
+ * in the user's directories, beside @path (the object's file), in its
+ * .debug/ subdirectory, or under DEBUG_ROOT + its directory. */
+static struct elf_file *debug_by_link(const struct symbolizer *sym, const struct elf_file *ef,
+				      const char *path)
+{
+	char name[256], dir[PATH_MAX_LEN], cand[PATH_MAX_LEN];
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	const char *dirs[DEBUG_DIRS_MAX];
+	size_t ndirs = 0;
+	uint32_t want, got = 0;
+
+	if (debuglink(ef, name, sizeof(name), &want) < 0)
+		return NULL;
+	for (size_t i = 0; i < sym->ndebug_dirs; i++)
+		dirs[ndirs++] = sym->debug_dirs[i];
+	for (size_t i = 0; i < ndirs + 3; i++) {
+		int w;
+
+		if (i < ndirs)
+			w = snprintf(cand, sizeof(cand), "%s/%s", dirs[i], name);
+		else if (!slash)
+			break;
+		else {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+			w = i == ndirs ? snprintf(cand, sizeof(cand), "%s/%s", dir, name) :
+			    i == ndirs + 1 ? snprintf(cand, sizeof(cand), "%s/.debug/%s", dir, name) :
+			    snprintf(cand, sizeof(cand), "%s%s/%s", DEBUG_ROOT, dir, name);
+		}
+		if (w < 0 || (size_t)w >= sizeof(cand) || (path && strcmp(cand, path) == 0))
+			continue;
+		if (file_crc32(cand, &got) == 0 && got == want)
+			return elf_file_open(cand);
+	}
+	return NULL;
+}
+
+/* The debug information of @ef, looked for once. NULL only without memory. */
+static const struct debug_info *debug_of(struct symbolizer *sym, const struct elf_file *ef,
+				       const char *path)
+{
+	const char *dirs[DEBUG_DIRS_MAX];
+	size_t ndirs;
+	struct debug_info *d;
+
+	for (size_t i = 0; i < sym->ndebug; i++)
+		if (sym->debug[i].ef == ef)
+			return &sym->debug[i];
+	if (sym->ndebug == sym->debug_cap) {
+		size_t cap = sym->debug_cap ? sym->debug_cap * 2 : 16;
+
+		d = realloc(sym->debug, cap * sizeof(*d));
+		if (!d)
+			return NULL;
+		sym->debug = d;
+		sym->debug_cap = cap;
+	}
+	d = &sym->debug[sym->ndebug++];
+	*d = (struct debug_info){ .ef = ef };
+	d->lines = dwarf_lines_open(elf_file_elf(ef));
+	if (d->lines)
+		return d;
+	ndirs = debug_dirs(sym, dirs);
+	for (size_t i = 0; i < ndirs && !d->debug_file; i++)
+		d->debug_file = debug_by_build_id(ef, dirs[i]);
+	if (!d->debug_file)
+		d->debug_file = debug_by_link(sym, ef, path);
+	if (d->debug_file)
+		d->lines = dwarf_lines_open(elf_file_elf(d->debug_file));
+	return d;
+}
+
+/*
+ * A symbol's name as shown: without a symbol version ("memcpy@@GLIBC_2.14"),
+ * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name.
+ * Interned; NULL without memory.
+ */
+static const char *symbol_name(struct symbolizer *sym, const char *raw)
+{
+	char plain[NAME_MAX_LEN + 1];
+	const char *name = raw, *at = strchr(raw, '@');
+	char *dem = NULL;
+
+	if (at && at != raw) {
+		snprintf(plain, sizeof(plain), "%.*s", (int)(at - raw), raw);
+		name = plain;
+	}
+	if (!sym->no_demangle && name[0] == '_' && (name[1] == 'Z' || name[1] == 'R'))
+		dem = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	name = intern(sym, dem ? dem : name);
+	free(dem);
+	return name;
+}
+
+/* Name, file and line of @addr in file @ef at @vaddr: the frames the
+ * address stands for, innermost first, in @fr; returns how many. */
+static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const char *path,
+			   uint64_t vaddr, struct frame *fr)
+{
+	struct src_place places[FRAMES_MAX];
+	const struct debug_info *d = debug_of(sym, ef, path);
+	const char *name = NULL;
+	size_t n = 0;
+
+	/* A debug file has the full symbol table that a stripped file lacks. */
+	if (d && d->debug_file)
+		name = elf_file_symbol(d->debug_file, vaddr, NULL);
+	if (!name)
+		name = elf_file_symbol(ef, vaddr, NULL);
+	if (name && !(name = symbol_name(sym, name)))
+		return 0;
+	if (d && d->lines)
+		n = dwarf_lines_lookup(d->lines, vaddr, places, FRAMES_MAX);
+	if (n == 0) {
+		places[0] = (struct src_place){ 0 };
+		n = 1;
+	}
+	/* Without a symbol, only an inlined place can name the outermost. */
+	if (!name && !places[n - 1].function)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *fn = places[i].function;
+
+		fr[i].kind = fn ? FRAME_INLINED : FRAME_NATIVE;
+		fr[i].function = fn ? symbol_name(sym, fn) : name;
+		if (!fr[i].function)
+			fr[i].function = unknown_frame.function;
+		fr[i].file = places[i].file ? intern(sym, places[i].file) : NULL;
+		fr[i].line = fr[i].file ? places[i].line : 0;
+	}
+	if (places[n - 1].function)
+		fr[n - 1].kind = FRAME_NATIVE;   /* cut at FRAMES_MAX: the last is real */
+	return n;
+}
+
+/* Fill @fr (room for FRAMES_MAX) for @addr; returns how many frames. Every
+ * string is a literal or interned. */
+static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
+			   struct frame *fr)
 {
 	char buf[NAME_MAX_LEN + 32];
 	const struct mapping *m;
@@ -286,45 +562,47 @@ static void name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	struct elf_file *ef;
 	struct proc *p;
 	uint64_t bias;
+	size_t n;
 	bool vdso;
 
-	*f = unknown_frame;
+	fr[0] = unknown_frame;
 	if (profile_addr_is_marker(addr)) {
-		f->kind = FRAME_MARKER;
+		fr[0].kind = FRAME_MARKER;
 		if (addr == PROFILE_ADDR_TRUNCATED)
-			f->function = "[truncated]";
-		return;
+			fr[0].function = "[truncated]";
+		return 1;
 	}
 	if (addr >= KALLSYMS_KERNEL_MIN) {
-		name_kernel(sym, addr, f);
-		return;
+		name_kernel(sym, addr, &fr[0]);
+		return 1;
 	}
 	p = proc_find(sym, pid);
 	m = p && p->maps ? maps_find(p->maps, addr) : NULL;
 	if (!m)
-		return;
+		return 1;
 	vdso = strcmp(m->path, "[vdso]") == 0;
 	if (!vdso && !mapping_is_file(m))
-		return;
+		return 1;
 	module = intern(sym, mapping_module(m));
 	if (!module)
-		return;
-	f->module = module;
+		return 1;
 
 	ef = elf_cache_get(sym->cache, pid, m);
 	if (ef && object_bias(ef, m, vdso, addr, &bias) == 0) {
-		name = elf_file_symbol(ef, addr - bias, NULL);
-		if (name && (name = intern(sym, name))) {
-			f->function = name;
-			f->kind = FRAME_NATIVE;
-			return;
-		}
+		n = name_in_file(sym, ef, vdso ? NULL : m->path, addr - bias, fr);
+		for (size_t i = 0; i < n; i++)
+			fr[i].module = module;
+		if (n)
+			return n;
 	}
 	/* No symbol: the file offset still finds the place with objdump. */
+	fr[0] = unknown_frame;
+	fr[0].module = module;
 	snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, module, addr - m->start + m->offset);
 	name = intern(sym, buf);
 	if (name)
-		f->function = name;
+		fr[0].function = name;
+	return 1;
 }
 
 static int resolved_grow(struct symbolizer *sym)
@@ -357,9 +635,9 @@ static int resolved_grow(struct symbolizer *sym)
 size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			  const struct frame **frames)
 {
+	struct frame local[FRAMES_MAX], *f;
 	struct resolved *r;
-	struct frame *f;
-	size_t i;
+	size_t i, n;
 
 	if (resolved_grow(sym) < 0) {
 		*frames = &unknown_frame;
@@ -373,14 +651,17 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			return r->n;
 		}
 	}
-	f = arena_alloc(sym, sizeof(*f));
+	n = name_address(sym, pid, addr, local);
+	f = arena_alloc(sym, n * sizeof(*f));
 	if (!f) {
 		*frames = &unknown_frame;
 		return 1;
 	}
-	name_address(sym, pid, addr, f);
-	sym->resolved[i] = (struct resolved){ .addr = addr, .pid = pid, .n = 1, .frames = f };
+	memcpy(f, local, n * sizeof(*f));
+	sym->resolved[i] = (struct resolved){
+		.addr = addr, .pid = pid, .n = (uint32_t)n, .frames = f,
+	};
 	sym->nresolved++;
 	*frames = f;
-	return 1;
+	return n;
 }

@@ -8,6 +8,7 @@
 #ifndef HOTSPY_SYMBOLS_H
 #define HOTSPY_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,15 @@ void symbolizer_free(struct symbolizer *sym);   /* accepts NULL */
 /* Use @maps for process @pid from now on (takes a reference; drops the one
  * held before). */
 void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps);
+
+/* C++ and Rust names are demangled unless this is called with false
+ * (--no-demangle). Call before the first symbolizer_resolve. */
+void symbolizer_set_demangle(struct symbolizer *sym, bool on);
+
+/* Also look for separate debug files by build-id under @dir
+ * (DIR/.build-id/xx/rest.debug) and by debuglink in @dir, before the
+ * standard places. @dir must outlive @sym. */
+void symbolizer_add_debug_dir(struct symbolizer *sym, const char *dir);
 
 /*
  * Name @addr of process @pid. Stores an array of frames, innermost first

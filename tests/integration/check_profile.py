@@ -14,11 +14,12 @@ recognised wherever they stand in the stack. A frame's trailing `_[i]`
 (inlined) or `_[k]` (kernel) annotation is ignored when names are compared.
 
 The expectation file (fixtures/<name>.expect) has one expectation per line;
-`#` starts a comment. Each line ends in SHARE TOL, both percentages of all
+`#` starts a comment; a name with blanks is quoted ("f(int, long)"). Each line ends in SHARE TOL, both percentages of all
 samples (summed COUNTs), and holds when |measured - SHARE| <= TOL:
 
     leaf F SHARE TOL        the leaf is F: the innermost frame that is neither
                             a marker nor a kernel frame
+    inlined F SHARE TOL     the leaf is F, marked as an inlined frame (_[i])
     under F SHARE TOL       F is somewhere in the stack (root and thread
                             frames excluded)
     bottom F SHARE TOL      the walk reached the stack's end at F: there is no
@@ -38,6 +39,7 @@ is malformed, or holds no samples (an empty profile never passes).
 import argparse
 import math
 import re
+import shlex
 import sys
 
 MARKERS = {"[truncated]", "[unknown]"}
@@ -58,8 +60,9 @@ class Stack:
         self.kernel = any(f.endswith("_[k]") for f in frames)
         real = [(f, n) for f, n in zip(frames, self.frames) if f not in MARKERS]
         self.names = {n for _, n in real}
-        user = [n for f, n in real if not f.endswith("_[k]")]
-        self.leaf = user[-1] if user else None
+        user = [(f, n) for f, n in real if not f.endswith("_[k]")]
+        self.leaf = user[-1][1] if user else None
+        self.raw_leaf = user[-1][0] if user else None
         complete = real and len(real) == len(frames)
         self.bottom = real[0][1] if complete else None
 
@@ -108,13 +111,15 @@ def parse_kind(words, where, threads):
             raise InputError("%s: expected `thread NAME KIND ...`" % where)
         name, inner = args[0], parse_kind(args[1:], where, threads)
         return lambda s: s.thread == name and inner(s)
-    arity = {"leaf": 1, "under": 1, "bottom": 1, "truncated": 0, "kernel": 0, "all": 0}
+    arity = {"leaf": 1, "inlined": 1, "under": 1, "bottom": 1, "truncated": 0, "kernel": 0, "all": 0}
     if kind not in arity:
         raise InputError("%s: unknown kind `%s`" % (where, kind))
     if len(args) != arity[kind]:
         raise InputError("%s: `%s` takes %d argument(s)" % (where, kind, arity[kind]))
     if kind == "leaf":
         return lambda s: s.leaf == args[0]
+    if kind == "inlined":
+        return lambda s: s.raw_leaf == args[0] + "_[i]"
     if kind == "under":
         return lambda s: args[0] in s.names
     if kind == "bottom":
@@ -146,7 +151,10 @@ def read_expectations(path, threads):
         raise InputError("cannot read %s: %s" % (path, e)) from None
     for lineno, line in enumerate(lines, 1):
         where = "%s:%d" % (path, lineno)
-        words = line.split("#", 1)[0].split()
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as e:
+            raise InputError("%s: %s" % (where, e)) from None
         if not words:
             continue
         if len(words) < 3:

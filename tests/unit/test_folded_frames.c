@@ -34,9 +34,9 @@ enum {
 };
 
 static const struct frame inlined[] = {
-	{ .function = "inner_fn", .kind = FRAME_INLINED },
-	{ .function = "middle_fn", .kind = FRAME_INLINED },
-	{ .function = "outer_fn", .kind = FRAME_NATIVE },
+	{ .function = "inner_fn", .file = "inner.h", .line = 3, .kind = FRAME_INLINED },
+	{ .function = "middle_fn", .file = "mid;dle.c", .line = 40, .kind = FRAME_INLINED },
+	{ .function = "outer_fn", .file = "outer.c", .line = 0, .kind = FRAME_NATIVE },
 };
 static const struct frame kernel = { .function = "do_syscall_64", .kind = FRAME_KERNEL };
 static const struct frame hostile = { .function = "a;b\nc\x7f\x01" "d", .kind = FRAME_NATIVE };
@@ -72,7 +72,7 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	}
 }
 
-static char *fold(const struct profile *p, int *ret)
+static char *fold(const struct profile *p, const struct folded_options *o, int *ret)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -82,7 +82,7 @@ static char *fold(const struct profile *p, int *ret)
 		*ret = -errno;
 		return NULL;
 	}
-	*ret = folded_write(mem, p, NULL, NULL);
+	*ret = folded_write(mem, p, NULL, o);
 	fclose(mem);
 	return text;
 }
@@ -108,7 +108,7 @@ int main(void)
 	CHECK_EQ_U64(profile_add_sample(p, t, deep, 4, 2), 0);
 	CHECK_EQ_U64(profile_add_sample(p, t, lng, 2, 1), 0);
 
-	text = fold(p, &ret);
+	text = fold(p, NULL, &ret);
 	CHECK_EQ_U64(ret, 0);
 	snprintf(expect, sizeof(expect),
 		 "proc;caf\xc3\xa9;%s 1\n"
@@ -116,6 +116,17 @@ int main(void)
 		 cut);
 	CHECK_STR(text, expect);
 	free(text);
+
+	/* --lines: "function (file:line)" where both are known, made safe. */
+	{
+		struct folded_options o = { .lines = true };
+
+		text = fold(p, &o, &ret);
+		CHECK_EQ_U64(ret, 0);
+		CHECK(text && strstr(text, ";outer_fn;middle_fn_[i] (mid:dle.c:40);"
+				     "inner_fn_[i] (inner.h:3);do_syscall_64_[k] 2\n"));
+		free(text);
+	}
 	profile_free(p);
 	return check_status();
 }

@@ -54,7 +54,10 @@ static void test_own_and_libc(struct symbolizer *sym, pid_t pid)
 	CHECK_STR(f->function, "symbols_test_target");
 	CHECK_STR(f->module, "test_symbols");
 	CHECK(f->kind == FRAME_NATIVE);
-	CHECK(f->file == NULL && f->line == 0);
+	/* The test is built with -g: DWARF gives the function's file and line. */
+	CHECK(f->file && strlen(f->file) > 15 &&
+	      strcmp(f->file + strlen(f->file) - 15, "/test_symbols.c") == 0);
+	CHECK(f->line > 0);
 
 	/* Resolved once: the second call hands back the same frames. */
 	again = resolve_one(sym, pid, own);
