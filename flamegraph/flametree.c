@@ -678,7 +678,7 @@ int flametree_set_info(struct flametree *t, const char *name, size_t len,
 		/* One name, several places: keep what they agree on. */
 		if (nm->line != line)
 			nm->line = 0;
-		if (nm->file_len && (nm->file_len != fl ||
+		if (nm->file_len && (nm->file_len != fl || !file ||
 				     memcmp(t->text + nm->info_off + nm->module_len, file, fl)))
 			nm->file_len = 0, nm->line = 0;
 		return 0;
@@ -688,8 +688,10 @@ int flametree_set_info(struct flametree *t, const char *name, size_t len,
 	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl, 1) < 0)
 		return -ENOMEM;
 	nm = &t->names[id];
-	memcpy(t->text + t->text_len, module, ml);
-	memcpy(t->text + t->text_len + ml, file, fl);
+	if (ml)
+		memcpy(t->text + t->text_len, module, ml);
+	if (fl)
+		memcpy(t->text + t->text_len + ml, file, fl);
 	nm->info_off = t->text_len;
 	nm->module_len = (uint32_t)ml;
 	nm->file_len = (uint32_t)fl;
