@@ -188,6 +188,8 @@ static const char *kind_suffix(enum frame_kind kind)
 		return "_[i]";
 	case FRAME_KERNEL:
 		return "_[k]";
+	case FRAME_JIT:
+		return "_[j]";
 	default:
 		return "";
 	}

@@ -44,7 +44,12 @@ struct writer {
 
 static const char *kind_suffix(enum frame_kind kind)
 {
-	return kind == FRAME_INLINED ? "_[i]" : kind == FRAME_KERNEL ? "_[k]" : "";
+	switch (kind) {
+	case FRAME_INLINED: return "_[i]";
+	case FRAME_KERNEL: return "_[k]";
+	case FRAME_JIT: return "_[j]";
+	default: return "";
+	}
 }
 
 static int str_eq(const char *a, const char *b)

@@ -12,11 +12,13 @@
 #include "dwarf_lines.h"
 #include "elf_file.h"
 #include "kallsyms.h"
+#include "perfmap.h"
 #include "log.h"
 #include "procfs.h"
 #include "profile.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <libiberty/demangle.h>
@@ -57,6 +59,8 @@ struct chunk {
 struct proc {
 	pid_t pid;
 	struct maps *maps;
+	struct perfmap *jit;    /* /tmp/perf-PID.map, read at the first need */
+	bool jit_tried;
 };
 
 /* A slot of the (pid, addr) table; empty while @frames is NULL. */
@@ -164,8 +168,10 @@ void symbolizer_free(struct symbolizer *sym)
 		free(sym->chunks);
 		sym->chunks = next;
 	}
-	for (size_t i = 0; i < sym->nprocs; i++)
+	for (size_t i = 0; i < sym->nprocs; i++) {
 		maps_free(sym->procs[i].maps);
+		perfmap_free(sym->procs[i].jit);
+	}
 	kallsyms_free(sym->kernel);
 	for (size_t i = 0; i < sym->ndebug; i++) {
 		dwarf_lines_free(sym->debug[i].lines);
@@ -551,6 +557,37 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 	return n;
 }
 
+/*
+ * The JIT symbols of process @p: /tmp/perf-PID.map (or the same path in the
+ * process's own root, for a container), read once, and only when its owner
+ * is root or the process's user: /tmp is writable by anyone.
+ */
+static const struct perfmap *jit_map(struct proc *p)
+{
+	char path[64], root_path[96], proc_dir[32];
+	const char *paths[2] = { path, root_path };
+	struct stat st, owner;
+
+	if (p->jit_tried)
+		return p->jit;
+	p->jit_tried = true;
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)p->pid);
+	snprintf(root_path, sizeof(root_path), "/proc/%d/root/tmp/perf-%d.map", (int)p->pid,
+		 (int)p->pid);
+	snprintf(proc_dir, sizeof(proc_dir), "/proc/%d", (int)p->pid);
+	for (int i = 0; i < 2 && !p->jit; i++) {
+		if (stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_uid != 0 && (stat(proc_dir, &owner) != 0 || owner.st_uid != st.st_uid)) {
+			log_warn("%s is not owned by the process's user or root: its JIT "
+				 "symbols are not used", paths[i]);
+			continue;
+		}
+		p->jit = perfmap_load(paths[i]);
+	}
+	return p->jit;
+}
+
 /* Fill @fr (room for FRAMES_MAX) for @addr; returns how many frames. Every
  * string is a literal or interned. */
 static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
@@ -581,8 +618,17 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	if (!m)
 		return 1;
 	vdso = strcmp(m->path, "[vdso]") == 0;
-	if (!vdso && !mapping_is_file(m))
+	if (!vdso && !mapping_is_file(m)) {
+		/* Anonymous code: a JIT's, named by its perf map if it has one. */
+		const char *jit = jit_map(p) ? perfmap_lookup(p->jit, addr) : NULL;
+
+		if (jit && (jit = intern(sym, jit))) {
+			fr[0].function = jit;
+			fr[0].kind = FRAME_JIT;
+			fr[0].module = "[jit]";
+		}
 		return 1;
+	}
 	module = intern(sym, mapping_module(m));
 	if (!module)
 		return 1;

@@ -20,6 +20,7 @@ enum frame_kind {
 	FRAME_NATIVE,
 	FRAME_INLINED,
 	FRAME_KERNEL,
+	FRAME_JIT,       /* named from the JIT's /tmp/perf-PID.map */
 	FRAME_PYTHON,
 	FRAME_UNKNOWN,   /* no symbol: function is "module+0xOFFSET" or "[unknown]" */
 	FRAME_MARKER,    /* "[truncated]" / "[unknown]" for PROFILE_ADDR_* markers */

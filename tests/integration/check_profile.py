@@ -11,7 +11,8 @@ root is the process name; with --threads the second frame is the thread,
 `NAME (TID)`. COUNT is a non-negative number (decimals allowed). The marker
 frames `[truncated]` and `[unknown]` say the walk was cut; they are
 recognised wherever they stand in the stack. A frame's trailing `_[i]`
-(inlined) or `_[k]` (kernel) annotation is ignored when names are compared.
+(inlined), `_[k]` (kernel) or `_[j]` (JIT) annotation is ignored when names
+are compared.
 
 The expectation file (fixtures/<name>.expect) has one expectation per line;
 `#` starts a comment; a name with blanks is quoted ("f(int, long)"). Each line ends in SHARE TOL, both percentages of all
@@ -45,7 +46,7 @@ import sys
 MARKERS = {"[truncated]", "[unknown]"}
 COUNT = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
 THREAD_FRAME = re.compile(r"^(?P<name>.*) \((?P<tid>\d+)\)$")
-ANNOTATION = re.compile(r"_\[[ik]\]$")
+ANNOTATION = re.compile(r"_\[[ikj]\]$")
 
 
 class InputError(Exception):

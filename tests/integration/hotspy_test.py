@@ -176,6 +176,11 @@ def case_profile(rest):
                 if target.poll() is None:
                     target.kill()
                     target.wait()
+                # A JIT fixture leaves its perf map behind, as JITs do.
+                try:
+                    os.unlink("/tmp/perf-%d.map" % target.pid)
+                except FileNotFoundError:
+                    pass
         if "samples in" not in r.stderr:
             fail("no summary line on stderr")
         expect = a.expect or a.name
