@@ -7,12 +7,14 @@
 - cxxhot with --no-demangle: the same frames keep their mangled names;
 - a stripped hotspots whose debug file lies only under a build-id tree:
   without --debug-dir its functions fall back to module+offset (and the
-  profile says so), with it they are named.
+  profile says so), with it they are named;
+- a debuglink whose file has another CRC: not used.
 
 usage: symbols_test.py HOTSPY FIXTURES SOURCE_DIR
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,16 @@ def main():
                                os.path.join(fixtures, "stripped", "root"))
         check("hot_a" in leaves and "hot_b" in leaves,
               "stripped, --debug-dir with the build-id tree: named")
+        # A debug file whose CRC does not match the debuglink is not used.
+        link = os.path.join(fixtures, "stripped", "link")
+        os.makedirs(os.path.join(tmp, "bad", ".debug"))
+        shutil.copy2(os.path.join(link, "hotspots"), os.path.join(tmp, "bad", "hotspots"))
+        with open(os.path.join(link, ".debug", "hotspots.debug"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(tmp, "bad", ".debug", "hotspots.debug"), "wb") as f:
+            f.write(data + b"\0")   # still ELF, another CRC
+        leaves, names = record(hotspy, out, [os.path.join(tmp, "bad", "hotspots"), "1"])
+        check("hot_a" not in names, "a debuglink target with the wrong CRC is not used")
     print("%d failure(s)" % failures)
     return 1 if failures else 0
 
