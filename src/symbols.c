@@ -494,6 +494,13 @@ static const struct debug_info *debug_of(struct symbolizer *sym, const struct el
 	return d;
 }
 
+char *symbol_demangle(const char *name)
+{
+	if (name[0] != '_' || (name[1] != 'Z' && name[1] != 'R'))
+		return NULL;
+	return cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+}
+
 /*
  * A symbol's name as shown: without a symbol version ("memcpy@@GLIBC_2.14"),
  * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name.
@@ -509,8 +516,8 @@ static const char *symbol_name(struct symbolizer *sym, const char *raw)
 		snprintf(plain, sizeof(plain), "%.*s", (int)(at - raw), raw);
 		name = plain;
 	}
-	if (!sym->no_demangle && name[0] == '_' && (name[1] == 'Z' || name[1] == 'R'))
-		dem = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (!sym->no_demangle)
+		dem = symbol_demangle(name);
 	name = intern(sym, dem ? dem : name);
 	free(dem);
 	return name;

@@ -44,6 +44,10 @@ void symbolizer_free(struct symbolizer *sym);   /* accepts NULL */
  * held before). */
 void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps);
 
+/* The demangled form of a C++ (_Z...) or Rust (legacy _ZN...17h...E, v0
+ * _R...) symbol name, malloc'd, or NULL when @name is not one. */
+char *symbol_demangle(const char *name);
+
 /* C++ and Rust names are demangled unless this is called with false
  * (--no-demangle). Call before the first symbolizer_resolve. */
 void symbolizer_set_demangle(struct symbolizer *sym, bool on);

@@ -256,8 +256,40 @@ static void remove_data_file(const char *path)
 	rmdir(dir);
 }
 
+/* C++ and both Rust manglings; anything else is left alone. */
+static void test_demangle(void)
+{
+	static const struct {
+		const char *raw, *want;   /* want: a part of the demangled name */
+	} cases[] = {
+		{ "_ZN14hotspy_fixture5MixerImE4stepEm",
+		  "hotspy_fixture::Mixer<unsigned long>::step(unsigned long)" },
+		{ "_ZNSt6chrono3_V212system_clock3nowEv", "std::chrono::_V2::system_clock::now()" },
+		{ "_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write" },
+		{ "_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = symbol_demangle(cases[i].raw);
+
+		CHECK(d != NULL);
+		if (d) {
+			if (!strstr(d, cases[i].want))
+				fprintf(stderr, "demangled %s as %s\n", cases[i].raw, d);
+			CHECK(strstr(d, cases[i].want) != NULL);
+			/* The legacy Rust hash is not shown. */
+			CHECK(strstr(d, "17h0123") == NULL && strstr(d, "h0123456789abcdef") == NULL);
+		}
+		free(d);
+	}
+	CHECK(symbol_demangle("main") == NULL);
+	CHECK(symbol_demangle("_Zbogus!") == NULL);
+	CHECK(symbol_demangle("_") == NULL);
+}
+
 int main(void)
 {
+	test_demangle();
 	pid_t pid = getpid();
 	struct elf_cache *cache = elf_cache_new();
 	struct symbolizer *sym = symbolizer_new(cache);
