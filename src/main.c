@@ -30,6 +30,8 @@ int main(int argc, char **argv)
 		return cmd_flamegraph(&opts);
 	case CMD_DIFF:
 		return cmd_diff(&opts);
+	case CMD_DUMP:
+		return cmd_dump(&opts);
 	case CMD_NONE:
 		break;
 	}

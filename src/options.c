@@ -97,6 +97,7 @@ static const char main_usage[] =
 "  record    sample a process (or a command) and write a profile\n"
 "  flamegraph draw an SVG flamegraph from folded stacks\n"
 "  diff      draw a differential flamegraph of two folded profiles\n"
+"  dump      print the stack of every thread of a process once\n"
 "\n"
 "Run 'hotspy COMMAND --help' for the options of a command.\n";
 
@@ -198,6 +199,7 @@ enum {
 	OPT_STATS,
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
+	OPT_JSON,
 	OPT_DEBUG_DIR,
 	OPT_TITLE,
 	OPT_SUBTITLE,
@@ -339,6 +341,106 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The options of every command that reads a live target: -p, --stack-size,
+ * --no-demangle, --debug-dir. 1 when @c was one of them, 0 when not, or the
+ * usage error.
+ */
+static int parse_target_option(struct options *o, int c, const char *arg)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 'p':
+		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
+			return usage_error("invalid PID '%s': expected a positive number", arg);
+		o->pid = (pid_t)v;
+		return 1;
+	case OPT_STACK_SIZE:
+		if (parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
+		    o->stack_size > OPTIONS_MAX_STACK_SIZE)
+			return usage_error("invalid stack size '%s': expected 1K to 64M", arg);
+		return 1;
+	case OPT_NO_DEMANGLE:
+		o->no_demangle = true;
+		return 1;
+	case OPT_DEBUG_DIR:
+		if (!*arg)
+			return usage_error("empty --debug-dir");
+		if (o->ndebug_dirs == OPTIONS_DEBUG_DIRS_MAX)
+			return usage_error("at most %d --debug-dir options", OPTIONS_DEBUG_DIRS_MAX);
+		o->debug_dirs[o->ndebug_dirs++] = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static const char dump_usage[] =
+"usage: hotspy dump -p PID [--json] [options]\n"
+"\n"
+"Print the stack of every thread of a process once. Each thread is stopped\n"
+"only while its registers and stack are copied; the stacks are unwound and\n"
+"named after the process runs again.\n"
+"\n"
+"  -p, --pid PID          the process\n"
+"      --json             one JSON document instead of text\n"
+"      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
+"      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --debug-dir DIR    look for separate debug files in DIR too\n"
+"  -q, --quiet            no messages but errors\n"
+"  -v, --verbose          more messages\n"
+"  -h, --help             this help\n";
+
+static int parse_dump(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:qvh", longopts, NULL)) != -1) {
+		r = parse_target_option(o, c, optarg);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(dump_usage, stdout);
+			return 1;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s': dump takes -p PID", argv[optind]);
+	if (!o->pid)
+		return usage_error("which process? give -p PID");
+	return 0;
+}
+
 static int parse_record(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -372,16 +474,13 @@ static int parse_record(struct options *o, int argc, char **argv)
 	/* '+': stop at the first non-option, which starts the command. */
 	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
+		if (r == 0)
+			r = parse_target_option(o, c, optarg);
 		if (r < 0)
 			return r;
 		if (r > 0)
 			continue;
 		switch (c) {
-		case 'p':
-			if (parse_ulong(optarg, INT_MAX, &v) < 0 || v == 0)
-				return usage_error("invalid PID '%s': expected a positive number", optarg);
-			o->pid = (pid_t)v;
-			break;
 		case 'o':
 			if (!*optarg)
 				return usage_error("empty output path");
@@ -417,11 +516,6 @@ static int parse_record(struct options *o, int argc, char **argv)
 		case OPT_SUBPROCESSES:
 			o->subprocesses = true;
 			break;
-		case OPT_STACK_SIZE:
-			if (parse_size(optarg, &o->stack_size) < 0 || o->stack_size < 1024 ||
-			    o->stack_size > OPTIONS_MAX_STACK_SIZE)
-				return usage_error("invalid stack size '%s': expected 1K to 64M", optarg);
-			break;
 		case OPT_SAMPLER:
 			if (strcmp(optarg, "auto") == 0)
 				o->sampler = SAMPLER_AUTO;
@@ -435,17 +529,6 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case OPT_LINES:
 			o->lines = true;
-			break;
-		case OPT_NO_DEMANGLE:
-			o->no_demangle = true;
-			break;
-		case OPT_DEBUG_DIR:
-			if (!*optarg)
-				return usage_error("empty --debug-dir");
-			if (o->ndebug_dirs == OPTIONS_DEBUG_DIRS_MAX)
-				return usage_error("at most %d --debug-dir options",
-						   OPTIONS_DEBUG_DIRS_MAX);
-			o->debug_dirs[o->ndebug_dirs++] = optarg;
 			break;
 		case OPT_STATS:
 			o->stats = true;
@@ -510,8 +593,11 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->command = CMD_DIFF;
 		return parse_flamegraph(o, argc - 1, argv + 1);
 	}
-	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "dump") == 0 ||
-	    strcmp(cmd, "report") == 0) {
+	if (strcmp(cmd, "dump") == 0) {
+		o->command = CMD_DUMP;
+		return parse_dump(o, argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "report") == 0) {
 		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
 			"'hotspy record' is\n", cmd);
 		return -EINVAL;

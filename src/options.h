@@ -14,6 +14,7 @@ enum command {
 	CMD_RECORD,
 	CMD_FLAMEGRAPH,
 	CMD_DIFF,
+	CMD_DUMP,
 };
 
 #define OPTIONS_DEBUG_DIRS_MAX 4
@@ -54,6 +55,7 @@ struct options {
 	bool stats;                /* --stats: sampler timings on stderr */
 	bool lines;                /* --lines: "function (file:line)" frames */
 	bool no_demangle;          /* --no-demangle: raw C++/Rust symbol names */
+	bool json;                 /* dump --json */
 	const char *debug_dirs[OPTIONS_DEBUG_DIRS_MAX];  /* --debug-dir, in order */
 	size_t ndebug_dirs;
 	int verbose;               /* -v (repeatable) */

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_names: no executable mapping found for %s\n", lib);
 		return 1;
 	}
-	symbolizer_set_maps(sym, getpid(), maps_ref(maps));
+	symbolizer_set_maps(sym, getpid(), maps);
 	t0 = now();
 	for (uint64_t a = code->start; a < code->end; a += step) {
 		const struct frame *f;
