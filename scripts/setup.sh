@@ -37,6 +37,9 @@ PACKAGES+=(python3-jsonschema)
 # libc6-dbg: libc's separate debug file (by build-id), so that its internal
 # functions (start_thread, clone3) are named, as perf names them.
 PACKAGES+=(libc6-dbg)
+# tmux: the terminal test of 'hotspy top' (a tmux pane of a
+# fixed size, read back with capture-pane).
+PACKAGES+=(tmux)
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
 # (tests/browser, npm package playwright-core). A nodejs that bundles its
 # own npm (NodeSource's) conflicts with Debian's npm package: ask for npm

@@ -11,5 +11,6 @@ int cmd_record(const struct options *opts);
 int cmd_flamegraph(const struct options *opts);
 int cmd_diff(const struct options *opts);
 int cmd_dump(const struct options *opts);
+int cmd_top(const struct options *opts);
 
 #endif

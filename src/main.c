@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 		return cmd_diff(&opts);
 	case CMD_DUMP:
 		return cmd_dump(&opts);
+	case CMD_TOP:
+		return cmd_top(&opts);
 	case CMD_NONE:
 		break;
 	}

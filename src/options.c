@@ -97,6 +97,7 @@ static const char main_usage[] =
 "  record    sample a process (or a command) and write a profile\n"
 "  flamegraph draw an SVG flamegraph from folded stacks\n"
 "  diff      draw a differential flamegraph of two folded profiles\n"
+"  top       show the hottest functions of a process, live\n"
 "  dump      print the stack of every thread of a process once\n"
 "\n"
 "Run 'hotspy COMMAND --help' for the options of a command.\n";
@@ -210,6 +211,9 @@ enum {
 	OPT_REVERSE,
 	OPT_COLORS,
 	OPT_NORMALIZE,
+	OPT_DELAY,
+	OPT_BATCH,
+	OPT_ITERATIONS,
 };
 
 /* The SVG options record and flamegraph share; 1 when @c was one, 0 when
@@ -376,6 +380,53 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 	}
 }
 
+/*
+ * The options of every command that samples: -r, -d, --idle, --kernel,
+ * --sampler, --lines. 1 when @c was one of them, 0 when not, or the usage
+ * error.
+ */
+static int parse_sampling_option(struct options *o, int c, const char *arg)
+{
+	unsigned long v;
+	char *end;
+
+	switch (c) {
+	case 'r':
+		if (parse_ulong(arg, OPTIONS_MAX_RATE, &v) < 0 || v == 0)
+			return usage_error("invalid rate '%s': expected 1 to 10000 samples per second",
+					   arg);
+		o->rate = (unsigned)v;
+		return 1;
+	case 'd':
+		errno = 0;
+		o->duration = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->duration > 0) || o->duration > 1e9)
+			return usage_error("invalid duration '%s': expected seconds > 0", arg);
+		return 1;
+	case OPT_IDLE:
+		o->idle = true;
+		return 1;
+	case OPT_KERNEL:
+		o->kernel = true;
+		return 1;
+	case OPT_SAMPLER:
+		if (strcmp(arg, "auto") == 0)
+			o->sampler = SAMPLER_AUTO;
+		else if (strcmp(arg, "ptrace") == 0)
+			o->sampler = SAMPLER_PTRACE;
+		else if (strcmp(arg, "perf") == 0)
+			o->sampler = SAMPLER_PERF;
+		else
+			return usage_error("unknown sampler '%s': expected auto, perf or ptrace", arg);
+		return 1;
+	case OPT_LINES:
+		o->lines = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static const char dump_usage[] =
 "usage: hotspy dump -p PID [--json] [options]\n"
 "\n"
@@ -441,6 +492,111 @@ static int parse_dump(struct options *o, int argc, char **argv)
 	return 0;
 }
 
+static const char top_usage[] =
+"usage: hotspy top [-p PID | -- CMD ARGS...] [options]\n"
+"\n"
+"Show the functions where a process spends its time, live, like top(1).\n"
+"%Own and %Total are shares of the samples of the last refresh in which\n"
+"the function was the leaf / anywhere in the stack; OwnTime and TotalTime\n"
+"are seconds since the start (or the last reset with 'r'). Press '?' for\n"
+"the keys, 'q' to quit.\n"
+"\n"
+"  -p, --pid PID          watch a running process\n"
+"  -- CMD ARGS...         start CMD under hotspy and watch it\n"
+"  -r, --rate HZ          samples per second per thread (default 100)\n"
+"      --delay SECS       seconds between refreshes (default 1)\n"
+"  -d, --duration SECS    stop after SECS seconds\n"
+"      --batch            print the table as plain text every refresh (the\n"
+"                         default when stdout is not a terminal)\n"
+"  -n, --iterations N     stop after N refreshes\n"
+"      --lines            start by source line instead of by function\n"
+"      --idle             also sample threads that are not running\n"
+"      --kernel           kernel frames too (perf sampler)\n"
+"      --sampler KIND     auto (default), perf or ptrace\n"
+"      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
+"      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --debug-dir DIR    look for separate debug files in DIR too\n"
+"  -q, --quiet            no messages but errors\n"
+"  -v, --verbose          more messages\n"
+"  -h, --help             this help\n";
+
+static int parse_top(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "batch", no_argument, NULL, OPT_BATCH },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "lines", no_argument, NULL, OPT_LINES },
+		{ "idle", no_argument, NULL, OPT_IDLE },
+		{ "kernel", no_argument, NULL, OPT_KERNEL },
+		{ "sampler", required_argument, NULL, OPT_SAMPLER },
+		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	char *end;
+	int c, r;
+
+	o->delay = 1.0;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:p:r:d:n:qvh", longopts, NULL)) != -1) {
+		r = parse_target_option(o, c, optarg);
+		if (r == 0)
+			r = parse_sampling_option(o, c, optarg);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_DELAY:
+			errno = 0;
+			o->delay = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o->delay >= 0.1) || o->delay > 3600)
+				return usage_error("invalid delay '%s': expected 0.1 to 3600 seconds",
+						   optarg);
+			break;
+		case OPT_BATCH:
+			o->batch = true;
+			break;
+		case 'n':
+			if (parse_ulong(optarg, UINT_MAX, &v) < 0 || v == 0)
+				return usage_error("invalid iterations '%s': expected a positive number",
+						   optarg);
+			o->iterations = (unsigned)v;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(top_usage, stdout);
+			return 1;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->argv = &argv[optind];
+	if (o->pid && o->argv)
+		return usage_error("give either -p PID or a command after --, not both");
+	if (!o->pid && !o->argv)
+		return usage_error("which process? give -p PID or -- CMD ARGS...");
+	return 0;
+}
+
 static int parse_record(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -465,8 +621,6 @@ static int parse_record(struct options *o, int argc, char **argv)
 		SVG_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
-	char *end;
 	int c, r;
 
 	optind = 1;
@@ -476,6 +630,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 		r = parse_svg_option(o, c, optarg);
 		if (r == 0)
 			r = parse_target_option(o, c, optarg);
+		if (r == 0)
+			r = parse_sampling_option(o, c, optarg);
 		if (r < 0)
 			return r;
 		if (r > 0)
@@ -490,45 +646,6 @@ static int parse_record(struct options *o, int argc, char **argv)
 			if (parse_format(optarg, &o->format) < 0)
 				return usage_error("unknown format '%s': expected flamegraph or folded",
 						   optarg);
-			break;
-		case 'r':
-			if (parse_ulong(optarg, OPTIONS_MAX_RATE, &v) < 0 || v == 0)
-				return usage_error("invalid rate '%s': expected 1 to 10000 samples per second",
-						   optarg);
-			o->rate = (unsigned)v;
-			break;
-		case 'd':
-			errno = 0;
-			o->duration = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o->duration > 0) ||
-			    o->duration > 1e9)
-				return usage_error("invalid duration '%s': expected seconds > 0", optarg);
-			break;
-		case OPT_THREADS:
-			o->threads = true;
-			break;
-		case OPT_IDLE:
-			o->idle = true;
-			break;
-		case OPT_KERNEL:
-			o->kernel = true;
-			break;
-		case OPT_SUBPROCESSES:
-			o->subprocesses = true;
-			break;
-		case OPT_SAMPLER:
-			if (strcmp(optarg, "auto") == 0)
-				o->sampler = SAMPLER_AUTO;
-			else if (strcmp(optarg, "ptrace") == 0)
-				o->sampler = SAMPLER_PTRACE;
-			else if (strcmp(optarg, "perf") == 0)
-				o->sampler = SAMPLER_PERF;
-			else
-				return usage_error("unknown sampler '%s': expected auto, perf or ptrace",
-						   optarg);
-			break;
-		case OPT_LINES:
-			o->lines = true;
 			break;
 		case OPT_STATS:
 			o->stats = true;
@@ -597,7 +714,11 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->command = CMD_DUMP;
 		return parse_dump(o, argc - 1, argv + 1);
 	}
-	if (strcmp(cmd, "top") == 0 || strcmp(cmd, "report") == 0) {
+	if (strcmp(cmd, "top") == 0) {
+		o->command = CMD_TOP;
+		return parse_top(o, argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "report") == 0) {
 		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
 			"'hotspy record' is\n", cmd);
 		return -EINVAL;

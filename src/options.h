@@ -15,6 +15,7 @@ enum command {
 	CMD_FLAMEGRAPH,
 	CMD_DIFF,
 	CMD_DUMP,
+	CMD_TOP,
 };
 
 #define OPTIONS_DEBUG_DIRS_MAX 4
@@ -56,6 +57,9 @@ struct options {
 	bool lines;                /* --lines: "function (file:line)" frames */
 	bool no_demangle;          /* --no-demangle: raw C++/Rust symbol names */
 	bool json;                 /* dump --json */
+	double delay;              /* top --delay seconds between refreshes */
+	bool batch;                /* top --batch: plain text, every refresh */
+	unsigned iterations;       /* top -n: refreshes; 0 = no limit */
 	const char *debug_dirs[OPTIONS_DEBUG_DIRS_MAX];  /* --debug-dir, in order */
 	size_t ndebug_dirs;
 	int verbose;               /* -v (repeatable) */

@@ -20,4 +20,21 @@ int procfs_read(const char *path, char **out, size_t *len);
  */
 ssize_t procfs_read_small(const char *path, char *buf, size_t size);
 
+/* What top(1) shows of a process. */
+struct proc_usage {
+	unsigned long long cpu_ticks;   /* utime + stime, clock ticks (_SC_CLK_TCK) */
+	unsigned long long rss_bytes;
+	unsigned threads;               /* tasks in /proc/PID/task */
+	unsigned running;               /* of which in state R */
+};
+
+/*
+ * Fields "utime" and "stime" of a /proc/PID/stat line: the sum in *@ticks.
+ * The name in parentheses may hold anything, ')' included. 0 or -EINVAL.
+ */
+int procfs_parse_stat_cpu(const char *text, size_t len, unsigned long long *ticks);
+
+/* Read @pid's usage. 0, or -errno (-ENOENT once the process is gone). */
+int procfs_proc_usage(pid_t pid, struct proc_usage *u);
+
 #endif

@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "banned.h"
 
@@ -62,4 +63,29 @@ void json_escape(FILE *out, const char *str, size_t len, size_t max)
 	}
 	if (len > lim)
 		fputs("...", out);
+}
+
+size_t text_append_safe(char *buf, size_t size, size_t at, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t len = s ? strlen(src) : 0, i = 0;
+
+	if (size == 0)
+		return 0;
+	while (i < len && at + 1 < size) {
+		size_t n = s[i] < 0x20 || s[i] == 0x7f ? 0 : utf8_valid_len(s + i, len - i);
+
+		if (n == 0) {
+			buf[at++] = '?';
+			i++;
+			continue;
+		}
+		if (at + n >= size)
+			break;
+		memcpy(buf + at, s + i, n);
+		at += n;
+		i += n;
+	}
+	buf[at < size ? at : size - 1] = '\0';
+	return at;
 }

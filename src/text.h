@@ -23,4 +23,11 @@ size_t utf8_valid_len(const unsigned char *s, size_t avail);
  */
 void json_escape(FILE *out, const char *s, size_t len, size_t max);
 
+/*
+ * Append @src to the terminal text in @buf (NUL-terminated, @size bytes,
+ * the first @at in use) with control bytes and invalid UTF-8 as '?', never
+ * splitting a character. Returns the new length.
+ */
+size_t text_append_safe(char *buf, size_t size, size_t at, const char *src);
+
 #endif

@@ -1,0 +1,432 @@
+/*
+ * cmd_top.c - hotspy top: where a process spends its time, live.
+ *
+ * The sampler runs as for record; each sample goes into the top model
+ * (src/topmodel). Every --delay seconds the window closes, the rows are
+ * named and sorted, and they are drawn: on the ncurses screen (ui/topview)
+ * or, in batch mode (--batch, or stdout not a terminal), printed as plain
+ * text. Keys are read between ticks, so sampling never waits for the user.
+ * When the program exits the last view stays, with a message, until `q`.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "elf_cache.h"
+#include "log.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "symbols.h"
+#include "text.h"
+#include "topmodel.h"
+#include "topview.h"
+
+#include "banned.h"
+
+struct top_run {
+	struct top_model *model;
+	int oom;
+};
+
+/* The target as top(1) would show it, refreshed with each window. */
+struct usage_view {
+	struct proc_usage now;
+	unsigned long long prev_ticks;
+	uint64_t prev_ns;
+	double cpu_percent;
+	bool known;
+};
+
+struct top_ctx {
+	const struct options *o;
+	struct sampler *s;           /* NULL once the target is gone */
+	struct symbolizer *sym;
+	struct top_model *model;
+	struct top_state st;
+	struct usage_view usage;
+	const struct top_row *rows;
+	size_t nrows;
+	uint64_t win_total;
+	uint64_t start_ns;
+	char program[64];
+	pid_t pid;
+	const char *sampler_name;
+	char message[256];           /* the bottom line of the screen */
+	char ended[200];             /* how the program ended, once it has */
+	bool batch;
+};
+
+static int on_sample(const struct sample *smp, void *ctx)
+{
+	struct top_run *run = ctx;
+
+	if (top_model_add(run->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
+			  smp->weight) < 0) {
+		run->oom = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void usage_update(struct usage_view *u, pid_t pid, uint64_t now_ns)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (procfs_proc_usage(pid, &u->now) < 0) {
+		u->known = false;
+		return;
+	}
+	if (u->prev_ns && now_ns > u->prev_ns && hz > 0)
+		u->cpu_percent = 100.0 * (double)(u->now.cpu_ticks - u->prev_ticks) / (double)hz /
+				 ((double)(now_ns - u->prev_ns) / 1e9);
+	u->prev_ticks = u->now.cpu_ticks;
+	u->prev_ns = now_ns;
+	u->known = true;
+}
+
+/* The thread the view is narrowed to, or NULL for all. */
+static const struct top_thread *scoped_thread(const struct top_ctx *c)
+{
+	const struct top_thread *threads;
+	size_t n = top_model_threads(c->model, &threads);
+
+	return c->st.thread && c->st.thread <= n ? &threads[c->st.thread - 1] : NULL;
+}
+
+/* Name the rows of the closed window for the current keys. 0 or -ENOMEM. */
+static int query(struct top_ctx *c)
+{
+	const struct top_thread *t = scoped_thread(c);
+	struct top_query q = {
+		.lines = c->st.lines,
+		.tid = t ? t->tid : 0,
+		.sort = c->st.sort,
+		.filter = c->st.filter[0] ? c->st.filter : NULL,
+	};
+	ssize_t n;
+
+	if (c->s) {
+		for (size_t i = 0; i < sampler_process_count(c->s); i++) {
+			struct maps *maps = NULL;
+			pid_t pid = sampler_process_at(c->s, i, NULL, &maps);
+
+			if (maps)
+				symbolizer_set_maps(c->sym, pid, maps);
+		}
+	}
+	n = top_model_rows(c->model, c->sym, &q, &c->rows);
+	if (n < 0)
+		return (int)n;
+	c->nrows = (size_t)n;
+	c->win_total = top_model_window_total(c->model, q.tid);
+	return 0;
+}
+
+static void format_bytes(char *buf, size_t size, unsigned long long b)
+{
+	if (b >= 10ull << 30)
+		snprintf(buf, size, "%.1f GiB", (double)b / (double)(1ull << 30));
+	else if (b >= 10ull << 20)
+		snprintf(buf, size, "%.0f MiB", (double)b / (double)(1ull << 20));
+	else
+		snprintf(buf, size, "%.1f MiB", (double)b / (double)(1ull << 20));
+}
+
+static void header_lines(const struct top_ctx *c, char *title, size_t tsize, char *info,
+			 size_t isize, char *scope, size_t ssize)
+{
+	uint64_t all = top_model_all_total(c->model, 0);
+	uint64_t cut = top_model_all_cut(c->model);
+	const struct top_thread *threads, *t = scoped_thread(c);
+	size_t nthreads = top_model_threads(c->model, &threads);
+	double secs = (double)(sampler_now_ns() - c->start_ns) / 1e9;
+	char rss[32], name[64];
+	int at;
+
+	name[0] = '\0';
+	text_append_safe(name, sizeof(name), 0, c->program);
+	snprintf(title, tsize, "hotspy top: %s (pid %d)  %s sampler, %s time, %u Hz",
+		 name, (int)c->pid, c->sampler_name, c->o->idle ? "wall-clock" : "on-CPU",
+		 c->o->rate);
+	at = snprintf(info, isize, "%" PRIu64 " samples in %.1f s", all, secs);
+	if (at < 0)
+		at = 0;
+	if (c->usage.known) {
+		format_bytes(rss, sizeof(rss), c->usage.now.rss_bytes);
+		at += snprintf(info + at, isize - (size_t)at < isize ? isize - (size_t)at : 0,
+			       "  threads %u running / %u  CPU %.0f%%  RSS %s",
+			       c->usage.now.running, c->usage.now.threads, c->usage.cpu_percent, rss);
+	}
+	if ((size_t)at < isize)
+		snprintf(info + at, isize - (size_t)at, "  cut %.1f%%",
+			 all ? 100.0 * (double)cut / (double)all : 0.0);
+	if (t) {
+		name[0] = '\0';
+		text_append_safe(name, sizeof(name), 0, t->name ? t->name : "?");
+		snprintf(scope, ssize, "thread %s (%d), %zu of %zu", name, (int)t->tid,
+			 c->st.thread, nthreads);
+	} else {
+		snprintf(scope, ssize, "all threads (%zu seen; 't' for one at a time)", nthreads);
+	}
+}
+
+static void print_batch(struct top_ctx *c)
+{
+	char title[256], info[256], scope[160], row[1024];
+
+	header_lines(c, title, sizeof(title), info, sizeof(info), scope, sizeof(scope));
+	printf("%s\n%s\n\n%s\n", title, info, top_table_header());
+	for (size_t i = 0; i < c->nrows; i++) {
+		top_format_row(row, sizeof(row), &c->rows[i], c->win_total, 1.0 / c->o->rate);
+		printf("%s\n", row);
+	}
+	if (c->message[0])
+		printf("%s\n", c->message);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void draw(struct top_ctx *c)
+{
+	char title[256], info[256], scope[160];
+	size_t page = topview_page();
+	struct top_screen sc = {
+		.title = title, .info = info, .scope = scope,
+		.win_total = c->win_total, .period = 1.0 / c->o->rate,
+		.message = c->message[0] ? c->message : NULL,
+	};
+
+	header_lines(c, title, sizeof(title), info, sizeof(info), scope, sizeof(scope));
+	if (c->st.scroll + page > c->nrows)
+		c->st.scroll = c->nrows > page ? c->nrows - page : 0;
+	sc.rows = c->rows;
+	sc.nrows = c->nrows;
+	topview_draw(&sc, &c->st);
+}
+
+/* Close the window and show it. 0 or -ENOMEM. */
+static int refresh_view(struct top_ctx *c)
+{
+	uint64_t now = sampler_now_ns();
+
+	if (c->s && top_model_next_window(c->model) < 0)
+		return -ENOMEM;
+	if (c->s)
+		usage_update(&c->usage, c->pid, now);
+	if (query(c) < 0)
+		return -ENOMEM;
+	if (c->batch)
+		print_batch(c);
+	else
+		draw(c);
+	return 0;
+}
+
+/* Keys until the screen needs no redraw; false when the user quits. */
+static int handle_keys(struct top_ctx *c, int timeout_ms)
+{
+	const struct top_thread *threads;
+	bool changed = false;
+
+	while (topview_key(&c->st, changed ? 0 : timeout_ms,
+			   top_model_threads(c->model, &threads))) {
+		changed = true;
+		if (c->st.quit)
+			return 0;
+		if (c->st.reset) {
+			c->st.reset = false;
+			if (top_model_reset(c->model) < 0)
+				return -ENOMEM;
+			c->start_ns = sampler_now_ns();
+		}
+	}
+	if (changed) {
+		if (query(c) < 0)
+			return -ENOMEM;
+		draw(c);
+	}
+	return 1;
+}
+
+static void exit_message(struct top_ctx *c, int status)
+{
+	if (status >= 0 && WIFEXITED(status))
+		snprintf(c->ended, sizeof(c->ended), "the program exited with status %d",
+			 WEXITSTATUS(status));
+	else if (status >= 0 && WIFSIGNALED(status))
+		snprintf(c->ended, sizeof(c->ended), "the program was killed by signal %d (%s)",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(c->ended, sizeof(c->ended), "the process has exited");
+	snprintf(c->message, sizeof(c->message), "%s%s", c->ended,
+		 c->batch ? "" : ": the last view stays; q quits");
+}
+
+/* After the target is gone: keep the view until q or a terminating signal. */
+static int linger(struct top_ctx *c, const sigset_t *signals)
+{
+	struct timespec zero = { 0, 0 };
+
+	draw(c);
+	for (;;) {
+		int sig, r = handle_keys(c, 200);
+
+		if (r <= 0)
+			return r;
+		while ((sig = sigtimedwait(signals, NULL, &zero)) > 0)
+			if (sig != SIGCHLD)
+				return 0;
+	}
+}
+
+int cmd_top(const struct options *o)
+{
+	struct sampler_config cfg = {
+		.pid = o->pid,
+		.argv = o->argv,
+		.rate = o->rate,
+		.stack_size = o->stack_size,
+		.idle = o->idle,
+		.kernel = o->kernel,
+	};
+	struct top_ctx c = {
+		.o = o,
+		.st = { .sort = TOP_SORT_OWN_TIME, .lines = o->lines },
+		.batch = o->batch || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO),
+	};
+	struct top_run run = { 0 };
+	struct elf_cache *cache = elf_cache_new();
+	bool screen = false, gone = false;
+	uint64_t next_refresh, delay_ns = (uint64_t)(o->delay * 1e9);
+	unsigned refreshes = 0;
+	sigset_t old_mask, signals;
+	int status = 1, ev;
+
+	c.model = run.model = top_model_new();
+	c.sym = cache ? symbolizer_new(cache) : NULL;
+	if (!c.model || !c.sym) {
+		log_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	symbolizer_set_demangle(c.sym, !o->no_demangle);
+	for (size_t i = 0; i < o->ndebug_dirs; i++)
+		symbolizer_add_debug_dir(c.sym, o->debug_dirs[i]);
+	if (sampler_block_signals(&old_mask) < 0) {
+		log_error(-errno, "cannot block signals: %s", strerror(errno));
+		goto out;
+	}
+	sampler_signal_set(&signals);
+
+	cfg.cache = cache;
+	c.s = sampler_open(o->sampler, &cfg);
+	if (!c.s)
+		goto out;
+	c.pid = sampler_pid(c.s);
+	c.sampler_name = sampler_name(c.s);
+	snprintf(c.program, sizeof(c.program), "%s", sampler_comm(c.s));
+	if (!c.batch) {
+		if (topview_open() < 0) {
+			log_error(-EIO, "cannot use the terminal (TERM=%s); use --batch",
+				  getenv("TERM") ? getenv("TERM") : "");
+			goto out;
+		}
+		screen = true;
+	}
+	c.start_ns = sampler_now_ns();
+	usage_update(&c.usage, c.pid, c.start_ns);
+	next_refresh = c.start_ns + delay_ns;
+	for (;;) {
+		uint64_t now;
+
+		ev = sampler_poll(c.s, on_sample, &run);
+		now = sampler_now_ns();
+		if (ev < 0) {
+			snprintf(c.message, sizeof(c.message), "sampling stopped: %s", strerror(-ev));
+			break;
+		}
+		if (run.oom) {
+			snprintf(c.message, sizeof(c.message), "out of memory: sampling stopped");
+			break;
+		}
+		if (ev == SAMPLER_SIGNALLED) {
+			status = 0;
+			break;
+		}
+		if (ev == SAMPLER_EXITED) {
+			gone = true;
+			exit_message(&c, sampler_exit_status(c.s));
+			break;
+		}
+		if (now >= next_refresh) {
+			next_refresh += delay_ns;
+			if (next_refresh <= now)
+				next_refresh = now + delay_ns;
+			if (!c.st.paused && refresh_view(&c) < 0) {
+				snprintf(c.message, sizeof(c.message), "out of memory");
+				break;
+			}
+			refreshes++;
+			if (o->iterations && refreshes >= o->iterations) {
+				status = 0;
+				break;
+			}
+		}
+		if (o->duration > 0 && (double)(now - c.start_ns) / 1e9 >= o->duration) {
+			status = 0;
+			break;
+		}
+		if (screen) {
+			int r = handle_keys(&c, 0);
+
+			if (r < 0) {
+				snprintf(c.message, sizeof(c.message), "out of memory");
+				break;
+			}
+			if (r == 0) {
+				status = 0;
+				break;
+			}
+		}
+	}
+	/* The target runs on, unwatched, from here. */
+	if (gone) {
+		/* What was sampled since the last refresh is shown too. */
+		if (top_model_next_window(c.model) == 0 && query(&c) == 0) {
+			if (c.batch)
+				print_batch(&c);
+		}
+	}
+	sampler_close(c.s);
+	c.s = NULL;
+	if (gone && screen) {
+		c.st.paused = false;
+		if (linger(&c, &signals) < 0)
+			snprintf(c.message, sizeof(c.message), "out of memory");
+		status = 0;
+	} else if (gone) {
+		status = 0;
+	}
+	if (screen) {
+		topview_close();
+		screen = false;
+	}
+	if (status != 0 && c.message[0])
+		log_error(-EIO, "%s", c.message);
+	else if (gone && !o->quiet && !c.batch)
+		log_info("%s", c.ended);
+out:
+	if (screen)
+		topview_close();
+	sampler_close(c.s);
+	symbolizer_free(c.sym);
+	elf_cache_free(cache);
+	top_model_free(c.model);
+	return status;
+}
