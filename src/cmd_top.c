@@ -222,10 +222,13 @@ static int refresh_view(struct top_ctx *c)
 		usage_update(&c->usage, c->pid, now);
 	if (query(c) < 0)
 		return -ENOMEM;
-	if (c->batch)
+	if (c->batch) {
 		print_batch(c);
-	else
+	} else {
+		if (c->o->argv)
+			topview_repaint();
 		draw(c);
+	}
 	return 0;
 }
 

@@ -647,6 +647,12 @@ static int parse_record(struct options *o, int argc, char **argv)
 				return usage_error("unknown format '%s': expected flamegraph or folded",
 						   optarg);
 			break;
+		case OPT_THREADS:
+			o->threads = true;
+			break;
+		case OPT_SUBPROCESSES:
+			o->subprocesses = true;
+			break;
 		case OPT_STATS:
 			o->stats = true;
 			break;

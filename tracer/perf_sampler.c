@@ -61,6 +61,7 @@ enum {
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
 #define POLL_MS 10
+#define EXIT_CHECK_NS (50ull * 1000 * 1000)
 
 struct ring {
 	int fd;                 /* the event whose buffer the others share */
@@ -91,6 +92,7 @@ struct perf_backend {
 	size_t ring_pages;      /* data pages of each ring: as many as allowed */
 	uint64_t period_ns;     /* task-clock nanoseconds per sample */
 	uint64_t polls;         /* perf_poll calls so far */
+	uint64_t next_exit_check;  /* CLOCK_MONOTONIC ns of the next /proc look */
 	int64_t unsampled_ns;   /* see the READ record */
 	pid_t child;            /* a started command (our child), or 0 */
 	int exited;
@@ -759,6 +761,11 @@ static void check_exit(struct sampler *s)
 		}
 		return;
 	}
+	/* A look at /proc costs more than the rest of a tick: once every
+	 * EXIT_CHECK_NS is soon enough to notice the end. */
+	if (sampler_now_ns() < b->next_exit_check)
+		return;
+	b->next_exit_check = sampler_now_ns() + EXIT_CHECK_NS;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
 	n = procfs_read_small(path, buf, sizeof(buf));
 	if (n <= 0 || target_parse_stat(buf, (size_t)n, &state, comm, sizeof(comm)) < 0 ||

@@ -47,6 +47,11 @@ void topview_close(void)
 	screen = NULL;
 }
 
+void topview_repaint(void)
+{
+	clearok(curscr, TRUE);
+}
+
 size_t topview_page(void)
 {
 	int rows = getmaxy(stdscr) - HEADER_LINES - 1;

@@ -45,6 +45,9 @@ void topview_draw(const struct top_screen *sc, const struct top_state *st);
  * threads to cycle through). True when the screen should be drawn again.
  */
 bool topview_key(struct top_state *st, int timeout_ms, size_t nthreads);
+/* Paint the whole screen at the next draw, not only what changed (a
+ * program started under top writes to the same terminal). */
+void topview_repaint(void);
 /* Rows of the table that fit the screen (for scrolling). */
 size_t topview_page(void);
 

@@ -140,9 +140,14 @@ class Tmux:
                         "-y", str(height), "sh -c 'trap : INT; %s; echo hotspy-exit=$?; sleep 60'" % cmd],
                        check=True, env=env)
 
-    def screen(self):
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+    def screen(self, escapes=False):
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name] +
+                              (["-e"] if escapes else []),
                               capture_output=True, text=True).stdout
+
+    def resize(self, width, height):
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width),
+                        "-y", str(height)], check=True)
 
     def keys(self, *keys):
         subprocess.run(["tmux", "send-keys", "-t", self.name] + list(keys), check=True)
@@ -182,6 +187,21 @@ def screen_test(hotspy, fixtures, expect, width, height):
               "spin_a first with %%Own within %g +- %g: %s" % (share, tol,
                                                            rows[0] if rows else None))
         check(len(rows) <= height - 6, "no more rows than fit")
+        # Colour: SGR colour codes (30-37/40-47) on the screen.
+        colour = re.compile(r"\x1b\[[0-9;]*[34][0-7]m")
+        check(colour.search(tmux.screen(escapes=True)) is not None,
+              "colour where the terminal has it")
+
+        # The terminal changes size: the view follows.
+        tmux.resize(width + 20, height + 6)
+        s = tmux.wait_for(r"^%s" % re.escape(lines[0][:20]))
+        time.sleep(0.5)
+        s = tmux.screen()
+        lines2 = s.splitlines()
+        check(len(rows_of(lines2)) >= min(len(rows), 1) and
+              any("%Own" in x for x in lines2), "after a resize the table shows again")
+        tmux.resize(width, height)
+        time.sleep(0.3)
 
         tmux.keys("2")
         s = tmux.wait_for(r"sort: %Total")
@@ -230,11 +250,13 @@ def screen_test(hotspy, fixtures, expect, width, height):
         tmux.close()
 
         # The program exits: the view stays until `q`.
-        tmux = Tmux(width, height, "%s top --delay 0.5 -- %s 1" %
+        # Also: NO_COLOR is honoured.
+        tmux = Tmux(width, height, "NO_COLOR=1 %s top --delay 0.5 -- %s 1" %
                     (hotspy, os.path.join(fixtures, "threads")))
         s = tmux.wait_for(r"the program exited with status 0", timeout=15)
         check("the program exited with status 0" in s and "q quits" in s and
               rows_of(s.splitlines()), "after the program exits the last view stays")
+        check(colour.search(tmux.screen(escapes=True)) is None, "no colour with NO_COLOR")
         time.sleep(0.5)
         check("hotspy-exit" not in tmux.screen(), "... until `q`")
         tmux.keys("q")
