@@ -376,15 +376,7 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 
 int cmd_record(const struct options *o)
 {
-	struct sampler_config cfg = {
-		.pid = o->pid,
-		.argv = o->argv,
-		.rate = o->rate,
-		.stack_size = o->stack_size,
-		.idle = o->idle,
-		.kernel = o->kernel,
-		.subprocesses = o->subprocesses,
-	};
+	struct sampler_config cfg;
 	struct recording rec = { .subprocesses = o->subprocesses };
 	struct process_maps pm = { 0 };
 	struct elf_cache *cache = NULL;
@@ -423,7 +415,7 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 
-	cfg.cache = cache;
+	cfg = sampler_config_from(o, cache);
 	s = sampler_open(o->sampler, &cfg);
 	if (!s)
 		goto fail;

@@ -291,14 +291,7 @@ static int linger(struct top_ctx *c, const sigset_t *signals)
 
 int cmd_top(const struct options *o)
 {
-	struct sampler_config cfg = {
-		.pid = o->pid,
-		.argv = o->argv,
-		.rate = o->rate,
-		.stack_size = o->stack_size,
-		.idle = o->idle,
-		.kernel = o->kernel,
-	};
+	struct sampler_config cfg;
 	struct top_ctx c = {
 		.o = o,
 		.st = { .sort = TOP_SORT_OWN_TIME, .lines = o->lines },
@@ -327,7 +320,7 @@ int cmd_top(const struct options *o)
 	}
 	sampler_signal_set(&signals);
 
-	cfg.cache = cache;
+	cfg = sampler_config_from(o, cache);
 	c.s = sampler_open(o->sampler, &cfg);
 	if (!c.s)
 		goto out;

@@ -427,6 +427,42 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 	}
 }
 
+/*
+ * -q, -v, -h and getopt's complaints, alike in every command that samples.
+ * 0 for -q and -v, 1 after printing @usage for -h, or the usage error.
+ */
+static int parse_common_option(struct options *o, int c, char **argv, const char *usage)
+{
+	switch (c) {
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'v':
+		o->verbose++;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		return 1;
+	case ':':
+		return usage_error("option '%s' needs a value", argv[optind - 1]);
+	default:
+		return usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+}
+
+/* What follows the options of record and top: the command to start, if any;
+ * exactly one of -p and a command. */
+static int parse_target_command(struct options *o, int argc, char **argv)
+{
+	if (optind < argc)
+		o->argv = &argv[optind];
+	if (o->pid && o->argv)
+		return usage_error("give either -p PID or a command after --, not both");
+	if (!o->pid && !o->argv)
+		return usage_error("nothing to profile: give -p PID or -- CMD ARGS...");
+	return 0;
+}
+
 static const char dump_usage[] =
 "usage: hotspy dump -p PID [--json] [options]\n"
 "\n"
@@ -470,19 +506,11 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		case OPT_JSON:
 			o->json = true;
 			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
-			fputs(dump_usage, stdout);
-			return 1;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			r = parse_common_option(o, c, argv, dump_usage);
+			if (r)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -573,28 +601,14 @@ static int parse_top(struct options *o, int argc, char **argv)
 						   optarg);
 			o->iterations = (unsigned)v;
 			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
-			fputs(top_usage, stdout);
-			return 1;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			r = parse_common_option(o, c, argv, top_usage);
+			if (r)
+				return r;
+			break;
 		}
 	}
-	if (optind < argc)
-		o->argv = &argv[optind];
-	if (o->pid && o->argv)
-		return usage_error("give either -p PID or a command after --, not both");
-	if (!o->pid && !o->argv)
-		return usage_error("which process? give -p PID or -- CMD ARGS...");
-	return 0;
+	return parse_target_command(o, argc, argv);
 }
 
 static int parse_record(struct options *o, int argc, char **argv)
@@ -656,28 +670,14 @@ static int parse_record(struct options *o, int argc, char **argv)
 		case OPT_STATS:
 			o->stats = true;
 			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
-			fputs(record_usage, stdout);
-			return 1;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			r = parse_common_option(o, c, argv, record_usage);
+			if (r)
+				return r;
+			break;
 		}
 	}
-	if (optind < argc)
-		o->argv = &argv[optind];
-	if (o->pid && o->argv)
-		return usage_error("give either -p PID or a command after --, not both");
-	if (!o->pid && !o->argv)
-		return usage_error("nothing to profile: give -p PID or -- CMD ARGS...");
-	return 0;
+	return parse_target_command(o, argc, argv);
 }
 
 int options_parse(struct options *o, int argc, char **argv)

@@ -53,6 +53,9 @@ struct sampler_config {
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
 };
 
+/* The configuration the command line @o asks for, sharing @cache. */
+struct sampler_config sampler_config_from(const struct options *o, struct elf_cache *cache);
+
 /* Counters for the summary and --stats. Times are nanoseconds. */
 struct sampler_stats {
 	uint64_t ticks;            /* ticks taken */
