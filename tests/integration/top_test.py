@@ -153,13 +153,23 @@ class Tmux:
         subprocess.run(["tmux", "send-keys", "-t", self.name] + list(keys), check=True)
 
     def wait_for(self, pattern, timeout=10):
+        """The screen once @pattern shows on it and it has stopped changing:
+        tmux may be read in the middle of a redraw (the status line already
+        new, the table not yet), so a match counts only when two reads 0.15 s
+        apart agree. The last screen when the time runs out."""
         deadline = time.time() + timeout
+        s = self.screen()
         while time.time() < deadline:
-            s = self.screen()
             if re.search(pattern, s, re.M):
-                return s
+                time.sleep(0.15)
+                again = self.screen()
+                if again == s:
+                    return s
+                s = again
+                continue
             time.sleep(0.1)
-        return self.screen()
+            s = self.screen()
+        return s
 
     def close(self):
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
@@ -196,7 +206,7 @@ def screen_test(hotspy, fixtures, expect, width, height):
         tmux.resize(width + 20, height + 6)
         s = tmux.wait_for(r"^%s" % re.escape(lines[0][:20]))
         time.sleep(0.5)
-        s = tmux.screen()
+        s = tmux.wait_for(r"%Own")
         lines2 = s.splitlines()
         check(len(rows_of(lines2)) >= min(len(rows), 1) and
               any("%Own" in x for x in lines2), "after a resize the table shows again")
@@ -223,7 +233,7 @@ def screen_test(hotspy, fixtures, expect, width, height):
         for _ in range(8):
             tmux.keys("t")
             time.sleep(0.3)
-            s = tmux.screen()
+            s = tmux.wait_for(r"^(all threads|thread )", timeout=2)
             if re.search(r"^all threads", s, re.M):
                 break
         check(re.search(r"^all threads", s, re.M) is not None, "`t` comes back to all threads")
