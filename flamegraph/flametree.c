@@ -36,6 +36,7 @@ struct flametree {
 	size_t nnodes, nodes_cap;
 	uint64_t *node_slots;   /* key hash << 32 | node index + 1; 0 empty */
 	size_t node_mask;
+	size_t nhashed;         /* nodes in node_slots */
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -126,13 +127,18 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
  * index, and places keys by it: a probe touches a node only when the hashes
  * agree, and growing never reads the nodes (the table is the hot spot of
  * reading a large profile). Up to 3/4 full.
+ *
+ * Only the children of nodes with two or more children are in it. An only
+ * child is found through its parent's first_child, so the tail of a new
+ * stack, a chain of new frames each the only child of the one before, costs
+ * no probe at all, and the table stays a fraction of the tree.
  */
 static int child_table_grow(struct flametree *t)
 {
 	size_t size = t->node_slots ? (t->node_mask + 1) * 2 : 1024;
 	uint64_t *s;
 
-	if (t->node_slots && t->nnodes * 4 < (t->node_mask + 1) * 3)
+	if (t->node_slots && t->nhashed * 4 < (t->node_mask + 1) * 3)
 		return 0;
 	if (size > (size_t)UINT32_MAX + 1)
 		return -ENOMEM;
@@ -155,40 +161,74 @@ static int child_table_grow(struct flametree *t)
 	return 0;
 }
 
-static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32_t *out)
+static int child_table_put(struct flametree *t, uint32_t node)
 {
-	uint64_t tag = node_key(parent, name) >> 32;
-	struct flametree_node *n;
+	const struct flametree_node *n = &t->nodes[node];
+	uint64_t tag = node_key(n->parent, n->name) >> 32;
 	size_t j;
 	int err = child_table_grow(t);
 
 	if (err < 0)
 		return err;
-	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
+	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask)
+		;
+	t->node_slots[j] = tag << 32 | ((uint64_t)node + 1);
+	t->nhashed++;
+	return 0;
+}
+
+/* The child @name of @parent, or FLAMETREE_NONE. */
+static uint32_t child_find(const struct flametree *t, uint32_t parent, uint32_t name)
+{
+	uint32_t first = t->nodes[parent].first_child;
+	uint64_t tag;
+
+	if (first == FLAMETREE_NONE)
+		return FLAMETREE_NONE;
+	if (t->nodes[first].next_sibling == FLAMETREE_NONE)
+		return t->nodes[first].name == name ? first : FLAMETREE_NONE;
+	tag = node_key(parent, name) >> 32;
+	for (size_t j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
 		uint64_t v = t->node_slots[j];
+		const struct flametree_node *n;
 
 		if (v >> 32 != tag)
 			continue;
 		n = &t->nodes[(uint32_t)v - 1];
-		if (n->parent == parent && n->name == name) {
-			*out = (uint32_t)v - 1;
-			return 0;
-		}
+		if (n->parent == parent && n->name == name)
+			return (uint32_t)v - 1;
+	}
+	return FLAMETREE_NONE;
+}
+
+/* The child @name of @parent, made when there is none. 0 or -ENOMEM. */
+static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32_t *out)
+{
+	uint32_t found = child_find(t, parent, name), first, node;
+
+	if (found != FLAMETREE_NONE) {
+		*out = found;
+		return 0;
 	}
 	if (t->nnodes >= UINT32_MAX - 1 ||
 	    grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
-	n = &t->nodes[t->nnodes];
-	*n = (struct flametree_node){
-		.name = name, .parent = parent, .first_child = t->nodes[parent].first_child,
-		.next_sibling = FLAMETREE_NONE,
+	node = (uint32_t)t->nnodes;
+	first = t->nodes[parent].first_child;
+	t->nodes[node] = (struct flametree_node){
+		.name = name, .parent = parent, .first_child = FLAMETREE_NONE,
+		.next_sibling = first,
 	};
-	n->next_sibling = t->nodes[parent].first_child;
-	n->first_child = FLAMETREE_NONE;
-	t->nodes[parent].first_child = (uint32_t)t->nnodes;
+	/* A second child: the first one, an only child until now, goes into
+	 * the table with it. */
+	if (first != FLAMETREE_NONE &&
+	    ((t->nodes[first].next_sibling == FLAMETREE_NONE &&
+	      child_table_put(t, first) < 0) ||
+	     child_table_put(t, node) < 0))
+		return -ENOMEM;
+	t->nodes[parent].first_child = node;
 	t->nnodes++;
-	t->node_slots[j] = tag << 32 | (uint64_t)t->nnodes;
-	*out = (uint32_t)t->nnodes - 1;
+	*out = node;
 	return 0;
 }
 
@@ -517,7 +557,7 @@ double flametree_total(const struct flametree *t)
 
 uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *s, size_t len)
 {
-	uint64_t h, tag;
+	uint64_t h;
 	uint32_t name = FLAMETREE_NONE;
 	size_t j;
 
@@ -532,17 +572,7 @@ uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char 
 			break;
 		}
 	}
-	if (name == FLAMETREE_NONE || !t->node_slots)
-		return FLAMETREE_NONE;
-	tag = node_key(parent, name) >> 32;
-	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
-		uint64_t v = t->node_slots[j];
-		const struct flametree_node *n = &t->nodes[(uint32_t)v - 1];
-
-		if (v >> 32 == tag && n->parent == parent && n->name == name)
-			return (uint32_t)v - 1;
-	}
-	return FLAMETREE_NONE;
+	return name == FLAMETREE_NONE ? FLAMETREE_NONE : child_find(t, parent, name);
 }
 
 int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,

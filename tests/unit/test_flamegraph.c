@@ -77,6 +77,61 @@ static void test_totals(void)
 	flametree_free(t);
 }
 
+/*
+ * Lookups of children, the only child of a node (found without the table)
+ * and the many children of one node (the table, grown several times): the
+ * same stacks added twice make no new node and double every total.
+ */
+static void test_lookup(void)
+{
+	enum { WIDE = 5000, DEEP = 6 };
+	struct flametree *t = flametree_new();
+	char buf[WIDE][16], chain[DEEP][8];
+	size_t count = 0;
+
+	CHECK(t != NULL);
+	for (int i = 0; i < WIDE; i++)
+		snprintf(buf[i], sizeof(buf[i]), "f%d", i);
+	for (int d = 0; d < DEEP; d++)
+		snprintf(chain[d], sizeof(chain[d]), "c%d", d);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < WIDE; i++) {
+			/* main;fI;c0;...;c5 and, for every third, main;fI;c0;x */
+			const char *names[2 + DEEP] = { "main", buf[i] };
+			size_t lens[2 + DEEP] = { 4, strlen(buf[i]) };
+
+			for (int d = 0; d < DEEP; d++)
+				names[2 + d] = chain[d], lens[2 + d] = 2;
+			CHECK(flametree_add(t, names, lens, 2 + DEEP, 1.0, false) == 0);
+			if (i % 3 == 0) {
+				names[3] = "x";
+				lens[3] = 1;
+				CHECK(flametree_add(t, names, lens, 4, 1.0, false) == 0);
+			}
+		}
+		if (round == 0)
+			count = flametree_count(t);
+	}
+	/* root, main, WIDE fI, DEEP c per fI, one x per third of them. */
+	CHECK_EQ_U64(count, 2 + (uint64_t)WIDE * (1 + DEEP) + (WIDE + 2) / 3);
+	CHECK_EQ_U64(flametree_count(t), count);
+	for (int i = 0; i < WIDE; i += 7) {
+		uint32_t main_n = flametree_child(t, 0, "main", 4);
+		uint32_t f = flametree_child(t, main_n, buf[i], strlen(buf[i]));
+		uint32_t c0 = flametree_child(t, f, "c0", 2);
+
+		CHECK(f != FLAMETREE_NONE && c0 != FLAMETREE_NONE);
+		if (f == FLAMETREE_NONE || c0 == FLAMETREE_NONE)
+			break;
+		CHECK(fabs(flametree_node_at(t, f)->total - (i % 3 == 0 ? 4.0 : 2.0)) < 1e-9);
+		CHECK((flametree_child(t, c0, "x", 1) != FLAMETREE_NONE) == (i % 3 == 0));
+		CHECK(flametree_child(t, c0, "c1", 2) != FLAMETREE_NONE);
+		CHECK(flametree_child(t, c0, "c2", 2) == FLAMETREE_NONE);
+		CHECK(flametree_child(t, f, "nothing", 7) == FLAMETREE_NONE);
+	}
+	flametree_free(t);
+}
+
 static void test_reader(void)
 {
 	struct flametree_stats st = { 0 };
@@ -267,6 +322,7 @@ int main(void)
 {
 	test_info();
 	test_totals();
+	test_lookup();
 	test_reader();
 	test_minwidth();
 	test_layout();
