@@ -1,7 +1,6 @@
 #include "svg.h"
 #include "text.h"
 #include "hash.h"
-#include "options.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -35,17 +34,6 @@ int svg_palette_parse(const char *s, enum svg_palette *out)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-void svg_options_from(struct svg_options *so, const struct options *o)
-{
-	*so = (struct svg_options){
-		.title = o->title, .subtitle = o->subtitle, .width = o->width,
-		.frame_height = o->frame_height, .minwidth = o->minwidth,
-		.minwidth_percent = o->minwidth_percent, .inverted = o->inverted,
-	};
-	if (o->colors)
-		svg_palette_parse(o->colors, &so->colors);
 }
 
 void svg_escape(FILE *out, const char *str, size_t len, size_t max)

@@ -42,10 +42,6 @@ struct svg_options {
 	double before_scale;    /* 0 taken as 1 */
 };
 
-struct options;
-/* Fill @so from the command line's SVG options (borrowed strings). */
-void svg_options_from(struct svg_options *so, const struct options *o);
-
 /* Parse a palette name (hot, mem, io, kind). 0 or -EINVAL. */
 int svg_palette_parse(const char *s, enum svg_palette *out);
 

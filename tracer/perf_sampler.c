@@ -841,7 +841,7 @@ static int perf_open(struct sampler *s)
 	b->ring_pages = RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
-	if (s->cfg.stack_size > OPTIONS_DEFAULT_STACK_SIZE)
+	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the perf sampler copies at most 64 KiB of stack per sample; "
 			 "use --sampler ptrace for more");
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));

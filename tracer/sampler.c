@@ -376,17 +376,3 @@ size_t sampler_thread_count(const struct sampler *s)
 {
 	return s->ops->thread_count(s);
 }
-
-struct sampler_config sampler_config_from(const struct options *o, struct elf_cache *cache)
-{
-	return (struct sampler_config){
-		.pid = o->pid,
-		.argv = o->argv,
-		.rate = o->rate,
-		.stack_size = o->stack_size,
-		.idle = o->idle,
-		.kernel = o->kernel,
-		.subprocesses = o->subprocesses,
-		.cache = cache,
-	};
-}

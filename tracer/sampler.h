@@ -21,7 +21,16 @@
 
 #include "elf_cache.h"
 #include "maps.h"
-#include "options.h"
+
+/* The capture backend asked for (--sampler). */
+enum sampler_kind {
+	SAMPLER_AUTO,      /* perf where allowed and on-CPU, else ptrace */
+	SAMPLER_PERF,
+	SAMPLER_PTRACE,
+};
+
+/* Bytes of user stack copied per snapshot unless configured otherwise. */
+#define SAMPLER_DEFAULT_STACK_SIZE (64u * 1024u)
 
 /* One unwound sample of one thread, as handed to the caller. */
 struct sample {
@@ -52,9 +61,6 @@ struct sampler_config {
 	bool subprocesses;         /* descendants of the target too */
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
 };
-
-/* The configuration the command line @o asks for, sharing @cache. */
-struct sampler_config sampler_config_from(const struct options *o, struct elf_cache *cache);
 
 /* Counters for the summary and --stats. Times are nanoseconds. */
 struct sampler_stats {

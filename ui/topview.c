@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/banned.h"
+#include "banned.h"
 
 #define HEADER_LINES 5          /* three lines, a blank, the table header */
 

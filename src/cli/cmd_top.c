@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "config.h"
 #include "elf_cache.h"
 #include "log.h"
 #include "procfs.h"
@@ -320,7 +321,7 @@ int cmd_top(const struct options *o)
 	}
 	sampler_signal_set(&signals);
 
-	cfg = sampler_config_from(o, cache);
+	cfg = config_sampler(o, cache);
 	c.s = sampler_open(o->sampler, &cfg);
 	if (!c.s)
 		goto out;

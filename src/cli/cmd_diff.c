@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config.h"
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
@@ -92,7 +93,7 @@ int cmd_diff(const struct options *o)
 	if (folded) {
 		err = flametree_write_diff_folded(outfile_stream(out), before, after, scale);
 	} else {
-		svg_options_from(&so, o);
+		config_svg(&so, o);
 		so.before = before;
 		so.before_scale = scale;
 		if (!so.title)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "config.h"
 #include "elf_cache.h"
 #include "flametree.h"
 #include "folded.h"
@@ -324,7 +325,7 @@ static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *
 		flametree_free(t);
 		return err;
 	}
-	svg_options_from(&so, o);
+	config_svg(&so, o);
 	comm = recorded_program(rec);
 	if (!so.title) {
 		snprintf(title, sizeof(title), "%s", comm ? comm : "hotspy");
@@ -415,7 +416,7 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 
-	cfg = sampler_config_from(o, cache);
+	cfg = config_sampler(o, cache);
 	s = sampler_open(o->sampler, &cfg);
 	if (!s)
 		goto fail;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "sampler.h"
+
 enum command {
 	CMD_NONE,
 	CMD_RECORD,
@@ -28,15 +30,9 @@ enum output_format {
 	FORMAT_PPROF,
 };
 
-enum sampler_kind {
-	SAMPLER_AUTO,
-	SAMPLER_PERF,
-	SAMPLER_PTRACE,
-};
-
 #define OPTIONS_DEFAULT_RATE       100
 #define OPTIONS_MAX_RATE           10000
-#define OPTIONS_DEFAULT_STACK_SIZE (64u * 1024u)
+#define OPTIONS_DEFAULT_STACK_SIZE SAMPLER_DEFAULT_STACK_SIZE
 #define OPTIONS_MAX_STACK_SIZE     (64u * 1024u * 1024u)
 
 struct options {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config.h"
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
@@ -66,7 +67,7 @@ int cmd_flamegraph(const struct options *o)
 			  strerror(-err));
 		goto fail;
 	}
-	svg_options_from(&so, o);
+	config_svg(&so, o);
 	if (st.columns == 2) {
 		so.before = before;
 		if (!so.title)

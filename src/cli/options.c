@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svg.h"
 #include "banned.h"
 
 static const char record_usage[] =
@@ -220,6 +221,7 @@ enum {
  * not, -EINVAL after reporting a bad value. */
 static int parse_svg_option(struct options *o, int c, const char *arg)
 {
+	enum svg_palette palette;
 	unsigned long v;
 	char *end;
 
@@ -259,8 +261,7 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 		o->reverse = true;
 		return 1;
 	case OPT_COLORS:
-		if (strcmp(arg, "hot") && strcmp(arg, "mem") && strcmp(arg, "io") &&
-		    strcmp(arg, "kind") && strcmp(arg, "module"))
+		if (svg_palette_parse(arg, &palette) < 0)
 			return usage_error("unknown palette '%s': expected hot, mem, io or kind",
 					   arg);
 		o->colors = arg;

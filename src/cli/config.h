@@ -1,0 +1,20 @@
+/*
+ * config.h - the command line turned into each library's own configuration.
+ * The libraries (tracer/, flamegraph/, ui/) never see struct options; the
+ * program fills their structs here, in one place.
+ */
+#ifndef HOTSPY_CONFIG_H
+#define HOTSPY_CONFIG_H
+
+#include "elf_cache.h"
+#include "options.h"
+#include "sampler.h"
+#include "svg.h"
+
+/* The sampler configuration @o asks for, sharing @cache (borrowed). */
+struct sampler_config config_sampler(const struct options *o, struct elf_cache *cache);
+
+/* The SVG options of @o (strings borrowed from @o). */
+void config_svg(struct svg_options *so, const struct options *o);
+
+#endif
