@@ -181,20 +181,6 @@ static int line_count(struct folder *f, size_t start, uint64_t count)
 	return 0;
 }
 
-static const char *kind_suffix(enum frame_kind kind)
-{
-	switch (kind) {
-	case FRAME_INLINED:
-		return "_[i]";
-	case FRAME_KERNEL:
-		return "_[k]";
-	case FRAME_JIT:
-		return "_[j]";
-	default:
-		return "";
-	}
-}
-
 /* Frames of one address, outermost first: the innermost is nearest the leaf. */
 static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 {
@@ -203,7 +189,7 @@ static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 	int err = 0;
 
 	while (n-- > 0 && !err) {
-		const char *suffix = kind_suffix(frames[n].kind);
+		const char *suffix = frame_kind_suffix(frames[n].kind);
 		size_t start;
 
 		err = text_add(f, ";", 1);
