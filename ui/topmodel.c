@@ -108,7 +108,7 @@ int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 	    profile_add_sample(m->cur, c, addrs, n, weight) < 0)
 		return -ENOMEM;
 	t->samples_all += weight;
-	if (n && profile_addr_is_marker(addrs[n - 1]))
+	if (n && addrspace_is_marker(addrs[n - 1]))
 		m->cut_all += weight;
 	return 0;
 }
