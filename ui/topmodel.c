@@ -210,7 +210,7 @@ static struct entry *entry_get(struct top_model *m, const struct frame *f, bool 
 	m->entries[m->nentries] = (struct entry){
 		.row = { .function = f->function, .module = f->module,
 			 .file = lines ? file : f->file, .line = line,
-			 .inlined = f->kind == FRAME_INLINED },
+			 .kind = f->kind },
 	};
 	m->slots[i] = (uint32_t)++m->nentries;
 	return &m->entries[m->nentries - 1];
@@ -390,8 +390,7 @@ size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t 
 		     (double)r->own_all * period, (double)r->total_all * period);
 	at = w < 0 ? 0 : (size_t)w < size ? (size_t)w : size - 1;
 	at = text_append_safe(buf, size, at, r->function);
-	if (r->inlined)
-		at = text_append_safe(buf, size, at, " [inlined]");
+	at = text_append_safe(buf, size, at, frame_kind_tag(r->kind));
 	if (r->file) {
 		const char *base = strrchr(r->file, '/');
 		char num[16];

@@ -33,6 +33,11 @@ const char *frame_kind_name(enum frame_kind kind)
 	return "unknown";
 }
 
+const char *frame_kind_tag(enum frame_kind kind)
+{
+	return kind == FRAME_INLINED ? " [inlined]" : "";
+}
+
 size_t frame_kind_from_suffix(const char *name, size_t len, enum frame_kind *kind)
 {
 	/* Every suffix is "_[" letter "]"; a name of the suffix alone is a

@@ -3,8 +3,8 @@
  * prints it, and the one place where a frame's kind becomes text.
  *
  * Writers never spell a kind themselves: the folded "_[k]" suffix, the
- * names of dump's JSON, the SVG palette and the top table all come from
- * here, so a new kind (CPython frames) is added in this file and the
+ * names of dump's JSON, the tag of dump's text and the top table all come
+ * from here (the SVG palette from the kind itself), so a new kind (CPython frames) is added in this file and the
  * symbolizer, and nowhere else.
  */
 #ifndef HOTSPY_FRAME_H
@@ -47,6 +47,13 @@ const char *frame_kind_suffix(enum frame_kind kind);
  * enum. A static string.
  */
 const char *frame_kind_name(enum frame_kind kind);
+
+/*
+ * What text for people (dump's stacks, the top table) puts after a frame's
+ * function: " [inlined]" for an inlined frame, "" otherwise (the module
+ * says the rest). A static string.
+ */
+const char *frame_kind_tag(enum frame_kind kind);
 
 /*
  * The reverse of frame_kind_suffix, for readers of folded text only (the

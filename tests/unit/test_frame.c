@@ -30,6 +30,14 @@ static void test_name(void)
 	CHECK_STR(frame_kind_name((enum frame_kind)FRAME_KIND_COUNT), "unknown");
 }
 
+static void test_tag(void)
+{
+	CHECK_STR(frame_kind_tag(FRAME_INLINED), " [inlined]");
+	for (int k = 0; k < FRAME_KIND_COUNT; k++)
+		if (k != FRAME_INLINED)
+			CHECK_STR(frame_kind_tag((enum frame_kind)k), "");
+}
+
 static size_t from(const char *s, enum frame_kind *k)
 {
 	return frame_kind_from_suffix(s, strlen(s), k);
@@ -75,6 +83,7 @@ int main(void)
 {
 	test_suffix();
 	test_name();
+	test_tag();
 	test_round_trip();
 	test_from_suffix();
 	return check_status();
