@@ -18,6 +18,8 @@ struct name {
 	uint32_t module_len, file_len;
 	unsigned line;
 	bool has_info;
+	bool has_kind;
+	unsigned char kind;     /* enum frame_kind, once has_kind */
 };
 
 /*
@@ -37,6 +39,8 @@ struct flametree {
 	uint64_t *node_slots;   /* key hash << 32 | node index + 1; 0 empty */
 	size_t node_mask;
 	size_t nhashed;         /* nodes in node_slots */
+	uint32_t *ids;          /* flametree_add_frames: the names of one stack */
+	size_t ids_cap;
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -120,6 +124,19 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 	t->name_slots[j] = (uint32_t)++t->nnames;
 	*out = (uint32_t)t->nnames - 1;
 	return 0;
+}
+
+/* Give name @id kind @kind; names given two kinds keep neither. */
+static void name_set_kind(struct flametree *t, uint32_t id, enum frame_kind kind)
+{
+	struct name *nm = &t->names[id];
+
+	if (!nm->has_kind) {
+		nm->kind = (unsigned char)kind;
+		nm->has_kind = true;
+	} else if (nm->kind != kind) {
+		nm->kind = FRAME_UNKNOWN;
+	}
 }
 
 /*
@@ -262,6 +279,7 @@ void flametree_free(struct flametree *t)
 	free(t->name_slots);
 	free(t->nodes);
 	free(t->node_slots);
+	free(t->ids);
 	free(t);
 }
 
@@ -380,10 +398,16 @@ static int add_line(struct flametree *t, struct flametree *before, int *columns,
 		       memcmp(ls->names[i], names[k], l) == 0;
 		if (same) {
 			node = ls->nodes[i];
-		} else if (name_intern(t, names[k], l, &name) < 0 ||
-			   child_get(t, node, name, &node) < 0) {
-			ls->n = 0;
-			return -ENOMEM;
+		} else {
+			enum frame_kind kind;
+
+			if (name_intern(t, names[k], l, &name) < 0 ||
+			    child_get(t, node, name, &node) < 0) {
+				ls->n = 0;
+				return -ENOMEM;
+			}
+			frame_kind_from_suffix(names[k], l, &kind);
+			name_set_kind(t, name, kind);
 		}
 		ls->names[i] = names[k];
 		ls->lens[i] = l;
@@ -692,18 +716,14 @@ int flametree_write_diff_folded(FILE *out, const struct flametree *before,
 	return err;
 }
 
-int flametree_set_info(struct flametree *t, const char *name, size_t len,
-		       const char *module, const char *file, unsigned line)
+/* Where the frames of name @id come from (flametree_set_info). */
+static int name_set_place(struct flametree *t, uint32_t id, const char *module,
+			  const char *file, unsigned line)
 {
 	size_t ml = module ? strnlen(module, FLAMETREE_NAME_MAX) : 0;
 	size_t fl = file ? strnlen(file, FLAMETREE_NAME_MAX) : 0;
-	struct name *nm;
-	uint32_t id;
-	int err = name_intern(t, name, len, &id);
+	struct name *nm = &t->names[id];
 
-	if (err < 0)
-		return err;
-	nm = &t->names[id];
 	if (nm->has_info) {
 		/* One name, several places: keep what they agree on. */
 		if (nm->line != line)
@@ -729,6 +749,57 @@ int flametree_set_info(struct flametree *t, const char *name, size_t len,
 	nm->has_info = true;
 	t->text_len += ml + fl;
 	return 0;
+}
+
+int flametree_set_info(struct flametree *t, const char *name, size_t len,
+		       const char *module, const char *file, unsigned line)
+{
+	uint32_t id;
+	int err = name_intern(t, name, len, &id);
+
+	return err < 0 ? err : name_set_place(t, id, module, file, line);
+}
+
+int flametree_add_frames(struct flametree *t, const struct flametree_frame *frames,
+			 size_t n, double weight, bool leaf_first)
+{
+	uint32_t node = 0;
+	int err;
+
+	if (!(weight > 0) || !isfinite(weight))
+		return -EINVAL;
+	if (grow((void **)&t->ids, &t->ids_cap, n ? n : 1, sizeof(*t->ids)) < 0)
+		return -ENOMEM;
+	/* Names and places in the order given (root first from the folded
+	 * naming), whatever the order of the path: the first place given to a
+	 * name is the one kept. */
+	for (size_t i = 0; i < n; i++) {
+		const struct frame *f = frames[i].frame;
+
+		err = name_intern(t, frames[i].name, frames[i].len, &t->ids[i]);
+		if (err == 0 && f) {
+			name_set_kind(t, t->ids[i], f->kind);
+			err = name_set_place(t, t->ids[i], f->module, f->file, f->line);
+		}
+		if (err < 0)
+			return err;
+	}
+	t->nodes[0].total += weight;
+	for (size_t i = 0; i < n; i++) {
+		err = child_get(t, node, t->ids[leaf_first ? n - 1 - i : i], &node);
+		if (err < 0)
+			return err;
+		t->nodes[node].total += weight;
+	}
+	t->nodes[node].self += weight;
+	return 0;
+}
+
+enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)
+{
+	const struct name *nm = &t->names[name];
+
+	return nm->has_kind ? (enum frame_kind)nm->kind : FRAME_NATIVE;
 }
 
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)

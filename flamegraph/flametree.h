@@ -4,15 +4,18 @@
  *
  * Node 0 is the root ("all"). Every other node is one frame name under one
  * parent, with the weight of the samples that ended in it (self) and of all
- * samples that passed through it (total). The writers (svg.h) render from
- * this tree; it holds no display state.
+ * samples that passed through it (total). A name also carries the kind of
+ * its frames and where they come from, when whoever added it knew. The
+ * writers (svg.h) render from this tree; it holds no display state.
  *
  * The folded reader takes lines from any producer: hotspy's own,
  * stackcollapse-perf.pl's, py-spy's raw output. A line is
  *   frame;frame;...;frame COUNT
  * where COUNT is after the LAST space or tab (names may hold spaces) and may
  * have decimals. Empty lines are skipped; a line without a valid count or
- * with an empty stack is malformed: counted, never fatal.
+ * with an empty stack is malformed: counted, never fatal. Folded text is the
+ * only place a kind is read from a name: the reader gives each name the
+ * kind of its suffix (frame_kind_from_suffix), native when it has none.
  */
 #ifndef HOTSPY_FLAMETREE_H
 #define HOTSPY_FLAMETREE_H
@@ -21,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "frame.h"
 
 /* Longest frame name kept, in bytes; longer names are cut. */
 #define FLAMETREE_NAME_MAX 4096
@@ -51,10 +56,28 @@ void flametree_free(struct flametree *t);   /* accepts NULL */
 /*
  * Add one stack of @n frames, root first (leaf first when @leaf_first), with
  * weight @weight (> 0, finite). Names are bytes, not NUL-terminated, and are
- * cut at FLAMETREE_NAME_MAX. 0, -EINVAL (bad weight) or -ENOMEM.
+ * cut at FLAMETREE_NAME_MAX; they give the tree no kind and no place. 0,
+ * -EINVAL (bad weight) or -ENOMEM.
  */
 int flametree_add(struct flametree *t, const char *const *names, const size_t *lens,
 		  size_t n, double weight, bool leaf_first);
+
+/* One level of a stack for flametree_add_frames. */
+struct flametree_frame {
+	const char *name;               /* the text drawn; bytes, not NUL-terminated */
+	size_t len;
+	const struct frame *frame;      /* what was named, or NULL for a level that
+					 * is no frame (process, thread) */
+};
+
+/*
+ * As flametree_add, and each level with a @frame gives its name the frame's
+ * kind (a name given different kinds becomes FRAME_UNKNOWN) and place, as
+ * flametree_set_info would, in the order of the array. Nothing is kept of
+ * @frames. 0, -EINVAL (bad weight) or -ENOMEM.
+ */
+int flametree_add_frames(struct flametree *t, const struct flametree_frame *frames,
+			 size_t n, double weight, bool leaf_first);
 
 /*
  * Parse folded text @buf[0..len) and add its stacks; @reverse adds each stack
@@ -123,6 +146,10 @@ struct flametree_info {
 };
 /* The place of name @name (an id from a node), or false when none is known. */
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info);
+
+/* The kind of name @name (an id from a node): the one its frames were
+ * given, FRAME_NATIVE when none was. */
+enum frame_kind flametree_kind(const struct flametree *t, uint32_t name);
 
 /* Total weight (the root's total). */
 double flametree_total(const struct flametree *t);

@@ -20,6 +20,12 @@ struct line {
 	uint64_t count;
 };
 
+/* Text built in one growable buffer; the caller frees s. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
 /*
  * Lines are built back to back in one text buffer; a line equal to one seen
  * before is counted there and its text dropped again.
@@ -28,57 +34,54 @@ struct folder {
 	const struct profile *p;
 	struct symbolizer *sym;
 	bool threads, with_lines;
-	int (*on_frame)(void *ctx, const char *name, size_t len, const struct frame *f);
-	void *on_frame_ctx;
-	char *text;
-	size_t text_len, text_cap;
+	struct text text;
 	struct line *lines;
 	size_t nlines, lines_cap;
 	uint32_t *slots;        /* line index + 1, 0 empty; at most half full */
 	size_t mask;
 };
 
-static int text_reserve(struct folder *f, size_t more)
+static int text_reserve(struct text *t, size_t more)
 {
-	size_t cap = f->text_cap ? f->text_cap : 4096;
+	size_t cap = t->cap ? t->cap : 4096;
 	char *bigger;
 
-	if (more > SIZE_MAX / 2 - f->text_len)
+	if (more > SIZE_MAX / 2 - t->len)
 		return -ENOMEM;
-	while (cap < f->text_len + more)
+	while (cap < t->len + more)
 		cap *= 2;
-	if (cap == f->text_cap)
+	if (cap == t->cap)
 		return 0;
-	bigger = realloc(f->text, cap);
+	bigger = realloc(t->s, cap);
 	if (!bigger)
 		return -ENOMEM;
-	f->text = bigger;
-	f->text_cap = cap;
+	t->s = bigger;
+	t->cap = cap;
 	return 0;
 }
 
-static int text_add(struct folder *f, const char *s, size_t len)
+static int text_add(struct text *t, const char *s, size_t len)
 {
-	int err = text_reserve(f, len);
+	int err = text_reserve(t, len);
 
 	if (err)
 		return err;
-	memcpy(f->text + f->text_len, s, len);
-	f->text_len += len;
+	memcpy(t->s + t->len, s, len);
+	t->len += len;
 	return 0;
 }
 
 /* Append a name from the target, made safe for the format. */
-static int text_add_name(struct folder *f, const char *name)
+static int text_add_name(struct text *t, const char *name)
 {
 	size_t len = strnlen(name, FRAME_NAME_MAX);
 	char *dst;
 	int err;
 
-	err = text_reserve(f, len);
+	err = text_reserve(t, len);
 	if (err)
 		return err;
-	dst = f->text + f->text_len;
+	dst = t->s + t->len;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
@@ -88,15 +91,15 @@ static int text_add_name(struct folder *f, const char *name)
 			c = '?';
 		dst[i] = (char)c;
 	}
-	f->text_len += len;
+	t->len += len;
 	return 0;
 }
 
-static int text_addf(struct folder *f, const char *fmt, ...)
+static int text_addf(struct text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* For short pieces of our own ("pid %d"): cut to fit @buf, never failing. */
-static int text_addf(struct folder *f, const char *fmt, ...)
+static int text_addf(struct text *t, const char *fmt, ...)
 {
 	char buf[64];
 	va_list ap;
@@ -107,7 +110,7 @@ static int text_addf(struct folder *f, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	return text_add(f, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	return text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void slot_insert(uint32_t *slots, size_t mask, uint64_t hash, size_t i)
@@ -154,8 +157,8 @@ static int lines_reserve(struct folder *f)
 /* Count the line that ends the text, from @start, @count times. */
 static int line_count(struct folder *f, size_t start, uint64_t count)
 {
-	const char *s = f->text + start;
-	size_t len = f->text_len - start;
+	const char *s = f->text.s + start;
+	size_t len = f->text.len - start;
 	uint64_t h = hash_bytes(s, len);
 	int err;
 
@@ -164,9 +167,9 @@ static int line_count(struct folder *f, size_t start, uint64_t count)
 			struct line *l = &f->lines[f->slots[i] - 1];
 
 			if (l->hash == h && l->len == len &&
-			    memcmp(f->text + l->off, s, len) == 0) {
+			    memcmp(f->text.s + l->off, s, len) == 0) {
 				l->count += count;
-				f->text_len = start;
+				f->text.len = start;
 				return 0;
 			}
 		}
@@ -181,18 +184,46 @@ static int line_count(struct folder *f, size_t start, uint64_t count)
 	return 0;
 }
 
-static const char *kind_suffix(enum frame_kind kind)
+/*
+ * The names of a stack's levels, exactly as the folded format writes them:
+ * the one place that spells them, for folded_write and for folded_tree_add
+ * alike, so a flamegraph drawn from the profile shows what the folded file
+ * holds.
+ */
+
+/* Frame @f: its function made safe, the kind's suffix, " (file:line)" when
+ * @lines and the line is known. */
+static int name_frame(struct text *t, const struct frame *f, bool lines)
 {
-	switch (kind) {
-	case FRAME_INLINED:
-		return "_[i]";
-	case FRAME_KERNEL:
-		return "_[k]";
-	case FRAME_JIT:
-		return "_[j]";
-	default:
-		return "";
+	const char *suffix = frame_kind_suffix(f->kind);
+	int err = text_add_name(t, f->function);
+
+	if (!err)
+		err = text_add(t, suffix, strlen(suffix));
+	if (!err && lines && f->file && f->line) {
+		err = text_add(t, " (", 2);
+		if (!err)
+			err = text_add_name(t, f->file);
+		if (!err)
+			err = text_addf(t, ":%u)", f->line);
 	}
+	return err;
+}
+
+/* The root: the name given to the process, else "pid N". */
+static int name_process(struct text *t, const struct profile *p, pid_t pid)
+{
+	const char *proc = profile_process_name(p, pid);
+
+	return proc ? text_add_name(t, proc) : text_addf(t, "pid %d", (int)pid);
+}
+
+/* The level --threads puts below the root: "name (tid)". */
+static int name_thread(struct text *t, const struct profile_thread *th)
+{
+	int err = text_add_name(t, th->name);
+
+	return err ? err : text_addf(t, " (%d)", (int)th->tid);
 }
 
 /* Frames of one address, outermost first: the innermost is nearest the leaf. */
@@ -203,25 +234,9 @@ static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 	int err = 0;
 
 	while (n-- > 0 && !err) {
-		const char *suffix = kind_suffix(frames[n].kind);
-		size_t start;
-
-		err = text_add(f, ";", 1);
-		start = f->text_len;
+		err = text_add(&f->text, ";", 1);
 		if (!err)
-			err = text_add_name(f, frames[n].function);
-		if (!err)
-			err = text_add(f, suffix, strlen(suffix));
-		if (!err && f->with_lines && frames[n].file && frames[n].line) {
-			err = text_add(f, " (", 2);
-			if (!err)
-				err = text_add_name(f, frames[n].file);
-			if (!err)
-				err = text_addf(f, ":%u)", frames[n].line);
-		}
-		if (!err && f->on_frame)
-			err = f->on_frame(f->on_frame_ctx, f->text + start, f->text_len - start,
-					  &frames[n]);
+			err = name_frame(&f->text, &frames[n], f->with_lines);
 	}
 	return err;
 }
@@ -230,21 +245,15 @@ static int fold_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 {
 	struct folder *f = ctx;
 	const struct profile_thread *t = profile_thread_at(f->p, thread);
-	const char *proc = profile_process_name(f->p, t->pid);
-	size_t start = f->text_len, n;
+	size_t start = f->text.len, n;
 	const uint64_t *addrs = profile_stack(f->p, stack, &n);
 	int err;
 
-	if (proc)
-		err = text_add_name(f, proc);
-	else
-		err = text_addf(f, "pid %d", (int)t->pid);
+	err = name_process(&f->text, f->p, t->pid);
 	if (!err && f->threads) {
-		err = text_add(f, ";", 1);
+		err = text_add(&f->text, ";", 1);
 		if (!err)
-			err = text_add_name(f, t->name);
-		if (!err)
-			err = text_addf(f, " (%d)", (int)t->tid);
+			err = name_thread(&f->text, t);
 	}
 	/* The profile keeps the leaf first; the format wants the root first. */
 	while (n-- > 0 && !err)
@@ -270,8 +279,6 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	struct folder f = {
 		.p = p, .sym = sym, .threads = opts && opts->threads,
 		.with_lines = opts && opts->lines,
-		.on_frame = opts ? opts->on_frame : NULL,
-		.on_frame_ctx = opts ? opts->on_frame_ctx : NULL,
 	};
 	int err;
 
@@ -279,7 +286,7 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	if (err)
 		goto out;
 	for (size_t i = 0; i < f.nlines; i++)
-		f.lines[i].s = f.text + f.lines[i].off;
+		f.lines[i].s = f.text.s + f.lines[i].off;
 	if (f.nlines)
 		qsort(f.lines, f.nlines, sizeof(*f.lines), line_cmp);
 	for (size_t i = 0; i < f.nlines; i++) {
@@ -289,8 +296,105 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	if (fflush(out) == EOF || ferror(out))
 		err = -EIO;
 out:
-	free(f.text);
+	free(f.text.s);
 	free(f.lines);
 	free(f.slots);
+	return err;
+}
+
+/*
+ * The levels of one stack, root first, as the tree gets them: names are
+ * offsets into the text until the stack is complete (the text may move as
+ * it grows).
+ */
+struct tree_builder {
+	const struct profile *p;
+	struct symbolizer *sym;
+	struct flametree *t;
+	bool threads, lines, reverse;
+	struct text text;
+	struct flametree_frame *levels;
+	size_t *offs;
+	size_t n, cap;
+};
+
+/* Name one more level from @start to the end of the text. */
+static int level_push(struct tree_builder *b, size_t start, const struct frame *f)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct flametree_frame *levels;
+		size_t *offs;
+
+		if (cap > SIZE_MAX / sizeof(*levels))
+			return -ENOMEM;
+		levels = realloc(b->levels, cap * sizeof(*levels));
+		if (!levels)
+			return -ENOMEM;
+		b->levels = levels;
+		offs = realloc(b->offs, cap * sizeof(*offs));
+		if (!offs)
+			return -ENOMEM;
+		b->offs = offs;
+		b->cap = cap;
+	}
+	b->offs[b->n] = start;
+	b->levels[b->n++] = (struct flametree_frame){ .len = b->text.len - start, .frame = f };
+	return 0;
+}
+
+static int tree_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
+{
+	struct tree_builder *b = ctx;
+	const struct profile_thread *t = profile_thread_at(b->p, thread);
+	size_t n;
+	const uint64_t *addrs = profile_stack(b->p, stack, &n);
+	int err;
+
+	b->text.len = 0;
+	b->n = 0;
+	err = name_process(&b->text, b->p, t->pid);
+	if (!err)
+		err = level_push(b, 0, NULL);
+	if (!err && b->threads) {
+		size_t start = b->text.len;
+
+		err = name_thread(&b->text, t);
+		if (!err)
+			err = level_push(b, start, NULL);
+	}
+	/* Leaf first in the profile, root first here; an address's inlined
+	 * frames innermost first from the symbolizer, outermost first here. */
+	while (n-- > 0 && !err) {
+		const struct frame *frames;
+		size_t k = symbolizer_resolve(b->sym, t->pid, addrs[n], &frames);
+
+		while (k-- > 0 && !err) {
+			size_t start = b->text.len;
+
+			err = name_frame(&b->text, &frames[k], b->lines);
+			if (!err)
+				err = level_push(b, start, &frames[k]);
+		}
+	}
+	if (err)
+		return err;
+	for (size_t i = 0; i < b->n; i++)
+		b->levels[i].name = b->text.s + b->offs[i];
+	return flametree_add_frames(b->t, b->levels, b->n, (double)count, b->reverse);
+}
+
+int folded_tree_add(struct flametree *t, const struct profile *p, struct symbolizer *sym,
+		    const struct folded_options *opts, bool reverse)
+{
+	struct tree_builder b = {
+		.p = p, .sym = sym, .t = t, .threads = opts && opts->threads,
+		.lines = opts && opts->lines, .reverse = reverse,
+	};
+	int err = profile_for_each(p, tree_pair, &b);
+
+	free(b.text.s);
+	free(b.levels);
+	free(b.offs);
 	return err;
 }

@@ -6,6 +6,10 @@
  * The writer names every address with the symbolizer, aggregates stacks
  * whose names are equal (many addresses map to one function), and writes the
  * lines sorted bytewise so identical profiles give identical files.
+ *
+ * The same names go straight into a frame tree (folded_tree_add) for the
+ * flamegraph of a recording: no text in between, and each frame keeps where
+ * it comes from and its kind.
  */
 #ifndef HOTSPY_FOLDED_H
 #define HOTSPY_FOLDED_H
@@ -13,29 +17,37 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "flametree.h"
 #include "profile.h"
 #include "symbols.h"
 
 struct folded_options {
 	bool threads;   /* insert a "name (tid)" frame below the process root */
 	bool lines;     /* "function (file:line)" where the line is known */
-	/* Called (when set) for each frame written, with its name exactly as
-	 * written (@len bytes, suffix included), so that a writer drawing from
-	 * the folded text can say where the frame comes from. Non-zero stops
-	 * the writing and is returned. */
-	int (*on_frame)(void *ctx, const char *name, size_t len, const struct frame *f);
-	void *on_frame_ctx;
 };
 
 /*
  * Write @p to @out. The root frame of each stack is the process name
  * (profile_process_name, else "pid N"). Frame names from the target are
  * made safe for the format: ';' becomes ':', control bytes and newlines
- * become '?', and a name is cut at 1024 bytes. Inlined frames (issue 4)
- * get "_[i]", kernel frames "_[k]".
- * Returns 0, -ENOMEM, or -EIO when writing failed.
+ * become '?', and a name is cut at 1024 bytes. A frame's kind is its
+ * suffix (frame_kind_suffix: "_[i]" inlined, "_[k]" kernel, "_[j]" JIT).
+ * @opts may be NULL (no thread level, no lines). The symbolizer is only
+ * read from (its cache fills). Returns 0, -ENOMEM, or -EIO when writing
+ * failed.
  */
 int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 		 const struct folded_options *opts);
+
+/*
+ * Add every (thread, stack) of @p to @t with its count, each level named
+ * exactly as folded_write names it (the same code spells both), root first,
+ * or leaf first when @reverse. Frames from the symbolizer bring their kind
+ * and place (module, file, line) to the tree (flametree_add_frames); the
+ * process and thread levels bring neither. Nothing of @p or @sym is kept.
+ * Returns 0 or -ENOMEM.
+ */
+int folded_tree_add(struct flametree *t, const struct profile *p, struct symbolizer *sym,
+		    const struct folded_options *opts, bool reverse);
 
 #endif

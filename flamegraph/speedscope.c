@@ -42,16 +42,6 @@ struct writer {
 	size_t nsamples, samples_cap;
 };
 
-static const char *kind_suffix(enum frame_kind kind)
-{
-	switch (kind) {
-	case FRAME_INLINED: return "_[i]";
-	case FRAME_KERNEL: return "_[k]";
-	case FRAME_JIT: return "_[j]";
-	default: return "";
-	}
-}
-
 static int str_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
@@ -149,7 +139,7 @@ static int visit(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 
 		while (k-- > 0) {
 			struct sframe f = {
-				.function = fr[k].function, .suffix = kind_suffix(fr[k].kind),
+				.function = fr[k].function, .suffix = frame_kind_suffix(fr[k].kind),
 				.file = fr[k].file, .line = fr[k].file ? fr[k].line : 0,
 			};
 			uint32_t idx;

@@ -70,7 +70,8 @@ void svg_escape(FILE *out, const char *str, size_t len, size_t max)
 		fputs("...", out);
 }
 
-static void color(FILE *out, enum svg_palette pal, const char *name, size_t len)
+static void color(FILE *out, enum svg_palette pal, enum frame_kind kind, const char *name,
+		  size_t len)
 {
 	uint64_t h = hash_bytes(name, len);
 	double v1 = (double)(h & 0xffff) / 65535.0;
@@ -78,19 +79,21 @@ static void color(FILE *out, enum svg_palette pal, const char *name, size_t len)
 	double v3 = (double)(h >> 32 & 0xffff) / 65535.0;
 	int r, g, b;
 
-	if (pal == SVG_COLORS_KIND && len > 4 && name[len - 4] == '_' && name[len - 3] == '[' &&
-	    name[len - 1] == ']') {
-		switch (name[len - 2]) {
-		case 'k': /* kernel */
+	if (pal == SVG_COLORS_KIND) {
+		switch (kind) {
+		case FRAME_KERNEL:
 			r = 200 + (int)(55 * v1), g = 150 + (int)(50 * v2), b = 0;
 			goto done;
-		case 'i': /* inlined */
+		case FRAME_INLINED:
 			r = 60 + (int)(60 * v1), g = 200 + (int)(55 * v1), b = 200 + (int)(55 * v2);
 			goto done;
-		case 'j': /* JIT */
+		case FRAME_JIT:
 			r = 50 + (int)(60 * v1), g = 200 + (int)(55 * v2), b = 50 + (int)(60 * v3);
 			goto done;
-		default:
+		case FRAME_NATIVE:
+		case FRAME_PYTHON:
+		case FRAME_UNKNOWN:
+		case FRAME_MARKER:
 			break;
 		}
 	}
@@ -230,7 +233,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 			if (o->before)
 				diff_color(out, o, w.before, nd->total, total);
 			else
-				color(out, o->colors, name, len);
+				color(out, o->colors, flametree_kind(t, nd->name), name, len);
 			fprintf(out, "\"/><text x=\"%.2f\" y=\"%u\">", px + 3, y + fh - 4);
 			if (fit >= 3)
 				svg_escape(out, name, len, fit < len ? fit - 2 : fit);

@@ -21,8 +21,9 @@ enum svg_palette {
 	SVG_COLORS_HOT,
 	SVG_COLORS_MEM,
 	SVG_COLORS_IO,
-	SVG_COLORS_KIND,  /* by frame kind from the name's suffix: _[k] kernel,
-			   * _[i] inlined, _[j] JIT, else native */
+	SVG_COLORS_KIND,  /* by the kind the tree holds for each name
+			   * (flametree_kind): kernel, inlined, JIT, and
+			   * every other kind as native */
 };
 
 struct svg_options {

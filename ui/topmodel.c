@@ -108,7 +108,7 @@ int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 	    profile_add_sample(m->cur, c, addrs, n, weight) < 0)
 		return -ENOMEM;
 	t->samples_all += weight;
-	if (n && profile_addr_is_marker(addrs[n - 1]))
+	if (n && addrspace_is_marker(addrs[n - 1]))
 		m->cut_all += weight;
 	return 0;
 }
@@ -210,7 +210,7 @@ static struct entry *entry_get(struct top_model *m, const struct frame *f, bool 
 	m->entries[m->nentries] = (struct entry){
 		.row = { .function = f->function, .module = f->module,
 			 .file = lines ? file : f->file, .line = line,
-			 .inlined = f->kind == FRAME_INLINED },
+			 .kind = f->kind },
 	};
 	m->slots[i] = (uint32_t)++m->nentries;
 	return &m->entries[m->nentries - 1];
@@ -390,8 +390,7 @@ size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t 
 		     (double)r->own_all * period, (double)r->total_all * period);
 	at = w < 0 ? 0 : (size_t)w < size ? (size_t)w : size - 1;
 	at = text_append_safe(buf, size, at, r->function);
-	if (r->inlined)
-		at = text_append_safe(buf, size, at, " [inlined]");
+	at = text_append_safe(buf, size, at, frame_kind_tag(r->kind));
 	if (r->file) {
 		const char *base = strrchr(r->file, '/');
 		char num[16];

@@ -31,7 +31,7 @@ struct top_row {
 	const char *module;
 	const char *file;       /* set in line mode, or when the function has one */
 	unsigned line;          /* line mode only */
-	bool inlined;
+	enum frame_kind kind;   /* of the first frame counted in the row */
 	uint64_t own_win, total_win;    /* weights in the window */
 	uint64_t own_all, total_all;    /* since the start or reset */
 };
@@ -47,7 +47,7 @@ struct top_model;
 struct top_model *top_model_new(void);          /* NULL without memory */
 void top_model_free(struct top_model *m);        /* accepts NULL */
 
-/* One sample: addresses leaf first (a PROFILE_ADDR_* marker last when cut). */
+/* One sample: addresses leaf first (a marker of addrspace.h last when cut). */
 int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 		  const uint64_t *addrs, size_t n, uint64_t weight);
 /* A new window: what was added so far stays only in the cumulative counts. */

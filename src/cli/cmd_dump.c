@@ -4,10 +4,11 @@
  * The ptrace sampler in wall-clock mode takes one snapshot of each thread
  * (stopped only while its registers and stack are copied), the sampler
  * detaches, and only then are the stacks named and printed, as
- * text or as one JSON document.
+ * text or as one JSON document (flamegraph/stackdump.h).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,14 @@
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
+#include "stackdump.h"
 #include "symbols.h"
-#include "text.h"
 
 #include "banned.h"
 
 /* Ticks to wait for every thread to be sampled once (at DUMP_RATE). */
 #define DUMP_RATE 1000
 #define DUMP_TICKS_MAX 200
-#define NAME_SHOWN_MAX 1024
 
 struct dumped {
 	pid_t tid;
@@ -85,127 +85,26 @@ static int by_tid(const void *a, const void *b)
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-/* Bytes from the target on a terminal: no control characters. */
-static void put_safe(FILE *out, const char *s)
+/* Write the stacks, in the order of @d (by thread id). 0 or -errno. */
+static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, pid_t pid,
+		      const char *comm, bool json)
 {
-	for (size_t i = 0; s[i] && i < NAME_SHOWN_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
+	struct stackdump_thread *threads = calloc(d->n ? d->n : 1, sizeof(*threads));
+	int err;
 
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
-	}
-}
-
-static const char *state_name(char st)
-{
-	switch (st) {
-	case 'R': return "running";
-	case 'S': return "sleeping";
-	case 'D': return "disk sleep";
-	case 'T': case 't': return "stopped";
-	case 'Z': return "zombie";
-	default: return "unknown";
-	}
-}
-
-static void print_text(FILE *out, const struct dump *d, struct symbolizer *sym, pid_t pid,
-		       const char *comm)
-{
-	fprintf(out, "Process %d: ", (int)pid);
-	put_safe(out, comm);
-	fprintf(out, " (%zu thread%s)\n", d->n, d->n == 1 ? "" : "s");
-	for (size_t i = 0; i < d->n; i++) {
-		const struct dumped *t = &d->v[i];
-
-		fprintf(out, "\nThread %d \"", (int)t->tid);
-		put_safe(out, t->comm);
-		fprintf(out, "\" (%s)\n", state_name(t->state));
-		for (size_t k = 0; k < t->n; k++) {
-			const struct frame *f;
-			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
-
-			for (size_t j = 0; j < nf; j++) {
-				fputs("    ", out);
-				put_safe(out, f[j].function);
-				if (f[j].kind == FRAME_INLINED)
-					fputs(" [inlined]", out);
-				if (f[j].module) {
-					fputs(" (", out);
-					put_safe(out, f[j].module);
-					fputc(')', out);
-				}
-				if (f[j].file) {
-					fputs(" at ", out);
-					put_safe(out, f[j].file);
-					if (f[j].line)
-						fprintf(out, ":%u", f[j].line);
-				}
-				fputc('\n', out);
-			}
-		}
-	}
-}
-
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	json_escape(out, s, strlen(s), NAME_SHOWN_MAX);
-	fputc('"', out);
-}
-
-static const char *kind_name(enum frame_kind k)
-{
-	switch (k) {
-	case FRAME_NATIVE: return "native";
-	case FRAME_INLINED: return "inlined";
-	case FRAME_KERNEL: return "kernel";
-	case FRAME_JIT: return "jit";
-	case FRAME_PYTHON: return "python";
-	case FRAME_MARKER: return "marker";
-	default: return "unknown";
-	}
-}
-
-static void print_json(FILE *out, const struct dump *d, struct symbolizer *sym, pid_t pid,
-		       const char *comm)
-{
-	fprintf(out, "{\"pid\":%d,\"process\":", (int)pid);
-	json_str(out, comm);
-	fputs(",\"threads\":[", out);
-	for (size_t i = 0; i < d->n; i++) {
-		const struct dumped *t = &d->v[i];
-		int first = 1;
-
-		fprintf(out, "%s\n{\"tid\":%d,\"name\":", i ? "," : "", (int)t->tid);
-		json_str(out, t->comm);
-		fprintf(out, ",\"state\":\"%c\",\"frames\":[",
-			t->state >= 'A' && t->state <= 'z' ? t->state : '?');
-		for (size_t k = 0; k < t->n; k++) {
-			const struct frame *f;
-			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
-
-			for (size_t j = 0; j < nf; j++) {
-				fputs(first ? "\n {\"function\":" : ",\n {\"function\":", out);
-				first = 0;
-				json_str(out, f[j].function);
-				fprintf(out, ",\"kind\":\"%s\"", kind_name(f[j].kind));
-				if (f[j].kind != FRAME_MARKER)
-					fprintf(out, ",\"address\":\"0x%" PRIx64 "\"", t->addrs[k]);
-				if (f[j].module) {
-					fputs(",\"module\":", out);
-					json_str(out, f[j].module);
-				}
-				if (f[j].file) {
-					fputs(",\"file\":", out);
-					json_str(out, f[j].file);
-					if (f[j].line)
-						fprintf(out, ",\"line\":%u", f[j].line);
-				}
-				fputc('}', out);
-			}
-		}
-		fputs("]}", out);
-	}
-	fputs("]}\n", out);
+	if (!threads)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		threads[i] = (struct stackdump_thread){
+			.tid = d->v[i].tid, .state = d->v[i].state, .name = d->v[i].comm,
+			.addrs = d->v[i].addrs, .n = d->v[i].n,
+		};
+	if (json)
+		err = stackdump_write_json(out, pid, comm, threads, d->n, sym);
+	else
+		err = stackdump_write_text(out, pid, comm, threads, d->n, sym);
+	free(threads);
+	return err;
 }
 
 int cmd_dump(const struct options *o)
@@ -221,7 +120,7 @@ int cmd_dump(const struct options *o)
 	char comm[256] = "?";
 	sigset_t old_mask;
 	pid_t pid = 0;
-	int ret = 1;
+	int ret = 1, err;
 
 	if (!cache) {
 		log_error(-ENOMEM, "out of memory");
@@ -273,11 +172,10 @@ int cmd_dump(const struct options *o)
 	if (maps)
 		symbolizer_set_maps(sym, pid, maps);
 	qsort(d.v, d.n, sizeof(*d.v), by_tid);
-	if (o->json)
-		print_json(stdout, &d, sym, pid, comm);
-	else
-		print_text(stdout, &d, sym, pid, comm);
-	if (fflush(stdout) == EOF || ferror(stdout))
+	err = write_dump(stdout, &d, sym, pid, comm, o->json);
+	if (err == -ENOMEM)
+		log_error(err, "out of memory");
+	else if (err < 0)
 		log_error(-EIO, "cannot write the stacks: %s", strerror(errno));
 	else
 		ret = 0;

@@ -280,45 +280,23 @@ static const char *recorded_program(const struct recording *rec)
 	return profile_process_name(rec->profile, profile_thread_at(rec->profile, 0)->pid);
 }
 
-/* Tell the frame tree where a frame of the folded text comes from. */
-static int frame_place(void *ctx, const char *name, size_t len, const struct frame *f)
-{
-	return flametree_set_info(ctx, name, len, f->module, f->file, f->line);
-}
-
 /*
- * The SVG is drawn from the folded lines, held in memory: one naming pass,
- * and the flamegraph shows exactly what the folded file would hold.
+ * The SVG is drawn from a tree built straight from the profile, its frames
+ * named as the folded writer names them: one naming pass, and the
+ * flamegraph shows exactly what the folded file would hold.
  */
 static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *sym,
 		     const struct folded_options *fo, const struct options *o, double secs)
 {
 	struct flametree *t = flametree_new();
-	struct folded_options fo2;
 	struct svg_options so;
 	char title[256], subtitle[256];
 	const char *comm;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem;
 	int err;
 
 	if (!t)
 		return -ENOMEM;
-	fo2 = *fo;
-	fo2.on_frame = frame_place;
-	fo2.on_frame_ctx = t;
-	mem = open_memstream(&buf, &len);
-	if (!mem) {
-		flametree_free(t);
-		return -ENOMEM;
-	}
-	err = folded_write(mem, rec->profile, sym, &fo2);
-	if (fclose(mem) != 0 && err == 0)
-		err = -ENOMEM;
-	if (err == 0)
-		err = flametree_add_folded(t, buf, len, o->reverse, NULL);
-	free(buf);
+	err = folded_tree_add(t, rec->profile, sym, fo, o->reverse);
 	if (err == 0)
 		err = flametree_sort(t);
 	if (err < 0) {

@@ -12,9 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Kernel addresses on x86-64 are in the upper half of the address space. */
-#define KALLSYMS_KERNEL_MIN UINT64_C(0xffff800000000000)
-
 struct kallsyms;
 
 /*

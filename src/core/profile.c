@@ -382,7 +382,7 @@ int profile_add_sample(struct profile *p, uint32_t thread, const uint64_t *addrs
 	if (err)
 		return err;
 	p->total += weight;
-	if (n && profile_addr_is_marker(addrs[n - 1]))
+	if (n && addrspace_is_marker(addrs[n - 1]))
 		p->truncated += weight;
 	return 0;
 }

@@ -9,7 +9,8 @@
  * symbolizer's job, done only for what is shown or written.
  *
  * A stack that could not be unwound to its bottom ends in one of the marker
- * addresses below; such samples still count, and are tallied as truncated.
+ * addresses of addrspace.h; such samples still count, and are tallied as
+ * truncated.
  */
 #ifndef HOTSPY_PROFILE_H
 #define HOTSPY_PROFILE_H
@@ -18,15 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The walk was cut: stack copy too short or depth limit reached. */
-#define PROFILE_ADDR_TRUNCATED UINT64_C(0xffffffffffffffff)
-/* The unwinder found no rule for the next frame (no unwind info, bad data). */
-#define PROFILE_ADDR_UNKNOWN   UINT64_C(0xfffffffffffffffe)
-
-static inline int profile_addr_is_marker(uint64_t addr)
-{
-	return addr >= PROFILE_ADDR_UNKNOWN;
-}
+#include "addrspace.h"
 
 struct profile_thread {
 	pid_t pid;

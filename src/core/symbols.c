@@ -15,7 +15,7 @@
 #include "perfmap.h"
 #include "log.h"
 #include "procfs.h"
-#include "profile.h"
+#include "addrspace.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -610,15 +610,23 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	bool vdso;
 
 	fr[0] = unknown_frame;
-	if (profile_addr_is_marker(addr)) {
+	switch (addrspace_of(addr)) {
+	case ADDR_SPACE_MARKER:
 		fr[0].kind = FRAME_MARKER;
 		if (addr == PROFILE_ADDR_TRUNCATED)
 			fr[0].function = "[truncated]";
 		return 1;
-	}
-	if (addr >= KALLSYMS_KERNEL_MIN) {
+	case ADDR_SPACE_KERNEL:
 		name_kernel(sym, addr, &fr[0]);
 		return 1;
+	case ADDR_SPACE_PYTHON:
+		/* No reader of CPython frames yet puts addresses here; when one
+		 * does, it names them (function, file, line from the code
+		 * object) and this becomes a lookup in its table. */
+		fr[0].function = "[python]";
+		return 1;
+	case ADDR_SPACE_USER:
+		break;
 	}
 	p = proc_find(sym, pid);
 	m = p && p->maps ? maps_find(p->maps, addr) : NULL;

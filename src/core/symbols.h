@@ -14,25 +14,8 @@
 #include <sys/types.h>
 
 #include "elf_cache.h"
+#include "frame.h"
 #include "maps.h"
-
-enum frame_kind {
-	FRAME_NATIVE,
-	FRAME_INLINED,
-	FRAME_KERNEL,
-	FRAME_JIT,       /* named from the JIT's /tmp/perf-PID.map */
-	FRAME_PYTHON,
-	FRAME_UNKNOWN,   /* no symbol: function is "module+0xOFFSET" or "[unknown]" */
-	FRAME_MARKER,    /* "[truncated]" / "[unknown]" for PROFILE_ADDR_* markers */
-};
-
-struct frame {
-	const char *function;  /* never NULL; untrusted bytes from the target */
-	const char *module;    /* basename of the mapping, or NULL */
-	const char *file;      /* source file, or NULL when unknown */
-	unsigned line;         /* 0 when unknown */
-	enum frame_kind kind;
-};
 
 struct symbolizer;
 

@@ -262,9 +262,6 @@ static void test_truncated(void)
 	struct profile *p = profile_new();
 	uint32_t t;
 
-	CHECK(profile_addr_is_marker(PROFILE_ADDR_TRUNCATED));
-	CHECK(profile_addr_is_marker(PROFILE_ADDR_UNKNOWN));
-	CHECK(!profile_addr_is_marker(PROFILE_ADDR_UNKNOWN - 1));
 	CHECK_EQ_U64(profile_thread(p, 1, 1, NULL, &t), 0);
 	CHECK_EQ_U64(profile_add_sample(p, t, cut, 3, 2), 0);
 	CHECK_EQ_U64(profile_add_sample(p, t, lost, 2, 3), 0);

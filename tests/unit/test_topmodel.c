@@ -146,7 +146,7 @@ static void test_counts(void)
 	CHECK(r != NULL && r->total_win == 7 && r->own_win == 0);
 	/* The inlined function owns its samples; its caller has them in total. */
 	r = find(rows, n, "inner", 0);
-	CHECK(r != NULL && r->own_win == 1 && r->inlined);
+	CHECK(r != NULL && r->own_win == 1 && r->kind == FRAME_INLINED);
 	r = find(rows, n, "outer", 0);
 	CHECK(r != NULL && r->own_win == 0 && r->total_win == 1);
 	/* Sorted by OwnTime: mid (7), leaf (5), inner (1), then the zeros. */

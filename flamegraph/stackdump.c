@@ -1,0 +1,128 @@
+#include "stackdump.h"
+#include "text.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "banned.h"
+
+#define NAME_SHOWN_MAX 1024
+
+/* Bytes from the target on a terminal: no control characters. */
+static void put_safe(FILE *out, const char *s)
+{
+	for (size_t i = 0; s[i] && i < NAME_SHOWN_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+	}
+}
+
+static const char *state_name(char st)
+{
+	switch (st) {
+	case 'R': return "running";
+	case 'S': return "sleeping";
+	case 'D': return "disk sleep";
+	case 'T': case 't': return "stopped";
+	case 'Z': return "zombie";
+	default: return "unknown";
+	}
+}
+
+static int finish(FILE *out)
+{
+	return fflush(out) == EOF || ferror(out) ? -EIO : 0;
+}
+
+int stackdump_write_text(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym)
+{
+	fprintf(out, "Process %d: ", (int)pid);
+	put_safe(out, process);
+	fprintf(out, " (%zu thread%s)\n", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		const struct stackdump_thread *t = &threads[i];
+
+		fprintf(out, "\nThread %d \"", (int)t->tid);
+		put_safe(out, t->name);
+		fprintf(out, "\" (%s)\n", state_name(t->state));
+		for (size_t k = 0; k < t->n; k++) {
+			const struct frame *f;
+			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
+
+			for (size_t j = 0; j < nf; j++) {
+				fputs("    ", out);
+				put_safe(out, f[j].function);
+				fputs(frame_kind_tag(f[j].kind), out);
+				if (f[j].module) {
+					fputs(" (", out);
+					put_safe(out, f[j].module);
+					fputc(')', out);
+				}
+				if (f[j].file) {
+					fputs(" at ", out);
+					put_safe(out, f[j].file);
+					if (f[j].line)
+						fprintf(out, ":%u", f[j].line);
+				}
+				fputc('\n', out);
+			}
+		}
+	}
+	return finish(out);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	json_escape(out, s, strlen(s), NAME_SHOWN_MAX);
+	fputc('"', out);
+}
+
+int stackdump_write_json(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym)
+{
+	fprintf(out, "{\"pid\":%d,\"process\":", (int)pid);
+	json_str(out, process);
+	fputs(",\"threads\":[", out);
+	for (size_t i = 0; i < n; i++) {
+		const struct stackdump_thread *t = &threads[i];
+		int first = 1;
+
+		fprintf(out, "%s\n{\"tid\":%d,\"name\":", i ? "," : "", (int)t->tid);
+		json_str(out, t->name);
+		fprintf(out, ",\"state\":\"%c\",\"frames\":[",
+			t->state >= 'A' && t->state <= 'z' ? t->state : '?');
+		for (size_t k = 0; k < t->n; k++) {
+			const struct frame *f;
+			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
+
+			for (size_t j = 0; j < nf; j++) {
+				fputs(first ? "\n {\"function\":" : ",\n {\"function\":", out);
+				first = 0;
+				json_str(out, f[j].function);
+				fprintf(out, ",\"kind\":\"%s\"", frame_kind_name(f[j].kind));
+				if (f[j].kind != FRAME_MARKER)
+					fprintf(out, ",\"address\":\"0x%" PRIx64 "\"", t->addrs[k]);
+				if (f[j].module) {
+					fputs(",\"module\":", out);
+					json_str(out, f[j].module);
+				}
+				if (f[j].file) {
+					fputs(",\"file\":", out);
+					json_str(out, f[j].file);
+					if (f[j].line)
+						fprintf(out, ",\"line\":%u", f[j].line);
+				}
+				fputc('}', out);
+			}
+		}
+		fputs("]}", out);
+	}
+	fputs("]}\n", out);
+	return finish(out);
+}

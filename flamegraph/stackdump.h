@@ -1,0 +1,53 @@
+/*
+ * stackdump.h - the stacks of a process's threads at one instant, as
+ * `hotspy dump` prints them: text for people, or one JSON document.
+ *
+ * Frames come from the symbolizer, innermost first; a frame's kind is
+ * spelled by frame.h. Names from the target are untrusted: on a terminal
+ * control bytes become '?', in JSON they are escaped; each is cut at 1024
+ * bytes.
+ */
+#ifndef HOTSPY_STACKDUMP_H
+#define HOTSPY_STACKDUMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "symbols.h"
+
+struct stackdump_thread {
+	pid_t tid;
+	char state;             /* as in /proc/PID/stat ('R', 'S', ...), '?' unknown */
+	const char *name;       /* never NULL; untrusted */
+	const uint64_t *addrs;  /* leaf first, as the profile keeps them */
+	size_t n;
+};
+
+/*
+ * Write the @n threads of process @pid (named @process, never NULL) in the
+ * order given:
+ *   Process PID: NAME (N threads)
+ *   <blank line>Thread TID "NAME" (STATE)
+ *       function [inlined] (module) at file:line
+ * Nothing is kept of the arguments; @sym's cache fills. Returns 0, or -EIO
+ * when writing failed (errno tells why).
+ */
+int stackdump_write_text(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym);
+
+/*
+ * As stackdump_write_text, as one JSON document:
+ *   {"pid":P,"process":"..","threads":[{"tid":T,"name":"..","state":"S",
+ *    "frames":[{"function":"..","kind":"native","address":"0x..",
+ *    "module":"..","file":"..","line":N}, ...]}, ...]}
+ * "kind" is frame_kind_name; markers have no "address"; "module", "file"
+ * and "line" only when known. Returns 0 or -EIO.
+ */
+int stackdump_write_json(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym);
+
+#endif
