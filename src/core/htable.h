@@ -45,6 +45,10 @@ struct htable_iter {
 /* Free the slots; @t is empty (HTABLE_INIT) again. Accepts an empty one. */
 void htable_release(struct htable *t);
 
+/* Forget every id but keep the slots, for an owner that empties its array
+ * to start over at the same size (a bounded cache). */
+void htable_clear(struct htable *t);
+
 /*
  * Index id @id under @hash. The caller has checked that it is not there.
  * Grows the slots as needed. 0, or -ENOMEM (out of memory, or @id is not
