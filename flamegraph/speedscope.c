@@ -1,5 +1,7 @@
 #include "speedscope.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 #include "text.h"
 
 #include <errno.h>
@@ -18,7 +20,7 @@ struct sframe {
 	const char *suffix;     /* "_[i]", "_[k]" or "" */
 	const char *file;
 	unsigned line;
-	uint64_t hash;
+	uint64_t hash;          /* compared before the names */
 };
 
 /* One distinct (thread, named stack): frames[off .. off+len) root first. */
@@ -34,8 +36,7 @@ struct writer {
 	struct symbolizer *sym;
 	struct sframe *frames;
 	size_t nframes, frames_cap;
-	uint32_t *slots;        /* frame index + 1, 0 empty; at most half full */
-	size_t mask;
+	struct htable index;    /* of @frames */
 	uint32_t *seq;          /* frame indices of every sample, back to back */
 	size_t nseq, seq_cap;
 	struct ssample *samples;
@@ -57,69 +58,31 @@ static uint64_t frame_hash(const struct sframe *f)
 	return hash_mix64(h ^ f->line);
 }
 
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : 64;
-	void *bigger;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need) {
-		if (c > SIZE_MAX / 2 / size)
-			return -ENOMEM;
-		c *= 2;
-	}
-	bigger = realloc(*v, c * size);
-	if (!bigger)
-		return -ENOMEM;
-	*v = bigger;
-	*cap = c;
-	return 0;
-}
-
-static void slot_put(uint32_t *slots, size_t mask, uint64_t hash, size_t i)
-{
-	size_t s = hash & mask;
-
-	while (slots[s])
-		s = (s + 1) & mask;
-	slots[s] = (uint32_t)i + 1;
-}
-
 /* The index of frame @f in the shared table, added on first sight. */
 static int frame_index(struct writer *w, struct sframe *f, uint32_t *index)
 {
-	size_t nslots = w->slots ? w->mask + 1 : 0;
+	struct htable_iter it;
+	struct sframe *frames;
 
 	f->hash = frame_hash(f);
-	for (size_t i = w->slots ? f->hash & w->mask : 0; w->slots && w->slots[i];
-	     i = (i + 1) & w->mask) {
-		const struct sframe *g = &w->frames[w->slots[i] - 1];
+	for (uint32_t i = htable_find(&w->index, f->hash, &it); i != HTABLE_NONE;
+	     i = htable_next(&w->index, &it)) {
+		const struct sframe *g = &w->frames[i];
 
 		if (g->hash == f->hash && g->line == f->line && g->suffix == f->suffix &&
 		    strncmp(g->function, f->function, NAME_MAX_BYTES) == 0 &&
 		    str_eq(g->file, f->file)) {
-			*index = w->slots[i] - 1;
+			*index = i;
 			return 0;
 		}
 	}
-	if (w->nframes >= UINT32_MAX - 1 ||
-	    grow((void **)&w->frames, &w->frames_cap, w->nframes + 1, sizeof(*f)) < 0)
+	frames = array_grow(w->frames, &w->frames_cap, w->nframes + 1, sizeof(*frames));
+	if (!frames)
 		return -ENOMEM;
-	if ((w->nframes + 1) * 2 > nslots) {
-		size_t want = nslots ? nslots * 2 : 1024;
-		uint32_t *slots = calloc(want, sizeof(*slots));
-
-		if (!slots)
-			return -ENOMEM;
-		for (size_t i = 0; i < w->nframes; i++)
-			slot_put(slots, want - 1, w->frames[i].hash, i);
-		free(w->slots);
-		w->slots = slots;
-		w->mask = want - 1;
-	}
+	w->frames = frames;
+	if (htable_insert(&w->index, f->hash, (uint32_t)w->nframes) < 0)
+		return -ENOMEM;
 	w->frames[w->nframes] = *f;
-	slot_put(w->slots, w->mask, f->hash, w->nframes);
 	*index = (uint32_t)w->nframes++;
 	return 0;
 }
@@ -130,6 +93,7 @@ static int visit(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 	const struct profile_thread *t = profile_thread_at(w->p, thread);
 	size_t n, start = w->nseq;
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
+	struct ssample *samples;
 
 	/* The profile keeps the leaf first; speedscope wants the root first,
 	 * and a frame's inlined callees (innermost last) after it. */
@@ -142,18 +106,24 @@ static int visit(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 				.function = fr[k].function, .suffix = frame_kind_suffix(fr[k].kind),
 				.file = fr[k].file, .line = fr[k].file ? fr[k].line : 0,
 			};
-			uint32_t idx;
+			uint32_t idx, *seq;
 
-			if (frame_index(w, &f, &idx) < 0 ||
-			    grow((void **)&w->seq, &w->seq_cap, w->nseq + 1, sizeof(*w->seq)) < 0)
+			if (frame_index(w, &f, &idx) < 0)
 				return -ENOMEM;
+			seq = array_grow(w->seq, &w->seq_cap, w->nseq + 1, sizeof(*seq));
+			if (!seq)
+				return -ENOMEM;
+			w->seq = seq;
 			w->seq[w->nseq++] = idx;
 		}
 	}
-	if (w->nseq - start >= UINT32_MAX ||
-	    grow((void **)&w->samples, &w->samples_cap, w->nsamples + 1,
-		 sizeof(*w->samples)) < 0)
+	/* A sample's length is 32 bits. */
+	if (w->nseq - start >= UINT32_MAX)
 		return -ENOMEM;
+	samples = array_grow(w->samples, &w->samples_cap, w->nsamples + 1, sizeof(*samples));
+	if (!samples)
+		return -ENOMEM;
+	w->samples = samples;
 	w->samples[w->nsamples++] = (struct ssample){
 		.thread = thread, .len = (uint32_t)(w->nseq - start), .off = start,
 		.count = count,
@@ -315,7 +285,7 @@ int speedscope_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 		err = -EIO;
 out:
 	free(w.frames);
-	free(w.slots);
+	htable_release(&w.index);
 	free(w.seq);
 	free(w.samples);
 	return err;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "log.h"
 #include "sampler_backend.h"
 #include "target.h"
@@ -81,16 +82,12 @@ static void proc_free(struct sampler_proc *p)
 /* Room for one more process entry. 0 or -ENOMEM. */
 static int procs_reserve(struct sampler *s)
 {
-	size_t cap = s->procs_cap ? s->procs_cap * 2 : 4;
-	struct sampler_proc **bigger;
+	struct sampler_proc **bigger = array_grow(s->procs, &s->procs_cap, s->nprocs + 1,
+						  sizeof(*bigger));
 
-	if (s->nprocs < s->procs_cap)
-		return 0;
-	bigger = realloc(s->procs, cap * sizeof(*bigger));
 	if (!bigger)
 		return -ENOMEM;
 	s->procs = bigger;
-	s->procs_cap = cap;
 	return 0;
 }
 
@@ -227,6 +224,7 @@ static void procs_free(struct sampler *s)
 	free(s->procs);
 	s->procs = NULL;
 	s->nprocs = 0;
+	s->procs_cap = 0;
 }
 
 static struct sampler *sampler_try(const struct sampler_ops *ops,

@@ -9,6 +9,8 @@
 #include <elfutils/libdw.h>
 #include <libunwind.h>
 
+#include "array.h"
+#include "htable.h"
 #include "log.h"
 #include "profile.h"
 #include "banned.h"
@@ -69,21 +71,21 @@ struct cfi_rule {
 	                               * RULE_SAME / RULE_UNDEF */
 };
 
-struct rule_slot {
-	const struct elf_file *ef;    /* NULL: empty */
+struct rule_entry {
+	const struct elf_file *ef;
 	uint64_t vaddr;
 	struct cfi_rule rule;
 };
 
-#define RULES_MIN  4096
-#define RULES_MAX  (1u << 20)     /* then the table starts over */
+#define RULES_MAX  (1u << 19)     /* rules kept; then the cache starts over */
 
 struct unwinder {
 	unw_addr_space_t as;
 	struct elf_cache *cache;
 	struct eh_table tables[EH_TABLE_SLOTS];
-	struct rule_slot *rules;      /* open addressing, at most half full */
-	size_t rules_mask, nrules;
+	struct rule_entry *rules;     /* each (file, address) computed once */
+	size_t nrules, rules_cap;
+	struct htable rules_index;
 	uint64_t fast_walks, slow_walks;
 	bool fast;                    /* use the rule cache (default) */
 };
@@ -404,61 +406,37 @@ out:
 	free(frame);
 }
 
-static int rules_grow(struct unwinder *uw)
-{
-	size_t cap = uw->rules ? (uw->rules_mask + 1) * 2 : RULES_MIN;
-	struct rule_slot *slots;
-
-	if (uw->rules && (uw->nrules + 1) * 2 <= uw->rules_mask + 1)
-		return 0;
-	if (cap > RULES_MAX) {
-		/* Bounded: start over rather than grow without end. */
-		memset(uw->rules, 0, (uw->rules_mask + 1) * sizeof(*uw->rules));
-		uw->nrules = 0;
-		return 0;
-	}
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; uw->rules && i <= uw->rules_mask; i++) {
-		const struct rule_slot *o = &uw->rules[i];
-		size_t j;
-
-		if (!o->ef)
-			continue;
-		j = rule_hash(o->ef, o->vaddr) & (cap - 1);
-		while (slots[j].ef)
-			j = (j + 1) & (cap - 1);
-		slots[j] = *o;
-	}
-	free(uw->rules);
-	uw->rules = slots;
-	uw->rules_mask = cap - 1;
-	return 0;
-}
-
 /* The rule of ELF address @vaddr of @ef, computed once. NULL when out of
- * memory. */
+ * memory. Valid until the next call. */
 static const struct cfi_rule *rule_get(struct unwinder *uw, struct elf_file *ef,
 				       uint64_t vaddr)
 {
-	struct rule_slot *slot;
-	size_t i;
+	uint64_t hash = rule_hash(ef, vaddr);
+	struct htable_iter it;
+	struct rule_entry *e;
 
-	if (rules_grow(uw) < 0)
-		return NULL;
-	for (i = rule_hash(ef, vaddr) & uw->rules_mask; uw->rules[i].ef;
-	     i = (i + 1) & uw->rules_mask) {
-		slot = &uw->rules[i];
-		if (slot->ef == ef && slot->vaddr == vaddr)
-			return &slot->rule;
+	for (uint32_t i = htable_find(&uw->rules_index, hash, &it); i != HTABLE_NONE;
+	     i = htable_next(&uw->rules_index, &it)) {
+		e = &uw->rules[i];
+		if (e->ef == ef && e->vaddr == vaddr)
+			return &e->rule;
 	}
-	slot = &uw->rules[i];
-	slot->ef = ef;
-	slot->vaddr = vaddr;
-	rule_compute(uw, ef, vaddr, &slot->rule);
-	uw->nrules++;
-	return &slot->rule;
+	if (uw->nrules == RULES_MAX) {
+		/* Bounded: start over rather than grow without end. */
+		uw->nrules = 0;
+		htable_clear(&uw->rules_index);
+	}
+	e = array_grow(uw->rules, &uw->rules_cap, uw->nrules + 1, sizeof(*e));
+	if (!e)
+		return NULL;
+	uw->rules = e;
+	if (htable_insert(&uw->rules_index, hash, (uint32_t)uw->nrules) < 0)
+		return NULL;
+	e = &uw->rules[uw->nrules++];
+	e->ef = ef;
+	e->vaddr = vaddr;
+	rule_compute(uw, ef, vaddr, &e->rule);
+	return &e->rule;
 }
 
 /* One register from the stack copy. 0, 1 when @addr is in the stack past
@@ -602,6 +580,7 @@ void unwinder_free(struct unwinder *uw)
 	unw_destroy_addr_space(uw->as);
 	tables_release(uw);
 	free(uw->rules);
+	htable_release(&uw->rules_index);
 	free(uw);
 }
 

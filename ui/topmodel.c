@@ -1,5 +1,7 @@
 #include "topmodel.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,12 +24,10 @@ struct top_model {
 	struct top_thread *threads;
 	size_t nthreads, threads_cap;
 
-	/* Rows of the last query: entries, and a table (function, file, line)
-	 * -> entry index + 1. */
+	/* Rows of the last query: entries, indexed by (function, file, line). */
 	struct entry *entries;
 	size_t nentries, entries_cap;
-	uint32_t *slots;
-	size_t mask;
+	struct htable index;
 	struct top_row *rows;
 	size_t rows_cap;
 	uint64_t stamp;
@@ -60,7 +60,7 @@ void top_model_free(struct top_model *m)
 		free((char *)m->threads[i].name);
 	free(m->threads);
 	free(m->entries);
-	free(m->slots);
+	htable_release(&m->index);
 	free(m->rows);
 	free(m);
 }
@@ -74,15 +74,10 @@ static struct top_thread *thread_of(struct top_model *m, pid_t pid, pid_t tid, c
 		if (m->threads[i].tid == tid)
 			t = &m->threads[i];
 	if (!t) {
-		if (m->nthreads == m->threads_cap) {
-			size_t cap = m->threads_cap ? m->threads_cap * 2 : 16;
-
-			t = realloc(m->threads, cap * sizeof(*t));
-			if (!t)
-				return NULL;
-			m->threads = t;
-			m->threads_cap = cap;
-		}
+		t = array_grow(m->threads, &m->threads_cap, m->nthreads + 1, sizeof(*t));
+		if (!t)
+			return NULL;
+		m->threads = t;
 		t = &m->threads[m->nthreads++];
 		*t = (struct top_thread){ .pid = pid, .tid = tid };
 	}
@@ -169,51 +164,30 @@ static struct entry *entry_get(struct top_model *m, const struct frame *f, bool 
 	const char *file = lines ? f->file : NULL;
 	unsigned line = lines && f->file ? f->line : 0;
 	uint64_t h = key_hash(f->function, file, line);
-	size_t i;
+	struct htable_iter it;
+	struct entry *bigger;
 
-	if ((m->nentries + 1) * 2 > (m->slots ? m->mask + 1 : 0)) {
-		size_t want = m->slots ? (m->mask + 1) * 2 : 1024;
-		uint32_t *slots = calloc(want, sizeof(*slots));
-
-		if (!slots)
-			return NULL;
-		for (size_t k = 0; k < m->nentries; k++) {
-			const struct top_row *r = &m->entries[k].row;
-			size_t s = key_hash(r->function, lines ? r->file : NULL,
-					    r->line) & (want - 1);
-
-			while (slots[s])
-				s = (s + 1) & (want - 1);
-			slots[s] = (uint32_t)k + 1;
-		}
-		free(m->slots);
-		m->slots = slots;
-		m->mask = want - 1;
-	}
-	for (i = h & m->mask; m->slots[i]; i = (i + 1) & m->mask) {
-		struct entry *e = &m->entries[m->slots[i] - 1];
+	for (uint32_t i = htable_find(&m->index, h, &it); i != HTABLE_NONE;
+	     i = htable_next(&m->index, &it)) {
+		struct entry *e = &m->entries[i];
 
 		/* Names are interned by the symbolizer: pointers compare. */
 		if (e->row.function == f->function && (!lines || (e->row.file == file &&
 								  e->row.line == line)))
 			return e;
 	}
-	if (m->nentries == m->entries_cap) {
-		size_t cap = m->entries_cap ? m->entries_cap * 2 : 256;
-		struct entry *bigger = realloc(m->entries, cap * sizeof(*bigger));
-
-		if (!bigger)
-			return NULL;
-		m->entries = bigger;
-		m->entries_cap = cap;
-	}
+	bigger = array_grow(m->entries, &m->entries_cap, m->nentries + 1, sizeof(*bigger));
+	if (!bigger)
+		return NULL;
+	m->entries = bigger;
+	if (htable_insert(&m->index, h, (uint32_t)m->nentries) < 0)
+		return NULL;
 	m->entries[m->nentries] = (struct entry){
 		.row = { .function = f->function, .module = f->module,
 			 .file = lines ? file : f->file, .line = line,
 			 .kind = f->kind },
 	};
-	m->slots[i] = (uint32_t)++m->nentries;
-	return &m->entries[m->nentries - 1];
+	return &m->entries[m->nentries++];
 }
 
 static int count_stack(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
@@ -291,8 +265,7 @@ ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 	int err;
 
 	m->nentries = 0;
-	if (m->slots)
-		memset(m->slots, 0, (m->mask + 1) * sizeof(*m->slots));
+	htable_clear(&m->index);
 	w.p = m->win;
 	w.window = true;
 	err = profile_for_each(m->win, count_stack, &w);
@@ -304,12 +277,11 @@ ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 	if (err)
 		return err < 0 ? err : -ENOMEM;
 	if (m->rows_cap < m->nentries) {
-		struct top_row *r = realloc(m->rows, m->nentries * sizeof(*r));
+		struct top_row *r = array_grow(m->rows, &m->rows_cap, m->nentries, sizeof(*r));
 
 		if (!r)
 			return -ENOMEM;
 		m->rows = r;
-		m->rows_cap = m->nentries;
 	}
 	for (size_t i = 0; i < m->nentries; i++) {
 		const struct top_row *r = &m->entries[i].row;

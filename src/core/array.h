@@ -24,6 +24,8 @@
  * not, with *@cap updated; NULL when @need elements would pass SIZE_MAX / 2
  * bytes or memory is short, and then @items and *@cap are unchanged (the
  * caller still owns and frees @items). Free the result with free().
+ * NULL @items with @need 0 gives NULL too: an owner that may ask for
+ * nothing checks need > *cap first (as an empty array has no address).
  */
 void *array_grow(void *items, size_t *cap, size_t need, size_t size);
 

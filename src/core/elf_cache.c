@@ -1,5 +1,7 @@
 #include "elf_cache.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,12 +36,10 @@ struct vdso {
 };
 
 struct elf_cache {
-	/* Open addressing, linear probing, at most half full; a slot holds an
-	 * index + 1 into @entries (0 is empty). */
-	uint32_t *slots;
-	size_t mask;
+	/* Every file asked for, in the order it was, indexed by its key. */
 	struct entry *entries;
 	size_t nentries, entries_cap;
+	struct htable index;
 
 	/* Every image registered, the newest last. Replaced images are kept:
 	 * callers may still hold them. */
@@ -64,13 +64,7 @@ struct elf_cache *elf_cache_new(void)
 
 	if (!cache)
 		return NULL;
-	cache->mask = 63;
-	cache->slots = calloc(cache->mask + 1, sizeof(*cache->slots));
-	if (!cache->slots) {
-		free(cache);
-		errno = ENOMEM;
-		return NULL;
-	}
+	cache->index = (struct htable)HTABLE_INIT;
 	return cache;
 }
 
@@ -83,58 +77,24 @@ void elf_cache_free(struct elf_cache *cache)
 	for (size_t i = 0; i < cache->nvdsos; i++)
 		elf_file_free(cache->vdsos[i].ef);
 	free(cache->entries);
-	free(cache->slots);
+	htable_release(&cache->index);
 	free(cache->vdsos);
 	free(cache);
 }
 
-static struct entry *cache_find(const struct elf_cache *cache, const struct file_key *k)
+static struct entry *cache_find(const struct elf_cache *cache, const struct file_key *k,
+				uint64_t hash)
 {
-	size_t s = key_hash(k) & cache->mask;
+	struct htable_iter it;
 
-	for (; cache->slots[s]; s = (s + 1) & cache->mask) {
-		struct entry *e = &cache->entries[cache->slots[s] - 1];
+	for (uint32_t i = htable_find(&cache->index, hash, &it); i != HTABLE_NONE;
+	     i = htable_next(&cache->index, &it)) {
+		struct entry *e = &cache->entries[i];
 
 		if (key_equal(&e->key, k))
 			return e;
 	}
 	return NULL;
-}
-
-static void slots_put(uint32_t *slots, size_t mask, uint64_t hash, uint32_t value)
-{
-	size_t s = hash & mask;
-
-	while (slots[s])
-		s = (s + 1) & mask;
-	slots[s] = value;
-}
-
-static int cache_grow(struct elf_cache *cache)
-{
-	size_t mask = cache->mask * 2 + 1;
-	uint32_t *slots;
-
-	if (cache->nentries == cache->entries_cap) {
-		size_t cap = cache->entries_cap ? cache->entries_cap * 2 : 32;
-		struct entry *bigger = realloc(cache->entries, cap * sizeof(*bigger));
-
-		if (!bigger)
-			return -ENOMEM;
-		cache->entries = bigger;
-		cache->entries_cap = cap;
-	}
-	if ((cache->nentries + 1) * 2 <= cache->mask + 1)
-		return 0;
-	slots = calloc(mask + 1, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < cache->nentries; i++)
-		slots_put(slots, mask, key_hash(&cache->entries[i].key), (uint32_t)i + 1);
-	free(cache->slots);
-	cache->slots = slots;
-	cache->mask = mask;
-	return 0;
 }
 
 /* Open @path when it names the file the mapping maps (same device and
@@ -201,43 +161,48 @@ struct elf_file *elf_cache_get(struct elf_cache *cache, pid_t pid,
 	struct file_key k = {
 		.inode = m->inode, .dev_major = m->dev_major, .dev_minor = m->dev_minor,
 	};
+	uint64_t hash = key_hash(&k);
 	struct entry *e;
 
 	if (strcmp(m->path, "[vdso]") == 0)
 		return vdso_find(cache, pid);
 	if (!mapping_is_file(m))
 		return NULL;
-	e = cache_find(cache, &k);
+	e = cache_find(cache, &k, hash);
 	if (e)
 		return e->ef;
-	if (cache_grow(cache) < 0)
+	e = array_grow(cache->entries, &cache->entries_cap, cache->nentries + 1, sizeof(*e));
+	if (!e)
 		return NULL;
+	cache->entries = e;
 	e = &cache->entries[cache->nentries];
 	e->key = k;
 	e->ef = open_mapped_file(pid, m);
 	if (!e->ef)
 		log_debug("no symbols for %s of process %d: %s", m->path, (int)pid,
 			  strerror(errno));
-	slots_put(cache->slots, cache->mask, key_hash(&k), (uint32_t)cache->nentries + 1);
+	/* Not kept, the file would be opened again at each address. */
+	if (htable_insert(&cache->index, hash, (uint32_t)cache->nentries) < 0) {
+		elf_file_free(e->ef);
+		return NULL;
+	}
 	cache->nentries++;
 	return e->ef;
 }
 
 void elf_cache_put_vdso(struct elf_cache *cache, pid_t pid, struct elf_file *ef)
 {
+	struct vdso *bigger;
+
 	if (!ef)
 		return;
-	if (cache->nvdsos == cache->vdsos_cap) {
-		size_t cap = cache->vdsos_cap ? cache->vdsos_cap * 2 : 4;
-		struct vdso *bigger = realloc(cache->vdsos, cap * sizeof(*bigger));
-
-		/* The image is ours now: without room for it, it goes. */
-		if (!bigger) {
-			elf_file_free(ef);
-			return;
-		}
-		cache->vdsos = bigger;
-		cache->vdsos_cap = cap;
+	bigger = array_grow(cache->vdsos, &cache->vdsos_cap, cache->nvdsos + 1,
+			    sizeof(*bigger));
+	/* The image is ours now: without room for it, it goes. */
+	if (!bigger) {
+		elf_file_free(ef);
+		return;
 	}
+	cache->vdsos = bigger;
 	cache->vdsos[cache->nvdsos++] = (struct vdso){ .pid = pid, .ef = ef };
 }

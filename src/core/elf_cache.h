@@ -23,7 +23,8 @@ void elf_cache_free(struct elf_cache *cache);  /* accepts NULL; frees the files 
 
 /*
  * The ELF object behind file-backed mapping @m of process @pid, or NULL
- * (anonymous mapping, unreadable or not ELF). Owned by the cache.
+ * (anonymous mapping, unreadable or not ELF, or memory short). Owned by
+ * the cache.
  * [vdso] is not a file: it is registered with elf_cache_put_vdso.
  */
 struct elf_file *elf_cache_get(struct elf_cache *cache, pid_t pid,

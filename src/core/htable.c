@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "banned.h"
 
@@ -57,4 +58,11 @@ void htable_release(struct htable *t)
 {
 	free(t->slots);
 	*t = (struct htable)HTABLE_INIT;
+}
+
+void htable_clear(struct htable *t)
+{
+	if (t->slots)
+		memset(t->slots, 0, (t->mask + 1) * sizeof(*t->slots));
+	t->count = 0;
 }

@@ -45,6 +45,10 @@ struct htable_iter {
 /* Free the slots; @t is empty (HTABLE_INIT) again. Accepts an empty one. */
 void htable_release(struct htable *t);
 
+/* Forget every id but keep the slots, for an owner that empties its array
+ * to start over at the same size (a bounded cache). */
+void htable_clear(struct htable *t);
+
 /*
  * Index id @id under @hash. The caller has checked that it is not there.
  * Grows the slots as needed. 0, or -ENOMEM (out of memory, or @id is not
@@ -52,10 +56,9 @@ void htable_release(struct htable *t);
  */
 int htable_insert(struct htable *t, uint64_t hash, uint32_t id);
 
+/* The next id after one htable_find or htable_next gave, or HTABLE_NONE. */
 static inline uint32_t htable_next(const struct htable *t, struct htable_iter *it)
 {
-	if (!t->slots)
-		return HTABLE_NONE;
 	for (;;) {
 		uint64_t v = t->slots[it->pos];
 
@@ -75,6 +78,10 @@ static inline uint32_t htable_find(const struct htable *t, uint64_t hash,
 {
 	it->tag = (uint32_t)(hash >> 32);
 	it->pos = it->tag & t->mask;
+	/* Checked here only: htable_next follows a find that gave an id, so
+	 * there are slots, and the probe loop stays free of the test. */
+	if (!t->slots)
+		return HTABLE_NONE;
 	return htable_next(t, it);
 }
 

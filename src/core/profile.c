@@ -1,5 +1,7 @@
 #include "profile.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -11,20 +13,9 @@
 /* Names come from the target: keep at most this many bytes of each. */
 #define NAME_MAX_LEN 255
 
-/*
- * Open-addressing index: each slot holds an entry index + 1 (0 is empty) into
- * an array kept by the owner, which also knows each entry's hash. Linear
- * probing, at most half full.
- */
-struct index {
-	uint32_t *slots;
-	size_t mask;            /* slot count - 1; the count is a power of two */
-};
-
 struct stack {
 	size_t start;           /* in the arena */
 	size_t len;
-	uint64_t hash;
 };
 
 struct pair {
@@ -43,26 +34,26 @@ struct profile {
 	size_t arena_len, arena_cap;
 	struct stack *stacks;
 	size_t nstacks, stacks_cap;
-	struct index stack_index;
+	struct htable stack_index;
 
 	/* Counts per (thread, stack), in first-seen order. */
 	struct pair *pairs;
 	size_t npairs, pairs_cap;
-	struct index pair_index;
+	struct htable pair_index;
 
 	struct profile_thread *threads;
 	size_t nthreads, threads_cap;
-	struct index thread_index;
+	struct htable thread_index;
 
 	struct process *procs;
-	size_t nprocs;
+	size_t nprocs, procs_cap;
 
 	uint64_t total;
 	uint64_t truncated;
 };
 
 /* One multiply and one shift per word keeps the hot path short; the final
- * mix spreads the result over the low bits the index uses. */
+ * mix spreads the result over the high bits the index uses. */
 static uint64_t hash_stack(const uint64_t *addrs, size_t n)
 {
 	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) * (n + 1);
@@ -77,80 +68,6 @@ static uint64_t hash_stack(const uint64_t *addrs, size_t n)
 static uint64_t thread_key(pid_t pid, pid_t tid)
 {
 	return (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
-}
-
-/*
- * @array (of @size-byte elements, *@cap of them) grown to hold @need: the
- * same or a moved array, or NULL when out of memory (@array is then intact).
- */
-static void *grow(void *array, size_t *cap, size_t need, size_t size)
-{
-	size_t n = *cap ? *cap : 16;
-	void *bigger;
-
-	if (need <= *cap)
-		return array;
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / size)
-			return NULL;
-		n *= 2;
-	}
-	bigger = realloc(array, n * size);
-	if (bigger)
-		*cap = n;
-	return bigger;
-}
-
-static void index_insert(struct index *ix, uint64_t hash, uint32_t i)
-{
-	size_t s = hash & ix->mask;
-
-	while (ix->slots[s])
-		s = (s + 1) & ix->mask;
-	ix->slots[s] = i + 1;
-}
-
-typedef uint64_t (*entry_hash_fn)(const struct profile *p, uint32_t i);
-
-/* Make room for entry number @n (0-based) while keeping the index at most
- * half full; rehashes the @n entries already there when it grows. */
-static int index_reserve(struct index *ix, const struct profile *p, size_t n,
-			 entry_hash_fn hash)
-{
-	size_t nslots = ix->slots ? ix->mask + 1 : 0;
-	struct index bigger = { NULL, 0 };
-	size_t want = nslots ? nslots : 64;
-
-	if (n >= UINT32_MAX - 1)
-		return -ENOMEM;
-	while ((n + 1) * 2 > want)
-		want *= 2;
-	if (want == nslots)
-		return 0;
-	bigger.slots = calloc(want, sizeof(*bigger.slots));
-	if (!bigger.slots)
-		return -ENOMEM;
-	bigger.mask = want - 1;
-	for (uint32_t i = 0; i < n; i++)
-		index_insert(&bigger, hash(p, i), i);
-	free(ix->slots);
-	*ix = bigger;
-	return 0;
-}
-
-static uint64_t stack_entry_hash(const struct profile *p, uint32_t i)
-{
-	return p->stacks[i].hash;
-}
-
-static uint64_t pair_entry_hash(const struct profile *p, uint32_t i)
-{
-	return hash_mix64(p->pairs[i].key);
-}
-
-static uint64_t thread_entry_hash(const struct profile *p, uint32_t i)
-{
-	return hash_mix64(thread_key(p->threads[i].pid, p->threads[i].tid));
 }
 
 /* Copy of @name cut to NAME_MAX_LEN bytes; NULL stands for "". */
@@ -173,7 +90,7 @@ struct profile *profile_new(void)
 	if (!p)
 		return NULL;
 	/* The arena is never NULL, so an empty stack still has an address. */
-	p->arena = grow(NULL, &p->arena_cap, 1, sizeof(*p->arena));
+	p->arena = array_grow(NULL, &p->arena_cap, 1, sizeof(*p->arena));
 	if (!p->arena) {
 		free(p);
 		errno = ENOMEM;
@@ -192,11 +109,11 @@ void profile_free(struct profile *p)
 		free(p->procs[i].name);
 	free(p->arena);
 	free(p->stacks);
-	free(p->stack_index.slots);
+	htable_release(&p->stack_index);
 	free(p->pairs);
-	free(p->pair_index.slots);
+	htable_release(&p->pair_index);
 	free(p->threads);
-	free(p->thread_index.slots);
+	htable_release(&p->thread_index);
 	free(p->procs);
 	free(p);
 }
@@ -215,7 +132,7 @@ int profile_set_process(struct profile *p, pid_t pid, const char *name)
 			return 0;
 		}
 	}
-	procs = realloc(p->procs, (p->nprocs + 1) * sizeof(*procs));
+	procs = array_grow(p->procs, &p->procs_cap, p->nprocs + 1, sizeof(*procs));
 	if (!procs) {
 		free(copy);
 		return -ENOMEM;
@@ -236,45 +153,41 @@ const char *profile_process_name(const struct profile *p, pid_t pid)
 int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 		   uint32_t *index)
 {
-	uint64_t key = thread_key(pid, tid);
-	struct index *ix = &p->thread_index;
+	uint64_t key = thread_key(pid, tid), h = hash_mix64(key);
+	struct htable_iter it;
 	struct profile_thread *t;
-	int err;
+	char *copy;
 
-	if (ix->slots) {
-		for (size_t s = hash_mix64(key) & ix->mask; ix->slots[s]; s = (s + 1) & ix->mask) {
-			uint32_t i = ix->slots[s] - 1;
-			char *copy;
-
-			t = &p->threads[i];
-			if (thread_key(t->pid, t->tid) != key)
-				continue;
-			if (name && !name_equal(t->name, name)) {
-				copy = name_dup(name);
-				if (!copy)
-					return -ENOMEM;
-				free((char *)t->name);
-				t->name = copy;
-			}
-			*index = i;
-			return 0;
+	for (uint32_t i = htable_find(&p->thread_index, h, &it); i != HTABLE_NONE;
+	     i = htable_next(&p->thread_index, &it)) {
+		t = &p->threads[i];
+		if (thread_key(t->pid, t->tid) != key)
+			continue;
+		if (name && !name_equal(t->name, name)) {
+			copy = name_dup(name);
+			if (!copy)
+				return -ENOMEM;
+			free((char *)t->name);
+			t->name = copy;
 		}
+		*index = i;
+		return 0;
 	}
 
-	t = grow(p->threads, &p->threads_cap, p->nthreads + 1, sizeof(*t));
+	t = array_grow(p->threads, &p->threads_cap, p->nthreads + 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	p->threads = t;
-	err = index_reserve(ix, p, p->nthreads, thread_entry_hash);
-	if (err)
-		return err;
-	t = &p->threads[p->nthreads];
-	t->pid = pid;
-	t->tid = tid;
-	t->name = name_dup(name);
-	if (!t->name)
+	copy = name_dup(name);
+	if (!copy)
 		return -ENOMEM;
-	index_insert(ix, hash_mix64(key), (uint32_t)p->nthreads);
+	if (htable_insert(&p->thread_index, h, (uint32_t)p->nthreads) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	p->threads[p->nthreads] = (struct profile_thread){
+		.pid = pid, .tid = tid, .name = copy
+	};
 	*index = (uint32_t)p->nthreads++;
 	return 0;
 }
@@ -294,46 +207,42 @@ static int intern_stack(struct profile *p, const uint64_t *addrs, size_t n,
 			uint32_t *id)
 {
 	uint64_t h = hash_stack(addrs, n);
+	struct htable_iter it;
 	struct stack *st;
 	uint64_t *arena;
-	int err;
 
-	if (p->stack_index.slots) {
-		for (size_t s = h & p->stack_index.mask; p->stack_index.slots[s];
-		     s = (s + 1) & p->stack_index.mask) {
-			uint32_t i = p->stack_index.slots[s] - 1;
-
-			st = &p->stacks[i];
-			if (st->hash == h && st->len == n &&
-			    (n == 0 || memcmp(p->arena + st->start, addrs,
-					      n * sizeof(*addrs)) == 0)) {
-				*id = i;
-				return 0;
-			}
+	/* The index compares 32 bits of the hash before it offers an id, so
+	 * the stack itself is read only when it is almost surely the one. */
+	for (uint32_t i = htable_find(&p->stack_index, h, &it); i != HTABLE_NONE;
+	     i = htable_next(&p->stack_index, &it)) {
+		st = &p->stacks[i];
+		if (st->len == n &&
+		    (n == 0 || memcmp(p->arena + st->start, addrs,
+				      n * sizeof(*addrs)) == 0)) {
+			*id = i;
+			return 0;
 		}
 	}
 
-	if (n > SIZE_MAX / sizeof(*addrs) - p->arena_len)
+	/* array_grow refuses past SIZE_MAX / 2 bytes; this keeps the sum of
+	 * the two lengths from wrapping before it can tell. */
+	if (n > SIZE_MAX / 2 / sizeof(*addrs) - p->arena_len)
 		return -ENOMEM;
-	arena = grow(p->arena, &p->arena_cap, p->arena_len + n, sizeof(*arena));
+	arena = array_grow(p->arena, &p->arena_cap, p->arena_len + n, sizeof(*arena));
 	if (!arena)
 		return -ENOMEM;
 	p->arena = arena;
-	st = grow(p->stacks, &p->stacks_cap, p->nstacks + 1, sizeof(*st));
+	st = array_grow(p->stacks, &p->stacks_cap, p->nstacks + 1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	p->stacks = st;
-	err = index_reserve(&p->stack_index, p, p->nstacks, stack_entry_hash);
-	if (err)
-		return err;
+	if (htable_insert(&p->stack_index, h, (uint32_t)p->nstacks) < 0)
+		return -ENOMEM;
 
 	if (n)
 		memcpy(p->arena + p->arena_len, addrs, n * sizeof(*addrs));
-	p->stacks[p->nstacks] = (struct stack){
-		.start = p->arena_len, .len = n, .hash = h
-	};
+	p->stacks[p->nstacks] = (struct stack){ .start = p->arena_len, .len = n };
 	p->arena_len += n;
-	index_insert(&p->stack_index, h, (uint32_t)p->nstacks);
 	*id = (uint32_t)p->nstacks++;
 	return 0;
 }
@@ -341,30 +250,24 @@ static int intern_stack(struct profile *p, const uint64_t *addrs, size_t n,
 static int count_pair(struct profile *p, uint64_t key, uint64_t weight)
 {
 	uint64_t h = hash_mix64(key);
+	struct htable_iter it;
 	struct pair *pairs;
-	int err;
 
-	if (p->pair_index.slots) {
-		for (size_t s = h & p->pair_index.mask; p->pair_index.slots[s];
-		     s = (s + 1) & p->pair_index.mask) {
-			struct pair *pr = &p->pairs[p->pair_index.slots[s] - 1];
-
-			if (pr->key == key) {
-				pr->count += weight;
-				return 0;
-			}
+	for (uint32_t i = htable_find(&p->pair_index, h, &it); i != HTABLE_NONE;
+	     i = htable_next(&p->pair_index, &it)) {
+		if (p->pairs[i].key == key) {
+			p->pairs[i].count += weight;
+			return 0;
 		}
 	}
 
-	pairs = grow(p->pairs, &p->pairs_cap, p->npairs + 1, sizeof(*pairs));
+	pairs = array_grow(p->pairs, &p->pairs_cap, p->npairs + 1, sizeof(*pairs));
 	if (!pairs)
 		return -ENOMEM;
 	p->pairs = pairs;
-	err = index_reserve(&p->pair_index, p, p->npairs, pair_entry_hash);
-	if (err)
-		return err;
-	p->pairs[p->npairs] = (struct pair){ .key = key, .count = weight };
-	index_insert(&p->pair_index, h, (uint32_t)p->npairs++);
+	if (htable_insert(&p->pair_index, h, (uint32_t)p->npairs) < 0)
+		return -ENOMEM;
+	p->pairs[p->npairs++] = (struct pair){ .key = key, .count = weight };
 	return 0;
 }
 

@@ -39,7 +39,8 @@ const char *profile_process_name(const struct profile *p, pid_t pid);
 
 /*
  * The index of thread @tid of process @pid, created on first use; @name (may
- * be NULL) replaces the name kept for it when it differs. 0 or -ENOMEM.
+ * be NULL) replaces the name kept for it when it differs. 0 or -ENOMEM
+ * (also past ARRAY_ID_MAX threads, the containers' limit: array.h).
  */
 int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 		   uint32_t *index);
@@ -49,7 +50,8 @@ const struct profile_thread *profile_thread_at(const struct profile *p, uint32_t
 /*
  * Count one sample of weight @weight for thread @thread (an index from
  * profile_thread) with stack @addrs[0..n), leaf first. n may be 0 (counted,
- * with an empty stack). 0 or -ENOMEM (the sample is then not counted).
+ * with an empty stack). 0 or -ENOMEM (the sample is then not counted;
+ * also past ARRAY_ID_MAX distinct stacks or (thread, stack) pairs).
  */
 int profile_add_sample(struct profile *p, uint32_t thread, const uint64_t *addrs,
 		       size_t n, uint64_t weight);

@@ -1,5 +1,7 @@
 #include "symbols.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -63,7 +65,7 @@ struct proc {
 	bool jit_tried;
 };
 
-/* A slot of the (pid, addr) table; empty while @frames is NULL. */
+/* An address named once: the frames every later lookup returns. */
 struct resolved {
 	uint64_t addr;
 	pid_t pid;
@@ -78,10 +80,10 @@ struct debug_info {
 	struct dwarf_lines *lines;      /* NULL when no DWARF */
 };
 
-/* A slot of the string table; empty while @s is NULL. */
+/* A name kept once, in the arena. */
 struct interned {
-	uint64_t hash;
 	const char *s;
+	size_t len;
 };
 
 struct symbolizer {
@@ -91,13 +93,15 @@ struct symbolizer {
 	struct proc *procs;
 	size_t nprocs, procs_cap;
 
-	/* Open addressing, linear probing, at most half full. */
+	/* Each (pid, addr) named once. */
 	struct resolved *resolved;
-	size_t resolved_mask, nresolved;
+	size_t nresolved, resolved_cap;
+	struct htable resolved_index;
 
 	/* Every name once: the many addresses of one function share it. */
 	struct interned *strings;
-	size_t strings_mask, nstrings;
+	size_t nstrings, strings_cap;
+	struct htable strings_index;
 
 	/* Per ELF file, opened at its first address. */
 	struct debug_info *debug;
@@ -146,15 +150,8 @@ struct symbolizer *symbolizer_new(struct elf_cache *cache)
 	if (!sym)
 		return NULL;
 	sym->cache = cache;
-	sym->resolved_mask = 1023;
-	sym->strings_mask = 255;
-	sym->resolved = calloc(sym->resolved_mask + 1, sizeof(*sym->resolved));
-	sym->strings = calloc(sym->strings_mask + 1, sizeof(*sym->strings));
-	if (!sym->resolved || !sym->strings) {
-		symbolizer_free(sym);
-		errno = ENOMEM;
-		return NULL;
-	}
+	sym->resolved_index = (struct htable)HTABLE_INIT;
+	sym->strings_index = (struct htable)HTABLE_INIT;
 	return sym;
 }
 
@@ -180,7 +177,9 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym->debug);
 	free(sym->procs);
 	free(sym->resolved);
+	htable_release(&sym->resolved_index);
 	free(sym->strings);
+	htable_release(&sym->strings_index);
 	free(sym);
 }
 
@@ -198,17 +197,14 @@ void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps)
 	struct proc *p = proc_find(sym, pid);
 
 	if (!p) {
-		if (sym->nprocs == sym->procs_cap) {
-			size_t cap = sym->procs_cap ? sym->procs_cap * 2 : 4;
-			struct proc *bigger = realloc(sym->procs, cap * sizeof(*bigger));
+		struct proc *bigger = array_grow(sym->procs, &sym->procs_cap,
+						 sym->nprocs + 1, sizeof(*bigger));
 
-			/* Without room the process stays unknown: its
-			 * addresses resolve to "[unknown]". */
-			if (!bigger)
-				return;
-			sym->procs = bigger;
-			sym->procs_cap = cap;
-		}
+		/* Without room the process stays unknown: its addresses
+		 * resolve to "[unknown]". */
+		if (!bigger)
+			return;
+		sym->procs = bigger;
 		p = &sym->procs[sym->nprocs++];
 		*p = (struct proc){ .pid = pid };
 	}
@@ -217,56 +213,36 @@ void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps)
 	p->maps = maps;
 }
 
-static int strings_grow(struct symbolizer *sym)
-{
-	size_t mask = sym->strings_mask * 2 + 1;
-	struct interned *slots;
-
-	if ((sym->nstrings + 1) * 2 <= sym->strings_mask + 1)
-		return 0;
-	slots = calloc(mask + 1, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i <= sym->strings_mask; i++) {
-		size_t s;
-
-		if (!sym->strings[i].s)
-			continue;
-		s = sym->strings[i].hash & mask;
-		while (slots[s].s)
-			s = (s + 1) & mask;
-		slots[s] = sym->strings[i];
-	}
-	free(sym->strings);
-	sym->strings = slots;
-	sym->strings_mask = mask;
-	return 0;
-}
-
 /* The symbolizer's copy of @s, cut to NAME_MAX_LEN bytes, or NULL when out
  * of memory. */
 static const char *intern(struct symbolizer *sym, const char *s)
 {
 	size_t len = strnlen(s, NAME_MAX_LEN);
 	uint64_t hash = hash_bytes(s, len);
-	struct interned *slot;
+	struct htable_iter it;
+	struct interned *strings;
 	char *copy;
-	size_t i;
 
-	if (strings_grow(sym) < 0)
-		return NULL;
-	for (i = hash & sym->strings_mask; sym->strings[i].s; i = (i + 1) & sym->strings_mask) {
-		slot = &sym->strings[i];
-		if (slot->hash == hash && strncmp(slot->s, s, len) == 0 && slot->s[len] == '\0')
-			return slot->s;
+	for (uint32_t i = htable_find(&sym->strings_index, hash, &it); i != HTABLE_NONE;
+	     i = htable_next(&sym->strings_index, &it)) {
+		const struct interned *e = &sym->strings[i];
+
+		if (e->len == len && memcmp(e->s, s, len) == 0)
+			return e->s;
 	}
+	strings = array_grow(sym->strings, &sym->strings_cap, sym->nstrings + 1,
+			     sizeof(*strings));
+	if (!strings)
+		return NULL;
+	sym->strings = strings;
 	copy = arena_alloc(sym, len + 1);
 	if (!copy)
 		return NULL;
 	memcpy(copy, s, len);
 	copy[len] = '\0';
-	sym->strings[i] = (struct interned){ .hash = hash, .s = copy };
-	sym->nstrings++;
+	if (htable_insert(&sym->strings_index, hash, (uint32_t)sym->nstrings) < 0)
+		return NULL;
+	sym->strings[sym->nstrings++] = (struct interned){ .s = copy, .len = len };
 	return copy;
 }
 
@@ -470,15 +446,10 @@ static const struct debug_info *debug_of(struct symbolizer *sym, const struct el
 	for (size_t i = 0; i < sym->ndebug; i++)
 		if (sym->debug[i].ef == ef)
 			return &sym->debug[i];
-	if (sym->ndebug == sym->debug_cap) {
-		size_t cap = sym->debug_cap ? sym->debug_cap * 2 : 16;
-
-		d = realloc(sym->debug, cap * sizeof(*d));
-		if (!d)
-			return NULL;
-		sym->debug = d;
-		sym->debug_cap = cap;
-	}
+	d = array_grow(sym->debug, &sym->debug_cap, sym->ndebug + 1, sizeof(*d));
+	if (!d)
+		return NULL;
+	sym->debug = d;
 	d = &sym->debug[sym->ndebug++];
 	*d = (struct debug_info){ .ef = ef };
 	d->lines = dwarf_lines_open(elf_file_elf(ef));
@@ -666,63 +637,41 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	return 1;
 }
 
-static int resolved_grow(struct symbolizer *sym)
-{
-	size_t mask = sym->resolved_mask * 2 + 1;
-	struct resolved *slots;
-
-	if ((sym->nresolved + 1) * 2 <= sym->resolved_mask + 1)
-		return 0;
-	slots = calloc(mask + 1, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i <= sym->resolved_mask; i++) {
-		const struct resolved *r = &sym->resolved[i];
-		size_t s;
-
-		if (!r->frames)
-			continue;
-		s = addr_hash(r->pid, r->addr) & mask;
-		while (slots[s].frames)
-			s = (s + 1) & mask;
-		slots[s] = *r;
-	}
-	free(sym->resolved);
-	sym->resolved = slots;
-	sym->resolved_mask = mask;
-	return 0;
-}
-
 size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			  const struct frame **frames)
 {
 	struct frame local[FRAMES_MAX], *f;
+	uint64_t hash = addr_hash(pid, addr);
+	struct htable_iter it;
 	struct resolved *r;
-	size_t i, n;
+	size_t n;
 
-	if (resolved_grow(sym) < 0) {
-		*frames = &unknown_frame;
-		return 1;
-	}
-	for (i = addr_hash(pid, addr) & sym->resolved_mask; sym->resolved[i].frames;
-	     i = (i + 1) & sym->resolved_mask) {
+	for (uint32_t i = htable_find(&sym->resolved_index, hash, &it); i != HTABLE_NONE;
+	     i = htable_next(&sym->resolved_index, &it)) {
 		r = &sym->resolved[i];
 		if (r->addr == addr && r->pid == pid) {
 			*frames = r->frames;
 			return r->n;
 		}
 	}
+	/* Room before naming: short of memory, the address is "[unknown]"
+	 * without the cost of reading its ELF file. */
+	r = array_grow(sym->resolved, &sym->resolved_cap, sym->nresolved + 1, sizeof(*r));
+	if (!r) {
+		*frames = &unknown_frame;
+		return 1;
+	}
+	sym->resolved = r;
 	n = name_address(sym, pid, addr, local);
 	f = arena_alloc(sym, n * sizeof(*f));
-	if (!f) {
+	if (!f || htable_insert(&sym->resolved_index, hash, (uint32_t)sym->nresolved) < 0) {
 		*frames = &unknown_frame;
 		return 1;
 	}
 	memcpy(f, local, n * sizeof(*f));
-	sym->resolved[i] = (struct resolved){
+	sym->resolved[sym->nresolved++] = (struct resolved){
 		.addr = addr, .pid = pid, .n = (uint32_t)n, .frames = f,
 	};
-	sym->nresolved++;
 	*frames = f;
 	return n;
 }

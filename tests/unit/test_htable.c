@@ -71,6 +71,18 @@ static void test_many(void)
 	CHECK(compared < n + n / 100);
 	compared = 0;
 	CHECK(table_find(&t, 3, hash_mix64(3), &compared) == HTABLE_NONE);
+	/* Cleared: nothing found, the slots kept, and ids start over. */
+	{
+		size_t mask = t.index.mask;
+
+		htable_clear(&t.index);
+		CHECK(t.index.count == 0 && t.index.mask == mask && t.index.slots);
+		CHECK(table_find(&t, 7919, hash_mix64(7919), &compared) == HTABLE_NONE);
+		t.n = 0;
+		CHECK(table_add(&t, 5, hash_mix64(5)) == 0);
+		CHECK(table_find(&t, 5, hash_mix64(5), &compared) == 0);
+		CHECK(t.index.mask == mask);
+	}
 	htable_release(&t.index);
 	CHECK(t.index.slots == NULL && t.index.count == 0);
 	htable_release(&t.index);     /* again: accepted */
