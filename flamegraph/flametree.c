@@ -1,5 +1,7 @@
 #include "flametree.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,43 +25,31 @@ struct name {
 };
 
 /*
- * Two open-addressing tables, each at most half full: names interned once
- * (a function appears under many parents), and (parent, name) -> child node
- * so that adding a frame is one lookup whatever the fan-out.
+ * Two indexes (htable.h): names interned once (a function appears under many
+ * parents), and (parent, name) -> child node so that adding a frame is one
+ * lookup whatever the fan-out.
  */
 struct flametree {
 	char *text;
 	size_t text_len, text_cap;
 	struct name *names;
 	size_t nnames, names_cap;
-	uint32_t *name_slots;   /* name index + 1, 0 empty */
-	size_t name_mask;
+	struct htable name_index;
 	struct flametree_node *nodes;
 	size_t nnodes, nodes_cap;
-	uint64_t *node_slots;   /* key hash << 32 | node index + 1; 0 empty */
-	size_t node_mask;
-	size_t nhashed;         /* nodes in node_slots */
+	struct htable child_index;  /* only children of nodes with two or more */
 	uint32_t *ids;          /* flametree_add_frames: the names of one stack */
 	size_t ids_cap;
 };
 
+/* array_grow for the arrays of this file: 0 or -ENOMEM, *@p moved when grown. */
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	size_t n = *cap ? *cap : 256;
-	void *q;
+	void *q = array_grow(*p, cap, need, size);
 
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / size)
-			return -ENOMEM;
-		n *= 2;
-	}
-	if (n == *cap)
-		return 0;
-	q = realloc(*p, n * size);
 	if (!q)
 		return -ENOMEM;
 	*p = q;
-	*cap = n;
 	return 0;
 }
 
@@ -68,61 +58,44 @@ static uint64_t node_key(uint32_t parent, uint32_t name)
 	return hash_mix64(((uint64_t)parent << 32) ^ name ^ UINT64_C(0x9e3779b97f4a7c15));
 }
 
-static int rehash(uint32_t **slots, size_t *mask, size_t count, const struct flametree *t)
+/* The id of name @s[0..len) with hash @h, or FLAMETREE_NONE. */
+static uint32_t name_find(const struct flametree *t, const char *s, size_t len, uint64_t h)
 {
-	size_t size = (*mask + 1) * 2;
-	uint32_t *s;
+	struct htable_iter it;
 
-	if (!*slots)
-		size = 1024;
-	if (count * 2 < *mask + 1 && *slots)
-		return 0;
-	s = calloc(size, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		size_t j = t->names[i].hash & (size - 1);
+	for (uint32_t id = htable_find(&t->name_index, h, &it); id != HTABLE_NONE;
+	     id = htable_next(&t->name_index, &it)) {
+		const struct name *nm = &t->names[id];
 
-		while (s[j])
-			j = (j + 1) & (size - 1);
-		s[j] = (uint32_t)i + 1;
+		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0)
+			return id;
 	}
-	free(*slots);
-	*slots = s;
-	*mask = size - 1;
-	return 0;
+	return FLAMETREE_NONE;
 }
 
 static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t *out)
 {
 	uint64_t h;
-	size_t j;
-	int err;
+	uint32_t id;
 
 	if (len > FLAMETREE_NAME_MAX)
 		len = FLAMETREE_NAME_MAX;
 	h = hash_bytes(s, len);
-	err = rehash(&t->name_slots, &t->name_mask, t->nnames, t);
-	if (err < 0)
-		return err;
-	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
-		const struct name *nm = &t->names[t->name_slots[j] - 1];
-
-		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0) {
-			*out = t->name_slots[j] - 1;
-			return 0;
-		}
+	id = name_find(t, s, len, h);
+	if (id != FLAMETREE_NONE) {
+		*out = id;
+		return 0;
 	}
-	if (t->nnames >= UINT32_MAX - 1 ||
+	if (!array_id_room(t->nnames) ||
 	    grow((void **)&t->names, &t->names_cap, t->nnames + 1, sizeof(*t->names)) < 0 ||
-	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0)
+	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0 ||
+	    htable_insert(&t->name_index, h, (uint32_t)t->nnames) < 0)
 		return -ENOMEM;
 	memcpy(t->text + t->text_len, s, len);
 	t->text[t->text_len + len] = '\0';
 	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
 	t->text_len += len + 1;
-	t->name_slots[j] = (uint32_t)++t->nnames;
-	*out = (uint32_t)t->nnames - 1;
+	*out = (uint32_t)t->nnames++;
 	return 0;
 }
 
@@ -140,80 +113,35 @@ static void name_set_kind(struct flametree *t, uint32_t id, enum frame_kind kind
 }
 
 /*
- * The child table keeps the high half of each key's hash beside the node
- * index, and places keys by it: a probe touches a node only when the hashes
- * agree, and growing never reads the nodes (the table is the hot spot of
- * reading a large profile). Up to 3/4 full.
- *
- * Only the children of nodes with two or more children are in it. An only
- * child is found through its parent's first_child, so the tail of a new
- * stack, a chain of new frames each the only child of the one before, costs
- * no probe at all, and the table stays a fraction of the tree.
+ * Only the children of nodes with two or more children are in the child
+ * index. An only child is found through its parent's first_child, so the
+ * tail of a new stack, a chain of new frames each the only child of the one
+ * before, costs no probe at all, and the index stays a fraction of the tree
+ * (it is the hot spot of reading a large profile).
  */
-static int child_table_grow(struct flametree *t)
-{
-	size_t size = t->node_slots ? (t->node_mask + 1) * 2 : 1024;
-	uint64_t *s;
-
-	if (t->node_slots && t->nhashed * 4 < (t->node_mask + 1) * 3)
-		return 0;
-	if (size > (size_t)UINT32_MAX + 1)
-		return -ENOMEM;
-	s = calloc(size, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; t->node_slots && i <= t->node_mask; i++) {
-		uint64_t v = t->node_slots[i];
-		size_t j;
-
-		if (!v)
-			continue;
-		for (j = (v >> 32) & (size - 1); s[j]; j = (j + 1) & (size - 1))
-			;
-		s[j] = v;
-	}
-	free(t->node_slots);
-	t->node_slots = s;
-	t->node_mask = size - 1;
-	return 0;
-}
-
-static int child_table_put(struct flametree *t, uint32_t node)
+static int child_index_put(struct flametree *t, uint32_t node)
 {
 	const struct flametree_node *n = &t->nodes[node];
-	uint64_t tag = node_key(n->parent, n->name) >> 32;
-	size_t j;
-	int err = child_table_grow(t);
 
-	if (err < 0)
-		return err;
-	for (j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask)
-		;
-	t->node_slots[j] = tag << 32 | ((uint64_t)node + 1);
-	t->nhashed++;
-	return 0;
+	return htable_insert(&t->child_index, node_key(n->parent, n->name), node);
 }
 
 /* The child @name of @parent, or FLAMETREE_NONE. */
 static uint32_t child_find(const struct flametree *t, uint32_t parent, uint32_t name)
 {
 	uint32_t first = t->nodes[parent].first_child;
-	uint64_t tag;
+	struct htable_iter it;
 
 	if (first == FLAMETREE_NONE)
 		return FLAMETREE_NONE;
 	if (t->nodes[first].next_sibling == FLAMETREE_NONE)
 		return t->nodes[first].name == name ? first : FLAMETREE_NONE;
-	tag = node_key(parent, name) >> 32;
-	for (size_t j = tag & t->node_mask; t->node_slots[j]; j = (j + 1) & t->node_mask) {
-		uint64_t v = t->node_slots[j];
-		const struct flametree_node *n;
+	for (uint32_t id = htable_find(&t->child_index, node_key(parent, name), &it);
+	     id != HTABLE_NONE; id = htable_next(&t->child_index, &it)) {
+		const struct flametree_node *n = &t->nodes[id];
 
-		if (v >> 32 != tag)
-			continue;
-		n = &t->nodes[(uint32_t)v - 1];
 		if (n->parent == parent && n->name == name)
-			return (uint32_t)v - 1;
+			return id;
 	}
 	return FLAMETREE_NONE;
 }
@@ -227,7 +155,7 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 		*out = found;
 		return 0;
 	}
-	if (t->nnodes >= UINT32_MAX - 1 ||
+	if (!array_id_room(t->nnodes) ||
 	    grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
 	node = (uint32_t)t->nnodes;
@@ -240,8 +168,8 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	 * the table with it. */
 	if (first != FLAMETREE_NONE &&
 	    ((t->nodes[first].next_sibling == FLAMETREE_NONE &&
-	      child_table_put(t, first) < 0) ||
-	     child_table_put(t, node) < 0))
+	      child_index_put(t, first) < 0) ||
+	     child_index_put(t, node) < 0))
 		return -ENOMEM;
 	t->nodes[parent].first_child = node;
 	t->nnodes++;
@@ -276,9 +204,9 @@ void flametree_free(struct flametree *t)
 		return;
 	free(t->text);
 	free(t->names);
-	free(t->name_slots);
+	htable_release(&t->name_index);
 	free(t->nodes);
-	free(t->node_slots);
+	htable_release(&t->child_index);
 	free(t->ids);
 	free(t);
 }
@@ -581,21 +509,11 @@ double flametree_total(const struct flametree *t)
 
 uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char *s, size_t len)
 {
-	uint64_t h;
-	uint32_t name = FLAMETREE_NONE;
-	size_t j;
+	uint32_t name;
 
 	if (len > FLAMETREE_NAME_MAX)
 		len = FLAMETREE_NAME_MAX;
-	h = hash_bytes(s, len);
-	for (j = h & t->name_mask; t->name_slots[j]; j = (j + 1) & t->name_mask) {
-		const struct name *nm = &t->names[t->name_slots[j] - 1];
-
-		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0) {
-			name = t->name_slots[j] - 1;
-			break;
-		}
-	}
+	name = name_find(t, s, len, hash_bytes(s, len));
 	return name == FLAMETREE_NONE ? FLAMETREE_NONE : child_find(t, parent, name);
 }
 

@@ -1,5 +1,7 @@
 #include "folded.h"
+#include "array.h"
 #include "hash.h"
+#include "htable.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,26 +39,19 @@ struct folder {
 	struct text text;
 	struct line *lines;
 	size_t nlines, lines_cap;
-	uint32_t *slots;        /* line index + 1, 0 empty; at most half full */
-	size_t mask;
+	struct htable line_index;
 };
 
 static int text_reserve(struct text *t, size_t more)
 {
-	size_t cap = t->cap ? t->cap : 4096;
 	char *bigger;
 
 	if (more > SIZE_MAX / 2 - t->len)
 		return -ENOMEM;
-	while (cap < t->len + more)
-		cap *= 2;
-	if (cap == t->cap)
-		return 0;
-	bigger = realloc(t->s, cap);
+	bigger = array_grow(t->s, &t->cap, t->len + more, 1);
 	if (!bigger)
 		return -ENOMEM;
 	t->s = bigger;
-	t->cap = cap;
 	return 0;
 }
 
@@ -113,74 +108,36 @@ static int text_addf(struct text *t, const char *fmt, ...)
 	return text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static void slot_insert(uint32_t *slots, size_t mask, uint64_t hash, size_t i)
-{
-	size_t s = hash & mask;
-
-	while (slots[s])
-		s = (s + 1) & mask;
-	slots[s] = (uint32_t)i + 1;
-}
-
-/* Room for one more line, the index kept at most half full. */
-static int lines_reserve(struct folder *f)
-{
-	size_t nslots = f->slots ? f->mask + 1 : 0;
-
-	if (f->nlines == f->lines_cap) {
-		size_t cap = f->lines_cap ? f->lines_cap * 2 : 256;
-		struct line *bigger;
-
-		if (cap > SIZE_MAX / sizeof(*bigger) || cap >= UINT32_MAX)
-			return -ENOMEM;
-		bigger = realloc(f->lines, cap * sizeof(*bigger));
-		if (!bigger)
-			return -ENOMEM;
-		f->lines = bigger;
-		f->lines_cap = cap;
-	}
-	if ((f->nlines + 1) * 2 > nslots) {
-		size_t want = nslots ? nslots * 2 : 512;
-		uint32_t *slots = calloc(want, sizeof(*slots));
-
-		if (!slots)
-			return -ENOMEM;
-		for (size_t i = 0; i < f->nlines; i++)
-			slot_insert(slots, want - 1, f->lines[i].hash, i);
-		free(f->slots);
-		f->slots = slots;
-		f->mask = want - 1;
-	}
-	return 0;
-}
-
 /* Count the line that ends the text, from @start, @count times. */
 static int line_count(struct folder *f, size_t start, uint64_t count)
 {
 	const char *s = f->text.s + start;
 	size_t len = f->text.len - start;
 	uint64_t h = hash_bytes(s, len);
-	int err;
+	struct htable_iter it;
+	struct line *bigger;
 
-	if (f->slots) {
-		for (size_t i = h & f->mask; f->slots[i]; i = (i + 1) & f->mask) {
-			struct line *l = &f->lines[f->slots[i] - 1];
+	for (uint32_t id = htable_find(&f->line_index, h, &it); id != HTABLE_NONE;
+	     id = htable_next(&f->line_index, &it)) {
+		struct line *l = &f->lines[id];
 
-			if (l->hash == h && l->len == len &&
-			    memcmp(f->text.s + l->off, s, len) == 0) {
-				l->count += count;
-				f->text.len = start;
-				return 0;
-			}
+		if (l->hash == h && l->len == len && memcmp(f->text.s + l->off, s, len) == 0) {
+			l->count += count;
+			f->text.len = start;
+			return 0;
 		}
 	}
-	err = lines_reserve(f);
-	if (err)
-		return err;
-	f->lines[f->nlines] = (struct line){
+	if (!array_id_room(f->nlines))
+		return -ENOMEM;
+	bigger = array_grow(f->lines, &f->lines_cap, f->nlines + 1, sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	f->lines = bigger;
+	if (htable_insert(&f->line_index, h, (uint32_t)f->nlines) < 0)
+		return -ENOMEM;
+	f->lines[f->nlines++] = (struct line){
 		.off = start, .len = len, .hash = h, .count = count
 	};
-	slot_insert(f->slots, f->mask, h, f->nlines++);
 	return 0;
 }
 
@@ -298,7 +255,7 @@ int folded_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 out:
 	free(f.text.s);
 	free(f.lines);
-	free(f.slots);
+	htable_release(&f.line_index);
 	return err;
 }
 
@@ -314,30 +271,24 @@ struct tree_builder {
 	bool threads, lines, reverse;
 	struct text text;
 	struct flametree_frame *levels;
-	size_t *offs;
-	size_t n, cap;
+	size_t *offs;           /* where each level's name starts in text */
+	size_t n, levels_cap, offs_cap;
 };
 
 /* Name one more level from @start to the end of the text. */
 static int level_push(struct tree_builder *b, size_t start, const struct frame *f)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct flametree_frame *levels;
-		size_t *offs;
+	struct flametree_frame *levels;
+	size_t *offs;
 
-		if (cap > SIZE_MAX / sizeof(*levels))
-			return -ENOMEM;
-		levels = realloc(b->levels, cap * sizeof(*levels));
-		if (!levels)
-			return -ENOMEM;
-		b->levels = levels;
-		offs = realloc(b->offs, cap * sizeof(*offs));
-		if (!offs)
-			return -ENOMEM;
-		b->offs = offs;
-		b->cap = cap;
-	}
+	levels = array_grow(b->levels, &b->levels_cap, b->n + 1, sizeof(*levels));
+	if (!levels)
+		return -ENOMEM;
+	b->levels = levels;
+	offs = array_grow(b->offs, &b->offs_cap, b->n + 1, sizeof(*offs));
+	if (!offs)
+		return -ENOMEM;
+	b->offs = offs;
 	b->offs[b->n] = start;
 	b->levels[b->n++] = (struct flametree_frame){ .len = b->text.len - start, .frame = f };
 	return 0;
