@@ -77,37 +77,47 @@ static const struct pylayout py36 = {
 	.bytes = BYTES_3X,
 };
 
-/* 3.7.4 and later (internal/pystate.h, internal/gil.h). 3.7.0-3.7.3 laid
- * _PyRuntimeState out differently; no such build is here to check it, so
- * that range has no table (see versions[]). */
-static const struct pylayout py37 = {
-	.hexversion = 0x03070400,
-	.frame_model = PYLAYOUT_FRAME_OBJECTS,
-	.instr = PYLAYOUT_INSTR_BYTE_OFFSET,
-	.linetable = PYLINETABLE_LNOTAB,
-	.runtime = { .interpreters_head = 24, .interpreters_main = 32, .tstate_current = 1480,
-		     .gil_locked = 1280, .gil_last_holder = 1272 },
-	.interp = { .next = 0, .threads_head = 8, .gil = A },
-	.gil = { .last_holder = 8, .locked = 16 },
-	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
-		    NO_NEW_THREAD_FIELDS },
-	.cframe = NO_CFRAME,
-	.chunk = NO_CHUNK,
-	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A,
-		   .owner_not_python = A, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
-	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112,
-		  .firstlineno = 36, .code = 40, .code_adaptive = A },
-	.str = STR_3X(48, 72),
-	.bytes = BYTES_3X,
-};
+/*
+ * 3.7 (internal/pystate.h, internal/gil.h). The numbers are 3.7.16's.
+ * 3.7.0-3.7.3 had gilstate.tstate_current 88 bytes earlier (1392 on
+ * x86-64 Linux, py-spy's pyruntime table; no such build is here to check
+ * it against headers); where the GIL fields were then is not known, so
+ * that range has them absent. The interpreter list before them did not
+ * move (py-spy reads interpreters.head at 24 for every 3.7).
+ */
+#define PY37(HEX_, TSTATE_CUR_, LOCKED_, HOLDER_) { \
+	.hexversion = HEX_, \
+	.frame_model = PYLAYOUT_FRAME_OBJECTS, \
+	.instr = PYLAYOUT_INSTR_BYTE_OFFSET, \
+	.linetable = PYLINETABLE_LNOTAB, \
+	.runtime = { .interpreters_head = 24, .interpreters_main = 32, \
+		     .tstate_current = TSTATE_CUR_, .gil_locked = LOCKED_, \
+		     .gil_last_holder = HOLDER_ }, \
+	.interp = { .next = 0, .threads_head = 8, .gil = A }, \
+	.gil = { .last_holder = 8, .locked = 16 }, \
+	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 176, \
+		    NO_NEW_THREAD_FIELDS }, \
+	.cframe = NO_CFRAME, \
+	.chunk = NO_CHUNK, \
+	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A, \
+		   .owner_not_python = A, .code_tag_mask = 0 }, \
+	.object = { .ob_type = 8 }, \
+	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112, \
+		  .firstlineno = 36, .code = 40, .code_adaptive = A }, \
+	.str = STR_3X(48, 72), \
+	.bytes = BYTES_3X, \
+}
+static const struct pylayout py37_early = PY37(0x03070000, 1392, A, A);
+static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
 
 /*
- * 3.8 and 3.9 moved the runtime's GIL fields (ceval.gil, and
- * gilstate.tstate_current after them) in 3.8.9 and 3.9.3; the checked
- * numbers are the later ones. For the earlier patches those three fields
- * are not known here, so they are absent (the interpreter list before them
- * in _PyRuntimeState did not move).
+ * 3.8 and 3.9 are reported to have moved the runtime's GIL fields
+ * (ceval.gil.locked / last_holder) in 3.8.9 and 3.9.3 (the project's PYTHON.md);
+ * the numbers here are 3.8.18's and 3.9.18's. For the earlier patches the
+ * two fields are absent: no such build is here to check them.
+ * gilstate.tstate_current, after them, is the same in every 3.8 (1368)
+ * and 3.9 (568) in py-spy's x86-64 table, and the interpreter list is
+ * before both.
  */
 #define PY38(HEX_, TSTATE_CUR_, LOCKED_, HOLDER_) { \
 	.hexversion = HEX_, \
@@ -131,10 +141,10 @@ static const struct pylayout py37 = {
 	.str = STR_3X(48, 72), \
 	.bytes = BYTES_3X, \
 }
-static const struct pylayout py38_early = PY38(0x03080000, A, A, A);
+static const struct pylayout py38_early = PY38(0x03080000, 1368, A, A);
 static const struct pylayout py38 = PY38(0x03080900, 1368, 1168, 1160);
 /* 3.9 is 3.8 with a smaller _PyRuntimeState.ceval (pycore_runtime.h). */
-static const struct pylayout py39_early = PY38(0x03090000, A, A, A);
+static const struct pylayout py39_early = PY38(0x03090000, 568, A, A);
 static const struct pylayout py39 = PY38(0x03090300, 568, 368, 360);
 
 /* 3.10: f_lasti counts code units; co_linetable replaces co_lnotab. */
@@ -240,7 +250,7 @@ static const struct pylayout py313 = {
 /*
  * Which table covers which versions: for a version X.Y.P, the entry of
  * X.Y with the greatest first patch <= P. An entry with no layout marks a
- * patch range that is not supported.
+ * patch range that is not supported (none today).
  */
 static const struct {
 	uint8_t major, minor, first_patch;
@@ -248,7 +258,7 @@ static const struct {
 } versions[] = {
 	{ 2, 7, 0, &py27 },
 	{ 3, 6, 0, &py36 },
-	{ 3, 7, 0, NULL },
+	{ 3, 7, 0, &py37_early },
 	{ 3, 7, 4, &py37 },
 	{ 3, 8, 0, &py38_early },
 	{ 3, 8, 9, &py38 },

@@ -12,6 +12,8 @@ Exit 77 when NAME, its headers or a compiler is absent; 1 with the
 differing fields listed.
 
 usage: pylayout_test.py NAME PYLAYOUT_DUMP
+       pylayout_test.py NAME --print    the headers' values only (to write
+                                        the table of a new version)
 """
 import glob
 import os
@@ -234,8 +236,12 @@ def main():
         if r.returncode != 0:
             print("cannot compile the offsets of %s's headers:\n%s" % (name, r.stderr[-4000:]))
             return 1
-        want = parse(subprocess.run([exe], capture_output=True, text=True,
-                                    check=True).stdout)
+        text = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+        if dumper == "--print":
+            print("# %s 0x%x, from %s" % (name, hexversion, include))
+            sys.stdout.write(text)
+            return 0
+        want = parse(text)
         r = subprocess.run([dumper, "0x%x" % hexversion], capture_output=True, text=True)
         if r.returncode != 0:
             print("hotspy has no layout for %s (0x%x): %s" % (name, hexversion, r.stderr))

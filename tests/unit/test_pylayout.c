@@ -25,12 +25,24 @@ static void test_versions(void)
 	CHECK(pylayout_for_version(HEX(4, 0, 0)) == NULL);
 	CHECK(pylayout_for_version(0) == NULL);
 
-	/* 3.7.0-3.7.3: a runtime layout not checked here, so none. */
-	CHECK(pylayout_for_version(HEX(3, 7, 0)) == NULL);
-	CHECK(pylayout_for_version(HEX(3, 7, 3)) == NULL);
-	l = pylayout_for_version(HEX(3, 7, 4));
-	CHECK(l != NULL);
-	CHECK(l && pylayout_for_version(HEX(3, 7, 16)) == l);
+	/* 3.7.0-3.7.3: the runtime's gilstate moved in 3.7.4; the rest did
+	 * not. */
+	{
+		const struct pylayout *early = pylayout_for_version(HEX(3, 7, 3));
+		const struct pylayout *late = pylayout_for_version(HEX(3, 7, 4));
+
+		CHECK(early && late && early != late);
+		CHECK(pylayout_for_version(HEX(3, 7, 0)) == early);
+		CHECK(pylayout_for_version(HEX(3, 7, 16)) == late);
+		if (early && late) {
+			CHECK(early->runtime.gil_locked == PYLAYOUT_ABSENT);
+			CHECK(late->runtime.gil_locked != PYLAYOUT_ABSENT);
+			CHECK(early->runtime.tstate_current != late->runtime.tstate_current);
+			CHECK_EQ_U64(early->runtime.interpreters_head,
+				     late->runtime.interpreters_head);
+			CHECK_EQ_U64(early->tstate.thread_id, late->tstate.thread_id);
+		}
+	}
 
 	/* 3.8.0-3.8.8 share 3.8.9's layout but for the runtime GIL fields. */
 	{
@@ -40,8 +52,10 @@ static void test_versions(void)
 		CHECK(early && late && early != late);
 		if (early && late) {
 			CHECK(early->runtime.gil_locked == PYLAYOUT_ABSENT);
-			CHECK(early->runtime.tstate_current == PYLAYOUT_ABSENT);
+			CHECK(early->runtime.gil_last_holder == PYLAYOUT_ABSENT);
 			CHECK(late->runtime.gil_locked != PYLAYOUT_ABSENT);
+			CHECK_EQ_U64(early->runtime.tstate_current,
+				     late->runtime.tstate_current);
 			CHECK_EQ_U64(early->runtime.interpreters_head,
 				     late->runtime.interpreters_head);
 			CHECK_EQ_U64(early->frame.instr, late->frame.instr);
