@@ -50,8 +50,9 @@ enum pylayout_source {
 };
 
 struct pylayout {
-	/* First version the layout applies to (PY_VERSION_HEX without the
-	 * release level and serial, e.g. 0x030b0000 for 3.11.0). */
+	/* A table's first version (PY_VERSION_HEX with release level and
+	 * serial 0, e.g. 0x03080900 for 3.8.9); for a layout read from
+	 * _Py_DebugOffsets, the target's own PY_VERSION_HEX. */
 	uint32_t hexversion;
 	enum pylayout_source source;
 	enum pylayout_frame_model frame_model;
@@ -174,8 +175,10 @@ const struct pylayout *pylayout_for_version(uint32_t hexversion);
 /*
  * Fill @out from the _Py_DebugOffsets struct that starts _PyRuntime on
  * 3.13+, given as bytes copied from the target (@buf, @len; untrusted).
- * Fields the struct does not carry are filled from what every 3.13+
- * CPython keeps (see pylayout.c). Returns 0, -EINVAL when the bytes are
+ * The word position of each field is known per minor version (3.13,
+ * 3.14); a newer minor version is read with the newest positions, so its
+ * values are only as good as the bounds checks. Fields the struct does not
+ * carry are filled from what every 3.11+ CPython keeps (see pylayout.c). Returns 0, -EINVAL when the bytes are
  * not a debug-offsets struct (cookie, a version before 3.13, an offset out
  * of its struct's bounds, a length too short), or -ENOTSUP for a
  * pre-release (alpha/beta) of a minor version, whose struct still moves.
