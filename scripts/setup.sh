@@ -40,6 +40,9 @@ PACKAGES+=(libc6-dbg)
 # tmux: the terminal test of 'hotspy top' (a tmux pane of a
 # fixed size, read back with capture-pane).
 PACKAGES+=(tmux)
+# python3-dev: the system interpreter's headers (Debian 12: python3.11-dev),
+# against which tests/python/pylayout_test.py checks hotspy's 3.11 layout.
+PACKAGES+=(python3-dev)
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
 # (tests/browser, npm package playwright-core). A nodejs that bundles its
 # own npm (NodeSource's) conflicts with Debian's npm package: ask for npm
