@@ -157,6 +157,19 @@ static int name_frame(struct text *t, const struct frame *f, bool lines)
 
 	if (!err)
 		err = text_add(t, suffix, strlen(suffix));
+	/* A Python function is known by its file too (two modules' main are
+	 * two functions): "name (file)", or "name (file:line)" with lines, as
+	 * py-spy writes them. */
+	if (!err && f->kind == FRAME_PYTHON && f->module) {
+		err = text_add(t, " (", 2);
+		if (!err)
+			err = text_add_name(t, f->module);
+		if (!err && lines && f->line)
+			err = text_addf(t, ":%u", f->line);
+		if (!err)
+			err = text_add(t, ")", 1);
+		return err;
+	}
 	if (!err && lines && f->file && f->line) {
 		err = text_add(t, " (", 2);
 		if (!err)

@@ -113,6 +113,9 @@ struct symbolizer {
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
 	bool kernel_tried;
+
+	/* CPython code objects, for python addresses (borrowed). */
+	const struct pycodes *pycodes;
 };
 
 static uint64_t addr_hash(pid_t pid, uint64_t addr)
@@ -291,6 +294,11 @@ static void name_kernel(struct symbolizer *sym, uint64_t addr, struct frame *f)
 	name = sym->kernel ? kallsyms_lookup(sym->kernel, addr) : NULL;
 	if (name && (name = intern(sym, name)))
 		f->function = name;
+}
+
+void symbolizer_set_pycodes(struct symbolizer *sym, const struct pycodes *codes)
+{
+	sym->pycodes = codes;
 }
 
 void symbolizer_set_demangle(struct symbolizer *sym, bool on)
@@ -566,6 +574,25 @@ static const struct perfmap *jit_map(struct proc *p)
 	return p->jit;
 }
 
+/* A CPython frame: the code object's name and file from the reader's
+ * table, the line decoded from its line table at the instruction. */
+static void name_python(const struct symbolizer *sym, uint64_t addr, struct frame *f)
+{
+	uint32_t id = addrspace_python_code(addr);
+	const struct pycode *code = pycodes_get(sym->pycodes, id);
+	int line;
+
+	f->function = "[python]";
+	if (!code)
+		return;
+	line = pycodes_line(sym->pycodes, id, addrspace_python_index(addr));
+	f->function = code->name[0] ? code->name : "[python]";
+	f->module = code->short_file;
+	f->file = code->file[0] ? code->file : NULL;
+	f->line = line > 0 ? (unsigned)line : 0;
+	f->kind = FRAME_PYTHON;
+}
+
 /* Fill @fr (room for FRAMES_MAX) for @addr; returns how many frames. Every
  * string is a literal or interned. */
 static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
@@ -591,10 +618,7 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 		name_kernel(sym, addr, &fr[0]);
 		return 1;
 	case ADDR_SPACE_PYTHON:
-		/* No reader of CPython frames yet puts addresses here; when one
-		 * does, it names them (function, file, line from the code
-		 * object) and this becomes a lookup in its table. */
-		fr[0].function = "[python]";
+		name_python(sym, addr, &fr[0]);
 		return 1;
 	case ADDR_SPACE_USER:
 		break;

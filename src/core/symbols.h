@@ -16,6 +16,7 @@
 #include "elf_cache.h"
 #include "frame.h"
 #include "maps.h"
+#include "pycode.h"
 
 struct symbolizer;
 
@@ -39,6 +40,10 @@ void symbolizer_set_demangle(struct symbolizer *sym, bool on);
  * (DIR/.build-id/xx/rest.debug) and by debuglink in @dir, before the
  * standard places. @dir must outlive @sym. */
 void symbolizer_add_debug_dir(struct symbolizer *sym, const char *dir);
+
+/* Name python addresses (addrspace.h) from @codes, which is borrowed and
+ * must outlive the symbolizer. Without it they are "[python]". */
+void symbolizer_set_pycodes(struct symbolizer *sym, const struct pycodes *codes);
 
 /*
  * Name @addr of process @pid. Stores an array of frames, innermost first
