@@ -29,10 +29,20 @@ Cases:
       ptrace with the reason where perf_event_open is refused (NOPERF runs a
       command under a seccomp filter that refuses it), and takes ptrace for
       --idle; the summary names the sampler and the time model.
+  smoke record FORMAT SAMPLER launch|attach
+      one short recording of hotspots to FORMAT (folded, flamegraph,
+      speedscope): hotspy exits 0 with its summary, the file parses in its
+      format and names hot_a and hot_b, an attached fixture runs on and exits
+      0. No shares are checked: this is the run of record in the ASan tier,
+      where hotspy's own slowness makes shares meaningless.
+  smoke top
+      hotspy top --batch -n 2 on hotspots: exits 0, two tables naming hot_a,
+      the fixture runs on, untraced.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -41,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKER = os.path.join(HERE, "check_profile.py")
@@ -589,6 +600,102 @@ def case_sampler(rest):
     print("PASS")
 
 
+def smoke_names(fmt, path):
+    """The frame names in a recording of format @fmt; fails on a file that
+    does not parse in that format."""
+    names = set()
+    if fmt == "folded":
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                stack, _, count = line.rstrip("\n").rpartition(" ")
+                if not stack or not count.isdigit() or int(count) <= 0:
+                    fail("folded line %d is not 'STACK COUNT': %r" % (n, line[:200]))
+                names.update(stack.split(";"))
+    elif fmt == "flamegraph":
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as e:
+            fail("the SVG is not XML: %s" % e)
+        if not root.tag.endswith("svg"):
+            fail("the root element is %s, not svg" % root.tag)
+        for el in root.iter():
+            if el.tag.endswith("title") and el.text:
+                names.add(el.text.split(" (", 1)[0])
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+            names.update(fr["name"] for fr in doc["shared"]["frames"])
+            if not doc["profiles"] or not any(p.get("weights") for p in doc["profiles"]):
+                fail("speedscope file without weighted samples")
+        except (ValueError, KeyError, TypeError) as e:
+            fail("not a speedscope file: %s" % e)
+    return names
+
+
+def case_smoke(rest):
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    if rest == ["top"]:
+        target = subprocess.Popen([fixture, "20"])
+        try:
+            time.sleep(0.3)
+            r = run_hotspy(["top", "--batch", "-n", "2", "--delay", "0.5", "-r", "200",
+                            "-p", str(target.pid)])
+            print(r.stdout[-1500:])
+            if r.returncode != 0:
+                fail("top --batch exited %d" % r.returncode)
+            if r.stdout.count("hotspy top: ") != 2:
+                fail("top --batch -n 2 did not print two tables")
+            if "hot_a" not in r.stdout:
+                fail("hot_a is not in top's table")
+            time.sleep(0.1)
+            state = proc_state(target.pid)
+            if state is None or state in ("t", "T"):
+                fail("target harmed by top (state %s)" % state)
+        finally:
+            target.kill()
+            target.wait()
+        print("PASS")
+        return
+    if len(rest) != 4 or rest[0] != "record" or \
+            rest[1] not in ("folded", "flamegraph", "speedscope") or \
+            rest[3] not in ("launch", "attach"):
+        fail("usage: smoke record folded|flamegraph|speedscope SAMPLER launch|attach, "
+             "or smoke top")
+    fmt, sampler, mode = rest[1:]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        common = ["record", "-f", fmt, "-o", out, "-r", "300", "--sampler", sampler]
+        if mode == "launch":
+            r = run_hotspy(common + ["--", fixture, "1.5"])
+            if r.returncode != 0:
+                fail("hotspy exited %d" % r.returncode)
+        else:
+            target = subprocess.Popen([fixture, "3"])
+            try:
+                time.sleep(0.3)
+                r = run_hotspy(common + ["-d", "1.5", "-p", str(target.pid)])
+                if r.returncode != 0:
+                    fail("hotspy exited %d" % r.returncode)
+                state = proc_state(target.pid)
+                if state in ("t", "T"):
+                    fail("target left stopped (state %s) after hotspy detached" % state)
+                code = target.wait(timeout=30)
+                if code != 0:
+                    fail("attached fixture exited %d instead of 0" % code)
+            finally:
+                if target.poll() is None:
+                    target.kill()
+                    target.wait()
+        if "samples in" not in r.stderr:
+            fail("no summary line on stderr")
+        names = smoke_names(fmt, out)
+        for fn in ("hot_a", "hot_b"):
+            if fn not in names:
+                fail("%s is not in the %s output" % (fn, fmt))
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -596,7 +703,7 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
     p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
-                                      "progress", "sampler", "shortthreads"])
+                                      "progress", "sampler", "shortthreads", "smoke"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -604,7 +711,7 @@ def main():
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
      "permission": case_permission, "perf": case_perf,
      "progress": case_progress, "sampler": case_sampler,
-     "shortthreads": case_shortthreads}[ARGS.case](ARGS.rest)
+     "shortthreads": case_shortthreads, "smoke": case_smoke}[ARGS.case](ARGS.rest)
 
 
 ARGS = None
