@@ -2,7 +2,7 @@
 """Every CTest test carries labels that scripts/test.sh can select by
 (tests/CMakeLists.txt lists them):
 
-- at least one tier label: unit, integration, browser or terminal;
+- at least one tier label: unit, integration, browser, terminal or python;
 - no label outside the known ones (a misspelt label selects nothing);
 - RUN_SERIAL exactly on the tests labelled shares: they run alone, and
   nothing else is held back from ctest -j;
@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 
-TIERS = {"unit", "integration", "browser", "terminal"}
+TIERS = {"unit", "integration", "browser", "terminal", "python"}
 KNOWN = TIERS | {"shares", "asan"}
 
 
