@@ -80,6 +80,7 @@ const char *pyfind_runtime_source_name(enum pyfind_runtime_source src)
 	switch (src) {
 	case PYFIND_RUNTIME_SYMBOL: return "symbol";
 	case PYFIND_RUNTIME_SECTION: return "section";
+	case PYFIND_RUNTIME_COPY: return "copy";
 	case PYFIND_RUNTIME_NONE: break;
 	}
 	return "none";
@@ -307,14 +308,8 @@ static bool candidate_probe(struct candidate *c)
 	return false;
 }
 
-/*
- * The file holding the runtime: a libpython first (a program linking it
- * has the runtime there, not in its executable), then the executable
- * (static builds, static embedding). Other libraries are not opened:
- * a process maps dozens and only these two kinds hold an interpreter.
- */
-static int candidate_find(pid_t pid, const struct maps *maps, struct elf_cache *cache,
-			  struct candidate *c)
+/* A mapping of the process's executable, or NULL. */
+static const struct mapping *executable_mapping(pid_t pid, const struct maps *maps)
 {
 	char link[64], exe[PYFIND_PATH_MAX] = "";
 	struct stat st;
@@ -325,7 +320,24 @@ static int candidate_find(pid_t pid, const struct maps *maps, struct elf_cache *
 	n = readlink(link, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	have_st = stat(link, &st) == 0;
+	for (size_t i = 0; i < maps_count(maps); i++) {
+		const struct mapping *m = maps_at(maps, i);
 
+		if (mapping_is_file(m) && is_executable(m, exe, have_st ? &st : NULL))
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * The file holding the runtime: a libpython first (the interpreter's code
+ * and data are there when a program links it), then the executable
+ * (static builds, static embedding). Other libraries are not opened:
+ * a process maps dozens and only these two kinds hold an interpreter.
+ */
+static int candidate_find(pid_t pid, const struct maps *maps, struct elf_cache *cache,
+			  const struct mapping *exe, struct candidate *c)
+{
 	for (int pass = 0; pass < 2; pass++) {
 		const struct mapping *tried = NULL;
 
@@ -344,7 +356,9 @@ static int candidate_find(pid_t pid, const struct maps *maps, struct elf_cache *
 			base = base ? base + 1 : m->path;
 			want = pass == 0 ? strncmp(base, "libpython", 9) == 0 &&
 					   pyfind_version_from_name(base, &hex) == 0
-					 : is_executable(m, exe, have_st ? &st : NULL);
+					 : exe && m->inode == exe->inode &&
+					   m->dev_major == exe->dev_major &&
+					   m->dev_minor == exe->dev_minor;
 			if (!want)
 				continue;
 			tried = m;
@@ -433,15 +447,43 @@ static bool version_supported(const struct pyfind_result *r, bool debug_head)
 	return true;
 }
 
+/*
+ * A program that names @symbol of libpython from non-PIC code (an
+ * embedder using the internal API, say) gets a copy of it in its own
+ * .bss by a copy relocation (R_X86_64_COPY), and the dynamic linker binds
+ * every reference, libpython's own included, to the executable's
+ * definition: the executable comes first in the lookup scope. The copy is
+ * then the live object and libpython's stays unused. Its runtime address,
+ * or 0 when there is no copy.
+ */
+static uint64_t copy_relocated(pid_t pid, struct elf_cache *cache,
+			       const struct mapping *exe, const struct candidate *c,
+			       const char *symbol)
+{
+	struct elf_file *ef;
+	uint64_t v, bias;
+
+	if (!exe || (exe->inode == c->m->inode && exe->dev_major == c->m->dev_major &&
+		     exe->dev_minor == c->m->dev_minor))
+		return 0;
+	ef = elf_cache_get(cache, pid, exe);
+	if (!ef || elf_file_find_symbol(ef, symbol, &v, NULL) < 0 || !v ||
+	    elf_file_load_bias(ef, exe->start, exe->offset, &bias) < 0)
+		return 0;
+	return v + bias;
+}
+
 int pyfind_runtime(pid_t pid, const struct maps *maps, struct elf_cache *cache,
 		   struct pyfind_result *out)
 {
-	uint64_t bias, head_off = UINT64_MAX, head = 0;
+	uint64_t bias, head_off = UINT64_MAX, head = 0, copy;
+	const struct mapping *exe;
 	struct candidate c;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = candidate_find(pid, maps, cache, &c);
+	exe = executable_mapping(pid, maps);
+	err = candidate_find(pid, maps, cache, exe, &c);
 	if (err)
 		return err;
 	if (elf_file_load_bias(c.ef, c.m->start, c.m->offset, &bias) < 0)
@@ -458,6 +500,14 @@ int pyfind_runtime(pid_t pid, const struct maps *maps, struct elf_cache *cache,
 		out->tstate_current_addr = c.tstate_current + bias;
 
 	version_find(pid, &c, bias, out, &head_off);
+	if (c.runtime && (copy = copy_relocated(pid, cache, exe, &c, "_PyRuntime"))) {
+		out->runtime_addr = copy;
+		out->runtime_from = PYFIND_RUNTIME_COPY;
+		out->section_addr = 0;
+	}
+	if (c.tstate_current &&
+	    (copy = copy_relocated(pid, cache, exe, &c, "_PyThreadState_Current")))
+		out->tstate_current_addr = copy;
 	if (!version_supported(out, head_off != UINT64_MAX)) {
 		log_debug("process %d: CPython %u.%u in %s is not supported", (int)pid,
 			  HEX_MAJOR(out->hexversion), HEX_MINOR(out->hexversion), out->module);

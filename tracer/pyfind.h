@@ -37,6 +37,8 @@ enum pyfind_runtime_source {
 	PYFIND_RUNTIME_NONE,           /* 2.7, 3.6: no _PyRuntime */
 	PYFIND_RUNTIME_SYMBOL,         /* the _PyRuntime symbol */
 	PYFIND_RUNTIME_SECTION,        /* the .PyRuntime section */
+	PYFIND_RUNTIME_COPY,           /* the executable's copy of libpython's
+	                                * _PyRuntime (copy relocation) */
 };
 
 /* What pyfind_runtime found. A plain value; addresses are the target's. */
@@ -50,8 +52,9 @@ struct pyfind_result {
 	/* &_PyRuntime (3.7+), 0 for 2.7 and 3.6. */
 	uint64_t runtime_addr;
 	enum pyfind_runtime_source runtime_from;
-	/* Start of the .PyRuntime section (3.10+), 0 when the file has none;
-	 * equal to runtime_addr when both exist. */
+	/* Start of the .PyRuntime section (3.10+), 0 when the file has none
+	 * or when it is not the live runtime (PYFIND_RUNTIME_COPY); equal to
+	 * runtime_addr otherwise. */
 	uint64_t section_addr;
 	/* 2.7 and 3.6: &_PyThreadState_Current, and &interp_head when the
 	 * file has .symtab (0 otherwise). 3.7+: tstate_current_addr is 0 and

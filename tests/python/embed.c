@@ -9,9 +9,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Defined by libpython (Include/internal/pycore_runtime.h); only its
- * address is taken. */
+/*
+ * Where _PyRuntime is. Built with EMBED_DLSYM, asked of the dynamic linker
+ * as any embedder would. Otherwise named here (its declaration is in
+ * Include/internal/pycore_runtime.h; only its address is taken): linked
+ * statically that is the one definition; linked with libpython.so it makes
+ * the linker copy _PyRuntime into this executable (R_X86_64_COPY), and the
+ * copy is the one the interpreter uses.
+ */
+#ifdef EMBED_DLSYM
+#include <dlfcn.h>
+
+static void *runtime_address(void)
+{
+	return dlsym(RTLD_DEFAULT, "_PyRuntime");
+}
+#else
 extern char _PyRuntime;
+
+static void *runtime_address(void)
+{
+	return &_PyRuntime;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -20,7 +40,7 @@ int main(int argc, char **argv)
 
 	Py_Initialize();
 	printf("script hexversion=%lu runtime=%lu head=%lu\n", (unsigned long)Py_Version,
-	       (unsigned long)(uintptr_t)&_PyRuntime,
+	       (unsigned long)(uintptr_t)runtime_address(),
 	       (unsigned long)(uintptr_t)PyInterpreterState_Head());
 	fflush(stdout);
 	snprintf(code, sizeof(code),

@@ -12,7 +12,12 @@ usage: pyfind_test.py PROBE CASE [NAME]
   spawn NAME     started stopped at its exec (as `hotspy record --`): not
                  found or not initialised there, found and up later
   stripped       pyenv 3.12 with a copy of libpython stripped of .symtab
+  deleted        the same with the copy deleted once it is loaded
+  mountns        the same with the copy on a tmpfs of the target's own
+                 mount namespace
   embed-shared   a C program linked with pyenv 3.11's libpython3.11.so
+  embed-copyreloc  the same naming _PyRuntime itself: the live runtime is
+                 the executable's copy (R_X86_64_COPY), not libpython's
   embed-static   a C program linked with Debian's libpython3.11.a
   embed-stripped the same, strip --strip-all: no _PyRuntime symbol at all,
                  only the .PyRuntime section, no Py_Version, no name
@@ -103,7 +108,7 @@ def check_found(res, facts, module_has=None, exact=None, by=None):
     if want >= 0x03070000:
         check(runtime == facts["runtime"] and runtime != 0,
               "runtime 0x%x == &_PyRuntime 0x%x" % (runtime, facts["runtime"]))
-        if want >= 0x030a0000:
+        if want >= 0x030a0000 and res["runtime_from"] != "copy":
             check(section == facts["runtime"], ".PyRuntime section 0x%x == &_PyRuntime" % section)
     else:
         check(runtime == 0 and section == 0, "no _PyRuntime before 3.7")
@@ -200,7 +205,46 @@ def case_stripped(probe_exe):
         run_case(probe_exe, [python, BUSY], env=env, module_has=d, exact=True)
 
 
-def build_embed(d, static):
+def case_elsewhere(probe_exe, how):
+    """pyenv 3.12 running a copy of its libpython that the probe cannot
+    open by its path: deleted once loaded, or in a mount namespace of its
+    own (a tmpfs only the target sees)."""
+    python = interpreters.find_or_skip("3.12")
+    lib = os.path.join(os.path.dirname(os.path.dirname(python)), "lib", "libpython3.12.so.1.0")
+    if not os.path.exists(lib):
+        skip("no libpython3.12.so.1.0")
+    with tempfile.TemporaryDirectory() as d:
+        if how == "deleted":
+            copy = os.path.join(d, "libpython3.12.so.1.0")
+            shutil.copy(lib, copy)
+            p, facts = start([python, BUSY], env=dict(os.environ, LD_PRELOAD=copy))
+            os.unlink(copy)
+        else:
+            unshare = shutil.which("unshare")
+            if not unshare or os.geteuid() != 0:
+                skip("mount namespaces need unshare and root")
+            mnt = os.path.join(d, "mnt")
+            os.mkdir(mnt)
+            copy = os.path.join(mnt, "libpython3.12.so.1.0")
+            script = ('mount -t tmpfs none "$1" && cp "$2" "$1"/ && '
+                      'LD_PRELOAD="$1"/libpython3.12.so.1.0 exec "$3" "$4"')
+            r = subprocess.run([unshare, "-m", "--propagation", "private", "true"],
+                               capture_output=True)
+            if r.returncode != 0:
+                skip("unshare -m refused: %s" % r.stderr.decode().strip())
+            p, facts = start([unshare, "-m", "--propagation", "private", "sh", "-c", script,
+                              "sh", mnt, lib, python, BUSY])
+            check(not os.path.exists(copy), "the copy is not in the probe's namespace")
+        try:
+            rc, res = probe(probe_exe, p.pid)
+            check(rc == 0, "probe exit 0 (%d)" % rc)
+            check_found(res, facts, module_has=copy, exact=True)
+        finally:
+            p.kill()
+            p.wait()
+
+
+def build_embed(d, static, copy=False):
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
         skip("no C compiler")
@@ -215,7 +259,9 @@ def build_embed(d, static):
         libs = subprocess.run([config, "--embed", "--ldflags"], capture_output=True,
                               text=True).stdout.split()
         libs = [x for x in libs if x != "-lpython3.11"]
-        cmd = [cc, "-o", exe, src] + cflags + ["-Wl,-Bstatic", "-lpython3.11", "-Wl,-Bdynamic"] \
+        # Debian's archive is not built for a PIE.
+        cmd = [cc, "-no-pie", "-o", exe, src] + cflags \
+            + ["-Wl,-Bstatic", "-lpython3.11", "-Wl,-Bdynamic"] \
             + libs + ["-lexpat", "-lz", "-lpthread", "-lutil", "-lm"]
     else:
         python = interpreters.find_or_skip("3.11")
@@ -225,7 +271,9 @@ def build_embed(d, static):
         cflags = subprocess.run([config, "--cflags"], capture_output=True, text=True).stdout.split()
         libs = subprocess.run([config, "--embed", "--ldflags"], capture_output=True,
                               text=True).stdout.split()
-        cmd = [cc, "-o", exe, src] + cflags + libs
+        cmd = [cc, "-o", exe, src] + cflags + libs + ["-ldl"]
+        if not copy:
+            cmd.insert(1, "-DEMBED_DLSYM")
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         skip("cannot build embed.c: %s" % r.stderr.strip()[-400:])
@@ -234,9 +282,12 @@ def build_embed(d, static):
 
 def case_embed(probe_exe, kind):
     with tempfile.TemporaryDirectory() as d:
-        exe = build_embed(d, kind != "shared")
+        exe = build_embed(d, kind not in ("shared", "copyreloc"), kind == "copyreloc")
         if kind == "shared":
             run_case(probe_exe, [exe], module_has="libpython3.11", exact=True, by="symbol")
+        elif kind == "copyreloc":
+            # The live _PyRuntime is the executable's copy, not libpython's.
+            run_case(probe_exe, [exe], module_has="libpython3.11", exact=True, by="copy")
         elif kind == "static":
             run_case(probe_exe, [exe], module_has=exe, exact=True)
         else:
@@ -273,6 +324,8 @@ def main():
         case_stripped(probe_exe)
     elif case.startswith("embed-"):
         case_embed(probe_exe, case[len("embed-"):])
+    elif case in ("deleted", "mountns"):
+        case_elsewhere(probe_exe, case)
     elif case == "notpython":
         case_notpython(probe_exe)
     else:
