@@ -21,6 +21,9 @@ usage: pyfind_test.py PROBE CASE [NAME]
   embed-static   a C program linked with Debian's libpython3.11.a
   embed-stripped the same, strip --strip-all: no _PyRuntime symbol at all,
                  only the .PyRuntime section, no Py_Version, no name
+  fake35, fake314, fake314debug
+                 made-up libpythons (tests/python/fakepython.c) in sleep:
+                 unsupported 3.5, 3.14 without and with _Py_DebugOffsets
   notpython      sleep: not found
 Exit 77 (skip) when what a case needs is not on the machine.
 """
@@ -300,6 +303,50 @@ def case_embed(probe_exe, kind):
             run_case(probe_exe, [exe], module_has=exe, exact=True, by="section")
 
 
+def case_fake(probe_exe, kind):
+    """A made-up libpython preloaded into sleep: 3.5 (unsupported: the
+    version is named), 3.14 without _Py_DebugOffsets (unsupported: no
+    table), 3.14 with them (found from the target's own offsets)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        skip("no C compiler")
+    name, flags = {
+        "fake35": ("libpython3.5m.so.1.0", ["-DFAKE_OLD"]),
+        "fake314": ("libpython3.14.so.1.0", ["-DFAKE_DEBUG=0"]),
+        "fake314debug": ("libpython3.14.so.1.0", ["-DFAKE_DEBUG=1"]),
+    }[kind]
+    with tempfile.TemporaryDirectory() as d:
+        lib = os.path.join(d, name)
+        subprocess.run([cc, "-shared", "-fPIC", "-O0", "-o", lib,
+                        os.path.join(HERE, "fakepython.c")] + flags, check=True)
+        p = subprocess.Popen(["sleep", "30"], env=dict(os.environ, LD_PRELOAD=lib))
+        try:
+            time.sleep(0.3)
+            rc, res = probe(probe_exe, p.pid)
+            hexv = int(res.get("hexversion", "0"), 16)
+            if kind == "fake35":
+                check(rc == 3 and res.get("status") == "unsupported", "3.5 unsupported")
+                check(hexv == 0x03050af0, "version 3.5.10 named (0x%x)" % hexv)
+                check(res.get("version_from") == "banner", "from PY_VERSION")
+            elif kind == "fake314":
+                check(rc == 3 and res.get("status") == "unsupported",
+                      "3.14 without debug offsets unsupported")
+                check(hexv == 0x030e00f0, "version 3.14.0 named (0x%x)" % hexv)
+            else:
+                check(rc == 0 and res.get("status") == "found", "3.14 with debug offsets found")
+                check(hexv == 0x030e00f0 and res.get("version_exact") == "1", "3.14.0 exact")
+                rt = int(res.get("runtime_addr", "0"), 16)
+                check(rt != 0 and int(res.get("interp_head_addr", "0"), 16) == rt + 64,
+                      "interpreters.head where the target's offsets say")
+                check(int(res.get("interp_head", "0"), 16) == rt, "head read from the target")
+                check(res.get("initialized") == "1" and res.get("debug_offsets") == "1",
+                      "initialised, debug offsets")
+            check(res.get("module", "").endswith(name), "module named")
+        finally:
+            p.kill()
+            p.wait()
+
+
 def case_notpython(probe_exe):
     p = subprocess.Popen(["sleep", "30"])
     try:
@@ -326,6 +373,8 @@ def main():
         case_embed(probe_exe, case[len("embed-"):])
     elif case in ("deleted", "mountns"):
         case_elsewhere(probe_exe, case)
+    elif case.startswith("fake"):
+        case_fake(probe_exe, case)
     elif case == "notpython":
         case_notpython(probe_exe)
     else:
