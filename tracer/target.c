@@ -113,6 +113,22 @@ int target_load_vdso(pid_t pid, const struct maps *maps, struct elf_cache *cache
 	return 0;
 }
 
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	if (addr > UINT64_MAX - len)
+		return -EFAULT;
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
 /* In the child: wait for the tracer, then become the command. */
 static void __attribute__((noreturn))
 spawn_child(char *const *argv, int sync_fd, int err_fd)

@@ -6,6 +6,7 @@
 #define HOTSPY_TARGET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "elf_cache.h"
@@ -35,6 +36,14 @@ int target_tracer(pid_t pid);
  */
 int target_parse_stat(const char *text, size_t len, char *state, char *comm,
 		      size_t comm_size);
+
+/*
+ * Copy @len bytes at address @addr of process @pid into @buf with one
+ * process_vm_readv (no ptrace stop needed). 0; -EFAULT when the range is
+ * not wholly mapped (a short read counts as a failure); -ESRCH, -EPERM...
+ * Safe on any address: the target is never written or stopped.
+ */
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 /*
  * Copy the [vdso] image of @pid (found in @maps) and register it in @cache,

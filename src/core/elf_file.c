@@ -543,3 +543,86 @@ const char *elf_file_symbol(struct elf_file *ef, uint64_t vaddr, uint64_t *start
 		*start = ef->syms[lo - 1].addr;
 	return ef->syms[lo - 1].name;
 }
+
+/* The defined symbol @name in the symbol table section @scn. */
+static int find_in_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const char *name,
+			 uint64_t *vaddr, uint64_t *size)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t fsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT), n;
+	GElf_Sym st;
+
+	if (!d || !fsize)
+		return -ENOENT;
+	/* Bounded by the data libelf checked against the file, not sh_size. */
+	n = d->d_size / fsize;
+	for (size_t i = 1; i < n && gelf_getsym(d, (int)i, &st); i++) {
+		const char *s;
+
+		if (st.st_shndx == SHN_UNDEF || st.st_name == 0)
+			continue;
+		s = elf_strptr(elf, sh->sh_link, st.st_name);
+		if (!s || strcmp(s, name) != 0)
+			continue;
+		if (vaddr)
+			*vaddr = st.st_value;
+		if (size)
+			*size = st.st_size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static Elf_Scn *section_of_type(Elf *elf, unsigned type, GElf_Shdr *sh)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (gelf_getshdr(scn, sh) && sh->sh_type == type)
+			return scn;
+	}
+	return NULL;
+}
+
+int elf_file_find_symbol(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+			 uint64_t *size)
+{
+	static const unsigned types[] = { SHT_DYNSYM, SHT_SYMTAB };
+	GElf_Shdr sh;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		Elf_Scn *scn = section_of_type(ef->elf, types[i], &sh);
+
+		if (scn && find_in_table(ef->elf, scn, &sh, name, vaddr, size) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int elf_file_section(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+		     uint64_t *size, uint64_t *file_offset)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(ef->elf, &shstrndx) < 0)
+		return -ENOENT;
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		const char *s;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		s = elf_strptr(ef->elf, shstrndx, sh.sh_name);
+		if (!s || strcmp(s, name) != 0)
+			continue;
+		if (vaddr)
+			*vaddr = sh.sh_addr;
+		if (size)
+			*size = sh.sh_size;
+		if (file_offset)
+			*file_offset = sh.sh_offset;
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -57,6 +57,27 @@ int elf_file_eh_frame_hdr(const struct elf_file *ef, uint64_t *vaddr, uint64_t *
  */
 const char *elf_file_symbol(struct elf_file *ef, uint64_t vaddr, uint64_t *start);
 
+/*
+ * The symbol named exactly @name, of any type (object, function, TLS...),
+ * defined in this file: .dynsym first (what the loader sees, kept by
+ * strip), then .symtab (which also has local symbols such as CPython's
+ * static `interp_head`). Stores its ELF virtual address in *@vaddr and its
+ * st_size in *@size (either may be NULL). 0, or -ENOENT when no defined
+ * symbol has that name. A linear scan: meant for a few look-ups per file,
+ * not per sample.
+ */
+int elf_file_find_symbol(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+			 uint64_t *size);
+
+/*
+ * The section named exactly @name (".PyRuntime", ".rodata"): its address
+ * (sh_addr), size and file offset, each stored when its pointer is
+ * non-NULL. For SHT_NOBITS (.bss) the file offset holds no bytes. 0, or
+ * -ENOENT when the file has no such section (or no section headers).
+ */
+int elf_file_section(const struct elf_file *ef, const char *name, uint64_t *vaddr,
+		     uint64_t *size, uint64_t *file_offset);
+
 /* Build-id note as raw bytes; returns length (0 when absent). Owned by @ef. */
 size_t elf_file_build_id(const struct elf_file *ef, const uint8_t **id);
 

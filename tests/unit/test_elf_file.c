@@ -53,6 +53,12 @@ __attribute__((noinline)) int elf_test_target(int x)
 	return x * 3 + 1;
 }
 
+/* An object of known size and a section of our own, found by name below. */
+extern const unsigned long long hs_test_object[3];
+const unsigned long long hs_test_object[3] = { 0x1122334455667788ull, 2, 3 };
+__attribute__((section(".hs_test_section"), used))
+static const char hs_test_section_bytes[] = "hotspy section bytes";
+
 static uint64_t fn_addr(void (*fn)(void))
 {
 	return (uint64_t)(uintptr_t)fn;
@@ -165,6 +171,41 @@ static void test_exe_reads(const struct elf_file *ef, uint64_t bias, const char 
 	CHECK(nonzero);
 }
 
+/* Symbols of any type by exact name, and sections by name: the ways the
+ * CPython reader finds _PyRuntime, Py_Version and .PyRuntime. */
+static void test_exe_lookups(struct elf_file *ef, uint64_t bias)
+{
+	uint64_t v = 0, size = 0, off = 0;
+	char bytes[sizeof(hs_test_section_bytes)];
+
+	CHECK(elf_file_find_symbol(ef, "hs_test_object", &v, &size) == 0);
+	CHECK_EQ_U64(v + bias, (uint64_t)(uintptr_t)hs_test_object);
+	CHECK_EQ_U64(size, sizeof(hs_test_object));
+	v = 0;
+	CHECK(elf_file_find_symbol(ef, "elf_test_target", &v, NULL) == 0);
+	CHECK_EQ_U64(v + bias, (uint64_t)(uintptr_t)elf_test_target);
+	/* A local symbol (.symtab only). */
+	v = 0;
+	CHECK(elf_file_find_symbol(ef, "hs_a_local", &v, &size) == 0);
+	CHECK_EQ_U64(v + bias, fn_addr(hs_z_global));
+	CHECK_EQ_U64(size, 1);
+	/* Exact names only: no prefix, no suffix. */
+	CHECK(elf_file_find_symbol(ef, "hs_test_objec", &v, NULL) == -ENOENT);
+	CHECK(elf_file_find_symbol(ef, "hs_test_object_", &v, NULL) == -ENOENT);
+	CHECK(elf_file_find_symbol(ef, "", &v, NULL) == -ENOENT);
+	/* Imported (undefined here) is not found. */
+	CHECK(elf_file_find_symbol(ef, "dlsym", &v, NULL) == -ENOENT);
+
+	CHECK(elf_file_section(ef, ".hs_test_section", &v, &size, &off) == 0);
+	CHECK_EQ_U64(v + bias, (uint64_t)(uintptr_t)hs_test_section_bytes);
+	CHECK(size >= sizeof(hs_test_section_bytes));
+	CHECK(elf_file_read(ef, off, bytes, sizeof(bytes)) == 0);
+	CHECK(memcmp(bytes, hs_test_section_bytes, sizeof(bytes)) == 0);
+	CHECK(elf_file_section(ef, ".text", NULL, NULL, NULL) == 0);
+	CHECK(elf_file_section(ef, ".hs_test_sectio", &v, &size, &off) == -ENOENT);
+	CHECK(elf_file_section(ef, ".PyRuntime", &v, &size, &off) == -ENOENT);
+}
+
 static void test_libc(const struct maps *maps)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
@@ -186,6 +227,9 @@ static void test_libc(const struct maps *maps)
 	name = elf_file_symbol(ef, addr - bias, &start);
 	CHECK(name && strstr(name, "getpid"));
 	CHECK_EQ_U64(start, addr - bias);
+	start = 0;
+	CHECK(elf_file_find_symbol(ef, "getpid", &start, NULL) == 0);
+	CHECK_EQ_U64(start + bias, addr);
 	elf_file_free(ef);
 }
 
@@ -285,6 +329,9 @@ static void test_shared_page(void)
 	CHECK_EQ_U64(elf_file_build_id(ef, &id), 8);
 	CHECK(id && id[0] == 1 && id[7] == 8);
 	CHECK(elf_file_symbol(ef, 0x100, NULL) == NULL);
+	/* No section headers at all. */
+	CHECK(elf_file_find_symbol(ef, "x", &v, NULL) == -ENOENT);
+	CHECK(elf_file_section(ef, ".text", &v, NULL, NULL) == -ENOENT);
 	elf_file_free(ef);
 
 	/* A non-PIE executable runs at its link addresses: bias 0 for every
@@ -335,6 +382,10 @@ static void poke(struct elf_file *ef)
 	elf_file_build_id(ef, &id);
 	elf_file_load_bias(ef, 0x7f0000000000, 0, &bias);
 	elf_file_load_bias(ef, 0x7f0000001000, 0x1000, &bias);
+	elf_file_find_symbol(ef, "_PyRuntime", &v, &s);
+	elf_file_find_symbol(ef, "main", &v, &s);
+	elf_file_section(ef, ".PyRuntime", &v, &s, &lo);
+	elf_file_section(ef, ".text", &v, &s, &lo);
 }
 
 static void test_malformed(const unsigned char *image, size_t len)
@@ -474,6 +525,7 @@ int main(void)
 		bias = check_bias_all_mappings(ef, maps, m);
 		test_exe_symbols(ef, bias);
 		test_exe_reads(ef, bias, exe);
+		test_exe_lookups(ef, bias);
 	}
 	elf_file_free(ef);
 
