@@ -442,6 +442,70 @@ def case_perf(rest):
     print("PASS (largest difference %.1f points)" % worst)
 
 
+def kernel_share(folded):
+    """Percent of the weight of @folded whose stack holds a kernel frame."""
+    total = kern = 0.0
+    with open(folded) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            total += float(n)
+            if any(x.endswith("_[k]") for x in stack.split(";")):
+                kern += float(n)
+    if not total:
+        fail("no samples in " + folded)
+    return 100.0 * kern / total
+
+
+def case_kernel_perf(rest):
+    """hotspy --kernel and perf record -g, attached to the same run of a
+    fixture at once, find kernel frames in the same share of samples
+    (within 5 points), and in a real part of them. Which samples carry
+    kernel frames depends on where the machine delivers the sampling
+    interrupt (a paravirtualised kernel delivers some at the return to user
+    mode): perf's own share on the same run is the reference."""
+    name = rest[0] if rest else "syscalls"
+    perf = shutil.which("perf")
+    if not perf:
+        print("SKIP: perf is not installed")
+        sys.exit(SKIP)
+    fixture = os.path.join(ARGS.fixtures, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, hfold = os.path.join(tmp, "perf.data"), os.path.join(tmp, "h.folded")
+        target = subprocess.Popen([fixture, "8"])
+        try:
+            time.sleep(0.3)
+            rate, secs = "300", "3"
+            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-F", rate,
+                                   "-g", "-o", data, "-p", str(target.pid), "--", "sleep", secs],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            r = run_hotspy(["record", "-r", rate, "-d", secs, "-o", hfold, "--kernel",
+                            "-p", str(target.pid)])
+            _, perr = pr.communicate(timeout=60)
+            if pr.returncode != 0:
+                print(perr)
+                print("SKIP: perf record cannot sample here")
+                sys.exit(SKIP)
+            if r.returncode != 0:
+                fail("hotspy exited %d" % r.returncode)
+        finally:
+            target.kill()
+            target.wait()
+        script = subprocess.run([perf, "script", "-i", data], capture_output=True, text=True)
+        samples = [s for s in script.stdout.split("\n\n") if s.strip()]
+        if len(samples) < 100:
+            fail("perf recorded only %d samples" % len(samples))
+        p = 100.0 * sum("[kernel.kallsyms]" in s for s in samples) / len(samples)
+        h = kernel_share(hfold)
+        print("samples with kernel frames: hotspy %.1f %%, perf %.1f %% (%d samples)"
+              % (h, p, len(samples)))
+        if p < 10.0:
+            print("SKIP: perf sees kernel frames in only %.1f %% of samples here" % p)
+            sys.exit(SKIP)
+        if abs(h - p) > 5.0:
+            fail("hotspy and perf differ by %.1f points on the kernel share" % abs(h - p))
+    print("PASS")
+
+
 def case_progress(rest):
     """On a terminal, a live progress line; the summary still ends the run."""
     del rest
@@ -703,13 +767,14 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
     p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
-                                      "progress", "sampler", "shortthreads", "smoke"])
+                                      "kernel", "progress", "sampler", "shortthreads",
+                                      "smoke"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
-     "permission": case_permission, "perf": case_perf,
+     "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke}[ARGS.case](ARGS.rest)
 
