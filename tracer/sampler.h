@@ -83,6 +83,9 @@ struct sampler_stats {
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
 	uint64_t walks_slow;       /* walks that needed libunwind */
 	uint64_t maps_reloads;
+	uint64_t thread_scans;     /* reads of a /proc/PID/task list (ptrace:
+	                            * while attaching only; new threads come
+	                            * by clone events) */
 	size_t threads_seen;       /* distinct threads ever sampled or attached */
 };
 

@@ -149,9 +149,9 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 	fprintf(stderr,
 		"hotspy: stats: ticks %" PRIu64 " (missed %" PRIu64 "), snapshots %" PRIu64
 		", skipped idle %" PRIu64 ", deferred %" PRIu64 ", failed %" PRIu64
-		", maps reloads %" PRIu64 "\n",
+		", maps reloads %" PRIu64 ", thread list scans %" PRIu64 "\n",
 		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
-		st->failed, st->maps_reloads);
+		st->failed, st->maps_reloads, st->thread_scans);
 	if (st->exited_threads)
 		fprintf(stderr, "hotspy: stats: %" PRIu64 " threads exited, %" PRIu64 " never "
 			"sampled; %.1f ms of their CPU not in any sample\n", st->exited_threads,
