@@ -236,7 +236,7 @@ int cmd_dump(const struct options *o)
 	pid_t pid = 0;
 	int ret = 1, err;
 
-	if (session_open(o, &setup, &ss) < 0)
+	if (session_new(o, &ss) < 0 || session_attach(ss, &setup) < 0)
 		goto out;
 	pid = sampler_pid(session_sampler(ss));
 	snprintf(comm, sizeof(comm), "%s", sampler_comm(session_sampler(ss)));

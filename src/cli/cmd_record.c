@@ -358,22 +358,24 @@ int cmd_record(const struct options *o)
 	pid_t pid;
 	double secs;
 
+	if (session_new(o, &ss) < 0)
+		return 1;
 	/* Everything that can fail without the target comes first, so a bad
 	 * output path is reported before anything is attached. */
 	if (resolve_output(o, path, sizeof(path), &format) < 0)
-		return 1;
+		goto fail;
 	err = outfile_open(path, &out);
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o",
 			  path, strerror(-err));
-		return 1;
+		goto fail;
 	}
 	rec.profile = profile_new();
 	if (!rec.profile) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (session_open(o, NULL, &ss) < 0)
+	if (session_attach(ss, NULL) < 0)
 		goto fail;
 	s = session_sampler(ss);
 	pid = sampler_pid(s);

@@ -332,7 +332,7 @@ int cmd_top(const struct options *o)
 	setup = (struct session_setup){
 		.kind = o->sampler, .sampler = config_sampler(o, NULL), .duration = o->duration,
 	};
-	if (session_open(o, &setup, &c.ss) < 0)
+	if (session_new(o, &c.ss) < 0 || session_attach(c.ss, &setup) < 0)
 		goto out;
 	sampler_signal_set(&signals);
 	s = session_sampler(c.ss);

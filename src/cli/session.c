@@ -28,17 +28,42 @@ struct session {
 	bool show_progress;
 };
 
-int session_open(const struct options *o, const struct session_setup *setup,
-		 struct session **out)
+int session_new(const struct options *o, struct session **out)
 {
-	struct session *ss = calloc(1, sizeof(*ss));
+	struct session *ss;
 	sigset_t old_mask;
 	int err;
 
 	*out = NULL;
+	/* The mask is never restored: a pending SIGINT would then kill
+	 * hotspy before it writes what it recorded. */
+	if (sampler_block_signals(&old_mask) < 0)
+		return log_error(-errno, "cannot block signals: %s", strerror(errno));
+	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return log_error(-ENOMEM, "out of memory");
 	ss->o = o;
+	ss->cache = elf_cache_new();
+	ss->sym = ss->cache ? symbolizer_new(ss->cache) : NULL;
+	if (!ss->sym) {
+		err = log_error(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	symbolizer_set_demangle(ss->sym, !o->no_demangle);
+	for (size_t i = 0; i < o->ndebug_dirs; i++)
+		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);
+	*out = ss;
+	return 0;
+
+fail:
+	session_free(ss);
+	return err;
+}
+
+int session_attach(struct session *ss, const struct session_setup *setup)
+{
+	const struct options *o = ss->o;
+
 	if (setup) {
 		ss->setup = *setup;
 	} else {
@@ -50,35 +75,11 @@ int session_open(const struct options *o, const struct session_setup *setup,
 		};
 	}
 	ss->show_progress = ss->setup.progress && !o->quiet && isatty(STDERR_FILENO);
-	ss->cache = elf_cache_new();
-	ss->sym = ss->cache ? symbolizer_new(ss->cache) : NULL;
-	if (!ss->sym) {
-		err = log_error(-ENOMEM, "out of memory");
-		goto fail;
-	}
-	symbolizer_set_demangle(ss->sym, !o->no_demangle);
-	for (size_t i = 0; i < o->ndebug_dirs; i++)
-		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);
-	/* Before the sampler exists: a Ctrl-C from now on ends the session
-	 * at a clean point instead of killing hotspy with a target seized. The
-	 * mask is never restored, as a pending SIGINT would then kill hotspy
-	 * before it writes what it recorded. */
-	if (sampler_block_signals(&old_mask) < 0) {
-		err = log_error(-errno, "cannot block signals: %s", strerror(errno));
-		goto fail;
-	}
 	ss->setup.sampler.cache = ss->cache;
 	ss->sampler = sampler_open(ss->setup.kind, &ss->setup.sampler);
-	if (!ss->sampler) {
-		err = -errno;   /* sampler_open has said what and why */
-		goto fail;
-	}
-	*out = ss;
+	if (!ss->sampler)
+		return errno ? -errno : -EIO;   /* sampler_open has said what and why */
 	return 0;
-
-fail:
-	session_free(ss);
-	return err < 0 ? err : -EIO;
 }
 
 /* The sampler's callback: the front end's, with its error kept. */

@@ -54,15 +54,21 @@ struct session_hooks {
 };
 
 /*
- * Block the signals the sampler waits for, open the sampler (logging what
- * failed and how to fix it), and set up the symbolizer from @o. @setup may
- * be NULL: then it is taken from @o (--sampler, -d, the progress line
- * unless -q). @o is borrowed and must outlive the session. 0 and the
- * session in *@out (the caller frees it with session_free), or -errno
- * (reported).
+ * Block the signals that end a recording (first of all, so that a Ctrl-C
+ * from now on ends the session at a clean point rather than killing hotspy
+ * with a temporary file made or a target seized) and set up the symbolizer
+ * from @o. @o is borrowed and must outlive the session. 0 and the session
+ * in *@out (the caller frees it with session_free), or -errno (reported).
  */
-int session_open(const struct options *o, const struct session_setup *setup,
-		 struct session **out);
+int session_new(const struct options *o, struct session **out);
+
+/*
+ * Open the sampler: attach to the target or start the command (logging
+ * what failed and how to fix it). @setup may be NULL: then it is taken
+ * from the options (--sampler, -d, the progress line unless -q). 0 or
+ * -errno (reported).
+ */
+int session_attach(struct session *ss, const struct session_setup *setup);
 
 /* Poll the sampler until an end reason, calling @hooks. Returns the end
  * reason; session_error() gives the error of SESSION_FAILED. */
@@ -72,7 +78,8 @@ enum session_end session_run(struct session *ss, const struct session_hooks *hoo
  * itself failed rather than a hook. */
 int session_error(const struct session *ss, bool *sampler_failed);
 
-/* The live sampler (borrowed), or NULL once detached. */
+/* The live sampler (borrowed), or NULL before session_attach and once
+ * detached. */
 struct sampler *session_sampler(const struct session *ss);
 
 /* Seconds from the start of session_run to its end (or to now while it
