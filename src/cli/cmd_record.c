@@ -383,10 +383,7 @@ int cmd_record(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (o->verbose)
-		log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",
-			 sampler_comm(s), (int)pid, sampler_name(s), sampler_reason(s), o->rate,
-			 o->idle ? "wall-clock" : "on-CPU");
+	session_describe(ss);
 
 	why = session_run(ss, &hooks);
 	report_end(ss, why);

@@ -347,6 +347,7 @@ int cmd_top(const struct options *o)
 			goto out;
 		}
 	}
+	session_describe(c.ss);
 	c.start_ns = sampler_now_ns();
 	usage_update(&c.usage, c.pid, c.start_ns);
 	c.next_refresh = c.start_ns + c.delay_ns;

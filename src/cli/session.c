@@ -82,6 +82,17 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 	return 0;
 }
 
+void session_describe(const struct session *ss)
+{
+	const struct sampler *s = ss->sampler;
+
+	if (!ss->o->verbose || !s)
+		return;
+	log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",
+		 sampler_comm(s), (int)sampler_pid(s), sampler_name(s), sampler_reason(s),
+		 ss->setup.sampler.rate, ss->setup.sampler.idle ? "wall-clock" : "on-CPU");
+}
+
 /* The sampler's callback: the front end's, with its error kept. */
 static int session_sample(const struct sample *smp, void *ctx)
 {

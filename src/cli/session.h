@@ -70,6 +70,10 @@ int session_new(const struct options *o, struct session **out);
  */
 int session_attach(struct session *ss, const struct session_setup *setup);
 
+/* With -v, say what is sampled and how (through the logging sink of the
+ * moment: the top view's bottom line while it is open). */
+void session_describe(const struct session *ss);
+
 /* Poll the sampler until an end reason, calling @hooks. Returns the end
  * reason; session_error() gives the error of SESSION_FAILED. */
 enum session_end session_run(struct session *ss, const struct session_hooks *hooks);
