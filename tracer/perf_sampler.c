@@ -391,6 +391,7 @@ static int process_open(struct sampler *s, pid_t pid, pid_t skip)
 	dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT && pid != s->pid ? 0 : refusal(errno, pid);
+	s->stats.thread_scans++;
 	for (struct dirent *de; (de = readdir(dir));) {
 		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
 

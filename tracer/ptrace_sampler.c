@@ -9,6 +9,14 @@
  * sigtimedwait on SIGCHLD (which the kernel sends the tracer on each tracee
  * stop) as well as on the signals that end a recording.
  *
+ * Threads are followed by events, not by reading /proc/PID/task at each
+ * tick: every thread is seized with PTRACE_O_TRACECLONE, so the kernel
+ * attaches each new thread to us at its birth (it starts in a
+ * PTRACE_EVENT_STOP, which is resumed), and reports each thread's exit.
+ * /proc/PID/task is read only while attaching to a running process, until
+ * no new thread shows up: a thread born of a thread not yet seized is not
+ * attached by the kernel.
+ *
  * On-CPU time (the default) is measured the way perf's task-clock counts
  * it: each thread earns credit as its CPU clock advances (schedstat), and a
  * snapshot taken while it runs spends that credit in whole sampling periods,
@@ -27,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +70,10 @@ struct traced_thread {
 	                             * below 0 after a rounding up, by less than
 	                             * one period */
 	char comm[TARGET_COMM_MAX];
-	unsigned listed : 1;        /* present in the last scan of task/ */
-	unsigned gone : 1;          /* exited or detached: dropped at next scan */
+	unsigned gone : 1;          /* exited or detached: dropped at the next tick */
+	unsigned release : 1;       /* attached by the kernel but not ours to
+	                             * sample (a process we do not follow):
+	                             * detached at its first stop */
 	unsigned job_stopped : 1;   /* in group-stop (SIGSTOP...): left alone */
 	unsigned interrupting : 1;  /* a PTRACE_INTERRUPT of ours is pending */
 };
@@ -71,14 +82,16 @@ struct traced_thread {
  * its descendants. */
 struct traced_proc {
 	pid_t pid;
-	DIR *task_dir;                   /* /proc/PID/task, scanned each tick */
+	DIR *task_dir;                   /* /proc/PID/task while attaching, or NULL */
 };
 
 struct ptrace_backend {
 	struct traced_proc *procs;       /* procs[0] is the target */
 	size_t nprocs, procs_cap;
 	unsigned long options;           /* PTRACE_O_* every thread is seized with */
-	struct traced_thread *threads;   /* sorted by tid */
+	struct traced_thread *threads;   /* sorted by tid; entries move when a
+	                                  * thread is added: hold tids, not
+	                                  * pointers, across event handling */
 	size_t nthreads, cap;
 	uint8_t *stack;                  /* one snapshot's stack copy */
 	uint64_t period_ns;
@@ -97,7 +110,8 @@ enum event_kind {
 	EV_GONE,           /* the thread exited or was detached */
 };
 
-static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid);
+static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid, pid_t hint);
+static void thread_born(struct sampler *s, pid_t parent);
 
 static struct ptrace_backend *backend_of(const struct sampler *s)
 {
@@ -119,6 +133,24 @@ static struct traced_thread *thread_find(struct ptrace_backend *b, pid_t tid)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* The thread with the lowest tid >= @tid, or NULL. Walking the threads by
+ * tid, not by index, visits each once even when handling an event adds a
+ * thread (which moves the entries after it). */
+static struct traced_thread *thread_next(struct ptrace_backend *b, pid_t tid)
+{
+	size_t lo = 0, hi = b->nthreads;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < b->nthreads ? &b->threads[lo] : NULL;
 }
 
 static struct traced_thread *thread_insert(struct ptrace_backend *b, pid_t tid)
@@ -195,14 +227,20 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 
 	sig = WSTOPSIG(status);
 	event = (unsigned)status >> 16;
-	/* A child process auto-attached on fork may report its first stop
-	 * before its parent reports the fork. */
-	if (!t && !b->detaching && s->cfg.subprocesses)
-		t = adopt_thread(s, tid);
-	if (b->detaching || !t) {
+	/* A thread (or, with --subprocesses, a process) the kernel attached
+	 * on clone or fork may report its first stop before its parent
+	 * reports the clone. */
+	if (!t && !b->detaching)
+		t = adopt_thread(s, tid, 0);
+	if (b->detaching || !t || t->release) {
+		/* Its child was attached to us too: let it go as well. */
+		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+		    event == PTRACE_EVENT_VFORK)
+			thread_born(s, tid);
 		/* Pass a pending signal on as we let go of the thread. */
 		ptrace(PTRACE_DETACH, tid, NULL,
 		       (void *)(uintptr_t)(event == 0 ? sig : 0));
+		t = thread_find(b, tid);   /* thread_born may have moved it */
 		if (t)
 			t->gone = 1;
 		return EV_GONE;
@@ -225,22 +263,29 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		}
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
-	case PTRACE_EVENT_EXEC:
-		/* A new program: new mappings, and its name. */
-		sampler_proc_exec(s, t->pid);
-		ptrace_resume(tid, 0);
-		return EV_HANDLED;
-	case PTRACE_EVENT_FORK:
-	case PTRACE_EVENT_VFORK: {
-		/* --subprocesses: the kernel attached the child for us. */
-		unsigned long child = 0;
+	case PTRACE_EVENT_EXEC: {
+		/* A new program: new mappings, and its name. A thread other
+		 * than the leader that runs exec takes the leader's tid; its
+		 * own tid is gone without an exit of its own (ptrace(2),
+		 * "execve(2) under ptrace"). */
+		unsigned long former = 0;
+		pid_t pid = t->pid;
 
-		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 && child &&
-		    !thread_find(b, (pid_t)child))
-			adopt_thread(s, (pid_t)child);
+		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &former) == 0 &&
+		    former && (pid_t)former != tid && thread_find(b, (pid_t)former))
+			thread_find(b, (pid_t)former)->gone = 1;
+		sampler_proc_exec(s, pid);
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
 	}
+	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+		/* The kernel attached the new thread (or, --subprocesses, the
+		 * child process) for us. */
+		thread_born(s, tid);
+		ptrace_resume(tid, 0);
+		return EV_HANDLED;
 	default:
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
@@ -326,25 +371,35 @@ static int thread_read_cpu(const struct traced_thread *t, uint64_t *cpu_ns)
 	return 0;
 }
 
-/* Start tracking thread @tid of process @pid, which is already seized.
+static int thread_open_stat(pid_t pid, pid_t tid)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Start tracking thread @tid of process @pid, which is already seized;
+ * @stat_fd is its open stat file (taken over), or -1 to open it here.
  * 0 or -ENOMEM. */
-static int thread_track(struct sampler *s, pid_t pid, pid_t tid)
+static int thread_track(struct sampler *s, pid_t pid, pid_t tid, int stat_fd)
 {
 	struct traced_thread *t = thread_insert(backend_of(s), tid);
 	char path[96];
 
-	if (!t)
+	if (!t) {
+		if (stat_fd >= 0)
+			close(stat_fd);
 		return -ENOMEM;
+	}
 	t->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	t->stat_fd = stat_fd >= 0 ? stat_fd : thread_open_stat(pid, tid);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
 	t->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
 	/* Time run before we came counts for nothing; a thread born since
 	 * counts all of its time (cpu_ns stays 0). */
 	if (!backend_of(s)->attached)
 		thread_read_cpu(t, &t->cpu_ns);
-	t->listed = 1;
 	s->stats.threads_seen++;
 	return 0;
 }
@@ -354,19 +409,27 @@ static int thread_attach(struct sampler *s, pid_t pid, pid_t tid)
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(uintptr_t)backend_of(s)->options) < 0)
 		return -errno;
 	/* Untracked, the thread is detached at its first stop. */
-	return thread_track(s, pid, tid);
+	return thread_track(s, pid, tid, -1);
 }
 
-/* Start scanning the threads of process @pid. 0 or -errno. */
-static int proc_add(struct sampler *s, pid_t pid)
+static struct traced_proc *proc_find(struct ptrace_backend *b, pid_t pid)
+{
+	for (size_t i = 0; i < b->nprocs; i++)
+		if (b->procs[i].pid == pid)
+			return &b->procs[i];
+	return NULL;
+}
+
+/* Follow the threads of process @pid; with @scan, its task list is read
+ * while attaching. 0 or -errno. */
+static int proc_add(struct sampler *s, pid_t pid, bool scan)
 {
 	struct ptrace_backend *b = backend_of(s);
 	char path[64];
-	DIR *dir;
+	DIR *dir = NULL;
 
-	for (size_t i = 0; i < b->nprocs; i++)
-		if (b->procs[i].pid == pid)
-			return 0;
+	if (proc_find(b, pid))
+		return 0;
 	if (b->nprocs == b->procs_cap) {
 		size_t cap = b->procs_cap ? b->procs_cap * 2 : 4;
 		struct traced_proc *bigger = realloc(b->procs, cap * sizeof(*bigger));
@@ -376,10 +439,12 @@ static int proc_add(struct sampler *s, pid_t pid)
 		b->procs = bigger;
 		b->procs_cap = cap;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
+	if (scan) {
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+		dir = opendir(path);
+		if (!dir)
+			return -errno;
+	}
 	b->procs[b->nprocs++] = (struct traced_proc){ .pid = pid, .task_dir = dir };
 	return 0;
 }
@@ -397,18 +462,58 @@ static pid_t thread_group(pid_t tid)
 }
 
 /*
- * Track @tid, a thread the kernel attached to us (a child process of a
- * traced thread, --subprocesses): its process is scanned from now on and
- * its samples are unwound with its own maps. NULL when it cannot be.
+ * Track @tid, a thread the kernel attached to us: a new thread of a process
+ * we follow, or (--subprocesses) the first thread of a child process, whose
+ * samples are unwound with its own maps. @hint is the process it most
+ * likely belongs to (its parent's, for a clone), or 0. NULL when it is not
+ * ours to follow or cannot be.
  */
-static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid)
+static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid, pid_t hint)
 {
-	pid_t pid = thread_group(tid);
+	struct ptrace_backend *b = backend_of(s);
+	int fd = hint > 0 ? thread_open_stat(hint, tid) : -1;
+	pid_t pid = hint;
 
-	if (pid <= 0 || proc_add(s, pid) < 0 || !sampler_proc(s, pid) ||
-	    thread_track(s, pid, tid) < 0)
+	/* Its stat file under the parent's task/ answers in one open what
+	 * /proc/TID/status would in three calls: most clones are threads. */
+	if (fd < 0) {
+		pid = thread_group(tid);
+		if (pid <= 0)
+			return NULL;
+	}
+	if (!proc_find(b, pid) &&
+	    (!s->cfg.subprocesses || proc_add(s, pid, false) < 0 || !sampler_proc(s, pid))) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
-	return thread_find(backend_of(s), tid);
+	}
+	if (thread_track(s, pid, tid, fd) < 0)
+		return NULL;
+	return thread_find(b, tid);
+}
+
+/*
+ * @parent reported a clone or fork: the kernel has attached the child.
+ * Followed when it is ours; otherwise (a process made by clone without
+ * --subprocesses, or no memory) it is kept as an entry to release, so that
+ * its first stop, which may come after we started to detach, lets it go.
+ */
+static void thread_born(struct sampler *s, pid_t parent)
+{
+	struct ptrace_backend *b = backend_of(s);
+	unsigned long child = 0;
+	struct traced_thread *t;
+
+	struct traced_thread *p = thread_find(b, parent);
+
+	if (ptrace(PTRACE_GETEVENTMSG, parent, NULL, &child) < 0 || !child ||
+	    thread_find(b, (pid_t)child))
+		return;
+	if (!b->detaching && adopt_thread(s, (pid_t)child, p ? p->pid : 0))
+		return;
+	t = thread_insert(b, (pid_t)child);
+	if (t)
+		t->release = 1;
 }
 
 /* Attach to the threads of @tp that appeared since the last scan. Returns
@@ -419,6 +524,7 @@ static int scan_process(struct sampler *s, struct traced_proc *tp)
 	struct dirent *de;
 	int found = 0;
 
+	s->stats.thread_scans++;
 	rewinddir(tp->task_dir);
 	while ((de = readdir(tp->task_dir))) {
 		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
@@ -428,9 +534,7 @@ static int scan_process(struct sampler *s, struct traced_proc *tp)
 			continue;
 		found++;
 		t = thread_find(b, tid);
-		if (t) {
-			t->listed = 1;
-		} else {
+		if (!t) {
 			int err = thread_attach(s, tp->pid, tid);
 
 			/* ESRCH: it exited between the listing and now. */
@@ -442,34 +546,28 @@ static int scan_process(struct sampler *s, struct traced_proc *tp)
 	return found;
 }
 
-/* Attach to threads that appeared since the last scan; forget those gone,
- * and processes that are gone. Returns the target's thread count. */
+/* While attaching: attach to the threads of every process listed in its
+ * task directory since the last scan. Returns how many threads are listed
+ * in all. */
 static int scan_threads(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
-	size_t i, j = 0;
 	int found = 0;
 
-	for (i = 0; i < b->nthreads; i++)
-		b->threads[i].listed = 0;
-	for (i = 0; i < b->nprocs; i++) {
-		int n = scan_process(s, &b->procs[i]);
-
-		if (i == 0)
-			found = n;
-		if (n == 0 && i > 0) {
-			closedir(b->procs[i].task_dir);
-			continue;
-		}
-		b->procs[j++] = b->procs[i];
-	}
-	b->nprocs = j;
-	for (i = 0; i < b->nthreads; i++) {
-		if (!b->threads[i].listed)
-			b->threads[i].gone = 1;
-	}
-	threads_compact(b);
+	for (size_t i = 0; i < b->nprocs; i++)
+		if (b->procs[i].task_dir)
+			found += scan_process(s, &b->procs[i]);
 	return found;
+}
+
+/* The attach is over: from now on threads come and go by events. */
+static void scan_done(struct ptrace_backend *b)
+{
+	for (size_t i = 0; i < b->nprocs; i++) {
+		if (b->procs[i].task_dir)
+			closedir(b->procs[i].task_dir);
+		b->procs[i].task_dir = NULL;
+	}
 }
 
 /* Read state and name of @t; 0, or -errno when the thread is gone. */
@@ -670,8 +768,8 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.failed++;
 		return;
 	}
-	/* Events handled while waiting may have adopted new threads
-	 * (--subprocesses), moving the array. */
+	/* Events handled while waiting may have added threads (a clone),
+	 * moving the array. */
 	t = thread_find(backend_of(s), tid);
 	if (!t) {
 		ptrace_resume(tid, 0);
@@ -718,9 +816,10 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 static int ptrace_poll(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
+	struct traced_thread *t;
 	sigset_t set;
 	uint64_t now, missed;
-	size_t i;
+	pid_t next;
 
 	sampler_signal_set(&set);
 	for (;;) {
@@ -742,13 +841,18 @@ static int ptrace_poll(struct sampler *s)
 	b->next_tick_ns += missed * b->period_ns + tick_interval(b);
 	s->stats.ticks++;
 
-	if (scan_threads(s) == 0) {
+	threads_compact(b);
+	if (b->nthreads == 0) {
 		b->exited = 1;
 		return SAMPLER_EXITED;
 	}
-	for (i = 0; i < b->nthreads; i++) {
-		if (!b->threads[i].gone && !b->threads[i].job_stopped)
-			sample_thread(s, &b->threads[i]);
+	/* By tid: a thread born while another is sampled (its clone event is
+	 * handled then) is sampled at most once in this tick, and no other
+	 * thread is skipped. */
+	for (next = 0; (t = thread_next(b, next)); ) {
+		next = t->tid + 1;
+		if (!t->gone && !t->job_stopped && !t->release)
+			sample_thread(s, t);
 	}
 	return SAMPLER_TICK;
 }
@@ -790,7 +894,7 @@ static int attach_descendants(struct sampler *s)
 
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		/* Gone since it was listed, or not ours to trace: skipped. */
-		if (proc_add(s, kids[i]) == 0 && !sampler_proc(s, kids[i]))
+		if (proc_add(s, kids[i], true) == 0 && !sampler_proc(s, kids[i]))
 			log_debug("cannot read process %d: %s", (int)kids[i], strerror(errno));
 	}
 	free(kids);
@@ -815,7 +919,7 @@ static int ptrace_open_pid(struct sampler *s)
 	if (maps_count(target->maps) == 0)
 		return log_error(-EINVAL, "cannot attach to %d (%s): it is a kernel thread; "
 				 "only user processes can be profiled", (int)pid, s->comm);
-	err = proc_add(s, pid);
+	err = proc_add(s, pid, true);
 	if (err < 0)
 		return attach_error(pid, -err);
 
@@ -829,9 +933,12 @@ static int ptrace_open_pid(struct sampler *s)
 			return log_error(err, "cannot list the child processes of %d: %s",
 					 (int)pid, strerror(-err));
 	}
-	/* Threads may be created while we attach: scan until stable. */
+	/* Threads may be created while we attach, by threads not yet seized
+	 * (so not attached by the kernel): scan until nothing new shows up.
+	 * Threads that exit meanwhile are reported as events. */
 	while ((found = scan_threads(s)) != prev)
 		prev = found;
+	scan_done(backend_of(s));
 	backend_of(s)->attached = 1;
 	return 0;
 }
@@ -850,9 +957,9 @@ static int ptrace_open_command(struct sampler *s)
 	/* Stopped at its exec: the new program's mappings are in place. */
 	err = sampler_target(s) ? 0 : -errno;
 	if (err == 0)
-		err = proc_add(s, pid);
+		err = proc_add(s, pid, false);
 	if (err == 0)
-		err = thread_track(s, pid, pid);
+		err = thread_track(s, pid, pid, -1);
 	if (err < 0) {
 		ptrace(PTRACE_DETACH, pid, NULL, NULL);
 		return log_error(err, "cannot follow %s (pid %d): %s", s->comm, (int)pid,
@@ -866,33 +973,45 @@ static int ptrace_open_command(struct sampler *s)
 static void ptrace_close(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
-	size_t i;
 
 	if (!b)
 		return;
 	drain_events(s);
 	b->detaching = 1;
-	for (i = 0; i < b->nthreads; i++) {
-		struct traced_thread *t = &b->threads[i];
+	/*
+	 * Until a pass finds every thread let go: a thread that clones while
+	 * it is being detached adds its child, which the kernel attached to
+	 * us, as an entry that the next pass releases. The walk is by tid, as
+	 * entries move when one is added.
+	 */
+	for (int busy = 1; busy; ) {
+		struct traced_thread *t;
+		pid_t next = 0, tid;
 
-		if (t->gone)
-			continue;
-		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
-			t->gone = 1;
-			continue;
+		busy = 0;
+		while ((t = thread_next(b, next))) {
+			next = t->tid + 1;
+			if (t->gone)
+				continue;
+			busy = 1;
+			tid = t->tid;
+			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+				t->gone = 1;
+				continue;
+			}
+			/* In detaching mode the thread's next stop detaches it. */
+			if (wait_thread(s, tid, DETACH_WAIT_NS) == -ETIMEDOUT)
+				log_warn("thread %d did not stop to be detached; it will be "
+					 "released when hotspy exits", (int)tid);
+			t = thread_find(b, tid);
+			if (t)
+				t->gone = 1;
 		}
-		/* In detaching mode the thread's next stop detaches it. */
-		if (wait_thread(s, t->tid, DETACH_WAIT_NS) == -ETIMEDOUT)
-			log_warn("thread %d did not stop to be detached; it will be "
-				 "released when hotspy exits", (int)t->tid);
 	}
-	for (i = 0; i < b->nthreads; i++)
-		b->threads[i].gone = 1;
 	threads_compact(b);
 	/* Reap a started command that has already exited. */
 	drain_events(s);
-	for (i = 0; i < b->nprocs; i++)
-		closedir(b->procs[i].task_dir);
+	scan_done(b);
 	free(b->procs);
 	free(b->threads);
 	free(b->stack);
@@ -915,7 +1034,7 @@ static int ptrace_open(struct sampler *s)
 	}
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
 	/* Children are followed from their birth by the kernel itself. */
-	b->options = PTRACE_O_TRACEEXEC;
+	b->options = PTRACE_O_TRACEEXEC | PTRACE_O_TRACECLONE;
 	if (s->cfg.subprocesses)
 		b->options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 	b->rng = sampler_now_ns() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
@@ -931,7 +1050,12 @@ static int ptrace_open(struct sampler *s)
 
 static size_t ptrace_thread_count(const struct sampler *s)
 {
-	return backend_of(s)->nthreads;
+	const struct ptrace_backend *b = backend_of(s);
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nthreads; i++)
+		n += !b->threads[i].gone && !b->threads[i].release;
+	return n;
 }
 
 const struct sampler_ops ptrace_sampler_ops = {

@@ -83,6 +83,9 @@ struct sampler_stats {
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
 	uint64_t walks_slow;       /* walks that needed libunwind */
 	uint64_t maps_reloads;
+	uint64_t thread_scans;     /* reads of a /proc/PID/task list (ptrace:
+	                            * while attaching only; new threads come
+	                            * by clone events) */
 	size_t threads_seen;       /* distinct threads ever sampled or attached */
 };
 
@@ -98,36 +101,46 @@ struct sampler;
 /* CLOCK_MONOTONIC in nanoseconds. Safe anywhere. */
 uint64_t sampler_now_ns(void);
 
-/* The signals a sampler waits for: SIGINT, SIGTERM, SIGHUP, SIGCHLD. */
+/* Fill @set with the signals a sampler waits for: SIGINT, SIGTERM, SIGHUP,
+ * SIGCHLD. */
 void sampler_signal_set(sigset_t *set);
 
-/* Block the signals the sampler waits for; store the old mask in @old. */
+/* Block the signals the sampler waits for; store the old mask in @old.
+ * 0 or -errno. */
 int sampler_block_signals(sigset_t *old);
 
 /*
  * Attach to cfg->pid or start cfg->argv, with the backend chosen by @kind.
  * SAMPLER_AUTO takes perf when the kernel allows it for this target and
  * the time model is on-CPU, else ptrace (a warning says why perf was not
- * used). Logs what failed and how to fix it, and returns NULL with errno set.
+ * used). @cfg is copied (cfg->argv and cfg->cache are borrowed and must
+ * outlive the sampler). Returns the sampler, which the caller closes with
+ * sampler_close; or logs what failed and how to fix it, and returns NULL
+ * with errno set.
  */
 struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg);
 
 /*
  * Wait for the next tick (handling the target's events meanwhile), take the
- * snapshots due, resume the target, then unwind them and call @fn for each.
- * Returns a sampler_event (>= 0) or -errno.
+ * snapshots due, resume the target, then unwind them and call @fn for each
+ * (the sample is valid during the call only). Returns a sampler_event
+ * (>= 0) or -errno.
  */
 int sampler_poll(struct sampler *s, sample_fn fn, void *ctx);
 
 /* Detach from the target (which runs on) and free. Accepts NULL. */
 void sampler_close(struct sampler *s);
 
+/* The backend's name, "perf" or "ptrace" (a static string: valid after
+ * sampler_close too). */
 const char *sampler_name(const struct sampler *s);
 /* Why this sampler was chosen, in words ("the kernel allows perf events",
- * "perf events refused: ..."); may be empty. */
+ * "perf events refused: ..."); may be empty. Owned by @s. */
 const char *sampler_reason(const struct sampler *s);
+/* The target's pid (the started command's, or cfg->pid). */
 pid_t sampler_pid(const struct sampler *s);
-/* Name of the target program (its comm, or the command's basename). */
+/* Name of the target program (its comm, or the command's basename). Owned
+ * by @s. */
 const char *sampler_comm(const struct sampler *s);
 /* The target's current mappings (borrowed; maps_ref to keep them). */
 struct maps *sampler_maps(const struct sampler *s);
@@ -138,9 +151,9 @@ size_t sampler_process_count(const struct sampler *s);
  * (borrowed) in *@comm and *@maps when not NULL. */
 pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 			 struct maps **maps);
-/* Threads currently attached. */
+/* Threads currently followed (attached, or with perf events open). */
 size_t sampler_thread_count(const struct sampler *s);
-/* The counters so far (brought up to date by this call). */
+/* The counters so far (brought up to date by this call; owned by @s). */
 const struct sampler_stats *sampler_stats(struct sampler *s);
 /* Exit status of a started command once SAMPLER_EXITED (wait(2) format),
  * -1 when unknown or attached by PID. */

@@ -25,7 +25,8 @@ int target_comm(pid_t pid, char *buf, size_t size);
  */
 int target_descendants(pid_t pid, pid_t **list, size_t *n);
 
-/* TracerPid from /proc/PID/status: 0 when not traced, -errno on error. */
+/* TracerPid from /proc/PID/status: the tracer's pid, 0 when not traced,
+ * -errno on error. */
 int target_tracer(pid_t pid);
 
 /*

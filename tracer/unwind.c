@@ -313,7 +313,7 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *bufp,
 	return -UNW_ENOINFO;
 }
 
-static unw_accessors_t unwind_accessors = {
+static const unw_accessors_t unwind_accessors = {
 	.find_proc_info = find_proc_info,
 	.put_unwind_info = put_unwind_info,
 	.get_dyn_info_list_addr = get_dyn_info_list_addr,
@@ -549,11 +549,15 @@ static void tables_release(struct unwinder *uw)
 struct unwinder *unwinder_new(struct elf_cache *cache)
 {
 	struct unwinder *uw = calloc(1, sizeof(*uw));
+	unw_accessors_t accessors;
 
 	if (!uw)
 		return NULL;
 	uw->cache = cache;
-	uw->as = unw_create_addr_space(&unwind_accessors, 0);
+	/* libunwind takes the table by a non-const pointer and copies it
+	 * (Gcreate_addr_space.c: as->acc = *a). */
+	accessors = unwind_accessors;
+	uw->as = unw_create_addr_space(&accessors, 0);
 	if (!uw->as) {
 		free(uw);
 		errno = ENOMEM;

@@ -38,21 +38,24 @@ struct top_row {
 
 struct top_thread {
 	pid_t pid, tid;
-	const char *name;
+	const char *name;       /* owned by the model; NULL when never named */
 	uint64_t samples_all;
 };
 
 struct top_model;
 
-struct top_model *top_model_new(void);          /* NULL without memory */
+struct top_model *top_model_new(void);          /* NULL without memory; the
+                                                 * caller frees it */
 void top_model_free(struct top_model *m);        /* accepts NULL */
 
-/* One sample: addresses leaf first (a marker of addrspace.h last when cut). */
+/* One sample: addresses leaf first (a marker of addrspace.h last when cut);
+ * @comm (may be NULL) and @addrs are copied. 0 or -ENOMEM. */
 int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 		  const uint64_t *addrs, size_t n, uint64_t weight);
-/* A new window: what was added so far stays only in the cumulative counts. */
+/* A new window: what was added so far stays only in the cumulative counts.
+ * 0 or -ENOMEM. */
 int top_model_next_window(struct top_model *m);
-/* Forget everything (the `r` key). */
+/* Forget everything (the `r` key). 0 or -ENOMEM. */
 int top_model_reset(struct top_model *m);
 
 struct top_query {
@@ -85,10 +88,13 @@ uint64_t top_model_all_cut(const struct top_model *m);
  */
 size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t win_total,
 		      double period);
-/* The header line of the table, the same width as top_format_row's. */
+/* The header line of the table, the same width as top_format_row's (a
+ * static string). */
 const char *top_table_header(void);
 
-/* Threads seen since the start, in the order first seen. */
+/* Threads seen since the start, in the order first seen: returns their
+ * count, and the array in *@threads (owned by @m, valid until the next
+ * top_model_add or top_model_reset). */
 size_t top_model_threads(const struct top_model *m, const struct top_thread **threads);
 
 #endif

@@ -1,59 +1,103 @@
 #include "topview.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 #include "banned.h"
 
 #define HEADER_LINES 5          /* three lines, a blank, the table header */
 
-static bool use_color;
-static SCREEN *screen;
+struct topview {
+	SCREEN *screen;
+	bool use_color;
+	/* The last message logged while the view owns the terminal: shown on
+	 * the bottom line, and logged again once the terminal is given back. */
+	char logged[256];
+	char shown[272];            /* the same as the bottom line shows it */
+	enum log_level logged_level;
+};
 
 enum { PAIR_HEADER = 1, PAIR_TITLE, PAIR_HOT };
 
-int topview_open(void)
+static void line_at(int y, const char *s, attr_t attr);
+
+/* The logging sink while curses owns the terminal: a message written raw
+ * to stderr would land in the middle of the screen. */
+static void topview_log(enum log_level level, const char *msg, void *ctx)
 {
+	struct topview *tv = ctx;
+
+	snprintf(tv->logged, sizeof(tv->logged), "%s", msg);
+	snprintf(tv->shown, sizeof(tv->shown), "%s%s", level == LOG_WARN ? "warning: " : "",
+		 tv->logged);
+	tv->logged_level = level;
+	line_at(getmaxy(stdscr) - 1, tv->shown, A_BOLD);
+	refresh();
+}
+
+int topview_open(struct topview **out)
+{
+	struct topview *tv = calloc(1, sizeof(*tv));
+
+	*out = NULL;
+	if (!tv)
+		return -ENOMEM;
 	/* Names are UTF-8 (made valid by the model); the curses of wide
 	 * characters draws them when the locale says so. */
 	setlocale(LC_CTYPE, "");
 	/* newterm, not initscr: on an unknown terminal it returns NULL rather
 	 * than exiting with the target still attached. */
-	screen = newterm(NULL, stdout, stdin);
-	if (!screen)
-		return -1;
-	set_term(screen);
+	tv->screen = newterm(NULL, stdout, stdin);
+	if (!tv->screen) {
+		free(tv);
+		return -EIO;
+	}
+	set_term(tv->screen);
 	cbreak();               /* Ctrl-C still raises SIGINT, which cmd_top handles */
 	noecho();
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	use_color = has_colors() && !getenv("NO_COLOR");
-	if (use_color) {
+	tv->use_color = has_colors() && !getenv("NO_COLOR");
+	if (tv->use_color) {
 		start_color();
 		use_default_colors();
 		init_pair(PAIR_HEADER, COLOR_BLACK, COLOR_GREEN);
 		init_pair(PAIR_TITLE, COLOR_CYAN, -1);
 		init_pair(PAIR_HOT, COLOR_RED, -1);
 	}
+	log_set_sink(topview_log, tv);
+	*out = tv;
 	return 0;
 }
 
-void topview_close(void)
+void topview_close(struct topview *tv)
 {
+	if (!tv)
+		return;
+	log_set_sink(NULL, NULL);
 	endwin();
-	delscreen(screen);
-	screen = NULL;
+	delscreen(tv->screen);
+	/* Warnings and errors shown on the bottom line must outlive it. */
+	if (tv->logged[0] && tv->logged_level <= LOG_WARN)
+		log_msg(tv->logged_level, "%s", tv->logged);
+	free(tv);
 }
 
-void topview_repaint(void)
+void topview_repaint(struct topview *tv)
 {
+	(void)tv;
 	clearok(curscr, TRUE);
 }
 
-size_t topview_page(void)
+size_t topview_page(const struct topview *tv)
 {
+	(void)tv;
 	int rows = getmaxy(stdscr) - HEADER_LINES - 1;
 
 	return rows > 0 ? (size_t)rows : 0;
@@ -92,10 +136,10 @@ static const char *const help_text[] = {
 	"the same in seconds since the start (or the last reset).",
 };
 
-void topview_draw(const struct top_screen *sc, const struct top_state *st)
+void topview_draw(struct topview *tv, const struct top_screen *sc, const struct top_state *st)
 {
 	char buf[4096];
-	size_t page = topview_page();
+	size_t page = topview_page(tv);
 	int y = HEADER_LINES;
 
 	erase();
@@ -105,7 +149,7 @@ void topview_draw(const struct top_screen *sc, const struct top_state *st)
 		refresh();
 		return;
 	}
-	line_at(0, sc->title, use_color ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
+	line_at(0, sc->title, tv->use_color ? COLOR_PAIR(PAIR_TITLE) | A_BOLD : A_BOLD);
 	line_at(1, sc->info, 0);
 	snprintf(buf, sizeof(buf), "%s   sort: %s%s%s%s%s", sc->scope,
 		 st->sort == TOP_SORT_OWN ? "%Own" : st->sort == TOP_SORT_TOTAL ? "%Total" :
@@ -116,14 +160,16 @@ void topview_draw(const struct top_screen *sc, const struct top_state *st)
 	line_at(2, buf, 0);
 	snprintf(buf, sizeof(buf), "%-*s", getmaxx(stdscr) > 0 ? getmaxx(stdscr) : 1,
 		 top_table_header());
-	line_at(4, buf, use_color ? COLOR_PAIR(PAIR_HEADER) : A_REVERSE);
+	line_at(4, buf, tv->use_color ? COLOR_PAIR(PAIR_HEADER) : A_REVERSE);
 	for (size_t i = st->scroll; i < sc->nrows && (size_t)y < HEADER_LINES + page; i++, y++) {
 		top_format_row(buf, sizeof(buf), &sc->rows[i], sc->win_total, sc->period);
-		line_at(y, buf, use_color && i == 0 && sc->rows[i].own_win ?
+		line_at(y, buf, tv->use_color && i == 0 && sc->rows[i].own_win ?
 			COLOR_PAIR(PAIR_HOT) : 0);
 	}
 	if (sc->message)
 		line_at(getmaxy(stdscr) - 1, sc->message, A_BOLD);
+	else if (tv->shown[0])
+		line_at(getmaxy(stdscr) - 1, tv->shown, A_BOLD);
 	else if (sc->nrows > page)
 		line_at(getmaxy(stdscr) - 1, "(more: arrows, PgDn; ? for help)", A_DIM);
 	refresh();
@@ -136,10 +182,10 @@ static void scroll_by(struct top_state *st, long delta)
 	st->scroll = s < 0 ? 0 : (size_t)s;
 }
 
-bool topview_key(struct top_state *st, int timeout_ms, size_t nthreads)
+bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads)
 {
 	int c;
-	size_t page = topview_page();
+	size_t page = topview_page(tv);
 
 	timeout(timeout_ms);
 	c = getch();

@@ -36,19 +36,33 @@ struct top_screen {
 	const char *message;    /* bottom line, or NULL */
 };
 
-/* Take the terminal (colour unless NO_COLOR is set or it has none). 0 or -1. */
-int topview_open(void);
-void topview_close(void);
-void topview_draw(const struct top_screen *sc, const struct top_state *st);
+struct topview;
+
+/*
+ * Take the terminal (colour unless NO_COLOR is set or it has none) and
+ * install the logging sink: until topview_close, messages go to the bottom
+ * line of the screen, never raw to stderr. Returns 0 with the view in *@out
+ * (freed by topview_close), -EIO when the terminal cannot be used, or
+ * -ENOMEM.
+ */
+int topview_open(struct topview **out);
+/* Give the terminal back and remove the logging sink; the last warning or
+ * error the bottom line showed is logged again, to stderr. Frees @tv;
+ * accepts NULL. */
+void topview_close(struct topview *tv);
+/* Draw @sc with the keys' state @st (both borrowed). sc->message, or else
+ * the last logged message, is the bottom line. */
+void topview_draw(struct topview *tv, const struct top_screen *sc,
+		  const struct top_state *st);
 /*
  * Wait up to @timeout_ms for a key and apply it to @st (with @nthreads
  * threads to cycle through). True when the screen should be drawn again.
  */
-bool topview_key(struct top_state *st, int timeout_ms, size_t nthreads);
+bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads);
 /* Paint the whole screen at the next draw, not only what changed (a
  * program started under top writes to the same terminal). */
-void topview_repaint(void);
+void topview_repaint(struct topview *tv);
 /* Rows of the table that fit the screen (for scrolling). */
-size_t topview_page(void);
+size_t topview_page(const struct topview *tv);
 
 #endif

@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "commands.h"
-#include "elf_cache.h"
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
+#include "session.h"
 #include "stackdump.h"
 #include "symbols.h"
 
@@ -38,9 +38,10 @@ struct dumped {
 struct dump {
 	struct dumped *v;
 	size_t n, cap;
-	int oom;
+	int ticks;
 };
 
+/* Keep the first stack of each thread; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct dump *d = ctx;
@@ -53,10 +54,8 @@ static int on_sample(const struct sample *smp, void *ctx)
 		size_t cap = d->cap ? d->cap * 2 : 16;
 
 		t = realloc(d->v, cap * sizeof(*t));
-		if (!t) {
-			d->oom = 1;
-			return 1;
-		}
+		if (!t)
+			return -ENOMEM;
 		d->v = t;
 		d->cap = cap;
 	}
@@ -68,8 +67,7 @@ static int on_sample(const struct sample *smp, void *ctx)
 	if (!t->comm || !t->addrs) {
 		free(t->comm);
 		free(t->addrs);
-		d->oom = 1;
-		return 1;
+		return -ENOMEM;
 	}
 	if (smp->n)
 		memcpy(t->addrs, smp->addrs, smp->n * sizeof(*t->addrs));
@@ -107,72 +105,56 @@ static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, p
 	return err;
 }
 
+/* One snapshot: done when every thread has been sampled once, or after
+ * DUMP_TICKS_MAX ticks. */
+static int on_tick(struct session *ss, void *ctx, uint64_t now_ns)
+{
+	struct dump *d = ctx;
+
+	(void)now_ns;
+	if (d->n && d->n >= sampler_thread_count(session_sampler(ss)))
+		return 1;
+	return ++d->ticks >= DUMP_TICKS_MAX;
+}
+
 int cmd_dump(const struct options *o)
 {
-	struct sampler_config cfg = {
-		.pid = o->pid, .rate = DUMP_RATE, .stack_size = o->stack_size, .idle = true,
+	struct session_setup setup = {
+		.kind = SAMPLER_PTRACE,
+		.sampler = {
+			.pid = o->pid, .rate = DUMP_RATE, .stack_size = o->stack_size,
+			.idle = true,
+		},
 	};
 	struct dump d = { 0 };
-	struct elf_cache *cache = elf_cache_new();
-	struct symbolizer *sym = NULL;
-	struct sampler *s = NULL;
-	struct maps *maps = NULL;
+	struct session_hooks hooks = { .on_sample = on_sample, .on_tick = on_tick, .ctx = &d };
+	struct session *ss = NULL;
 	char comm[256] = "?";
-	sigset_t old_mask;
+	bool sampler_failed;
 	pid_t pid = 0;
 	int ret = 1, err;
 
-	if (!cache) {
-		log_error(-ENOMEM, "out of memory");
-		return 1;
-	}
-	if (sampler_block_signals(&old_mask) < 0) {
-		log_error(-errno, "cannot block signals: %s", strerror(errno));
+	if (session_new(o, &ss) < 0 || session_attach(ss, &setup) < 0)
+		goto out;
+	pid = sampler_pid(session_sampler(ss));
+	snprintf(comm, sizeof(comm), "%s", sampler_comm(session_sampler(ss)));
+	if (session_run(ss, &hooks) == SESSION_FAILED) {
+		err = session_error(ss, &sampler_failed);
+		if (sampler_failed)
+			log_error(err, "cannot take the stacks: %s", strerror(-err));
+		else
+			log_error(err, "out of memory");
 		goto out;
 	}
-	cfg.cache = cache;
-	s = sampler_open(SAMPLER_PTRACE, &cfg);
-	if (!s)
-		goto out;
-	pid = sampler_pid(s);
-	snprintf(comm, sizeof(comm), "%s", sampler_comm(s));
-	for (int ticks = 0; ticks < DUMP_TICKS_MAX && !d.oom; ticks++) {
-		int ev = sampler_poll(s, on_sample, &d);
-
-		if (ev < 0) {
-			log_error(ev, "cannot take the stacks: %s", strerror(-ev));
-			goto out;
-		}
-		if (ev == SAMPLER_EXITED || ev == SAMPLER_SIGNALLED)
-			break;
-		if (d.n && d.n >= sampler_thread_count(s))
-			break;
-	}
-	if (d.oom) {
-		log_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	maps = sampler_maps(s) ? maps_ref(sampler_maps(s)) : NULL;
 	/* Let go of the process before the slow part. */
-	sampler_close(s);
-	s = NULL;
+	session_detach(ss);
 	if (d.n == 0) {
 		log_error(-ESRCH, "no thread of process %d could be sampled (did it exit?)",
 			  (int)pid);
 		goto out;
 	}
-	sym = symbolizer_new(cache);
-	if (!sym) {
-		log_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	symbolizer_set_demangle(sym, !o->no_demangle);
-	for (size_t i = 0; i < o->ndebug_dirs; i++)
-		symbolizer_add_debug_dir(sym, o->debug_dirs[i]);
-	if (maps)
-		symbolizer_set_maps(sym, pid, maps);
 	qsort(d.v, d.n, sizeof(*d.v), by_tid);
-	err = write_dump(stdout, &d, sym, pid, comm, o->json);
+	err = write_dump(stdout, &d, session_symbolizer(ss), pid, comm, o->json);
 	if (err == -ENOMEM)
 		log_error(err, "out of memory");
 	else if (err < 0)
@@ -180,14 +162,11 @@ int cmd_dump(const struct options *o)
 	else
 		ret = 0;
 out:
-	sampler_close(s);
-	symbolizer_free(sym);
-	maps_free(maps);
+	session_free(ss);
 	for (size_t i = 0; i < d.n; i++) {
 		free(d.v[i].comm);
 		free(d.v[i].addrs);
 	}
 	free(d.v);
-	elf_cache_free(cache);
 	return ret;
 }

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "session.h"
 #include "config.h"
-#include "elf_cache.h"
 #include "flametree.h"
 #include "folded.h"
 #include "log.h"
@@ -29,25 +29,12 @@
 #include "target.h"
 #include "banned.h"
 
-#define PROGRESS_INTERVAL_NS (250ull * 1000 * 1000)
-
 struct recording {
 	struct profile *profile;
 	bool subprocesses;
 	pid_t last_pid;              /* the process of the last sample, and */
 	char last_process[64];       /* the name it was given */
-	int oom;
 };
-
-/* The mappings of every process sampled, kept for naming after the
- * sampler has let go of the target. */
-struct process_maps {
-	size_t n;
-	pid_t *pids;
-	struct maps **maps;
-};
-
-enum end_reason { END_EXITED, END_SIGNALLED, END_DURATION, END_ERROR };
 
 /* With --subprocesses, each process is a root frame "NAME (PID)", named
  * anew when it runs another program. */
@@ -65,20 +52,17 @@ static int name_process(struct recording *rec, const struct sample *smp)
 	return 0;
 }
 
+/* Into the profile; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct recording *rec = ctx;
 	uint32_t thread;
 
-	if (rec->subprocesses && name_process(rec, smp) < 0) {
-		rec->oom = 1;
-		return 1;
-	}
+	if (rec->subprocesses && name_process(rec, smp) < 0)
+		return -ENOMEM;
 	if (profile_thread(rec->profile, smp->pid, smp->tid, smp->comm, &thread) < 0 ||
-	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0) {
-		rec->oom = 1;
-		return 1;
-	}
+	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -145,11 +129,13 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 	return 0;
 }
 
-static void progress(const struct sampler *s, const struct profile *p, double secs)
+static void progress(const struct sampler *s, void *ctx, double secs)
 {
+	const struct recording *rec = ctx;
+
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
 		"%.1f s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
-		profile_total(p), sampler_thread_count(s), secs);
+		profile_total(rec->profile), sampler_thread_count(s), secs);
 }
 
 static void print_stats(const struct sampler_stats *st, uint64_t samples)
@@ -163,9 +149,9 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 	fprintf(stderr,
 		"hotspy: stats: ticks %" PRIu64 " (missed %" PRIu64 "), snapshots %" PRIu64
 		", skipped idle %" PRIu64 ", deferred %" PRIu64 ", failed %" PRIu64
-		", maps reloads %" PRIu64 "\n",
+		", maps reloads %" PRIu64 ", thread list scans %" PRIu64 "\n",
 		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
-		st->failed, st->maps_reloads);
+		st->failed, st->maps_reloads, st->thread_scans);
 	if (st->exited_threads)
 		fprintf(stderr, "hotspy: stats: %" PRIu64 " threads exited, %" PRIu64 " never "
 			"sampled; %.1f ms of their CPU not in any sample\n", st->exited_threads,
@@ -185,13 +171,13 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 	fputc('\n', stderr);
 }
 
-static const char *end_text(enum end_reason why)
+static const char *end_text(enum session_end why)
 {
 	switch (why) {
-	case END_EXITED: return "program exited";
-	case END_SIGNALLED: return "interrupted";
-	case END_DURATION: return "duration reached";
-	case END_ERROR: break;
+	case SESSION_EXITED: return "program exited";
+	case SESSION_INTERRUPTED: return "interrupted";
+	case SESSION_DURATION: return "duration reached";
+	case SESSION_STOPPED: case SESSION_FAILED: break;
 	}
 	return "stopped on error";
 }
@@ -217,7 +203,7 @@ static void unsampled_note(const struct sampler_stats *st, uint64_t total, unsig
 		 100.0 * lost_ms / (lost_ms + seen_ms), rate < 1000 ? 1000 : rate * 4);
 }
 
-static void summary(const struct recording *rec, double secs, enum end_reason why,
+static void summary(const struct recording *rec, double secs, enum session_end why,
 		    const char *path, int exit_status, const char *sampler, uint64_t lost,
 		    int idle)
 {
@@ -242,34 +228,6 @@ static void summary(const struct recording *rec, double secs, enum end_reason wh
 	else if (exit_status >= 0 && WIFSIGNALED(exit_status))
 		log_info("the program was killed by signal %d (%s)", WTERMSIG(exit_status),
 			 strsignal(WTERMSIG(exit_status)));
-}
-
-static void process_maps_release(struct process_maps *pm)
-{
-	for (size_t i = 0; i < pm->n; i++)
-		maps_free(pm->maps[i]);
-	free(pm->pids);
-	free(pm->maps);
-	memset(pm, 0, sizeof(*pm));
-}
-
-/* Keep a reference to the mappings of every process @s sampled. */
-static int process_maps_take(struct process_maps *pm, const struct sampler *s)
-{
-	size_t n = sampler_process_count(s);
-
-	pm->pids = calloc(n ? n : 1, sizeof(*pm->pids));
-	pm->maps = calloc(n ? n : 1, sizeof(*pm->maps));
-	if (!pm->pids || !pm->maps)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct maps *maps = NULL;
-
-		pm->pids[pm->n] = sampler_process_at(s, i, NULL, &maps);
-		if (maps)
-			pm->maps[pm->n++] = maps_ref(maps);
-	}
-	return 0;
 }
 
 /* The name of the first process sampled, or NULL. */
@@ -321,22 +279,15 @@ static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *
 	return err;
 }
 
-/* Name the frames and write the profile; 0 or -errno (reported). */
-static int write_profile(struct recording *rec, struct outfile *out, struct elf_cache *cache,
-			 const struct process_maps *pm, const struct options *o,
-			 const char *path, enum output_format format, double secs)
+/* Name the frames with @sym (set up by the session) and write the profile;
+ * 0 or -errno (reported). */
+static int write_profile(struct recording *rec, struct outfile *out, struct symbolizer *sym,
+			 const struct options *o, const char *path, enum output_format format,
+			 double secs)
 {
 	struct folded_options fo = { .threads = o->threads, .lines = o->lines };
-	struct symbolizer *sym = symbolizer_new(cache);
 	int err;
 
-	if (!sym)
-		return log_error(-ENOMEM, "cannot name frames: out of memory");
-	symbolizer_set_demangle(sym, !o->no_demangle);
-	for (size_t i = 0; i < o->ndebug_dirs; i++)
-		symbolizer_add_debug_dir(sym, o->debug_dirs[i]);
-	for (size_t i = 0; i < pm->n; i++)
-		symbolizer_set_maps(sym, pm->pids[i], pm->maps[i]);
 	if (format == FORMAT_FLAMEGRAPH) {
 		err = write_svg(rec, outfile_stream(out), sym, &fo, o, secs);
 	} else if (format == FORMAT_SPEEDSCOPE) {
@@ -347,108 +298,76 @@ static int write_profile(struct recording *rec, struct outfile *out, struct elf_
 		err = speedscope_write(outfile_stream(out), rec->profile, sym, &so);
 	} else
 		err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
-	symbolizer_free(sym);
 	if (err < 0)
 		return log_error(err, "cannot write %s: %s", path, strerror(-err));
 	return 0;
 }
 
+/* What the session's end means for the exit status and the log. */
+static void report_end(const struct session *ss, enum session_end why)
+{
+	bool sampler_failed;
+	int err;
+
+	if (why != SESSION_FAILED)
+		return;
+	err = session_error(ss, &sampler_failed);
+	if (sampler_failed)
+		log_error(err, "sampling stopped: %s", strerror(-err));
+	else
+		log_error(err, "out of memory: stopping the recording early");
+}
+
 int cmd_record(const struct options *o)
 {
-	struct sampler_config cfg;
 	struct recording rec = { .subprocesses = o->subprocesses };
-	struct process_maps pm = { 0 };
-	struct elf_cache *cache = NULL;
+	struct session_hooks hooks = {
+		.on_sample = on_sample, .progress = progress, .ctx = &rec,
+	};
 	struct outfile *out = NULL;
-	struct sampler *s = NULL;
+	struct session *ss = NULL;
+	struct sampler *s;
 	enum output_format format;
-	enum end_reason why = END_ERROR;
-	uint64_t start, now, last_progress = 0;
-	int show_progress = !o->quiet && isatty(STDERR_FILENO);
-	int err, exit_status = -1;
+	enum session_end why;
+	int err, exit_status;
 	char path[4096];
-	sigset_t old_mask;
-	const char *sampler = "?";
-	uint64_t lost = 0;
-	pid_t pid = 0;
+	const char *sampler;
+	uint64_t lost;
+	pid_t pid;
 	double secs;
 
+	if (session_new(o, &ss) < 0)
+		return 1;
 	/* Everything that can fail without the target comes first, so a bad
 	 * output path is reported before anything is attached. */
 	if (resolve_output(o, path, sizeof(path), &format) < 0)
-		return 1;
+		goto fail;
 	err = outfile_open(path, &out);
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o",
 			  path, strerror(-err));
-		return 1;
+		goto fail;
 	}
 	rec.profile = profile_new();
-	cache = elf_cache_new();
-	if (!rec.profile || !cache) {
+	if (!rec.profile) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (sampler_block_signals(&old_mask) < 0) {
-		log_error(-errno, "cannot block signals: %s", strerror(errno));
+	if (session_attach(ss, NULL) < 0)
 		goto fail;
-	}
-
-	cfg = config_sampler(o, cache);
-	s = sampler_open(o->sampler, &cfg);
-	if (!s)
-		goto fail;
+	s = session_sampler(ss);
 	pid = sampler_pid(s);
 	if (profile_set_process(rec.profile, pid, sampler_comm(s)) < 0) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (o->verbose)
-		log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",
-			 sampler_comm(s), (int)pid, sampler_name(s), sampler_reason(s), o->rate,
-			 o->idle ? "wall-clock" : "on-CPU");
+	session_describe(ss);
 
-	start = sampler_now_ns();
-	for (;;) {
-		int ev = sampler_poll(s, on_sample, &rec);
-
-		now = sampler_now_ns();
-		if (ev < 0) {
-			log_error(ev, "sampling stopped: %s", strerror(-ev));
-			why = END_ERROR;
-			break;
-		}
-		if (ev == SAMPLER_EXITED) {
-			why = END_EXITED;
-			break;
-		}
-		if (ev == SAMPLER_SIGNALLED) {
-			why = END_SIGNALLED;
-			break;
-		}
-		if (rec.oom) {
-			log_error(-ENOMEM, "out of memory: stopping the recording early");
-			why = END_ERROR;
-			break;
-		}
-		if (o->duration > 0 && (double)(now - start) / 1e9 >= o->duration) {
-			why = END_DURATION;
-			break;
-		}
-		if (show_progress && now - last_progress >= PROGRESS_INTERVAL_NS) {
-			progress(s, rec.profile, (double)(now - start) / 1e9);
-			last_progress = now;
-		}
-	}
-	secs = (double)(sampler_now_ns() - start) / 1e9;
-	if (show_progress)
-		fputs("\r\033[K", stderr);
+	why = session_run(ss, &hooks);
+	report_end(ss, why);
+	secs = session_seconds(ss);
 
 	/* Let go of the target before the slow part. */
-	if (process_maps_take(&pm, s) < 0) {
-		log_error(-ENOMEM, "out of memory");
-		goto fail;
-	}
 	if (o->stats)
 		print_stats(sampler_stats(s), profile_total(rec.profile));
 	exit_status = sampler_exit_status(s);
@@ -456,10 +375,9 @@ int cmd_record(const struct options *o)
 	lost = sampler_stats(s)->lost;
 	if (!o->quiet)
 		unsampled_note(sampler_stats(s), profile_total(rec.profile), o->rate);
-	sampler_close(s);
-	s = NULL;
+	session_detach(ss);
 
-	if (write_profile(&rec, out, cache, &pm, o, path, format, secs) < 0)
+	if (write_profile(&rec, out, session_symbolizer(ss), o, path, format, secs) < 0)
 		goto fail;
 	err = outfile_commit(out);
 	out = NULL;
@@ -469,16 +387,13 @@ int cmd_record(const struct options *o)
 	}
 	if (!o->quiet)
 		summary(&rec, secs, why, path, exit_status, sampler, lost, o->idle);
-	process_maps_release(&pm);
-	elf_cache_free(cache);
+	session_free(ss);
 	profile_free(rec.profile);
-	return why == END_ERROR ? 1 : 0;
+	return why == SESSION_FAILED ? 1 : 0;
 
 fail:
-	sampler_close(s);
+	session_free(ss);
 	outfile_abort(out);
-	process_maps_release(&pm);
-	elf_cache_free(cache);
 	profile_free(rec.profile);
 	return 1;
 }

@@ -1,8 +1,8 @@
 /*
  * cmd_top.c - hotspy top: where a process spends its time, live.
  *
- * The sampler runs as for record; each sample goes into the top model
- * (src/topmodel). Every --delay seconds the window closes, the rows are
+ * The session samples as for record; each sample goes into the top model
+ * (ui/topmodel). Every --delay seconds the window closes, the rows are
  * named and sorted, and they are drawn: on the ncurses screen (ui/topview)
  * or, in batch mode (--batch, or stdout not a terminal), printed as plain
  * text. Keys are read between ticks, so sampling never waits for the user.
@@ -20,21 +20,16 @@
 
 #include "commands.h"
 #include "config.h"
-#include "elf_cache.h"
 #include "log.h"
 #include "procfs.h"
 #include "sampler.h"
+#include "session.h"
 #include "symbols.h"
 #include "text.h"
 #include "topmodel.h"
 #include "topview.h"
 
 #include "banned.h"
-
-struct top_run {
-	struct top_model *model;
-	int oom;
-};
 
 /* The target as top(1) would show it, refreshed with each window. */
 struct usage_view {
@@ -47,8 +42,9 @@ struct usage_view {
 
 struct top_ctx {
 	const struct options *o;
-	struct sampler *s;           /* NULL once the target is gone */
-	struct symbolizer *sym;
+	struct session *ss;
+	struct topview *view;        /* NULL in batch mode */
+	bool gone;                   /* the target has exited */
 	struct top_model *model;
 	struct top_state st;
 	struct usage_view usage;
@@ -61,19 +57,18 @@ struct top_ctx {
 	const char *sampler_name;
 	char message[256];           /* the bottom line of the screen */
 	char ended[200];             /* how the program ended, once it has */
+	unsigned refreshes;
+	uint64_t next_refresh, delay_ns;
 	bool batch;
 };
 
+/* Into the model; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
 {
-	struct top_run *run = ctx;
+	struct top_ctx *c = ctx;
 
-	if (top_model_add(run->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
-			  smp->weight) < 0) {
-		run->oom = 1;
-		return 1;
-	}
-	return 0;
+	return top_model_add(c->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
+			     smp->weight) < 0 ? -ENOMEM : 0;
 }
 
 static void usage_update(struct usage_view *u, pid_t pid, uint64_t now_ns)
@@ -113,16 +108,8 @@ static int query(struct top_ctx *c)
 	};
 	ssize_t n;
 
-	if (c->s) {
-		for (size_t i = 0; i < sampler_process_count(c->s); i++) {
-			struct maps *maps = NULL;
-			pid_t pid = sampler_process_at(c->s, i, NULL, &maps);
-
-			if (maps)
-				symbolizer_set_maps(c->sym, pid, maps);
-		}
-	}
-	n = top_model_rows(c->model, c->sym, &q, &c->rows);
+	session_update_maps(c->ss);
+	n = top_model_rows(c->model, session_symbolizer(c->ss), &q, &c->rows);
 	if (n < 0)
 		return (int)n;
 	c->nrows = (size_t)n;
@@ -197,7 +184,7 @@ static void print_batch(struct top_ctx *c)
 static void draw(struct top_ctx *c)
 {
 	char title[256], info[256], scope[160];
-	size_t page = topview_page();
+	size_t page = topview_page(c->view);
 	struct top_screen sc = {
 		.title = title, .info = info, .scope = scope,
 		.win_total = c->win_total, .period = 1.0 / c->o->rate,
@@ -209,7 +196,7 @@ static void draw(struct top_ctx *c)
 		c->st.scroll = c->nrows > page ? c->nrows - page : 0;
 	sc.rows = c->rows;
 	sc.nrows = c->nrows;
-	topview_draw(&sc, &c->st);
+	topview_draw(c->view, &sc, &c->st);
 }
 
 /* Close the window and show it. 0 or -ENOMEM. */
@@ -217,29 +204,29 @@ static int refresh_view(struct top_ctx *c)
 {
 	uint64_t now = sampler_now_ns();
 
-	if (c->s && top_model_next_window(c->model) < 0)
+	if (top_model_next_window(c->model) < 0)
 		return -ENOMEM;
-	if (c->s)
-		usage_update(&c->usage, c->pid, now);
+	usage_update(&c->usage, c->pid, now);
 	if (query(c) < 0)
 		return -ENOMEM;
 	if (c->batch) {
 		print_batch(c);
 	} else {
 		if (c->o->argv)
-			topview_repaint();
+			topview_repaint(c->view);
 		draw(c);
 	}
 	return 0;
 }
 
-/* Keys until the screen needs no redraw; false when the user quits. */
+/* Keys until the screen needs no redraw; c->st.quit tells when the user
+ * quits. 0 or -ENOMEM. */
 static int handle_keys(struct top_ctx *c, int timeout_ms)
 {
 	const struct top_thread *threads;
 	bool changed = false;
 
-	while (topview_key(&c->st, changed ? 0 : timeout_ms,
+	while (topview_key(c->view, &c->st, changed ? 0 : timeout_ms,
 			   top_model_threads(c->model, &threads))) {
 		changed = true;
 		if (c->st.quit)
@@ -256,7 +243,7 @@ static int handle_keys(struct top_ctx *c, int timeout_ms)
 			return -ENOMEM;
 		draw(c);
 	}
-	return 1;
+	return 0;
 }
 
 static void exit_message(struct top_ctx *c, int status)
@@ -273,7 +260,8 @@ static void exit_message(struct top_ctx *c, int status)
 		 c->batch ? "" : ": the last view stays; q quits");
 }
 
-/* After the target is gone: keep the view until q or a terminating signal. */
+/* After the target is gone: keep the view until q or a terminating signal.
+ * 0 or -ENOMEM. */
 static int linger(struct top_ctx *c, const sigset_t *signals)
 {
 	struct timespec zero = { 0, 0 };
@@ -282,7 +270,7 @@ static int linger(struct top_ctx *c, const sigset_t *signals)
 	for (;;) {
 		int sig, r = handle_keys(c, 200);
 
-		if (r <= 0)
+		if (r < 0 || c->st.quit)
 			return r;
 		while ((sig = sigtimedwait(signals, NULL, &zero)) > 0)
 			if (sig != SIGCHLD)
@@ -290,140 +278,120 @@ static int linger(struct top_ctx *c, const sigset_t *signals)
 	}
 }
 
+/* Each tick: refresh the view when due, then read the keys. 0 to go on,
+ * 1 to stop (q, -n reached), -ENOMEM (c->message says so). */
+static int on_tick(struct session *ss, void *ctx, uint64_t now)
+{
+	struct top_ctx *c = ctx;
+
+	(void)ss;
+	if (now >= c->next_refresh) {
+		c->next_refresh += c->delay_ns;
+		if (c->next_refresh <= now)
+			c->next_refresh = now + c->delay_ns;
+		if (!c->st.paused && refresh_view(c) < 0) {
+			snprintf(c->message, sizeof(c->message), "out of memory");
+			return -ENOMEM;
+		}
+		c->refreshes++;
+		if (c->o->iterations && c->refreshes >= c->o->iterations)
+			return 1;
+	}
+	if (c->view) {
+		if (handle_keys(c, 0) < 0) {
+			snprintf(c->message, sizeof(c->message), "out of memory");
+			return -ENOMEM;
+		}
+		if (c->st.quit)
+			return 1;
+	}
+	return 0;
+}
+
 int cmd_top(const struct options *o)
 {
-	struct sampler_config cfg;
 	struct top_ctx c = {
 		.o = o,
 		.st = { .sort = TOP_SORT_OWN_TIME, .lines = o->lines },
 		.batch = o->batch || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO),
+		.delay_ns = (uint64_t)(o->delay * 1e9),
 	};
-	struct top_run run = { 0 };
-	struct elf_cache *cache = elf_cache_new();
-	bool screen = false, gone = false;
-	uint64_t next_refresh, delay_ns = (uint64_t)(o->delay * 1e9);
-	unsigned refreshes = 0;
-	sigset_t old_mask, signals;
-	int status = 1, ev;
+	struct session_hooks hooks = { .on_sample = on_sample, .on_tick = on_tick, .ctx = &c };
+	struct session_setup setup;
+	struct sampler *s;
+	sigset_t signals;
+	bool sampler_failed;
+	int status = 1, err;
 
-	c.model = run.model = top_model_new();
-	c.sym = cache ? symbolizer_new(cache) : NULL;
-	if (!c.model || !c.sym) {
+	c.model = top_model_new();
+	if (!c.model) {
 		log_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	symbolizer_set_demangle(c.sym, !o->no_demangle);
-	for (size_t i = 0; i < o->ndebug_dirs; i++)
-		symbolizer_add_debug_dir(c.sym, o->debug_dirs[i]);
-	if (sampler_block_signals(&old_mask) < 0) {
-		log_error(-errno, "cannot block signals: %s", strerror(errno));
+	/* No progress line: the screen or the batch output shows progress. */
+	setup = (struct session_setup){
+		.kind = o->sampler, .sampler = config_sampler(o, NULL), .duration = o->duration,
+	};
+	if (session_new(o, &c.ss) < 0 || session_attach(c.ss, &setup) < 0)
 		goto out;
-	}
 	sampler_signal_set(&signals);
-
-	cfg = config_sampler(o, cache);
-	c.s = sampler_open(o->sampler, &cfg);
-	if (!c.s)
-		goto out;
-	c.pid = sampler_pid(c.s);
-	c.sampler_name = sampler_name(c.s);
-	snprintf(c.program, sizeof(c.program), "%s", sampler_comm(c.s));
+	s = session_sampler(c.ss);
+	c.pid = sampler_pid(s);
+	c.sampler_name = sampler_name(s);
+	snprintf(c.program, sizeof(c.program), "%s", sampler_comm(s));
 	if (!c.batch) {
-		if (topview_open() < 0) {
-			log_error(-EIO, "cannot use the terminal (TERM=%s); use --batch",
+		err = topview_open(&c.view);
+		if (err < 0) {
+			log_error(err, "cannot use the terminal (TERM=%s); use --batch",
 				  getenv("TERM") ? getenv("TERM") : "");
 			goto out;
 		}
-		screen = true;
 	}
+	session_describe(c.ss);
 	c.start_ns = sampler_now_ns();
 	usage_update(&c.usage, c.pid, c.start_ns);
-	next_refresh = c.start_ns + delay_ns;
-	for (;;) {
-		uint64_t now;
-
-		ev = sampler_poll(c.s, on_sample, &run);
-		now = sampler_now_ns();
-		if (ev < 0) {
-			snprintf(c.message, sizeof(c.message), "sampling stopped: %s", strerror(-ev));
-			break;
-		}
-		if (run.oom) {
-			snprintf(c.message, sizeof(c.message), "out of memory: sampling stopped");
-			break;
-		}
-		if (ev == SAMPLER_SIGNALLED) {
-			status = 0;
-			break;
-		}
-		if (ev == SAMPLER_EXITED) {
-			gone = true;
-			exit_message(&c, sampler_exit_status(c.s));
-			break;
-		}
-		if (now >= next_refresh) {
-			next_refresh += delay_ns;
-			if (next_refresh <= now)
-				next_refresh = now + delay_ns;
-			if (!c.st.paused && refresh_view(&c) < 0) {
-				snprintf(c.message, sizeof(c.message), "out of memory");
-				break;
-			}
-			refreshes++;
-			if (o->iterations && refreshes >= o->iterations) {
-				status = 0;
-				break;
-			}
-		}
-		if (o->duration > 0 && (double)(now - c.start_ns) / 1e9 >= o->duration) {
-			status = 0;
-			break;
-		}
-		if (screen) {
-			int r = handle_keys(&c, 0);
-
-			if (r < 0) {
-				snprintf(c.message, sizeof(c.message), "out of memory");
-				break;
-			}
-			if (r == 0) {
-				status = 0;
-				break;
-			}
-		}
-	}
-	/* The target runs on, unwatched, from here. */
-	if (gone) {
+	c.next_refresh = c.start_ns + c.delay_ns;
+	switch (session_run(c.ss, &hooks)) {
+	case SESSION_EXITED:
+		c.gone = true;
+		exit_message(&c, sampler_exit_status(s));
 		/* What was sampled since the last refresh is shown too. */
-		if (top_model_next_window(c.model) == 0 && query(&c) == 0) {
-			if (c.batch)
-				print_batch(&c);
-		}
+		if (top_model_next_window(c.model) == 0 && query(&c) == 0 && c.batch)
+			print_batch(&c);
+		status = 0;
+		break;
+	case SESSION_FAILED:
+		err = session_error(c.ss, &sampler_failed);
+		if (sampler_failed)
+			snprintf(c.message, sizeof(c.message), "sampling stopped: %s",
+				 strerror(-err));
+		else if (!c.message[0])
+			snprintf(c.message, sizeof(c.message), "out of memory: sampling stopped");
+		break;
+	case SESSION_INTERRUPTED:
+	case SESSION_DURATION:
+	case SESSION_STOPPED:
+		status = 0;
+		break;
 	}
-	sampler_close(c.s);
-	c.s = NULL;
-	if (gone && screen) {
+	if (c.gone && c.view) {
+		/* The target is gone: the last view stays until q. */
 		c.st.paused = false;
 		if (linger(&c, &signals) < 0)
 			snprintf(c.message, sizeof(c.message), "out of memory");
-		status = 0;
-	} else if (gone) {
-		status = 0;
 	}
-	if (screen) {
-		topview_close();
-		screen = false;
-	}
+	/* The view first, then the sampler: what detaching logs reaches a
+	 * terminal that is no longer curses'. */
+	topview_close(c.view);
+	c.view = NULL;
+	session_detach(c.ss);
 	if (status != 0 && c.message[0])
 		log_error(-EIO, "%s", c.message);
-	else if (gone && !o->quiet && !c.batch)
+	else if (c.gone && !o->quiet && !c.batch)
 		log_info("%s", c.ended);
 out:
-	if (screen)
-		topview_close();
-	sampler_close(c.s);
-	symbolizer_free(c.sym);
-	elf_cache_free(cache);
+	topview_close(c.view);
+	session_free(c.ss);
 	top_model_free(c.model);
 	return status;
 }

@@ -11,10 +11,11 @@
 #include "sampler.h"
 #include "svg.h"
 
-/* The sampler configuration @o asks for, sharing @cache (borrowed). */
+/* The sampler configuration @o asks for, sharing @cache (borrowed; may be
+ * NULL for the caller to fill in). Its argv points into @o. */
 struct sampler_config config_sampler(const struct options *o, struct elf_cache *cache);
 
-/* The SVG options of @o (strings borrowed from @o). */
+/* Fill @so with the SVG options of @o (strings borrowed from @o). */
 void config_svg(struct svg_options *so, const struct options *o);
 
 #endif

@@ -14,8 +14,8 @@ int main(int argc, char **argv)
 	ret = options_parse(&opts, argc, argv);
 	if (ret < 0)
 		return 2;
-	if (ret > 0)
-		return 0;
+	if (opts.command == CMD_NONE)
+		return 0;   /* help or the version was asked for */
 	if (opts.verbose)
 		log_set_level(opts.verbose > 1 ? LOG_DEBUG : LOG_INFO);
 	else if (opts.quiet)

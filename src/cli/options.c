@@ -115,10 +115,23 @@ const char *options_format_name(enum output_format format)
 	return "?";
 }
 
-/* The command being parsed, for the hint of usage_error. */
-static const char *usage_command = "record";
+/* The name of @cmd as typed, for the hint of usage_error. */
+static const char *command_name(enum command cmd)
+{
+	switch (cmd) {
+	case CMD_FLAMEGRAPH: return "flamegraph";
+	case CMD_DIFF: return "diff";
+	case CMD_DUMP: return "dump";
+	case CMD_TOP: return "top";
+	case CMD_RECORD: case CMD_NONE: break;
+	}
+	return "record";
+}
 
-static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+/* Say what is wrong with the command line of @o->command and how to get
+ * help; returns -EINVAL. */
+static int __attribute__((format(printf, 2, 3)))
+usage_error(const struct options *o, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -126,7 +139,7 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'hotspy %s --help'.\n", usage_command);
+	fprintf(stderr, "\nTry 'hotspy %s --help'.\n", command_name(o->command));
 	return -EINVAL;
 }
 
@@ -217,8 +230,8 @@ enum {
 	OPT_ITERATIONS,
 };
 
-/* The SVG options record and flamegraph share; 1 when @c was one, 0 when
- * not, -EINVAL after reporting a bad value. */
+/* The SVG options record and flamegraph share. 0 when @c was one, -ENOENT
+ * when not, -EINVAL after reporting a bad value. */
 static int parse_svg_option(struct options *o, int c, const char *arg)
 {
 	enum svg_palette palette;
@@ -228,21 +241,21 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 	switch (c) {
 	case OPT_TITLE:
 		o->title = arg;
-		return 1;
+		return 0;
 	case OPT_SUBTITLE:
 		o->subtitle = arg;
-		return 1;
+		return 0;
 	case OPT_WIDTH:
 		if (parse_ulong(arg, 100000, &v) < 0 || v < 100)
-			return usage_error("invalid width '%s': expected 100 to 100000 pixels", arg);
+			return usage_error(o, "invalid width '%s': expected 100 to 100000 pixels", arg);
 		o->width = (unsigned)v;
-		return 1;
+		return 0;
 	case OPT_HEIGHT:
 		if (parse_ulong(arg, 1000, &v) < 0 || v < 4)
-			return usage_error("invalid frame height '%s': expected 4 to 1000 pixels",
+			return usage_error(o, "invalid frame height '%s': expected 4 to 1000 pixels",
 					   arg);
 		o->frame_height = (unsigned)v;
-		return 1;
+		return 0;
 	case OPT_MINWIDTH:
 		errno = 0;
 		o->minwidth = strtod(arg, &end);
@@ -251,23 +264,23 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 			end++;
 		if (errno || end == arg || *end || !(o->minwidth >= 0) || o->minwidth > 1e6 ||
 		    (o->minwidth_percent && o->minwidth > 100))
-			return usage_error("invalid minimum width '%s': expected pixels (0.1) "
+			return usage_error(o, "invalid minimum width '%s': expected pixels (0.1) "
 					   "or a percent (0.5%%)", arg);
-		return 1;
+		return 0;
 	case OPT_INVERTED:
 		o->inverted = true;
-		return 1;
+		return 0;
 	case OPT_REVERSE:
 		o->reverse = true;
-		return 1;
+		return 0;
 	case OPT_COLORS:
 		if (svg_palette_parse(arg, &palette) < 0)
-			return usage_error("unknown palette '%s': expected hot, mem, io or kind",
+			return usage_error(o, "unknown palette '%s': expected hot, mem, io or kind",
 					   arg);
 		o->colors = arg;
-		return 1;
-	default:
 		return 0;
+	default:
+		return -ENOENT;
 	}
 }
 
@@ -299,14 +312,14 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:f:qh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
+		if (r == 0)
 			continue;
+		if (r != -ENOENT)
+			return r;
 		switch (c) {
 		case 'o':
 			if (!*optarg)
-				return usage_error("empty output path");
+				return usage_error(o, "empty output path");
 			o->output = optarg;
 			break;
 		case 'q':
@@ -314,25 +327,26 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 			break;
 		case 'f':
 			if (!diff)
-				return usage_error("-f is an option of 'hotspy diff' (flamegraph "
+				return usage_error(o, "-f is an option of 'hotspy diff' (flamegraph "
 						   "writes SVG)");
 			if (parse_format(optarg, &o->format) < 0 ||
 			    (o->format != FORMAT_FLAMEGRAPH && o->format != FORMAT_FOLDED))
-				return usage_error("unknown diff format '%s': expected flamegraph "
+				return usage_error(o, "unknown diff format '%s': expected flamegraph "
 						   "or folded", optarg);
 			break;
 		case OPT_NORMALIZE:
 			if (!diff)
-				return usage_error("--normalize is an option of 'hotspy diff'");
+				return usage_error(o, "--normalize is an option of 'hotspy diff'");
 			o->normalize = true;
 			break;
 		case 'h':
 			fputs(diff ? diff_usage : flamegraph_usage, stdout);
-			return 1;
+			o->command = CMD_NONE;
+			return 0;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error(o, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -340,16 +354,16 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 	if (diff && optind < argc)
 		o->input2 = argv[optind++];
 	if (diff && !o->input2)
-		return usage_error("diff needs two folded files: BEFORE AFTER");
+		return usage_error(o, "diff needs two folded files: BEFORE AFTER");
 	if (optind < argc)
-		return usage_error("too many input files: '%s' is extra", argv[optind]);
+		return usage_error(o, "too many input files: '%s' is extra", argv[optind]);
 	return 0;
 }
 
 /*
  * The options of every command that reads a live target: -p, --stack-size,
- * --no-demangle, --debug-dir. 1 when @c was one of them, 0 when not, or the
- * usage error.
+ * --no-demangle, --debug-dir. 0 when @c was one of them, -ENOENT when not,
+ * or the usage error (-EINVAL).
  */
 static int parse_target_option(struct options *o, int c, const char *arg)
 {
@@ -358,33 +372,33 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 	switch (c) {
 	case 'p':
 		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
-			return usage_error("invalid PID '%s': expected a positive number", arg);
+			return usage_error(o, "invalid PID '%s': expected a positive number", arg);
 		o->pid = (pid_t)v;
-		return 1;
+		return 0;
 	case OPT_STACK_SIZE:
 		if (parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
 		    o->stack_size > OPTIONS_MAX_STACK_SIZE)
-			return usage_error("invalid stack size '%s': expected 1K to 64M", arg);
-		return 1;
+			return usage_error(o, "invalid stack size '%s': expected 1K to 64M", arg);
+		return 0;
 	case OPT_NO_DEMANGLE:
 		o->no_demangle = true;
-		return 1;
+		return 0;
 	case OPT_DEBUG_DIR:
 		if (!*arg)
-			return usage_error("empty --debug-dir");
+			return usage_error(o, "empty --debug-dir");
 		if (o->ndebug_dirs == OPTIONS_DEBUG_DIRS_MAX)
-			return usage_error("at most %d --debug-dir options", OPTIONS_DEBUG_DIRS_MAX);
+			return usage_error(o, "at most %d --debug-dir options", OPTIONS_DEBUG_DIRS_MAX);
 		o->debug_dirs[o->ndebug_dirs++] = arg;
-		return 1;
-	default:
 		return 0;
+	default:
+		return -ENOENT;
 	}
 }
 
 /*
  * The options of every command that samples: -r, -d, --idle, --kernel,
- * --sampler, --lines. 1 when @c was one of them, 0 when not, or the usage
- * error.
+ * --sampler, --lines. 0 when @c was one of them, -ENOENT when not, or the
+ * usage error (-EINVAL).
  */
 static int parse_sampling_option(struct options *o, int c, const char *arg)
 {
@@ -394,22 +408,22 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 	switch (c) {
 	case 'r':
 		if (parse_ulong(arg, OPTIONS_MAX_RATE, &v) < 0 || v == 0)
-			return usage_error("invalid rate '%s': expected 1 to 10000 samples per second",
+			return usage_error(o, "invalid rate '%s': expected 1 to 10000 samples per second",
 					   arg);
 		o->rate = (unsigned)v;
-		return 1;
+		return 0;
 	case 'd':
 		errno = 0;
 		o->duration = strtod(arg, &end);
 		if (errno || end == arg || *end || !(o->duration > 0) || o->duration > 1e9)
-			return usage_error("invalid duration '%s': expected seconds > 0", arg);
-		return 1;
+			return usage_error(o, "invalid duration '%s': expected seconds > 0", arg);
+		return 0;
 	case OPT_IDLE:
 		o->idle = true;
-		return 1;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = true;
-		return 1;
+		return 0;
 	case OPT_SAMPLER:
 		if (strcmp(arg, "auto") == 0)
 			o->sampler = SAMPLER_AUTO;
@@ -418,19 +432,20 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 		else if (strcmp(arg, "perf") == 0)
 			o->sampler = SAMPLER_PERF;
 		else
-			return usage_error("unknown sampler '%s': expected auto, perf or ptrace", arg);
-		return 1;
+			return usage_error(o, "unknown sampler '%s': expected auto, perf or ptrace", arg);
+		return 0;
 	case OPT_LINES:
 		o->lines = true;
-		return 1;
-	default:
 		return 0;
+	default:
+		return -ENOENT;
 	}
 }
 
 /*
  * -q, -v, -h and getopt's complaints, alike in every command that samples.
- * 0 for -q and -v, 1 after printing @usage for -h, or the usage error.
+ * 0 for -q, -v, and -h after printing @usage (o->command is then CMD_NONE:
+ * nothing more to do), or the usage error (-EINVAL).
  */
 static int parse_common_option(struct options *o, int c, char **argv, const char *usage)
 {
@@ -443,11 +458,12 @@ static int parse_common_option(struct options *o, int c, char **argv, const char
 		return 0;
 	case 'h':
 		fputs(usage, stdout);
-		return 1;
+		o->command = CMD_NONE;
+		return 0;
 	case ':':
-		return usage_error("option '%s' needs a value", argv[optind - 1]);
+		return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 	default:
-		return usage_error("unknown option '%s'", argv[optind - 1]);
+		return usage_error(o, "unknown option '%s'", argv[optind - 1]);
 	}
 }
 
@@ -458,9 +474,9 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 	if (optind < argc)
 		o->argv = &argv[optind];
 	if (o->pid && o->argv)
-		return usage_error("give either -p PID or a command after --, not both");
+		return usage_error(o, "give either -p PID or a command after --, not both");
 	if (!o->pid && !o->argv)
-		return usage_error("nothing to profile: give -p PID or -- CMD ARGS...");
+		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
 	return 0;
 }
 
@@ -499,25 +515,25 @@ static int parse_dump(struct options *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:qvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
+		if (r == 0)
 			continue;
+		if (r != -ENOENT)
+			return r;
 		switch (c) {
 		case OPT_JSON:
 			o->json = true;
 			break;
 		default:
 			r = parse_common_option(o, c, argv, dump_usage);
-			if (r)
+			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s': dump takes -p PID", argv[optind]);
+		return usage_error(o, "unexpected argument '%s': dump takes -p PID", argv[optind]);
 	if (!o->pid)
-		return usage_error("which process? give -p PID");
+		return usage_error(o, "which process? give -p PID");
 	return 0;
 }
 
@@ -579,18 +595,18 @@ static int parse_top(struct options *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:p:r:d:n:qvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
-		if (r == 0)
+		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
+		if (r == 0)
 			continue;
+		if (r != -ENOENT)
+			return r;
 		switch (c) {
 		case OPT_DELAY:
 			errno = 0;
 			o->delay = strtod(optarg, &end);
 			if (errno || end == optarg || *end || !(o->delay >= 0.1) || o->delay > 3600)
-				return usage_error("invalid delay '%s': expected 0.1 to 3600 seconds",
+				return usage_error(o, "invalid delay '%s': expected 0.1 to 3600 seconds",
 						   optarg);
 			break;
 		case OPT_BATCH:
@@ -598,13 +614,13 @@ static int parse_top(struct options *o, int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_ulong(optarg, UINT_MAX, &v) < 0 || v == 0)
-				return usage_error("invalid iterations '%s': expected a positive number",
+				return usage_error(o, "invalid iterations '%s': expected a positive number",
 						   optarg);
 			o->iterations = (unsigned)v;
 			break;
 		default:
 			r = parse_common_option(o, c, argv, top_usage);
-			if (r)
+			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
 		}
@@ -643,23 +659,23 @@ static int parse_record(struct options *o, int argc, char **argv)
 	/* '+': stop at the first non-option, which starts the command. */
 	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
-		if (r == 0)
+		if (r == -ENOENT)
 			r = parse_target_option(o, c, optarg);
-		if (r == 0)
+		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
+		if (r == 0)
 			continue;
+		if (r != -ENOENT)
+			return r;
 		switch (c) {
 		case 'o':
 			if (!*optarg)
-				return usage_error("empty output path");
+				return usage_error(o, "empty output path");
 			o->output = optarg;
 			break;
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
-				return usage_error("unknown format '%s': expected flamegraph or folded",
+				return usage_error(o, "unknown format '%s': expected flamegraph or folded",
 						   optarg);
 			break;
 		case OPT_THREADS:
@@ -673,7 +689,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		default:
 			r = parse_common_option(o, c, argv, record_usage);
-			if (r)
+			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
 		}
@@ -698,13 +714,12 @@ int options_parse(struct options *o, int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		fputs(main_usage, stdout);
-		return 1;
+		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		puts("hotspy " HOTSPY_VERSION);
-		return 1;
+		return 0;
 	}
-	usage_command = cmd;
 	if (strcmp(cmd, "record") == 0) {
 		o->command = CMD_RECORD;
 		return parse_record(o, argc - 1, argv + 1);

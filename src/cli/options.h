@@ -76,13 +76,14 @@ struct options {
 };
 
 /*
- * Parse @argv into @opts. Returns 0 when a command should run, 1 when help or
- * the version was printed (exit 0), or -EINVAL after printing what was wrong
- * and a hint to stderr (exit 2).
+ * Parse @argv into @opts (which keeps pointers into @argv: it must outlive
+ * @opts). Returns 0 with opts->command the command to run, or CMD_NONE when
+ * help or the version was printed (exit 0); or -EINVAL after printing what
+ * was wrong and a hint to stderr (exit 2).
  */
 int options_parse(struct options *opts, int argc, char **argv);
 
-/* The name of a format as -f spells it. */
+/* The name of a format as -f spells it (a static string). */
 const char *options_format_name(enum output_format format);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * banned.h - functions that must not appear in hotspy code.
  *
- * Included last by every project .c file (through hotspy.h). Using one of
- * these names is a compile error that points here. Use snprintf, memcpy with
- * an explicit bound, or the helpers in strbuf.h instead.
+ * Every project .c file includes it directly, after its other headers, so
+ * that no system header sees the macros. Using one of these names is a
+ * compile error that points here. Use snprintf, memcpy with an explicit
+ * bound, or text_append_safe (text.h) instead.
  */
 #ifndef HOTSPY_BANNED_H
 #define HOTSPY_BANNED_H

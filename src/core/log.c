@@ -6,31 +6,36 @@
 #include "banned.h"
 
 /*
- * The sink and level are process-wide by nature (there is one terminal); they
- * are set once by main or the top view, never from a signal handler.
+ * The one mutable file-scope state of hotspy besides what signals need, on
+ * purpose: there is one terminal, and every layer logs to it, so passing a
+ * logger through every call would add a parameter to nearly every function
+ * for no second instance ever. It is set by main (the level) and by the top
+ * view while it owns the terminal (the sink), never from a signal handler.
  */
-static enum log_level log_level = LOG_INFO;
-static log_sink_fn log_sink;
-static void *log_sink_ctx;
+static struct {
+	enum log_level level;
+	log_sink_fn sink;
+	void *sink_ctx;
+} log_state = { .level = LOG_INFO };
 
-void log_set_level(enum log_level level) { log_level = level; }
-enum log_level log_get_level(void) { return log_level; }
+void log_set_level(enum log_level level) { log_state.level = level; }
+enum log_level log_get_level(void) { return log_state.level; }
 
 void log_set_sink(log_sink_fn fn, void *ctx)
 {
-	log_sink = fn;
-	log_sink_ctx = ctx;
+	log_state.sink = fn;
+	log_state.sink_ctx = ctx;
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
 
-	if (level > log_level)
+	if (level > log_state.level)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (log_sink) {
-		log_sink(level, buf, log_sink_ctx);
+	if (log_state.sink) {
+		log_state.sink(level, buf, log_state.sink_ctx);
 		return;
 	}
 	fprintf(stderr, "hotspy: %s%s\n",

@@ -283,6 +283,69 @@ def case_signal(rest):
     print("PASS")
 
 
+def case_follow(rest):
+    """The ptrace sampler follows threads born after the attach by clone
+    events, reads no task list per tick, and lets every thread go at the
+    end even while threads are being created."""
+    fixture = os.path.join(ARGS.fixtures, rest[0] if rest else "churn")
+    target = subprocess.Popen([fixture, "4"])
+    try:
+        time.sleep(0.3)
+        r = run_hotspy(["record", "-o", "-", "-f", "folded", "--threads", "--stats",
+                        "--sampler", "ptrace", "-p", str(target.pid), "-d", "2"])
+        if r.returncode != 0:
+            if "operation not permitted" in r.stderr:
+                print("SKIP: ptrace not permitted here")
+                sys.exit(SKIP)
+            fail("hotspy exited %d" % r.returncode)
+        # Threads are released: none stopped, none still traced.
+        time.sleep(0.2)
+        try:
+            tids = os.listdir("/proc/%d/task" % target.pid)
+        except OSError:
+            fail("the target is gone: it should outlive the recording")
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/status" % (target.pid, tid)) as f:
+                    status = f.read()
+            except OSError:
+                continue   # it exited meanwhile
+            state = re.search(r"\nState:\t(\S)", status).group(1)
+            if state in ("t", "T"):
+                fail("thread %s left stopped (state %s) after the detach" % (tid, state))
+            if "\nTracerPid:\t0\n" not in status:
+                fail("thread %s still traced after the detach" % tid)
+        m = re.search(r"ticks (\d+) .*thread list scans (\d+)", r.stderr)
+        if not m:
+            fail("no tick and thread list scan counts in the --stats output")
+        ticks, scans = int(m.group(1)), int(m.group(2))
+        # The scans of the attach only (until no new thread shows up): a
+        # handful, not one per tick.
+        if ticks < 50 or scans > 10:
+            fail("%d thread list scans in %d ticks: threads must be followed by "
+                 "clone events, not by reading /proc at each tick" % (scans, ticks))
+        tids = set()
+        for line in r.stdout.splitlines():
+            frames = line.split(";")
+            if len(frames) > 1 and frames[1].endswith(")"):
+                tids.add(frames[1].rsplit("(", 1)[-1])
+        print("distinct threads sampled: %d, %d scans in %d ticks"
+              % (len(tids), scans, ticks))
+        # churn makes a thread every ~10 ms, each lives ~7 ms: every one
+        # after the first few was born after the attach.
+        if len(tids) < 20:
+            fail("only %d distinct threads sampled: threads born after the attach "
+                 "were not followed" % len(tids))
+        code = target.wait(timeout=30)
+        if code != 0:
+            fail("the fixture exited %d instead of 0 after the detach" % code)
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    print("PASS")
+
+
 def expect_error(args, code, words, **kw):
     r = run_hotspy(args, **kw)
     if r.returncode != code:
@@ -768,7 +831,7 @@ def main():
     p.add_argument("--expect-dir", required=True)
     p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
-                                      "smoke"])
+                                      "smoke", "follow"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -776,7 +839,8 @@ def main():
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
      "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
-     "shortthreads": case_shortthreads, "smoke": case_smoke}[ARGS.case](ARGS.rest)
+     "shortthreads": case_shortthreads, "smoke": case_smoke,
+     "follow": case_follow}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

@@ -183,11 +183,19 @@ def screen_test(hotspy, fixtures, expect, width, height):
     tmux = None
     try:
         time.sleep(0.5)
-        tmux = Tmux(width, height, "%s top -p %d -r 200 --delay 2" % (hotspy, target.pid))
+        # -v: a message is logged once the view is open.
+        tmux = Tmux(width, height, "%s top -v -p %d -r 200 --delay 2" % (hotspy, target.pid))
         # The second refresh: two full windows of samples.
         s = tmux.wait_for(r"^\d+ samples in [4-9]\.\d s", timeout=15)
         print(s)
         lines = s.splitlines()
+        # While curses owns the terminal, messages go to the bottom line
+        # through the view's logging sink, never raw to stderr.
+        check(lines and re.match(r"sampling threads \(pid \d+\) with the \w+ sampler",
+                                 lines[-1]) is not None,
+              "a message logged while the view is open is on its bottom line")
+        check(not any(x.startswith("hotspy:") for x in lines),
+              "nothing is written raw to the terminal while the view is open")
         check(len(lines) <= height and all(len(x) <= width for x in lines),
               "the view fits %dx%d" % (width, height))
         check(any("%Own" in x and "TotalTime" in x for x in lines), "the table header shows")
