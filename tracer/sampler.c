@@ -195,12 +195,12 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	 * user frames the unwinder gives. */
 	for (; k < snap->nkernel && k < SAMPLER_MAX_DEPTH / 2; k++)
 		s->addrs[k] = k ? snap->kernel[k] - 1 : snap->kernel[k];
-	n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k,
+	n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k, NULL,
 			    SAMPLER_MAX_DEPTH - k, &end);
 	/* Stale maps: a library mapped since the last read (the loader maps
 	 * libc after the exec we started from, dlopen later). */
 	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, p, 0) == 0)
-		n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k,
+		n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k, NULL,
 				    SAMPLER_MAX_DEPTH - k, &end);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 

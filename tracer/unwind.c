@@ -458,7 +458,7 @@ static int stack_load(const struct unwind_walk *w, uint64_t addr, uint64_t *val)
  * unwinder_unwind) with *@end set, or 0 when a frame needs libunwind.
  */
 static size_t fast_unwind(struct unwinder *uw, struct unwind_walk *w, uint64_t *addrs,
-			  size_t max, enum unwind_end *end)
+			  uint64_t *sps, size_t max, enum unwind_end *end)
 {
 	uint64_t regs[RULE_REGS + 1], ip, bias = 0;
 	uint32_t valid = (1u << (RULE_REGS + 1)) - 1;
@@ -483,6 +483,8 @@ static size_t fast_unwind(struct unwinder *uw, struct unwind_walk *w, uint64_t *
 			addrs[n++] = PROFILE_ADDR_TRUNCATED;
 			return n;
 		}
+		if (sps)
+			sps[n] = regs[SNAP_RSP];
 		addrs[n++] = adjust ? ip - 1 : ip;
 		ip -= adjust;
 		if (!last || ip < last->start || ip >= last->end) {
@@ -596,9 +598,10 @@ void unwinder_flush(struct unwinder *uw)
 }
 
 size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
-		       const struct snapshot *snap, uint64_t *addrs, size_t max,
-		       enum unwind_end *end)
+		       const struct snapshot *snap, uint64_t *addrs, uint64_t *sps,
+		       size_t max, enum unwind_end *end)
 {
+	unw_word_t sp;
 	struct unwind_walk w = { .uw = uw, .maps = maps, .snap = snap };
 	unw_cursor_t cursor;
 	unw_word_t ip;
@@ -607,7 +610,7 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 	int ret;
 
 	if (uw->fast) {
-		n = fast_unwind(uw, &w, addrs, max, end);
+		n = fast_unwind(uw, &w, addrs, sps, max, end);
 		if (n) {
 			uw->fast_walks++;
 			return n;
@@ -617,6 +620,8 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 	}
 	*end = UNWIND_NO_INFO;
 	if (unw_init_remote(&cursor, uw->as, &w) < 0) {
+		if (sps)
+			sps[n] = snap->regs[SNAP_RSP];
 		addrs[n++] = snap->regs[SNAP_RIP];
 		addrs[n++] = PROFILE_ADDR_UNKNOWN;
 		return n;
@@ -633,6 +638,8 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 			*end = UNWIND_CUT;
 			break;
 		}
+		if (sps)
+			sps[n] = unw_get_reg(&cursor, UNW_REG_SP, &sp) == 0 ? sp : 0;
 		addrs[n++] = adjust ? ip - 1 : ip;
 		/* After a signal frame the next PC is an interrupted
 		 * instruction, not a return address. */

@@ -38,12 +38,16 @@ void unwinder_free(struct unwinder *uw);   /* accepts NULL */
  * addresses in @addrs, leaf first: the leaf's PC, then each caller's return
  * address minus one (the call instruction). When the walk does not reach the
  * bottom, the last stored address is a PROFILE_ADDR_* marker, so the result
- * can go to profile_add_sample as it is. Returns the number of addresses
- * stored; *@end says why the walk ended. @max must be at least 2.
+ * can go to profile_add_sample as it is. When @sps is not NULL (room for
+ * @max), sps[i] receives frame i's stack pointer (the leaf's RSP, then each
+ * caller's RSP at the call, which is its callee's CFA), so the C stack
+ * frame of frame i is [sps[i], sps[i + 1]); a marker's entry is left as it
+ * was. Returns the number of addresses stored; *@end says why the walk
+ * ended. @max must be at least 2.
  */
 size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
-		       const struct snapshot *snap, uint64_t *addrs, size_t max,
-		       enum unwind_end *end);
+		       const struct snapshot *snap, uint64_t *addrs, uint64_t *sps,
+		       size_t max, enum unwind_end *end);
 
 /* Forget cached unwind rules: call when the mappings of the process changed
  * (code unmapped, library replaced). */

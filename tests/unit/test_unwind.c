@@ -61,6 +61,7 @@ static void capture(struct snapshot *snap)
 
 struct walk {
 	uint64_t addrs[MAX_FRAMES];
+	uint64_t sps[MAX_FRAMES];
 	size_t n;
 	enum unwind_end end;
 };
@@ -77,11 +78,11 @@ static int walk_both(const struct snapshot *snap, struct walk *fast, struct walk
 		elf_cache_free(cache);
 		return -1;
 	}
-	fast->n = unwinder_unwind(uw, maps, snap, fast->addrs, MAX_FRAMES, &fast->end);
+	fast->n = unwinder_unwind(uw, maps, snap, fast->addrs, fast->sps, MAX_FRAMES, &fast->end);
 	unwinder_counts(uw, &nfast, &nslow);
 	CHECK_EQ_U64(nfast, 1);    /* this walk went through the rule cache */
 	unwinder_set_fast(uw, false);
-	slow->n = unwinder_unwind(uw, maps, snap, slow->addrs, MAX_FRAMES, &slow->end);
+	slow->n = unwinder_unwind(uw, maps, snap, slow->addrs, slow->sps, MAX_FRAMES, &slow->end);
 	maps_free(maps);
 	unwinder_free(uw);
 	elf_cache_free(cache);
@@ -98,7 +99,46 @@ static void compare(const struct walk *fast, const struct walk *slow)
 				fast->addrs[i], slow->addrs[i]);
 			CHECK(fast->addrs[i] == slow->addrs[i]);
 		}
+		/* The two agree on each frame's stack pointer too, and stack
+		 * pointers grow towards the root. */
+		if (addrspace_is_marker(fast->addrs[i]))
+			continue;
+		CHECK_EQ_U64(fast->sps[i], slow->sps[i]);
+		if (i > 0)
+			CHECK(fast->sps[i] > fast->sps[i - 1]);
 	}
+}
+
+/* Addresses of a local of descend() at each depth: each lies in the C stack
+ * frame [sps[i], sps[i + 1]) of that call, as a CPython eval loop's
+ * _PyCFrame or shim frame lies in its call's frame. */
+static uint64_t anchors[DEPTH + 1];
+
+static int descend(int depth);
+
+static void check_anchors(const struct walk *w, uint64_t leaf_sp)
+{
+	uint64_t lo = (uint64_t)(uintptr_t)&descend;
+	size_t found = 0, first = 0;
+
+	CHECK_EQ_U64(w->sps[0], leaf_sp);
+	/* The innermost frame in descend() is descend(0); callers follow. */
+	while (first < w->n && !(w->addrs[first] >= lo && w->addrs[first] < lo + 4096))
+		first++;
+	CHECK(first > 0 && first < w->n);
+	for (size_t d = 0; d <= DEPTH; d++) {
+		size_t i = first + d;
+
+		if (i + 1 >= w->n)
+			break;
+		if (anchors[d] >= w->sps[i] && anchors[d] < w->sps[i + 1])
+			found++;
+		else
+			fprintf(stderr, "descend(%zu)'s local %#" PRIx64 " is not in frame %zu "
+				"[%#" PRIx64 ", %#" PRIx64 ")\n", d, anchors[d], i, w->sps[i],
+				w->sps[i + 1]);
+	}
+	CHECK_EQ_U64(found, DEPTH + 1);
 }
 
 /* Does the walk pass through main? main's code is between its address and
@@ -148,6 +188,8 @@ static void check_walks(void)
 	CHECK(fast.end == UNWIND_BOTTOM);
 	CHECK(fast.n > DEPTH);
 	CHECK(through_main(&fast));
+	check_anchors(&fast, snap.regs[SNAP_RSP]);
+	check_anchors(&slow, snap.regs[SNAP_RSP]);
 
 	/* A copy cut short: both stop where the copy ends, marked. */
 	snap.stack_len = 96;
@@ -162,8 +204,10 @@ static void check_walks(void)
 __attribute__((noinline))
 static int descend(int depth)
 {
+	volatile int local = depth;
 	int r;
 
+	anchors[depth] = (uint64_t)(uintptr_t)&local;
 	if (depth == 0) {
 		check_walks();
 		return 0;
