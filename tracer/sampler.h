@@ -21,6 +21,8 @@
 
 #include "elf_cache.h"
 #include "maps.h"
+#include "pycode.h"
+#include "pymerge.h"
 
 /* The capture backend asked for (--sampler). */
 enum sampler_kind {
@@ -60,6 +62,11 @@ struct sampler_config {
 	bool kernel;               /* kernel frames too (perf sampler only) */
 	bool subprocesses;         /* descendants of the target too */
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
+	/* CPython programs: code objects go here (borrowed, shared with the
+	 * symbolizer), NULL to sample them natively; and how their frames mix
+	 * with native ones. */
+	struct pycodes *pycodes;
+	enum pymerge_mode python_mode;
 };
 
 /* Counters for the summary and --stats. Times are nanoseconds. */

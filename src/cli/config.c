@@ -13,6 +13,7 @@ struct sampler_config config_sampler(const struct options *o, struct elf_cache *
 		.kernel = o->kernel,
 		.subprocesses = o->subprocesses,
 		.cache = cache,
+		.python_mode = o->python_mode,
 	};
 }
 

@@ -41,6 +41,8 @@ static const char record_usage[] =
 "                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
 "                         .gnu_debuglink name); may be repeated\n"
 "      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
+"      --python-only      Python frames only, no native ones (py-spy's view)\n"
+"      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --lines            frames are \"function (file:line)\" where the line is\n"
 "                         known (default: functions, so that stacks\n"
 "                         aggregate by function)\n"
@@ -214,6 +216,10 @@ enum {
 	OPT_STATS,
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
+	OPT_PYTHON_ONLY,
+	OPT_INTERPRETER_FRAMES,
+	OPT_NATIVE,
+	OPT_NOLINENO,
 	OPT_JSON,
 	OPT_DEBUG_DIR,
 	OPT_TITLE,
@@ -283,6 +289,13 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 		return -ENOENT;
 	}
 }
+
+/* How Python frames mix with native ones (record, top, dump). */
+#define PYTHON_LONGOPTS \
+	{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY }, \
+	{ "interpreter-frames", no_argument, NULL, OPT_INTERPRETER_FRAMES }, \
+	{ "native", no_argument, NULL, OPT_NATIVE }, \
+	{ "nolineno", no_argument, NULL, OPT_NOLINENO }
 
 #define SVG_LONGOPTS \
 	{ "title", required_argument, NULL, OPT_TITLE }, \
@@ -362,7 +375,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 
 /*
  * The options of every command that reads a live target: -p, --stack-size,
- * --no-demangle, --debug-dir. 0 when @c was one of them, -ENOENT when not,
+ * --no-demangle, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
 static int parse_target_option(struct options *o, int c, const char *arg)
@@ -382,6 +395,22 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		return 0;
 	case OPT_NO_DEMANGLE:
 		o->no_demangle = true;
+		return 0;
+	case OPT_PYTHON_ONLY:
+		o->python_mode = PYMERGE_PYTHON_ONLY;
+		return 0;
+	case OPT_INTERPRETER_FRAMES:
+		o->python_mode = PYMERGE_ALL_NATIVE;
+		return 0;
+	case OPT_NATIVE:
+		/* py-spy's --native: native frames beside Python ones, which
+		 * hotspy shows by default. */
+		if (o->python_mode == PYMERGE_PYTHON_ONLY)
+			return usage_error(o, "--native and --python-only contradict each other");
+		return 0;
+	case OPT_NOLINENO:
+		/* py-spy's --nolineno: frames by function, hotspy's default. */
+		o->lines = false;
 		return 0;
 	case OPT_DEBUG_DIR:
 		if (!*arg)
@@ -491,6 +520,8 @@ static const char dump_usage[] =
 "      --json             one JSON document instead of text\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --python-only      Python frames only, no native ones (py-spy's view)\n"
+"      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
@@ -503,6 +534,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -560,6 +592,8 @@ static const char top_usage[] =
 "      --sampler KIND     auto (default), perf or ptrace\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --python-only      Python frames only, no native ones (py-spy's view)\n"
+"      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
@@ -580,6 +614,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -645,6 +680,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pymerge.h"
 #include "sampler.h"
 
 enum command {
@@ -52,6 +53,8 @@ struct options {
 	bool stats;                /* --stats: sampler timings on stderr */
 	bool lines;                /* --lines: "function (file:line)" frames */
 	bool no_demangle;          /* --no-demangle: raw C++/Rust symbol names */
+	enum pymerge_mode python_mode;  /* --python-only, --interpreter-frames;
+	                                 * mixed by default */
 	bool json;                 /* dump --json */
 	double delay;              /* top --delay seconds between refreshes */
 	bool batch;                /* top --batch: plain text, every refresh */

@@ -21,6 +21,7 @@ struct session {
 	struct elf_cache *cache;       /* shared by the sampler and the symbolizer */
 	struct sampler *sampler;       /* NULL once detached */
 	struct symbolizer *sym;
+	struct pycodes *pycodes;       /* CPython code objects, for both */
 	const struct session_hooks *hooks;   /* during session_run */
 	uint64_t start_ns, end_ns;
 	int err;                       /* the error of SESSION_FAILED */
@@ -45,11 +46,13 @@ int session_new(const struct options *o, struct session **out)
 	ss->o = o;
 	ss->cache = elf_cache_new();
 	ss->sym = ss->cache ? symbolizer_new(ss->cache) : NULL;
-	if (!ss->sym) {
+	ss->pycodes = pycodes_new();
+	if (!ss->sym || !ss->pycodes) {
 		err = log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
 	symbolizer_set_demangle(ss->sym, !o->no_demangle);
+	symbolizer_set_pycodes(ss->sym, ss->pycodes);
 	for (size_t i = 0; i < o->ndebug_dirs; i++)
 		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);
 	*out = ss;
@@ -76,6 +79,7 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 	}
 	ss->show_progress = ss->setup.progress && !o->quiet && isatty(STDERR_FILENO);
 	ss->setup.sampler.cache = ss->cache;
+	ss->setup.sampler.pycodes = ss->pycodes;
 	ss->sampler = sampler_open(ss->setup.kind, &ss->setup.sampler);
 	if (!ss->sampler)
 		return errno ? -errno : -EIO;   /* sampler_open has said what and why */
@@ -219,6 +223,7 @@ void session_free(struct session *ss)
 		return;
 	session_detach(ss);
 	symbolizer_free(ss->sym);
+	pycodes_free(ss->pycodes);
 	elf_cache_free(ss->cache);
 	free(ss);
 }
