@@ -532,3 +532,141 @@ int pyfind_runtime(pid_t pid, const struct maps *maps, struct elf_cache *cache,
 	out->initialized = head != 0;
 	return 0;
 }
+
+bool pyfind_is_python(pid_t pid, struct elf_cache *cache)
+{
+	struct pyfind_result *res = malloc(sizeof(*res));
+	struct maps *maps = NULL;
+	bool yes = false;
+	int err;
+
+	if (!res)
+		return false;
+	if (maps_read(pid, &maps) == 0) {
+		err = pyfind_runtime(pid, maps, cache, res);
+		yes = err == 0 || err == -ENOTSUP;
+		maps_free(maps);
+	}
+	free(res);
+	return yes;
+}
+
+/* The path execvp would run for @name: itself when it has a '/', else the
+ * first executable file of that name in $PATH. 0 or -ENOENT. */
+static int command_path(const char *name, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		snprintf(out, size, "%s", name);
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		int n = snprintf(out, size, "%.*s/%s", (int)len, len ? path : ".", name);
+
+		if (n > 0 && (size_t)n < size && access(out, X_OK) == 0)
+			return 0;
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
+}
+
+/* A file that is a CPython interpreter or links libpython: by its name, by
+ * the runtime's symbols and section, or by its DT_NEEDED entries. */
+static bool file_is_python(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	struct elf_file *ef;
+	uint32_t v;
+	bool yes;
+
+	base = base ? base + 1 : path;
+	if (strncmp(base, "python", 6) == 0 && pyfind_version_from_name(base, &v) == 0)
+		return true;
+	ef = elf_file_open(path);
+	if (!ef)
+		return false;
+	yes = elf_file_find_symbol(ef, "_PyRuntime", NULL, NULL) == 0 ||
+	      elf_file_find_symbol(ef, "_PyThreadState_Current", NULL, NULL) == 0 ||
+	      elf_file_section(ef, ".PyRuntime", NULL, NULL, NULL) == 0 ||
+	      elf_file_needs(ef, "libpython");
+	elf_file_free(ef);
+	return yes;
+}
+
+/* The next blank-separated word of *@p, NUL-terminated in place, or NULL. */
+static char *next_word(char **p)
+{
+	char *w = *p + strspn(*p, " \t");
+	size_t len = strcspn(w, " \t");
+
+	if (!len)
+		return NULL;
+	*p = w + len + (w[len] != '\0');
+	w[len] = '\0';
+	return w;
+}
+
+/* "python", "python3", "python3.12", "python3.13t", "pypy" not: the names
+ * under which CPython is run, wrappers (pyenv's shims) included. */
+static bool python_name(const char *cmd)
+{
+	const char *base = strrchr(cmd, '/');
+
+	base = base ? base + 1 : cmd;
+	if (strncmp(base, "python", 6) != 0)
+		return false;
+	base += 6;
+	base += strspn(base, "0123456789.");
+	if (*base == 'd' || *base == 'm' || *base == 't')
+		base++;
+	return *base == '\0';
+}
+
+bool pyfind_command_is_python(const char *argv0)
+{
+	char path[PYFIND_PATH_MAX], line[256], name[256];
+	FILE *f;
+
+	if (python_name(argv0))
+		return true;
+
+	/* A script: its #! line names the interpreter, through env or not.
+	 * One level only, as the kernel does. */
+	for (int depth = 0; depth < 2; depth++) {
+		char *p, *interp, *base;
+
+		if (command_path(argv0, path, sizeof(path)) < 0)
+			return false;
+		f = fopen(path, "re");
+		if (!f)
+			return false;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		if (!p || strncmp(line, "#!", 2) != 0)
+			return file_is_python(path);
+		line[strcspn(line, "\n")] = '\0';
+		p = line + 2;
+		interp = next_word(&p);
+		if (!interp)
+			return false;
+		base = strrchr(interp, '/');
+		if (strcmp(base ? base + 1 : interp, "env") == 0) {
+			do
+				interp = next_word(&p);
+			while (interp && interp[0] == '-');
+			if (!interp)
+				return false;
+		}
+		if (strchr(interp, '/'))
+			return file_is_python(interp);
+		snprintf(name, sizeof(name), "%s", interp);
+		argv0 = name;
+	}
+	return false;
+}

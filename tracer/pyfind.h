@@ -114,6 +114,19 @@ int pyfind_version_from_name(const char *path, uint32_t *hexversion);
  */
 int pyfind_version_from_string(const char *s, size_t len, uint32_t *hexversion);
 
+/* Whether process @pid runs CPython: pyfind_runtime finds it (up or not
+ * yet), or finds a version hotspy does not read (still a Python program).
+ * Not safe in a signal handler. */
+bool pyfind_is_python(pid_t pid, struct elf_cache *cache);
+
+/*
+ * Whether the command @argv0 would run CPython: the file execvp would run
+ * (looked up in $PATH), or the interpreter of its #! line (through
+ * /usr/bin/env too), is a CPython interpreter or links libpython. Reads
+ * the files, runs nothing.
+ */
+bool pyfind_command_is_python(const char *argv0);
+
 /* Short name of a source, for messages and the probe ("py_version"...). */
 const char *pyfind_version_source_name(enum pyfind_version_source src);
 const char *pyfind_runtime_source_name(enum pyfind_runtime_source src);

@@ -8,6 +8,7 @@
 
 #include "array.h"
 #include "log.h"
+#include "pyfind.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -262,6 +263,16 @@ static struct sampler *sampler_with(const struct sampler_ops *ops,
 	return s;
 }
 
+/* Whether the target runs CPython (and Python frames are wanted). */
+static bool target_is_python(const struct sampler_config *cfg)
+{
+	if (!cfg->pycodes)
+		return false;
+	if (cfg->argv)
+		return pyfind_command_is_python(cfg->argv[0]);
+	return cfg->pid > 0 && pyfind_is_python(cfg->pid, cfg->cache);
+}
+
 struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config *cfg)
 {
 	char why[256], reason[320];
@@ -275,6 +286,10 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 	}
 	switch (kind) {
 	case SAMPLER_PERF:
+		if (target_is_python(cfg))
+			log_warn("the perf sampler cannot see Python frames (they live in the "
+				 "interpreter's heap): this profile shows the interpreter's C "
+				 "functions only \xe2\x80\x94 use --sampler ptrace or auto");
 		if (cfg->idle) {
 			log_error(-EINVAL, "--idle samples threads that sleep, which only the "
 				  "ptrace sampler can: use --sampler ptrace or auto");
@@ -298,6 +313,12 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "--idle: wall-clock time needs sleeping threads, which "
 				    "only ptrace samples");
+	/* A Python program's frames live in the interpreter's heap, not on the
+	 * C stack perf copies: reading them takes the thread stopped. */
+	if (!cfg->kernel && target_is_python(cfg))
+		return sampler_with(&ptrace_sampler_ops, cfg,
+				    "a Python program: only the ptrace sampler reads the "
+				    "interpreter's frames");
 	if (perf_sampler_probe(cfg->argv ? 0 : cfg->pid, why, sizeof(why)) == 0 || cfg->kernel)
 		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
 	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)

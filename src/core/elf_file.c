@@ -626,3 +626,35 @@ int elf_file_section(const struct elf_file *ef, const char *name, uint64_t *vadd
 	}
 	return -ENOENT;
 }
+
+int elf_file_needs(const struct elf_file *ef, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		Elf_Data *data;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *lib;
+
+			if (!gelf_getdyn(data, (int)i, &dyn))
+				break;
+			if (dyn.d_tag == DT_NULL)
+				break;
+			if (dyn.d_tag != DT_NEEDED)
+				continue;
+			lib = elf_strptr(ef->elf, sh.sh_link, dyn.d_un.d_val);
+			if (lib && strncmp(lib, prefix, plen) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}

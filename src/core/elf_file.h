@@ -81,6 +81,10 @@ int elf_file_section(const struct elf_file *ef, const char *name, uint64_t *vadd
 /* Build-id note as raw bytes; returns length (0 when absent). Owned by @ef. */
 size_t elf_file_build_id(const struct elf_file *ef, const uint8_t **id);
 
+/* 1 when the object names a library starting with @prefix among its
+ * DT_NEEDED entries (libpython3.11.so.1.0 for "libpython"), else 0. */
+int elf_file_needs(const struct elf_file *ef, const char *prefix);
+
 /* True when the object is a PIE or shared object (ET_DYN). */
 int elf_file_is_dyn(const struct elf_file *ef);
 
