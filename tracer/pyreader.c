@@ -975,6 +975,7 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 	struct pycode pc = { .format = l->linetable };
 	uint8_t *table = NULL;
 	size_t table_len = 0;
+	bool real = false;
 	int err = -ENOMEM;
 
 	if (!name || !file)
@@ -985,22 +986,23 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 		code_key_of(l, head, key);
 	}
 	if (key->type && code_type_is(r, key->type)) {
+		real = true;
 		str_read(r, key->qualname ? key->qualname : key->name, name, PYCODE_NAME_MAX);
 		str_read(r, key->filename, file, PYCODE_FILE_MAX);
 		bytes_read(r, key->linetable, &table, &table_len);
 		pc.firstlineno = key->firstlineno;
 	} else {
-		/* Not a code object (freed, reused, garbage): a placeholder
-		 * that a later read of a real one replaces. */
+		/* Not a code object (freed, reused, garbage): a placeholder.
+		 * Its key is what was read (zero when nothing could be), so
+		 * validation replaces it only when that memory changes. */
 		memcpy(name, "?", 2);
 		memcpy(file, "?", 2);
-		key->type = 0;
 	}
 	pc.name = name;
 	pc.file = file;
 	pc.linetable = table;
 	pc.linetable_len = table_len;
-	if (!table_len && key->type && (pc.format == PYLINETABLE_LNOTAB ||
+	if (!table_len && real && (pc.format == PYLINETABLE_LNOTAB ||
 					 pc.format == PYLINETABLE_LNOTAB_UNSIGNED)) {
 		/* An empty co_lnotab (<=3.9: a one-line function, a lambda)
 		 * puts every instruction on co_firstlineno, but pycodes
@@ -1103,7 +1105,7 @@ static int codes_validate(struct pyreader *r, struct code_entry **list, size_t n
 			if (code_key_equal(&k, &e->key))
 				continue;
 		} else if (e->key.type == 0) {
-			continue;    /* a placeholder stays one */
+			continue;    /* unreadable then, unreadable now */
 		}
 		r->stats.codes_stale++;
 		err = code_read(r, e->addr, &e->key, &e->id);
