@@ -11,9 +11,11 @@
 # block_main() at lock_main.acquire(). A second thread, "other", blocks in
 # other_block(). A third thread waits until both are blocked, reads
 # sys._current_frames() twice (the same both times, or again), writes
-# {tid: [[name, file, line], ...innermost first]} for the two threads
-# (co_qualname on 3.11+, f_lineno: the interpreter's own line), then ends.
-# Both threads stay blocked until the test kills the process.
+# {"threads": {tid: [[name, file, line], ...innermost first]}, "native": N}
+# for the two threads (co_qualname on 3.11+, f_lineno: the interpreter's own
+# line), then ends. Both threads stay blocked until the test kills the
+# process. N (0 or 1) threads run no Python at all: one made with
+# pthread_create through ctypes that sits in pause(), where ctypes can.
 import json
 import os
 import sys
@@ -97,6 +99,7 @@ lock_other.acquire()
 ready_main = threading.Event()
 ready_other = threading.Event()
 tids = {}
+native = 0
 
 
 def other_block():
@@ -142,8 +145,23 @@ def reporter():
         before = now
     tmp = truth_path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(now, f)
+        json.dump({"threads": now, "native": native}, f)
     os.rename(tmp, truth_path)
+
+
+def native_thread():
+    """A thread with no thread state: pthread_create(pause). 1, or 0
+    when ctypes cannot do it here."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        handle = ctypes.c_ulong()
+        pause = ctypes.cast(libc.pause, ctypes.c_void_p)
+        if libc.pthread_create(ctypes.byref(handle), None, pause, None) != 0:
+            return 0
+        return 1
+    except (OSError, AttributeError, ImportError):
+        return 0
 
 
 def main():
@@ -151,6 +169,8 @@ def main():
     code = compile(SRC if PY3 else SRC.encode("utf-8"),
                    FILE if PY3 else FILE.encode("utf-8"), "exec")
     eval(code, g)
+    global native
+    native = native_thread()
     tids[threading.current_thread().ident] = gettid()
     threading.Thread(target=other_main, name="other").start()
     threading.Thread(target=reporter, name="reporter").start()

@@ -9,7 +9,9 @@ threads from sys._current_frames(): name, file, line), then runs PROBE
 (pyreader_probe) on it and requires the same frames, thread by thread, in
 the same order, exactly: names (co_qualname on 3.11+), files and lines. The
 probe captures every thread twice (the second time through the reader's
-cached thread states). Also: the probe on a process that is not Python
+cached thread states). A thread the target made with pthread_create
+(no thread state) must read as running no Python. Also: the probe on a
+process that is not Python
 says so (exit 2), and the target is still running after each probe.
 """
 import json
@@ -89,10 +91,11 @@ def main():
                 fail("%s: no truth after 60 s" % name)
             time.sleep(0.05)
         with open(truth_path) as f:
-            truth = json.load(f)
+            told = json.load(f)
+        truth, native = told["threads"], told["native"]
         # The reporter thread ends after writing: wait for it to go.
         task = "/proc/%d/task" % proc.pid
-        while len(os.listdir(task)) != 2:
+        while len(os.listdir(task)) != 2 + native:
             if time.time() > deadline:
                 fail("%s: the reporter thread did not end" % name)
             time.sleep(0.05)
@@ -121,11 +124,17 @@ def main():
                 fail("%s: thread %s: %d frames read, %d in the interpreter, first difference above"
                      % (name, tid, len(have), len(want)))
             check_calls(name, tid, frames)
-        for tid in got:
-            if tid not in truth:
-                fail("%s: unexpected thread %s" % (name, tid))
+        # The thread that runs no Python: no thread state, no frames.
+        others = [tid for tid in got if tid not in truth]
+        if len(others) != native:
+            fail("%s: %d threads besides the Python ones, want %d" % (name, len(others), native))
+        for tid in others:
+            if got[tid][0] != "none" or got[tid][1]:
+                fail("%s: thread %s runs no Python but reads as %s with %d frames"
+                     % (name, tid, got[tid][0], len(got[tid][1])))
         total = sum(len(v) for v in truth.values())
-        print("ok: %s: %d threads, %d frames match" % (name, len(truth), total))
+        print("ok: %s: %d threads, %d frames match; %d thread(s) without Python read as such"
+              % (name, len(truth), total, native))
         if name == "system":
             # Not Python: the probe says so and does not touch it.
             sleeper = subprocess.Popen(["sleep", "30"])
