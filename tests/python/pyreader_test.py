@@ -1,6 +1,6 @@
 """The Python reader against the interpreter's own view of its stacks.
 
-    python3 pyreader_test.py NAME PROBE
+    python3 pyreader_test.py NAME PROBE [pidns]
 
 NAME is an interpreter of interpreters.py ("system", "2.7" ... "3.13"; a
 missing one is a skip). Runs pyreader_target.py under it in a temporary
@@ -12,11 +12,16 @@ probe captures every thread twice (the second time through the reader's
 cached thread states). A thread the target made with pthread_create
 (no thread state) must read as running no Python. Also: the probe on a
 process that is not Python
-says so (exit 2), and the target is still running after each probe.
+process that is not Python is reported as such and left running.
+
+With pidns the target runs in a PID namespace of its own (unshare -p -f):
+CPython's thread ids are then not the probe's, and the reader translates
+them (NSpid); a machine where unshare is refused is a skip.
 """
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,20 +75,52 @@ def check_calls(name, tid, frames):
             fail("%s: thread %s: frame %d (call %d) has no anchor" % (name, tid, i, call))
 
 
+def nstid(pid, tid):
+    """The tid of @tid in the innermost PID namespace of process @pid."""
+    with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return line.split()[-1]
+    return tid
+
+
+def child_of(pid, deadline):
+    """The one child of @pid (unshare's forked child)."""
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except OSError:
+            pass
+        time.sleep(0.05)
+    fail("unshare started no child")
+
+
 def main():
-    if len(sys.argv) != 3:
-        fail("usage: pyreader_test.py NAME PROBE")
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] != "pidns"):
+        fail("usage: pyreader_test.py NAME PROBE [pidns]")
     name, probe = sys.argv[1], sys.argv[2]
+    pidns = len(sys.argv) == 4
     python = interpreters.find_or_skip(name)
     if not ptrace_allowed():
         print("skip: ptrace not permitted (kernel.yama.ptrace_scope)")
         sys.exit(interpreters.SKIP)
     tmp = tempfile.mkdtemp(prefix="pyreader_")
     proc = None
+    target = None
     try:
         truth_path = os.path.join(tmp, "truth.json")
-        proc = subprocess.Popen([python, os.path.join(HERE, "pyreader_target.py"), truth_path])
+        cmd = [python, os.path.join(HERE, "pyreader_target.py"), truth_path]
+        if pidns:
+            if subprocess.run(["unshare", "-p", "-f", "true"]).returncode != 0:
+                print("skip: unshare -p refused here")
+                sys.exit(interpreters.SKIP)
+            cmd = ["unshare", "-p", "-f", "--kill-child"] + cmd
+        proc = subprocess.Popen(cmd)
         deadline = time.time() + 60
+        target = child_of(proc.pid, deadline) if pidns else proc.pid
         while not os.path.exists(truth_path):
             if proc.poll() is not None:
                 fail("%s: the target exited with %d" % (name, proc.returncode))
@@ -94,12 +131,12 @@ def main():
             told = json.load(f)
         truth, native = told["threads"], told["native"]
         # The reporter thread ends after writing: wait for it to go.
-        task = "/proc/%d/task" % proc.pid
+        task = "/proc/%d/task" % target
         while len(os.listdir(task)) != 2 + native:
             if time.time() > deadline:
                 fail("%s: the reporter thread did not end" % name)
             time.sleep(0.05)
-        r = subprocess.run([probe, str(proc.pid), "2"], capture_output=True, text=True,
+        r = subprocess.run([probe, str(target), "2"], capture_output=True, text=True,
                            timeout=60)
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)
@@ -108,6 +145,9 @@ def main():
         if proc.poll() is not None:
             fail("%s: the target died under the probe" % name)
         got = parse(r.stdout)
+        if pidns:
+            # The truth names threads as the target's namespace does.
+            got = dict((nstid(target, tid), v) for tid, v in got.items())
         for tid, want in truth.items():
             if tid not in got:
                 fail("%s: thread %s not captured" % (name, tid))
@@ -133,9 +173,9 @@ def main():
                 fail("%s: thread %s runs no Python but reads as %s with %d frames"
                      % (name, tid, got[tid][0], len(got[tid][1])))
         total = sum(len(v) for v in truth.values())
-        print("ok: %s: %d threads, %d frames match; %d thread(s) without Python read as such"
-              % (name, len(truth), total, native))
-        if name == "system":
+        print("ok: %s%s: %d threads, %d frames match; %d thread(s) without Python read as such"
+              % (name, " in a PID namespace" if pidns else "", len(truth), total, native))
+        if name == "system" and not pidns:
             # Not Python: the probe says so and does not touch it.
             sleeper = subprocess.Popen(["sleep", "30"])
             try:
@@ -152,6 +192,11 @@ def main():
                 sleeper.wait()
             print("ok: not python")
     finally:
+        if target is not None and pidns:
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
         if proc is not None:
             proc.kill()
             proc.wait()
