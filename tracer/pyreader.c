@@ -123,6 +123,7 @@ struct pyreader {
 	size_t batch_cap;
 
 	struct pyreader_stats stats;
+	int process_err;              /* of the current capture */
 };
 
 static uint64_t rd64(const uint8_t *p, uint32_t off)
@@ -149,11 +150,18 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* One process_vm_readv of the capture path, counted. */
+/* One process_vm_readv of the capture path, counted. An error that is
+ * about the process, not the address (-ESRCH: gone; -EPERM), is kept for
+ * pyreader_capture to return. */
 static int cap_read(struct pyreader *r, uint64_t addr, void *buf, size_t len)
 {
+	int err;
+
 	r->stats.reads++;
-	return target_read(r->pid, addr, buf, len);
+	err = target_read(r->pid, addr, buf, len);
+	if (err == -ESRCH || err == -EPERM)
+		r->process_err = err;
+	return err;
 }
 
 /* One process_vm_readv of the resolve path, counted. */
@@ -173,8 +181,11 @@ static int cap_read2(struct pyreader *r, uint64_t a1, void *b1, size_t l1,
 
 	r->stats.reads++;
 	n = process_vm_readv(r->pid, local, 2, remote, 2, 0);
-	if (n < 0)
+	if (n < 0) {
+		if (errno == ESRCH || errno == EPERM)
+			r->process_err = -errno;
 		return -errno;
+	}
 	return (size_t)n == l1 + l2 ? 0 : -EFAULT;
 }
 
@@ -749,8 +760,11 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 	r->copy_used = 0;
 	r->next_chunk = 0;
 	r->next_chunk_size = 0;
+	r->process_err = 0;
 	tstate = tstate_get(r, nstid_of(r, tid), ts);
 	if (!tstate) {
+		if (r->process_err)
+			return r->process_err;
 		r->stats.none++;
 		return 0;
 	}
