@@ -1,0 +1,1164 @@
+#include "pyreader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "addrspace.h"
+#include "array.h"
+#include "hash.h"
+#include "htable.h"
+#include "procfs.h"
+#include "pychain.h"
+#include "pylayout.h"
+#include "target.h"
+
+#include "banned.h"
+
+/* Bounds on what the target's lists may hold: a walk stops there. */
+#define INTERPS_MAX 64
+#define THREADS_MAX 4096
+/* Largest part of a data-stack chunk copied in one read (CPython's chunks
+ * are 16 KiB, bigger only for one huge frame: Python/pystate.c
+ * push_chunk), and most chunks of one thread copied per capture. */
+#define CHUNK_COPY_MAX (1u << 20)
+#define CHUNKS_MAX 32
+#define COPY_MAX (4u << 20)
+/* A thread with no thread state at the last walk is not walked for again
+ * sooner than this (a native thread would cost a walk at every sample). */
+#define NEGATIVE_RETRY_NS (100 * 1000 * 1000LL)
+/* glibc's struct pthread: the tid field is looked for in its first bytes
+ * (nptl/descr.h: at 0x2d0 on x86-64 glibc 2.28-2.38). */
+#define PTHREAD_SCAN 2048u
+#define PTHREAD_TID_GLIBC 0x2d0u
+#define PTHREAD_SCAN_THREADS 16
+/* Code objects cached before the cache starts over. */
+#define CODES_CACHE_MAX (1u << 20)
+/* process_vm_readv takes at most IOV_MAX (1024) iovecs a call. */
+#define BATCH_IOV 1024
+
+struct thread_entry {
+	uint32_t nstid;       /* the tid as the target's PID namespace sees it */
+	uint64_t tstate;      /* 0: no thread state at the last walk */
+	uint64_t pthread;     /* <=3.10: tstate->thread_id */
+	long long walked_ns;  /* when tstate was found 0 */
+};
+
+/* Host tid -> tid in the target's PID namespace (only when they differ). */
+struct tid_entry {
+	pid_t tid;
+	uint32_t nstid;
+};
+
+/* The fields of a code object that tell one code object from another that
+ * reused its address. */
+struct code_key {
+	uint64_t type, filename, name, qualname, linetable;
+	int32_t firstlineno;
+};
+
+struct code_entry {
+	uint64_t addr;
+	uint32_t id;          /* in r->codes */
+	uint64_t checked;     /* the resolve call that last validated it */
+	struct code_key key;
+};
+
+/* A copy of target bytes [addr, addr + len) at buf + off. */
+struct region {
+	uint64_t addr;
+	size_t len;
+	size_t off;
+};
+
+struct pyreader {
+	pid_t pid;
+	struct pyfind_result found;
+	struct pylayout layout;
+	bool layout_from_target;
+	struct pycodes *codes;
+	uint64_t interp_head_addr;    /* where the newest interpreter's
+	                               * address is (0: unknown) */
+	struct pyreader_range text[PYREADER_TEXT_MAX];
+	size_t ntext;
+	bool other_ns;                /* the target is in another PID ns */
+
+	size_t tstate_size;           /* bytes of a thread state read */
+	size_t frame_size;
+	uint32_t pthread_tid;         /* <=3.10: tid offset in struct
+	                               * pthread, PYLAYOUT_ABSENT: unknown */
+
+	struct thread_entry *threads;
+	size_t nthreads, threads_cap;
+	struct tid_entry *tids;
+	size_t ntids, tids_cap;
+
+	/* Capture scratch: the copied regions and one small frame. */
+	uint8_t *copy;
+	size_t copy_cap, copy_used;
+	struct region regions[CHUNKS_MAX];
+	size_t nregions;
+	uint64_t next_chunk;          /* older chunk not copied yet */
+	uint64_t next_chunk_size;     /* its size, once its header is read */
+	uint64_t next_chunk_top;
+	uint8_t small[256];
+	struct pychain_seen *seen;
+
+	/* Code objects by address. */
+	struct code_entry *code_cache;
+	size_t ncodes, codes_cap;
+	struct htable code_index;
+	uint64_t resolves;
+	uint64_t code_type;           /* &PyCode_Type, learned once */
+	size_t code_head;             /* bytes of a code object read */
+	struct iovec *iov_local, *iov_remote;
+	uint8_t *batch;
+	size_t batch_cap;
+
+	struct pyreader_stats stats;
+	int process_err;              /* of the current capture */
+};
+
+static uint64_t rd64(const uint8_t *p, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
+static uint32_t rd32(const uint8_t *p, uint32_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One process_vm_readv of the capture path, counted. An error that is
+ * about the process, not the address (-ESRCH: gone; -EPERM), is kept for
+ * pyreader_capture to return. */
+static int cap_read(struct pyreader *r, uint64_t addr, void *buf, size_t len)
+{
+	int err;
+
+	r->stats.reads++;
+	err = target_read(r->pid, addr, buf, len);
+	if (err == -ESRCH || err == -EPERM)
+		r->process_err = err;
+	return err;
+}
+
+/* One process_vm_readv of the resolve path, counted. */
+static int res_read(struct pyreader *r, uint64_t addr, void *buf, size_t len)
+{
+	r->stats.resolve_reads++;
+	return target_read(r->pid, addr, buf, len);
+}
+
+/* Two ranges in one process_vm_readv; 0 only when both were read whole. */
+static int cap_read2(struct pyreader *r, uint64_t a1, void *b1, size_t l1,
+		     uint64_t a2, void *b2, size_t l2)
+{
+	struct iovec local[2] = { { b1, l1 }, { b2, l2 } };
+	struct iovec remote[2] = { { (void *)(uintptr_t)a1, l1 }, { (void *)(uintptr_t)a2, l2 } };
+	ssize_t n;
+
+	r->stats.reads++;
+	n = process_vm_readv(r->pid, local, 2, remote, 2, 0);
+	if (n < 0) {
+		if (errno == ESRCH || errno == EPERM)
+			r->process_err = -errno;
+		return -errno;
+	}
+	return (size_t)n == l1 + l2 ? 0 : -EFAULT;
+}
+
+static size_t end_of(size_t end, uint32_t off, size_t width)
+{
+	if (off == PYLAYOUT_ABSENT)
+		return end;
+	return off + width > end ? off + width : end;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+/* The r-x mappings of the file that holds the runtime. */
+static void text_find(struct pyreader *r, const struct maps *maps)
+{
+	for (size_t i = 0; i < maps_count(maps) && r->ntext < PYREADER_TEXT_MAX; i++) {
+		const struct mapping *m = maps_at(maps, i);
+
+		if ((m->prot & MAP_PROT_EXEC) && mapping_is_file(m) &&
+		    strcmp(m->path, r->found.module) == 0)
+			r->text[r->ntext++] = (struct pyreader_range){ m->start, m->end };
+	}
+}
+
+/* Whether @pid lives in another PID namespace than hotspy: then the
+ * thread ids CPython keeps (native_thread_id, struct pthread's tid) are
+ * not the ones the caller passes. */
+static bool other_pid_ns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if (stat(path, &a) || stat("/proc/self/ns/pid", &b))
+		return false;
+	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+/* 3.13+: the target's own _Py_DebugOffsets, at the start of _PyRuntime. */
+static bool layout_from_target(struct pyreader *r)
+{
+	uint8_t buf[1024];
+
+	if (!r->found.has_debug_offsets || !r->found.runtime_addr ||
+	    r->found.runtime_from == PYFIND_RUNTIME_NONE)
+		return false;
+	if (target_read(r->pid, r->found.runtime_addr, buf, sizeof(buf)))
+		return false;
+	return pylayout_from_debug_offsets(buf, sizeof(buf), &r->layout) == 0;
+}
+
+struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cache *cache,
+			      struct pycodes *codes, struct pyfind_result *found)
+{
+	struct pyreader *r = calloc(1, sizeof(*r));
+	const struct pylayout *table;
+	struct pylayout *l;
+	int err;
+
+	if (!r)
+		return NULL;
+	r->pid = pid;
+	r->codes = codes;
+	err = pyfind_runtime(pid, maps, cache, &r->found);
+	if (found)
+		*found = r->found;
+	if (err) {
+		free(r);
+		errno = -err;
+		return NULL;
+	}
+	if (!r->found.initialized) {
+		free(r);
+		errno = EAGAIN;
+		return NULL;
+	}
+	if (layout_from_target(r)) {
+		r->layout_from_target = true;
+	} else if ((table = pylayout_for_version(r->found.hexversion))) {
+		r->layout = *table;
+	} else {
+		free(r);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	l = &r->layout;
+	if (r->found.runtime_addr && l->runtime.interpreters_head != PYLAYOUT_ABSENT)
+		r->interp_head_addr = r->found.runtime_addr + l->runtime.interpreters_head;
+	else
+		r->interp_head_addr = r->found.interp_head_addr;
+
+	r->tstate_size = 0;
+	r->tstate_size = end_of(r->tstate_size, l->tstate.next, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.interp, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.frame, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.cframe, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.current_frame, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.thread_id, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.native_thread_id, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_chunk, 8);
+	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_top, 8);
+	r->frame_size = pychain_frame_size(l);
+	r->pthread_tid = PYLAYOUT_ABSENT;
+	r->code_head = 0;
+	r->code_head = end_of(r->code_head, l->object.ob_type, 8);
+	r->code_head = end_of(r->code_head, l->code.filename, 8);
+	r->code_head = end_of(r->code_head, l->code.name, 8);
+	r->code_head = end_of(r->code_head, l->code.qualname, 8);
+	r->code_head = end_of(r->code_head, l->code.linetable, 8);
+	r->code_head = end_of(r->code_head, l->code.firstlineno, 4);
+	if (r->tstate_size > 4096 || r->frame_size > sizeof(r->small) || r->code_head > 4096 ||
+	    !r->tstate_size) {
+		/* Only a broken debug-offsets struct could get here. */
+		free(r);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	text_find(r, maps);
+	r->other_ns = other_pid_ns(pid);
+	r->seen = pychain_seen_new();
+	r->iov_local = calloc(BATCH_IOV, sizeof(struct iovec));
+	r->iov_remote = calloc(BATCH_IOV, sizeof(struct iovec));
+	if (!r->seen || !r->iov_local || !r->iov_remote) {
+		pyreader_free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return r;
+}
+
+void pyreader_free(struct pyreader *r)
+{
+	if (!r)
+		return;
+	pychain_seen_free(r->seen);
+	free(r->threads);
+	free(r->tids);
+	free(r->copy);
+	free(r->code_cache);
+	htable_release(&r->code_index);
+	free(r->iov_local);
+	free(r->iov_remote);
+	free(r->batch);
+	free(r);
+}
+
+uint32_t pyreader_version(const struct pyreader *r)
+{
+	return r->found.hexversion;
+}
+
+const char *pyreader_module(const struct pyreader *r)
+{
+	return r->found.module;
+}
+
+int pyreader_layout_from_target(const struct pyreader *r)
+{
+	return r->layout_from_target;
+}
+
+size_t pyreader_text(const struct pyreader *r, struct pyreader_range *out)
+{
+	memcpy(out, r->text, r->ntext * sizeof(*out));
+	return r->ntext;
+}
+
+void pyreader_stats(const struct pyreader *r, struct pyreader_stats *out)
+{
+	*out = r->stats;
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* The last field of /proc/PID/task/TID/status's NSpid line: the tid in the
+ * innermost PID namespace, the one CPython sees. */
+static uint32_t nstid_read(pid_t pid, pid_t tid)
+{
+	char path[64], *text = NULL, *line, *end;
+	size_t len;
+	unsigned long v = (unsigned long)tid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	if (procfs_read(path, &text, &len))
+		return (uint32_t)tid;
+	line = memmem(text, len, "\nNSpid:", 7);
+	if (line) {
+		char *p = line + 7, *stop = memchr(p, '\n', (size_t)(text + len - p));
+
+		if (!stop)
+			stop = text + len;
+		while (p < stop) {
+			unsigned long x;
+
+			while (p < stop && (*p == ' ' || *p == '\t'))
+				p++;
+			if (p >= stop)
+				break;
+			x = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			v = x;
+			p = end;
+		}
+	}
+	free(text);
+	return (uint32_t)v;
+}
+
+static uint32_t nstid_of(struct pyreader *r, pid_t tid)
+{
+	struct tid_entry *t;
+	uint32_t ns;
+
+	if (!r->other_ns)
+		return (uint32_t)tid;
+	for (size_t i = 0; i < r->ntids; i++)
+		if (r->tids[i].tid == tid)
+			return r->tids[i].nstid;
+	ns = nstid_read(r->pid, tid);
+	if (r->ntids == THREADS_MAX)
+		r->ntids = 0;   /* a bounded cache: start over */
+	if (r->ntids + 1 > r->tids_cap) {
+		t = array_grow(r->tids, &r->tids_cap, r->ntids + 1, sizeof(*t));
+		if (!t)
+			return ns;
+		r->tids = t;
+	}
+	r->tids[r->ntids++] = (struct tid_entry){ tid, ns };
+	return ns;
+}
+
+static struct thread_entry *thread_find(struct pyreader *r, uint32_t nstid)
+{
+	for (size_t i = 0; i < r->nthreads; i++)
+		if (r->threads[i].nstid == nstid)
+			return &r->threads[i];
+	return NULL;
+}
+
+static struct thread_entry *thread_add(struct pyreader *r, uint32_t nstid)
+{
+	struct thread_entry *t = thread_find(r, nstid);
+
+	if (t)
+		return t;
+	if (r->nthreads >= THREADS_MAX)
+		return NULL;
+	if (r->nthreads + 1 > r->threads_cap) {
+		t = array_grow(r->threads, &r->threads_cap, r->nthreads + 1, sizeof(*t));
+		if (!t)
+			return NULL;
+		r->threads = t;
+	}
+	t = &r->threads[r->nthreads++];
+	*t = (struct thread_entry){ .nstid = nstid };
+	return t;
+}
+
+/* The tids of the process (in its own PID namespace), at most @max. */
+static size_t process_tids(struct pyreader *r, uint32_t *out, size_t max)
+{
+	char path[64];
+	struct dirent *d;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (n < max && (d = readdir(dir))) {
+		char *end;
+		long tid = strtol(d->d_name, &end, 10);
+
+		if (*end || tid <= 0)
+			continue;
+		out[n++] = nstid_of(r, (pid_t)tid);
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * <=3.10 keeps only pthread_t, the address of glibc's struct pthread, whose
+ * tid field's offset depends on the glibc build. Find it once per process:
+ * read the first PTHREAD_SCAN bytes of the struct pthread of (up to
+ * PTHREAD_SCAN_THREADS) thread states, and keep the offset where every one
+ * holds a distinct tid of the process. Several offsets may pass by chance
+ * with one thread: glibc's own (0x2d0) is preferred, else the lowest.
+ */
+static void pthread_tid_find(struct pyreader *r, const uint64_t *pthreads, size_t n)
+{
+	uint32_t tids[THREADS_MAX];
+	size_t ntids, nread = 0, found = PYLAYOUT_ABSENT;
+
+	ntids = process_tids(r, tids, THREADS_MAX);
+	if (!ntids)
+		return;
+	{
+		uint8_t (*b)[PTHREAD_SCAN] = calloc(PTHREAD_SCAN_THREADS, PTHREAD_SCAN);
+
+		if (!b)
+			return;
+		for (size_t i = 0; i < n && nread < PTHREAD_SCAN_THREADS; i++)
+			if (pthreads[i] && cap_read(r, pthreads[i], b[nread], PTHREAD_SCAN) == 0)
+				nread++;
+		for (uint32_t off = 0; nread && off + 4 <= PTHREAD_SCAN; off += 4) {
+			bool ok = true;
+
+			for (size_t i = 0; i < nread && ok; i++) {
+				uint32_t v = rd32(b[i], off);
+				bool known = false;
+
+				for (size_t k = 0; k < ntids && !known; k++)
+					known = tids[k] == v;
+				for (size_t j = 0; j < i && known; j++)
+					known = rd32(b[j], off) != v;
+				ok = known;
+			}
+			if (!ok)
+				continue;
+			if (found == PYLAYOUT_ABSENT || off == PTHREAD_TID_GLIBC)
+				found = off;
+			if (off == PTHREAD_TID_GLIBC)
+				break;
+		}
+		free(b);
+	}
+	r->pthread_tid = (uint32_t)found;
+}
+
+/* The tid a thread state of bytes @ts belongs to, or 0 when unknown.
+ * 3.11+ native_thread_id; <=3.10 the tid in its struct pthread. */
+static uint32_t tstate_tid(struct pyreader *r, const uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t pth;
+	uint32_t tid;
+
+	if (l->tstate.native_thread_id != PYLAYOUT_ABSENT)
+		return (uint32_t)rd64(ts, l->tstate.native_thread_id);
+	if (l->tstate.thread_id == PYLAYOUT_ABSENT || r->pthread_tid == PYLAYOUT_ABSENT)
+		return 0;
+	pth = rd64(ts, l->tstate.thread_id);
+	if (!pth || cap_read(r, pth + r->pthread_tid, &tid, sizeof(tid)))
+		return 0;
+	return tid;
+}
+
+/* The interpreters: from interpreters.head (3.7+) or interp_head
+ * (2.7/3.6 with symbols), else, on 2.7/3.6 without, the interpreter of
+ * the thread holding the GIL (_PyThreadState_Current). */
+static uint64_t interp_first(struct pyreader *r)
+{
+	uint64_t v = 0, ts = 0;
+	uint8_t buf[16];
+
+	if (r->interp_head_addr)
+		return cap_read(r, r->interp_head_addr, &v, 8) ? 0 : v;
+	if (!r->found.tstate_current_addr || r->layout.tstate.interp == PYLAYOUT_ABSENT ||
+	    cap_read(r, r->found.tstate_current_addr, &ts, 8) || !ts ||
+	    cap_read(r, ts + r->layout.tstate.interp, buf, 8))
+		return 0;
+	return rd64(buf, 0);
+}
+
+/*
+ * Walk every interpreter's thread list, record every thread state met by
+ * tid (the table starts over), and return the one of @nstid, copied into
+ * @ts, or 0. Bounded by INTERPS_MAX and THREADS_MAX; a cycle ends there.
+ */
+static uint64_t threads_walk(struct pyreader *r, uint32_t nstid, uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	uint32_t lo = l->interp.next < l->interp.threads_head ? l->interp.next
+							     : l->interp.threads_head;
+	uint32_t hi = l->interp.next < l->interp.threads_head ? l->interp.threads_head
+							     : l->interp.next;
+	uint8_t ibuf[256];
+	uint8_t tbuf[4096];
+	uint64_t pthreads[PTHREAD_SCAN_THREADS];
+	size_t npthreads = 0, nts = 0;
+	uint64_t interp, found = 0;
+
+	r->stats.walks++;
+	r->nthreads = 0;
+	interp = interp_first(r);
+	if (hi - lo + 8 > sizeof(ibuf))
+		return 0;
+	for (int ni = 0; interp && ni < INTERPS_MAX; ni++) {
+		uint64_t tstate;
+
+		if (cap_read(r, interp + lo, ibuf, hi - lo + 8))
+			break;
+		tstate = rd64(ibuf, l->interp.threads_head - lo);
+		for (; tstate && nts < THREADS_MAX; nts++) {
+			uint32_t tid;
+
+			if ((tstate & 7) || cap_read(r, tstate, tbuf, r->tstate_size))
+				break;
+			if (l->tstate.native_thread_id == PYLAYOUT_ABSENT &&
+			    r->pthread_tid == PYLAYOUT_ABSENT && npthreads < PTHREAD_SCAN_THREADS)
+				pthreads[npthreads++] = rd64(tbuf, l->tstate.thread_id);
+			tid = tstate_tid(r, tbuf);
+			if (tid) {
+				struct thread_entry *t = thread_add(r, tid);
+
+				if (t) {
+					t->tstate = tstate;
+					t->pthread = l->tstate.thread_id != PYLAYOUT_ABSENT
+							     ? rd64(tbuf, l->tstate.thread_id) : 0;
+				}
+				if (tid == nstid && !found) {
+					found = tstate;
+					memcpy(ts, tbuf, r->tstate_size);
+				}
+			}
+			tstate = rd64(tbuf, l->tstate.next);
+		}
+		interp = rd64(ibuf, l->interp.next - lo);
+	}
+	if (npthreads && r->pthread_tid == PYLAYOUT_ABSENT) {
+		/* First walk of a <=3.10 process: learn struct pthread's tid
+		 * offset, then walk again with it. */
+		pthread_tid_find(r, pthreads, npthreads);
+		if (r->pthread_tid != PYLAYOUT_ABSENT)
+			return threads_walk(r, nstid, ts);
+	}
+	return found;
+}
+
+/* The thread state of @nstid copied into @ts, from the cache when its
+ * fresh copy still names @nstid, else from a walk. 0: none. */
+static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	struct thread_entry *t = thread_find(r, nstid);
+	uint64_t found;
+
+	if (t && t->tstate) {
+		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT) {
+			if (cap_read(r, t->tstate, ts, r->tstate_size) == 0 &&
+			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid)
+				return t->tstate;
+		} else if (r->pthread_tid != PYLAYOUT_ABSENT && t->pthread) {
+			uint32_t tid = 0;
+
+			/* The thread state and its struct pthread's tid in
+			 * one read: the same thread_id and the same tid. */
+			if (cap_read2(r, t->tstate, ts, r->tstate_size,
+				      t->pthread + r->pthread_tid, &tid, 4) == 0 &&
+			    rd64(ts, l->tstate.thread_id) == t->pthread && tid == nstid)
+				return t->tstate;
+		}
+	} else if (t && now_ns() - t->walked_ns < NEGATIVE_RETRY_NS) {
+		return 0;
+	}
+	found = threads_walk(r, nstid, ts);
+	if (!found && (t = thread_add(r, nstid))) {
+		t->tstate = 0;
+		t->walked_ns = now_ns();
+	}
+	return found;
+}
+
+/* ---- capture ----------------------------------------------------------- */
+
+static const uint8_t *region_find(struct pyreader *r, uint64_t addr, size_t len)
+{
+	for (size_t i = 0; i < r->nregions; i++) {
+		struct region *g = &r->regions[i];
+
+		if (addr >= g->addr && addr - g->addr <= g->len && len <= g->len - (addr - g->addr))
+			return r->copy + g->off + (addr - g->addr);
+	}
+	return NULL;
+}
+
+/* Copy [addr, addr + len) into a new region; its bytes, or NULL. */
+static const uint8_t *region_add(struct pyreader *r, uint64_t addr, size_t len)
+{
+	struct region *g;
+
+	if (r->nregions == CHUNKS_MAX || len > COPY_MAX - r->copy_used)
+		return NULL;
+	if (r->copy_used + len > r->copy_cap) {
+		size_t cap = r->copy_cap;
+		uint8_t *b = array_grow(r->copy, &cap, r->copy_used + len, 1);
+
+		if (!b)
+			return NULL;
+		r->copy = b;
+		r->copy_cap = cap;
+	}
+	if (cap_read(r, addr, r->copy + r->copy_used, len))
+		return NULL;
+	g = &r->regions[r->nregions++];
+	*g = (struct region){ addr, len, r->copy_used };
+	r->copy_used += len;
+	return r->copy + g->off;
+}
+
+/*
+ * A frame in an older data-stack chunk: _PyStackChunk (cpython/pystate.h)
+ * keeps previous, size and top (the used words of data[], saved when a
+ * newer chunk was pushed: Python/pystate.c push_chunk). Read the next
+ * older chunk's header once, and when @addr lies in it, copy its used part
+ * whole: the frames after this one are most likely there too.
+ */
+static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
+{
+	const struct pylayout *l = &r->layout;
+	const uint8_t *c;
+	uint64_t used;
+
+	if (!r->next_chunk || r->nregions == CHUNKS_MAX)
+		return NULL;
+	if (!r->next_chunk_size) {
+		uint8_t hdr[32];
+
+		if (l->chunk.top + 8 > sizeof(hdr) || l->chunk.size + 8 > sizeof(hdr) ||
+		    cap_read(r, r->next_chunk, hdr, l->chunk.data)) {
+			r->next_chunk = 0;
+			return NULL;
+		}
+		r->next_chunk_size = rd64(hdr, l->chunk.size);
+		r->next_chunk_top = rd64(hdr, l->chunk.top);
+	}
+	if (addr < r->next_chunk || addr - r->next_chunk >= r->next_chunk_size)
+		return NULL;
+	used = l->chunk.data + r->next_chunk_top * 8;
+	if (r->next_chunk_top > CHUNK_COPY_MAX / 8 || used > r->next_chunk_size ||
+	    !(c = region_add(r, r->next_chunk, used))) {
+		r->next_chunk = 0;
+		return NULL;
+	}
+	r->next_chunk = rd64(c, l->chunk.previous);
+	r->next_chunk_size = 0;
+	return region_find(r, addr, len);
+}
+
+/* The pychain source of a capture: the copied chunks, else an older chunk,
+ * else one read of just these bytes (a generator's frame, a shim or a
+ * _PyCFrame on the C stack, a <=3.10 frame object). */
+static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
+{
+	struct pyreader *r = ctx;
+	const uint8_t *p = region_find(r, addr, len);
+
+	if (p)
+		return p;
+	if ((p = chunk_older(r, addr, len)))
+		return p;
+	if (len > sizeof(r->small) || cap_read(r, addr, r->small, len))
+		return NULL;
+	return r->small;
+}
+
+int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
+{
+	const struct pylayout *l = &r->layout;
+	struct pychain_source src = { capture_source, r };
+	uint8_t ts[4096];
+	uint64_t tstate, frame = 0, cframe = 0;
+
+	r->stats.captures++;
+	out->n = 0;
+	out->ncalls = 0;
+	out->status = PYSTACK_NONE;
+	r->nregions = 0;
+	r->copy_used = 0;
+	r->next_chunk = 0;
+	r->next_chunk_size = 0;
+	r->process_err = 0;
+	tstate = tstate_get(r, nstid_of(r, tid), ts);
+	if (!tstate) {
+		if (r->process_err)
+			return r->process_err;
+		r->stats.none++;
+		return 0;
+	}
+	if (l->tstate.datastack_chunk != PYLAYOUT_ABSENT && l->tstate.datastack_top != PYLAYOUT_ABSENT) {
+		/* 3.11+: the used part of the current chunk in one read. */
+		uint64_t chunk = rd64(ts, l->tstate.datastack_chunk);
+		uint64_t top = rd64(ts, l->tstate.datastack_top);
+		const uint8_t *c;
+
+		if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
+		    top - chunk >= l->chunk.data && (c = region_add(r, chunk, top - chunk)))
+			r->next_chunk = rd64(c, l->chunk.previous);
+	}
+	switch (l->frame_model) {
+	case PYLAYOUT_FRAME_OBJECTS:
+		frame = rd64(ts, l->tstate.frame);
+		break;
+	case PYLAYOUT_FRAME_CFRAME: {
+		const uint8_t *c;
+
+		cframe = rd64(ts, l->tstate.cframe);
+		if (cframe && !(cframe & 7) &&
+		    (c = capture_source(r, cframe, l->cframe.current_frame + 8)))
+			frame = rd64(c, l->cframe.current_frame);
+		/* Only 3.11 pairs calls by _PyCFrame; 3.12 by shim frames. */
+		if (l->frame.is_entry == PYLAYOUT_ABSENT)
+			cframe = 0;
+		break;
+	}
+	case PYLAYOUT_FRAME_CURRENT:
+		frame = rd64(ts, l->tstate.current_frame);
+		break;
+	}
+	pychain_walk(l, &src, frame, cframe, r->seen, out);
+	r->stats.frames += out->n;
+	if (out->status == PYSTACK_TORN)
+		r->stats.torn++;
+	else if (out->status == PYSTACK_CUT)
+		r->stats.cut++;
+	else if (out->status == PYSTACK_NONE)
+		r->stats.none++;
+	return 0;
+}
+
+/* ---- code objects ------------------------------------------------------ */
+
+/* Append code point @c as UTF-8 to @out (@cap bytes, one kept for the
+ * NUL); false when it does not fit. A surrogate or a value past U+10FFFF
+ * (a target's garbage) becomes '?'. */
+static bool utf8_put(char *out, size_t cap, size_t *n, uint32_t c)
+{
+	char b[4];
+	size_t k;
+
+	if ((c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		c = '?';
+	if (c < 0x80) {
+		b[0] = (char)c;
+		k = 1;
+	} else if (c < 0x800) {
+		b[0] = (char)(0xc0 | c >> 6);
+		b[1] = (char)(0x80 | (c & 0x3f));
+		k = 2;
+	} else if (c < 0x10000) {
+		b[0] = (char)(0xe0 | c >> 12);
+		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (c & 0x3f));
+		k = 3;
+	} else {
+		b[0] = (char)(0xf0 | c >> 18);
+		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (c & 0x3f));
+		k = 4;
+	}
+	if (*n + k >= cap)
+		return false;
+	memcpy(out + *n, b, k);
+	*n += k;
+	return true;
+}
+
+/*
+ * The str object at @addr as UTF-8 into @out (@cap bytes, NUL-terminated,
+ * cut at a character boundary). 3.x: compact strings only (every name and
+ * file name CPython makes; cpython/unicodeobject.h: state holds
+ * interned:2, kind:3, compact:1, ascii:1); kinds 1 (Latin-1), 2 (UCS-2)
+ * and 4 (UCS-4) are converted. 2.7: PyStringObject bytes as they are.
+ * Anything else gives "?". Reads the header, then the characters.
+ */
+static void str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
+{
+	const struct pylayout *l = &r->layout;
+	uint8_t hdr[96];
+	uint64_t len, data;
+	unsigned kind;
+	size_t chars, n = 0;
+	uint8_t *buf = NULL;
+
+	out[0] = '\0';
+	if (!addr || (addr & 7))
+		goto bad;
+	if (l->str.state == PYLAYOUT_ABSENT) {
+		/* 2.x PyStringObject: ob_size, then ob_sval. */
+		if (l->str.sval == PYLAYOUT_ABSENT || res_read(r, addr, hdr, l->str.length + 8))
+			goto bad;
+		len = rd64(hdr, l->str.length);
+		if (len > cap - 1)
+			len = cap - 1;
+		if (len && res_read(r, addr + l->str.sval, out, len))
+			goto bad;
+		out[len] = '\0';
+		/* Bytes with NULs would cut the name short: that is all. */
+		return;
+	}
+	if (l->str.state + 4 > sizeof(hdr) || l->str.length + 8 > sizeof(hdr) ||
+	    res_read(r, addr, hdr, l->str.state + 4))
+		goto bad;
+	{
+		uint32_t state = rd32(hdr, l->str.state);
+		bool compact = state >> 5 & 1, ascii = state >> 6 & 1;
+
+		kind = state >> 2 & 7;
+		if (!compact || (kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1))
+			goto bad;
+		data = addr + (ascii ? l->str.ascii_size : l->str.compact_size);
+	}
+	len = rd64(hdr, l->str.length);
+	/* Every character takes one byte of UTF-8 at least. */
+	chars = len < cap - 1 ? (size_t)len : cap - 1;
+	if (!chars)
+		return;
+	buf = malloc(chars * kind);
+	if (!buf || res_read(r, data, buf, chars * kind))
+		goto bad;
+	for (size_t i = 0; i < chars; i++) {
+		uint32_t c = kind == 1 ? buf[i] :
+			     kind == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8) :
+			     rd32(buf, (uint32_t)(4 * i));
+
+		if (!utf8_put(out, cap, &n, c))
+			break;
+	}
+	out[n] = '\0';
+	free(buf);
+	return;
+bad:
+	free(buf);
+	out[0] = '?';
+	out[1] = '\0';
+}
+
+/* The bytes object at @addr (the line table), bounded by
+ * PYCODE_LINETABLE_MAX; a malloc'd copy in *@out, or NULL and 0. */
+static void bytes_read(struct pyreader *r, uint64_t addr, uint8_t **out, size_t *len)
+{
+	const struct pylayout *l = &r->layout;
+	uint8_t hdr[64];
+	uint64_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (!addr || (addr & 7) || l->bytes.ob_size + 8 > sizeof(hdr) ||
+	    res_read(r, addr, hdr, l->bytes.ob_size + 8))
+		return;
+	n = rd64(hdr, l->bytes.ob_size);
+	if (!n || n > PYCODE_LINETABLE_MAX)
+		return;
+	*out = malloc(n);
+	if (*out && res_read(r, addr + l->bytes.ob_sval, *out, n)) {
+		free(*out);
+		*out = NULL;
+		return;
+	}
+	if (*out)
+		*len = n;
+}
+
+static void code_key_of(const struct pylayout *l, const uint8_t *head, struct code_key *k)
+{
+	*k = (struct code_key){
+		.type = rd64(head, l->object.ob_type),
+		.filename = rd64(head, l->code.filename),
+		.name = rd64(head, l->code.name),
+		.qualname = l->code.qualname != PYLAYOUT_ABSENT ? rd64(head, l->code.qualname) : 0,
+		.linetable = rd64(head, l->code.linetable),
+		.firstlineno = (int32_t)rd32(head, l->code.firstlineno),
+	};
+}
+
+static bool code_key_equal(const struct code_key *a, const struct code_key *b)
+{
+	return a->type == b->type && a->filename == b->filename && a->name == b->name &&
+	       a->qualname == b->qualname && a->linetable == b->linetable &&
+	       a->firstlineno == b->firstlineno;
+}
+
+/* Whether @type is PyCode_Type: learnt once from its tp_name ("code";
+ * PyTypeObject's tp_name follows the PyVarObject head, object.h). */
+static bool code_type_is(struct pyreader *r, uint64_t type)
+{
+	char name[8];
+	uint64_t tp_name;
+
+	if (r->code_type)
+		return type == r->code_type;
+	if (!type || (type & 7) || res_read(r, type + 24, &tp_name, 8) || !tp_name ||
+	    res_read(r, tp_name, name, 5) || memcmp(name, "code", 5) != 0)
+		return false;
+	r->code_type = type;
+	return true;
+}
+
+/* Read code object @addr and intern it; its id in *@id. -ENOMEM only:
+ * an unreadable or odd object is interned as a placeholder. */
+static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, uint32_t *id)
+{
+	static const uint8_t empty_lnotab[2] = { 0, 0 };
+	const struct pylayout *l = &r->layout;
+	uint8_t head[4096];
+	char *name = malloc(PYCODE_NAME_MAX), *file = malloc(PYCODE_FILE_MAX);
+	struct pycode pc = { .format = l->linetable };
+	uint8_t *table = NULL;
+	size_t table_len = 0;
+	bool real = false;
+	int err = -ENOMEM;
+
+	if (!name || !file)
+		goto out;
+	r->stats.codes_read++;
+	memset(key, 0, sizeof(*key));
+	if (res_read(r, addr, head, r->code_head) == 0) {
+		code_key_of(l, head, key);
+	}
+	if (key->type && code_type_is(r, key->type)) {
+		real = true;
+		str_read(r, key->qualname ? key->qualname : key->name, name, PYCODE_NAME_MAX);
+		str_read(r, key->filename, file, PYCODE_FILE_MAX);
+		bytes_read(r, key->linetable, &table, &table_len);
+		pc.firstlineno = key->firstlineno;
+	} else {
+		/* Not a code object (freed, reused, garbage): a placeholder.
+		 * Its key is what was read (zero when nothing could be), so
+		 * validation replaces it only when that memory changes. */
+		memcpy(name, "?", 2);
+		memcpy(file, "?", 2);
+	}
+	pc.name = name;
+	pc.file = file;
+	pc.linetable = table;
+	pc.linetable_len = table_len;
+	if (!table_len && real && (pc.format == PYLINETABLE_LNOTAB ||
+					 pc.format == PYLINETABLE_LNOTAB_UNSIGNED)) {
+		/* An empty co_lnotab (<=3.9: a one-line function, a lambda)
+		 * puts every instruction on co_firstlineno, but pycodes
+		 * reads an empty table as "no lines": give it the pair
+		 * (0, 0), which says the same. */
+		pc.linetable = empty_lnotab;
+		pc.linetable_len = sizeof(empty_lnotab);
+	}
+	err = pycodes_intern(r->codes, &pc, id);
+out:
+	free(name);
+	free(file);
+	free(table);
+	return err;
+}
+
+static struct code_entry *code_find(struct pyreader *r, uint64_t addr)
+{
+	struct htable_iter it;
+
+	for (uint32_t i = htable_find(&r->code_index, hash_mix64(addr), &it); i != HTABLE_NONE;
+	     i = htable_next(&r->code_index, &it))
+		if (r->code_cache[i].addr == addr)
+			return &r->code_cache[i];
+	return NULL;
+}
+
+static int code_add(struct pyreader *r, uint64_t addr, struct code_entry **out)
+{
+	struct code_entry *e;
+	int err;
+
+	if (r->ncodes >= CODES_CACHE_MAX) {
+		/* A bounded cache: start over (the ids stay in pycodes). */
+		r->ncodes = 0;
+		htable_clear(&r->code_index);
+	}
+	if (r->ncodes + 1 > r->codes_cap) {
+		e = array_grow(r->code_cache, &r->codes_cap, r->ncodes + 1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		r->code_cache = e;
+	}
+	err = htable_insert(&r->code_index, hash_mix64(addr), (uint32_t)r->ncodes);
+	if (err)
+		return err;
+	e = &r->code_cache[r->ncodes++];
+	*e = (struct code_entry){ .addr = addr };
+	err = code_read(r, addr, &e->key, &e->id);
+	e->checked = r->resolves;
+	*out = e;
+	return err;
+}
+
+/*
+ * Validate the cached code objects a resolve uses, in batches of one
+ * process_vm_readv: each code object's head again (type, file, name,
+ * qualname and line-table object addresses, first line), compared with
+ * what was read first. A code object is immutable, so while the same
+ * object lives there these fields cannot change; a new code object at a
+ * freed one's address would need the very same string and bytes objects
+ * (or new ones at the very same addresses) and first line to pass, and
+ * then it is the same function. Done once per resolve call and code
+ * object, after the thread has been resumed: it costs the target nothing
+ * and the resolver one syscall per sample. A stale entry is re-read.
+ */
+static int codes_validate(struct pyreader *r, struct code_entry **list, size_t n)
+{
+	size_t need = n * r->code_head;
+	ssize_t got;
+
+	if (!n)
+		return 0;
+	if (need > r->batch_cap) {
+		size_t cap = r->batch_cap;
+		uint8_t *b = array_grow(r->batch, &cap, need, 1);
+
+		if (!b)
+			return -ENOMEM;
+		r->batch = b;
+		r->batch_cap = cap;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->iov_local[i] = (struct iovec){ r->batch + i * r->code_head, r->code_head };
+		r->iov_remote[i] = (struct iovec){ (void *)(uintptr_t)list[i]->addr, r->code_head };
+	}
+	r->stats.resolve_reads++;
+	got = process_vm_readv(r->pid, r->iov_local, n, r->iov_remote, n, 0);
+	if (got < 0)
+		got = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct code_key k;
+		struct code_entry *e = list[i];
+		int err;
+
+		/* A short read stops at the first unreadable iovec: entries
+		 * past it are gone (their memory unmapped). */
+		if ((size_t)got >= (i + 1) * r->code_head) {
+			code_key_of(&r->layout, r->batch + i * r->code_head, &k);
+			if (code_key_equal(&k, &e->key))
+				continue;
+		} else if (e->key.type == 0) {
+			continue;    /* unreadable then, unreadable now */
+		}
+		r->stats.codes_stale++;
+		err = code_read(r, e->addr, &e->key, &e->id);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *addrs)
+{
+	struct code_entry *check[BATCH_IOV];
+	size_t ncheck = 0;
+	int err;
+
+	r->resolves++;
+	/* First pass: which cached code objects this sample uses. Entries
+	 * are found again in the second pass: code_add may move the array. */
+	for (size_t i = 0; i < st->n; i++) {
+		struct code_entry *e = code_find(r, st->frames[i].code);
+
+		if (!e || e->checked == r->resolves)
+			continue;
+		e->checked = r->resolves;
+		check[ncheck++] = e;
+		if (ncheck == BATCH_IOV) {
+			if ((err = codes_validate(r, check, ncheck)))
+				return err;
+			ncheck = 0;
+		}
+	}
+	if ((err = codes_validate(r, check, ncheck)))
+		return err;
+	for (size_t i = 0; i < st->n; i++) {
+		struct code_entry *e = code_find(r, st->frames[i].code);
+
+		if (!e && (err = code_add(r, st->frames[i].code, &e)))
+			return err;
+		addrs[i] = addrspace_python_make(e->id, st->frames[i].index);
+	}
+	return 0;
+}

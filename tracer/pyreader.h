@@ -1,0 +1,119 @@
+/*
+ * pyreader.h - the CPython frames of a live process's threads: one reader
+ * per process finds the interpreter (pyfind.h), picks its layout
+ * (pylayout.h), copies a stopped thread's frame chain (pystack.h) with as
+ * few process_vm_readv calls as the layout allows, and later names the
+ * copied frames by interning their code objects in a struct pycodes.
+ *
+ * Two steps, because the thread must be held stopped as briefly as
+ * possible: pyreader_capture copies code addresses and instruction
+ * pointers while the thread is stopped; pyreader_resolve reads the code
+ * objects (once each, cached and validated) after it has been resumed.
+ * Facts and offsets: shared/PYTHON.md.
+ */
+#ifndef HOTSPY_PYREADER_H
+#define HOTSPY_PYREADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "elf_cache.h"
+#include "maps.h"
+#include "pycode.h"
+#include "pyfind.h"
+#include "pystack.h"
+
+struct pyreader;
+
+/* Most address ranges of the interpreter's own code pyreader_text gives. */
+#define PYREADER_TEXT_MAX 8
+
+/* An address range [start, end) of the target. */
+struct pyreader_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+/* Counters for the recording's summary. A plain value. */
+struct pyreader_stats {
+	uint64_t captures;        /* pyreader_capture calls */
+	uint64_t reads;           /* process_vm_readv calls made by captures */
+	uint64_t frames;          /* Python frames captured */
+	uint64_t none;            /* captures of a thread running no Python */
+	uint64_t torn;            /* captures ending PYSTACK_TORN */
+	uint64_t cut;             /* captures ending PYSTACK_CUT */
+	uint64_t walks;           /* full walks of the thread-state lists */
+	uint64_t codes_read;      /* code objects read by pyreader_resolve */
+	uint64_t codes_stale;     /* cached code objects found reused */
+	uint64_t resolve_reads;   /* process_vm_readv calls made by resolves */
+};
+
+/*
+ * A reader of process @pid, whose current mappings are @maps (not kept),
+ * whose files are opened through @cache (not kept), and whose code objects
+ * go to @codes (kept: it must outlive the reader; the caller owns it).
+ * On 3.13+ the layout is the target's own _Py_DebugOffsets when they
+ * validate, else the version's table. When @found is not NULL it receives
+ * what pyfind found, also on failure (hexversion and module name the
+ * interpreter for a message). Returns the reader, or NULL with errno:
+ *   ENOENT   not a CPython process (or libpython not mapped yet)
+ *   EAGAIN   CPython whose interpreter is not initialised yet: ask again
+ *   ENOTSUP  a CPython version with no layout (see found->hexversion)
+ *   other    the target could not be read (EPERM, ESRCH), ENOMEM.
+ * Not safe in a signal handler.
+ */
+struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cache *cache,
+			      struct pycodes *codes, struct pyfind_result *found);
+
+void pyreader_free(struct pyreader *r);  /* accepts NULL */
+
+/* PY_VERSION_HEX of the target's interpreter (exact unless pyfind only had
+ * the file's name). */
+uint32_t pyreader_version(const struct pyreader *r);
+
+/* The file holding the interpreter as /proc/PID/maps names it (owned by
+ * @r). */
+const char *pyreader_module(const struct pyreader *r);
+
+/* True when the layout comes from the target's own _Py_DebugOffsets. */
+int pyreader_layout_from_target(const struct pyreader *r);
+
+/*
+ * The interpreter's executable code: the r-x mappings of the module that
+ * holds it (libpython, or the executable for a static build), at
+ * pyreader_new time. Stores up to PYREADER_TEXT_MAX ranges in @out and
+ * returns their number. A native frame whose pc is inside is the
+ * interpreter's own C code.
+ */
+size_t pyreader_text(const struct pyreader *r, struct pyreader_range *out);
+
+/*
+ * Copy the Python frames of thread @tid (a tid as the caller's PID namespace
+ * sees it) into @out. Call while @tid is stopped (ptrace), so that the
+ * frames are those of the instant of its native stack; nothing is read from
+ * the code objects. The thread state of @tid is cached and checked by the
+ * same read that brings its frame pointer; a stale one starts a walk of
+ * every interpreter's thread list. Returns 0 with out->status set
+ * (PYSTACK_NONE: the thread has no thread state or no frame), or -errno
+ * when the target cannot be read at all (-ESRCH: it is gone). Not safe in a
+ * signal handler (the first capture of a thread may read /proc).
+ */
+int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out);
+
+/*
+ * The python addresses (addrspace_python_make) of the @st->n frames of @st
+ * into @addrs[0 .. st->n), innermost first. Call after the thread has been
+ * resumed. Each code object is read on first sight (name, file, first
+ * line, line table), interned in the reader's pycodes and cached by
+ * address; a cached one is checked against reuse of its address by one
+ * batched read per call (see pyreader.c). A code object that cannot be read
+ * or makes no sense gets a placeholder entry ("?"), so every frame gets an
+ * address. 0, or -ENOMEM.
+ */
+int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *addrs);
+
+/* The counters so far. */
+void pyreader_stats(const struct pyreader *r, struct pyreader_stats *out);
+
+#endif
