@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pyreader.h"
 #include "procfs.h"
 #include "sampler_backend.h"
 #include "target.h"
@@ -724,6 +725,8 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
 	uint64_t period = backend_of(s)->period_ns;
 	struct snapshot snap;
+	struct sampler_proc *proc;
+	struct pyreader *py;
 	uint64_t t0, t1, weight = 1;
 	pid_t tid = t->tid;
 	int on_cpu = 0;
@@ -754,6 +757,11 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.skipped_idle++;
 		return;
 	}
+
+	/* A first look for a Python interpreter reads files: not while the
+	 * thread is held. */
+	proc = sampler_proc(s, t->pid);
+	py = proc ? sampler_python(s, proc) : NULL;
 
 	t0 = sampler_now_ns();
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
@@ -793,6 +801,10 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		regs_to_snapshot(&regs, snap.regs);
 		snap.stack_addr = snap.regs[SNAP_RSP];
 		copy_stack(s, &snap);
+		/* The Python frames of the same instant; their code objects
+		 * are read once the thread runs again. */
+		if (py && pyreader_capture(py, tid, s->pystack) == 0)
+			snap.py = s->pystack;
 	}
 	ptrace_resume(tid, 0);
 	t1 = sampler_now_ns();

@@ -75,6 +75,7 @@ static void proc_free(struct sampler_proc *p)
 {
 	if (!p)
 		return;
+	sampler_python_free(p);
 	unwinder_free(p->unwinder);
 	maps_free(p->maps);
 	free(p);
@@ -183,6 +184,8 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	enum unwind_end end;
 	struct sample sample;
 	size_t n, k = 0;
+	uint64_t *walk;
+	bool python;
 
 	if (s->fn_stopped)
 		return;
@@ -196,13 +199,20 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	 * user frames the unwinder gives. */
 	for (; k < snap->nkernel && k < SAMPLER_MAX_DEPTH / 2; k++)
 		s->addrs[k] = k ? snap->kernel[k] - 1 : snap->kernel[k];
-	n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k, NULL,
+	/* With Python frames, the walk goes to its own buffer, with each
+	 * frame's stack pointer, and is merged into the sample's. */
+	python = snap->py && snap->py->status != PYSTACK_NONE && p->python.reader;
+	walk = python ? s->native : s->addrs + k;
+	n = unwinder_unwind(p->unwinder, p->maps, snap, walk, python ? s->sps : NULL,
 			    SAMPLER_MAX_DEPTH - k, &end);
 	/* Stale maps: a library mapped since the last read (the loader maps
 	 * libc after the exec we started from, dlopen later). */
 	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, p, 0) == 0)
-		n = unwinder_unwind(p->unwinder, p->maps, snap, s->addrs + k, NULL,
+		n = unwinder_unwind(p->unwinder, p->maps, snap, walk, python ? s->sps : NULL,
 				    SAMPLER_MAX_DEPTH - k, &end);
+	if (python)
+		n = sampler_python_merge(s, p, snap, s->native, s->sps, n, s->addrs + k,
+					 SAMPLER_MAX_DEPTH - k);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 
 	sample.pid = snap->pid;
@@ -228,6 +238,15 @@ static void procs_free(struct sampler *s)
 	s->procs_cap = 0;
 }
 
+/* Free what the sampler holds besides its backend. */
+static void sampler_free(struct sampler *s)
+{
+	procs_free(s);
+	free(s->pystack);
+	free(s->pyaddrs);
+	free(s);
+}
+
 static struct sampler *sampler_try(const struct sampler_ops *ops,
 				   const struct sampler_config *cfg)
 {
@@ -242,10 +261,19 @@ static struct sampler *sampler_try(const struct sampler_ops *ops,
 	s->ops = ops;
 	s->cfg = *cfg;
 	s->exit_status = -1;
+	if (cfg->pycodes) {
+		s->pystack = malloc(sizeof(*s->pystack));
+		s->pyaddrs = calloc(PYSTACK_MAX_FRAMES, sizeof(*s->pyaddrs));
+		if (!s->pystack || !s->pyaddrs) {
+			sampler_free(s);
+			log_error(-ENOMEM, "out of memory");
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	err = s->ops->open(s);
 	if (err < 0) {
-		procs_free(s);
-		free(s);
+		sampler_free(s);
 		errno = -err;
 		return NULL;
 	}
@@ -348,8 +376,7 @@ void sampler_close(struct sampler *s)
 	if (!s)
 		return;
 	s->ops->close(s);
-	procs_free(s);
-	free(s);
+	sampler_free(s);
 }
 
 const char *sampler_name(const struct sampler *s) { return s->ops->name; }

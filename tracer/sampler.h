@@ -90,6 +90,11 @@ struct sampler_stats {
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
 	uint64_t walks_slow;       /* walks that needed libunwind */
 	uint64_t maps_reloads;
+	uint32_t python_version;   /* PY_VERSION_HEX of the (first) CPython
+	                            * read, 0 when none */
+	uint64_t python_samples;   /* weight of the samples with Python frames */
+	uint64_t python_torn;      /* of which the frame chain was torn */
+	uint64_t python_unpaired;  /* eval-loop calls not found on the C stack */
 	uint64_t thread_scans;     /* reads of a /proc/PID/task list (ptrace:
 	                            * while attaching only; new threads come
 	                            * by clone events) */

@@ -5,6 +5,7 @@
 #ifndef HOTSPY_SAMPLER_BACKEND_H
 #define HOTSPY_SAMPLER_BACKEND_H
 
+#include "pymerge.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "unwind.h"
@@ -25,6 +26,27 @@ struct sampler_ops {
 	size_t (*thread_count)(const struct sampler *s);
 };
 
+/* Most code ranges of each kind the merge of Python frames is given. */
+#define SAMPLER_PYTHON_RANGES 8
+
+enum sampler_python_state {
+	SAMPLER_PYTHON_UNKNOWN,       /* not (yet) a CPython process */
+	SAMPLER_PYTHON_READY,         /* a reader reads its frames */
+	SAMPLER_PYTHON_UNSUPPORTED,   /* CPython, but a version not read (said once) */
+};
+
+/* A process's CPython reader and the code ranges its merge needs. */
+struct sampler_python {
+	enum sampler_python_state state;
+	struct pyreader *reader;
+	uint64_t tried_ns;            /* last look for an interpreter, and */
+	uint64_t tried_maps_ns;       /* the mappings it looked at */
+	bool starting;                /* CPython found, its interpreter not up */
+	struct addr_range interp[SAMPLER_PYTHON_RANGES], eval[SAMPLER_PYTHON_RANGES],
+		startup[SAMPLER_PYTHON_RANGES];
+	size_t ninterp, neval, nstartup;
+};
+
 /* A process whose samples the sampler unwinds: the target, and with
  * --subprocesses each of its descendants. Kept after the process exits, so
  * its samples can still be named. Each has its own unwinder: the unwind
@@ -36,6 +58,7 @@ struct sampler_proc {
 	uint64_t maps_loaded_ns;
 	int vdso_loaded;
 	struct unwinder *unwinder;
+	struct sampler_python python;
 };
 
 struct sampler {
@@ -50,6 +73,13 @@ struct sampler {
 	size_t nprocs, procs_cap;
 	size_t last_proc;      /* index of the last lookup: samples come in runs */
 	uint64_t addrs[SAMPLER_MAX_DEPTH];
+	/* Python samples: the native walk and its stack pointers before the
+	 * merge, the Python frames of one snapshot (taken while its thread is
+	 * stopped: one at a time) and their python addresses. */
+	uint64_t native[SAMPLER_MAX_DEPTH];
+	uint64_t sps[SAMPLER_MAX_DEPTH];
+	struct pystack *pystack;
+	uint64_t *pyaddrs;
 	struct sampler_stats stats;
 	sample_fn fn;          /* set during sampler_poll */
 	void *fn_ctx;
@@ -84,6 +114,27 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force);
 /* @pid ran a new program (exec): new name, new mappings, fresh unwind
  * cache. Its earlier samples are named with the new program's maps. */
 void sampler_proc_exec(struct sampler *s, pid_t pid);
+
+/*
+ * The CPython reader of process @p, looked for when none is known yet (at
+ * most every 100 ms, and only when its mappings changed since the last
+ * look), or NULL: not Python, not up yet, not readable, or Python frames
+ * not asked for. Says once when the version cannot be read. Call before
+ * stopping a thread: a first look reads files.
+ */
+struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p);
+
+/* Free @p's reader. */
+void sampler_python_free(struct sampler_proc *p);
+
+/*
+ * The native walk @native[0..n) (with stack pointers @sps) of @snap merged
+ * with its Python frames (snap->py, status not NONE) into @out (room for
+ * @max), as pymerge does in the configured mode. Returns the number stored.
+ */
+size_t sampler_python_merge(struct sampler *s, struct sampler_proc *p,
+			    const struct snapshot *snap, const uint64_t *native,
+			    const uint64_t *sps, size_t n, uint64_t *out, size_t max);
 
 /* Unwind @snap and hand the sample to the caller. */
 void sampler_deliver(struct sampler *s, const struct snapshot *snap);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pystack.h"
+
 /* x86-64 registers in DWARF numbering (the System V psABI, figure 3.36),
  * which is also libunwind's UNW_X86_64_* numbering. */
 enum snapshot_reg {
@@ -35,6 +37,8 @@ struct snapshot {
 	const uint64_t *kernel;   /* kernel frames (--kernel), innermost first:
 	                           * the interrupted PC, then return addresses */
 	size_t nkernel;
+	/* The thread's CPython frames at the same instant, or NULL. */
+	const struct pystack *py;
 };
 
 #endif

@@ -30,6 +30,22 @@ int target_comm(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
+int target_exe_name(pid_t pid, char *buf, size_t size)
+{
+	char path[64], exe[4096];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	base = strrchr(exe, '/');
+	snprintf(buf, size, "%s", base ? base + 1 : exe);
+	return 0;
+}
+
 int target_tracer(pid_t pid)
 {
 	char path[64], buf[4096];

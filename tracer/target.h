@@ -18,6 +18,10 @@
  * 0 or -errno (-ESRCH when the process does not exist). */
 int target_comm(pid_t pid, char *buf, size_t size);
 
+/* The file name of the program @pid runs (the last part of /proc/PID/exe,
+ * " (deleted)" included when it was), NUL-terminated in @buf. 0 or -errno. */
+int target_exe_name(pid_t pid, char *buf, size_t size);
+
 /*
  * Append every descendant process of @pid to *@list (grown with realloc;
  * *@n entries): its children (from /proc/PID/task/TID/children, which needs

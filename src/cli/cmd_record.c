@@ -203,10 +203,24 @@ static void unsampled_note(const struct sampler_stats *st, uint64_t total, unsig
 		 100.0 * lost_ms / (lost_ms + seen_ms), rate < 1000 ? 1000 : rate * 4);
 }
 
-static void summary(const struct recording *rec, double secs, enum session_end why,
-		    const char *path, int exit_status, const char *sampler, uint64_t lost,
-		    int idle)
+/* "3.12.1", "3.13.0rc2" from PY_VERSION_HEX. */
+static void python_version_text(uint32_t hex, char *buf, size_t size)
 {
+	static const char level[] = { 'a', 'b', 'c' };
+	unsigned rel = (hex >> 4) & 0xf;
+
+	if (rel >= 0xa && rel <= 0xc)
+		snprintf(buf, size, "%u.%u.%u%s%c%u", hex >> 24, (hex >> 16) & 0xff,
+			 (hex >> 8) & 0xff, rel == 0xc ? "r" : "", level[rel - 0xa], hex & 0xf);
+	else
+		snprintf(buf, size, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+}
+
+static void summary(const struct recording *rec, double secs, enum session_end why,
+		    const char *path, int exit_status, const char *sampler,
+		    const struct sampler_stats *st, int idle)
+{
+	uint64_t lost = st->lost;
 	uint64_t total = profile_total(rec->profile);
 	uint64_t cut = profile_truncated(rec->profile);
 
@@ -216,6 +230,18 @@ static void summary(const struct recording *rec, double secs, enum session_end w
 		idle ? "wall-clock" : "on-CPU",
 		total ? 100.0 * (double)cut / (double)total : 0.0,
 		strcmp(path, "-") == 0 ? "stdout" : path);
+	if (st->python_version) {
+		char v[32];
+
+		python_version_text(st->python_version, v, sizeof(v));
+		log_info("CPython %s: Python frames in %.1f%% of the samples%s", v,
+			 total ? 100.0 * (double)st->python_samples / (double)total : 0.0,
+			 st->python_torn ? "" : ", every frame chain read whole");
+		if (st->python_torn)
+			log_info("%" PRIu64 " frame chains could not be read to their end "
+				 "(the interpreter changed them while they were read, or they "
+				 "were freed): those samples end in [unknown]", st->python_torn);
+	}
 	if (lost)
 		log_warn("the kernel dropped %" PRIu64 " samples (its buffer was full): "
 			 "lower the rate with -r", lost);
@@ -332,7 +358,7 @@ int cmd_record(const struct options *o)
 	int err, exit_status;
 	char path[4096];
 	const char *sampler;
-	uint64_t lost;
+	struct sampler_stats stats;
 	pid_t pid;
 	double secs;
 
@@ -372,7 +398,7 @@ int cmd_record(const struct options *o)
 		print_stats(sampler_stats(s), profile_total(rec.profile));
 	exit_status = sampler_exit_status(s);
 	sampler = sampler_name(s);
-	lost = sampler_stats(s)->lost;
+	stats = *sampler_stats(s);
 	if (!o->quiet)
 		unsampled_note(sampler_stats(s), profile_total(rec.profile), o->rate);
 	session_detach(ss);
@@ -386,7 +412,7 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	if (!o->quiet)
-		summary(&rec, secs, why, path, exit_status, sampler, lost, o->idle);
+		summary(&rec, secs, why, path, exit_status, sampler, &stats, o->idle);
 	session_free(ss);
 	profile_free(rec.profile);
 	return why == SESSION_FAILED ? 1 : 0;

@@ -123,7 +123,7 @@ static void test_order(void)
 	const uint64_t native[] = { 0x1500, 0x1180, 0x1600, EXT, 0x1700, 0x1190, 0x1800, 0x5100 };
 	const uint64_t sps[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	const uint32_t calls[] = { 0, 1 };
-	uint64_t pa[2], out[16];
+	uint64_t pa[3], out[16];
 	size_t n;
 
 	py_set(PYSTACK_OK, 2, calls, NULL, 2, pa);
