@@ -57,6 +57,16 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 				fputs("    ", out);
 				put_safe(out, f[j].function);
 				fputs(frame_kind_tag(f[j].kind), out);
+				/* A Python frame as py-spy dump shows it: its file
+				 * (shown form) and line together. */
+				if (f[j].kind == FRAME_PYTHON && f[j].module) {
+					fputs(" (", out);
+					put_safe(out, f[j].module);
+					if (f[j].line)
+						fprintf(out, ":%u", f[j].line);
+					fputs(")\n", out);
+					continue;
+				}
 				if (f[j].module) {
 					fputs(" (", out);
 					put_safe(out, f[j].module);
