@@ -982,14 +982,12 @@ static bool code_type_is(struct pyreader *r, uint64_t type)
  * an unreadable or odd object is interned as a placeholder. */
 static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, uint32_t *id)
 {
-	static const uint8_t empty_lnotab[2] = { 0, 0 };
 	const struct pylayout *l = &r->layout;
 	uint8_t head[4096];
 	char *name = malloc(PYCODE_NAME_MAX), *file = malloc(PYCODE_FILE_MAX);
 	struct pycode pc = { .format = l->linetable };
 	uint8_t *table = NULL;
 	size_t table_len = 0;
-	bool real = false;
 	int err = -ENOMEM;
 
 	if (!name || !file)
@@ -1000,7 +998,6 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 		code_key_of(l, head, key);
 	}
 	if (key->type && code_type_is(r, key->type)) {
-		real = true;
 		str_read(r, key->qualname ? key->qualname : key->name, name, PYCODE_NAME_MAX);
 		str_read(r, key->filename, file, PYCODE_FILE_MAX);
 		bytes_read(r, key->linetable, &table, &table_len);
@@ -1016,15 +1013,6 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 	pc.file = file;
 	pc.linetable = table;
 	pc.linetable_len = table_len;
-	if (!table_len && real && (pc.format == PYLINETABLE_LNOTAB ||
-					 pc.format == PYLINETABLE_LNOTAB_UNSIGNED)) {
-		/* An empty co_lnotab (<=3.9: a one-line function, a lambda)
-		 * puts every instruction on co_firstlineno, but pycodes
-		 * reads an empty table as "no lines": give it the pair
-		 * (0, 0), which says the same. */
-		pc.linetable = empty_lnotab;
-		pc.linetable_len = sizeof(empty_lnotab);
-	}
 	err = pycodes_intern(r->codes, &pc, id);
 out:
 	free(name);

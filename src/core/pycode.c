@@ -167,8 +167,14 @@ int pycodes_line(const struct pycodes *c, uint32_t id, uint32_t index)
 	const struct pycode *k = pycodes_get(c, id);
 	uint64_t offset;
 
-	if (!k || !k->linetable_len)
+	if (!k)
 		return PYLINE_NONE;
+	/* Up to 3.9 an empty co_lnotab (a lambda, a one-line function) puts
+	 * every instruction on the first line; from 3.10 an empty table means
+	 * no line at all. */
+	if (!k->linetable_len)
+		return k->format == PYLINETABLE_LNOTAB || k->format == PYLINETABLE_LNOTAB_UNSIGNED
+		       ? k->firstlineno : PYLINE_NONE;
 	/* Byte offsets for the decoder: 2.x counts bytes, 3.6+ code units. */
 	offset = k->format == PYLINETABLE_LNOTAB_UNSIGNED ? index : (uint64_t)index * 2;
 	if (offset > UINT32_MAX)
