@@ -79,6 +79,12 @@ static void color(FILE *out, enum svg_palette pal, enum frame_kind kind, const c
 	double v3 = (double)(h >> 32 & 0xffff) / 65535.0;
 	int r, g, b;
 
+	/* Python frames stand apart from the native code they call into, in
+	 * the default palette too: yellow-green, as no native frame is. */
+	if (kind == FRAME_PYTHON && (pal == SVG_COLORS_HOT || pal == SVG_COLORS_KIND)) {
+		r = 140 + (int)(60 * v1), g = 195 + (int)(55 * v2), b = 40 + (int)(50 * v3);
+		goto done;
+	}
 	if (pal == SVG_COLORS_KIND) {
 		switch (kind) {
 		case FRAME_KERNEL:
