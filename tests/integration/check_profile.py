@@ -78,8 +78,10 @@ named by the frame, or, when that cannot be read, in the file of that base
 name beside the expectation file.
 
 --python-root PERCENT: at least PERCENT of the samples that hold a Python
-frame must reach the outermost Python frame of their thread: `<module>`, or
-a thread's `_bootstrap` (threading.py); a walk cut short does not.
+frame must reach the outermost Python frame of their thread: `<module>`, a
+thread's `_bootstrap` (threading.py), or what the interpreter runs from C at
+start-up and exit (`_find_and_load`, threading's `_shutdown`); a walk cut
+short does not.
 
 Prints one line per expectation, `ok`, `FAIL` or `skip` (a version guard
 that does not apply, a line expectation without --lines), with the measured
@@ -104,8 +106,11 @@ PY_FRAME = re.compile(r"^(?P<func>[^ ]+) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 PY_FILE = re.compile(r"(\.pyw?|^<.*>)$")
 GUARD = re.compile(r"^py(?P<op>>=|<)(?P<major>\d+)\.(?P<minor>\d+)$")
 # The outermost Python frame of a complete stack: a script's or module's
-# top level, or the start of a threading.Thread.
-PY_ROOTS = {"<module>", "_bootstrap", "Thread._bootstrap"}
+# top level, the start of a threading.Thread, and the two entries the
+# interpreter calls from C around a program's run: the import of site and
+# the like at start-up (importlib's _find_and_load) and the wait for the
+# threads at exit (threading's _shutdown).
+PY_ROOTS = {"<module>", "_bootstrap", "Thread._bootstrap", "_find_and_load", "_shutdown"}
 
 
 class InputError(Exception):
