@@ -943,9 +943,10 @@ def case_pyprofile(rest):
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
-            # As in `profile`: the fixture outlives the recording by a second
-            # or so, so the detach is tested and the target seen running on.
-            target = start_ready(argv, a.seconds + 1.5)
+            # As in `profile`, the fixture outlives the recording, so the
+            # detach is tested and the target seen running on; by a second
+            # only: it is attached as soon as it says it is ready.
+            target = start_ready(argv, a.seconds + 1.0)
             try:
                 r = run_hotspy(common + ["-p", str(target.pid), "-d", str(a.seconds)])
                 if r.returncode != 0:
