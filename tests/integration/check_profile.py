@@ -79,7 +79,7 @@ name beside the expectation file.
 
 --python-root PERCENT: at least PERCENT of the samples that hold a Python
 frame must reach the outermost Python frame of their thread: `<module>`, a
-thread's `_bootstrap` (threading.py), or what the interpreter runs from C at
+thread's `_bootstrap` (threading.py; `__bootstrap` on 2.7), or what the interpreter runs from C at
 start-up and exit (`_find_and_load`, threading's `_shutdown`); a walk cut
 short does not.
 
@@ -110,7 +110,8 @@ GUARD = re.compile(r"^py(?P<op>>=|<)(?P<major>\d+)\.(?P<minor>\d+)$")
 # interpreter calls from C around a program's run: the import of site and
 # the like at start-up (importlib's _find_and_load) and the wait for the
 # threads at exit (threading's _shutdown).
-PY_ROOTS = {"<module>", "_bootstrap", "Thread._bootstrap", "_find_and_load", "_shutdown"}
+PY_ROOTS = {"<module>", "_bootstrap", "Thread._bootstrap", "__bootstrap",  # 2.7's
+            "_find_and_load", "_shutdown"}
 
 
 class InputError(Exception):

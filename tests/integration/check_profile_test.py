@@ -137,10 +137,15 @@ def main():
                "duty_cycle (/x/pythreads.py);compress_loop (/x/pythreads.py);deflate 39\n"
                "python3.11;gil-free (12);Thread._bootstrap (/t/threading.py);"
                "duty_cycle (/x/pythreads.py);compress_loop (/x/pythreads.py) 1\n")
+        # 2.7's threads start in Thread.__bootstrap (its code name).
+        thr27 = thr.replace("Thread._bootstrap (/t", "_bootstrap (/t").replace(
+            "_bootstrap (/t", "__bootstrap (/t")
         with open(os.path.join(src, "fixtures", "python", "pythreads.expect"), encoding="utf-8") as f:
             real = f.read()
         code, out = run(tmp, real, thr, "--threads", "--python-root", "99")
         check(code == 0, "pythreads.expect on a profile that meets it\n" + out)
+        code, out = run(tmp, real, thr27, "--threads", "--python-root", "99")
+        check(code == 0 and "__bootstrap" in thr27, "2.7's __bootstrap is a thread's root\n" + out)
         code, out = run(tmp, real, thr.replace("deflate 39", "deflate (/x/pythreads.py) 39"),
                         "--threads")
         check(code == 1, "native-under fails when the leaf is a Python frame\n" + out)
