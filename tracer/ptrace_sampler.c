@@ -18,14 +18,16 @@
  * attached by the kernel.
  *
  * On-CPU time (the default) is measured the way perf's task-clock counts
- * it: each thread earns credit as its CPU clock advances (schedstat), and a
- * snapshot taken while it runs spends that credit in whole sampling periods,
- * rounded at random (floor(credit / period + U), U uniform in [0, 1)) so that
- * the weights add up to the CPU time used, without bias, also for threads
- * that never use a whole period (short-lived threads, short bursts). A
- * thread that is runnable but waiting for a CPU earns nothing. Threads born
- * after the attach count their time from birth. --idle samples every thread at every tick instead
- * (wall-clock time, weight 1).
+ * it: at each tick every running thread is stopped, and the snapshot
+ * stands for the CPU time the thread used since its previous one
+ * (schedstat, read once the stop has brought it up to date), in whole
+ * sampling periods rounded at random (floor(credit / period + U), U
+ * uniform in [0, 1)), so that the weights add up to the CPU time used,
+ * without bias, also for threads that never use a whole period
+ * (short-lived threads, short bursts). A thread that was runnable but
+ * waiting for a CPU used nothing and weighs nothing. Threads born after
+ * the attach count their time from birth. --idle samples every thread at
+ * every tick instead (wall-clock time, weight 1).
  *
  * If hotspy dies, even by SIGKILL, the kernel detaches the tracees and wakes
  * any that was held in a ptrace-stop (__ptrace_unlink in kernel/ptrace.c), so
@@ -699,19 +701,12 @@ static uint64_t tick_interval(struct ptrace_backend *b)
 
 /* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
  * its credit with random rounding; 0 to wait for a better moment. */
-static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t,
-			     char state)
+static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 {
 	int64_t period = (int64_t)b->period_ns;
 	uint64_t weight;
 
-	/*
-	 * Where it runs, not where it sleeps: wait to catch it running, which
-	 * jittered ticks do with the odds of its share of running time. A
-	 * sleeping thread is never interrupted for on-CPU time: a stop can end
-	 * some blocking calls (epoll_wait) with EINTR in the target.
-	 */
-	if (state != 'R')
+	if (t->credit_ns <= 0)
 		return 0;
 	weight = (uint64_t)(t->credit_ns + (int64_t)(backend_random(b) % (uint64_t)period)) /
 		 (uint64_t)period;
@@ -723,25 +718,15 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 {
 	struct user_regs_struct regs;
 	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
-	uint64_t period = backend_of(s)->period_ns;
 	struct snapshot snap;
 	struct sampler_proc *proc;
 	struct pyreader *py;
 	uint64_t t0, t1, weight = 1;
 	pid_t tid = t->tid;
-	int on_cpu = 0;
+	bool deferred = false;
 	char state;
 	long rc;
 
-	/* On-CPU time: a thread that has not run a period's worth costs one
-	 * read. Without schedstat, "running now" stands in. */
-	if (!s->cfg.idle) {
-		on_cpu = thread_earn(t) == 0;
-		if (on_cpu && t->credit_ns <= 0) {
-			s->stats.skipped_idle++;
-			return;
-		}
-	}
 	if (thread_read_stat(t, &state) < 0) {
 		t->gone = 1;
 		return;
@@ -749,11 +734,18 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
 	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
 		return;
-	if (on_cpu)
-		weight = thread_spend(backend_of(s), t, state);
-	else if (!s->cfg.idle)
-		weight = state == 'R';
-	if (!weight) {
+	/*
+	 * On-CPU time: only a thread running now is stopped (a sleeping one is
+	 * never interrupted: a stop can end some blocking calls, epoll_wait,
+	 * with EINTR in the target). How much CPU it used since its last
+	 * sample is read after the stop (thread_spend), not before: the CPU
+	 * clock of a running thread is brought up to date only when it stops
+	 * or makes certain system calls, so a decision taken on the clock
+	 * before the stop would favour the moments after such calls (a
+	 * program reading its own CPU clock between two parts of its work
+	 * had the shorter part counted up to 10 points high).
+	 */
+	if (!s->cfg.idle && state != 'R') {
 		s->stats.skipped_idle++;
 		return;
 	}
@@ -790,13 +782,12 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	snap.state = state;
 	snap.comm = t->comm;
 	snap.time_ns = t0;
-	snap.weight = weight;
 	snap.stack = backend_of(s)->stack;
 	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
-	if (rc == 0 && on_cpu && regs_in_sleeping_syscall(&regs)) {
-		/* Not on a CPU after all: keep the credit for a better moment. */
-		t->credit_ns += (int64_t)(weight * period);
-		weight = 0;
+	if (rc == 0 && !s->cfg.idle && regs_in_sleeping_syscall(&regs)) {
+		/* Not on a CPU after all: its time is counted at a better
+		 * moment. */
+		deferred = true;
 	} else if (rc == 0) {
 		regs_to_snapshot(&regs, snap.regs);
 		snap.stack_addr = snap.regs[SNAP_RSP];
@@ -817,10 +808,21 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.failed++;
 		return;
 	}
-	if (!weight) {
+	if (deferred) {
 		s->stats.deferred++;
 		return;
 	}
+	/* The stop brought the thread's CPU clock up to the moment of the
+	 * snapshot: the weight is the CPU time it used since its previous
+	 * one. Without the clock (no schedstat), one period. */
+	if (!s->cfg.idle && thread_earn(t) == 0) {
+		weight = thread_spend(backend_of(s), t);
+		if (!weight) {
+			s->stats.skipped_idle++;
+			return;
+		}
+	}
+	snap.weight = weight;
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
 }

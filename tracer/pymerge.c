@@ -8,6 +8,8 @@
 
 /* NONE: the call was not found on the native stack. */
 #define NO_FRAME SIZE_MAX
+/* Native frames looked at for the runtime rule (mark_runtime). */
+#define PYMERGE_MARK_MAX 4096
 
 static bool in_ranges(const struct addr_range *r, size_t n, uint64_t addr)
 {
@@ -78,6 +80,29 @@ static void pair_by_order(const struct pymerge_input *in, size_t nreal, size_t *
 	}
 }
 
+/*
+ * hidden[i] for the C runtime's frames that the interpreter's own code
+ * called: walking from the root, the nearest caller that is not the
+ * runtime's decides. Only the first PYMERGE_MARK_MAX frames are looked at:
+ * deeper runtime frames stay.
+ */
+static void mark_runtime(const struct pymerge_input *in, size_t nreal, bool *hidden)
+{
+	bool caller_interp = false;
+
+	for (size_t i = nreal; i-- > 0;) {
+		uint64_t a = in->native[i];
+
+		if (i >= PYMERGE_MARK_MAX)
+			continue;
+		hidden[i] = false;
+		if (in_ranges(in->runtime, in->nruntime, a))
+			hidden[i] = caller_interp;
+		else
+			caller_interp = in_ranges(in->interp, in->ninterp, a);
+	}
+}
+
 /* Emit the Python frames of calls [*next, upto), innermost first. */
 static void put_calls(struct out *o, const struct pymerge_input *in, size_t *frame_i,
 		      size_t *next, size_t upto)
@@ -98,6 +123,7 @@ size_t pymerge(const struct pymerge_input *in, enum pymerge_mode mode, uint64_t 
 	const struct pystack *py = in->py;
 	struct out o = { .v = out, .max = max };
 	size_t frame_of[PYSTACK_MAX_FRAMES];
+	bool hidden[PYMERGE_MARK_MAX];
 	size_t nreal = in->nnative, outer = NO_FRAME, next = 0, frame_i = 0;
 	uint64_t marker = 0;
 
@@ -125,6 +151,8 @@ size_t pymerge(const struct pymerge_input *in, enum pymerge_mode mode, uint64_t 
 				st->paired++;
 			outer = frame_of[k];
 		}
+		if (mode == PYMERGE_MIXED)
+			mark_runtime(in, nreal, hidden);
 		for (size_t i = 0, k = 0; i < nreal; i++) {
 			uint64_t a = in->native[i];
 
@@ -137,7 +165,8 @@ size_t pymerge(const struct pymerge_input *in, enum pymerge_mode mode, uint64_t 
 				continue;
 			}
 			if (mode == PYMERGE_MIXED &&
-			    (in_ranges(in->interp, in->ninterp, a) ||
+			    ((i < PYMERGE_MARK_MAX && hidden[i]) ||
+			     in_ranges(in->interp, in->ninterp, a) ||
 			     (outer != NO_FRAME && i > outer &&
 			      in_ranges(in->startup, in->nstartup, a))))
 				continue;

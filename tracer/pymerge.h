@@ -61,6 +61,13 @@ struct pymerge_input {
 	 * Python program. Frames of a program that embeds Python stay. */
 	const struct addr_range *startup;
 	size_t nstartup;
+	/* The C runtime (libc, the dynamic linker, libm): its frames called
+	 * straight from the interpreter's own code (malloc behind the object
+	 * allocator, __tls_get_addr behind the thread state, the system call
+	 * behind time.sleep) are the interpreter's doing, hidden with it;
+	 * called from a C extension or library they stay. */
+	const struct addr_range *runtime;
+	size_t nruntime;
 };
 
 struct pymerge_stats {

@@ -43,8 +43,8 @@ struct sampler_python {
 	uint64_t tried_maps_ns;       /* the mappings it looked at */
 	bool starting;                /* CPython found, its interpreter not up */
 	struct addr_range interp[SAMPLER_PYTHON_RANGES], eval[SAMPLER_PYTHON_RANGES],
-		startup[SAMPLER_PYTHON_RANGES];
-	size_t ninterp, neval, nstartup;
+		startup[SAMPLER_PYTHON_RANGES], runtime[SAMPLER_PYTHON_RANGES];
+	size_t ninterp, neval, nstartup, nruntime;
 };
 
 /* A process whose samples the sampler unwinds: the target, and with

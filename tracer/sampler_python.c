@@ -24,6 +24,9 @@
  * the maps of a program started under hotspy, then its interpreter comes
  * up. */
 #define PYTHON_RETRY_NS (100ull * 1000 * 1000)
+/* ... and a CPython whose interpreter is coming up, every 5 ms: its first
+ * Python code runs a few milliseconds after the runtime is initialised. */
+#define PYTHON_STARTING_RETRY_NS (5ull * 1000 * 1000)
 
 static void range_add(struct addr_range *r, size_t *n, size_t max, uint64_t start,
 		      uint64_t end)
@@ -64,10 +67,11 @@ static bool basename_is(const char *path, const char *prefix)
 
 /*
  * Where the merge looks: the interpreter's code (hidden), its eval loop
- * (paired by order up to 3.10), and the process and thread start code
- * (hidden under the outermost Python frame): the C library's, and the
+ * (paired by order up to 3.10), the process and thread start code (hidden
+ * under the outermost Python frame): the C library's, and the
  * executable's when it is a Python interpreter (python3.12 linking
- * libpython has only its main), not a program embedding Python.
+ * libpython has only its main), not a program embedding Python; and the C
+ * runtime (hidden where the interpreter calls it).
  */
 static void python_ranges(struct sampler *s, struct sampler_proc *p)
 {
@@ -77,7 +81,7 @@ static void python_ranges(struct sampler *s, struct sampler_proc *p)
 	const char *module = pyreader_module(py->reader);
 	char exe[64];
 
-	py->ninterp = py->neval = py->nstartup = 0;
+	py->ninterp = py->neval = py->nstartup = py->nruntime = 0;
 	for (size_t i = 0; i < n; i++)
 		range_add(py->interp, &py->ninterp, SAMPLER_PYTHON_RANGES, text[i].start,
 			  text[i].end);
@@ -92,10 +96,15 @@ static void python_ranges(struct sampler *s, struct sampler_proc *p)
 
 		if (!m->path || !(m->prot & MAP_PROT_EXEC))
 			continue;
-		if (basename_is(m->path, "libc.so") || basename_is(m->path, "libc-") ||
-		    basename_is(m->path, "libpthread") ||
-		    (exe[0] && basename_is(exe, "python") && basename_is(m->path, exe)))
+		bool libc = basename_is(m->path, "libc.so") || basename_is(m->path, "libc-") ||
+			    basename_is(m->path, "libpthread");
+
+		if (libc || (exe[0] && basename_is(exe, "python") && basename_is(m->path, exe)))
 			range_add(py->startup, &py->nstartup, SAMPLER_PYTHON_RANGES, m->start,
+				  m->end);
+		if (libc || basename_is(m->path, "ld-linux") || basename_is(m->path, "libm.so") ||
+		    basename_is(m->path, "libm-") || basename_is(m->path, "libdl"))
+			range_add(py->runtime, &py->nruntime, SAMPLER_PYTHON_RANGES, m->start,
 				  m->end);
 	}
 }
@@ -111,8 +120,9 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 	now = sampler_now_ns();
 	/* Not Python (yet): only new mappings can change that. Python whose
 	 * interpreter is not up yet: only time. */
-	if (py->tried_ns && (now - py->tried_ns < PYTHON_RETRY_NS ||
-			     (!py->starting && py->tried_maps_ns == p->maps_loaded_ns)))
+	if (py->tried_ns &&
+	    (now - py->tried_ns < (py->starting ? PYTHON_STARTING_RETRY_NS : PYTHON_RETRY_NS) ||
+	     (!py->starting && py->tried_maps_ns == p->maps_loaded_ns)))
 		return NULL;
 	py->tried_ns = now;
 	py->tried_maps_ns = p->maps_loaded_ns;
@@ -160,6 +170,7 @@ size_t sampler_python_merge(struct sampler *s, struct sampler_proc *p,
 		.interp = py->interp, .ninterp = py->ninterp,
 		.eval = py->eval, .neval = py->neval,
 		.startup = py->startup, .nstartup = py->nstartup,
+		.runtime = py->runtime, .nruntime = py->nruntime,
 	};
 	struct pymerge_stats st = { 0 };
 	size_t m;
