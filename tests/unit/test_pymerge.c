@@ -18,6 +18,7 @@
 static const struct addr_range interp[] = { { 0x1000, 0x2000 } };
 static const struct addr_range eval[] = { { 0x1100, 0x1200 } };
 static const struct addr_range startup[] = { { 0x5000, 0x6000 } };
+static const struct addr_range runtime[] = { { 0x7000, 0x8000 } };
 #define EXT 0x9000u
 #define APP 0x100u
 
@@ -48,7 +49,7 @@ static size_t run(const uint64_t *native, const uint64_t *sps, size_t n,
 	struct pymerge_input in = {
 		.native = native, .sps = sps, .nnative = n, .py = &py, .pyaddrs = pyaddrs,
 		.interp = interp, .ninterp = 1, .eval = eval, .neval = 1,
-		.startup = startup, .nstartup = 1,
+		.startup = startup, .nstartup = 1, .runtime = runtime, .nruntime = 1,
 	};
 
 	return pymerge(&in, mode, out, max, st);
@@ -248,8 +249,28 @@ static void test_room(void)
 		CHECK(out[i] == PY(i));
 }
 
+/* The C runtime's frames: hidden where the interpreter calls them (its
+ * allocator's malloc, its TLS lookups), kept where a C extension does. */
+static void test_runtime(void)
+{
+	/* leaf first: malloc <- interp <- eval0 | memcpy <- ext <- eval1 */
+	const uint64_t native[] = { 0x7100, 0x7200, 0x1500, 0x1110, 0x7300, EXT, 0x1600, 0x1120 };
+	const uint64_t sps[] = { 10, 20, 30, 40, 50, 60, 70, 80 };
+	const uint32_t calls[] = { 0, 1 };
+	const uint64_t anchors[] = { 45, 85 };
+	uint64_t pa[2], out[16];
+	size_t n;
+
+	py_set(PYSTACK_OK, 2, calls, anchors, 2, pa);
+	n = run(native, sps, 8, pa, PYMERGE_MIXED, out, 16, NULL);
+	EXPECT(out, n, PY(0), 0x7300, EXT, PY(1));
+	n = run(native, sps, 8, pa, PYMERGE_ALL_NATIVE, out, 16, NULL);
+	EXPECT(out, n, 0x7100, 0x7200, 0x1500, PY(0), 0x7300, EXT, 0x1600, PY(1));
+}
+
 int main(void)
 {
+	test_runtime();
 	test_anchors();
 	test_order();
 	test_embedded();
