@@ -35,7 +35,6 @@ compare the ratios within one run, not absolute times across runs.
 import argparse
 import collections
 import ctypes
-import errno
 import glob
 import os
 import re
