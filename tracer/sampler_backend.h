@@ -116,9 +116,9 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force);
 void sampler_proc_exec(struct sampler *s, pid_t pid);
 
 /*
- * The CPython reader of process @p, looked for when none is known yet (at
- * most every 100 ms, and only when its mappings changed since the last
- * look), or NULL: not Python, not up yet, not readable, or Python frames
+ * The CPython reader of process @p, looked for when none is known yet (when
+ * its mappings changed since the last look, or every 5 ms while its
+ * interpreter comes up), or NULL: not Python, not up yet, not readable, or Python frames
  * not asked for. Says once when the version cannot be read. Call before
  * stopping a thread: a first look reads files.
  */

@@ -19,13 +19,11 @@
 
 #include "banned.h"
 
-/* How often a process that is not (yet) Python is looked at again, at
- * most, and only when its mappings changed since: libpython appears in
- * the maps of a program started under hotspy, then its interpreter comes
- * up. */
-#define PYTHON_RETRY_NS (100ull * 1000 * 1000)
-/* ... and a CPython whose interpreter is coming up, every 5 ms: its first
- * Python code runs a few milliseconds after the runtime is initialised. */
+/* A process that is not (yet) Python is looked at again when its mappings
+ * change (libpython appears in the maps of a program started under hotspy;
+ * mappings are re-read at most every 2 ms). A CPython whose interpreter is
+ * coming up is looked at every 5 ms: its first Python code runs a few
+ * milliseconds after the runtime is initialised. */
 #define PYTHON_STARTING_RETRY_NS (5ull * 1000 * 1000)
 
 static void range_add(struct addr_range *r, size_t *n, size_t max, uint64_t start,
@@ -120,9 +118,8 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 	now = sampler_now_ns();
 	/* Not Python (yet): only new mappings can change that. Python whose
 	 * interpreter is not up yet: only time. */
-	if (py->tried_ns &&
-	    (now - py->tried_ns < (py->starting ? PYTHON_STARTING_RETRY_NS : PYTHON_RETRY_NS) ||
-	     (!py->starting && py->tried_maps_ns == p->maps_loaded_ns)))
+	if (py->tried_ns && (py->starting ? now - py->tried_ns < PYTHON_STARTING_RETRY_NS
+					  : py->tried_maps_ns == p->maps_loaded_ns))
 		return NULL;
 	py->tried_ns = now;
 	py->tried_maps_ns = p->maps_loaded_ns;
@@ -137,7 +134,9 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 		s->stats.python_version = pyreader_version(py->reader);
 		log_debug("process %d: CPython %x in %s", (int)p->pid,
 			  (unsigned)pyreader_version(py->reader), pyreader_module(py->reader));
-	} else if (errno == ENOTSUP) {
+	} else if (errno != ENOTSUP) {
+		log_debug("process %d: no CPython reader yet: %s", (int)p->pid, strerror(errno));
+	} else {
 		py->state = SAMPLER_PYTHON_UNSUPPORTED;
 		if (found->hexversion)
 			log_warn("process %d runs Python %u.%u (%s), which hotspy cannot read: "
