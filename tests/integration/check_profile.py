@@ -53,6 +53,10 @@ holds when |measured - SHARE| <= TOL:
                             restrict KIND (one of the above, or `all` for
                             every sample) to the samples of the threads named
                             NAME; still a share of ALL samples; needs --threads
+    thread-of F SHARE TOL   every sample of the threads (told apart by tid)
+                            that run F in some stack: threads told apart by
+                            what they do, where they share one name; needs
+                            --threads
 
 and one expectation that states no share (needs --lines):
 
@@ -135,8 +139,9 @@ class Frame:
 
 
 class Stack:
-    def __init__(self, thread, frames):
+    def __init__(self, thread, frames, thread_key=None):
         self.thread = thread
+        self.thread_key = thread_key      # the whole `NAME (TID)` frame
         self.frames = [Frame(f) for f in frames]            # root first
         self.truncated = any(f.raw == "[truncated]" for f in self.frames)
         self.kernel = any(f.kernel for f in self.frames)
@@ -216,23 +221,39 @@ def read_folded(path, threads):
         frames = stack.split(";")
         if any(not f for f in frames):
             raise InputError("%s: empty frame name" % where)
-        thread = None
+        thread = thread_key = None
         if threads:
             m = THREAD_FRAME.match(frames[1]) if len(frames) > 1 else None
             if not m:
                 raise InputError("%s: no `NAME (TID)` thread frame after the "
                                  "root (is this --threads output?)" % where)
             thread = m.group("name")
+            thread_key = frames[1]
             frames = frames[2:]
         else:
             frames = frames[1:]
-        stacks.append((Stack(thread, frames), float(count)))
+        stacks.append((Stack(thread, frames, thread_key), float(count)))
     if not stacks or sum(c for _, c in stacks) <= 0:
         raise InputError("%s: no samples" % path)
     return stacks
 
 
 LINE_KINDS = {"line", "hottest"}
+
+
+class ThreadOf:
+    """Predicate of `thread-of F`: set up with every stack (bind) before use."""
+
+    def __init__(self, matcher):
+        self.matcher = matcher
+        self.keys = set()
+
+    def bind(self, stacks):
+        self.keys = {s.thread_key for s, _ in stacks
+                     if any(self.matcher(f) for f in s.frames)}
+
+    def __call__(self, s):
+        return s.thread_key in self.keys
 
 
 def parse_kind(words, where, opts, marks):
@@ -245,6 +266,20 @@ def parse_kind(words, where, opts, marks):
             raise InputError("%s: expected `thread NAME KIND ...`" % where)
         name, inner = args[0], parse_kind(args[1:], where, opts, marks)
         return lambda s: s.thread == name and inner(s)
+    if kind == "thread-of":
+        # Every sample of the threads (by tid) that run frame F at some
+        # point: threads told apart by what they do, where the OS gives
+        # them all one name.
+        if not opts.threads:
+            raise InputError("%s: `thread-of` needs --threads folded input" % where)
+        if len(args) != 1:
+            raise InputError("%s: `thread-of` takes one frame" % where)
+        try:
+            m0 = frame_matcher(args[0])
+        except InputError as e:
+            raise InputError("%s: %s" % (where, e)) from None
+        pred = ThreadOf(m0)
+        return pred
     arity = {"leaf": 1, "inlined": 1, "under": 1, "caller": 2, "repeated": 2, "python": 0,
              "native-under": 1, "line": 2, "bottom": 1, "truncated": 0, "kernel": 0,
              "all": 0}
@@ -449,6 +484,9 @@ def main(argv=None):
         return 2
 
     total = sum(c for _, c in stacks)
+    for e in expectations:
+        if isinstance(e.predicate, ThreadOf):
+            e.predicate.bind(stacks)
     failed = checked = 0
     for e in expectations:
         if not e.active:
