@@ -111,6 +111,11 @@ def check_profile(name, folded, threads):
     return r.returncode == 0
 
 
+# A Python frame as hotspy writes it: `name (file.py)`, `name (file.py:12)`,
+# `name (<string>)`.
+PY_FRAME_TEXT = re.compile(r" \((.*\.pyw?|<[^>]*>)(:\d+)?\)$")
+
+
 def check_no_guesses(folded, marker_pos):
     """A walk that went wrong reads stale stack slots as return addresses:
     unmapped addresses (non-marker "[unknown]" frames) inside a stack, or the
@@ -130,7 +135,12 @@ def check_no_guesses(folded, marker_pos):
             if all(fr == "[unknown]" for fr in frames[marker_pos:]):
                 continue
             for i, fr in enumerate(frames):
-                if fr == "[unknown]" and i != marker_pos and not loading:
+                # Under a Python frame, [unknown] is where the native walk
+                # stopped before the eval loops of the Python frames
+                # rootward of it (tracer/pymerge.h): those frames are the
+                # interpreter's, read from its own structures, not guessed.
+                if (fr == "[unknown]" and i != marker_pos and not loading
+                        and not PY_FRAME_TEXT.search(frames[i - 1])):
                     fail("guessed frames in a stack: " + line[:300])
             # The start-up frames below main (_start, __libc_start_main,
             # libc's unnamed __libc_start_call_main) are entered once; seen
