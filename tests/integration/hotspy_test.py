@@ -934,8 +934,10 @@ def stop(target):
 
 # Launched, a fixture is recorded from the interpreter's first instruction:
 # its start (site, the imports) and its exit are not what its expectation
-# describes, and take a few percent of a 3 s run.
-STARTUP_SHARE_MAX = 6.0
+# describes, and take a few percent of a 3 s run: 0.6-2 % measured, up to
+# 6.9 % where samples are few (pydeep's 950 frame objects read one by one on
+# 3.10: ~160 samples in 4 s, each standing for several periods).
+STARTUP_SHARE_MAX = 10.0
 
 
 def steady_phase(folded, source, tmp):
