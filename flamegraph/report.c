@@ -192,13 +192,14 @@ int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 
 /* A thread (or "all" without --threads). */
 struct rthread {
-	char *name;             /* NULL for all */
+	char *name;             /* NULL for all; may hold NUL bytes */
+	size_t len;
 	double total;
 };
 
 struct row {
 	uint32_t thread;
-	char *key;              /* NUL-terminated */
+	char *key;              /* NUL-terminated (may hold NULs before @len) */
 	size_t len;
 	uint64_t hash;
 	char *file;             /* from the tree's info when the name has none */
@@ -271,6 +272,19 @@ bool report_has_threads(const struct report *r)
 	return r->inputs && r->all_threaded;
 }
 
+/* @s[0..len) and a NUL in a new buffer: names may hold NUL bytes, which
+ * strndup would stop at. */
+static char *bytes_dup(const char *s, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy) {
+		memcpy(copy, s, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
 static int thread_index(struct report *r, const char *name, size_t len, uint32_t *out)
 {
 	struct rthread *th;
@@ -279,7 +293,7 @@ static int thread_index(struct report *r, const char *name, size_t len, uint32_t
 	for (size_t i = 0; i < r->nthreads; i++) {
 		const char *n = r->threads[i].name;
 
-		if (n && strlen(n) == len && memcmp(n, name, len) == 0) {
+		if (n && r->threads[i].len == len && memcmp(n, name, len) == 0) {
 			*out = (uint32_t)i;
 			return 0;
 		}
@@ -288,10 +302,10 @@ static int thread_index(struct report *r, const char *name, size_t len, uint32_t
 	if (!th)
 		return -ENOMEM;
 	r->threads = th;
-	copy = strndup(name, len);
+	copy = bytes_dup(name, len);
 	if (!copy)
 		return -ENOMEM;
-	r->threads[r->nthreads] = (struct rthread){ .name = copy };
+	r->threads[r->nthreads] = (struct rthread){ .name = copy, .len = len };
 	*out = (uint32_t)r->nthreads++;
 	return 0;
 }
@@ -340,7 +354,7 @@ static int row_index(struct report *r, uint32_t name, uint32_t *out)
 		.thread = thread, .len = klen, .hash = h, .kind = flametree_kind(r->t, name),
 		.line = r->o.lines ? parts.line : 0,
 	};
-	rows[r->nrows].key = strndup(r->key, klen);
+	rows[r->nrows].key = bytes_dup(r->key, klen);
 	if (!rows[r->nrows].key)
 		return -ENOMEM;
 	if (!parts.file && flametree_info(r->t, name, &info) && info.file_len) {

@@ -321,6 +321,60 @@ static void test_rows(void)
 	CHECK(strstr(out, "g (b.c:3)\n") != NULL);      /* ties: by name */
 }
 
+/* Names from the target reach a terminal, a Markdown page and JSON: each
+ * gets them escaped for it. */
+static void test_escaping(void)
+{
+	const char *text = "p;main;evil\x1b[2J|*name\xff 3\n";
+	struct report_options o = { .top = 0 };
+	struct flametree *t = flametree_new();
+	struct report_input in;
+	struct report *r = report_new(&o);
+	char out[4096];
+	FILE *f;
+
+	CHECK(report_read(t, text, strlen(text), false, &in) == 0);
+	CHECK(report_add(r, t, &in) == 0);
+	f = fmemopen(out, sizeof(out), "w");
+	CHECK(report_write_text(f, r) == 0);
+	fclose(f);
+	CHECK(strchr(out, 0x1b) == NULL && strchr(out, 0xff) == NULL);
+	CHECK(strstr(out, "  evil?[2J|*name?\n") != NULL);
+	f = fmemopen(out, sizeof(out), "w");
+	CHECK(report_write_markdown(f, r) == 0);
+	fclose(f);
+	CHECK(strstr(out, "| evil?\\[2J\\|\\*name? |\n") != NULL);
+	f = fmemopen(out, sizeof(out), "w");
+	CHECK(report_write_json(f, r, NULL, NULL, 0) == 0);
+	fclose(f);
+	CHECK(strstr(out, "\"name\":\"evil\\u001b[2J|*name\\ufffd\"") != NULL);
+	report_free(r);
+	flametree_free(t);
+}
+
+/* Found by fuzz_speedscope: names holding NUL bytes (folded text is bytes)
+ * were copied only up to the NUL and compared over their whole length. */
+static void test_nul_names(void)
+{
+	static const char text[] = "p;t (1);w\0\0\0x;f 2\np;t (1);w\0\0\0x;g 1\n"
+				   "p;t\0 (2);w\0\0\0x 1\n";
+	struct report_options o = { .threads = true };
+	struct flametree *t = flametree_new();
+	struct report_input in;
+	struct report *r = report_new(&o);
+	FILE *f = fopen("/dev/null", "w");
+
+	CHECK(report_read(t, text, sizeof(text) - 1, false, &in) == 0);
+	CHECK(in.thread_level);
+	CHECK(report_add(r, t, &in) == 0);
+	CHECK(report_write_text(f, r) == 0);
+	CHECK(report_write_json(f, r, NULL, NULL, 0) == 0);
+	CHECK(fabs(report_total(r) - 4) < 1e-9);
+	fclose(f);
+	report_free(r);
+	flametree_free(t);
+}
+
 static double measure(const char *rule_text, enum rule_kind kind, const char *text)
 {
 	struct rule r;
@@ -387,6 +441,8 @@ int main(void)
 	test_speedscope_mutations();
 	test_name_split();
 	test_rows();
+	test_escaping();
+	test_nul_names();
 	test_rules();
 	return check_status();
 }
