@@ -831,7 +831,8 @@ static const char report_usage[] =
 "                         fail when that share grew by more than POINTS\n"
 "                         percentage points since OLD (shares of each one's\n"
 "                         own total)\n"
-"  -q, --quiet            only the violated rules, no report\n"
+"  -q, --quiet            no text report (--json, --markdown still print), no\n"
+"                         line of rules met: only the violated rules\n"
 "  -h, --help             this help\n";
 
 static int parse_report(struct options *o, int argc, char **argv)
