@@ -5,7 +5,7 @@
 
 Every ```sh block of the page runs, in order, with bash -e -o pipefail in
 one scratch directory where `hotspy` is the built program and `./run-tests`
-runs the hotspots fixture for 2 s. `main.folded` (the main branch's profile,
+runs the hotspots fixture for 1 s. `main.folded` (the main branch's profile,
 downloaded by a real job) is a copy of the first recorded profile. Each block
 must exit 0 and the files it names must exist; each `run:` line of the
 YAML example must be one of the sh lines.
@@ -56,7 +56,7 @@ def main():
         work = os.path.join(tmp, "job")
         os.mkdir(work)
         with open(os.path.join(work, "run-tests"), "w") as f:
-            f.write("#!/bin/sh\nexec %s 2\n" % os.path.join(os.path.abspath(fixtures),
+            f.write("#!/bin/sh\nexec %s 1\n" % os.path.join(os.path.abspath(fixtures),
                                                             "hotspots"))
         os.chmod(os.path.join(work, "run-tests"), 0o755)
         env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])

@@ -9,7 +9,7 @@ Cases:
             folded lines and the speedscope samples (self: the leaf; total:
             each stack once per function, recursion or not); the text and
             Markdown forms name the same top function.
-  gate      hotspy record --fail-above 'hot_a=50' -- hotspots exits 3 (the
+  gate      hotspy record --fail-above 'hot_a=50' -- hotspots 2 exits 3 (the
             documented code), names hot_a and its share (the folded file's
             own share of hot_a), and still writes the profile; a rule that
             holds exits 0.
@@ -45,8 +45,9 @@ def run(args, **kw):
     return subprocess.run([HOTSPY] + args, capture_output=True, text=True, timeout=60, **kw)
 
 
-def record(out, extra=()):
-    r = run(["record", "-o", out] + list(extra) + ["--", os.path.join(FIXTURES, "hotspots"), "2"])
+def record(out, extra=(), seconds="1"):
+    r = run(["record", "-o", out] + list(extra) + ["--", os.path.join(FIXTURES, "hotspots"),
+                                                   seconds])
     if r.returncode not in (0, EXIT_THRESHOLD) and "not permitted" in r.stderr:
         print("SKIP: cannot profile here: " + r.stderr.strip())
         sys.exit(SKIP)
@@ -156,7 +157,9 @@ def case_agree(tmp):
 
 def case_gate(tmp):
     out = os.path.join(tmp, "gate.folded")
-    r = record(out, ["--fail-above", "hot_a=50"])
+    # 2 s: enough samples that hot_a's ~70 % stays far above 50 % on a busy
+    # machine.
+    r = record(out, ["--fail-above", "hot_a=50"], seconds="2")
     if r.returncode != EXIT_THRESHOLD:
         fail("record --fail-above 'hot_a=50' exited %d, expected %d: %s"
              % (r.returncode, EXIT_THRESHOLD, r.stderr))
