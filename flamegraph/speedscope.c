@@ -1,11 +1,14 @@
 #include "speedscope.h"
 #include "array.h"
 #include "hash.h"
+#include "json.h"
 #include "htable.h"
 #include "text.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,5 +291,284 @@ out:
 	htable_release(&w.index);
 	free(w.seq);
 	free(w.samples);
+	return err;
+}
+
+/* The reader. */
+
+/* More frames in one stack are refused, as more tokens in one file. */
+#define READ_STACK_MAX 1000000
+#define READ_TOKENS_MAX (64u * 1024 * 1024)
+
+struct rframe {
+	char *name;             /* the level's name in the tree */
+	size_t len;
+};
+
+struct reader {
+	struct flametree *t;
+	const struct json_doc *d;
+	struct speedscope_info *info;
+	struct rframe *frames;
+	size_t nframes;
+	const char **names;     /* one stack: the two levels, then frames */
+	size_t *lens;
+	size_t n, cap, lens_cap;
+	char root[256], thread[256];
+	double scale;           /* to the unit of info->unit */
+};
+
+static int read_fail(struct reader *r, const char *what, uint32_t tok)
+{
+	r->info->error = what;
+	r->info->error_at = tok < r->d->ntok ? r->d->tok[tok].start : 0;
+	return -EINVAL;
+}
+
+/* The frames of shared.frames, named for the tree. */
+static int read_frames(struct reader *r, bool lines)
+{
+	uint32_t arr = json_member(r->d, json_member(r->d, 0, "shared"), "frames");
+	char name[FLAMETREE_NAME_MAX], file[FLAMETREE_NAME_MAX];
+
+	if (arr == JSON_NONE || r->d->tok[arr].type != JSON_ARRAY)
+		return read_fail(r, "no shared.frames array", 0);
+	r->frames = calloc(r->d->tok[arr].size ? r->d->tok[arr].size : 1, sizeof(*r->frames));
+	if (!r->frames)
+		return -ENOMEM;
+	for (uint32_t f = json_first(r->d, arr); f != JSON_NONE; f = json_next(r->d, f, arr)) {
+		uint32_t fl = json_member(r->d, f, "file"), ln = json_member(r->d, f, "line");
+		long nlen = json_string(r->d, json_member(r->d, f, "name"), name, sizeof(name));
+		double line = 0;
+		size_t size;
+		char *text;
+
+		if (nlen < 0)
+			return read_fail(r, "a frame without a name", f);
+		if (ln != JSON_NONE && (json_number(r->d, ln, &line) < 0 || line < 0 ||
+					line > UINT32_MAX))
+			return read_fail(r, "a frame's line is no line number", ln);
+		if (fl != JSON_NONE && json_string(r->d, fl, file, sizeof(file)) < 0)
+			return read_fail(r, "a frame's file is no string", fl);
+		if (fl == JSON_NONE)
+			file[0] = '\0';
+		size = (size_t)nlen + strlen(file) + 32;
+		text = malloc(size);
+		if (!text)
+			return -ENOMEM;
+		if (lines && file[0] && line >= 1)
+			snprintf(text, size, "%s (%s:%u)", name, file, (unsigned)line);
+		else
+			snprintf(text, size, "%s", name);
+		r->frames[r->nframes] = (struct rframe){ .name = text, .len = strlen(text) };
+		r->nframes++;
+		if (file[0] && flametree_set_info(r->t, text, strlen(text), NULL, file,
+						  (unsigned)line) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Make room for @need levels in the stack being built. */
+static int stack_room(struct reader *r, size_t need)
+{
+	const char **names;
+	size_t *lens;
+
+	if (need > READ_STACK_MAX + 2)
+		return -E2BIG;
+	if (need <= r->cap)
+		return 0;
+	names = array_grow(r->names, &r->cap, need, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	r->names = names;
+	lens = array_grow(r->lens, &r->lens_cap, need, sizeof(*lens));
+	if (!lens)
+		return -ENOMEM;
+	r->lens = lens;
+	return 0;
+}
+
+static int push_frame(struct reader *r, uint32_t tok)
+{
+	double v;
+	int err;
+
+	if (json_number(r->d, tok, &v) < 0 || v < 0 || v >= (double)r->nframes ||
+	    v != (double)(size_t)v)
+		return read_fail(r, "a frame index out of range", tok);
+	err = stack_room(r, r->n + 1);
+	if (err == -E2BIG)
+		return read_fail(r, "a stack too deep", tok);
+	if (err)
+		return err;
+	r->names[r->n] = r->frames[(size_t)v].name;
+	r->lens[r->n++] = r->frames[(size_t)v].len;
+	return 0;
+}
+
+static int add_stack(struct reader *r, double weight)
+{
+	weight *= r->scale;
+	if (!(weight > 0) || !isfinite(weight))
+		return 0;       /* an empty stretch adds nothing */
+	return flametree_add(r->t, r->names, r->lens, r->n, weight, false);
+}
+
+static int read_sampled(struct reader *r, uint32_t prof)
+{
+	uint32_t samples = json_member(r->d, prof, "samples");
+	uint32_t weights = json_member(r->d, prof, "weights");
+	uint32_t s, w;
+	int err;
+
+	if (samples == JSON_NONE || weights == JSON_NONE ||
+	    r->d->tok[samples].type != JSON_ARRAY || r->d->tok[weights].type != JSON_ARRAY)
+		return read_fail(r, "a sampled profile without samples and weights arrays", prof);
+	if (r->d->tok[samples].size != r->d->tok[weights].size)
+		return read_fail(r, "samples and weights of different lengths", prof);
+	for (s = json_first(r->d, samples), w = json_first(r->d, weights); s != JSON_NONE;
+	     s = json_next(r->d, s, samples), w = json_next(r->d, w, weights)) {
+		double weight;
+
+		if (r->d->tok[s].type != JSON_ARRAY)
+			return read_fail(r, "a sample is no array of frame indices", s);
+		if (json_number(r->d, w, &weight) < 0 || weight < 0)
+			return read_fail(r, "a weight is no number >= 0", w);
+		r->n = 2;
+		for (uint32_t f = json_first(r->d, s); f != JSON_NONE; f = json_next(r->d, f, s))
+			if ((err = push_frame(r, f)) < 0)
+				return err;
+		if (r->n > 2 && (err = add_stack(r, weight)) < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int read_evented(struct reader *r, uint32_t prof)
+{
+	uint32_t events = json_member(r->d, prof, "events");
+	double last = 0;
+	bool started = false;
+	int err;
+
+	if (events == JSON_NONE || r->d->tok[events].type != JSON_ARRAY)
+		return read_fail(r, "an evented profile without an events array", prof);
+	r->n = 2;
+	for (uint32_t e = json_first(r->d, events); e != JSON_NONE; e = json_next(r->d, e, events)) {
+		uint32_t type = json_member(r->d, e, "type"), frame = json_member(r->d, e, "frame");
+		double at;
+
+		if (json_number(r->d, json_member(r->d, e, "at"), &at) < 0)
+			return read_fail(r, "an event without a time", e);
+		if (started && at < last)
+			return read_fail(r, "events out of order", e);
+		if (started && r->n > 2 && at > last && (err = add_stack(r, at - last)) < 0)
+			return err;
+		last = at;
+		started = true;
+		if (json_string_is(r->d, type, "O")) {
+			if ((err = push_frame(r, frame)) < 0)
+				return err;
+		} else if (json_string_is(r->d, type, "C")) {
+			double v;
+
+			if (r->n <= 2 || json_number(r->d, frame, &v) < 0 || v < 0 ||
+			    v >= (double)r->nframes || r->frames[(size_t)v].name != r->names[r->n - 1])
+				return read_fail(r, "a close event that does not match the open frame", e);
+			r->n--;
+		} else {
+			return read_fail(r, "an event of unknown type (expected \"O\" or \"C\")", e);
+		}
+	}
+	if (r->n > 2)
+		return read_fail(r, "frames still open at the end of the events", events);
+	return 0;
+}
+
+/* The unit of @prof as info->unit, and the scale to it. */
+static int read_unit(struct reader *r, uint32_t prof)
+{
+	static const struct { const char *name, *unit; double scale; } units[] = {
+		{ "nanoseconds", "milliseconds", 1e-6 },
+		{ "microseconds", "milliseconds", 1e-3 },
+		{ "milliseconds", "milliseconds", 1 },
+		{ "seconds", "milliseconds", 1e3 },
+		{ "none", "samples", 1 },
+		{ "bytes", "bytes", 1 },
+	};
+	uint32_t u = json_member(r->d, prof, "unit");
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (u != JSON_NONE && !json_string_is(r->d, u, units[i].name))
+			continue;
+		if (u == JSON_NONE && i != 4)
+			continue;       /* no unit: counts */
+		if (r->info->unit && strcmp(r->info->unit, units[i].unit) != 0)
+			return read_fail(r, "profiles in different units", u);
+		r->info->unit = units[i].unit;
+		r->scale = units[i].scale;
+		return 0;
+	}
+	return read_fail(r, "an unknown unit", u);
+}
+
+int speedscope_read(struct flametree *t, const char *buf, size_t len, bool lines,
+		    struct speedscope_info *info)
+{
+	struct json_doc d;
+	struct reader r = { .t = t, .d = &d, .info = info };
+	uint32_t profiles;
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	err = json_parse(&d, buf, len, READ_TOKENS_MAX);
+	if (err == -EINVAL || err == -E2BIG) {
+		info->error = d.error ? d.error : "too big";
+		info->error_at = d.error_at;
+		err = -EINVAL;
+		goto out;
+	}
+	if (err)
+		goto out;
+	profiles = json_member(&d, 0, "profiles");
+	if (profiles == JSON_NONE || d.tok[profiles].type != JSON_ARRAY) {
+		err = read_fail(&r, "no profiles array (not a speedscope file?)", 0);
+		goto out;
+	}
+	if (json_string(&d, json_member(&d, 0, "name"), r.root, sizeof(r.root)) <= 0)
+		snprintf(r.root, sizeof(r.root), "speedscope");
+	if ((err = read_frames(&r, lines)) < 0 || (err = stack_room(&r, 16)) < 0)
+		goto out;
+	r.names[0] = r.root;
+	r.lens[0] = strlen(r.root);
+	r.names[1] = r.thread;
+	for (uint32_t p = json_first(&d, profiles); p != JSON_NONE; p = json_next(&d, p, profiles)) {
+		uint32_t type = json_member(&d, p, "type");
+
+		if (!json_string_is(&d, type, "sampled") && !json_string_is(&d, type, "evented")) {
+			info->skipped++;
+			continue;
+		}
+		if (json_string(&d, json_member(&d, p, "name"), r.thread, sizeof(r.thread)) <= 0)
+			snprintf(r.thread, sizeof(r.thread), "profile %zu", info->profiles + 1);
+		r.lens[1] = strlen(r.thread);
+		if ((err = read_unit(&r, p)) < 0)
+			goto out;
+		err = json_string_is(&d, type, "sampled") ? read_sampled(&r, p) : read_evented(&r, p);
+		if (err < 0)
+			goto out;
+		info->profiles++;
+	}
+	if (!info->unit)
+		info->unit = "samples";
+out:
+	for (size_t i = 0; i < r.nframes; i++)
+		free(r.frames[i].name);
+	free(r.frames);
+	free(r.names);
+	free(r.lens);
+	json_release(&d);
 	return err;
 }

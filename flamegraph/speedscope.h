@@ -16,8 +16,11 @@
 #ifndef HOTSPY_SPEEDSCOPE_H
 #define HOTSPY_SPEEDSCOPE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
+#include "flametree.h"
 #include "profile.h"
 #include "symbols.h"
 
@@ -29,5 +32,34 @@ struct speedscope_options {
 /* Returns 0, -ENOMEM, or -EIO when writing failed. */
 int speedscope_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 		     const struct speedscope_options *opts);
+
+/* What speedscope_read learned of a file. */
+struct speedscope_info {
+	const char *unit;       /* of the weights added: "milliseconds" (any
+				 * time unit is converted), "samples" (the
+				 * schema's "none"), "bytes"; a static string */
+	size_t profiles;        /* profiles read */
+	size_t skipped;         /* profiles of a type not read */
+	const char *error;      /* on -EINVAL: what was wrong (static) */
+	size_t error_at;        /* and the byte offset where, when known */
+};
+
+/*
+ * Add the stacks of the speedscope file @buf[0..len) to @t: the "sampled"
+ * and "evented" profiles of the schema (hotspy writes sampled ones). Each
+ * stack is added root first under two levels that are no frames: the
+ * file's "name" (the process, as a folded file's root; "speedscope" when
+ * it has none), then the profile's name (the thread: one profile per
+ * thread). A frame's level is named as the file names it, followed by
+ * " (file:line)" when @lines and the file gives a line; its file and line
+ * go to flametree_set_info. Evented profiles weigh each stack by the time
+ * between its events. Returns 0; -EINVAL for a file that is no speedscope
+ * profile or breaks the schema (info->error says how: a frame index out
+ * of range, samples and weights of different lengths, unbalanced events,
+ * profiles in different units...), -ENOMEM. Stacks added before an error
+ * stay in @t: the caller discards it.
+ */
+int speedscope_read(struct flametree *t, const char *buf, size_t len, bool lines,
+		    struct speedscope_info *info);
 
 #endif

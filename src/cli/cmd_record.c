@@ -17,8 +17,10 @@
 #include "commands.h"
 #include "session.h"
 #include "config.h"
+#include "exitcode.h"
 #include "flametree.h"
 #include "folded.h"
+#include "gate.h"
 #include "log.h"
 #include "outfile.h"
 #include "profile.h"
@@ -329,6 +331,39 @@ static int write_profile(struct recording *rec, struct outfile *out, struct symb
 	return 0;
 }
 
+/*
+ * The threshold rules of the command line, judged on the profile as it was
+ * written: a tree named as the folded writer names frames (the same
+ * --threads and --lines), with each frame's file and module for the
+ * patterns. EXIT_HOTSPY_THRESHOLD when one is violated, EXIT_HOTSPY_OK, or
+ * EXIT_HOTSPY_ERROR after reporting.
+ */
+static int judge_rules(const struct recording *rec, struct symbolizer *sym,
+		       const struct options *o)
+{
+	struct folded_options fo = { .threads = o->threads, .lines = o->lines };
+	struct rule_result results[OPTIONS_RULES_MAX];
+	struct gate_profile gp;
+	struct flametree *t;
+	int violated;
+
+	if (!o->nrules)
+		return EXIT_HOTSPY_OK;
+	t = flametree_new();
+	if (!t || folded_tree_add(t, rec->profile, sym, &fo, false) < 0 ||
+	    flametree_sort(t) < 0) {
+		flametree_free(t);
+		log_error(-ENOMEM, "out of memory judging the threshold rules");
+		return EXIT_HOTSPY_ERROR;
+	}
+	gp = (struct gate_profile){ .tree = t, .thread_level = o->threads };
+	violated = gate_judge(o, &gp, 1, results);
+	flametree_free(t);
+	if (violated < 0)
+		return EXIT_HOTSPY_ERROR;
+	return violated ? EXIT_HOTSPY_THRESHOLD : EXIT_HOTSPY_OK;
+}
+
 /* What the session's end means for the exit status and the log. */
 static void report_end(const struct session *ss, enum session_end why)
 {
@@ -355,7 +390,7 @@ int cmd_record(const struct options *o)
 	struct sampler *s;
 	enum output_format format;
 	enum session_end why;
-	int err, exit_status;
+	int err, exit_status, gate;
 	char path[4096];
 	const char *sampler;
 	struct sampler_stats stats;
@@ -413,9 +448,13 @@ int cmd_record(const struct options *o)
 	}
 	if (!o->quiet)
 		summary(&rec, secs, why, path, exit_status, sampler, &stats, o->idle);
+	/* After the summary: the rules' verdict is the last word. */
+	gate = judge_rules(&rec, session_symbolizer(ss), o);
 	session_free(ss);
 	profile_free(rec.profile);
-	return why == SESSION_FAILED ? 1 : 0;
+	if (why == SESSION_FAILED)
+		return EXIT_HOTSPY_ERROR;
+	return gate;
 
 fail:
 	session_free(ss);

@@ -34,6 +34,8 @@ int main(int argc, char **argv)
 		return cmd_dump(&opts);
 	case CMD_TOP:
 		return cmd_top(&opts);
+	case CMD_REPORT:
+		return cmd_report(&opts);
 	case CMD_NONE:
 		break;
 	}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,11 @@ static const char record_usage[] =
 "                         known (default: functions, so that stacks\n"
 "                         aggregate by function)\n"
 "      --stats            print sampler timing statistics at the end\n"
+"      --fail-above [self:|total:]PATTERN=PERCENT\n"
+"      --fail-below [self:|total:]PATTERN=PERCENT\n"
+"      --baseline OLD --fail-increase [self:|total:]PATTERN=POINTS\n"
+"                         once the profile is written, judge it as 'hotspy\n"
+"                         report' does and exit 3 when a rule is violated\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
 "  -h, --help             this help\n"
@@ -102,6 +108,7 @@ static const char main_usage[] =
 "  diff      draw a differential flamegraph of two folded profiles\n"
 "  top       show the hottest functions of a process, live\n"
 "  dump      print the stack of every thread of a process once\n"
+"  report    the top functions of profiles; thresholds that fail a CI job\n"
 "\n"
 "Run 'hotspy COMMAND --help' for the options of a command.\n";
 
@@ -125,6 +132,7 @@ static const char *command_name(enum command cmd)
 	case CMD_DIFF: return "diff";
 	case CMD_DUMP: return "dump";
 	case CMD_TOP: return "top";
+	case CMD_REPORT: return "report";
 	case CMD_RECORD: case CMD_NONE: break;
 	}
 	return "record";
@@ -234,6 +242,15 @@ enum {
 	OPT_DELAY,
 	OPT_BATCH,
 	OPT_ITERATIONS,
+	/* report, and the thresholds of record */
+	OPT_TOP,
+	OPT_BY,
+	OPT_MARKDOWN,
+	OPT_MATCH,
+	OPT_FAIL_ABOVE,
+	OPT_FAIL_BELOW,
+	OPT_FAIL_INCREASE,
+	OPT_BASELINE,
 };
 
 /* The SVG options record and flamegraph share. 0 when @c was one, -ENOENT
@@ -288,6 +305,55 @@ static int parse_svg_option(struct options *o, int c, const char *arg)
 	default:
 		return -ENOENT;
 	}
+}
+
+/* The thresholds report and record share (docs/ci.md). */
+#define RULE_LONGOPTS \
+	{ "fail-above", required_argument, NULL, OPT_FAIL_ABOVE }, \
+	{ "fail-below", required_argument, NULL, OPT_FAIL_BELOW }, \
+	{ "fail-increase", required_argument, NULL, OPT_FAIL_INCREASE }, \
+	{ "baseline", required_argument, NULL, OPT_BASELINE }
+
+/* A threshold option: 0 when @c was one, -ENOENT when not, -EINVAL after
+ * reporting a bad rule. */
+static int parse_rule_option(struct options *o, int c, const char *arg)
+{
+	enum rule_kind kind;
+	char err[320];
+
+	switch (c) {
+	case OPT_FAIL_ABOVE: kind = RULE_ABOVE; break;
+	case OPT_FAIL_BELOW: kind = RULE_BELOW; break;
+	case OPT_FAIL_INCREASE: kind = RULE_INCREASE; break;
+	case OPT_BASELINE:
+		if (!*arg)
+			return usage_error(o, "empty --baseline");
+		o->baseline = arg;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+	if (o->nrules == OPTIONS_RULES_MAX)
+		return usage_error(o, "at most %d threshold rules", OPTIONS_RULES_MAX);
+	if (rule_parse(&o->rules[o->nrules], kind, arg, err, sizeof(err)) < 0)
+		return usage_error(o, "%s: %s", rule_option(kind), err);
+	o->nrules++;
+	return 0;
+}
+
+/* --baseline and --fail-increase go together. */
+static int check_rules(const struct options *o)
+{
+	bool increase = false;
+
+	for (size_t i = 0; i < o->nrules; i++)
+		increase |= o->rules[i].kind == RULE_INCREASE;
+	if (increase && !o->baseline)
+		return usage_error(o, "--fail-increase compares with a baseline: give "
+				   "--baseline OLD");
+	if (o->baseline && !increase)
+		return usage_error(o, "--baseline is read for --fail-increase rules: give one");
+	return 0;
 }
 
 /* How Python frames mix with native ones (record, top, dump). */
@@ -686,6 +752,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		SVG_LONGOPTS,
+		RULE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r;
@@ -695,6 +762,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 	/* '+': stop at the first non-option, which starts the command. */
 	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
+		if (r == -ENOENT)
+			r = parse_rule_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
@@ -730,7 +799,116 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		}
 	}
-	return parse_target_command(o, argc, argv);
+	r = check_rules(o);
+	return r < 0 ? r : parse_target_command(o, argc, argv);
+}
+
+static const char report_usage[] =
+"usage: hotspy report FILE... [options]\n"
+"\n"
+"Print the functions that take the largest shares of one or more profiles\n"
+"(folded, speedscope JSON; several files add up), and judge thresholds that\n"
+"fail a CI job (exit status 3). docs/ci.md has recipes.\n"
+"\n"
+"  -n, --top N            rows to print (per thread with --threads; default\n"
+"                         20, 0 for all)\n"
+"      --by self|total    order by self share (the leaf: the default) or by\n"
+"                         total share (anywhere in the stack, once a sample)\n"
+"      --threads          rows per thread (profiles recorded with --threads,\n"
+"                         speedscope files: a profile per thread)\n"
+"      --lines            rows per source line (profiles recorded with --lines)\n"
+"      --match REGEX      only rows whose name REGEX finds (POSIX extended)\n"
+"      --json             JSON (schema hotspy-report/1, docs/ci.md)\n"
+"      --markdown         a Markdown table (a CI job's summary page)\n"
+"      --fail-above [self:|total:]PATTERN=PERCENT\n"
+"                         fail when the share of the frames PATTERN matches\n"
+"                         (the whole function name, file or module) is above\n"
+"                         PERCENT; self share unless 'total:'; repeatable\n"
+"      --fail-below [self:|total:]PATTERN=PERCENT\n"
+"                         fail when that share is below PERCENT\n"
+"      --baseline OLD     a profile to compare with, for --fail-increase\n"
+"      --fail-increase [self:|total:]PATTERN=POINTS\n"
+"                         fail when that share grew by more than POINTS\n"
+"                         percentage points since OLD (shares of each one's\n"
+"                         own total)\n"
+"  -q, --quiet            no text report (--json, --markdown still print), no\n"
+"                         line of rules met: only the violated rules\n"
+"  -h, --help             this help\n";
+
+static int parse_report(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 'n' },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "threads", no_argument, NULL, OPT_THREADS },
+		{ "lines", no_argument, NULL, OPT_LINES },
+		{ "match", required_argument, NULL, OPT_MATCH },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "markdown", no_argument, NULL, OPT_MARKDOWN },
+		RULE_LONGOPTS,
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	regex_t re;
+	int c, r;
+
+	o->top = 20;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:qvh", longopts, NULL)) != -1) {
+		r = parse_rule_option(o, c, optarg);
+		if (r == 0)
+			continue;
+		if (r != -ENOENT)
+			return r;
+		switch (c) {
+		case 'n':
+			if (parse_ulong(optarg, UINT_MAX, &v) < 0)
+				return usage_error(o, "invalid --top '%s': expected a number of rows "
+						   "(0: all)", optarg);
+			o->top = (unsigned)v;
+			break;
+		case OPT_BY:
+			if (strcmp(optarg, "self") != 0 && strcmp(optarg, "total") != 0)
+				return usage_error(o, "invalid --by '%s': expected self or total", optarg);
+			o->by_total = strcmp(optarg, "total") == 0;
+			break;
+		case OPT_THREADS:
+			o->threads = true;
+			break;
+		case OPT_LINES:
+			o->lines = true;
+			break;
+		case OPT_MATCH:
+			if (regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB) != 0)
+				return usage_error(o, "invalid --match '%s': not a POSIX extended "
+						   "regular expression", optarg);
+			regfree(&re);
+			o->match = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_MARKDOWN:
+			o->markdown = true;
+			break;
+		default:
+			r = parse_common_option(o, c, argv, report_usage);
+			if (r < 0 || o->command == CMD_NONE)
+				return r;
+			break;
+		}
+	}
+	if (o->json && o->markdown)
+		return usage_error(o, "give one of --json and --markdown");
+	if (optind >= argc)
+		return usage_error(o, "which profiles? give one or more files");
+	o->inputs = &argv[optind];
+	o->ninputs = (size_t)(argc - optind);
+	return check_rules(o);
 }
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -777,9 +955,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		return parse_top(o, argc - 1, argv + 1);
 	}
 	if (strcmp(cmd, "report") == 0) {
-		fprintf(stderr, "hotspy: '%s' is not available in this version yet; "
-			"'hotspy record' is\n", cmd);
-		return -EINVAL;
+		o->command = CMD_REPORT;
+		return parse_report(o, argc - 1, argv + 1);
 	}
 	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
 	fputs(main_usage, stderr);

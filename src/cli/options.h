@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "pymerge.h"
+#include "rule.h"
 #include "sampler.h"
 
 enum command {
@@ -19,9 +20,11 @@ enum command {
 	CMD_DIFF,
 	CMD_DUMP,
 	CMD_TOP,
+	CMD_REPORT,
 };
 
 #define OPTIONS_DEBUG_DIRS_MAX 4
+#define OPTIONS_RULES_MAX 32
 
 enum output_format {
 	FORMAT_AUTO,      /* from the output name: .svg, .json, else folded */
@@ -76,6 +79,16 @@ struct options {
 	const char *colors;        /* --colors hot|mem|io|kind; NULL = hot */
 	const char *input2;        /* diff: AFTER (input is BEFORE) */
 	bool normalize;            /* diff --normalize: scale BEFORE to AFTER's total */
+	/* report, and the thresholds record takes too (docs/ci.md). */
+	char *const *inputs;       /* report FILE... */
+	size_t ninputs;
+	unsigned top;              /* report --top N rows; 0 = all */
+	bool by_total;             /* report --by total */
+	bool markdown;             /* report --markdown (--json is json) */
+	const char *match;         /* report --match REGEX (checked) */
+	struct rule rules[OPTIONS_RULES_MAX];  /* --fail-above/-below/-increase */
+	size_t nrules;
+	const char *baseline;      /* --baseline OLD */
 };
 
 /*
