@@ -63,12 +63,16 @@ struct top_query {
 	pid_t tid;              /* 0: all threads */
 	enum top_sort sort;
 	const char *filter;     /* substring of the function, or NULL */
+	bool whole_run;         /* the share columns over the whole run (since
+				 * the start or the reset), not the window:
+				 * the view kept once the program is gone */
 };
 
 /*
  * The rows for @q, sorted, in *@rows (owned by @m, valid until the next
- * call). The window is the one closed by the last top_model_next_window.
- * Returns the row count or -ENOMEM.
+ * call). The window is the one closed by the last top_model_next_window;
+ * with q->whole_run, own_win and total_win hold the whole run's counts
+ * (and the window sorts sort by them). Returns the row count or -ENOMEM.
  */
 ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 		       const struct top_query *q, const struct top_row **rows);
@@ -88,9 +92,14 @@ uint64_t top_model_all_cut(const struct top_model *m);
  */
 size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t win_total,
 		      double period);
-/* The header line of the table, the same width as top_format_row's (a
- * static string). */
-const char *top_table_header(void);
+/*
+ * The header line of the table into @buf, the same widths as
+ * top_format_row's: the column @sort orders by is marked with a '*' in
+ * front of its title, and the last column says what the rows name
+ * ("Function (file)", or "Function (file:line)" when @lines). Returns the
+ * length written (cut to @size - 1).
+ */
+size_t top_table_header(char *buf, size_t size, enum top_sort sort, bool lines);
 
 /* Threads seen since the start, in the order first seen: returns their
  * count, and the array in *@threads (owned by @m, valid until the next

@@ -31,6 +31,7 @@
 
 struct recording {
 	struct profile *profile;
+	double duration;             /* -d seconds, 0 when none */
 	bool subprocesses;
 	pid_t last_pid;              /* the process of the last sample, and */
 	char last_process[64];       /* the name it was given */
@@ -132,10 +133,15 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 static void progress(const struct sampler *s, void *ctx, double secs)
 {
 	const struct recording *rec = ctx;
+	char left[64] = "";
 
+	/* Threads as the summary counts them: those with samples. */
+	if (rec->duration > 0)
+		snprintf(left, sizeof(left), " of %g s, %.1f s left", rec->duration,
+			 secs < rec->duration ? rec->duration - secs : 0.0);
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
-		"%.1f s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
-		profile_total(rec->profile), sampler_thread_count(s), secs);
+		"%.1f s%s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
+		profile_total(rec->profile), profile_thread_count(rec->profile), secs, left);
 }
 
 static void print_stats(const struct sampler_stats *st, uint64_t samples)
@@ -346,7 +352,7 @@ static void report_end(const struct session *ss, enum session_end why)
 
 int cmd_record(const struct options *o)
 {
-	struct recording rec = { .subprocesses = o->subprocesses };
+	struct recording rec = { .subprocesses = o->subprocesses, .duration = o->duration };
 	struct session_hooks hooks = {
 		.on_sample = on_sample, .progress = progress, .ctx = &rec,
 	};

@@ -626,6 +626,26 @@ def case_progress(rest):
             fail("no progress line on a terminal")
         if "samples in" not in screen:
             fail("no summary after the progress line")
+        # With -d: the total and the time left; threads counted as the
+        # summary counts them (those with samples; the fixture's main
+        # thread only waits).
+        cmd = "%s record -d 1.5 -o %s -- %s 5" % (ARGS.hotspy, out,
+                                                 os.path.join(ARGS.fixtures, "threads"))
+        r = subprocess.run([script, "-qec", cmd, os.path.join(tmp, "typescript")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        screen = r.stdout.decode(errors="replace")
+        lines = re.findall(r"recording threads \(pid \d+\): \d+ samples, (\d+) threads, "
+                           r"[\d.]+ s of 1.5 s, ([\d.]+) s left", screen)
+        summary = re.search(r"samples in [\d.]+ s from (\d+) threads", screen)
+        print(screen.replace("\r", "\n")[-600:])
+        if not lines:
+            fail("the progress line shows neither -d's total nor the time left")
+        elif not summary or lines[-1][0] != summary.group(1):
+            fail("the progress line counts %s threads, the summary %s" %
+                 (lines[-1][0], summary.group(1) if summary else "?"))
+        elif not float(lines[0][1]) > float(lines[-1][1]):
+            fail("the time left does not go down")
         # Without a terminal, no progress line (stderr is a pipe here).
         r = run_hotspy(["record", "-o", out, "--", fixture, "0.5"])
         if "recording hotspots" in r.stderr:
