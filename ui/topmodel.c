@@ -31,6 +31,7 @@ struct top_model {
 	struct top_row *rows;
 	size_t rows_cap;
 	uint64_t stamp;
+	uint64_t window_end, window_len;        /* 0: no clock */
 };
 
 struct top_model *top_model_new(void)
@@ -118,6 +119,23 @@ int top_model_next_window(struct top_model *m)
 	m->win = m->cur;
 	m->cur = fresh;
 	return 0;
+}
+
+void top_model_set_windows(struct top_model *m, uint64_t start_ns, uint64_t length_ns)
+{
+	m->window_len = length_ns;
+	m->window_end = length_ns ? start_ns + length_ns : 0;
+}
+
+int top_model_clock(struct top_model *m, uint64_t now_ns)
+{
+	if (!m->window_len || now_ns < m->window_end)
+		return 0;
+	if (top_model_next_window(m) < 0)
+		return -ENOMEM;
+	m->window_end += (now_ns - m->window_end) / m->window_len * m->window_len +
+			 m->window_len;
+	return 1;
 }
 
 int top_model_reset(struct top_model *m)

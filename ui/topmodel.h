@@ -55,6 +55,19 @@ int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 /* A new window: what was added so far stays only in the cumulative counts.
  * 0 or -ENOMEM. */
 int top_model_next_window(struct top_model *m);
+/*
+ * Windows on a steady clock: from @start_ns (CLOCK_MONOTONIC), each
+ * @length_ns long. Without it, windows close only by top_model_next_window.
+ */
+void top_model_set_windows(struct top_model *m, uint64_t start_ns, uint64_t length_ns);
+/*
+ * The clock reached @now_ns (a sample's time before it is added, or the
+ * time of a tick): when that is past the end of the current window, the
+ * window closes (top_model_next_window) and the next one is the window
+ * that holds @now_ns, the ones between, in which nothing at all was
+ * sampled, skipped. Returns 1 when a window closed, 0 when not, -ENOMEM.
+ */
+int top_model_clock(struct top_model *m, uint64_t now_ns);
 /* Forget everything (the `r` key). 0 or -ENOMEM. */
 int top_model_reset(struct top_model *m);
 

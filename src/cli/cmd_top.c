@@ -58,26 +58,24 @@ struct top_ctx {
 	char message[256];           /* the bottom line of the screen */
 	char ended[200];             /* how the program ended, once it has */
 	unsigned refreshes;
-	/* Windows close on a steady clock: at start + k * delay, by the time
-	 * each sample was taken, not by when the loop gets to it. Naming the
-	 * first rows can take a good part of a second; samples the perf
-	 * sampler buffered meanwhile still land in the window of their time. */
-	uint64_t boundary, delay_ns;
+	uint64_t delay_ns;
 	bool closed;                 /* a window closed and not shown yet */
 	bool batch;
 };
 
-/* Close the window at c->boundary, and set the next boundary after @now
- * (windows in which nothing at all was sampled are skipped). 0 or -ENOMEM. */
-static int close_window(struct top_ctx *c, uint64_t now)
+/*
+ * Windows close on a steady clock, by the time each sample was taken, not
+ * by when the loop gets to it: naming the first rows can take a good part
+ * of a second, and the samples the perf sampler buffered meanwhile still
+ * land in the window of their time. 0 or -ENOMEM.
+ */
+static int clock_to(struct top_ctx *c, uint64_t now)
 {
-	if (top_model_next_window(c->model) < 0)
-		return -ENOMEM;
-	c->closed = true;
-	do
-		c->boundary += c->delay_ns;
-	while (c->boundary <= now);
-	return 0;
+	int r = top_model_clock(c->model, now);
+
+	if (r > 0)
+		c->closed = true;
+	return r < 0 ? r : 0;
 }
 
 /* Into the model, in the window of the sample's time; 0 or -ENOMEM. */
@@ -85,7 +83,7 @@ static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct top_ctx *c = ctx;
 
-	if (smp->time_ns >= c->boundary && close_window(c, smp->time_ns) < 0)
+	if (clock_to(c, smp->time_ns) < 0)
 		return -ENOMEM;
 	return top_model_add(c->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
 			     smp->weight) < 0 ? -ENOMEM : 0;
@@ -336,8 +334,8 @@ static int on_tick(struct session *ss, void *ctx, uint64_t now)
 	struct top_ctx *c = ctx;
 
 	(void)ss;
-	/* No sample since the boundary: the window closes by the clock. */
-	if (now >= c->boundary && close_window(c, now) < 0) {
+	/* No sample since the window's end: it closes by the clock. */
+	if (clock_to(c, now) < 0) {
 		snprintf(c->message, sizeof(c->message), "out of memory");
 		return -ENOMEM;
 	}
@@ -404,7 +402,7 @@ int cmd_top(const struct options *o)
 	session_describe(c.ss);
 	c.start_ns = sampler_now_ns();
 	usage_update(&c.usage, c.pid, c.start_ns);
-	c.boundary = c.start_ns + c.delay_ns;
+	top_model_set_windows(c.model, c.start_ns, c.delay_ns);
 	switch (session_run(c.ss, &hooks)) {
 	case SESSION_EXITED:
 		c.gone = true;

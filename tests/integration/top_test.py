@@ -137,9 +137,6 @@ def batch(hotspy, fixtures, expect):
     check(len(rows) > 0 and max(row[0] for row in rows) > 10.0,
           "and it shows them (top %%Own %s)" % (max(row[0] for row in rows) if rows else "-"))
 
-    # Each window closes on the clock, by the time of its samples: a slow
-    # first refresh (naming) does not shorten the next window.
-
     # Wrong input: clear errors, exit 2 / 1.
     r = subprocess.run([hotspy, "top", "--delay", "0"], capture_output=True, text=True)
     check(r.returncode == 2 and "invalid delay" in r.stderr, "a bad --delay is refused")

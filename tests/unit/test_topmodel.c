@@ -306,6 +306,38 @@ static void test_whole_run(void)
 	top_model_free(m);
 }
 
+/* Windows on a steady clock: a sample closes the window its time is past,
+ * whenever it is added. */
+static void test_clock(void)
+{
+	struct top_model *m = top_model_new();
+	static const uint64_t s[] = { A_LEAF10, A_MAIN };
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	CHECK(top_model_clock(m, 5000) == 0);           /* no clock set */
+	top_model_set_windows(m, 1000, 100);
+	CHECK(top_model_clock(m, 1000) == 0);
+	add(m, 1, s, 2, 2);
+	CHECK(top_model_clock(m, 1099) == 0);
+	add(m, 1, s, 2, 1);
+	/* At 1100 the first window [1000, 1100) closes with its 3. */
+	CHECK(top_model_clock(m, 1100) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 3);
+	add(m, 1, s, 2, 5);
+	CHECK(top_model_clock(m, 1150) == 0);
+	/* Far later: [1100, 1200) closes with its 5; the empty windows up to
+	 * 1450 are skipped, the next ends at 1500. */
+	CHECK(top_model_clock(m, 1450) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 5);
+	CHECK(top_model_clock(m, 1499) == 0);
+	CHECK(top_model_clock(m, 1500) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 0);
+	CHECK_EQ_U64(top_model_all_total(m, 0), 8);
+	top_model_free(m);
+}
+
 static void test_procfs(void)
 {
 	static const char stat_line[] =
@@ -346,6 +378,7 @@ int main(void)
 	test_kernel_and_format();
 	test_header();
 	test_whole_run();
+	test_clock();
 	test_procfs();
 	test_text();
 	return check_status();
