@@ -203,7 +203,126 @@ static int parse_format(const char *s, enum output_format *out)
 		*out = FORMAT_FLAMEGRAPH;
 		return 0;
 	}
+	/* py-spy's name for folded stacks. */
+	if (strcmp(s, "raw") == 0) {
+		*out = FORMAT_FOLDED;
+		return 0;
+	}
 	return -EINVAL;
+}
+
+/* ---- what to say about a command line that does not parse ---- */
+
+/* Edit distance of @a and @b, a swap of two neighbours counting one
+ * ("--dealy"), as optimal string alignment; both short: option and command
+ * names. Names of 63 bytes and more are simply far. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	unsigned char d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (unsigned char)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned char)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1u < best)
+				best = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < best)
+				best = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < best)
+				best = d[i - 2][j - 2] + 1u;
+			d[i][j] = (unsigned char)best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* Close enough to be a typo of each other: a third of the longer name. */
+static bool near_miss(const char *typed, const char *name)
+{
+	size_t d = edit_distance(typed, name), n = strlen(name);
+
+	return d > 0 && d <= (n < 6 ? 1 : n / 3 + 1);
+}
+
+/* What perf or py-spy users type, and what hotspy calls it. */
+static const struct {
+	const char *typed;      /* "-F", "--freq", as typed (before any '=') */
+	const char *hint;
+} foreign_options[] = {
+	{ "-F", "the rate is -r HZ here (perf's -F); stacks are by function by "
+		"default (py-spy's -F)" },
+	{ "--freq", "the rate is -r HZ (--rate) here" },
+	{ "--frequency", "the rate is -r HZ (--rate) here" },
+	{ "-a", "hotspy profiles a process (-p PID, with --subprocesses its "
+		"children), not the whole system (perf's -a)" },
+	{ "--all-cpus", "hotspy profiles a process (-p PID), not the whole system" },
+	{ "-g", "call stacks are always recorded: no -g needed" },
+	{ "--call-graph", "call stacks are always recorded (DWARF unwinding, as "
+			  "--call-graph dwarf): no option needed" },
+	{ "-s", "child processes are --subprocesses here (py-spy's -s)" },
+	{ "-i", "idle threads are --idle here (py-spy's -i)" },
+	{ "-e", "hotspy samples CPU time (--idle: wall-clock time); it has no "
+		"event list (perf's -e)" },
+	{ "--event", "hotspy samples CPU time (--idle: wall-clock time); it has no "
+		     "event list" },
+};
+
+/*
+ * The complaint about argv[optind - 1] (getopt_long returned '?' or ':'),
+ * with what the user probably meant: the option of @longopts nearest a
+ * misspelt long option, the option a perf or py-spy user typed under
+ * hotspy's name, "takes no value" for --flag=value. Returns -EINVAL.
+ */
+static int bad_option(const struct options *o, int c, char **argv,
+		      const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	char typed[64], shown[8];
+	const char *eq;
+	size_t len;
+
+	/* A short option: getopt says which (optopt); "-xyz" is an unknown
+	 * -x, not the word around it. */
+	if (optopt > 0 && optopt < 128 && (arg[0] != '-' || arg[1] != '-')) {
+		snprintf(shown, sizeof(shown), "-%c", optopt);
+		if (c == ':')
+			return usage_error(o, "option '%s' needs a value", shown);
+		for (size_t i = 0; i < sizeof(foreign_options) / sizeof(foreign_options[0]); i++)
+			if (strcmp(foreign_options[i].typed, shown) == 0)
+				return usage_error(o, "unknown option '%s': %s", shown,
+						   foreign_options[i].hint);
+		return usage_error(o, "unknown option '%s'", shown);
+	}
+	eq = strchr(arg, '=');
+	len = eq ? (size_t)(eq - arg) : strlen(arg);
+	snprintf(typed, sizeof(typed), "%.*s", (int)(len < sizeof(typed) ? len : sizeof(typed) - 1),
+		 arg);
+	if (c == ':')
+		return usage_error(o, "option '%s' needs a value", typed);
+	for (size_t i = 0; i < sizeof(foreign_options) / sizeof(foreign_options[0]); i++)
+		if (strcmp(foreign_options[i].typed, arg) == 0 ||
+		    strcmp(foreign_options[i].typed, typed) == 0)
+			return usage_error(o, "unknown option '%s': %s", arg, foreign_options[i].hint);
+	if (strncmp(typed, "--", 2) != 0)
+		return usage_error(o, "unknown option '%s'", arg);
+	for (const struct option *lo = longopts; lo->name; lo++) {
+		if (strcmp(lo->name, typed + 2) == 0 && eq && lo->has_arg == no_argument)
+			return usage_error(o, "option '--%s' takes no value (give '--%s' alone)",
+					   lo->name, lo->name);
+	}
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (near_miss(typed + 2, lo->name))
+			return usage_error(o, "unknown option '%s'; did you mean '--%s'?", arg,
+					   lo->name);
+	return usage_error(o, "unknown option '%s'", arg);
 }
 
 enum {
@@ -356,10 +475,8 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 			fputs(diff ? diff_usage : flamegraph_usage, stdout);
 			o->command = CMD_NONE;
 			return 0;
-		case ':':
-			return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+			return bad_option(o, c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -472,11 +589,13 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 }
 
 /*
- * -q, -v, -h and getopt's complaints, alike in every command that samples.
+ * -q, -v, -h and getopt's complaints (about an option of @longopts, the
+ * command's), alike in every command that samples.
  * 0 for -q, -v, and -h after printing @usage (o->command is then CMD_NONE:
  * nothing more to do), or the usage error (-EINVAL).
  */
-static int parse_common_option(struct options *o, int c, char **argv, const char *usage)
+static int parse_common_option(struct options *o, int c, char **argv, const char *usage,
+			       const struct option *longopts)
 {
 	switch (c) {
 	case 'q':
@@ -489,10 +608,8 @@ static int parse_common_option(struct options *o, int c, char **argv, const char
 		fputs(usage, stdout);
 		o->command = CMD_NONE;
 		return 0;
-	case ':':
-		return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 	default:
-		return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+		return bad_option(o, c, argv, longopts);
 	}
 }
 
@@ -556,7 +673,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 			o->json = true;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, dump_usage);
+			r = parse_common_option(o, c, argv, dump_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -654,7 +771,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 			o->iterations = (unsigned)v;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, top_usage);
+			r = parse_common_option(o, c, argv, top_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -711,8 +828,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
-				return usage_error(o, "unknown format '%s': expected flamegraph or folded",
-						   optarg);
+				return usage_error(o, "unknown format '%s': expected flamegraph (or "
+						   "svg), speedscope or folded", optarg);
 			break;
 		case OPT_THREADS:
 			o->threads = true;
@@ -724,13 +841,37 @@ static int parse_record(struct options *o, int argc, char **argv)
 			o->stats = true;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, record_usage);
+			r = parse_common_option(o, c, argv, record_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
 		}
 	}
 	return parse_target_command(o, argc, argv);
+}
+
+/* A first word that is no command: an option of a command given without it
+ * (`hotspy -p 42`, as py-spy and perf users type), or a typo. Returns
+ * -EINVAL. */
+static int unknown_command(const char *cmd)
+{
+	static const char *const commands[] = { "record", "flamegraph", "diff", "top", "dump" };
+
+	if (cmd[0] == '-') {
+		fprintf(stderr, "hotspy: '%s' needs a command first: 'hotspy record %s ...' "
+			"writes a profile, 'hotspy top %s ...' shows one live, "
+			"'hotspy dump -p PID' prints the stacks once\n", cmd, cmd, cmd);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (near_miss(cmd, commands[i])) {
+			fprintf(stderr, "hotspy: unknown command '%s'; did you mean '%s'?\n", cmd,
+				commands[i]);
+			return -EINVAL;
+		}
+	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
+	fputs(main_usage, stderr);
+	return -EINVAL;
 }
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -781,7 +922,5 @@ int options_parse(struct options *o, int argc, char **argv)
 			"'hotspy record' is\n", cmd);
 		return -EINVAL;
 	}
-	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
-	fputs(main_usage, stderr);
-	return -EINVAL;
+	return unknown_command(cmd);
 }

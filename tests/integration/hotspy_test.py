@@ -423,6 +423,42 @@ def case_errors(rest):
     print("PASS")
 
 
+def case_usage(rest):
+    """A command line that does not parse says what is wrong with the word
+    typed and what was meant: the right short option of "-xyz", "takes no
+    value", a did-you-mean for typos, perf's and py-spy's spellings, every
+    format record takes, and a command before the options."""
+    del rest
+    cases = [
+        (["record", "-p", "1", "-d", "1", "-xyz"], ["unknown option '-x'"]),
+        (["record", "--threads=yes", "-p", "1"], ["'--threads' takes no value"]),
+        (["top", "--dealy", "2", "-p", "1"], ["did you mean '--delay'?"]),
+        (["dump", "-p", "1", "--jsno"], ["did you mean '--json'?"]),
+        (["flamegraph", "--titel", "x"], ["did you mean '--title'?"]),
+        (["record", "-F", "99", "-p", "1"], ["-r HZ", "perf's -F"]),
+        (["record", "-g", "-p", "1"], ["always recorded"]),
+        (["record", "-a"], ["not the whole system"]),
+        (["record", "-f", "zzz", "-p", "1"], ["flamegraph", "svg", "speedscope", "folded"]),
+        (["-p", "42"], ["hotspy record -p", "hotspy top -p"]),
+        (["recrod", "-p", "1"], ["did you mean 'record'?"]),
+        (["record", "-p"], ["'-p' needs a value"]),
+    ]
+    for args, words in cases:
+        r = expect_error(args, 2, words)
+        if "unknown option '1'" in r.stderr or "unknown option 'yes'" in r.stderr:
+            fail("hotspy %s: names a value as the option" % " ".join(args))
+    # py-spy's raw format is folded stacks: accepted as such.
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "x.txt")
+        r = run_hotspy(["record", "-q", "-f", "raw", "-o", out, "--", fixture, "0.3"])
+        with open(out) if os.path.exists(out) else open(os.devnull) as f:
+            lines = f.read().splitlines()
+        if r.returncode != 0 or not lines or not all(re.match(r".+ \d+$", x) for x in lines):
+            fail("-f raw did not write folded stacks (exit %d)" % r.returncode)
+    print("PASS")
+
+
 def case_permission(rest):
     """An unprivileged user attaching to root's process is refused with a remedy."""
     del rest
@@ -1168,7 +1204,7 @@ def main():
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
-    p.add_argument("case", choices=["profile", "signal", "errors", "permission", "perf",
+    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump"])
@@ -1177,6 +1213,7 @@ def main():
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
+     "usage": case_usage,
      "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,
