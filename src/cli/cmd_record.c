@@ -92,12 +92,15 @@ static void program_name(const struct options *o, char *buf, size_t size)
 		buf[0] = '_';
 }
 
+/* The output path and format. For the default name, *@stem_len is where a
+ * number may go to keep it new (0 for a name the user gave). */
 static int resolve_output(const struct options *o, char *path, size_t size,
-			  enum output_format *format)
+			  enum output_format *format, size_t *stem_len)
 {
 	const char *out = o->output;
 	size_t len;
 
+	*stem_len = 0;
 	if (!out) {
 		char name[64];
 		time_t now = time(NULL);
@@ -110,6 +113,7 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 o->format == FORMAT_FOLDED ? "folded" :
 			 o->format == FORMAT_SPEEDSCOPE ? "speedscope.json" : "svg");
+		*stem_len = strcspn(path + strlen(name), ".") + strlen(name);
 	} else {
 		snprintf(path, size, "%s", out);
 	}
@@ -363,6 +367,7 @@ int cmd_record(const struct options *o)
 	enum session_end why;
 	int err, exit_status;
 	char path[4096];
+	size_t stem_len;
 	const char *sampler;
 	struct sampler_stats stats;
 	pid_t pid;
@@ -372,9 +377,11 @@ int cmd_record(const struct options *o)
 		return 1;
 	/* Everything that can fail without the target comes first, so a bad
 	 * output path is reported before anything is attached. */
-	if (resolve_output(o, path, sizeof(path), &format) < 0)
+	if (resolve_output(o, path, sizeof(path), &format, &stem_len) < 0)
 		goto fail;
-	err = outfile_open(path, &out);
+	/* A name hotspy made up never replaces a file: two recordings of one
+	 * program started in the same second get -2, -3... */
+	err = stem_len ? outfile_open_unique(path, stem_len, &out) : outfile_open(path, &out);
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o",
 			  path, strerror(-err));
@@ -411,7 +418,7 @@ int cmd_record(const struct options *o)
 
 	if (write_profile(&rec, out, session_symbolizer(ss), o, path, format, secs) < 0)
 		goto fail;
-	err = outfile_commit(out);
+	err = outfile_commit_as(out, path, sizeof(path));
 	out = NULL;
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s", path, strerror(-err));
