@@ -351,6 +351,11 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
 	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)
 		return sampler_with(&ptrace_sampler_ops, cfg, "");  /* reports the bad PID */
+	/* Another user's process (or Yama): ptrace is refused for the same
+	 * reason, which its error names; no word of perf_event_paranoid,
+	 * which lowering would not help. */
+	if (cfg->pid && target_access_problem(cfg->pid, reason, sizeof(reason)))
+		return sampler_with(&ptrace_sampler_ops, cfg, "");
 	snprintf(reason, sizeof(reason), "perf events refused: %s", why);
 	log_warn("perf events refused: %s \xe2\x80\x94 using the ptrace sampler, which "
 		 "stops each thread for a moment per sample (run as root or lower "
