@@ -189,6 +189,10 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 
 	if (s->fn_stopped)
 		return;
+	/* -t: one thread; the others' snapshots are dropped before the
+	 * unwinding, their cost. */
+	if (s->cfg.tid && snap->tid != s->cfg.tid)
+		return;
 	p = sampler_proc(s, snap->pid);
 	if (!p) {
 		s->stats.failed++;

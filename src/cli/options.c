@@ -17,6 +17,7 @@ static const char record_usage[] =
 "Sample the call stacks of every thread of a process and write a profile.\n"
 "\n"
 "  -p, --pid PID          attach to a running process\n"
+"  -t, --tid TID          that thread alone (its process is attached)\n"
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
@@ -491,7 +492,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 }
 
 /*
- * The options of every command that reads a live target: -p, --stack-size,
+ * The options of every command that reads a live target: -p, -t, --stack-size,
  * --no-demangle, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
@@ -504,6 +505,12 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
 			return usage_error(o, "invalid PID '%s': expected a positive number", arg);
 		o->pid = (pid_t)v;
+		return 0;
+	case 't':
+		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
+			return usage_error(o, "invalid TID '%s': expected a thread id (ls "
+					   "/proc/PID/task; py-spy's -t is --threads here)", arg);
+		o->tid = (pid_t)v;
 		return 0;
 	case OPT_STACK_SIZE:
 		if (parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
@@ -619,9 +626,10 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 {
 	if (optind < argc)
 		o->argv = &argv[optind];
-	if (o->pid && o->argv)
-		return usage_error(o, "give either -p PID or a command after --, not both");
-	if (!o->pid && !o->argv)
+	if ((o->pid || o->tid) && o->argv)
+		return usage_error(o, "give either -p PID (or -t TID) or a command after --, "
+				   "not both");
+	if (!o->pid && !o->tid && !o->argv)
 		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
 	return 0;
 }
@@ -696,6 +704,7 @@ static const char top_usage[] =
 "the keys, 'q' to quit.\n"
 "\n"
 "  -p, --pid PID          watch a running process\n"
+"  -t, --tid TID          that thread alone\n"
 "  -- CMD ARGS...         start CMD under hotspy and watch it\n"
 "  -r, --rate HZ          samples per second per thread (default 100)\n"
 "      --delay SECS       seconds between refreshes (default 1)\n"
@@ -720,6 +729,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "tid", required_argument, NULL, 't' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "delay", required_argument, NULL, OPT_DELAY },
@@ -745,7 +755,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 	o->delay = 1.0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:r:d:n:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:qvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
@@ -784,6 +794,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "tid", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -810,7 +821,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts the command. */
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:qvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_target_option(o, c, optarg);

@@ -459,6 +459,67 @@ def case_usage(rest):
     print("PASS")
 
 
+def case_tid(rest):
+    """-p of a thread that is not its process's main one profiles the process
+    and says so; -t TID profiles that thread alone; dump -p TID dumps the
+    process."""
+    del rest
+    target = subprocess.Popen([os.path.join(ARGS.fixtures, "threads"), "20"])
+    try:
+        deadline = time.time() + 5
+        tids = []
+        while time.time() < deadline and len(tids) < 4:
+            time.sleep(0.1)
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % target.pid))
+        if len(tids) < 4:
+            fail("the threads fixture did not start its workers")
+        worker = tids[1]
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%d/comm" % (target.pid, t)) as f:
+                    if f.read().strip() == "worker-a":    # busy: it has samples
+                        worker = t
+            except OSError:
+                pass
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "p.folded")
+            r = run_hotspy(["record", "-d", "1.5", "-r", "200", "--threads", "-o", out, "-p",
+                            str(worker)])
+            if r.returncode != 0:
+                fail("record -p TID exited %d" % r.returncode)
+            if "is a thread of process %d" % target.pid not in r.stderr:
+                fail("record -p TID does not say whose thread it is: %s" % r.stderr)
+            seen = thread_tids(out)
+            if len(seen) < 2 or target.pid in seen and len(seen) < 3:
+                fail("record -p TID did not profile the whole process: threads %s" % seen)
+            out = os.path.join(tmp, "t.folded")
+            r = run_hotspy(["record", "-d", "1.5", "-r", "200", "--threads", "-o", out, "-t",
+                            str(worker)])
+            seen = thread_tids(out)
+            if r.returncode != 0 or seen != {worker}:
+                fail("record -t %d: exit %d, threads %s" % (worker, r.returncode, seen))
+        r = run_hotspy(["dump", "-p", str(worker)])
+        if r.returncode != 0 or "Process %d" % target.pid not in r.stdout:
+            fail("dump -p TID does not dump the process: %s" % r.stdout[:200])
+        expect_error(["record", "-t", "2147483646"], 1, ["no thread 2147483646"])
+        expect_error(["record", "-t", str(worker), "--", "true"], 2, ["not both"])
+    finally:
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
+def thread_tids(folded):
+    """The TIDs of the "NAME (TID)" level of a --threads folded file."""
+    tids = set()
+    with open(folded) as f:
+        for line in f:
+            m = re.match(r"[^;]*;[^;]* \((\d+)\);", line)
+            if m:
+                tids.add(int(m.group(1)))
+    return tids
+
+
 def case_permission(rest):
     """An unprivileged user attaching to root's process is refused with a remedy."""
     del rest
@@ -1214,7 +1275,7 @@ def main():
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
-    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "permission", "perf",
+    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump"])
@@ -1223,7 +1284,7 @@ def main():
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
-     "usage": case_usage,
+     "usage": case_usage, "tid": case_tid,
      "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,
