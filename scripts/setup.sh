@@ -9,13 +9,18 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: scripts/setup.sh [--asan]
+usage: scripts/setup.sh [--tests] [--asan]
 
 Install the Debian packages hotspy needs (as root, or through sudo when it
 asks for no password), then configure and build the CMake preset `dev` into
 build/dev.
 
+  --tests  also install what the test suite needs (perf, tmux, chromium,
+           node, Python headers...) and the tests' npm packages
   --asan   also build the ASan+UBSan preset `asan` into build/asan
+  --print-packages
+           print the Debian packages it would make sure of, one a line,
+           and do nothing else
 EOF
 }
 
@@ -24,36 +29,42 @@ die() {
 	exit 1
 }
 
-# linux-perf: the integration tests compare hotspy's profiles with perf's.
-# libxml2-utils: xmllint, to check SVG output. procps and util-linux: the
-# process tools (ps, pgrep, taskset) that tests use.
+# What building and running the profiler takes: the compiler and CMake, the
+# libraries it links (libunwind, elfutils, ncurses, libiberty's demangler),
+# python3 (CMake runs it to write the manual page), and libc6-dbg: libc's
+# separate debug file (by build-id), so that its internal functions
+# (start_thread, clone3) are named, as perf names them.
 PACKAGES=(
-	build-essential cmake pkg-config
+	build-essential cmake pkg-config python3
 	libunwind-dev libelf-dev libdw-dev libncurses-dev libiberty-dev
-	python3 linux-perf libxml2-utils procps util-linux
+	libc6-dbg
 )
-# python3-jsonschema: speedscope output checked against its schema.
-PACKAGES+=(python3-jsonschema)
-# libc6-dbg: libc's separate debug file (by build-id), so that its internal
-# functions (start_thread, clone3) are named, as perf names them.
-PACKAGES+=(libc6-dbg)
-# tmux: the terminal test of 'hotspy top' (a tmux pane of a
-# fixed size, read back with capture-pane).
-PACKAGES+=(tmux)
-# python3-dev: the system interpreter's headers (Debian 12: python3.11-dev),
-# against which tests/python/pylayout_test.py checks hotspy's 3.11 layout.
-PACKAGES+=(python3-dev)
+# What the tests take on top (--tests). linux-perf: profiles compared with
+# perf's. libxml2-utils: xmllint, to check SVG output. procps and
+# util-linux: the process tools (ps, pgrep, taskset, script) tests use.
+# python3-jsonschema: speedscope output checked against its schema. tmux:
+# the terminal test of 'hotspy top' (a pane of a fixed size, read back with
+# capture-pane). python3-dev: the system interpreter's headers (Debian 12:
+# python3.11-dev), against which tests/python/pylayout_test.py checks
+# hotspy's 3.11 layout. groff-base and man-db: the manual page read back.
 # chromium, nodejs, npm: the browser test of the SVG flamegraph
 # (tests/browser, npm package playwright-core). A nodejs that bundles its
 # own npm (NodeSource's) conflicts with Debian's npm package: ask for npm
 # only when no npm command is there.
-PACKAGES+=(chromium nodejs)
-command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+TEST_PACKAGES=(
+	linux-perf libxml2-utils procps util-linux python3-jsonschema tmux
+	python3-dev groff-base man-db chromium nodejs
+)
+command -v npm >/dev/null 2>&1 || TEST_PACKAGES+=(npm)
 
 presets=(dev)
+tests=false
+print_only=false
 for arg in "$@"; do
 	case "$arg" in
 	--asan) presets=(dev asan) ;;
+	--tests) tests=true ;;
+	--print-packages) print_only=true ;;
 	-h | --help)
 		usage
 		exit 0
@@ -68,6 +79,14 @@ done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
+
+if $tests; then
+	PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
+if $print_only; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
 
 missing_packages() {
 	local pkg status
@@ -125,12 +144,33 @@ run_logged() {
 	fi
 }
 
+# As run_logged, for the build: it takes a minute or more on two cores, so
+# say how far it has got ("[ 42%]" in CMake's output), every ten points.
+build_logged() {
+	local log=$1 pid shown=-10 pct
+	shift
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		pct=$(grep -o '^\[ *[0-9]*%\]' "$log" 2>/dev/null | tail -n 1 | tr -dc 0-9)
+		if [[ -n "$pct" ]] && ((pct >= shown + 10 && pct < 100)); then
+			printf 'hotspy: building %s: %d%%\n' "${log%/*}" "$pct"
+			shown=$pct
+		fi
+	done
+	if ! wait "$pid"; then
+		cat "$log" >&2
+		die "failed: $* (output above, also in $log)"
+	fi
+}
+
 build_preset() {
 	local preset=$1 dir=build/$1
 
 	mkdir -p "$dir"
 	run_logged "$dir/setup-configure.log" cmake --preset "$preset"
-	run_logged "$dir/setup-build.log" cmake --build --preset "$preset" -j"$(nproc)"
+	build_logged "$dir/setup-build.log" cmake --build --preset "$preset" -j"$(nproc)"
 	if grep -Eq 'Building C object|Linking C' "$dir/setup-build.log"; then
 		printf 'hotspy: built %s\n' "$dir"
 	else
@@ -140,8 +180,9 @@ build_preset() {
 
 # The npm packages of the tests, at the versions package-lock.json names:
 # playwright-core (browser test), speedscope (its file format's schema).
-if [[ ! -d tests/browser/node_modules/playwright-core ||
+if $tests && [[ ! -d tests/browser/node_modules/playwright-core ||
       ! -f tests/browser/node_modules/speedscope/dist/release/file-format-schema.json ]]; then
+	printf 'hotspy: installing the npm packages of the tests\n'
 	run_logged /tmp/hotspy-npm-ci.log npm ci --prefix tests/browser --no-audit --no-fund
 fi
 

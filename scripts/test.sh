@@ -19,7 +19,7 @@ cd "$root"
 # tier (every interpreter on the machine) about 4.
 BUDGET_SECONDS=900
 
-bash scripts/setup.sh --asan
+bash scripts/setup.sh --tests --asan
 
 # run_tests PRESET WHAT CTEST-ARGS...: one ctest pass, a summary line after it.
 # --no-tests=error: a pass that ran nothing has not passed.

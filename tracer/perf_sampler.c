@@ -314,12 +314,18 @@ static int under_seccomp(void)
 	return p && strtol(p + 9, NULL, 10) == 2;
 }
 
-/* Why the kernel refused perf events (@err, positive errno), in words. */
-static void refusal_reason(int err, char *buf, size_t size)
+/* Why the kernel refused perf events on @pid (@err, positive errno; @pid
+ * 0 for a program not started yet), in words. */
+static void refusal_reason(int err, pid_t pid, char *buf, size_t size)
 {
 	char level[16];
 
 	paranoid_level(level, sizeof(level));
+	/* Another user's process: perf_event_paranoid does not matter, the
+	 * kernel asks for the right to trace it. */
+	if ((err == EACCES || err == EPERM) && pid > 0 &&
+	    target_access_problem(pid, buf, size))
+		return;
 	if (err == ENOSYS || err == ENOENT || err == EOPNOTSUPP)
 		snprintf(buf, size, "this kernel has no task-clock events (%s)", strerror(err));
 	else if ((err == EACCES || err == EPERM) && under_seccomp())
@@ -355,7 +361,7 @@ int perf_sampler_probe(pid_t pid, char *why, size_t size)
 	if (fd < 0) {
 		int err = errno;
 
-		refusal_reason(err, why, size);
+		refusal_reason(err, pid, why, size);
 		return -err;
 	}
 	close(fd);
@@ -365,9 +371,11 @@ int perf_sampler_probe(pid_t pid, char *why, size_t size)
 /* Log why the kernel refused perf events, and what to do. */
 static int refusal(int err, pid_t pid)
 {
-	char why[256];
+	char why[384];
 
-	refusal_reason(err, why, sizeof(why));
+	refusal_reason(err, pid, why, sizeof(why));
+	if ((err == EACCES || err == EPERM) && pid > 0 && target_access_problem(pid, why, sizeof(why)))
+		return log_error(-err, "cannot sample %d with perf events: %s", (int)pid, why);
 	if (err == EACCES || err == EPERM)
 		return log_error(-err, "cannot sample %d with perf events: %s \xe2\x80\x94 run as "
 				 "root, lower it with sysctl -w kernel.perf_event_paranoid=1, or use "
@@ -889,9 +897,17 @@ static int perf_open(struct sampler *s)
 		if (err == 0)
 			err = sampler_target(s) ? 0 : -errno;
 		if (err < 0) {
-			err = log_error(err, "cannot attach to %d: %s", (int)s->pid,
-					err == -ESRCH ? "no such process (check the PID with ps)"
-						      : strerror(-err));
+			char why[384];
+
+			/* /proc refuses another user's maps (EACCES) before the
+			 * kernel would refuse the events. */
+			if ((err == -EACCES || err == -EPERM) &&
+			    target_access_problem(s->pid, why, sizeof(why)))
+				err = log_error(err, "cannot attach to %d: %s", (int)s->pid, why);
+			else
+				err = log_error(err, "cannot attach to %d: %s", (int)s->pid,
+						err == -ESRCH ? "no such process (check the PID "
+								"with ps)" : strerror(-err));
 			goto fail;
 		}
 		err = open_all(s);

@@ -873,6 +873,7 @@ static int ptrace_poll(struct sampler *s)
 
 static int attach_error(pid_t pid, int err)
 {
+	char why[384];
 	int tracer;
 
 	if (err == ESRCH)
@@ -889,11 +890,14 @@ static int attach_error(pid_t pid, int err)
 		return log_error(-err, "cannot attach to %d: it is already traced by process %d "
 				 "(a debugger or another profiler); detach that one first",
 				 (int)pid, tracer);
+	if (geteuid() != 0 && target_access_problem(pid, why, sizeof(why)))
+		return log_error(-err, "cannot attach to %d: operation not permitted: %s",
+				 (int)pid, why);
 	if (geteuid() != 0)
-		return log_error(-err, "cannot attach to %d: operation not permitted \xe2\x80\x94 "
-				 "run as root, or as the process's owner with "
-				 "kernel.yama.ptrace_scope=0 (sysctl -w kernel.yama.ptrace_scope=0), "
-				 "or give hotspy CAP_SYS_PTRACE", (int)pid);
+		return log_error(-err, "cannot attach to %d: operation not permitted, though it is "
+				 "this user's and no ptrace_scope forbids it \xe2\x80\x94 it may "
+				 "have changed its credentials (setuid) or a security module or "
+				 "seccomp forbids ptrace; run as root", (int)pid);
 	return log_error(-err, "cannot attach to %d: operation not permitted even as root "
 			 "\xe2\x80\x94 it may be a kernel thread, or ptrace is disabled "
 			 "(kernel.yama.ptrace_scope=3, a security module or seccomp)", (int)pid);

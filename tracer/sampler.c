@@ -189,6 +189,10 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 
 	if (s->fn_stopped)
 		return;
+	/* -t: one thread; the others' snapshots are dropped before the
+	 * unwinding, their cost. */
+	if (s->cfg.tid && snap->tid != s->cfg.tid)
+		return;
 	p = sampler_proc(s, snap->pid);
 	if (!p) {
 		s->stats.failed++;
@@ -351,6 +355,11 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
 	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)
 		return sampler_with(&ptrace_sampler_ops, cfg, "");  /* reports the bad PID */
+	/* Another user's process (or Yama): ptrace is refused for the same
+	 * reason, which its error names; no word of perf_event_paranoid,
+	 * which lowering would not help. */
+	if (cfg->pid && target_access_problem(cfg->pid, reason, sizeof(reason)))
+		return sampler_with(&ptrace_sampler_ops, cfg, "");
 	snprintf(reason, sizeof(reason), "perf events refused: %s", why);
 	log_warn("perf events refused: %s \xe2\x80\x94 using the ptrace sampler, which "
 		 "stops each thread for a moment per sample (run as root or lower "

@@ -56,6 +56,8 @@ typedef int (*sample_fn)(const struct sample *sample, void *ctx);
 struct sampler_config {
 	pid_t pid;                 /* attach to this process, or */
 	char *const *argv;         /* start this command (NULL-terminated) */
+	pid_t tid;                 /* deliver only this thread's samples (a
+				    * thread of @pid), 0 for all */
 	unsigned rate;             /* ticks per second */
 	size_t stack_size;         /* bytes of stack copied per snapshot */
 	bool idle;                 /* also sample threads that are not running */

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,20 +48,97 @@ int target_exe_name(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
-int target_tracer(pid_t pid)
+/* The number after "\nKEY:" in /proc/PID/status, or -errno. */
+static long status_field(pid_t pid, const char *key)
 {
-	char path[64], buf[4096];
+	char path[64], buf[4096], pat[32];
 	const char *p;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	n = procfs_read_small(path, buf, sizeof(buf));
 	if (n < 0)
-		return (int)n;
-	p = strstr(buf, "\nTracerPid:");
+		return (long)n;
+	snprintf(pat, sizeof(pat), "\n%s:", key);
+	p = strstr(buf, pat);
 	if (!p)
 		return -EINVAL;
-	return atoi(p + strlen("\nTracerPid:"));
+	return strtol(p + strlen(pat), NULL, 10);
+}
+
+int target_tracer(pid_t pid)
+{
+	long v = status_field(pid, "TracerPid");
+
+	return v < 0 ? (int)v : v > INT_MAX ? -EINVAL : (int)v;
+}
+
+pid_t target_thread_group(pid_t tid)
+{
+	long tgid = status_field(tid, "Tgid");
+
+	return tgid > 0 && tgid <= INT_MAX ? (pid_t)tgid : tgid < 0 ? (pid_t)tgid : -EINVAL;
+}
+
+int target_owner(pid_t pid, uid_t *uid)
+{
+	long v = status_field(pid, "Uid");
+
+	if (v < 0)
+		return (int)v;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+/* "NAME (uid N)" of @uid into @buf. */
+static void user_text(uid_t uid, char *buf, size_t size)
+{
+	char pwbuf[1024];
+	struct passwd pw, *found = NULL;
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found)
+		snprintf(buf, size, "%s (uid %u)", found->pw_name, (unsigned)uid);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)uid);
+}
+
+int target_access_problem(pid_t pid, char *buf, size_t size)
+{
+	char owner[128], me[128];
+	uid_t uid = 0;
+	int scope;
+
+	if (geteuid() == 0)
+		return 0;
+	if (target_owner(pid, &uid) == 0 && uid != geteuid()) {
+		user_text(uid, owner, sizeof(owner));
+		user_text(geteuid(), me, sizeof(me));
+		snprintf(buf, size, "process %d belongs to %s and hotspy runs as %s: only "
+			 "root (or a holder of CAP_SYS_PTRACE) may profile another user's "
+			 "process \xe2\x80\x94 run hotspy as root or as that user",
+			 (int)pid, owner, me);
+		return 1;
+	}
+	scope = target_yama_scope();
+	if (scope >= 1) {
+		snprintf(buf, size, "kernel.yama.ptrace_scope = %d %s \xe2\x80\x94 start the "
+			 "program under hotspy (hotspy record -- CMD), run as root, or "
+			 "sysctl -w kernel.yama.ptrace_scope=0", scope,
+			 scope >= 3 ? "forbids ptrace to everyone" :
+			 scope == 2 ? "lets only root trace" :
+			 "lets a process trace only its own children");
+		return 1;
+	}
+	return 0;
+}
+
+int target_yama_scope(void)
+{
+	char buf[16];
+
+	if (procfs_read_small("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) <= 0)
+		return -1;
+	return atoi(buf);
 }
 
 int target_parse_stat(const char *text, size_t len, char *state, char *comm,

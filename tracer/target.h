@@ -33,6 +33,26 @@ int target_descendants(pid_t pid, pid_t **list, size_t *n);
  * -errno on error. */
 int target_tracer(pid_t pid);
 
+/* The process thread @tid belongs to (Tgid in /proc/TID/status: @tid
+ * itself for a process's main thread), or -errno (-ESRCH: no such thread). */
+pid_t target_thread_group(pid_t tid);
+
+/* The real user id of @pid (Uid in /proc/PID/status) into *@uid. 0 or
+ * -errno. */
+int target_owner(pid_t pid, uid_t *uid);
+
+/* kernel.yama.ptrace_scope (0-3), or -1 when the kernel has no Yama. */
+int target_yama_scope(void);
+
+/*
+ * Why this user may not trace @pid, when a reason is known, in words with
+ * the remedies that apply (into @buf): the process is another user's, or
+ * Yama's ptrace_scope forbids it. 1 when a reason was written, 0 when none
+ * is known (root, or the same user without Yama's restriction: something
+ * else, a security module or seccomp, refused).
+ */
+int target_access_problem(pid_t pid, char *buf, size_t size);
+
 /*
  * Parse the contents of /proc/PID/task/TID/stat: store the thread state
  * letter in *@state and its name (bounded, NUL-terminated) in @comm.

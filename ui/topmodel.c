@@ -31,6 +31,7 @@ struct top_model {
 	struct top_row *rows;
 	size_t rows_cap;
 	uint64_t stamp;
+	uint64_t window_end, window_len;        /* 0: no clock */
 };
 
 struct top_model *top_model_new(void)
@@ -118,6 +119,23 @@ int top_model_next_window(struct top_model *m)
 	m->win = m->cur;
 	m->cur = fresh;
 	return 0;
+}
+
+void top_model_set_windows(struct top_model *m, uint64_t start_ns, uint64_t length_ns)
+{
+	m->window_len = length_ns;
+	m->window_end = length_ns ? start_ns + length_ns : 0;
+}
+
+int top_model_clock(struct top_model *m, uint64_t now_ns)
+{
+	if (!m->window_len || now_ns < m->window_end)
+		return 0;
+	if (top_model_next_window(m) < 0)
+		return -ENOMEM;
+	m->window_end += (now_ns - m->window_end) / m->window_len * m->window_len +
+			 m->window_len;
+	return 1;
 }
 
 int top_model_reset(struct top_model *m)
@@ -276,6 +294,11 @@ ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 	}
 	if (err)
 		return err < 0 ? err : -ENOMEM;
+	if (q->whole_run)
+		for (size_t i = 0; i < m->nentries; i++) {
+			m->entries[i].row.own_win = m->entries[i].row.own_all;
+			m->entries[i].row.total_win = m->entries[i].row.total_all;
+		}
 	if (m->rows_cap < m->nentries) {
 		struct top_row *r = array_grow(m->rows, &m->rows_cap, m->nentries, sizeof(*r));
 
@@ -343,9 +366,38 @@ size_t top_model_threads(const struct top_model *m, const struct top_thread **th
 	return m->nthreads;
 }
 
-const char *top_table_header(void)
+size_t top_table_header(char *buf, size_t size, enum top_sort sort, bool lines)
 {
-	return "  %Own  %Total   OwnTime  TotalTime  Function (file:line)";
+	/* Right-aligned titles, each in the width of its column. */
+	static const char *const titles[] = { "%Own", "%Total", "OwnTime", "TotalTime" };
+	static const int widths[] = { 6, 8, 10, 11 };
+	size_t at = 0;
+	int w;
+
+	if (size == 0)
+		return 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < 4; i++) {
+		bool sorted = (size_t)sort == i + 1;
+
+		w = snprintf(buf + at, size - at, "%*s%s%s", widths[i] - (int)strlen(titles[i]) -
+			     (sorted ? 1 : 0), "", sorted ? "*" : "", titles[i]);
+		if (w < 0 || (size_t)w >= size - at)
+			return strlen(buf);
+		at += (size_t)w;
+	}
+	w = snprintf(buf + at, size - at, "  %s", lines ? "Function (file:line)" :
+		     "Function (file)");
+	return w < 0 ? at : strlen(buf);
+}
+
+/* A module name that is already bracketed ("[vdso]", "[jit]") is not
+ * bracketed again. */
+static bool bracketed(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 2 && name[0] == '[' && name[len - 1] == ']';
 }
 
 size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t win_total,
@@ -375,10 +427,14 @@ size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t 
 		}
 		at = text_append_safe(buf, size, at, ")");
 	}
-	if (r->module) {
-		at = text_append_safe(buf, size, at, " [");
+	/* A Python frame's module is its file's short name, already shown. */
+	if (r->module && r->kind != FRAME_PYTHON) {
+		bool given = bracketed(r->module);
+
+		at = text_append_safe(buf, size, at, given ? " " : " [");
 		at = text_append_safe(buf, size, at, r->module);
-		at = text_append_safe(buf, size, at, "]");
+		if (!given)
+			at = text_append_safe(buf, size, at, "]");
 	}
 	return at;
 }

@@ -55,6 +55,19 @@ int top_model_add(struct top_model *m, pid_t pid, pid_t tid, const char *comm,
 /* A new window: what was added so far stays only in the cumulative counts.
  * 0 or -ENOMEM. */
 int top_model_next_window(struct top_model *m);
+/*
+ * Windows on a steady clock: from @start_ns (CLOCK_MONOTONIC), each
+ * @length_ns long. Without it, windows close only by top_model_next_window.
+ */
+void top_model_set_windows(struct top_model *m, uint64_t start_ns, uint64_t length_ns);
+/*
+ * The clock reached @now_ns (a sample's time before it is added, or the
+ * time of a tick): when that is past the end of the current window, the
+ * window closes (top_model_next_window) and the next one is the window
+ * that holds @now_ns, the ones between, in which nothing at all was
+ * sampled, skipped. Returns 1 when a window closed, 0 when not, -ENOMEM.
+ */
+int top_model_clock(struct top_model *m, uint64_t now_ns);
 /* Forget everything (the `r` key). 0 or -ENOMEM. */
 int top_model_reset(struct top_model *m);
 
@@ -63,12 +76,16 @@ struct top_query {
 	pid_t tid;              /* 0: all threads */
 	enum top_sort sort;
 	const char *filter;     /* substring of the function, or NULL */
+	bool whole_run;         /* the share columns over the whole run (since
+				 * the start or the reset), not the window:
+				 * the view kept once the program is gone */
 };
 
 /*
  * The rows for @q, sorted, in *@rows (owned by @m, valid until the next
- * call). The window is the one closed by the last top_model_next_window.
- * Returns the row count or -ENOMEM.
+ * call). The window is the one closed by the last top_model_next_window;
+ * with q->whole_run, own_win and total_win hold the whole run's counts
+ * (and the window sorts sort by them). Returns the row count or -ENOMEM.
  */
 ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 		       const struct top_query *q, const struct top_row **rows);
@@ -88,9 +105,14 @@ uint64_t top_model_all_cut(const struct top_model *m);
  */
 size_t top_format_row(char *buf, size_t size, const struct top_row *r, uint64_t win_total,
 		      double period);
-/* The header line of the table, the same width as top_format_row's (a
- * static string). */
-const char *top_table_header(void);
+/*
+ * The header line of the table into @buf, the same widths as
+ * top_format_row's: the column @sort orders by is marked with a '*' in
+ * front of its title, and the last column says what the rows name
+ * ("Function (file)", or "Function (file:line)" when @lines). Returns the
+ * length written (cut to @size - 1).
+ */
+size_t top_table_header(char *buf, size_t size, enum top_sort sort, bool lines);
 
 /* Threads seen since the start, in the order first seen: returns their
  * count, and the array in *@threads (owned by @m, valid until the next

@@ -138,7 +138,7 @@ static const char *const help_text[] = {
 
 void topview_draw(struct topview *tv, const struct top_screen *sc, const struct top_state *st)
 {
-	char buf[4096];
+	char buf[4096], head[256];
 	size_t page = topview_page(tv);
 	int y = HEADER_LINES;
 
@@ -158,9 +158,11 @@ void topview_draw(struct topview *tv, const struct top_screen *sc, const struct 
 		 st->filter[0] || st->filtering ? "   filter: " : "", st->filter,
 		 st->paused ? "   [paused]" : "");
 	line_at(2, buf, 0);
-	snprintf(buf, sizeof(buf), "%-*s", getmaxx(stdscr) > 0 ? getmaxx(stdscr) : 1,
-		 top_table_header());
+	top_table_header(head, sizeof(head), st->sort, st->lines);
+	snprintf(buf, sizeof(buf), "%-*s", getmaxx(stdscr) > 0 ? getmaxx(stdscr) : 1, head);
 	line_at(4, buf, tv->use_color ? COLOR_PAIR(PAIR_HEADER) : A_REVERSE);
+	if (!sc->nrows && sc->empty)
+		line_at(y, sc->empty, A_DIM);
 	for (size_t i = st->scroll; i < sc->nrows && (size_t)y < HEADER_LINES + page; i++, y++) {
 		top_format_row(buf, sizeof(buf), &sc->rows[i], sc->win_total, sc->period);
 		line_at(y, buf, tv->use_color && i == 0 && sc->rows[i].own_win ?

@@ -34,6 +34,8 @@ struct top_screen {
 	uint64_t win_total;
 	double period;          /* seconds per unit of weight */
 	const char *message;    /* bottom line, or NULL */
+	const char *empty;      /* in place of the rows when there are none:
+				 * why (a filter matching nothing), or NULL */
 };
 
 struct topview;

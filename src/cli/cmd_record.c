@@ -33,6 +33,7 @@
 
 struct recording {
 	struct profile *profile;
+	double duration;             /* -d seconds, 0 when none */
 	bool subprocesses;
 	pid_t last_pid;              /* the process of the last sample, and */
 	char last_process[64];       /* the name it was given */
@@ -93,12 +94,15 @@ static void program_name(const struct options *o, char *buf, size_t size)
 		buf[0] = '_';
 }
 
+/* The output path and format. For the default name, *@stem_len is where a
+ * number may go to keep it new (0 for a name the user gave). */
 static int resolve_output(const struct options *o, char *path, size_t size,
-			  enum output_format *format)
+			  enum output_format *format, size_t *stem_len)
 {
 	const char *out = o->output;
 	size_t len;
 
+	*stem_len = 0;
 	if (!out) {
 		char name[64];
 		time_t now = time(NULL);
@@ -111,6 +115,7 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 o->format == FORMAT_FOLDED ? "folded" :
 			 o->format == FORMAT_SPEEDSCOPE ? "speedscope.json" : "svg");
+		*stem_len = strcspn(path + strlen(name), ".") + strlen(name);
 	} else {
 		snprintf(path, size, "%s", out);
 	}
@@ -134,10 +139,15 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 static void progress(const struct sampler *s, void *ctx, double secs)
 {
 	const struct recording *rec = ctx;
+	char left[64] = "";
 
+	/* Threads as the summary counts them: those with samples. */
+	if (rec->duration > 0)
+		snprintf(left, sizeof(left), " of %g s, %.1f s left", rec->duration,
+			 secs < rec->duration ? rec->duration - secs : 0.0);
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
-		"%.1f s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
-		profile_total(rec->profile), sampler_thread_count(s), secs);
+		"%.1f s%s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
+		profile_total(rec->profile), profile_thread_count(rec->profile), secs, left);
 }
 
 static void print_stats(const struct sampler_stats *st, uint64_t samples)
@@ -381,7 +391,7 @@ static void report_end(const struct session *ss, enum session_end why)
 
 int cmd_record(const struct options *o)
 {
-	struct recording rec = { .subprocesses = o->subprocesses };
+	struct recording rec = { .subprocesses = o->subprocesses, .duration = o->duration };
 	struct session_hooks hooks = {
 		.on_sample = on_sample, .progress = progress, .ctx = &rec,
 	};
@@ -392,6 +402,7 @@ int cmd_record(const struct options *o)
 	enum session_end why;
 	int err, exit_status, gate;
 	char path[4096];
+	size_t stem_len;
 	const char *sampler;
 	struct sampler_stats stats;
 	pid_t pid;
@@ -401,9 +412,11 @@ int cmd_record(const struct options *o)
 		return 1;
 	/* Everything that can fail without the target comes first, so a bad
 	 * output path is reported before anything is attached. */
-	if (resolve_output(o, path, sizeof(path), &format) < 0)
+	if (resolve_output(o, path, sizeof(path), &format, &stem_len) < 0)
 		goto fail;
-	err = outfile_open(path, &out);
+	/* A name hotspy made up never replaces a file: two recordings of one
+	 * program started in the same second get -2, -3... */
+	err = stem_len ? outfile_open_unique(path, stem_len, &out) : outfile_open(path, &out);
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o",
 			  path, strerror(-err));
@@ -440,7 +453,7 @@ int cmd_record(const struct options *o)
 
 	if (write_profile(&rec, out, session_symbolizer(ss), o, path, format, secs) < 0)
 		goto fail;
-	err = outfile_commit(out);
+	err = outfile_commit_as(out, path, sizeof(path));
 	out = NULL;
 	if (err < 0) {
 		log_error(err, "cannot write %s: %s", path, strerror(-err));

@@ -58,15 +58,33 @@ struct top_ctx {
 	char message[256];           /* the bottom line of the screen */
 	char ended[200];             /* how the program ended, once it has */
 	unsigned refreshes;
-	uint64_t next_refresh, delay_ns;
+	uint64_t delay_ns;
+	bool closed;                 /* a window closed and not shown yet */
 	bool batch;
 };
 
-/* Into the model; 0 or -ENOMEM. */
+/*
+ * Windows close on a steady clock, by the time each sample was taken, not
+ * by when the loop gets to it: naming the first rows can take a good part
+ * of a second, and the samples the perf sampler buffered meanwhile still
+ * land in the window of their time. 0 or -ENOMEM.
+ */
+static int clock_to(struct top_ctx *c, uint64_t now)
+{
+	int r = top_model_clock(c->model, now);
+
+	if (r > 0)
+		c->closed = true;
+	return r < 0 ? r : 0;
+}
+
+/* Into the model, in the window of the sample's time; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct top_ctx *c = ctx;
 
+	if (clock_to(c, smp->time_ns) < 0)
+		return -ENOMEM;
 	return top_model_add(c->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
 			     smp->weight) < 0 ? -ENOMEM : 0;
 }
@@ -105,6 +123,10 @@ static int query(struct top_ctx *c)
 		.tid = t ? t->tid : 0,
 		.sort = c->st.sort,
 		.filter = c->st.filter[0] ? c->st.filter : NULL,
+		/* Once the program is gone, the window since the last refresh
+		 * is a fraction of a second or nothing: the view kept shows the
+		 * whole run. */
+		.whole_run = c->gone,
 	};
 	ssize_t n;
 
@@ -113,8 +135,29 @@ static int query(struct top_ctx *c)
 	if (n < 0)
 		return (int)n;
 	c->nrows = (size_t)n;
-	c->win_total = top_model_window_total(c->model, q.tid);
+	c->win_total = c->gone ? top_model_all_total(c->model, q.tid) :
+		       top_model_window_total(c->model, q.tid);
 	return 0;
+}
+
+/* What the table shows when it has no row: why it is empty. Empty when
+ * there are rows. */
+static void empty_table_text(const struct top_ctx *c, char *buf, size_t size)
+{
+	char filter[sizeof(c->st.filter)];
+
+	buf[0] = '\0';
+	if (c->nrows)
+		return;
+	if (c->st.filter[0]) {
+		filter[0] = '\0';
+		text_append_safe(filter, sizeof(filter), 0, c->st.filter);
+		snprintf(buf, size, "no function matches the filter \"%s\" (Esc or / clears it)",
+			 filter);
+	} else if (c->win_total == 0) {
+		snprintf(buf, size, "no samples %s", c->o->idle ? "yet" :
+			 "in this window: the program did not run on a CPU");
+	}
 }
 
 static void format_bytes(char *buf, size_t size, unsigned long long b)
@@ -155,6 +198,8 @@ static void header_lines(const struct top_ctx *c, char *title, size_t tsize, cha
 	if ((size_t)at < isize)
 		snprintf(info + at, isize - (size_t)at, "  cut %.1f%%",
 			 all ? 100.0 * (double)cut / (double)all : 0.0);
+	if (c->gone)
+		snprintf(info + strlen(info), isize - strlen(info), "  (shares: whole run)");
 	if (t) {
 		name[0] = '\0';
 		text_append_safe(name, sizeof(name), 0, t->name ? t->name : "?");
@@ -170,11 +215,15 @@ static void print_batch(struct top_ctx *c)
 	char title[256], info[256], scope[160], row[1024];
 
 	header_lines(c, title, sizeof(title), info, sizeof(info), scope, sizeof(scope));
-	printf("%s\n%s\n\n%s\n", title, info, top_table_header());
+	top_table_header(row, sizeof(row), c->st.sort, c->st.lines);
+	printf("%s\n%s\n\n%s\n", title, info, row);
 	for (size_t i = 0; i < c->nrows; i++) {
 		top_format_row(row, sizeof(row), &c->rows[i], c->win_total, 1.0 / c->o->rate);
 		printf("%s\n", row);
 	}
+	empty_table_text(c, row, sizeof(row));
+	if (row[0])
+		printf("%s\n", row);
 	if (c->message[0])
 		printf("%s\n", c->message);
 	putchar('\n');
@@ -183,7 +232,7 @@ static void print_batch(struct top_ctx *c)
 
 static void draw(struct top_ctx *c)
 {
-	char title[256], info[256], scope[160];
+	char title[256], info[256], scope[160], empty[256];
 	size_t page = topview_page(c->view);
 	struct top_screen sc = {
 		.title = title, .info = info, .scope = scope,
@@ -196,16 +245,16 @@ static void draw(struct top_ctx *c)
 		c->st.scroll = c->nrows > page ? c->nrows - page : 0;
 	sc.rows = c->rows;
 	sc.nrows = c->nrows;
+	empty_table_text(c, empty, sizeof(empty));
+	sc.empty = empty[0] ? empty : NULL;
 	topview_draw(c->view, &sc, &c->st);
 }
 
-/* Close the window and show it. 0 or -ENOMEM. */
+/* Show the window closed last. 0 or -ENOMEM. */
 static int refresh_view(struct top_ctx *c)
 {
 	uint64_t now = sampler_now_ns();
 
-	if (top_model_next_window(c->model) < 0)
-		return -ENOMEM;
 	usage_update(&c->usage, c->pid, now);
 	if (query(c) < 0)
 		return -ENOMEM;
@@ -285,10 +334,13 @@ static int on_tick(struct session *ss, void *ctx, uint64_t now)
 	struct top_ctx *c = ctx;
 
 	(void)ss;
-	if (now >= c->next_refresh) {
-		c->next_refresh += c->delay_ns;
-		if (c->next_refresh <= now)
-			c->next_refresh = now + c->delay_ns;
+	/* No sample since the window's end: it closes by the clock. */
+	if (clock_to(c, now) < 0) {
+		snprintf(c->message, sizeof(c->message), "out of memory");
+		return -ENOMEM;
+	}
+	if (c->closed) {
+		c->closed = false;
 		if (!c->st.paused && refresh_view(c) < 0) {
 			snprintf(c->message, sizeof(c->message), "out of memory");
 			return -ENOMEM;
@@ -350,7 +402,7 @@ int cmd_top(const struct options *o)
 	session_describe(c.ss);
 	c.start_ns = sampler_now_ns();
 	usage_update(&c.usage, c.pid, c.start_ns);
-	c.next_refresh = c.start_ns + c.delay_ns;
+	top_model_set_windows(c.model, c.start_ns, c.delay_ns);
 	switch (session_run(c.ss, &hooks)) {
 	case SESSION_EXITED:
 		c.gone = true;

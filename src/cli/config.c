@@ -7,6 +7,7 @@ struct sampler_config config_sampler(const struct options *o, struct elf_cache *
 	return (struct sampler_config){
 		.pid = o->pid,
 		.argv = o->argv,
+		.tid = o->tid,
 		.rate = o->rate,
 		.stack_size = o->stack_size,
 		.idle = o->idle,

@@ -18,6 +18,7 @@ static const char record_usage[] =
 "Sample the call stacks of every thread of a process and write a profile.\n"
 "\n"
 "  -p, --pid PID          attach to a running process\n"
+"  -t, --tid TID          that thread alone (its process is attached)\n"
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
@@ -211,7 +212,126 @@ static int parse_format(const char *s, enum output_format *out)
 		*out = FORMAT_FLAMEGRAPH;
 		return 0;
 	}
+	/* py-spy's name for folded stacks. */
+	if (strcmp(s, "raw") == 0) {
+		*out = FORMAT_FOLDED;
+		return 0;
+	}
 	return -EINVAL;
+}
+
+/* ---- what to say about a command line that does not parse ---- */
+
+/* Edit distance of @a and @b, a swap of two neighbours counting one
+ * ("--dealy"), as optimal string alignment; both short: option and command
+ * names. Names of 63 bytes and more are simply far. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	unsigned char d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (unsigned char)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned char)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1u < best)
+				best = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < best)
+				best = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < best)
+				best = d[i - 2][j - 2] + 1u;
+			d[i][j] = (unsigned char)best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* Close enough to be a typo of each other: a third of the longer name. */
+static bool near_miss(const char *typed, const char *name)
+{
+	size_t d = edit_distance(typed, name), n = strlen(name);
+
+	return d > 0 && d <= (n < 6 ? 1 : n / 3 + 1);
+}
+
+/* What perf or py-spy users type, and what hotspy calls it. */
+static const struct {
+	const char *typed;      /* "-F", "--freq", as typed (before any '=') */
+	const char *hint;
+} foreign_options[] = {
+	{ "-F", "the rate is -r HZ here (perf's -F); stacks are by function by "
+		"default (py-spy's -F)" },
+	{ "--freq", "the rate is -r HZ (--rate) here" },
+	{ "--frequency", "the rate is -r HZ (--rate) here" },
+	{ "-a", "hotspy profiles a process (-p PID, with --subprocesses its "
+		"children), not the whole system (perf's -a)" },
+	{ "--all-cpus", "hotspy profiles a process (-p PID), not the whole system" },
+	{ "-g", "call stacks are always recorded: no -g needed" },
+	{ "--call-graph", "call stacks are always recorded (DWARF unwinding, as "
+			  "--call-graph dwarf): no option needed" },
+	{ "-s", "child processes are --subprocesses here (py-spy's -s)" },
+	{ "-i", "idle threads are --idle here (py-spy's -i)" },
+	{ "-e", "hotspy samples CPU time (--idle: wall-clock time); it has no "
+		"event list (perf's -e)" },
+	{ "--event", "hotspy samples CPU time (--idle: wall-clock time); it has no "
+		     "event list" },
+};
+
+/*
+ * The complaint about argv[optind - 1] (getopt_long returned '?' or ':'),
+ * with what the user probably meant: the option of @longopts nearest a
+ * misspelt long option, the option a perf or py-spy user typed under
+ * hotspy's name, "takes no value" for --flag=value. Returns -EINVAL.
+ */
+static int bad_option(const struct options *o, int c, char **argv,
+		      const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	char typed[64], shown[8];
+	const char *eq;
+	size_t len;
+
+	/* A short option: getopt says which (optopt); "-xyz" is an unknown
+	 * -x, not the word around it. */
+	if (optopt > 0 && optopt < 128 && (arg[0] != '-' || arg[1] != '-')) {
+		snprintf(shown, sizeof(shown), "-%c", optopt);
+		if (c == ':')
+			return usage_error(o, "option '%s' needs a value", shown);
+		for (size_t i = 0; i < sizeof(foreign_options) / sizeof(foreign_options[0]); i++)
+			if (strcmp(foreign_options[i].typed, shown) == 0)
+				return usage_error(o, "unknown option '%s': %s", shown,
+						   foreign_options[i].hint);
+		return usage_error(o, "unknown option '%s'", shown);
+	}
+	eq = strchr(arg, '=');
+	len = eq ? (size_t)(eq - arg) : strlen(arg);
+	snprintf(typed, sizeof(typed), "%.*s", (int)(len < sizeof(typed) ? len : sizeof(typed) - 1),
+		 arg);
+	if (c == ':')
+		return usage_error(o, "option '%s' needs a value", typed);
+	for (size_t i = 0; i < sizeof(foreign_options) / sizeof(foreign_options[0]); i++)
+		if (strcmp(foreign_options[i].typed, arg) == 0 ||
+		    strcmp(foreign_options[i].typed, typed) == 0)
+			return usage_error(o, "unknown option '%s': %s", arg, foreign_options[i].hint);
+	if (strncmp(typed, "--", 2) != 0)
+		return usage_error(o, "unknown option '%s'", arg);
+	for (const struct option *lo = longopts; lo->name; lo++) {
+		if (strcmp(lo->name, typed + 2) == 0 && eq && lo->has_arg == no_argument)
+			return usage_error(o, "option '--%s' takes no value (give '--%s' alone)",
+					   lo->name, lo->name);
+	}
+	for (const struct option *lo = longopts; lo->name; lo++)
+		if (near_miss(typed + 2, lo->name))
+			return usage_error(o, "unknown option '%s'; did you mean '--%s'?", arg,
+					   lo->name);
+	return usage_error(o, "unknown option '%s'", arg);
 }
 
 enum {
@@ -422,10 +542,8 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 			fputs(diff ? diff_usage : flamegraph_usage, stdout);
 			o->command = CMD_NONE;
 			return 0;
-		case ':':
-			return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+			return bad_option(o, c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -440,7 +558,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 }
 
 /*
- * The options of every command that reads a live target: -p, --stack-size,
+ * The options of every command that reads a live target: -p, -t, --stack-size,
  * --no-demangle, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
@@ -453,6 +571,12 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
 			return usage_error(o, "invalid PID '%s': expected a positive number", arg);
 		o->pid = (pid_t)v;
+		return 0;
+	case 't':
+		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
+			return usage_error(o, "invalid TID '%s': expected a thread id (ls "
+					   "/proc/PID/task; py-spy's -t is --threads here)", arg);
+		o->tid = (pid_t)v;
 		return 0;
 	case OPT_STACK_SIZE:
 		if (parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
@@ -538,11 +662,13 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 }
 
 /*
- * -q, -v, -h and getopt's complaints, alike in every command that samples.
+ * -q, -v, -h and getopt's complaints (about an option of @longopts, the
+ * command's), alike in every command that samples.
  * 0 for -q, -v, and -h after printing @usage (o->command is then CMD_NONE:
  * nothing more to do), or the usage error (-EINVAL).
  */
-static int parse_common_option(struct options *o, int c, char **argv, const char *usage)
+static int parse_common_option(struct options *o, int c, char **argv, const char *usage,
+			       const struct option *longopts)
 {
 	switch (c) {
 	case 'q':
@@ -555,10 +681,8 @@ static int parse_common_option(struct options *o, int c, char **argv, const char
 		fputs(usage, stdout);
 		o->command = CMD_NONE;
 		return 0;
-	case ':':
-		return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
 	default:
-		return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+		return bad_option(o, c, argv, longopts);
 	}
 }
 
@@ -568,9 +692,10 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 {
 	if (optind < argc)
 		o->argv = &argv[optind];
-	if (o->pid && o->argv)
-		return usage_error(o, "give either -p PID or a command after --, not both");
-	if (!o->pid && !o->argv)
+	if ((o->pid || o->tid) && o->argv)
+		return usage_error(o, "give either -p PID (or -t TID) or a command after --, "
+				   "not both");
+	if (!o->pid && !o->tid && !o->argv)
 		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
 	return 0;
 }
@@ -622,7 +747,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 			o->json = true;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, dump_usage);
+			r = parse_common_option(o, c, argv, dump_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -645,6 +770,7 @@ static const char top_usage[] =
 "the keys, 'q' to quit.\n"
 "\n"
 "  -p, --pid PID          watch a running process\n"
+"  -t, --tid TID          that thread alone\n"
 "  -- CMD ARGS...         start CMD under hotspy and watch it\n"
 "  -r, --rate HZ          samples per second per thread (default 100)\n"
 "      --delay SECS       seconds between refreshes (default 1)\n"
@@ -669,6 +795,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "tid", required_argument, NULL, 't' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "delay", required_argument, NULL, OPT_DELAY },
@@ -694,7 +821,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 	o->delay = 1.0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:r:d:n:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:qvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
@@ -720,7 +847,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 			o->iterations = (unsigned)v;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, top_usage);
+			r = parse_common_option(o, c, argv, top_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -733,6 +860,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "tid", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -760,7 +888,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts the command. */
-	while ((c = getopt_long(argc, argv, "+:p:o:f:r:d:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:qvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_rule_option(o, c, optarg);
@@ -780,8 +908,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
-				return usage_error(o, "unknown format '%s': expected flamegraph or folded",
-						   optarg);
+				return usage_error(o, "unknown format '%s': expected flamegraph (or "
+						   "svg), speedscope or folded", optarg);
 			break;
 		case OPT_THREADS:
 			o->threads = true;
@@ -793,7 +921,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 			o->stats = true;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, record_usage);
+			r = parse_common_option(o, c, argv, record_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -911,6 +1039,30 @@ static int parse_report(struct options *o, int argc, char **argv)
 	return check_rules(o);
 }
 
+/* A first word that is no command: an option of a command given without it
+ * (`hotspy -p 42`, as py-spy and perf users type), or a typo. Returns
+ * -EINVAL. */
+static int unknown_command(const char *cmd)
+{
+	static const char *const commands[] = { "record", "flamegraph", "diff", "top", "dump" };
+
+	if (cmd[0] == '-') {
+		fprintf(stderr, "hotspy: '%s' needs a command first: 'hotspy record %s ...' "
+			"writes a profile, 'hotspy top %s ...' shows one live, "
+			"'hotspy dump -p PID' prints the stacks once\n", cmd, cmd, cmd);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (near_miss(cmd, commands[i])) {
+			fprintf(stderr, "hotspy: unknown command '%s'; did you mean '%s'?\n", cmd,
+				commands[i]);
+			return -EINVAL;
+		}
+	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
+	fputs(main_usage, stderr);
+	return -EINVAL;
+}
+
 int options_parse(struct options *o, int argc, char **argv)
 {
 	const char *cmd;
@@ -958,7 +1110,5 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->command = CMD_REPORT;
 		return parse_report(o, argc - 1, argv + 1);
 	}
-	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
-	fputs(main_usage, stderr);
-	return -EINVAL;
+	return unknown_command(cmd);
 }

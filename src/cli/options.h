@@ -42,6 +42,8 @@ enum output_format {
 struct options {
 	enum command command;
 	pid_t pid;                 /* -p; 0 when a command is given */
+	pid_t tid;                 /* -t: that thread only (its process is
+				    * found when attaching); 0 for all */
 	char *const *argv;         /* -- CMD ARGS... (NULL-terminated), or NULL */
 	const char *output;        /* -o; NULL = default name */
 	enum output_format format; /* -f */

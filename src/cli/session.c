@@ -10,6 +10,8 @@
 #include "config.h"
 #include "elf_cache.h"
 #include "log.h"
+#include "target.h"
+#include "text.h"
 
 #include "banned.h"
 
@@ -63,9 +65,50 @@ fail:
 	return err;
 }
 
+/*
+ * -p of a thread that is not its process's main one means its process (as
+ * ps and perf -p do); -t TID, that thread of its process. The setup's pid
+ * becomes the process, said in a message. 0 or -errno (reported).
+ */
+static int resolve_target(const struct options *o, struct sampler_config *cfg)
+{
+	char comm[TARGET_COMM_MAX] = "?", name[TARGET_COMM_MAX + 8];
+	pid_t asked = o->tid ? o->tid : cfg->pid, tgid;
+
+	if (!asked || cfg->argv)
+		return 0;
+	tgid = target_thread_group(asked);
+	if (tgid == -ESRCH || tgid == -ENOENT)
+		return o->tid ? log_error(-ESRCH, "no thread %d (check the TID with ls "
+					  "/proc/*/task)", (int)asked) : 0;  /* the sampler says */
+	if (tgid < 0)
+		return 0;
+	target_comm(tgid, comm, sizeof(comm));
+	name[0] = '\0';
+	text_append_safe(name, sizeof(name), 0, comm);
+	if (o->tid) {
+		if (o->pid && o->pid != tgid)
+			return log_error(-EINVAL, "thread %d is not one of process %d's but of "
+					 "process %d (%s)", (int)o->tid, (int)o->pid, (int)tgid, name);
+		cfg->pid = tgid;
+		cfg->tid = o->tid;
+		if (!o->quiet)
+			log_info("sampling thread %d of process %d (%s) alone", (int)o->tid,
+				 (int)tgid, name);
+	} else if (tgid != asked) {
+		cfg->pid = tgid;
+		if (!o->quiet)
+			log_info("%d is a thread of process %d (%s): profiling the whole process "
+				 "(-t %d profiles that thread alone)", (int)asked, (int)tgid, name,
+				 (int)asked);
+	}
+	return 0;
+}
+
 int session_attach(struct session *ss, const struct session_setup *setup)
 {
 	const struct options *o = ss->o;
+	int err;
 
 	if (setup) {
 		ss->setup = *setup;
@@ -78,6 +121,9 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 		};
 	}
 	ss->show_progress = ss->setup.progress && !o->quiet && isatty(STDERR_FILENO);
+	err = resolve_target(o, &ss->setup.sampler);
+	if (err < 0)
+		return err;
 	ss->setup.sampler.cache = ss->cache;
 	ss->setup.sampler.pycodes = ss->pycodes;
 	ss->sampler = sampler_open(ss->setup.kind, &ss->setup.sampler);

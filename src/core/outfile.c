@@ -1,6 +1,7 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,10 +14,14 @@ struct outfile {
 	char *path;     /* the destination, as given */
 	char *tmp;      /* the file written, renamed to @path on commit; NULL
 	                 * when writing @path directly (stdout, a device) */
+	char *given;            /* outfile_open_unique: the name asked for, */
+	size_t stem_len;        /* where a number goes in it, */
+	bool unique;            /* and never replace a file at @path */
 };
 
 static void outfile_release(struct outfile *of)
 {
+	free(of->given);
 	free(of->path);
 	free(of->tmp);
 	free(of);
@@ -111,6 +116,82 @@ err_free:
 	return err;
 }
 
+/* Numbered names tried before giving up. */
+#define UNIQUE_TRIES 1000
+
+/* The name asked for, or STEM-N.REST for @n >= 2, into a new string; NULL
+ * without memory. */
+static char *numbered(const struct outfile *of, unsigned n)
+{
+	char *s;
+
+	if (n < 2)
+		return strdup(of->given);
+	if (asprintf(&s, "%.*s-%u%s", (int)of->stem_len, of->given, n,
+		     of->given + of->stem_len) < 0)
+		return NULL;
+	return s;
+}
+
+int outfile_open_unique(const char *path, size_t stem_len, struct outfile **out)
+{
+	struct outfile *of;
+	struct stat st;
+	int err;
+
+	if (strcmp(path, "-") == 0 || stem_len > strlen(path))
+		return -EINVAL;
+	of = calloc(1, sizeof(*of));
+	if (!of)
+		return -ENOMEM;
+	of->unique = true;
+	of->stem_len = stem_len;
+	of->given = strdup(path);
+	of->path = of->given ? strdup(path) : NULL;
+	/* The first free name now; the commit checks again. */
+	for (unsigned n = 2; of->path && lstat(of->path, &st) == 0 && n < UNIQUE_TRIES; n++) {
+		free(of->path);
+		of->path = numbered(of, n);
+	}
+	if (!of->path) {
+		outfile_release(of);
+		return -ENOMEM;
+	}
+	err = open_temporary(of);
+	if (err) {
+		outfile_release(of);
+		return err;
+	}
+	*out = of;
+	return 0;
+}
+
+/* Put the temporary file at a name no file has: link(2) fails rather than
+ * replace. @of->path becomes the name used. 0 or -errno. */
+static int link_unique(struct outfile *of)
+{
+	for (unsigned n = 1; n < UNIQUE_TRIES; n++) {
+		/* From the name chosen at open, then the numbers after it. */
+		char *name = n == 1 ? of->path : numbered(of, n);
+
+		if (!name)
+			return -ENOMEM;
+		if (link(of->tmp, name) == 0) {
+			if (name != of->path) {
+				free(of->path);
+				of->path = name;
+			}
+			unlink(of->tmp);
+			return 0;
+		}
+		if (name != of->path)
+			free(name);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
 FILE *outfile_stream(struct outfile *of)
 {
 	return of->fp;
@@ -132,10 +213,17 @@ static int flush_stream(FILE *fp)
 
 int outfile_commit(struct outfile *of)
 {
+	return outfile_commit_as(of, NULL, 0);
+}
+
+int outfile_commit_as(struct outfile *of, char *path, size_t size)
+{
 	int err;
 
 	if (of->fp == stdout) {
 		err = flush_stream(stdout);
+		if (path && size)
+			snprintf(path, size, "%s", of->path);
 		outfile_release(of);
 		return err;
 	}
@@ -144,10 +232,14 @@ int outfile_commit(struct outfile *of)
 		err = -errno;
 	if (fclose(of->fp) == EOF && !err)
 		err = -errno;
-	if (!err && of->tmp && rename(of->tmp, of->path) < 0)
+	if (!err && of->tmp && of->unique)
+		err = link_unique(of);
+	else if (!err && of->tmp && rename(of->tmp, of->path) < 0)
 		err = -errno;
 	if (err && of->tmp)
 		unlink(of->tmp);
+	if (path && size)
+		snprintf(path, size, "%s", of->path);
 	outfile_release(of);
 	return err;
 }

@@ -120,6 +120,23 @@ def batch(hotspy, fixtures, expect):
     check(r.returncode == 0, "top -- CMD exits 0 when the program does")
     check("the program exited with status 0" in r.stdout, "the exit is said")
 
+    # A program that works, then sleeps past two refreshes, then exits: the
+    # last window holds no on-CPU sample, and the table kept at the end
+    # shows the whole run's shares, not 0.0 % on every row.
+    busy_then_sleep = ("import time\n"
+                       "t = time.monotonic()\n"
+                       "while time.monotonic() - t < 0.6: pass\n"
+                       "time.sleep(1.3)\n")
+    r = subprocess.run([hotspy, "top", "--batch", "--delay", "0.5", "--", sys.executable,
+                        "-c", busy_then_sleep], capture_output=True, text=True, timeout=60)
+    final = r.stdout.split("hotspy top: ")[-1].splitlines()
+    print("\n".join(final[:6]), r.stderr)
+    rows = rows_of(final)
+    check(r.returncode == 0 and "(shares: whole run)" in "\n".join(final[:3]),
+          "the table kept at the end says its shares are the whole run's")
+    check(len(rows) > 0 and max(row[0] for row in rows) > 10.0,
+          "and it shows them (top %%Own %s)" % (max(row[0] for row in rows) if rows else "-"))
+
     # Wrong input: clear errors, exit 2 / 1.
     r = subprocess.run([hotspy, "top", "--delay", "0"], capture_output=True, text=True)
     check(r.returncode == 2 and "invalid delay" in r.stderr, "a bad --delay is refused")
@@ -199,6 +216,8 @@ def screen_test(hotspy, fixtures, expect, width, height):
         check(len(lines) <= height and all(len(x) <= width for x in lines),
               "the view fits %dx%d" % (width, height))
         check(any("%Own" in x and "TotalTime" in x for x in lines), "the table header shows")
+        check(any("*OwnTime" in x and "Function (file)" in x for x in lines),
+              "the header marks the sort column and names what the rows show")
         rows = rows_of(lines)
         share, tol = expect["spin_a"]
         check(len(rows) > 0 and rows[0][4] == "spin_a" and abs(rows[0][0] - share) <= tol,
@@ -223,6 +242,7 @@ def screen_test(hotspy, fixtures, expect, width, height):
 
         tmux.keys("2")
         s = tmux.wait_for(r"sort: %Total")
+        check("*%Total" in s, "`2` moves the mark to %Total")
         rows = rows_of(s.splitlines())
         check("sort: %Total" in s and rows and
               all(rows[i][1] >= rows[i + 1][1] for i in range(len(rows) - 1)) and
@@ -250,6 +270,11 @@ def screen_test(hotspy, fixtures, expect, width, height):
         s = tmux.wait_for(r"filter: spin_b")
         rows = rows_of(s.splitlines())
         check(rows and all(r[4] == "spin_b" for r in rows), "`/spin_b` keeps only spin_b")
+        tmux.keys("/", "n", "o", "n", "e", "_", "s", "u", "c", "h", "Enter")
+        s = tmux.wait_for(r"filter: none_such")
+        check(not rows_of(s.splitlines()) and 'no function matches the filter "none_such"' in s,
+              "a filter that matches nothing says so")
+        tmux.keys("Escape")
         tmux.keys("?")
         s = tmux.wait_for(r"hotspy top: keys")
         check("pause the display" in s, "`?` shows the keys")

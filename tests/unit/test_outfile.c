@@ -242,6 +242,51 @@ static void test_stdout(void)
 	CHECK_EQ_U64(fflush(stdout), 0);
 }
 
+/* A made-up name never replaces a file: an existing one is skipped at open,
+ * and of two outputs that chose the same free name, the second to commit
+ * takes the next number. */
+static void test_unique(const char *dir)
+{
+	char path[512], p2[512], p3[512], got[512], buf[64];
+	struct outfile *a = NULL, *b = NULL, *c = NULL;
+	size_t stem;
+
+	snprintf(path, sizeof(path), "%s/prog-1.svg", dir);
+	stem = strlen(path) - 4;
+	snprintf(p2, sizeof(p2), "%s/prog-1-2.svg", dir);
+	snprintf(p3, sizeof(p3), "%s/prog-1-3.svg", dir);
+
+	CHECK_EQ_U64(outfile_open_unique(path, stem, &a), 0);
+	CHECK_EQ_U64(outfile_open_unique(path, stem, &b), 0);
+	if (!a || !b)
+		return;
+	CHECK_STR(outfile_path(a), path);
+	CHECK_STR(outfile_path(b), path);       /* both saw the name free */
+	fputs("first", outfile_stream(a));
+	fputs("second", outfile_stream(b));
+	CHECK_EQ_U64(outfile_commit_as(a, got, sizeof(got)), 0);
+	CHECK_STR(got, path);
+	CHECK_EQ_U64(outfile_commit_as(b, got, sizeof(got)), 0);
+	CHECK_STR(got, p2);
+	read_file(path, buf, sizeof(buf));
+	CHECK_STR(buf, "first");
+	read_file(p2, buf, sizeof(buf));
+	CHECK_STR(buf, "second");
+
+	/* Both names taken now: the next open picks -3 at once. */
+	CHECK_EQ_U64(outfile_open_unique(path, stem, &c), 0);
+	if (c) {
+		CHECK_STR(outfile_path(c), p3);
+		CHECK_EQ_U64(outfile_commit(c), 0);
+	}
+	CHECK(access(p3, F_OK) == 0);
+	CHECK_EQ_U64(dir_entries(dir, NULL, 0), 3);
+	CHECK(outfile_open_unique("-", 0, &c) == -EINVAL);
+	unlink(path);
+	unlink(p2);
+	unlink(p3);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotspy-test-outfile-XXXXXX";
@@ -259,6 +304,7 @@ int main(void)
 	test_commit_fails(dir);
 	test_fifo(dir);
 	test_stdout();
+	test_unique(dir);
 	CHECK_EQ_U64(dir_entries(dir, NULL, 0), 0);
 	rmdir(dir);
 	return check_status();

@@ -249,7 +249,92 @@ static void test_kernel_and_format(void)
 	memset(line, 'x', sizeof(line));
 	CHECK(top_format_row(line, 12, &rows[0], 2, 0.01) == 11);
 	CHECK(line[11] == '\0' && line[12] == 'x');
-	CHECK(strlen(top_table_header()) > 0 && strstr(top_table_header(), "%Own") != NULL);
+	top_model_free(m);
+}
+
+/* The header marks the sort column and names what the rows show; its
+ * columns line up with the rows'. */
+static void test_header(void)
+{
+	struct top_row r = { .function = "f", .file = "/src/f.c", .module = "[vdso]",
+			     .own_win = 1, .total_win = 1, .own_all = 1, .total_all = 1 };
+	char head[256], row[256];
+	size_t len;
+
+	len = top_table_header(head, sizeof(head), TOP_SORT_OWN_TIME, false);
+	CHECK(len == strlen(head));
+	CHECK(strstr(head, "*OwnTime") != NULL);
+	CHECK(strstr(head, "*%Own") == NULL && strstr(head, "*TotalTime") == NULL);
+	CHECK(strstr(head, "Function (file)") != NULL && strstr(head, "file:line") == NULL);
+	top_format_row(row, sizeof(row), &r, 1, 0.01);
+	/* The function column starts where its title does. */
+	CHECK(strstr(row, "f (f.c)") - row == strstr(head, "Function") - head);
+	/* A module already bracketed is not bracketed twice. */
+	CHECK(strstr(row, " [vdso]") != NULL && strstr(row, "[[vdso]]") == NULL);
+
+	top_table_header(head, sizeof(head), TOP_SORT_TOTAL, true);
+	CHECK(strstr(head, "*%Total") != NULL && strstr(head, "Function (file:line)") != NULL);
+	/* The same widths whichever column is marked. */
+	CHECK(strlen(head) == top_table_header(row, sizeof(row), TOP_SORT_OWN, true));
+	memset(head, 'x', sizeof(head));
+	CHECK(top_table_header(head, 10, TOP_SORT_OWN, false) < 10 && head[9] == '\0');
+}
+
+/* Once the program is gone the window since the last refresh is empty:
+ * the whole run's shares are shown instead of a table of 0.0 %. */
+static void test_whole_run(void)
+{
+	struct top_model *m = top_model_new();
+	struct top_query q = { .sort = TOP_SORT_OWN };
+	static const uint64_t s[] = { A_LEAF10, A_MAIN };
+	const struct top_row *rows, *r;
+	ssize_t n;
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	add(m, 1, s, 2, 3);
+	CHECK(top_model_next_window(m) == 0);
+	CHECK(top_model_next_window(m) == 0);          /* an empty last window */
+	n = top_model_rows(m, NULL, &q, &rows);
+	r = find(rows, n, "leaf", 0);
+	CHECK(r != NULL && r->own_win == 0 && r->own_all == 3);
+	q.whole_run = true;
+	n = top_model_rows(m, NULL, &q, &rows);
+	r = find(rows, n, "leaf", 0);
+	CHECK(r != NULL && r->own_win == 3 && r->total_win == 3);
+	top_model_free(m);
+}
+
+/* Windows on a steady clock: a sample closes the window its time is past,
+ * whenever it is added. */
+static void test_clock(void)
+{
+	struct top_model *m = top_model_new();
+	static const uint64_t s[] = { A_LEAF10, A_MAIN };
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	CHECK(top_model_clock(m, 5000) == 0);           /* no clock set */
+	top_model_set_windows(m, 1000, 100);
+	CHECK(top_model_clock(m, 1000) == 0);
+	add(m, 1, s, 2, 2);
+	CHECK(top_model_clock(m, 1099) == 0);
+	add(m, 1, s, 2, 1);
+	/* At 1100 the first window [1000, 1100) closes with its 3. */
+	CHECK(top_model_clock(m, 1100) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 3);
+	add(m, 1, s, 2, 5);
+	CHECK(top_model_clock(m, 1150) == 0);
+	/* Far later: [1100, 1200) closes with its 5; the empty windows up to
+	 * 1450 are skipped, the next ends at 1500. */
+	CHECK(top_model_clock(m, 1450) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 5);
+	CHECK(top_model_clock(m, 1499) == 0);
+	CHECK(top_model_clock(m, 1500) == 1);
+	CHECK_EQ_U64(top_model_window_total(m, 0), 0);
+	CHECK_EQ_U64(top_model_all_total(m, 0), 8);
 	top_model_free(m);
 }
 
@@ -291,6 +376,9 @@ int main(void)
 {
 	test_counts();
 	test_kernel_and_format();
+	test_header();
+	test_whole_run();
+	test_clock();
 	test_procfs();
 	test_text();
 	return check_status();
