@@ -1024,7 +1024,7 @@ static int parse_report(struct options *o, int argc, char **argv)
 			o->markdown = true;
 			break;
 		default:
-			r = parse_common_option(o, c, argv, report_usage);
+			r = parse_common_option(o, c, argv, report_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
 				return r;
 			break;
@@ -1044,7 +1044,8 @@ static int parse_report(struct options *o, int argc, char **argv)
  * -EINVAL. */
 static int unknown_command(const char *cmd)
 {
-	static const char *const commands[] = { "record", "flamegraph", "diff", "top", "dump" };
+	static const char *const commands[] = { "record", "report", "flamegraph", "diff", "top",
+						"dump" };
 
 	if (cmd[0] == '-') {
 		fprintf(stderr, "hotspy: '%s' needs a command first: 'hotspy record %s ...' "
