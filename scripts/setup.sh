@@ -34,6 +34,9 @@ PACKAGES=(
 )
 # python3-jsonschema: speedscope output checked against its schema.
 PACKAGES+=(python3-jsonschema)
+# zlib1g-dev: pprof output is gzip'd (flamegraph/pprof.c). golang-go: the
+# pprof test checks the files with a real decoder, 'go tool pprof'.
+PACKAGES+=(zlib1g-dev golang-go)
 # libc6-dbg: libc's separate debug file (by build-id), so that its internal
 # functions (start_thread, clone3) are named, as perf names them.
 PACKAGES+=(libc6-dbg)
