@@ -20,8 +20,9 @@ static const char record_usage[] =
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
-"  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON) or folded; by\n"
-"                         default from the name: .svg, .json, else folded\n"
+"  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON), pprof (gzip'd\n"
+"                         protobuf) or folded; by default from the name:\n"
+"                         .svg, .json, .pb.gz or .pprof, else folded\n"
 "  -r, --rate HZ          samples per second per thread (default 100, max 10000)\n"
 "  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
 "                         exits, or Ctrl-C / SIGTERM)\n"
@@ -47,6 +48,10 @@ static const char record_usage[] =
 "                         known (default: functions, so that stacks\n"
 "                         aggregate by function)\n"
 "      --stats            print sampler timing statistics at the end\n"
+"      --summary-json FILE  write the run's summary and top functions as\n"
+"                         JSON to FILE ('-' for stdout)\n"
+"      --keep-running     leave a program started with -- running when the\n"
+"                         recording ends (default: it is ended with it)\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
 "  -h, --help             this help\n"
@@ -234,6 +239,8 @@ enum {
 	OPT_DELAY,
 	OPT_BATCH,
 	OPT_ITERATIONS,
+	OPT_KEEP_RUNNING,
+	OPT_SUMMARY_JSON,
 };
 
 /* The SVG options record and flamegraph share. 0 when @c was one, -ENOENT
@@ -411,6 +418,9 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 	case OPT_NOLINENO:
 		/* py-spy's --nolineno: frames by function, hotspy's default. */
 		o->lines = false;
+		return 0;
+	case OPT_KEEP_RUNNING:
+		o->keep_running = true;
 		return 0;
 	case OPT_DEBUG_DIR:
 		if (!*arg)
@@ -595,6 +605,7 @@ static const char top_usage[] =
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
+"      --keep-running     leave a program started with -- running on quit\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
 "  -h, --help             this help\n";
@@ -608,6 +619,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "iterations", required_argument, NULL, 'n' },
+		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "idle", no_argument, NULL, OPT_IDLE },
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
@@ -678,6 +690,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
+		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
 		PYTHON_LONGOPTS,
@@ -711,7 +725,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
-				return usage_error(o, "unknown format '%s': expected flamegraph or folded",
+				return usage_error(o, "unknown format '%s': expected flamegraph, "
+						   "speedscope, pprof or folded",
 						   optarg);
 			break;
 		case OPT_THREADS:
@@ -723,6 +738,11 @@ static int parse_record(struct options *o, int argc, char **argv)
 		case OPT_STATS:
 			o->stats = true;
 			break;
+		case OPT_SUMMARY_JSON:
+			if (!*optarg)
+				return usage_error(o, "empty --summary-json path");
+			o->summary_json = optarg;
+			break;
 		default:
 			r = parse_common_option(o, c, argv, record_usage);
 			if (r < 0 || o->command == CMD_NONE)
@@ -730,7 +750,12 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		}
 	}
-	return parse_target_command(o, argc, argv);
+	r = parse_target_command(o, argc, argv);
+	if (r == 0 && o->summary_json && o->output && strcmp(o->summary_json, "-") == 0 &&
+	    strcmp(o->output, "-") == 0)
+		return usage_error(o, "the profile (-o -) and --summary-json - cannot both go "
+				   "to stdout");
+	return r;
 }
 
 int options_parse(struct options *o, int argc, char **argv)
