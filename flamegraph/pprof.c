@@ -84,6 +84,8 @@ struct writer {
 	struct htable location_index;
 	struct pb_buf body;            /* samples, locations: encoded as found */
 	struct pb_buf msg, sub, packed;   /* scratch */
+	uint32_t *ids;                 /* one sample's location ids */
+	size_t ids_cap;
 	uint64_t period_ns;
 	uint32_t s_pid, s_tid, s_thread, s_process;   /* label keys */
 };
@@ -328,13 +330,22 @@ static int write_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx
 	uint32_t thread_name = string_of(w, t->name);
 
 	/* Locations first: each is encoded into the body on first use, and
-	 * the sample's own message is built in the scratch buffers. */
-	w->packed.len = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t id = location_id(w, t->pid, addrs[i]);
+	 * the sample's own message is built in the scratch buffers. They are
+	 * met root first, so the first mapping is the one of the first
+	 * stack's root (_start: the program), which pprof takes as the main
+	 * binary. */
+	if (n > w->ids_cap) {
+		uint32_t *bigger = array_grow(w->ids, &w->ids_cap, n, sizeof(*bigger));
 
-		pb_put_raw_varint(&w->packed, id);
+		if (!bigger)
+			return -ENOMEM;
+		w->ids = bigger;
 	}
+	for (size_t i = n; i-- > 0; )
+		w->ids[i] = location_id(w, t->pid, addrs[i]);
+	w->packed.len = 0;
+	for (size_t i = 0; i < n; i++)
+		pb_put_raw_varint(&w->packed, w->ids[i]);
 	w->msg.len = 0;
 	pb_put_message(&w->msg, SAMPLE_LOCATION_ID, &w->packed);
 	w->packed.len = 0;
@@ -502,6 +513,7 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	free(w.mappings);
 	free(w.functions);
 	free(w.locations);
+	free(w.ids);
 	htable_release(&w.string_index);
 	htable_release(&w.mapping_index);
 	htable_release(&w.function_index);
