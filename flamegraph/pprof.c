@@ -525,6 +525,9 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 
 /* Deepest stack read, in frames (a location's lines count each). */
 #define PPROF_DEPTH_MAX 65536
+/* Most frames added over a whole file: a small file whose samples each
+ * name one location of thousands of lines would otherwise cost hours. */
+#define PPROF_FRAMES_MAX (UINT64_C(1) << 28)
 /* Longest name made, in bytes, as the folded writer cuts them. */
 #define NAME_MAX_LEN 1024
 
@@ -582,6 +585,7 @@ struct reader {
 	size_t nlevels, levels_cap, frames_cap, offs_cap;
 	uint64_t *loc_ids;
 	size_t nloc_ids, loc_ids_cap;
+	uint64_t frames_added;   /* against PPROF_FRAMES_MAX */
 };
 
 static int grow(void *pp, size_t *cap, size_t n, size_t size)
@@ -891,6 +895,8 @@ static int level_push(struct reader *r, size_t start, const struct frame *f)
 {
 	if (r->nlevels >= PPROF_DEPTH_MAX)
 		return -EINVAL;
+	if (++r->frames_added > PPROF_FRAMES_MAX)
+		return -E2BIG;
 	if (grow(&r->levels, &r->levels_cap, r->nlevels, sizeof(*r->levels)) < 0 ||
 	    grow(&r->frames, &r->frames_cap, r->nlevels, sizeof(*r->frames)) < 0 ||
 	    grow(&r->offs, &r->offs_cap, r->nlevels, sizeof(*r->offs)) < 0)
@@ -1131,6 +1137,8 @@ static int add_sample(struct reader *r, const struct byte_range *b, size_t value
 		for (size_t k = loc->nlines; !err && k-- > 0; )
 			err = add_line(r, loc, k);
 	}
+	if (err == -E2BIG)
+		return -EINVAL;   /* the whole file is too big to read */
 	if (err)
 		return err == -EINVAL ? 1 : err;
 	if (!r->nlevels)

@@ -66,7 +66,8 @@ struct pprof_read_stats {
  * nothing. Frames are named as folded names them: inlined lines get "_[i]",
  * locations of a [kernel...] mapping "_[k]", and a function with a file but
  * no mapping is a Python frame, "name (short file)". @opts and @st may be
- * NULL. 0, -EINVAL (not pprof, malformed, or too big), -ENOMEM or -EIO.
+ * NULL. 0, -EINVAL (not pprof, malformed, or too big: more than 2^28
+ * frames in all), -ENOMEM or -EIO.
  */
 int pprof_read(struct flametree *t, FILE *in, const struct pprof_read_options *opts,
 	       struct pprof_read_stats *st);
