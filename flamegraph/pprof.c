@@ -331,9 +331,7 @@ static int write_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx
 
 	/* Locations first: each is encoded into the body on first use, and
 	 * the sample's own message is built in the scratch buffers. They are
-	 * met root first, so the first mapping is the one of the first
-	 * stack's root (_start: the program), which pprof takes as the main
-	 * binary. */
+	 * met root first (see pprof_write). */
 	if (n > w->ids_cap) {
 		uint32_t *bigger = array_grow(w->ids, &w->ids_cap, n, sizeof(*bigger));
 
@@ -360,6 +358,38 @@ static int write_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx
 		put_label(&w->msg, &w->sub, w->s_thread, thread_name, 0);
 	pb_put_message(&w->body, PROFILE_SAMPLE, &w->msg);
 	return w->body.err;
+}
+
+/* For the pre-pass: the mapping of the program itself, found by its
+ * name (a comm: at most 15 bytes of the file's name). */
+static int find_program(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
+{
+	struct writer *w = ctx;
+	const struct profile_thread *t = profile_thread_at(w->p, thread);
+	const char *name = profile_process_name(w->p, t->pid);
+	size_t n, len;
+	const uint64_t *addrs = profile_stack(w->p, stack, &n);
+
+	(void)count;
+	if (t->tid != t->pid)
+		return 0;   /* the main thread's name is the program's */
+	if (!name || strchr(name, ' '))
+		name = t->name;   /* --subprocesses names it "NAME (PID)" */
+	len = strnlen(name, 16);
+	if (!len || len > 15)
+		return 0;
+	for (size_t i = n; i-- > 0; ) {
+		const struct mapping *m;
+
+		if (addrspace_of(addrs[i]) != ADDR_SPACE_USER)
+			continue;
+		m = symbolizer_mapping(w->sym, t->pid, addrs[i], NULL, NULL);
+		if (m && mapping_is_file(m) && strncmp(mapping_module(m), name, len) == 0) {
+			mapping_id(w, t->pid, addrs[i]);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void put_value_type(struct writer *w, struct pb_buf *out, uint32_t field,
@@ -422,41 +452,49 @@ static void write_tables(struct writer *w, struct pb_buf *out, const struct ppro
 			     w->strings[i].len);
 }
 
-/* Gzip @len bytes of @data to @out (zlib's deflate with a gzip wrapper). */
-static int gzip_write(FILE *out, const uint8_t *data, size_t len)
+/* Gzip the bytes of @bufs[0..n), one after the other, to @out (zlib's
+ * deflate with a gzip wrapper). 0, -ENOMEM or -EIO. */
+static int gzip_write(FILE *out, const struct pb_buf *bufs, size_t n)
 {
 	unsigned char chunk[64 * 1024];
 	z_stream z = { 0 };
-	int zr, err = 0;
+	int zr = Z_OK, err = 0;
 
 	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
 			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
-	z.next_in = (Bytef *)(uintptr_t)data;
-	do {
-		uInt take = len > (1u << 30) ? 1u << 30 : (uInt)len;
-		int flush;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *data = bufs[i].data;
+		size_t len = bufs[i].len;
 
-		z.next_in = (Bytef *)(uintptr_t)data;
-		z.avail_in = take;
-		data += take;
-		len -= take;
-		flush = len ? Z_NO_FLUSH : Z_FINISH;
 		do {
-			z.next_out = chunk;
-			z.avail_out = sizeof(chunk);
-			zr = deflate(&z, flush);
-			if (zr == Z_STREAM_ERROR) {
-				err = -EIO;
-				goto out;
-			}
-			if (fwrite(chunk, 1, sizeof(chunk) - z.avail_out, out) !=
-			    sizeof(chunk) - z.avail_out) {
-				err = -EIO;
-				goto out;
-			}
-		} while (z.avail_out == 0);
-	} while (len);
+			/* avail_in is 32 bits: big buffers go in slices. */
+			uInt take = len > (1u << 30) ? 1u << 30 : (uInt)len;
+			int flush;
+
+			z.next_in = (Bytef *)(uintptr_t)data;
+			z.avail_in = take;
+			data += take;
+			len -= take;
+			flush = len || i + 1 < n ? Z_NO_FLUSH : Z_FINISH;
+			do {
+				size_t have;
+
+				z.next_out = chunk;
+				z.avail_out = sizeof(chunk);
+				zr = deflate(&z, flush);
+				if (zr == Z_STREAM_ERROR) {
+					err = -EIO;
+					goto out;
+				}
+				have = sizeof(chunk) - z.avail_out;
+				if (fwrite(chunk, 1, have, out) != have) {
+					err = -EIO;
+					goto out;
+				}
+			} while (z.avail_out == 0);
+		} while (len);
+	}
 	if (zr != Z_STREAM_END)
 		err = -EIO;
 out:
@@ -479,6 +517,10 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	w.s_tid = string_of(&w, "tid");
 	w.s_thread = string_of(&w, "thread");
 	w.s_process = string_of(&w, "process");
+	/* pprof takes the first mapping as the main binary (its File: and
+	 * Build ID:): the program's, when a stack of its main thread shows it;
+	 * else the first stack's root, as locations are met root first. */
+	profile_for_each(p, find_program, &w);
 	err = profile_for_each(p, write_pair, &w);
 	if (!err) {
 		write_tables(&w, &tail, o);
@@ -487,19 +529,10 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	}
 	if (!err) {
 		/* A message is its fields in any order: the body and the tail
-		 * concatenated are one Profile. */
-		uint8_t *all = malloc(w.body.len + tail.len + 1);
+		 * one after the other are one Profile. */
+		const struct pb_buf parts[] = { w.body, tail };
 
-		if (!all) {
-			err = -ENOMEM;
-		} else {
-			if (w.body.len)
-				memcpy(all, w.body.data, w.body.len);
-			if (tail.len)
-				memcpy(all + w.body.len, tail.data, tail.len);
-			err = gzip_write(out, all, w.body.len + tail.len);
-			free(all);
-		}
+		err = gzip_write(out, parts, 2);
 	}
 	if (!err && (fflush(out) == EOF || ferror(out)))
 		err = -EIO;

@@ -105,11 +105,15 @@ const struct mapping *symbolizer_mapping(struct symbolizer *sym, pid_t pid, uint
 {
 	(void)sym;
 	(void)pid;
-	*build_id = NULL;
-	*build_id_len = 0;
+	if (build_id) {
+		*build_id = NULL;
+		*build_id_len = 0;
+	}
 	if (addr >= prog_map.start && addr < prog_map.end) {
-		*build_id = prog_build_id;
-		*build_id_len = sizeof(prog_build_id);
+		if (build_id) {
+			*build_id = prog_build_id;
+			*build_id_len = sizeof(prog_build_id);
+		}
 		return &prog_map;
 	}
 	if (addr >= lib_map.start && addr < lib_map.end)
