@@ -271,6 +271,24 @@ static bool wait_child(pid_t pid, double secs, int *status)
 
 static void end_program(struct session *ss, struct session_program_end *out);
 
+/* Whether the started program has ended (*@status its wait status, -1 when
+ * unknown) or still runs. */
+static bool program_ended(const struct session *ss, int *status)
+{
+	pid_t r;
+
+	*status = ss->exit_status;
+	if (ss->exit_status >= 0)
+		return true;
+	r = waitpid(ss->pid, status, WNOHANG);
+	if (r == ss->pid)
+		return true;
+	/* Not our child any more (reaped, its status unknown): its pid may
+	 * be another process's by now, so no signal must be sent to it. */
+	*status = -1;
+	return r < 0 && errno == ECHILD;
+}
+
 void session_end_program(struct session *ss, struct session_program_end *out)
 {
 	if (ss->program_done) {
@@ -290,10 +308,7 @@ static void end_program(struct session *ss, struct session_program_end *out)
 	if (!ss->o->argv || ss->pid <= 0)
 		return;
 	out->pid = ss->pid;
-	out->status = ss->exit_status;
-	if (ss->exit_status >= 0 || waitpid(ss->pid, &status, WNOHANG) == ss->pid) {
-		if (ss->exit_status < 0)
-			out->status = status;
+	if (program_ended(ss, &out->status)) {
 		out->what = SESSION_PROGRAM_EXITED;
 		return;
 	}
