@@ -3,6 +3,7 @@
  * the three ways of writing them.
  */
 #include "report.h"
+#include "pprof.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -138,6 +139,46 @@ static bool folded_has_threads(const struct flametree *t)
 	return seen > 0;
 }
 
+/* A gzip'd perftools profile: its thread labels become the "NAME (TID)"
+ * level folded --threads writes. */
+static int read_pprof(struct flametree *t, const char *buf, size_t len, bool lines,
+		      struct report_input *in)
+{
+	struct pprof_read_options po = { .threads = true, .lines = lines };
+	struct pprof_read_stats ps = { 0 };
+	int err;
+
+	in->format = "pprof";
+	err = pprof_read_buffer(t, (const uint8_t *)buf, len, &po, &ps);
+	if (err == -EINVAL)
+		snprintf(in->error, sizeof(in->error), "not a pprof profile, or a damaged one "
+			 "(a gzip'd perftools.profiles.Profile expected)");
+	if (err < 0)
+		return err;
+	in->unit = ps.value_type[0] && strcmp(ps.value_type, "samples") != 0 ?
+		   "nanoseconds" : "samples";
+	in->thread_level = folded_has_threads(t);
+	return 0;
+}
+
+static int read_speedscope(struct flametree *t, const char *buf, size_t len, bool lines,
+			   struct report_input *in)
+{
+	struct speedscope_info info;
+	int err;
+
+	in->format = "speedscope";
+	err = speedscope_read(t, buf, len, lines, &info);
+	if (err == -EINVAL)
+		snprintf(in->error, sizeof(in->error), "not a speedscope profile: %s (at byte %zu)",
+			 info.error, info.error_at);
+	if (err < 0)
+		return err;
+	in->unit = info.unit;
+	in->thread_level = true;
+	return 0;
+}
+
 int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 		struct report_input *in)
 {
@@ -146,37 +187,22 @@ int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 	int err;
 
 	memset(in, 0, sizeof(*in));
-	/* PPROF: a gzip'd perftools profile starts 1f 8b. The pprof reader
-	 * (flamegraph/pprof.h) is dispatched here. */
-	if (len >= 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b) {
-		in->format = "pprof";
-		snprintf(in->error, sizeof(in->error), "pprof input not supported yet");
-		return -ENOTSUP;
-	}
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
 		i++;
-	if (i < len && buf[i] == '{') {
-		struct speedscope_info info;
-
-		in->format = "speedscope";
-		err = speedscope_read(t, buf, len, lines, &info);
-		if (err == -EINVAL)
-			snprintf(in->error, sizeof(in->error), "not a speedscope profile: %s "
-				 "(at byte %zu)", info.error, info.error_at);
-		if (err < 0)
-			return err;
-		in->unit = info.unit;
-		in->thread_level = true;
+	if (len >= 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b) {
+		err = read_pprof(t, buf, len, lines, in);
+	} else if (i < len && buf[i] == '{') {
+		err = read_speedscope(t, buf, len, lines, in);
 	} else {
 		in->format = "folded";
 		in->unit = "samples";
 		err = flametree_add_folded(t, buf, len, false, &st);
-		if (err < 0)
-			return err;
 		in->malformed = st.malformed;
 		in->first_malformed = st.first_malformed;
-		in->thread_level = folded_has_threads(t);
+		in->thread_level = err == 0 && folded_has_threads(t);
 	}
+	if (err < 0)
+		return err;
 	if (!(flametree_total(t) > 0)) {
 		if (st.malformed)
 			snprintf(in->error, sizeof(in->error), "no stacks: %zu malformed lines (the "

@@ -36,7 +36,7 @@ void report_name_split(const char *name, size_t len, struct report_name *out);
 
 /* What a reader learned of one input. */
 struct report_input {
-	const char *format;     /* "folded", "speedscope" (static) */
+	const char *format;     /* "folded", "speedscope", "pprof" (static) */
 	const char *unit;       /* of the weights: "samples", "milliseconds", "bytes" */
 	bool thread_level;      /* stacks have a thread level */
 	size_t malformed;       /* folded lines skipped, the first at line: */
@@ -51,8 +51,8 @@ struct report_input {
  * lines in their names. The folded reader knows a thread level by hotspy's
  * spelling: every name below a process root is "NAME (TID)" (what
  * record --threads writes); a speedscope file has one (a profile per
- * thread). Returns 0; -EINVAL (no stacks, malformed) or -ENOTSUP (pprof)
- * with the reason in in->error; -ENOMEM.
+ * thread), pprof one from its thread labels. Returns 0; -EINVAL (no
+ * stacks, malformed) with the reason in in->error; -ENOMEM.
  */
 int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 		struct report_input *in);

@@ -44,7 +44,9 @@ PACKAGES=(
 # util-linux: the process tools (ps, pgrep, taskset, script) tests use.
 # python3-jsonschema: speedscope output checked against its schema. tmux:
 # the terminal test of 'hotspy top' (a pane of a fixed size, read back with
-# capture-pane). python3-dev: the system interpreter's headers (Debian 12:
+# capture-pane). zlib1g-dev: pprof output is gzip'd
+# (flamegraph/pprof.c). golang-go: the pprof test checks the files with a
+# real decoder, 'go tool pprof'. python3-dev: the system interpreter's headers (Debian 12:
 # python3.11-dev), against which tests/python/pylayout_test.py checks
 # hotspy's 3.11 layout. groff-base and man-db: the manual page read back.
 # chromium, nodejs, npm: the browser test of the SVG flamegraph

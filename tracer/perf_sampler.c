@@ -796,8 +796,10 @@ static int perf_poll(struct sampler *s)
 		ring_drain(s, &b->rings[i]);
 	names_compact(b);
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo != SIGCHLD)
+		if (si.ssi_signo != SIGCHLD) {
+			s->signal = (int)si.ssi_signo;
 			return SAMPLER_SIGNALLED;
+		}
 	}
 	check_exit(s);
 	if (b->exited) {

@@ -842,7 +842,8 @@ static int ptrace_poll(struct sampler *s)
 			return SAMPLER_EXITED;
 		now = sampler_now_ns();
 		/* Checked even when ticks run late, so Ctrl-C always ends. */
-		if (wait_signal(&set, now < b->next_tick_ns ? b->next_tick_ns - now : 0))
+		s->signal = wait_signal(&set, now < b->next_tick_ns ? b->next_tick_ns - now : 0);
+		if (s->signal)
 			return SAMPLER_SIGNALLED;
 		now = sampler_now_ns();
 		if (now >= b->next_tick_ns)

@@ -388,6 +388,18 @@ void sampler_close(struct sampler *s)
 	sampler_free(s);
 }
 
+int sampler_close_status(struct sampler *s)
+{
+	int status;
+
+	if (!s)
+		return -1;
+	s->ops->close(s);
+	status = s->exit_status;
+	sampler_free(s);
+	return status;
+}
+
 const char *sampler_name(const struct sampler *s) { return s->ops->name; }
 const char *sampler_reason(const struct sampler *s) { return s->reason; }
 pid_t sampler_pid(const struct sampler *s) { return s->pid; }
@@ -426,6 +438,7 @@ const struct sampler_stats *sampler_stats(struct sampler *s)
 	return &s->stats;
 }
 int sampler_exit_status(const struct sampler *s) { return s->exit_status; }
+int sampler_signal(const struct sampler *s) { return s->signal; }
 
 size_t sampler_thread_count(const struct sampler *s)
 {

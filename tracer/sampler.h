@@ -145,6 +145,14 @@ int sampler_poll(struct sampler *s, sample_fn fn, void *ctx);
 /* Detach from the target (which runs on) and free. Accepts NULL. */
 void sampler_close(struct sampler *s);
 
+/*
+ * As sampler_close, and return the exit status (wait(2) format) of a started
+ * command that was seen to end, also while it was being detached (the
+ * detach reaps it then, so sampler_exit_status before the close misses it);
+ * -1 when it runs on, was attached by PID, or @s is NULL.
+ */
+int sampler_close_status(struct sampler *s);
+
 /* The backend's name, "perf" or "ptrace" (a static string: valid after
  * sampler_close too). */
 const char *sampler_name(const struct sampler *s);
@@ -172,5 +180,8 @@ const struct sampler_stats *sampler_stats(struct sampler *s);
 /* Exit status of a started command once SAMPLER_EXITED (wait(2) format),
  * -1 when unknown or attached by PID. */
 int sampler_exit_status(const struct sampler *s);
+/* The signal (SIGINT, SIGTERM, SIGHUP) that made the last sampler_poll
+ * return SAMPLER_SIGNALLED, 0 before any. */
+int sampler_signal(const struct sampler *s);
 
 #endif

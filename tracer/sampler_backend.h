@@ -69,6 +69,7 @@ struct sampler {
 	char comm[64];
 	char reason[320];      /* why this backend: shown with -v, and on fallback */
 	int exit_status;
+	int signal;             /* the signal of the last SAMPLER_SIGNALLED */
 	struct sampler_proc **procs;
 	size_t nprocs, procs_cap;
 	size_t last_proc;      /* index of the last lookup: samples come in runs */

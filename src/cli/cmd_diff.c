@@ -3,7 +3,8 @@
  * profiles. The graph has AFTER's shape; each frame is coloured by how its
  * samples changed against the same path in BEFORE (red more, blue fewer).
  * Or, with -f folded, the two-column text "STACK BEFORE AFTER" that
- * `hotspy flamegraph` (and flamegraph.pl) draw the same way.
+ * `hotspy flamegraph` (and flamegraph.pl) draw the same way. Either
+ * profile may be a pprof file.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,14 +15,17 @@
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
+#include "pprof.h"
 #include "svg.h"
 
 #include "banned.h"
 
-/* Read folded file @name into a new sorted tree; NULL after reporting. */
+/* Read folded (or pprof) file @name into a new sorted tree; NULL after
+ * reporting. */
 static struct flametree *read_tree(const char *name, bool reverse)
 {
 	struct flametree_stats st = { 0 };
+	struct pprof_read_options po = { .reverse = reverse };
 	struct flametree *t;
 	FILE *in = fopen(name, "r");
 	int err;
@@ -32,8 +36,18 @@ static struct flametree *read_tree(const char *name, bool reverse)
 		return NULL;
 	}
 	t = flametree_new();
-	err = t ? flametree_read_folded(t, in, reverse, &st) : -ENOMEM;
+	if (!t)
+		err = -ENOMEM;
+	else if (pprof_input_is(in, name))
+		err = pprof_read(t, in, &po, NULL);
+	else
+		err = flametree_read_folded(t, in, reverse, &st);
 	fclose(in);
+	if (err == -EINVAL) {
+		log_error(err, "cannot read %s: not a pprof profile, or a damaged one", name);
+		flametree_free(t);
+		return NULL;
+	}
 	if (err == 0)
 		err = flametree_sort(t);
 	if (err < 0) {

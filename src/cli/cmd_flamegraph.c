@@ -2,9 +2,11 @@
  * cmd_flamegraph.c - hotspy flamegraph: folded stacks from a file or stdin
  * to an interactive SVG. Malformed lines are counted and reported, never
  * fatal; an input without a single stack is an error. Two-column input
- * ("STACK BEFORE AFTER") is drawn as a differential flamegraph.
+ * ("STACK BEFORE AFTER") is drawn as a differential flamegraph. A pprof
+ * file (gzip'd, or a plain .pb/.pprof protobuf) is read too.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +15,30 @@
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
+#include "pprof.h"
 #include "svg.h"
 
 #include "banned.h"
+
+/* A pprof file into @t; 0 or -errno (reported). */
+static int read_pprof(struct flametree *t, FILE *in, const char *name, const struct options *o,
+		      size_t *samples)
+{
+	struct pprof_read_options po = { .reverse = o->reverse };
+	struct pprof_read_stats st;
+	int err = pprof_read(t, in, &po, &st);
+
+	if (err == -EINVAL)
+		return log_error(err, "cannot read %s: not a pprof profile, or a damaged one "
+				 "(at most %u MiB)", name, PPROF_INPUT_MAX >> 20);
+	if (err < 0)
+		return log_error(err, "cannot read %s: %s", name, strerror(-err));
+	if (st.skipped)
+		log_warn("%zu samples of %s skipped: no %s value, or unknown locations",
+			 st.skipped, name, st.value_type);
+	*samples = st.samples;
+	return 0;
+}
 
 int cmd_flamegraph(const struct options *o)
 {
@@ -42,7 +65,13 @@ int cmd_flamegraph(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	err = flametree_read_folded_pair(t, before, in, o->reverse, &st);
+	if (pprof_input_is(in, in_name)) {
+		if (read_pprof(t, in, in_name ? in_name : "stdin", o, &st.lines) < 0)
+			goto fail;
+		err = 0;
+	} else {
+		err = flametree_read_folded_pair(t, before, in, o->reverse, &st);
+	}
 	if (err < 0) {
 		log_error(err, "cannot read %s: %s", in_name ? in_name : "stdin", strerror(-err));
 		goto fail;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,11 @@
 #include "gate.h"
 #include "log.h"
 #include "outfile.h"
+#include "pprof.h"
 #include "profile.h"
 #include "sampler.h"
 #include "speedscope.h"
+#include "summary.h"
 #include "svg.h"
 #include "symbols.h"
 #include "target.h"
@@ -35,6 +38,7 @@ struct recording {
 	struct profile *profile;
 	double duration;             /* -d seconds, 0 when none */
 	bool subprocesses;
+	int64_t start_realtime_ns;   /* CLOCK_REALTIME when sampling began */
 	pid_t last_pid;              /* the process of the last sample, and */
 	char last_process[64];       /* the name it was given */
 };
@@ -114,7 +118,8 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 o->format == FORMAT_FOLDED ? "folded" :
-			 o->format == FORMAT_SPEEDSCOPE ? "speedscope.json" : "svg");
+			 o->format == FORMAT_SPEEDSCOPE ? "speedscope.json" :
+			 o->format == FORMAT_PPROF ? "pb.gz" : "svg");
 		*stem_len = strcspn(path + strlen(name), ".") + strlen(name);
 	} else {
 		snprintf(path, size, "%s", out);
@@ -126,13 +131,12 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 			*format = FORMAT_FLAMEGRAPH;
 		else if (len > 5 && strcmp(path + len - 5, ".json") == 0)
 			*format = FORMAT_SPEEDSCOPE;
+		else if ((len > 6 && strcmp(path + len - 6, ".pb.gz") == 0) ||
+			 (len > 6 && strcmp(path + len - 6, ".pprof") == 0))
+			*format = FORMAT_PPROF;
 		else
 			*format = FORMAT_FOLDED;
 	}
-	if (*format == FORMAT_PPROF)
-		return log_error(-ENOTSUP, "the %s format is not available in this version "
-				 "yet; use -f flamegraph, speedscope or folded",
-				 options_format_name(*format));
 	return 0;
 }
 
@@ -194,6 +198,39 @@ static const char *end_text(enum session_end why)
 	return "stopped on error";
 }
 
+/* The end reason's name in --summary-json. */
+static const char *end_name(enum session_end why)
+{
+	switch (why) {
+	case SESSION_EXITED: return "exited";
+	case SESSION_INTERRUPTED: return "interrupted";
+	case SESSION_DURATION: return "duration";
+	case SESSION_STOPPED: return "stopped";
+	case SESSION_FAILED: break;
+	}
+	return "failed";
+}
+
+/* --summary-json: written whole like the profile; 0 or -errno (reported). */
+static int write_summary_json(const struct recording *rec, const struct run_summary *rs,
+			      struct symbolizer *sym, const char *path)
+{
+	struct outfile *out;
+	int err = outfile_open(path, &out);
+
+	if (err < 0)
+		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+	err = summary_write_json(outfile_stream(out), rs, rec->profile, sym);
+	if (err < 0) {
+		outfile_abort(out);
+		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+	}
+	err = outfile_commit(out);
+	if (err < 0)
+		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+	return 0;
+}
+
 /*
  * Time the profile does not hold: threads that lived less than a sampling
  * period, which the perf sampler cannot see (each thread's event starts a
@@ -215,37 +252,48 @@ static void unsampled_note(const struct sampler_stats *st, uint64_t total, unsig
 		 100.0 * lost_ms / (lost_ms + seen_ms), rate < 1000 ? 1000 : rate * 4);
 }
 
-/* "3.12.1", "3.13.0rc2" from PY_VERSION_HEX. */
-static void python_version_text(uint32_t hex, char *buf, size_t size)
+/* What became of the program, said after the summary line. */
+static void program_note(const struct session_program_end *pe)
 {
-	static const char level[] = { 'a', 'b', 'c' };
-	unsigned rel = (hex >> 4) & 0xf;
+	int st = pe->status;
 
-	if (rel >= 0xa && rel <= 0xc)
-		snprintf(buf, size, "%u.%u.%u%s%c%u", hex >> 24, (hex >> 16) & 0xff,
-			 (hex >> 8) & 0xff, rel == 0xc ? "r" : "", level[rel - 0xa], hex & 0xf);
-	else
-		snprintf(buf, size, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+	switch (pe->what) {
+	case SESSION_PROGRAM_NONE:
+		return;
+	case SESSION_PROGRAM_KEPT:
+		log_info("the program (pid %d) runs on (--keep-running)", (int)pe->pid);
+		return;
+	case SESSION_PROGRAM_STOPPED:
+		log_info("stopped the program it started (pid %d) with %s as the recording "
+			 "ended (--keep-running leaves it running)", (int)pe->pid,
+			 pe->signal == SIGKILL ? "SIGKILL, as SIGTERM did not end it within "
+			 "2 s" : "SIGTERM");
+		return;
+	case SESSION_PROGRAM_EXITED:
+		break;
+	}
+	if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st))
+		log_info("the program exited with status %d", WEXITSTATUS(st));
+	else if (st >= 0 && WIFSIGNALED(st))
+		log_info("the program was killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
 }
 
-static void summary(const struct recording *rec, double secs, enum session_end why,
-		    const char *path, int exit_status, const char *sampler,
-		    const struct sampler_stats *st, int idle)
+static void summary(const struct recording *rec, const struct run_summary *rs,
+		    const struct sampler_stats *st)
 {
-	uint64_t lost = st->lost;
-	uint64_t total = profile_total(rec->profile);
-	uint64_t cut = profile_truncated(rec->profile);
+	uint64_t total = rs->samples;
 
 	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler, "
 		"%s time); %.1f%% did not unwind to the bottom; wrote %s\n",
-		total, secs, profile_thread_count(rec->profile), end_text(why), sampler,
-		idle ? "wall-clock" : "on-CPU",
-		total ? 100.0 * (double)cut / (double)total : 0.0,
-		strcmp(path, "-") == 0 ? "stdout" : path);
+		total, rs->seconds, rs->threads, rs->end_text, rs->sampler,
+		rs->wall ? "wall-clock" : "on-CPU",
+		total ? 100.0 * (double)rs->truncated / (double)total : 0.0,
+		strcmp(rs->output, "-") == 0 ? "stdout" : rs->output);
 	if (st->python_version) {
 		char v[32];
 
-		python_version_text(st->python_version, v, sizeof(v));
+		summary_python_version(st->python_version, v, sizeof(v));
 		log_info("CPython %s: Python frames in %.1f%% of the samples%s", v,
 			 total ? 100.0 * (double)st->python_samples / (double)total : 0.0,
 			 st->python_torn ? "" : ", every frame chain read whole");
@@ -254,18 +302,15 @@ static void summary(const struct recording *rec, double secs, enum session_end w
 				 "(the interpreter changed them while they were read, or they "
 				 "were freed): those samples end in [unknown]", st->python_torn);
 	}
-	if (lost)
+	if (rs->lost)
 		log_warn("the kernel dropped %" PRIu64 " samples (its buffer was full): "
-			 "lower the rate with -r", lost);
+			 "lower the rate with -r", rs->lost);
 	if (total == 0)
 		log_warn("no samples: the program did not run on a CPU while it was "
 			 "recorded (use --idle to sample threads that wait, or --subprocesses "
 			 "when child processes do the work)");
-	if (exit_status >= 0 && WIFEXITED(exit_status) && WEXITSTATUS(exit_status))
-		log_info("the program exited with status %d", WEXITSTATUS(exit_status));
-	else if (exit_status >= 0 && WIFSIGNALED(exit_status))
-		log_info("the program was killed by signal %d (%s)", WTERMSIG(exit_status),
-			 strsignal(WTERMSIG(exit_status)));
+	(void)rec;
+	program_note(&rs->program);
 }
 
 /* The name of the first process sampled, or NULL. */
@@ -334,6 +379,14 @@ static int write_profile(struct recording *rec, struct outfile *out, struct symb
 		};
 
 		err = speedscope_write(outfile_stream(out), rec->profile, sym, &so);
+	} else if (format == FORMAT_PPROF) {
+		struct pprof_options po = {
+			.rate = o->rate, .wall = o->idle,
+			.time_nanos = rec->start_realtime_ns,
+			.duration_nanos = (int64_t)(secs * 1e9),
+		};
+
+		err = pprof_write(outfile_stream(out), rec->profile, sym, &po);
 	} else
 		err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
 	if (err < 0)
@@ -345,8 +398,8 @@ static int write_profile(struct recording *rec, struct outfile *out, struct symb
  * The threshold rules of the command line, judged on the profile as it was
  * written: a tree named as the folded writer names frames (the same
  * --threads and --lines), with each frame's file and module for the
- * patterns. EXIT_HOTSPY_THRESHOLD when one is violated, EXIT_HOTSPY_OK, or
- * EXIT_HOTSPY_ERROR after reporting.
+ * patterns. EXIT_CODE_THRESHOLD when one is violated, EXIT_CODE_OK, or
+ * EXIT_CODE_ERROR after reporting.
  */
 static int judge_rules(const struct recording *rec, struct symbolizer *sym,
 		       const struct options *o)
@@ -358,20 +411,20 @@ static int judge_rules(const struct recording *rec, struct symbolizer *sym,
 	int violated;
 
 	if (!o->nrules)
-		return EXIT_HOTSPY_OK;
+		return EXIT_CODE_OK;
 	t = flametree_new();
 	if (!t || folded_tree_add(t, rec->profile, sym, &fo, false) < 0 ||
 	    flametree_sort(t) < 0) {
 		flametree_free(t);
 		log_error(-ENOMEM, "out of memory judging the threshold rules");
-		return EXIT_HOTSPY_ERROR;
+		return EXIT_CODE_ERROR;
 	}
 	gp = (struct gate_profile){ .tree = t, .thread_level = o->threads };
 	violated = gate_judge(o, &gp, 1, results);
 	flametree_free(t);
 	if (violated < 0)
-		return EXIT_HOTSPY_ERROR;
-	return violated ? EXIT_HOTSPY_THRESHOLD : EXIT_HOTSPY_OK;
+		return EXIT_CODE_ERROR;
+	return violated ? EXIT_CODE_THRESHOLD : EXIT_CODE_OK;
 }
 
 /* What the session's end means for the exit status and the log. */
@@ -398,18 +451,18 @@ int cmd_record(const struct options *o)
 	struct outfile *out = NULL;
 	struct session *ss = NULL;
 	struct sampler *s;
+	struct run_summary rs;
 	enum output_format format;
 	enum session_end why;
-	int err, exit_status, gate;
-	char path[4096];
+	int err, gate;
+	char path[4096], reason[320];
 	size_t stem_len;
-	const char *sampler;
 	struct sampler_stats stats;
+	struct timespec now;
 	pid_t pid;
-	double secs;
 
 	if (session_new(o, &ss) < 0)
-		return 1;
+		return EXIT_CODE_ERROR;
 	/* Everything that can fail without the target comes first, so a bad
 	 * output path is reported before anything is attached. */
 	if (resolve_output(o, path, sizeof(path), &format, &stem_len) < 0)
@@ -437,21 +490,46 @@ int cmd_record(const struct options *o)
 	}
 	session_describe(ss);
 
+	clock_gettime(CLOCK_REALTIME, &now);
+	rec.start_realtime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	why = session_run(ss, &hooks);
 	report_end(ss, why);
-	secs = session_seconds(ss);
 
 	/* Let go of the target before the slow part. */
 	if (o->stats)
 		print_stats(sampler_stats(s), profile_total(rec.profile));
-	exit_status = sampler_exit_status(s);
-	sampler = sampler_name(s);
 	stats = *sampler_stats(s);
+	snprintf(reason, sizeof(reason), "%s", sampler_reason(s));
+	rs = (struct run_summary){
+		.samples = profile_total(rec.profile),
+		.truncated = profile_truncated(rec.profile),
+		.lost = stats.lost,
+		.seconds = session_seconds(ss),
+		.rate = o->rate,
+		.threads = profile_thread_count(rec.profile),
+		.end = end_name(why),
+		.end_text = end_text(why),
+		.sampler = sampler_name(s),   /* a static string */
+		.sampler_reason = reason,
+		.wall = o->idle,
+		.output = path,
+		.format = options_format_name(format),
+		.pid = pid,
+		.program_name = recorded_program(&rec),
+		.python_version = stats.python_version,
+		.python_samples = stats.python_samples,
+	};
 	if (!o->quiet)
 		unsampled_note(sampler_stats(s), profile_total(rec.profile), o->rate);
 	session_detach(ss);
+	/* The program ends with the recording (or runs on when asked): before
+	 * the profile is written, which may take a while. */
+	session_end_program(ss, &rs.program);
+	rs.end_signal = why == SESSION_INTERRUPTED ? session_signal(ss) : 0;
+	rs.exit_code = why == SESSION_FAILED ? EXIT_CODE_ERROR :
+		       session_program_exit_code(&rs.program);
 
-	if (write_profile(&rec, out, session_symbolizer(ss), o, path, format, secs) < 0)
+	if (write_profile(&rec, out, session_symbolizer(ss), o, path, format, rs.seconds) < 0)
 		goto fail;
 	err = outfile_commit_as(out, path, sizeof(path));
 	out = NULL;
@@ -460,18 +538,21 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	if (!o->quiet)
-		summary(&rec, secs, why, path, exit_status, sampler, &stats, o->idle);
-	/* After the summary: the rules' verdict is the last word. */
+		summary(&rec, &rs, &stats);
+	if (o->summary_json &&
+	    write_summary_json(&rec, &rs, session_symbolizer(ss), o->summary_json) < 0)
+		goto fail;
+	/* After the summary: the rules' verdict is the last word, unless the
+	 * program started with -- failed, whose status wins (the CI step
+	 * fails either way). */
 	gate = judge_rules(&rec, session_symbolizer(ss), o);
 	session_free(ss);
 	profile_free(rec.profile);
-	if (why == SESSION_FAILED)
-		return EXIT_HOTSPY_ERROR;
-	return gate;
+	return rs.exit_code != EXIT_CODE_OK ? rs.exit_code : gate;
 
 fail:
 	session_free(ss);
 	outfile_abort(out);
 	profile_free(rec.profile);
-	return 1;
+	return EXIT_CODE_ERROR;
 }

@@ -30,7 +30,7 @@ int cmd_report(const struct options *o)
 		.paths = (const char *const *)o->inputs, .formats = formats,
 		.ninputs = o->ninputs, .match = o->match,
 	};
-	int ret = EXIT_HOTSPY_ERROR, violated = 0, err = 0;
+	int ret = EXIT_CODE_ERROR, violated = 0, err = 0;
 	bool match = false;
 	regex_t re;
 
@@ -88,7 +88,7 @@ int cmd_report(const struct options *o)
 		log_error(err, "cannot write the report: %s", strerror(-err));
 		goto out;
 	}
-	ret = violated ? EXIT_HOTSPY_THRESHOLD : EXIT_HOTSPY_OK;
+	ret = violated ? EXIT_CODE_THRESHOLD : EXIT_CODE_OK;
 out:
 	if (match)
 		regfree(&re);

@@ -372,6 +372,7 @@ int cmd_top(const struct options *o)
 	struct session_setup setup;
 	struct sampler *s;
 	sigset_t signals;
+	struct session_program_end pe;
 	bool sampler_failed;
 	int status = 1, err;
 
@@ -437,10 +438,20 @@ int cmd_top(const struct options *o)
 	topview_close(c.view);
 	c.view = NULL;
 	session_detach(c.ss);
+	/* A program top started ends when top does (or runs on with
+	 * --keep-running); one that ended by itself gives top its status. */
+	session_end_program(c.ss, &pe);
 	if (status != 0 && c.message[0])
 		log_error(-EIO, "%s", c.message);
 	else if (c.gone && !o->quiet && !c.batch)
 		log_info("%s", c.ended);
+	if (!o->quiet && pe.what == SESSION_PROGRAM_STOPPED)
+		log_info("stopped the program it started (pid %d) with %s", (int)pe.pid,
+			 pe.signal == SIGKILL ? "SIGKILL" : "SIGTERM");
+	else if (!o->quiet && pe.what == SESSION_PROGRAM_KEPT)
+		log_info("the program (pid %d) runs on (--keep-running)", (int)pe.pid);
+	if (status == 0)
+		status = session_program_exit_code(&pe);
 out:
 	topview_close(c.view);
 	session_free(c.ss);

@@ -80,8 +80,8 @@ int gate_load(const char *path, bool lines, struct flametree **t, struct report_
 	if (err == -ENOMEM)
 		log_error(err, "out of memory reading %s", path);
 	else if (err < 0)
-		log_error(err, "cannot read %s: %s \xe2\x80\x94 report reads the folded and "
-			  "speedscope files hotspy writes", path, in->error);
+		log_error(err, "cannot read %s: %s \xe2\x80\x94 report reads the folded, "
+			  "speedscope and pprof files hotspy writes", path, in->error);
 	else if (in->malformed)
 		log_warn("%zu malformed line%s in %s skipped (the first is line %zu): a line is "
 			 "'frame;frame;... COUNT'", in->malformed, in->malformed == 1 ? "" : "s",

@@ -22,8 +22,9 @@ static const char record_usage[] =
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
-"  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON) or folded; by\n"
-"                         default from the name: .svg, .json, else folded\n"
+"  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON), pprof (gzip'd\n"
+"                         protobuf) or folded; by default from the name:\n"
+"                         .svg, .json, .pb.gz or .pprof, else folded\n"
 "  -r, --rate HZ          samples per second per thread (default 100, max 10000)\n"
 "  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
 "                         exits, or Ctrl-C / SIGTERM)\n"
@@ -54,6 +55,10 @@ static const char record_usage[] =
 "      --baseline OLD --fail-increase [self:|total:]PATTERN=POINTS\n"
 "                         once the profile is written, judge it as 'hotspy\n"
 "                         report' does and exit 3 when a rule is violated\n"
+"      --summary-json FILE  write the run's summary and top functions as\n"
+"                         JSON to FILE ('-' for stdout)\n"
+"      --keep-running     leave a program started with -- running when the\n"
+"                         recording ends (default: it is ended with it)\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
 "  -h, --help             this help\n"
@@ -65,7 +70,8 @@ static const char flamegraph_usage[] =
 "usage: hotspy flamegraph [FILE] [-o SVG] [options]\n"
 "\n"
 "Draw an interactive SVG flamegraph from folded stacks (hotspy's own,\n"
-"stackcollapse-perf.pl's, py-spy's raw output) read from FILE or stdin.\n"
+"stackcollapse-perf.pl's, py-spy's raw output) or a pprof file (gzip'd, or\n"
+"a plain protobuf named .pb or .pprof) read from FILE or stdin.\n"
 "Two-column input ('STACK BEFORE AFTER', from 'hotspy diff -f folded' or\n"
 "difffolded.pl) is drawn as a differential flamegraph.\n"
 "\n"
@@ -85,8 +91,9 @@ static const char flamegraph_usage[] =
 static const char diff_usage[] =
 "usage: hotspy diff BEFORE AFTER [-o FILE] [-f FORMAT] [--normalize] [options]\n"
 "\n"
-"Draw a differential flamegraph of two folded profiles: the shape of AFTER,\n"
-"red where AFTER has more samples than BEFORE, blue where it has fewer.\n"
+"Draw a differential flamegraph of two folded (or pprof) profiles: the shape\n"
+"of AFTER, red where AFTER has more samples than BEFORE, blue where it has\n"
+"fewer.\n"
 "\n"
 "  -o, --output FILE      where to write ('-' or none: stdout)\n"
 "  -f, --format FORMAT    flamegraph (SVG) or folded: two-column lines\n"
@@ -371,6 +378,8 @@ enum {
 	OPT_FAIL_BELOW,
 	OPT_FAIL_INCREASE,
 	OPT_BASELINE,
+	OPT_KEEP_RUNNING,
+	OPT_SUMMARY_JSON,
 };
 
 /* The SVG options record and flamegraph share. 0 when @c was one, -ENOENT
@@ -602,6 +611,9 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		/* py-spy's --nolineno: frames by function, hotspy's default. */
 		o->lines = false;
 		return 0;
+	case OPT_KEEP_RUNNING:
+		o->keep_running = true;
+		return 0;
 	case OPT_DEBUG_DIR:
 		if (!*arg)
 			return usage_error(o, "empty --debug-dir");
@@ -787,6 +799,7 @@ static const char top_usage[] =
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
+"      --keep-running     leave a program started with -- running on quit\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
 "  -h, --help             this help\n";
@@ -801,6 +814,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "iterations", required_argument, NULL, 'n' },
+		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "idle", no_argument, NULL, OPT_IDLE },
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
@@ -872,6 +886,8 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
+		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
 		PYTHON_LONGOPTS,
@@ -909,7 +925,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		case 'f':
 			if (parse_format(optarg, &o->format) < 0)
 				return usage_error(o, "unknown format '%s': expected flamegraph (or "
-						   "svg), speedscope or folded", optarg);
+						   "svg), speedscope, pprof or folded", optarg);
 			break;
 		case OPT_THREADS:
 			o->threads = true;
@@ -920,6 +936,11 @@ static int parse_record(struct options *o, int argc, char **argv)
 		case OPT_STATS:
 			o->stats = true;
 			break;
+		case OPT_SUMMARY_JSON:
+			if (!*optarg)
+				return usage_error(o, "empty --summary-json path");
+			o->summary_json = optarg;
+			break;
 		default:
 			r = parse_common_option(o, c, argv, record_usage, longopts);
 			if (r < 0 || o->command == CMD_NONE)
@@ -928,14 +949,20 @@ static int parse_record(struct options *o, int argc, char **argv)
 		}
 	}
 	r = check_rules(o);
-	return r < 0 ? r : parse_target_command(o, argc, argv);
+	if (r == 0)
+		r = parse_target_command(o, argc, argv);
+	if (r == 0 && o->summary_json && o->output && strcmp(o->summary_json, "-") == 0 &&
+	    strcmp(o->output, "-") == 0)
+		return usage_error(o, "the profile (-o -) and --summary-json - cannot both go "
+				   "to stdout");
+	return r;
 }
 
 static const char report_usage[] =
 "usage: hotspy report FILE... [options]\n"
 "\n"
 "Print the functions that take the largest shares of one or more profiles\n"
-"(folded, speedscope JSON; several files add up), and judge thresholds that\n"
+"(folded, speedscope JSON, pprof; several files add up), and judge thresholds that\n"
 "fail a CI job (exit status 3). docs/ci.md has recipes.\n"
 "\n"
 "  -n, --top N            rows to print (per thread with --threads; default\n"

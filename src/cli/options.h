@@ -27,7 +27,8 @@ enum command {
 #define OPTIONS_RULES_MAX 32
 
 enum output_format {
-	FORMAT_AUTO,      /* from the output name: .svg, .json, else folded */
+	FORMAT_AUTO,      /* from the output name: .svg, .json, .pb.gz/.pprof,
+	                   * else folded */
 	FORMAT_FOLDED,
 	FORMAT_FLAMEGRAPH,
 	FORMAT_SPEEDSCOPE,
@@ -68,6 +69,9 @@ struct options {
 	size_t ndebug_dirs;
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
+	bool keep_running;         /* --keep-running: a program started with --
+	                            * runs on when the recording ends */
+	const char *summary_json;  /* record --summary-json FILE ("-": stdout) */
 	/* SVG options (record -f flamegraph, flamegraph). */
 	const char *input;         /* flamegraph: folded file; NULL or "-" = stdin */
 	const char *title;         /* --title */

@@ -2,12 +2,16 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "exitcode.h"
 #include "elf_cache.h"
 #include "log.h"
 #include "target.h"
@@ -29,6 +33,12 @@ struct session {
 	int err;                       /* the error of SESSION_FAILED */
 	bool sampler_failed;
 	bool show_progress;
+	/* Kept from the sampler when it is closed. */
+	pid_t pid;
+	int exit_status;               /* wait(2) format, -1 unknown */
+	int signal;                    /* of SAMPLER_SIGNALLED, 0 if none */
+	bool program_done;             /* session_end_program ran: */
+	struct session_program_end program;   /* what it found */
 };
 
 int session_new(const struct options *o, struct session **out)
@@ -46,6 +56,7 @@ int session_new(const struct options *o, struct session **out)
 	if (!ss)
 		return log_error(-ENOMEM, "out of memory");
 	ss->o = o;
+	ss->exit_status = -1;
 	ss->cache = elf_cache_new();
 	ss->sym = ss->cache ? symbolizer_new(ss->cache) : NULL;
 	ss->pycodes = pycodes_new();
@@ -259,15 +270,139 @@ void session_detach(struct session *ss)
 	/* The symbolizer takes a reference to each process's mappings, which
 	 * outlive the sampler: frames are named after the target runs on. */
 	session_update_maps(ss);
-	sampler_close(ss->sampler);
+	ss->pid = sampler_pid(ss->sampler);
+	ss->signal = sampler_signal(ss->sampler);
+	/* A started program that ends while it is let go is reaped by the
+	 * close: its status comes from there. */
+	ss->exit_status = sampler_close_status(ss->sampler);
 	ss->sampler = NULL;
+}
+
+int session_signal(const struct session *ss)
+{
+	return ss->signal;
+}
+
+/* Wait up to @secs for child @pid to end; true when it has (*@status its
+ * wait status, -1 when someone else reaped it). SIGCHLD is blocked (the
+ * session blocks it), so the wait is sigtimedwait's. */
+static bool wait_child(pid_t pid, double secs, int *status)
+{
+	uint64_t deadline = sampler_now_ns() + (uint64_t)(secs * 1e9);
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		uint64_t now, left;
+		struct timespec ts = { 0 };
+
+		if (r == pid)
+			return true;
+		if (r < 0 && errno != EINTR) {
+			*status = -1;
+			return true;
+		}
+		now = sampler_now_ns();
+		if (now >= deadline)
+			return false;
+		/* Short naps: a SIGCHLD of another child must not make us
+		 * miss ours. */
+		left = deadline - now;
+		ts.tv_nsec = (long)(left < 20000000u ? left : 20000000u);
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+static void end_program(struct session *ss, struct session_program_end *out);
+
+/* Whether the started program has ended (*@status its wait status, -1 when
+ * unknown) or still runs. */
+static bool program_ended(const struct session *ss, int *status)
+{
+	pid_t r;
+
+	*status = ss->exit_status;
+	if (ss->exit_status >= 0)
+		return true;
+	r = waitpid(ss->pid, status, WNOHANG);
+	if (r == ss->pid)
+		return true;
+	/* Not our child any more (reaped, its status unknown): its pid may
+	 * be another process's by now, so no signal must be sent to it. */
+	*status = -1;
+	return r < 0 && errno == ECHILD;
+}
+
+void session_end_program(struct session *ss, struct session_program_end *out)
+{
+	if (ss->program_done) {
+		*out = ss->program;
+		return;
+	}
+	ss->program_done = true;
+	end_program(ss, &ss->program);
+	*out = ss->program;
+}
+
+static void end_program(struct session *ss, struct session_program_end *out)
+{
+	int status = -1;
+
+	*out = (struct session_program_end){ .what = SESSION_PROGRAM_NONE, .status = -1 };
+	if (!ss->o->argv || ss->pid <= 0)
+		return;
+	out->pid = ss->pid;
+	if (program_ended(ss, &out->status)) {
+		out->what = SESSION_PROGRAM_EXITED;
+		return;
+	}
+	if (ss->o->keep_running) {
+		out->what = SESSION_PROGRAM_KEPT;
+		return;
+	}
+	/* Ctrl-C reached the program as well (the terminal signals the whole
+	 * foreground group): what it does with it is its own end. */
+	if (ss->signal == SIGINT && wait_child(ss->pid, SESSION_INT_GRACE, &status)) {
+		out->what = SESSION_PROGRAM_EXITED;
+		out->status = status;
+		return;
+	}
+	out->what = SESSION_PROGRAM_STOPPED;
+	out->signal = SIGTERM;
+	if (kill(ss->pid, SIGTERM) == 0 && wait_child(ss->pid, SESSION_TERM_GRACE, &status)) {
+		out->status = status;
+		return;
+	}
+	out->signal = SIGKILL;
+	kill(ss->pid, SIGKILL);
+	while (waitpid(ss->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out->status = status;
+}
+
+int session_program_exit_code(const struct session_program_end *pe)
+{
+	if (pe->what != SESSION_PROGRAM_EXITED || pe->status < 0)
+		return EXIT_CODE_OK;
+	if (WIFEXITED(pe->status))
+		return WEXITSTATUS(pe->status);
+	if (WIFSIGNALED(pe->status))
+		return EXIT_CODE_SIGNAL_BASE + WTERMSIG(pe->status);
+	return EXIT_CODE_OK;
 }
 
 void session_free(struct session *ss)
 {
+	struct session_program_end pe;
+
 	if (!ss)
 		return;
+	/* Also on the way out of an error: a program hotspy started does not
+	 * outlive the recording unless asked to. */
 	session_detach(ss);
+	session_end_program(ss, &pe);
 	symbolizer_free(ss->sym);
 	pycodes_free(ss->pycodes);
 	elf_cache_free(ss->cache);

@@ -102,6 +102,50 @@ struct symbolizer *session_symbolizer(const struct session *ss);
  * to the symbolizer first, so frames are named after. Safe to call twice. */
 void session_detach(struct session *ss);
 
+/* What became of a program the session started with `--`. */
+enum session_program {
+	SESSION_PROGRAM_NONE,      /* none was started (-p PID) */
+	SESSION_PROGRAM_EXITED,    /* it ended by itself: its exit, or a signal
+	                            * (a Ctrl-C that reached it too) */
+	SESSION_PROGRAM_STOPPED,   /* hotspy ended it with the recording */
+	SESSION_PROGRAM_KEPT,      /* --keep-running: it runs on */
+};
+
+struct session_program_end {
+	enum session_program what;
+	pid_t pid;                 /* the program's; 0 for SESSION_PROGRAM_NONE */
+	int status;                /* wait(2) status; -1 while it runs or when
+	                            * unknown */
+	int signal;                /* STOPPED: the signal that ended it
+	                            * (SIGTERM, or SIGKILL after the grace) */
+};
+
+/* Seconds a program gets after SIGTERM before SIGKILL, and after a Ctrl-C
+ * (which its terminal sent it too) to end by itself before SIGTERM. */
+#define SESSION_TERM_GRACE 2.0
+#define SESSION_INT_GRACE 1.0
+
+/*
+ * After session_detach (call it first): end a program the session started,
+ * unless it has ended or --keep-running: SIGTERM, then SIGKILL after
+ * SESSION_TERM_GRACE; when the recording ended on SIGINT the program is
+ * first given SESSION_INT_GRACE to end by the Ctrl-C it got too. Fills
+ * @out (a program not started by the session: SESSION_PROGRAM_NONE).
+ * Blocks for at most the two graces.
+ */
+void session_end_program(struct session *ss, struct session_program_end *out);
+
+/*
+ * hotspy's exit status for a recording that succeeded, given what became of
+ * the program (exitcode.h): the program's own status when it ended by
+ * itself (its exit code, or 128 + the signal that killed it), 0 otherwise.
+ */
+int session_program_exit_code(const struct session_program_end *pe);
+
+/* The signal that ended session_run with SESSION_INTERRUPTED (SIGINT,
+ * SIGTERM or SIGHUP), 0 otherwise. */
+int session_signal(const struct session *ss);
+
 /* Detach if still attached, and free everything. Accepts NULL. */
 void session_free(struct session *ss);
 

@@ -699,3 +699,26 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	*frames = f;
 	return n;
 }
+
+const struct mapping *symbolizer_mapping(struct symbolizer *sym, pid_t pid, uint64_t addr,
+					 const uint8_t **build_id, size_t *build_id_len)
+{
+	struct proc *p = proc_find(sym, pid);
+	const struct mapping *m;
+	struct elf_file *ef;
+
+	if (build_id) {
+		*build_id = NULL;
+		*build_id_len = 0;
+	}
+	if (addrspace_of(addr) != ADDR_SPACE_USER || !p || !p->maps)
+		return NULL;
+	m = maps_find(p->maps, addr);
+	if (!m || !build_id || !mapping_is_file(m))
+		return m;
+	/* The file is open already when an address of it was named. */
+	ef = elf_cache_get(sym->cache, pid, m);
+	if (ef)
+		*build_id_len = elf_file_build_id(ef, build_id);
+	return m;
+}

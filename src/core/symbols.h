@@ -54,4 +54,15 @@ void symbolizer_set_pycodes(struct symbolizer *sym, const struct pycodes *codes)
 size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			  const struct frame **frames);
 
+/*
+ * Where user address @addr of process @pid comes from, for writers that list
+ * mappings (pprof): the mapping that holds it, borrowed from the maps given
+ * by symbolizer_set_maps (valid until they are replaced, or the symbolizer
+ * freed), or NULL when none does. When @build_id is not NULL it receives
+ * the build-id of the mapping's ELF file (owned by the ELF cache) and the
+ * return value of *@build_id_len its length, 0 when none is known.
+ */
+const struct mapping *symbolizer_mapping(struct symbolizer *sym, pid_t pid, uint64_t addr,
+					 const uint8_t **build_id, size_t *build_id_len);
+
 #endif

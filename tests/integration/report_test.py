@@ -228,6 +228,9 @@ def case_errors(tmp):
     pb = os.path.join(tmp, "x.pb.gz")
     with gzip.open(pb, "wb") as f:
         f.write(b"\x0a\x00")
+    badpb = os.path.join(tmp, "bad.pb.gz")
+    with gzip.open(badpb, "wb") as f:
+        f.write(b"\x0a\xff\xff\xff\x0f")
     cases = [
         ([os.path.join(tmp, "missing.folded")], 1, "No such file"),
         ([tmp], 1, "directory"),
@@ -235,7 +238,8 @@ def case_errors(tmp):
         ([junk], 1, "malformed"),
         ([badjson], 1, "frame index out of range"),
         ([trunc], 1, "not a speedscope profile"),
-        ([pb], 1, "pprof input not supported yet"),
+        ([pb], 1, "the pprof profile is empty"),
+        ([badpb], 1, "not a pprof profile"),
         ([empty, "--fail-above", "x"], 2, "expected [self:|total:]PATTERN=PERCENT"),
         ([empty, "--fail-above", "a(=3"], 2, "invalid pattern"),
         ([empty, "--fail-increase", "a=3"], 2, "--baseline"),

@@ -1,0 +1,57 @@
+/*
+ * summary.h - the summary of a recording as JSON (record --summary-json),
+ * schema "hotspy-summary/1", documented in docs/hotspy.1.md: what the
+ * summary line says, and the functions with the most samples of their own.
+ */
+#ifndef HOTSPY_SUMMARY_H
+#define HOTSPY_SUMMARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profile.h"
+#include "session.h"
+#include "symbols.h"
+
+#define SUMMARY_SCHEMA "hotspy-summary/1"
+#define SUMMARY_TOP 10
+
+/* Everything is borrowed for the call. */
+struct run_summary {
+	uint64_t samples;            /* sum of the weights */
+	uint64_t truncated;          /* of which did not unwind to the bottom */
+	uint64_t lost;               /* dropped by the kernel */
+	double seconds;
+	unsigned rate;
+	size_t threads;
+	const char *end;             /* "exited", "interrupted", "duration",
+	                              * "stopped", "failed" */
+	const char *end_text;        /* as the summary line says it */
+	int end_signal;              /* "interrupted": which signal */
+	const char *sampler;         /* "perf" or "ptrace" */
+	const char *sampler_reason;
+	bool wall;                   /* wall-clock time (--idle), else on-CPU */
+	const char *output;          /* path, "-" for stdout */
+	const char *format;          /* options_format_name */
+	pid_t pid;
+	const char *program_name;
+	struct session_program_end program;
+	int exit_code;               /* what hotspy exits with */
+	uint32_t python_version;     /* PY_VERSION_HEX, 0 when no CPython */
+	uint64_t python_samples;
+};
+
+/*
+ * Write @s and the SUMMARY_TOP functions with the most samples of their
+ * own in @p (the innermost frame of each stack's leaf, named by @sym) to
+ * @out as one JSON object and a newline. 0, -ENOMEM or -EIO.
+ */
+int summary_write_json(FILE *out, const struct run_summary *s, const struct profile *p,
+		       struct symbolizer *sym);
+
+/* "3.12.1", "3.13.0rc2" from PY_VERSION_HEX into @buf. */
+void summary_python_version(uint32_t hex, char *buf, size_t size);
+
+#endif
