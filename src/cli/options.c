@@ -46,7 +46,7 @@ static const char record_usage[] =
 "      --lines            frames are \"function (file:line)\" where the line is\n"
 "                         known (default: functions, so that stacks\n"
 "                         aggregate by function)\n"
-"      --stats            print sampler timing statistics at the end\n"
+"      --stats            print sampler timings and hotspy's CPU at the end\n"
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
 "  -h, --help             this help\n"
