@@ -337,6 +337,7 @@ static int write_profile(struct recording *rec, struct outfile *out, struct symb
 	} else if (format == FORMAT_SPEEDSCOPE) {
 		struct speedscope_options so = {
 			.rate = o->rate, .name = o->title ? o->title : recorded_program(rec),
+			.lines = o->lines,
 		};
 
 		err = speedscope_write(outfile_stream(out), rec->profile, sym, &so);
