@@ -482,13 +482,15 @@ char *symbol_demangle(const char *name)
 
 /*
  * A symbol's name as shown: without a symbol version ("memcpy@@GLIBC_2.14"),
- * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name.
+ * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name. A
+ * PLT entry's "@plt" (elf_file.h) stays, after the demangled name.
  * Interned; NULL without memory.
  */
 static const char *symbol_name(struct symbolizer *sym, const char *raw)
 {
-	char plain[NAME_MAX_LEN + 1];
+	char plain[NAME_MAX_LEN + 1], shown[NAME_MAX_LEN + 8];
 	const char *name = raw, *at = strchr(raw, '@');
+	bool plt = at && strcmp(at, "@plt") == 0;
 	char *dem = NULL;
 
 	if (at && at != raw) {
@@ -497,7 +499,12 @@ static const char *symbol_name(struct symbolizer *sym, const char *raw)
 	}
 	if (!sym->no_demangle)
 		dem = symbol_demangle(name);
-	name = intern(sym, dem ? dem : name);
+	if (plt) {
+		snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, dem ? dem : name);
+		name = intern(sym, shown);
+	} else {
+		name = intern(sym, dem ? dem : name);
+	}
 	free(dem);
 	return name;
 }

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "elf_cache.h"
+#include "elf_file.h"
 #include "profile.h"
 #include "symbols.h"
 
@@ -44,6 +45,39 @@ static const struct frame *resolve_one(struct symbolizer *sym, pid_t pid, uint64
 	CHECK_EQ_U64(n, 1);
 	CHECK(f != NULL && f->function != NULL);
 	return f;
+}
+
+/*
+ * A PLT stub of the test's own executable keeps its "@plt" (not cut as a
+ * symbol version would be): the stub the test calls getpid through is
+ * getpid@plt, whatever address inside it is named.
+ */
+static void test_plt(struct symbolizer *sym, pid_t pid)
+{
+	struct elf_file *ef = elf_file_open("/proc/self/exe");
+	uint64_t target, bias, vaddr, size, start;
+	bool found = false;
+
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	CHECK(elf_file_find_symbol(ef, "symbols_test_target", &target, NULL) == 0);
+	bias = (uint64_t)(uintptr_t)symbols_test_target - target;
+	if (elf_file_section(ef, ".plt", &vaddr, &size, NULL) == 0) {
+		for (uint64_t a = vaddr; a < vaddr + size && size < 65536 && !found; a++) {
+			const char *name = elf_file_symbol(ef, a, &start);
+			const struct frame *f;
+
+			if (!name || strcmp(name, "getpid@plt") != 0)
+				continue;
+			found = true;
+			f = resolve_one(sym, pid, a + 3 + bias);
+			CHECK_STR(f->function, "getpid@plt");
+			CHECK(f->kind == FRAME_NATIVE);
+		}
+	}
+	CHECK(found);
+	elf_file_free(ef);
 }
 
 static void test_own_and_libc(struct symbolizer *sym, pid_t pid)
@@ -329,6 +363,7 @@ int main(int argc, char **argv)
 		skipped = !test_vdso(cache, sym, pid, maps);
 	} else {
 		test_own_and_libc(sym, pid);
+		test_plt(sym, pid);
 		test_no_symbol(sym, pid, maps);
 		test_markers_and_anon(sym, pid, anon);
 		if (data != MAP_FAILED)
