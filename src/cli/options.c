@@ -41,6 +41,8 @@ static const char record_usage[] =
 "                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
 "                         .gnu_debuglink name); may be repeated\n"
 "      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
+"      --full-names       C++ names with return and parameter types (default:\n"
+"                         scope::name<T>, as perf prints them)\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --lines            frames are \"function (file:line)\" where the line is\n"
@@ -216,6 +218,7 @@ enum {
 	OPT_STATS,
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
+	OPT_FULL_NAMES,
 	OPT_PYTHON_ONLY,
 	OPT_INTERPRETER_FRAMES,
 	OPT_NATIVE,
@@ -375,7 +378,7 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 
 /*
  * The options of every command that reads a live target: -p, --stack-size,
- * --no-demangle, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
+ * --no-demangle, --full-names, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
 static int parse_target_option(struct options *o, int c, const char *arg)
@@ -395,6 +398,9 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		return 0;
 	case OPT_NO_DEMANGLE:
 		o->no_demangle = true;
+		return 0;
+	case OPT_FULL_NAMES:
+		o->full_names = true;
 		return 0;
 	case OPT_PYTHON_ONLY:
 		o->python_mode = PYMERGE_PYTHON_ONLY;
@@ -520,6 +526,7 @@ static const char dump_usage[] =
 "      --json             one JSON document instead of text\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --full-names       C++ names with return and parameter types\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
@@ -534,6 +541,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -592,6 +600,7 @@ static const char top_usage[] =
 "      --sampler KIND     auto (default), perf or ptrace\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --full-names       C++ names with return and parameter types\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
@@ -614,6 +623,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -680,6 +690,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },

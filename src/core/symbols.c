@@ -109,6 +109,7 @@ struct symbolizer {
 	const char *debug_dirs[DEBUG_DIRS_MAX];   /* --debug-dir, then DEBUG_ROOT */
 	size_t ndebug_dirs;
 	bool no_demangle;
+	bool full_names;        /* C++ names with return and parameter types */
 
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
@@ -481,8 +482,53 @@ char *symbol_demangle(const char *name)
 }
 
 /*
+ * Without DMGL_PARAMS, libiberty prints a function's name alone, its
+ * qualifiers and template arguments kept (parentheses inside them too:
+ * "A::f<int ()>", "operator()", "operator<<"), return type and parameter
+ * list dropped, as perf prints names by default. It also drops the clone
+ * suffixes, which only a full demangling parses ("[clone .constprop.0]"
+ * names a copy of the function that GCC specialised): those are taken
+ * from the full form and put back.
+ */
+char *symbol_demangle_short(const char *name)
+{
+	char *full = symbol_demangle(name), *bare, *out;
+	const char *clone;
+	size_t blen, clen;
+
+	if (!full)
+		return NULL;
+	bare = cplus_demangle(name, DMGL_ANSI | DMGL_AUTO);
+	if (!bare || !bare[0]) {
+		free(bare);
+		return full;
+	}
+	clone = strstr(full, " [clone .");
+	if (!clone || strstr(bare, " [clone .")) {
+		free(full);
+		return bare;
+	}
+	blen = strlen(bare);
+	clen = strlen(clone);
+	out = malloc(blen + clen + 1);
+	if (out) {
+		memcpy(out, bare, blen);
+		memcpy(out + blen, clone, clen + 1);
+	}
+	free(bare);
+	free(full);
+	return out;
+}
+
+void symbolizer_set_full_names(struct symbolizer *sym, bool on)
+{
+	sym->full_names = on;
+}
+
+/*
  * A symbol's name as shown: without a symbol version ("memcpy@@GLIBC_2.14"),
- * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name. A
+ * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name,
+ * without return and parameter types unless full names were asked for. A
  * PLT entry's "@plt" (elf_file.h) stays, after the demangled name.
  * Interned; NULL without memory.
  */
@@ -498,7 +544,7 @@ static const char *symbol_name(struct symbolizer *sym, const char *raw)
 		name = plain;
 	}
 	if (!sym->no_demangle)
-		dem = symbol_demangle(name);
+		dem = sym->full_names ? symbol_demangle(name) : symbol_demangle_short(name);
 	if (plt) {
 		snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, dem ? dem : name);
 		name = intern(sym, shown);
