@@ -108,8 +108,11 @@ static int visit(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 		size_t k = symbolizer_resolve(w->sym, t->pid, addrs[n], &fr);
 
 		while (k-- > 0) {
+			/* The full C++ signature where the name is short: a
+			 * frame's name is all speedscope shows of it. */
 			struct sframe f = {
-				.function = fr[k].function, .suffix = frame_kind_suffix(fr[k].kind),
+				.function = fr[k].signature ? fr[k].signature : fr[k].function,
+				.suffix = frame_kind_suffix(fr[k].kind),
 				.file = fr[k].file, .line = fr[k].file ? fr[k].line : 0,
 			};
 			uint32_t idx, *seq;

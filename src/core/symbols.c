@@ -532,25 +532,41 @@ void symbolizer_set_full_names(struct symbolizer *sym, bool on)
  * PLT entry's "@plt" (elf_file.h) stays, after the demangled name.
  * Interned; NULL without memory.
  */
-static const char *symbol_name(struct symbolizer *sym, const char *raw)
+static const char *symbol_name(struct symbolizer *sym, const char *raw,
+			       const char **signature)
 {
 	char plain[NAME_MAX_LEN + 1], shown[NAME_MAX_LEN + 8];
 	const char *name = raw, *at = strchr(raw, '@');
 	bool plt = at && strcmp(at, "@plt") == 0;
-	char *dem = NULL;
+	char *dem = NULL, *full = NULL;
 
+	*signature = NULL;
 	if (at && at != raw) {
 		snprintf(plain, sizeof(plain), "%.*s", (int)(at - raw), raw);
 		name = plain;
 	}
-	if (!sym->no_demangle)
-		dem = sym->full_names ? symbol_demangle(name) : symbol_demangle_short(name);
+	if (!sym->no_demangle) {
+		full = symbol_demangle(name);
+		dem = full && !sym->full_names ? symbol_demangle_short(name) : NULL;
+		if (!dem) {
+			dem = full;
+			full = NULL;
+		}
+	}
 	if (plt) {
 		snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, dem ? dem : name);
 		name = intern(sym, shown);
+		if (full) {
+			snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, full);
+			*signature = intern(sym, shown);
+		}
 	} else {
 		name = intern(sym, dem ? dem : name);
+		*signature = full ? intern(sym, full) : NULL;
 	}
+	if (*signature && name && strcmp(*signature, name) == 0)
+		*signature = NULL;
+	free(full);
 	free(dem);
 	return name;
 }
@@ -562,7 +578,7 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 {
 	struct src_place places[FRAMES_MAX];
 	const struct debug_info *d = debug_of(sym, ef, path);
-	const char *name = NULL;
+	const char *name = NULL, *signature = NULL;
 	size_t n = 0;
 
 	/* A debug file has the full symbol table that a stripped file lacks. */
@@ -570,7 +586,7 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 		name = elf_file_symbol(d->debug_file, vaddr, NULL);
 	if (!name)
 		name = elf_file_symbol(ef, vaddr, NULL);
-	if (name && !(name = symbol_name(sym, name)))
+	if (name && !(name = symbol_name(sym, name, &signature)))
 		return 0;
 	if (d && d->lines)
 		n = dwarf_lines_lookup(d->lines, vaddr, places, FRAMES_MAX);
@@ -585,7 +601,8 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 		const char *fn = places[i].function;
 
 		fr[i].kind = fn ? FRAME_INLINED : FRAME_NATIVE;
-		fr[i].function = fn ? symbol_name(sym, fn) : name;
+		fr[i].signature = signature;
+		fr[i].function = fn ? symbol_name(sym, fn, &fr[i].signature) : name;
 		if (!fr[i].function)
 			fr[i].function = unknown_frame.function;
 		fr[i].file = places[i].file ? intern(sym, places[i].file) : NULL;

@@ -83,6 +83,30 @@ def main():
               "--full-names: return and parameter types: %s"
               % sorted(n for n in names if "hotspy_fixture" in n))
 
+        # The full signatures stay where there is room: SVG tooltips (a
+        # second line of the title) and speedscope's frame names.
+        svg = os.path.join(tmp, "p.svg")
+        r = subprocess.run([hotspy, "record", "-q", "-r", "300", "-o", svg, "--",
+                            cxx[0], "1"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "hotspy record -o p.svg exits 0 %s" % r.stderr)
+        titles = re.findall(r"<title>([^<]*)</title>", open(svg).read())
+        crunch = [t for t in titles if t.startswith("hotspy_fixture::crunch&lt;unsigned long&gt; (")]
+        check(len(crunch) > 0 and all(
+            t.endswith("\nunsigned long hotspy_fixture::crunch&lt;unsigned long&gt;"
+                       "(hotspy_fixture::Mixer&lt;unsigned long&gt;&amp;, unsigned long)")
+            for t in crunch), "SVG: the short name's tooltip ends with its full signature: %s"
+            % crunch[:1])
+        js = os.path.join(tmp, "p.json")
+        r = subprocess.run([hotspy, "record", "-q", "-r", "300", "-o", js, "--",
+                            cxx[0], "1"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "hotspy record -o p.json exits 0 %s" % r.stderr)
+        import json
+        frames = [f["name"] for f in json.load(open(js))["shared"]["frames"]]
+        check("unsigned long hotspy_fixture::crunch<unsigned long>(hotspy_fixture::"
+              "Mixer<unsigned long>&, unsigned long)" in frames,
+              "speedscope: frames named by their full signature: %s"
+              % [f for f in frames if "crunch" in f])
+
         leaves, names = record(hotspy, out, cxx, "--no-demangle")
         check(any(n.startswith("_ZN14hotspy_fixture5MixerImE4step") and n.endswith("_[i]")
                   for n in names), "--no-demangle keeps the mangled name of step()")

@@ -36,6 +36,7 @@ enum {
 	ADDR_OTHER_TOO = 0x608, /* names the same as ADDR_OTHER */
 	ADDR_MAIN = 0x700,
 	ADDR_MAIN_LATER = 0x708, /* main again, at another line */
+	ADDR_CXX = 0x800,        /* a short C++ name with its signature */
 };
 
 static const struct frame inlined[] = {
@@ -52,6 +53,8 @@ static const struct frame mainf = { .function = "main", .file = "main.c", .line 
 				    .kind = FRAME_NATIVE };
 static const struct frame main_later = { .function = "main", .file = "main.c", .line = 9,
 					 .kind = FRAME_NATIVE };
+static const struct frame cxx = { .function = "ns::f<int>", .kind = FRAME_NATIVE,
+				  .signature = "int ns::f<int>(int (*)(), char const*)" };
 static char long_name[LONG_NAME_LEN + 1];
 static const struct frame overlong = { .function = long_name, .kind = FRAME_NATIVE };
 
@@ -78,6 +81,9 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 		return 1;
 	case ADDR_MAIN_LATER:
 		*frames = &main_later;
+		return 1;
+	case ADDR_CXX:
+		*frames = &cxx;
 		return 1;
 	default:
 		*frames = &other;
@@ -138,7 +144,7 @@ static void test_json_escape(void)
 static void test_lines(void)
 {
 	struct profile *p = profile_new();
-	uint64_t s1[] = { ADDR_MAIN }, s2[] = { ADDR_MAIN_LATER };
+	uint64_t s1[] = { ADDR_MAIN }, s2[] = { ADDR_MAIN_LATER }, s3[] = { ADDR_CXX, ADDR_MAIN };
 	uint32_t t;
 	char *json;
 	int ret = -1;
@@ -155,8 +161,14 @@ static void test_lines(void)
 	/* Both stacks name alike now: one sample of 5. */
 	CHECK(json && strstr(json, "\"weights\":[50]"));
 	free(json);
+	/* A C++ frame is named by its full signature. */
+	CHECK(profile_add_sample(p, t, s3, 2, 1) == 0);
+	json = write_json(p, 100, NULL, false, &ret);
+	CHECK(json && strstr(json, "{\"name\":\"int ns::f<int>(int (*)(), char const*)\"}"));
+	CHECK(json && !strstr(json, "\"ns::f<int>\""));
+	free(json);
 	json = write_json(p, 100, NULL, true, &ret);
-	CHECK(json && count_of(json, "{\"name\":") == 2);
+	CHECK(json && count_of(json, "{\"name\":") == 3);
 	CHECK(json && strstr(json, "{\"name\":\"main\",\"file\":\"main.c\",\"line\":9}"));
 	free(json);
 	profile_free(p);
