@@ -1,6 +1,7 @@
 #include "dwarf_lines.h"
 
 #include <dwarf.h>
+#include <stdbool.h>
 #include <elfutils/libdw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,27 @@ static const char *qualified_name(struct dwarf_lines *dl, Dwarf_Die *die)
 	return e->name;
 }
 
+/* Whether @die is C++ code: only C++ has scopes to qualify a name with,
+ * and finding them walks the whole compile unit (dwarf_getscopes_die),
+ * which C code (libc's many static inline functions) should not pay. */
+static bool is_cxx(Dwarf_Die *die)
+{
+	Dwarf_Die cu;
+
+	if (!dwarf_diecu(die, &cu, NULL, NULL))
+		return false;
+	switch (dwarf_srclang(&cu)) {
+	case DW_LANG_C_plus_plus:
+	case DW_LANG_C_plus_plus_03:
+	case DW_LANG_C_plus_plus_11:
+	case DW_LANG_C_plus_plus_14:
+	case DW_LANG_ObjC_plus_plus:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The name to show for an inlined function: its linkage name (which the
  * symbolizer demangles like any symbol), else its plain name qualified by
  * its scopes, so that it reads like the symbol-table frames around it
@@ -181,7 +203,7 @@ static const char *inline_name(struct dwarf_lines *dl, Dwarf_Die *die)
 		if (name)
 			return name;
 	}
-	name = qualified_name(dl, die);
+	name = is_cxx(die) ? qualified_name(dl, die) : NULL;
 	if (name)
 		return name;
 	name = dwarf_diename(die);
