@@ -14,10 +14,11 @@ struct name {
 	size_t off;
 	size_t len;
 	uint64_t hash;
-	/* Where the frame comes from (flametree_set_info): module, then file,
-	 * in the text after the name; line 0 when unknown or not one line. */
+	/* Where the frame comes from (flametree_set_info): module, file, then
+	 * the full signature, in the text after the name; line 0 when unknown
+	 * or not one line. */
 	size_t info_off;
-	uint32_t module_len, file_len;
+	uint32_t module_len, file_len, signature_len;
 	unsigned line;
 	bool has_info;
 	bool has_kind;
@@ -636,36 +637,45 @@ int flametree_write_diff_folded(FILE *out, const struct flametree *before,
 
 /* Where the frames of name @id come from (flametree_set_info). */
 static int name_set_place(struct flametree *t, uint32_t id, const char *module,
-			  const char *file, unsigned line)
+			  const char *file, unsigned line, const char *signature)
 {
 	size_t ml = module ? strnlen(module, FLAMETREE_NAME_MAX) : 0;
 	size_t fl = file ? strnlen(file, FLAMETREE_NAME_MAX) : 0;
+	size_t sl = signature ? strnlen(signature, FLAMETREE_NAME_MAX) : 0;
 	struct name *nm = &t->names[id];
 
 	if (nm->has_info) {
-		/* One name, several places: keep what they agree on. */
+		/* One name, several places: keep what they agree on (two
+		 * overloads share a short name, not a signature). */
 		if (nm->line != line)
 			nm->line = 0;
 		if (nm->file_len && (nm->file_len != fl || !file ||
 				     memcmp(t->text + nm->info_off + nm->module_len, file, fl)))
 			nm->file_len = 0, nm->line = 0;
+		if (nm->signature_len && (nm->signature_len != sl || !signature ||
+					  memcmp(t->text + nm->info_off + nm->module_len +
+						 nm->file_len, signature, sl)))
+			nm->signature_len = 0;
 		return 0;
 	}
-	if (!ml && !fl)
+	if (!ml && !fl && !sl)
 		return 0;
-	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl, 1) < 0)
+	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl + sl, 1) < 0)
 		return -ENOMEM;
 	nm = &t->names[id];
 	if (ml)
 		memcpy(t->text + t->text_len, module, ml);
 	if (fl)
 		memcpy(t->text + t->text_len + ml, file, fl);
+	if (sl)
+		memcpy(t->text + t->text_len + ml + fl, signature, sl);
 	nm->info_off = t->text_len;
 	nm->module_len = (uint32_t)ml;
 	nm->file_len = (uint32_t)fl;
+	nm->signature_len = (uint32_t)sl;
 	nm->line = fl ? line : 0;
 	nm->has_info = true;
-	t->text_len += ml + fl;
+	t->text_len += ml + fl + sl;
 	return 0;
 }
 
@@ -675,7 +685,7 @@ int flametree_set_info(struct flametree *t, const char *name, size_t len,
 	uint32_t id;
 	int err = name_intern(t, name, len, &id);
 
-	return err < 0 ? err : name_set_place(t, id, module, file, line);
+	return err < 0 ? err : name_set_place(t, id, module, file, line, NULL);
 }
 
 int flametree_add_frames(struct flametree *t, const struct flametree_frame *frames,
@@ -697,7 +707,8 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 		err = name_intern(t, frames[i].name, frames[i].len, &t->ids[i]);
 		if (err == 0 && f) {
 			name_set_kind(t, t->ids[i], f->kind);
-			err = name_set_place(t, t->ids[i], f->module, f->file, f->line);
+			err = name_set_place(t, t->ids[i], f->module, f->file, f->line,
+					     f->signature);
 		}
 		if (err < 0)
 			return err;
@@ -730,6 +741,8 @@ bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_i
 	info->module_len = nm->module_len;
 	info->file = t->text + nm->info_off + nm->module_len;
 	info->file_len = nm->file_len;
+	info->signature = info->file + nm->file_len;
+	info->signature_len = nm->signature_len;
 	info->line = nm->line;
 	return true;
 }

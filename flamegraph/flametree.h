@@ -73,7 +73,8 @@ struct flametree_frame {
 /*
  * As flametree_add, and each level with a @frame gives its name the frame's
  * kind (a name given different kinds becomes FRAME_UNKNOWN) and place, as
- * flametree_set_info would, in the order of the array. Nothing is kept of
+ * flametree_set_info would, in the order of the array, and its full
+ * signature (kept when all frames of the name agree on it). Nothing is kept of
  * @frames. 0, -EINVAL (bad weight) or -ENOMEM.
  */
 int flametree_add_frames(struct flametree *t, const struct flametree_frame *frames,
@@ -142,6 +143,10 @@ int flametree_set_info(struct flametree *t, const char *name, size_t len,
 struct flametree_info {
 	const char *module, *file;      /* bytes, not NUL-terminated */
 	size_t module_len, file_len;    /* 0 when unknown */
+	const char *signature;          /* the full C++ signature of a short
+					 * name (frame.h), when all its frames
+					 * agree on one */
+	size_t signature_len;           /* 0 when none */
 	unsigned line;                  /* 0 when unknown */
 };
 /* The place of name @name (an id from a node), or false when none is known. */

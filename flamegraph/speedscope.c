@@ -40,6 +40,7 @@ struct writer {
 	struct sframe *frames;
 	size_t nframes, frames_cap;
 	struct htable index;    /* of @frames */
+	bool lines;             /* a frame per (function, file, line), not per function */
 	uint32_t *seq;          /* frame indices of every sample, back to back */
 	size_t nseq, seq_cap;
 	struct ssample *samples;
@@ -51,30 +52,35 @@ static int str_eq(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-static uint64_t frame_hash(const struct sframe *f)
+static uint64_t frame_hash(const struct sframe *f, bool lines)
 {
 	uint64_t h = hash_bytes(f->function, strnlen(f->function, NAME_MAX_BYTES));
 
 	h ^= hash_bytes(f->suffix, strlen(f->suffix)) * 3;
-	if (f->file)
+	if (lines && f->file)
 		h ^= hash_bytes(f->file, strlen(f->file)) * 5;
 	return hash_mix64(h ^ f->line);
 }
 
-/* The index of frame @f in the shared table, added on first sight. */
+/* The index of frame @f in the shared table, added on first sight. Without
+ * --lines a function is one frame wherever it was sampled (speedscope's
+ * Sandwich view lists frames, not functions), with the file of its first
+ * sight and no line. */
 static int frame_index(struct writer *w, struct sframe *f, uint32_t *index)
 {
 	struct htable_iter it;
 	struct sframe *frames;
 
-	f->hash = frame_hash(f);
+	if (!w->lines)
+		f->line = 0;
+	f->hash = frame_hash(f, w->lines);
 	for (uint32_t i = htable_find(&w->index, f->hash, &it); i != HTABLE_NONE;
 	     i = htable_next(&w->index, &it)) {
 		const struct sframe *g = &w->frames[i];
 
 		if (g->hash == f->hash && g->line == f->line && g->suffix == f->suffix &&
 		    strncmp(g->function, f->function, NAME_MAX_BYTES) == 0 &&
-		    str_eq(g->file, f->file)) {
+		    (!w->lines || str_eq(g->file, f->file))) {
 			*index = i;
 			return 0;
 		}
@@ -105,8 +111,11 @@ static int visit(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 		size_t k = symbolizer_resolve(w->sym, t->pid, addrs[n], &fr);
 
 		while (k-- > 0) {
+			/* The full C++ signature where the name is short: a
+			 * frame's name is all speedscope shows of it. */
 			struct sframe f = {
-				.function = fr[k].function, .suffix = frame_kind_suffix(fr[k].kind),
+				.function = fr[k].signature ? fr[k].signature : fr[k].function,
+				.suffix = frame_kind_suffix(fr[k].kind),
 				.file = fr[k].file, .line = fr[k].file ? fr[k].line : 0,
 			};
 			uint32_t idx, *seq;
@@ -243,7 +252,7 @@ static void merge_equal(struct writer *w)
 int speedscope_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 		     const struct speedscope_options *opts)
 {
-	struct writer w = { .p = p, .sym = sym };
+	struct writer w = { .p = p, .sym = sym, .lines = opts && opts->lines };
 	unsigned rate = opts && opts->rate ? opts->rate : 100;
 	size_t nthreads = 0, busiest = 0;
 	uint64_t busiest_total = 0;

@@ -4,7 +4,9 @@
  *
  * One "sampled" profile per thread, named "THREAD (TID)" (with the process
  * in front when more than one process was profiled), sharing one table of
- * frames {name, file, line}. Weights are milliseconds of the time model the
+ * frames {name, file, line}: one per function (with its file), or with
+ * --lines one per function and line. A C++ frame is named by its full
+ * signature (frame.h), which the short name of other outputs leaves out. Weights are milliseconds of the time model the
  * profile was recorded in (one sample = 1000 / rate ms).
  *
  * hotspy keeps counts per distinct stack, not a time line: each distinct
@@ -27,6 +29,8 @@
 struct speedscope_options {
 	unsigned rate;          /* samples per second the weights stand for */
 	const char *name;       /* the file's name (shown by speedscope), or NULL */
+	bool lines;             /* one frame per source line (--lines) rather than
+				 * one per function */
 };
 
 /* Returns 0, -ENOMEM, or -EIO when writing failed. */

@@ -176,7 +176,9 @@ static double min_total(const struct svg_options *o, double total, double span)
 	return total * mw / span;
 }
 
-/* " in MODULE at FILE:LINE", for what is known of where a frame comes from. */
+/* " in MODULE at FILE:LINE", for what is known of where a frame comes from,
+ * and the full C++ signature on a line of its own (after the name and the
+ * counts, which the script reads from the first line). */
 static void place_title(FILE *out, const struct flametree *t, uint32_t name)
 {
 	struct flametree_info inf;
@@ -192,6 +194,10 @@ static void place_title(FILE *out, const struct flametree *t, uint32_t name)
 		svg_escape(out, inf.file, inf.file_len, NAME_SHOWN_MAX);
 		if (inf.line)
 			fprintf(out, ":%u", inf.line);
+	}
+	if (inf.signature_len) {
+		fputc('\n', out);
+		svg_escape(out, inf.signature, inf.signature_len, NAME_SHOWN_MAX);
 	}
 }
 

@@ -10,9 +10,14 @@ function fgInit() {
 	S.zoomed = null; S.term = null; S.icase = false;
 	S.frames.forEach(function (g) {
 		var t = g.querySelector("title").textContent;
+		var nl = t.indexOf("\n");
+		/* A second line is the full C++ signature: the name and counts
+		 * are on the first. */
+		if (nl >= 0) t = t.substring(0, nl) + " \u2014 " + t.substring(nl + 1);
 		g._x = +g.getAttribute("fg:x"); g._w = +g.getAttribute("fg:w");
 		g._d = +g.getAttribute("fg:d");
-		g._name = t.substring(0, t.lastIndexOf(" ("));
+		var first = nl >= 0 ? t.substring(0, nl) : t;
+		g._name = first.substring(0, first.lastIndexOf(" ("));
 		g._rect = g.querySelector("rect"); g._text = g.querySelector("text");
 		g._fill = g._rect.getAttribute("fill");
 		g.addEventListener("mouseover", function () { S.details.nodeValue = t; });

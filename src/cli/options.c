@@ -44,12 +44,14 @@ static const char record_usage[] =
 "                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
 "                         .gnu_debuglink name); may be repeated\n"
 "      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
+"      --full-names       C++ names with return and parameter types (default:\n"
+"                         scope::name<T>, as perf prints them)\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --lines            frames are \"function (file:line)\" where the line is\n"
 "                         known (default: functions, so that stacks\n"
 "                         aggregate by function)\n"
-"      --stats            print sampler timing statistics at the end\n"
+"      --stats            print sampler timings and hotspy's CPU at the end\n"
 "      --fail-above [self:|total:]PATTERN=PERCENT\n"
 "      --fail-below [self:|total:]PATTERN=PERCENT\n"
 "      --baseline OLD --fail-increase [self:|total:]PATTERN=POINTS\n"
@@ -351,6 +353,7 @@ enum {
 	OPT_STATS,
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
+	OPT_FULL_NAMES,
 	OPT_PYTHON_ONLY,
 	OPT_INTERPRETER_FRAMES,
 	OPT_NATIVE,
@@ -567,8 +570,9 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 }
 
 /*
- * The options of every command that reads a live target: -p, -t, --stack-size,
- * --no-demangle, --debug-dir, and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
+ * The options of every command that reads a live target: -p, -t,
+ * --stack-size, --no-demangle, --full-names, --debug-dir, and how Python
+ * frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
 static int parse_target_option(struct options *o, int c, const char *arg)
@@ -594,6 +598,9 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		return 0;
 	case OPT_NO_DEMANGLE:
 		o->no_demangle = true;
+		return 0;
+	case OPT_FULL_NAMES:
+		o->full_names = true;
 		return 0;
 	case OPT_PYTHON_ONLY:
 		o->python_mode = PYMERGE_PYTHON_ONLY;
@@ -723,6 +730,7 @@ static const char dump_usage[] =
 "      --json             one JSON document instead of text\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --full-names       C++ names with return and parameter types\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
@@ -737,6 +745,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -796,6 +805,7 @@ static const char top_usage[] =
 "      --sampler KIND     auto (default), perf or ptrace\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
+"      --full-names       C++ names with return and parameter types\n"
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
@@ -821,6 +831,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -890,6 +901,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
 		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 		PYTHON_LONGOPTS,
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "quiet", no_argument, NULL, 'q' },

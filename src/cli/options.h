@@ -59,6 +59,7 @@ struct options {
 	bool stats;                /* --stats: sampler timings on stderr */
 	bool lines;                /* --lines: "function (file:line)" frames */
 	bool no_demangle;          /* --no-demangle: raw C++/Rust symbol names */
+	bool full_names;           /* --full-names: C++ return and parameter types */
 	enum pymerge_mode python_mode;  /* --python-only, --interpreter-frames;
 	                                 * mixed by default */
 	bool json;                 /* dump --json */

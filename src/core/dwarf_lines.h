@@ -24,7 +24,9 @@ void dwarf_lines_free(struct dwarf_lines *dl);   /* accepts NULL */
 
 struct src_place {
 	const char *function;   /* the inlined function (linkage name when the
-				 * DWARF has one, else its name); NULL for the
+				 * DWARF has one, else its name qualified by
+				 * its namespaces, classes and enclosing
+				 * functions: "ns::C<int>::f"); NULL for the
 				 * outermost frame, which the caller names from
 				 * its symbol table */
 	const char *file;       /* NULL when unknown */

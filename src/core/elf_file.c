@@ -52,6 +52,7 @@ struct elf_file {
 	bool symbols_built;
 	struct symbol *syms;
 	size_t nsyms;
+	char *plt_names;        /* the "name@plt" strings of PLT entries */
 };
 
 static bool add_overflows(uint64_t a, uint64_t b)
@@ -260,6 +261,7 @@ void elf_file_free(struct elf_file *ef)
 		free(ef->image);
 	free(ef->loads);
 	free(ef->syms);
+	free(ef->plt_names);
 	free(ef);
 }
 
@@ -495,6 +497,246 @@ static size_t merge_symbols(struct symbol *v, size_t n)
 	return kept;
 }
 
+/*
+ * PLT entries (x86-64). A call to a function of another object goes
+ * through a stub in .plt, .plt.sec (with -fcf-protection) or .plt.got
+ * (functions whose address is also taken, or -z now), which jumps through
+ * a GOT slot: "jmp *DISP(%rip)", ff 25 disp32, maybe after endbr64 and a
+ * bnd prefix. The relocation that fills the slot names the function:
+ * R_X86_64_JUMP_SLOT (.rela.plt) or R_X86_64_GLOB_DAT (.rela.dyn), or, for
+ * an ifunc of the object itself (R_X86_64_IRELATIVE), the ifunc symbol at
+ * the addend. The lazy .plt entries of an IBT object ("endbr64; push N;
+ * bnd jmp .plt") are named by N, their index in .rela.plt. perf and objdump
+ * name these stubs "function@plt"; without this they were module+offset.
+ * Reading the slot from each stub's own code, rather than assuming the
+ * entries follow the relocations in order (perf's older way), holds for
+ * all three sections and any entry size.
+ */
+#define PLT_NAMES_MAX 65536     /* entries named per object, at most */
+#define PLT_SUFFIX "@plt"
+
+struct got_slot {
+	uint64_t addr;          /* of the GOT slot (r_offset) */
+	const char *name;       /* of the function, in the ELF string table */
+};
+
+struct plt_entry {
+	uint64_t addr, end;
+	const char *name;
+};
+
+struct plt_scan {
+	struct got_slot *slots;         /* sorted by addr */
+	size_t nslots;
+	const char **lazy;              /* .rela.plt's names by index */
+	size_t nlazy;
+	struct plt_entry *entries;
+	size_t nentries, cap;
+};
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct got_slot *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The name of the ifunc (or function) symbol at @addr, from the symbols
+ * already built, or NULL. */
+static const char *symbol_at(const struct symbol *syms, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (syms[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && syms[lo].addr == addr ? syms[lo].name : NULL;
+}
+
+/* The function names of the GOT slots filled by the relocations of one
+ * SHT_RELA section @scn, appended to @ps; those of .rela.plt (@is_plt) also
+ * by index for the lazy entries. */
+static void read_relocations(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *sh,
+			     bool is_plt, struct plt_scan *ps)
+{
+	Elf_Data *d = elf_getdata(scn, NULL), *symd;
+	size_t fsize = gelf_fsize(ef->elf, ELF_T_RELA, 1, EV_CURRENT), n;
+	Elf_Scn *symscn = elf_getscn(ef->elf, sh->sh_link);
+	GElf_Shdr symsh;
+	struct got_slot *slots;
+
+	if (!d || !fsize || !symscn || !gelf_getshdr(symscn, &symsh) ||
+	    (symsh.sh_type != SHT_DYNSYM && symsh.sh_type != SHT_SYMTAB))
+		return;
+	symd = elf_getdata(symscn, NULL);
+	n = d->d_size / fsize;
+	if (!symd || n == 0 || n > PLT_NAMES_MAX || ps->nslots + n > PLT_NAMES_MAX)
+		return;
+	slots = realloc(ps->slots, (ps->nslots + n) * sizeof(*slots));
+	if (!slots)
+		return;
+	ps->slots = slots;
+	if (is_plt && !ps->lazy) {
+		ps->lazy = calloc(n, sizeof(*ps->lazy));
+		ps->nlazy = ps->lazy ? n : 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned type;
+		const char *name = NULL;
+		GElf_Rela r;
+		GElf_Sym st;
+
+		if (!gelf_getrela(d, (int)i, &r))
+			break;
+		type = (unsigned)GELF_R_TYPE(r.r_info);
+		if (type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT) {
+			if (gelf_getsym(symd, (int)GELF_R_SYM(r.r_info), &st) &&
+			    (GELF_ST_TYPE(st.st_info) == STT_FUNC ||
+			     GELF_ST_TYPE(st.st_info) == STT_GNU_IFUNC ||
+			     GELF_ST_TYPE(st.st_info) == STT_NOTYPE))
+				name = elf_strptr(ef->elf, symsh.sh_link, st.st_name);
+		} else if (type == R_X86_64_IRELATIVE) {
+			name = symbol_at(ef->syms, ef->nsyms, (uint64_t)r.r_addend);
+		}
+		if (!name || !*name)
+			continue;
+		if (is_plt && i < ps->nlazy)
+			ps->lazy[i] = name;
+		ps->slots[ps->nslots++] = (struct got_slot){ .addr = r.r_offset, .name = name };
+	}
+}
+
+static const char *slot_name(const struct plt_scan *ps, uint64_t addr)
+{
+	struct got_slot key = { .addr = addr }, *hit;
+
+	hit = ps->nslots ? bsearch(&key, ps->slots, ps->nslots, sizeof(key), cmp_slot) : NULL;
+	return hit ? hit->name : NULL;
+}
+
+/* The function the stub at @code[0..len) (at ELF address @addr) calls, or
+ * NULL. */
+static const char *stub_target(const struct plt_scan *ps, const uint8_t *code, size_t len,
+			       uint64_t addr)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	size_t i = 0;
+	int32_t disp;
+
+	if (len >= sizeof(endbr64) && memcmp(code, endbr64, sizeof(endbr64)) == 0)
+		i = sizeof(endbr64);
+	if (i + 5 <= len && code[i] == 0x68) {
+		/* push $N: a lazy entry, N the index in .rela.plt. */
+		uint32_t index;
+
+		memcpy(&index, code + i + 1, 4);
+		return index < ps->nlazy ? ps->lazy[index] : NULL;
+	}
+	if (i < len && code[i] == 0xf2)  /* bnd */
+		i++;
+	if (i + 6 > len || code[i] != 0xff || code[i + 1] != 0x25)
+		return NULL;
+	memcpy(&disp, code + i + 2, 4);
+	/* The slot is relative to the end of the jmp. */
+	return slot_name(ps, addr + i + 6 + (uint64_t)(int64_t)disp);
+}
+
+/* Name each entry of the PLT section @scn into @ps. */
+static void scan_plt(struct plt_scan *ps, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	uint64_t step = sh->sh_entsize == 8 || sh->sh_entsize == 16 ? sh->sh_entsize : 16;
+
+	if (!d || !d->d_buf || sh->sh_type != SHT_PROGBITS)
+		return;
+	for (uint64_t off = 0; off + step <= d->d_size; off += step) {
+		const char *name = stub_target(ps, (const uint8_t *)d->d_buf + off,
+					       (size_t)step, sh->sh_addr + off);
+		struct plt_entry *e;
+
+		if (!name)
+			continue;
+		if (ps->nentries == ps->cap) {
+			size_t cap = ps->cap ? 2 * ps->cap : 64;
+
+			if (cap > PLT_NAMES_MAX)
+				return;
+			e = realloc(ps->entries, cap * sizeof(*e));
+			if (!e)
+				return;
+			ps->entries = e;
+			ps->cap = cap;
+		}
+		ps->entries[ps->nentries++] = (struct plt_entry){
+			.addr = sh->sh_addr + off, .end = sh->sh_addr + off + step, .name = name,
+		};
+	}
+}
+
+/* Add a "name@plt" symbol for each PLT entry to the sorted symbols. */
+static void add_plt_symbols(struct elf_file *ef)
+{
+	struct plt_scan ps = { 0 };
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, bytes = 0, used = 0;
+	struct symbol *syms;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(ef->elf, &eh) || eh.e_machine != EM_X86_64 ||
+	    elf_getshdrstrndx(ef->elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA)
+			continue;
+		name = elf_strptr(ef->elf, shstrndx, sh.sh_name);
+		read_relocations(ef, scn, &sh, name && strcmp(name, ".rela.plt") == 0, &ps);
+	}
+	if (ps.nslots)
+		qsort(ps.slots, ps.nslots, sizeof(*ps.slots), cmp_slot);
+	while (ps.nslots && (scn = elf_nextscn(ef->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(ef->elf, shstrndx, sh.sh_name);
+		if (name && (strcmp(name, ".plt") == 0 || strcmp(name, ".plt.sec") == 0 ||
+			     strcmp(name, ".plt.got") == 0))
+			scan_plt(&ps, scn, &sh);
+	}
+	for (size_t i = 0; i < ps.nentries; i++)
+		bytes += strnlen(ps.entries[i].name, 1024) + sizeof(PLT_SUFFIX);
+	syms = ps.nentries ? realloc(ef->syms, (ef->nsyms + ps.nentries) * sizeof(*syms)) : NULL;
+	if (syms)
+		ef->syms = syms;
+	ef->plt_names = syms ? malloc(bytes) : NULL;
+	for (size_t i = 0; ef->plt_names && i < ps.nentries; i++) {
+		size_t len = strnlen(ps.entries[i].name, 1024);
+		char *dst = ef->plt_names + used;
+
+		memcpy(dst, ps.entries[i].name, len);
+		memcpy(dst + len, PLT_SUFFIX, sizeof(PLT_SUFFIX));
+		used += len + sizeof(PLT_SUFFIX);
+		ef->syms[ef->nsyms++] = (struct symbol){
+			.addr = ps.entries[i].addr, .end = ps.entries[i].end, .name = dst,
+			.rank = RANK_LOCAL, .sized = true,
+		};
+	}
+	if (ef->plt_names)
+		ef->nsyms = merge_symbols(ef->syms, ef->nsyms);
+	free(ps.slots);
+	free(ps.lazy);
+	free(ps.entries);
+}
+
 static void build_symbols(struct elf_file *ef)
 {
 	size_t max, fsize;
@@ -519,6 +761,7 @@ static void build_symbols(struct elf_file *ef)
 	if (!ef->syms)
 		return;
 	ef->nsyms = merge_symbols(ef->syms, collect_symbols(ef, d, sh.sh_link, ef->syms, max));
+	add_plt_symbols(ef);
 }
 
 const char *elf_file_symbol(struct elf_file *ef, uint64_t vaddr, uint64_t *start)

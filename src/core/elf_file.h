@@ -54,6 +54,9 @@ int elf_file_eh_frame_hdr(const struct elf_file *ef, uint64_t *vaddr, uint64_t *
  * or, when the file is stripped, .dynsym. Returns its name (owned by @ef, valid
  * until elf_file_free) and stores its start in *@start if non-NULL; NULL when
  * no symbol covers @vaddr. A symbol with size 0 covers up to the next one.
+ * On x86-64 each PLT stub (.plt, .plt.sec, .plt.got) is a symbol too,
+ * named "function@plt" after the relocation of the GOT slot it jumps
+ * through, as perf and objdump name it.
  */
 const char *elf_file_symbol(struct elf_file *ef, uint64_t vaddr, uint64_t *start);
 

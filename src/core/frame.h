@@ -31,6 +31,9 @@ struct frame {
 	const char *file;      /* source file, or NULL when unknown */
 	unsigned line;         /* 0 when unknown */
 	enum frame_kind kind;
+	const char *signature; /* the full C++ signature (return and parameter
+				* types) when @function is its short form, for
+				* tooltips and speedscope; NULL otherwise */
 };
 
 /*

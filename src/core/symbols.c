@@ -109,6 +109,7 @@ struct symbolizer {
 	const char *debug_dirs[DEBUG_DIRS_MAX];   /* --debug-dir, then DEBUG_ROOT */
 	size_t ndebug_dirs;
 	bool no_demangle;
+	bool full_names;        /* C++ names with return and parameter types */
 
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
@@ -481,23 +482,91 @@ char *symbol_demangle(const char *name)
 }
 
 /*
+ * Without DMGL_PARAMS, libiberty prints a function's name alone, its
+ * qualifiers and template arguments kept (parentheses inside them too:
+ * "A::f<int ()>", "operator()", "operator<<"), return type and parameter
+ * list dropped, as perf prints names by default. It also drops the clone
+ * suffixes, which only a full demangling parses ("[clone .constprop.0]"
+ * names a copy of the function that GCC specialised): those are taken
+ * from the full form and put back.
+ */
+char *symbol_demangle_short(const char *name)
+{
+	char *full = symbol_demangle(name), *bare, *out;
+	const char *clone;
+	size_t blen, clen;
+
+	if (!full)
+		return NULL;
+	bare = cplus_demangle(name, DMGL_ANSI | DMGL_AUTO);
+	if (!bare || !bare[0]) {
+		free(bare);
+		return full;
+	}
+	clone = strstr(full, " [clone .");
+	if (!clone || strstr(bare, " [clone .")) {
+		free(full);
+		return bare;
+	}
+	blen = strlen(bare);
+	clen = strlen(clone);
+	out = malloc(blen + clen + 1);
+	if (out) {
+		memcpy(out, bare, blen);
+		memcpy(out + blen, clone, clen + 1);
+	}
+	free(bare);
+	free(full);
+	return out;
+}
+
+void symbolizer_set_full_names(struct symbolizer *sym, bool on)
+{
+	sym->full_names = on;
+}
+
+/*
  * A symbol's name as shown: without a symbol version ("memcpy@@GLIBC_2.14"),
- * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name.
+ * and demangled when it is a C++ (_Z) or Rust (_ZN...17h...E, _R) name,
+ * without return and parameter types unless full names were asked for. A
+ * PLT entry's "@plt" (elf_file.h) stays, after the demangled name.
  * Interned; NULL without memory.
  */
-static const char *symbol_name(struct symbolizer *sym, const char *raw)
+static const char *symbol_name(struct symbolizer *sym, const char *raw,
+			       const char **signature)
 {
-	char plain[NAME_MAX_LEN + 1];
+	char plain[NAME_MAX_LEN + 1], shown[NAME_MAX_LEN + 8];
 	const char *name = raw, *at = strchr(raw, '@');
-	char *dem = NULL;
+	bool plt = at && strcmp(at, "@plt") == 0;
+	char *dem = NULL, *full = NULL;
 
+	*signature = NULL;
 	if (at && at != raw) {
 		snprintf(plain, sizeof(plain), "%.*s", (int)(at - raw), raw);
 		name = plain;
 	}
-	if (!sym->no_demangle)
-		dem = symbol_demangle(name);
-	name = intern(sym, dem ? dem : name);
+	if (!sym->no_demangle) {
+		full = symbol_demangle(name);
+		dem = full && !sym->full_names ? symbol_demangle_short(name) : NULL;
+		if (!dem) {
+			dem = full;
+			full = NULL;
+		}
+	}
+	if (plt) {
+		snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, dem ? dem : name);
+		name = intern(sym, shown);
+		if (full) {
+			snprintf(shown, sizeof(shown), "%.*s@plt", NAME_MAX_LEN - 4, full);
+			*signature = intern(sym, shown);
+		}
+	} else {
+		name = intern(sym, dem ? dem : name);
+		*signature = full ? intern(sym, full) : NULL;
+	}
+	if (*signature && name && strcmp(*signature, name) == 0)
+		*signature = NULL;
+	free(full);
 	free(dem);
 	return name;
 }
@@ -509,7 +578,7 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 {
 	struct src_place places[FRAMES_MAX];
 	const struct debug_info *d = debug_of(sym, ef, path);
-	const char *name = NULL;
+	const char *name = NULL, *signature = NULL;
 	size_t n = 0;
 
 	/* A debug file has the full symbol table that a stripped file lacks. */
@@ -517,7 +586,7 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 		name = elf_file_symbol(d->debug_file, vaddr, NULL);
 	if (!name)
 		name = elf_file_symbol(ef, vaddr, NULL);
-	if (name && !(name = symbol_name(sym, name)))
+	if (name && !(name = symbol_name(sym, name, &signature)))
 		return 0;
 	if (d && d->lines)
 		n = dwarf_lines_lookup(d->lines, vaddr, places, FRAMES_MAX);
@@ -532,7 +601,8 @@ static size_t name_in_file(struct symbolizer *sym, struct elf_file *ef, const ch
 		const char *fn = places[i].function;
 
 		fr[i].kind = fn ? FRAME_INLINED : FRAME_NATIVE;
-		fr[i].function = fn ? symbol_name(sym, fn) : name;
+		fr[i].signature = signature;
+		fr[i].function = fn ? symbol_name(sym, fn, &fr[i].signature) : name;
 		if (!fr[i].function)
 			fr[i].function = unknown_frame.function;
 		fr[i].file = places[i].file ? intern(sym, places[i].file) : NULL;

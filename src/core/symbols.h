@@ -32,6 +32,18 @@ void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps);
  * _R...) symbol name, malloc'd, or NULL when @name is not one. */
 char *symbol_demangle(const char *name);
 
+/* The short form of the same: the scope-qualified name without return
+ * type and parameter list, clone suffixes kept
+ * ("geo::accumulate_dots<double> [clone .constprop.0]"), as perf prints
+ * it. Malloc'd, or NULL when @name is not a mangled name. */
+char *symbol_demangle_short(const char *name);
+
+/* C++ names keep their return and parameter types (the full form of
+ * symbol_demangle) when this is called with true (--full-names); by
+ * default they are short (symbol_demangle_short). Call before the first
+ * symbolizer_resolve. */
+void symbolizer_set_full_names(struct symbolizer *sym, bool on);
+
 /* C++ and Rust names are demangled unless this is called with false
  * (--no-demangle). Call before the first symbolizer_resolve. */
 void symbolizer_set_demangle(struct symbolizer *sym, bool on);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """speedscope output against speedscope's published schema: the writer's
 unit-test file (hostile names, inlined and kernel frames) and a recording of
-the `threads` fixture, whose per-thread profiles, turned back into folded
+the `threads` fixture (one frame per function), whose per-thread profiles, turned back into folded
 stacks, must meet threads.expect, and whose weights must add up to the
 samples the summary reports.
 
@@ -103,6 +103,13 @@ def main():
             for w in ("worker-a", "worker-b", "worker-c"):
                 check(any(n.startswith(w + " (") for n in names),
                       "a profile for thread %s" % w)
+            # One frame per function (speedscope's Sandwich view lists
+            # frames): no name twice, no line without --lines.
+            fnames = [(fr["name"], fr.get("file")) for fr in doc["shared"]["frames"]]
+            check(len(fnames) == len(set(fnames)), "each function is one frame: %s"
+                  % sorted(n for n in set(fnames) if fnames.count(n) > 1)[:5])
+            check(not any("line" in fr for fr in doc["shared"]["frames"]),
+                  "no line in a frame without --lines")
             for p in doc["profiles"]:
                 check(abs(p["endValue"] - sum(p["weights"])) < 1e-6 * max(p["endValue"], 1),
                       "endValue of %s is its total" % p["name"])
@@ -115,6 +122,20 @@ def main():
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             print(r.stdout, end="")
             check(r.returncode == 0, "the per-thread profiles meet threads.expect")
+
+        # 3. --lines: a frame per line the functions were sampled at. The
+        # threads fixture's duty_cycle calls its spinning function and the
+        # clock from two lines, so it is a frame at each.
+        r = subprocess.run([hotspy, "record", "-q", "-r", str(RATE), "--lines", "-o", out,
+                            "--", os.path.join(fixtures, "threads"), "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        check(r.returncode == 0, "hotspy record --lines -o threads.json exits 0")
+        doc = validate(validator, out, "the recording with --lines")
+        if doc:
+            names = [fr["name"] for fr in doc["shared"]["frames"] if "line" in fr]
+            check(len(names) > len(set(names)),
+                  "--lines: some function is a frame at more than one line")
     print("%d failure(s)" % failures)
     return 1 if failures else 0
 

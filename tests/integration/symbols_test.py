@@ -4,6 +4,8 @@
 - cxxhot with --lines: the hottest frame is the inlined member function,
   demangled, marked _[i], at a line of its loop (the source marks them
   HOT-LOOP);
+- cxxhot names as perf prints them (scope::name<T>, no return or
+  parameter types) by default, with them under --full-names;
 - cxxhot with --no-demangle: the same frames keep their mangled names;
 - a stripped hotspots whose debug file lies only under a build-id tree:
   without --debug-dir its functions fall back to module+offset (and the
@@ -55,7 +57,7 @@ def main():
 
         leaves, _ = record(hotspy, out, cxx, "--lines")
         total = sum(leaves.values())
-        step = re.compile(r"^hotspy_fixture::Mixer<unsigned long>::step\(unsigned long\)_\[i\]"
+        step = re.compile(r"^hotspy_fixture::Mixer<unsigned long>::step_\[i\]"
                           r" \((?P<file>.*):(?P<line>\d+)\)$")
         on_loop = sum(c for l, c in leaves.items()
                       if (m := step.match(l)) and m.group("file").endswith("/cxxhot.cpp")
@@ -66,6 +68,44 @@ def main():
               "the hottest frame is the inlined step(), demangled, with file:line")
         check(abs(100 * on_loop / total - 70) <= 8,
               "step()'s samples on its HOT-LOOP lines: %.1f %% (70 +- 8)" % (100 * on_loop / total))
+
+        leaves, names = record(hotspy, out, cxx)
+        check("hotspy_fixture::crunch<unsigned long>" in names and
+              "hotspy_fixture::Mixer<unsigned long>::step_[i]" in names,
+              "default: C++ names without return and parameter types: %s"
+              % sorted(n for n in names if "hotspy_fixture" in n))
+        check(not any(n.endswith(")") for n in names if "hotspy_fixture" in n),
+              "default: no parameter list")
+        leaves, names = record(hotspy, out, cxx, "--full-names")
+        check("unsigned long hotspy_fixture::crunch<unsigned long>(hotspy_fixture::"
+              "Mixer<unsigned long>&, unsigned long)" in names and
+              "hotspy_fixture::Mixer<unsigned long>::step(unsigned long)_[i]" in names,
+              "--full-names: return and parameter types: %s"
+              % sorted(n for n in names if "hotspy_fixture" in n))
+
+        # The full signatures stay where there is room: SVG tooltips (a
+        # second line of the title) and speedscope's frame names.
+        svg = os.path.join(tmp, "p.svg")
+        r = subprocess.run([hotspy, "record", "-q", "-r", "300", "-o", svg, "--",
+                            cxx[0], "1"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "hotspy record -o p.svg exits 0 %s" % r.stderr)
+        titles = re.findall(r"<title>([^<]*)</title>", open(svg).read())
+        crunch = [t for t in titles if t.startswith("hotspy_fixture::crunch&lt;unsigned long&gt; (")]
+        check(len(crunch) > 0 and all(
+            t.endswith("\nunsigned long hotspy_fixture::crunch&lt;unsigned long&gt;"
+                       "(hotspy_fixture::Mixer&lt;unsigned long&gt;&amp;, unsigned long)")
+            for t in crunch), "SVG: the short name's tooltip ends with its full signature: %s"
+            % crunch[:1])
+        js = os.path.join(tmp, "p.json")
+        r = subprocess.run([hotspy, "record", "-q", "-r", "300", "-o", js, "--",
+                            cxx[0], "1"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "hotspy record -o p.json exits 0 %s" % r.stderr)
+        import json
+        frames = [f["name"] for f in json.load(open(js))["shared"]["frames"]]
+        check("unsigned long hotspy_fixture::crunch<unsigned long>(hotspy_fixture::"
+              "Mixer<unsigned long>&, unsigned long)" in frames,
+              "speedscope: frames named by their full signature: %s"
+              % [f for f in frames if "crunch" in f])
 
         leaves, names = record(hotspy, out, cxx, "--no-demangle")
         check(any(n.startswith("_ZN14hotspy_fixture5MixerImE4step") and n.endswith("_[i]")

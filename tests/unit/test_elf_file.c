@@ -125,6 +125,49 @@ static void test_exe_symbols(struct elf_file *ef, uint64_t bias)
 	CHECK(elf_file_symbol(ef, UINT64_MAX, NULL) == NULL);
 }
 
+/*
+ * PLT stubs are named "function@plt" after the GOT slot they jump through.
+ * The names are checked by calling the stubs: the one named getpid@plt
+ * must return getpid(), getppid@plt getppid() (the test calls both, so the
+ * linker made a stub for each).
+ */
+static void test_exe_plt(struct elf_file *ef, uint64_t bias)
+{
+	static const char *const sections[] = { ".plt", ".plt.sec", ".plt.got" };
+	uint64_t pid_stub = 0, ppid_stub = 0;
+	size_t named = 0;
+
+	CHECK(getpid() != getppid());
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		uint64_t vaddr, size, start;
+
+		if (elf_file_section(ef, sections[i], &vaddr, &size, NULL) < 0)
+			continue;
+		for (uint64_t a = vaddr; a < vaddr + size && size < 65536; a++) {
+			const char *name = elf_file_symbol(ef, a, &start);
+			size_t len = name ? strlen(name) : 0;
+
+			if (!name || start != a)
+				continue;
+			CHECK(len > 4 && strcmp(name + len - 4, "@plt") == 0);
+			named++;
+			if (strcmp(name, "getpid@plt") == 0)
+				pid_stub = a + bias;
+			if (strcmp(name, "getppid@plt") == 0)
+				ppid_stub = a + bias;
+		}
+	}
+	CHECK(named >= 2);
+	CHECK(pid_stub != 0 && ppid_stub != 0);
+	if (pid_stub && ppid_stub) {
+		pid_t (*stub)(void) = (pid_t (*)(void))(uintptr_t)pid_stub;
+
+		CHECK_EQ_U64(stub(), getpid());
+		stub = (pid_t (*)(void))(uintptr_t)ppid_stub;
+		CHECK_EQ_U64(stub(), getppid());
+	}
+}
+
 static void test_exe_reads(const struct elf_file *ef, uint64_t bias, const char *path)
 {
 	uint64_t target = (uint64_t)(uintptr_t)elf_test_target - bias;
@@ -503,6 +546,22 @@ static void test_fixture(const char *path)
 		CHECK_EQ_U64(start, first);
 	}
 	CHECK(count > 0);
+
+	/* Every .plt stub but the first (the lazy resolver's) is named, and the
+	 * .plt.got stub of a PIE is crtbegin's call of __cxa_finalize. */
+	if (elf_file_section(ef, ".plt", &lo, &hi, NULL) == 0) {
+		count = 0;
+		CHECK(elf_file_symbol(ef, lo, NULL) == NULL);
+		for (uint64_t a = lo + 16; a + 16 <= lo + hi && hi < 65536; a += 16) {
+			const char *name = elf_file_symbol(ef, a + 5, &start);
+
+			CHECK(name && strstr(name, "@plt") && start == a);
+			count++;
+		}
+		CHECK(count > 0);
+	}
+	if (elf_file_section(ef, ".plt.got", &lo, &hi, NULL) == 0)
+		CHECK_STR(elf_file_symbol(ef, lo, NULL), "__cxa_finalize@plt");
 	elf_file_free(ef);
 }
 
@@ -526,6 +585,7 @@ int main(void)
 		test_exe_symbols(ef, bias);
 		test_exe_reads(ef, bias, exe);
 		test_exe_lookups(ef, bias);
+		test_exe_plt(ef, bias);
 	}
 	elf_file_free(ef);
 

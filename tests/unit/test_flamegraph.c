@@ -275,6 +275,37 @@ static void test_hostile(void)
 	flametree_free(t);
 }
 
+/* A short C++ name's full signature is a second line of its tooltip, when
+ * every frame of the name agrees on one (two overloads do not). */
+static void test_signature(void)
+{
+	static const struct frame one = { .function = "ns::f", .module = "prog",
+					  .signature = "int ns::f(int)" };
+	static const struct frame other = { .function = "ns::f", .module = "prog",
+					    .signature = "int ns::f(double)" };
+	static const struct frame g = { .function = "ns::g", .module = "prog",
+					.signature = "void ns::g<A<int> >(char const*)" };
+	struct flametree_frame a[] = { { "ns::g", 5, &g }, { "ns::f", 5, &one } };
+	struct flametree_frame b[] = { { "ns::g", 5, &g }, { "ns::f", 5, &other } };
+	struct flametree *t = flametree_new();
+	struct svg_options o = { .minwidth = 0 };
+	size_t len;
+	char *svg;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(flametree_add_frames(t, a, 2, 2, false) == 0);
+	CHECK(flametree_add_frames(t, b, 2, 1, false) == 0);
+	CHECK(flametree_sort(t) == 0);
+	svg = render(t, &o, &len);
+	CHECK(svg && strstr(svg, "<title>ns::g (3 samples, 100.00%) in prog\n"
+			    "void ns::g&lt;A&lt;int&gt; &gt;(char const*)</title>"));
+	CHECK(svg && strstr(svg, "<title>ns::f (3 samples, 100.00%) in prog</title>"));
+	free(svg);
+	flametree_free(t);
+}
+
 /* Where a frame comes from, in its tooltip: what every place agrees on. */
 static void test_info(void)
 {
@@ -321,6 +352,7 @@ static void test_info(void)
 int main(void)
 {
 	test_info();
+	test_signature();
 	test_totals();
 	test_lookup();
 	test_reader();

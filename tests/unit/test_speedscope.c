@@ -11,6 +11,7 @@
  * to spell frames no binary gives on demand.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ enum {
 	ADDR_OTHER = 0x600,
 	ADDR_OTHER_TOO = 0x608, /* names the same as ADDR_OTHER */
 	ADDR_MAIN = 0x700,
+	ADDR_MAIN_LATER = 0x708, /* main again, at another line */
+	ADDR_CXX = 0x800,        /* a short C++ name with its signature */
 };
 
 static const struct frame inlined[] = {
@@ -48,6 +51,10 @@ static const struct frame hostile = {
 static const struct frame other = { .function = "libx.so+0x600", .kind = FRAME_UNKNOWN };
 static const struct frame mainf = { .function = "main", .file = "main.c", .line = 3,
 				    .kind = FRAME_NATIVE };
+static const struct frame main_later = { .function = "main", .file = "main.c", .line = 9,
+					 .kind = FRAME_NATIVE };
+static const struct frame cxx = { .function = "ns::f<int>", .kind = FRAME_NATIVE,
+				  .signature = "int ns::f<int>(int (*)(), char const*)" };
 static char long_name[LONG_NAME_LEN + 1];
 static const struct frame overlong = { .function = long_name, .kind = FRAME_NATIVE };
 
@@ -72,15 +79,22 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	case ADDR_MAIN:
 		*frames = &mainf;
 		return 1;
+	case ADDR_MAIN_LATER:
+		*frames = &main_later;
+		return 1;
+	case ADDR_CXX:
+		*frames = &cxx;
+		return 1;
 	default:
 		*frames = &other;
 		return 1;
 	}
 }
 
-static char *write_json(const struct profile *p, unsigned rate, const char *name, int *ret)
+static char *write_json(const struct profile *p, unsigned rate, const char *name, bool lines,
+			int *ret)
 {
-	struct speedscope_options o = { .rate = rate, .name = name };
+	struct speedscope_options o = { .rate = rate, .name = name, .lines = lines };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);
@@ -125,6 +139,41 @@ static void test_json_escape(void)
 	CHECK_EQ_U64(utf8_valid_len((const unsigned char *)"\xef\xbf\xbe", 3), 0);
 }
 
+/* A function sampled at two lines is one frame (no line) unless --lines,
+ * which keeps a frame per line. */
+static void test_lines(void)
+{
+	struct profile *p = profile_new();
+	uint64_t s1[] = { ADDR_MAIN }, s2[] = { ADDR_MAIN_LATER }, s3[] = { ADDR_CXX, ADDR_MAIN };
+	uint32_t t;
+	char *json;
+	int ret = -1;
+
+	if (!p)
+		return;
+	CHECK(profile_thread(p, 10, 10, "main", &t) == 0);
+	CHECK(profile_add_sample(p, t, s1, 1, 2) == 0);
+	CHECK(profile_add_sample(p, t, s2, 1, 3) == 0);
+	json = write_json(p, 100, NULL, false, &ret);
+	CHECK_EQ_U64(ret, 0);
+	CHECK(json && count_of(json, "{\"name\":") == 1);
+	CHECK(json && strstr(json, "{\"name\":\"main\",\"file\":\"main.c\"}"));
+	/* Both stacks name alike now: one sample of 5. */
+	CHECK(json && strstr(json, "\"weights\":[50]"));
+	free(json);
+	/* A C++ frame is named by its full signature. */
+	CHECK(profile_add_sample(p, t, s3, 2, 1) == 0);
+	json = write_json(p, 100, NULL, false, &ret);
+	CHECK(json && strstr(json, "{\"name\":\"int ns::f<int>(int (*)(), char const*)\"}"));
+	CHECK(json && !strstr(json, "\"ns::f<int>\""));
+	free(json);
+	json = write_json(p, 100, NULL, true, &ret);
+	CHECK(json && count_of(json, "{\"name\":") == 3);
+	CHECK(json && strstr(json, "{\"name\":\"main\",\"file\":\"main.c\",\"line\":9}"));
+	free(json);
+	profile_free(p);
+}
+
 int main(int argc, char **argv)
 {
 	struct profile *p = profile_new();
@@ -152,7 +201,7 @@ int main(int argc, char **argv)
 	CHECK(profile_add_sample(p, t2, s4, 2, 5) == 0);
 	CHECK(profile_add_sample(p, t3, s5, 1, 1) == 0);
 
-	json = write_json(p, 200, "a \"name\"", &ret);
+	json = write_json(p, 200, "a \"name\"", true, &ret);
 	CHECK(json != NULL);
 	CHECK_EQ_U64(ret, 0);
 	if (json) {
@@ -200,8 +249,8 @@ int main(int argc, char **argv)
 
 	/* Same input, same bytes. */
 	{
-		char *again = write_json(p, 200, "a \"name\"", &ret);
-		char *first = write_json(p, 200, "a \"name\"", &ret);
+		char *again = write_json(p, 200, "a \"name\"", true, &ret);
+		char *first = write_json(p, 200, "a \"name\"", true, &ret);
 
 		CHECK(again && first && strcmp(again, first) == 0);
 		free(again);
@@ -209,10 +258,12 @@ int main(int argc, char **argv)
 	}
 	profile_free(p);
 
+	test_lines();
+
 	/* An empty profile is a valid file with no profiles. */
 	p = profile_new();
 	if (p) {
-		json = write_json(p, 100, NULL, &ret);
+		json = write_json(p, 100, NULL, false, &ret);
 		CHECK(json && strstr(json, "\"profiles\":[],"));
 		free(json);
 		profile_free(p);

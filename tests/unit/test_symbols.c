@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cxx_inlined.h"
 #include "elf_cache.h"
+#include "elf_file.h"
 #include "profile.h"
 #include "symbols.h"
 
@@ -44,6 +46,68 @@ static const struct frame *resolve_one(struct symbolizer *sym, pid_t pid, uint64
 	CHECK_EQ_U64(n, 1);
 	CHECK(f != NULL && f->function != NULL);
 	return f;
+}
+
+/*
+ * A PLT stub of the test's own executable keeps its "@plt" (not cut as a
+ * symbol version would be): the stub the test calls getpid through is
+ * getpid@plt, whatever address inside it is named.
+ */
+static void test_plt(struct symbolizer *sym, pid_t pid)
+{
+	struct elf_file *ef = elf_file_open("/proc/self/exe");
+	uint64_t target, bias, vaddr, size, start;
+	bool found = false;
+
+	CHECK(ef != NULL);
+	if (!ef)
+		return;
+	CHECK(elf_file_find_symbol(ef, "symbols_test_target", &target, NULL) == 0);
+	bias = (uint64_t)(uintptr_t)symbols_test_target - target;
+	if (elf_file_section(ef, ".plt", &vaddr, &size, NULL) == 0) {
+		for (uint64_t a = vaddr; a < vaddr + size && size < 65536 && !found; a++) {
+			const char *name = elf_file_symbol(ef, a, &start);
+			const struct frame *f;
+
+			if (!name || strcmp(name, "getpid@plt") != 0)
+				continue;
+			found = true;
+			f = resolve_one(sym, pid, a + 3 + bias);
+			CHECK_STR(f->function, "getpid@plt");
+			CHECK(f->kind == FRAME_NATIVE);
+		}
+	}
+	CHECK(found);
+	elf_file_free(ef);
+}
+
+/*
+ * Inlined C++ functions are named like symbol-table frames:
+ * scope-qualified, without parameters, whether DWARF gives them a linkage
+ * name (the class template's member) or not (the static function, the
+ * lambda, qualified from their DWARF scopes).
+ */
+static void test_cxx_inlined(struct symbolizer *sym, pid_t pid)
+{
+	static const char *const want[3] = {
+		"hsq::free_where",
+		"hsq::(anonymous namespace)::Box<int>::where",
+		"hsq::collect::{lambda}::operator()",
+	};
+	uint64_t pcs[3];
+
+	cxx_inlined_pcs(pcs);
+	for (int i = 0; i < 3; i++) {
+		const struct frame *f = NULL;
+		size_t n = symbolizer_resolve(sym, pid, pcs[i] - 1, &f);
+
+		CHECK(n >= 2);
+		if (n < 2)
+			continue;
+		CHECK_STR(f[0].function, want[i]);
+		CHECK(f[0].kind == FRAME_INLINED);
+		CHECK_STR(f[n - 1].function, "hsq::collect");
+	}
 }
 
 static void test_own_and_libc(struct symbolizer *sym, pid_t pid)
@@ -291,6 +355,50 @@ static void test_demangle(void)
 	CHECK(symbol_demangle("_") == NULL);
 }
 
+/*
+ * The short form, as perf prints names: no return type, no parameter
+ * list, whatever parentheses the name itself holds (operator(), operator<<,
+ * a function type as template argument, a lambda), clone suffixes kept.
+ * Each case is exact: a cut in the wrong place fails.
+ */
+static void test_demangle_short(void)
+{
+	static const struct {
+		const char *raw, *want;
+	} cases[] = {
+		{ "_ZN14hotspy_fixture6crunchImEET_RNS_5MixerIS1_EES1_",
+		  "hotspy_fixture::crunch<unsigned long>" },
+		{ "_ZN3geo15accumulate_dotsIdEEdRKSt6vectorINS_3VecIdEESaIS3_EE.constprop.0",
+		  "geo::accumulate_dots<double> [clone .constprop.0]" },
+		{ "_ZN3geo3dotIdEET_RKNS_3VecIS1_EES5_.isra.0.cold",
+		  "geo::dot<double> [clone .isra.0] [clone .cold]" },
+		{ "_ZN3fooclEv", "foo::operator()" },
+		{ "_ZlsRSoRK3Foo", "operator<<" },
+		{ "_ZN1A1fIFivEEEvPFT_vE", "A::f<int ()>" },
+		{ "_ZZ3runPK12fixture_argsENKUlmE_clEm",
+		  "run(fixture_args const*)::{lambda(unsigned long)#1}::operator()" },
+		{ "_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write" },
+		{ "_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = symbol_demangle_short(cases[i].raw);
+
+		CHECK_STR(d, cases[i].want);
+		free(d);
+	}
+	CHECK(symbol_demangle_short("main") == NULL);
+	CHECK(symbol_demangle_short("_Zbogus!") == NULL);
+	/* The full form keeps the clone suffix too (the "[clone ]"). */
+	{
+		char *d = symbol_demangle(cases[1].raw);
+
+		CHECK(d && strstr(d, "(std::vector<") && strstr(d, ") const&, ") == NULL &&
+		      strlen(d) > 20 && strcmp(d + strlen(d) - 21, " [clone .constprop.0]") == 0);
+		free(d);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	bool only_vdso = argc == 2 && strcmp(argv[1], "vdso") == 0;
@@ -300,8 +408,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_symbols [vdso]\n");
 		return 2;
 	}
-	if (!only_vdso)
+	if (!only_vdso) {
 		test_demangle();
+		test_demangle_short();
+	}
 	pid_t pid = getpid();
 	struct elf_cache *cache = elf_cache_new();
 	struct symbolizer *sym = symbolizer_new(cache);
@@ -329,6 +439,8 @@ int main(int argc, char **argv)
 		skipped = !test_vdso(cache, sym, pid, maps);
 	} else {
 		test_own_and_libc(sym, pid);
+		test_plt(sym, pid);
+		test_cxx_inlined(sym, pid);
 		test_no_symbol(sym, pid, maps);
 		test_markers_and_anon(sym, pid, anon);
 		if (data != MAP_FAILED)

@@ -34,18 +34,18 @@ enum {
 };
 
 static const char leaf_name[] = "leaf", a_c[] = "a.c", mod[] = "prog";
-static const struct frame f_leaf10 = { leaf_name, mod, a_c, 10, FRAME_NATIVE };
-static const struct frame f_leaf11 = { leaf_name, mod, a_c, 11, FRAME_NATIVE };
-static const struct frame f_mid = { "mid", mod, "b.c", 20, FRAME_NATIVE };
-static const struct frame f_rec = { "rec", mod, "b.c", 30, FRAME_NATIVE };
-static const struct frame f_main = { "main", mod, "m.c", 40, FRAME_NATIVE };
+static const struct frame f_leaf10 = { leaf_name, mod, a_c, 10, FRAME_NATIVE, NULL };
+static const struct frame f_leaf11 = { leaf_name, mod, a_c, 11, FRAME_NATIVE, NULL };
+static const struct frame f_mid = { "mid", mod, "b.c", 20, FRAME_NATIVE, NULL };
+static const struct frame f_rec = { "rec", mod, "b.c", 30, FRAME_NATIVE, NULL };
+static const struct frame f_main = { "main", mod, "m.c", 40, FRAME_NATIVE, NULL };
 static const struct frame f_inl[] = {
-	{ "inner", mod, "i.h", 5, FRAME_INLINED },
-	{ "outer", mod, "o.c", 50, FRAME_NATIVE },
+	{ "inner", mod, "i.h", 5, FRAME_INLINED, NULL },
+	{ "outer", mod, "o.c", 50, FRAME_NATIVE, NULL },
 };
-static const struct frame f_kernel = { "read_zero", NULL, NULL, 0, FRAME_KERNEL };
-static const struct frame f_hostile = { "evil\x1b[2J\n\xff" "fn", mod, NULL, 0, FRAME_NATIVE };
-static const struct frame f_marker = { "[cut]", NULL, NULL, 0, FRAME_MARKER };
+static const struct frame f_kernel = { "read_zero", NULL, NULL, 0, FRAME_KERNEL, NULL };
+static const struct frame f_hostile = { "evil\x1b[2J\n\xff" "fn", mod, NULL, 0, FRAME_NATIVE, NULL };
+static const struct frame f_marker = { "[cut]", NULL, NULL, 0, FRAME_MARKER, NULL };
 
 size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			  const struct frame **frames)
