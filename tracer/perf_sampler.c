@@ -840,7 +840,7 @@ static int perf_open(struct sampler *s)
 	b->ring_pages = RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
-	if (s->cfg.stack_size > PERF_MAX_STACK)
+	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the perf sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
 			 "(--sampler ptrace or auto copies all of it)",

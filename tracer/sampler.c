@@ -362,12 +362,13 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "a Python program: only the ptrace sampler reads the "
 				    "interpreter's frames");
-	/* The kernel copies at most ~64 KiB of stack into a perf sample: a
-	 * larger --stack-size (deep recursion) is honoured by ptrace only. */
-	if (!cfg->kernel && cfg->stack_size > PERF_SAMPLER_MAX_STACK) {
+	/* The kernel copies at most 64 KiB (less 8 bytes) of stack into a perf
+	 * sample: a larger --stack-size (deep recursion) is honoured by ptrace
+	 * only. The default, 64 KiB, stays with perf: 8 bytes make no odds. */
+	if (!cfg->kernel && cfg->stack_size > SAMPLER_DEFAULT_STACK_SIZE) {
 		log_info("using the ptrace sampler: --stack-size %zu KiB is more than the "
-			 "%u KiB of stack perf events copy per sample",
-			 cfg->stack_size / 1024, PERF_SAMPLER_MAX_STACK / 1024 + 1);
+			 "64 KiB of stack perf events copy per sample",
+			 cfg->stack_size / 1024);
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "--stack-size above the 64 KiB perf events copy");
 	}
