@@ -178,6 +178,8 @@ def case_profile(rest):
                    help="at least this many process roots `NAME (PID)` with samples")
     p.add_argument("--min-threads", type=int, default=0,
                    help="at least this many distinct threads in the profile (--threads)")
+    p.add_argument("--summary-says", action="append", default=[],
+                   help="text hotspy's summary (stderr) must contain")
     # Arguments after "--" go to hotspy as they are.
     extra = rest[rest.index("--") + 1:] if "--" in rest else []
     a = p.parse_args(rest[:rest.index("--")] if "--" in rest else rest)
@@ -227,6 +229,9 @@ def case_profile(rest):
                     pass
         if "samples in" not in r.stderr:
             fail("no summary line on stderr")
+        for text in a.summary_says:
+            if text not in r.stderr:
+                fail("the summary does not say %r" % text)
         expect = a.expect or a.name
         if not check_profile(expect, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, expect))
