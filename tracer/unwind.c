@@ -100,7 +100,6 @@ struct unwind_walk {
 	const struct mapping *last_map;   /* one-entry cache for access_mem */
 	struct elf_file *last_ef;
 	int past_stack;                   /* a read fell beyond the stack copy */
-	int unmapped;                     /* a PC fell outside the maps */
 	int no_info;                      /* find_proc_info failed in this step */
 };
 
@@ -206,14 +205,11 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	int ret;
 
 	/* Failing here makes libunwind guess the next frame (frame pointer,
-	 * PLT rules); unwinder_unwind keeps no guessed frame. */
+	 * PLT rules); unw_one_step keeps no guessed frame. */
 	w->no_info = 1;
 	ef = walk_object(w, ip, &m);
-	if (!ef) {
-		if (!maps_find(w->maps, ip))
-			w->unmapped = 1;
+	if (!ef)
 		return -UNW_ENOINFO;
-	}
 	t = eh_table_get(w->uw, ef);
 	if (!t || elf_file_load_bias(ef, m->start, m->offset, &bias) < 0)
 		return -UNW_ENOINFO;
@@ -584,6 +580,10 @@ static enum step unw_one_step(struct unwinder *uw, struct unwind_walk *w,
 		return STEP_BOTTOM;
 	if (ret < 0)
 		return w->past_stack ? STEP_CUT : STEP_STOP;
+	/* Only a signal frame may move down the stack (to a handler's
+	 * alternate stack); any other step that does not go up is lost. */
+	if (!signal && (unw_get_reg(&cursor, UNW_REG_SP, &v) < 0 || v <= wr->r[SNAP_RSP]))
+		return STEP_STOP;
 	for (int reg = 0; reg < SNAP_NREGS; reg++) {
 		if (unw_get_reg(&cursor, reg, &v) == 0) {
 			wr->r[reg] = v;
