@@ -561,6 +561,7 @@ static enum step fp_step(struct unwind_walk *w, struct walk_regs *wr)
 static enum step unw_one_step(struct unwinder *uw, struct unwind_walk *w,
 			      struct walk_regs *wr, int *adjust)
 {
+	struct walk_regs next = { .valid = 0 };
 	unw_cursor_t cursor;
 	unw_word_t v;
 	int ret, signal;
@@ -584,14 +585,16 @@ static enum step unw_one_step(struct unwinder *uw, struct unwind_walk *w,
 	 * alternate stack); any other step that does not go up is lost. */
 	if (!signal && (unw_get_reg(&cursor, UNW_REG_SP, &v) < 0 || v <= wr->r[SNAP_RSP]))
 		return STEP_STOP;
+	/* Read every register before changing any: libunwind reads a register
+	 * that a rule says is kept (or copied) through access_reg, that is
+	 * from wr->r, when it is asked for. */
 	for (int reg = 0; reg < SNAP_NREGS; reg++) {
 		if (unw_get_reg(&cursor, reg, &v) == 0) {
-			wr->r[reg] = v;
-			wr->valid |= REG_BIT(reg);
-		} else {
-			wr->valid &= ~REG_BIT(reg);
+			next.r[reg] = v;
+			next.valid |= REG_BIT(reg);
 		}
 	}
+	*wr = next;
 	*adjust = !signal;
 	return STEP_OK;
 }
