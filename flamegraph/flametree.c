@@ -261,7 +261,11 @@ static int parse_line(const char *s, size_t len, size_t *stack_len, double *coun
 	return i ? 0 : -1;
 }
 
-#define LINE_FRAMES_MAX 4096
+/* Frames of one folded line: record writes walks as deep as the stack
+ * copy holds, 131,074 frames with --stack-size 1M (sampler_walk_max);
+ * deeper lines are skipped as malformed. The buffers are allocated once
+ * per read, and only the part a line uses is touched. */
+#define LINE_FRAMES_MAX (1u << 17)
 
 /*
  * The previous line's frames and nodes: folded lines from one producer share

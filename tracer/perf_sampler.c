@@ -50,10 +50,8 @@ enum {
 #define PREG_MASK (((1ull << (PREG_IP + 1)) - 1) | (0xffull << PREG_R8))
 #define PREG_COUNT 17   /* bits set in PREG_MASK, in increasing bit order */
 
-/* sample_stack_user must be below USHRT_MAX and a multiple of 8; the kernel
- * then trims the copy so the record fits its 16-bit size
- * (perf_sample_ustack_size in kernel/events/core.c). */
-#define PERF_MAX_STACK 65528u
+/* The kernel trims the copy so the record fits its 16-bit size. */
+#define PERF_MAX_STACK PERF_SAMPLER_MAX_STACK
 /* Each sample takes --stack-size bytes of ring whatever was copied (the
  * record's size is the size asked for): 4 MiB hold 64 samples of 64 KiB.
  * Unprivileged users get what perf_event_mlock_kb allows. */
@@ -853,8 +851,10 @@ static int perf_open(struct sampler *s)
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
-		log_warn("the perf sampler copies at most 64 KiB of stack per sample; "
-			 "use --sampler ptrace for more");
+		log_warn("the perf sampler copies at most 64 KiB of stack per sample, not "
+			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
+			 "(--sampler ptrace or auto copies all of it)",
+			 s->cfg.stack_size / 1024);
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
 	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
 	b->rec = malloc(1u << 16);

@@ -201,22 +201,22 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	/* Kernel frames first (innermost), as the profile wants them: the
 	 * interrupted PC, then callers' return addresses less one, like the
 	 * user frames the unwinder gives. */
-	for (; k < snap->nkernel && k < SAMPLER_MAX_DEPTH / 2; k++)
+	for (; k < snap->nkernel && k < SAMPLER_KERNEL_DEPTH; k++)
 		s->addrs[k] = k ? snap->kernel[k] - 1 : snap->kernel[k];
 	/* With Python frames, the walk goes to its own buffer, with each
 	 * frame's stack pointer, and is merged into the sample's. */
 	python = snap->py && snap->py->status != PYSTACK_NONE && p->python.reader;
 	walk = python ? s->native : s->addrs + k;
 	n = unwinder_unwind(p->unwinder, p->maps, snap, walk, python ? s->sps : NULL,
-			    SAMPLER_MAX_DEPTH - k, &end);
+			    s->walk_max, &end);
 	/* Stale maps: a library mapped since the last read (the loader maps
 	 * libc after the exec we started from, dlopen later). */
 	if (end == UNWIND_UNMAPPED && sampler_reload_maps(s, p, 0) == 0)
 		n = unwinder_unwind(p->unwinder, p->maps, snap, walk, python ? s->sps : NULL,
-				    SAMPLER_MAX_DEPTH - k, &end);
+				    s->walk_max, &end);
 	if (python)
 		n = sampler_python_merge(s, p, snap, s->native, s->sps, n, s->addrs + k,
-					 SAMPLER_MAX_DEPTH - k);
+					 s->naddrs - k);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 
 	sample.pid = snap->pid;
@@ -246,6 +246,9 @@ static void procs_free(struct sampler *s)
 static void sampler_free(struct sampler *s)
 {
 	procs_free(s);
+	free(s->addrs);
+	free(s->native);
+	free(s->sps);
 	free(s->pystack);
 	free(s->pyaddrs);
 	free(s);
@@ -265,6 +268,18 @@ static struct sampler *sampler_try(const struct sampler_ops *ops,
 	s->ops = ops;
 	s->cfg = *cfg;
 	s->exit_status = -1;
+	s->walk_max = sampler_walk_max(cfg->stack_size ? cfg->stack_size
+							: SAMPLER_DEFAULT_STACK_SIZE);
+	s->naddrs = SAMPLER_KERNEL_DEPTH + s->walk_max + PYSTACK_MAX_FRAMES;
+	s->addrs = calloc(s->naddrs, sizeof(*s->addrs));
+	s->native = calloc(s->walk_max, sizeof(*s->native));
+	s->sps = calloc(s->walk_max, sizeof(*s->sps));
+	if (!s->addrs || !s->native || !s->sps) {
+		sampler_free(s);
+		log_error(-ENOMEM, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (cfg->pycodes) {
 		s->pystack = malloc(sizeof(*s->pystack));
 		s->pyaddrs = calloc(PYSTACK_MAX_FRAMES, sizeof(*s->pyaddrs));
@@ -351,6 +366,16 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "a Python program: only the ptrace sampler reads the "
 				    "interpreter's frames");
+	/* The kernel copies at most 64 KiB (less 8 bytes) of stack into a perf
+	 * sample: a larger --stack-size (deep recursion) is honoured by ptrace
+	 * only. The default, 64 KiB, stays with perf: 8 bytes make no odds. */
+	if (!cfg->kernel && cfg->stack_size > SAMPLER_DEFAULT_STACK_SIZE) {
+		log_info("using the ptrace sampler: --stack-size %zu KiB is more than the "
+			 "64 KiB of stack perf events copy per sample",
+			 cfg->stack_size / 1024);
+		return sampler_with(&ptrace_sampler_ops, cfg,
+				    "--stack-size above the 64 KiB perf events copy");
+	}
 	if (perf_sampler_probe(cfg->argv ? 0 : cfg->pid, why, sizeof(why)) == 0 || cfg->kernel)
 		return sampler_with(&perf_sampler_ops, cfg, "the kernel allows perf events");
 	if (cfg->pid && kill(cfg->pid, 0) < 0 && errno == ESRCH)

@@ -10,8 +10,25 @@
 #include "snapshot.h"
 #include "unwind.h"
 
-/* Deepest stack kept, in frames; deeper walks end in [truncated]. */
-#define SAMPLER_MAX_DEPTH 4096
+/*
+ * The deepest native walk a stack copy of @stack_size bytes can hold: each
+ * frame takes at least its 8-byte return address (the unwinder only steps
+ * up the stack), so the copy bounds the walk and no fixed depth cuts it.
+ * 64 KiB: 8194 frames; 1 MiB: 131074.
+ */
+static inline size_t sampler_walk_max(size_t stack_size)
+{
+	return stack_size / 8 + 2;
+}
+
+/* Kernel frames kept before the user walk (perf's kernel.perf_event_max_stack
+ * is 127 by default). */
+#define SAMPLER_KERNEL_DEPTH 512
+
+/* The largest stack copy of the perf sampler: sample_stack_user must be
+ * below USHRT_MAX and a multiple of 8 (perf_sample_ustack_size in
+ * kernel/events/core.c). Larger --stack-size needs the ptrace sampler. */
+#define PERF_SAMPLER_MAX_STACK 65528u
 
 struct sampler_ops {
 	const char *name;
@@ -73,12 +90,17 @@ struct sampler {
 	struct sampler_proc **procs;
 	size_t nprocs, procs_cap;
 	size_t last_proc;      /* index of the last lookup: samples come in runs */
-	uint64_t addrs[SAMPLER_MAX_DEPTH];
+	/* One sample's addresses: kernel frames, then the walk (with Python
+	 * frames merged in): naddrs entries. */
+	uint64_t *addrs;
+	size_t naddrs;
+	size_t walk_max;       /* sampler_walk_max(cfg.stack_size) */
 	/* Python samples: the native walk and its stack pointers before the
-	 * merge, the Python frames of one snapshot (taken while its thread is
-	 * stopped: one at a time) and their python addresses. */
-	uint64_t native[SAMPLER_MAX_DEPTH];
-	uint64_t sps[SAMPLER_MAX_DEPTH];
+	 * merge (walk_max entries each), the Python frames of one snapshot
+	 * (taken while its thread is stopped: one at a time) and their python
+	 * addresses. */
+	uint64_t *native;
+	uint64_t *sps;
 	struct pystack *pystack;
 	uint64_t *pyaddrs;
 	struct sampler_stats stats;

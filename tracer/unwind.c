@@ -50,13 +50,14 @@ struct eh_table {
  * rules that compiled x86-64 code uses (CFA = register + offset; return
  * address and callee-saved registers at CFA + offset, or unchanged), so a
  * step is a table lookup and a few loads from the stack copy. Anything
- * else (expressions, signal frames, PLT stubs, no CFI) is RULE_SLOW: the
- * whole walk is then left to libunwind, which knows every case.
+ * else (expressions, signal frames, PLT stubs) is RULE_SLOW: that step is
+ * left to libunwind, which knows every case. Code with no CFI at all is
+ * RULE_NONE: its step follows the frame-pointer chain, if plausible.
  *
  * libunwind's own rule cache takes a lock that blocks signals with two
  * sigprocmask calls per frame; this one is private to the unwinder.
  */
-enum rule_kind { RULE_STEP = 1, RULE_BOTTOM, RULE_SLOW };
+enum rule_kind { RULE_STEP = 1, RULE_BOTTOM, RULE_SLOW, RULE_NONE };
 
 #define RULE_SAME  INT16_MAX      /* register unchanged by this frame */
 #define RULE_UNDEF INT16_MIN      /* register not recoverable (call-clobbered) */
@@ -95,10 +96,10 @@ struct unwind_walk {
 	struct unwinder *uw;
 	const struct maps *maps;
 	const struct snapshot *snap;
+	const uint64_t *regs;             /* where libunwind's cursor starts */
 	const struct mapping *last_map;   /* one-entry cache for access_mem */
 	struct elf_file *last_ef;
 	int past_stack;                   /* a read fell beyond the stack copy */
-	int unmapped;                     /* a PC fell outside the maps */
 	int no_info;                      /* find_proc_info failed in this step */
 };
 
@@ -151,9 +152,13 @@ static struct eh_table *eh_table_get(struct unwinder *uw, struct elf_file *ef)
 
 /*
  * Is @addr (not in the copy) stack beyond the copy: the copy was too short?
- * The sampler knows when it cut the copy (stack_cut). The maps are the
- * second witness, but a main thread's stack grows without an mmap, so
- * maps read before a deep recursion end above its stack pointer.
+ * It is when it lies below the end of the mapping that holds the copy. A
+ * main thread's stack grows without an mmap, so maps read before a deep
+ * recursion may hold no mapping for the copy at all: then, if the sampler
+ * cut the copy (stack_cut), the stack is what lies above it up to the
+ * [stack] mapping. Anything else (the heap, a register holding data) is
+ * not the stack: a walk that reads there stops for want of a frame, it was
+ * not cut.
  */
 static int past_copy(const struct unwind_walk *w, uint64_t addr)
 {
@@ -162,10 +167,13 @@ static int past_copy(const struct unwind_walk *w, uint64_t addr)
 
 	if (addr < s->stack_addr)
 		return 0;
-	if (s->stack_cut && addr - s->stack_addr < STACK_MAX)
-		return 1;
+	m = maps_find(w->maps, s->stack_addr);
+	if (m)
+		return addr < m->end;
+	if (!s->stack_cut || addr - s->stack_addr >= STACK_MAX)
+		return 0;
 	m = maps_find(w->maps, addr);
-	return m && s->stack_addr >= m->start && s->stack_addr < m->end;
+	return !m || strcmp(m->path, "[stack]") == 0;
 }
 
 /* The mapping and ELF object holding @addr, through the walk's cache. */
@@ -197,14 +205,11 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	int ret;
 
 	/* Failing here makes libunwind guess the next frame (frame pointer,
-	 * PLT rules); unwinder_unwind keeps no guessed frame. */
+	 * PLT rules); unw_one_step keeps no guessed frame. */
 	w->no_info = 1;
 	ef = walk_object(w, ip, &m);
-	if (!ef) {
-		if (!maps_find(w->maps, ip))
-			w->unmapped = 1;
+	if (!ef)
 		return -UNW_ENOINFO;
-	}
 	t = eh_table_get(w->uw, ef);
 	if (!t || elf_file_load_bias(ef, m->start, m->offset, &bias) < 0)
 		return -UNW_ENOINFO;
@@ -277,7 +282,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp,
 		return -UNW_EINVAL;
 	if (reg < 0 || reg >= SNAP_NREGS)
 		return -UNW_EBADREG;
-	*valp = w->snap->regs[reg];
+	*valp = w->regs ? w->regs[reg] : w->snap->regs[reg];
 	return 0;
 }
 
@@ -369,9 +374,10 @@ static void rule_compute(struct unwinder *uw, struct elf_file *ef, uint64_t vadd
 	int ra;
 
 	memset(r, 0, sizeof(*r));
-	r->kind = RULE_SLOW;
+	r->kind = RULE_NONE;
 	if (!cfi || dwarf_cfi_addrframe(cfi, vaddr, &frame) != 0)
 		goto out;
+	r->kind = RULE_SLOW;
 	ra = dwarf_frame_info(frame, NULL, NULL, &signal);
 	if (ra != SNAP_RIP || signal)
 		goto out;
@@ -453,91 +459,179 @@ static int stack_load(const struct unwind_walk *w, uint64_t addr, uint64_t *val)
 	return past_copy(w, addr) ? 1 : -1;
 }
 
-/*
- * The walk with cached rules. Returns the number of addresses stored (as
- * unwinder_unwind) with *@end set, or 0 when a frame needs libunwind.
- */
-static size_t fast_unwind(struct unwinder *uw, struct unwind_walk *w, uint64_t *addrs,
-			  uint64_t *sps, size_t max, enum unwind_end *end)
+/* How one step from a frame to its caller went. */
+enum step {
+	STEP_OK,        /* registers now hold the caller's */
+	STEP_BOTTOM,    /* the frame is the outermost */
+	STEP_CUT,       /* a load fell in the stack past the copy */
+	STEP_STOP,      /* no plausible way up: the walk ends here */
+	STEP_NO_CFI,    /* the code has no unwind information */
+};
+
+/* The registers of the frame being stepped, and which are known. */
+struct walk_regs {
+	uint64_t r[SNAP_NREGS];
+	uint32_t valid;            /* bit i: r[i] holds the frame's value */
+};
+
+#define REG_BIT(reg) (1u << (reg))
+#define REGS_ALL     ((1u << SNAP_NREGS) - 1)
+
+/* One step by a cached rule @r (RULE_STEP). */
+static enum step cfi_step(const struct unwind_walk *w, const struct cfi_rule *r,
+			  struct walk_regs *wr)
 {
-	uint64_t regs[RULE_REGS + 1], ip, bias = 0;
-	uint32_t valid = (1u << (RULE_REGS + 1)) - 1;
-	const struct mapping *m, *last = NULL;
-	struct elf_file *ef = NULL;
-	size_t n = 0;
-	int adjust = 0;
+	uint64_t cfa, ra, saved[RULE_REGS];
+	int reg, ld;
 
-	memcpy(regs, w->snap->regs, sizeof(regs));
-	for (;;) {
-		const struct cfi_rule *r;
-		uint64_t cfa, ra, saved[RULE_REGS];
-		int reg, ld;
+	cfa = wr->r[r->cfa_reg] + (uint64_t)(int64_t)r->cfa_off;
+	ld = stack_load(w, cfa + (uint64_t)(int64_t)r->ra_off, &ra);
+	for (reg = 0; ld == 0 && reg < RULE_REGS; reg++) {
+		int16_t off = r->reg_off[reg];
 
-		ip = regs[SNAP_RIP];
-		if (ip == 0 && n > 0) {
-			*end = UNWIND_BOTTOM;
-			return n;
-		}
-		if (n == max - 1) {
-			*end = UNWIND_CUT;
-			addrs[n++] = PROFILE_ADDR_TRUNCATED;
-			return n;
-		}
-		if (sps)
-			sps[n] = regs[SNAP_RSP];
-		addrs[n++] = adjust ? ip - 1 : ip;
-		ip -= adjust;
-		if (!last || ip < last->start || ip >= last->end) {
-			m = maps_find(w->maps, ip);
-			if (!m || !mapping_is_file(m))
-				return 0;
-			ef = elf_cache_get(uw->cache, w->snap->pid, m);
-			if (!ef || elf_file_load_bias(ef, m->start, m->offset, &bias) < 0)
-				return 0;
-			last = m;
-		}
-		r = rule_get(uw, ef, ip - bias);
-		if (!r || r->kind == RULE_SLOW || !(valid & (1u << r->cfa_reg)))
-			return 0;
-		if (r->kind == RULE_BOTTOM) {
-			*end = UNWIND_BOTTOM;
-			return n;
-		}
-		cfa = regs[r->cfa_reg] + (uint64_t)(int64_t)r->cfa_off;
-		ld = stack_load(w, cfa + (uint64_t)(int64_t)r->ra_off, &ra);
-		for (reg = 0; ld == 0 && reg < RULE_REGS; reg++) {
-			int16_t off = r->reg_off[reg];
-
-			if (reg == SNAP_RSP || off == RULE_SAME || off == RULE_UNDEF)
-				continue;
-			ld = stack_load(w, cfa + (uint64_t)(int64_t)off, &saved[reg]);
-		}
-		if (ld > 0) {
-			*end = UNWIND_CUT;
-			addrs[n++] = PROFILE_ADDR_TRUNCATED;
-			return n;
-		}
-		if (ld < 0)
-			return 0;
-		for (reg = 0; reg < RULE_REGS; reg++) {
-			int16_t off = r->reg_off[reg];
-
-			if (reg == SNAP_RSP || off == RULE_SAME)
-				continue;
-			if (off == RULE_UNDEF) {
-				valid &= ~(1u << reg);
-			} else {
-				regs[reg] = saved[reg];
-				valid |= 1u << reg;
-			}
-		}
-		/* A walk that does not move up the stack is going nowhere. */
-		if (cfa <= regs[SNAP_RSP] && n > 1)
-			return 0;
-		regs[SNAP_RSP] = cfa;
-		regs[SNAP_RIP] = ra;
-		adjust = 1;
+		if (reg == SNAP_RSP || off == RULE_SAME || off == RULE_UNDEF)
+			continue;
+		ld = stack_load(w, cfa + (uint64_t)(int64_t)off, &saved[reg]);
 	}
+	if (ld > 0)
+		return STEP_CUT;
+	if (ld < 0)
+		return STEP_STOP;
+	/* A walk that does not move up the stack is going nowhere. */
+	if (cfa <= wr->r[SNAP_RSP])
+		return STEP_STOP;
+	for (reg = 0; reg < RULE_REGS; reg++) {
+		int16_t off = r->reg_off[reg];
+
+		if (reg == SNAP_RSP || off == RULE_SAME)
+			continue;
+		if (off == RULE_UNDEF) {
+			wr->valid &= ~REG_BIT(reg);
+		} else {
+			wr->r[reg] = saved[reg];
+			wr->valid |= REG_BIT(reg);
+		}
+	}
+	wr->r[SNAP_RSP] = cfa;
+	wr->r[SNAP_RIP] = ra;
+	return STEP_OK;
+}
+
+/*
+ * One step along the frame-pointer chain, for code without unwind
+ * information (JIT code, V8's embedded builtins, hand-written assembly), as
+ * perf's unwinders do when the CFI is missing (elfutils'
+ * backends/x86_64_unwind.c, libunwind's guess in Gstep.c). The chain is
+ * believed only when it is plausible: RBP 8-aligned, at or above the stack
+ * pointer, inside the stack copy, and the saved return address in
+ * executable memory. Without frame pointers RBP is an ordinary register,
+ * and these checks are what keeps its value from being read as a frame.
+ */
+static enum step fp_step(struct unwind_walk *w, struct walk_regs *wr)
+{
+	uint64_t fp = wr->r[SNAP_RBP], saved, ra;
+	const struct mapping *m;
+
+	if (!(wr->valid & REG_BIT(SNAP_RBP)) || fp < wr->r[SNAP_RSP] || (fp & 7) ||
+	    fp > UINT64_MAX - 16)
+		return STEP_STOP;
+	/* A frame pointer beyond the copy cannot be checked: whether the
+	 * register held a frame pointer at all is not known, so this is not
+	 * a cut copy (which perf's copies often are, at a page not yet
+	 * touched) but a walk without unwind information. */
+	if (stack_load(w, fp, &saved) != 0 || stack_load(w, fp + 8, &ra) != 0)
+		return STEP_STOP;
+	m = maps_find(w->maps, ra);
+	if (!m || !(m->prot & MAP_PROT_EXEC))
+		return STEP_STOP;
+	wr->r[SNAP_RSP] = fp + 16;
+	wr->r[SNAP_RBP] = saved;
+	wr->r[SNAP_RIP] = ra;
+	/* What the frame saved of the other registers is not known. */
+	wr->valid = REG_BIT(SNAP_RSP) | REG_BIT(SNAP_RBP) | REG_BIT(SNAP_RIP);
+	return STEP_OK;
+}
+
+/*
+ * One step by libunwind, for CFI beyond the cached rules (expressions,
+ * signal frames, PLT stubs). The cursor starts at @wr (access_reg reads
+ * w->regs); *@adjust says whether the caller's PC is a return address
+ * (not after a signal frame, where it is the interrupted instruction).
+ */
+static enum step unw_one_step(struct unwinder *uw, struct unwind_walk *w,
+			      struct walk_regs *wr, int *adjust)
+{
+	struct walk_regs next = { .valid = 0 };
+	unw_cursor_t cursor;
+	unw_word_t v;
+	int ret, signal;
+
+	w->regs = wr->r;
+	w->no_info = 0;
+	w->past_stack = 0;
+	if (unw_init_remote(&cursor, uw->as, w) < 0)
+		return STEP_STOP;
+	signal = unw_is_signal_frame(&cursor) > 0;
+	ret = unw_step(&cursor);
+	/* A step made without unwind info is libunwind's guess from frame
+	 * pointer or PLT rules: leave that to fp_step, which checks it. */
+	if (w->no_info)
+		return STEP_NO_CFI;
+	if (ret == 0)
+		return STEP_BOTTOM;
+	if (ret < 0)
+		return w->past_stack ? STEP_CUT : STEP_STOP;
+	/* Only a signal frame may move down the stack (to a handler's
+	 * alternate stack); any other step that does not go up is lost. */
+	if (!signal && (unw_get_reg(&cursor, UNW_REG_SP, &v) < 0 || v <= wr->r[SNAP_RSP]))
+		return STEP_STOP;
+	/* Read every register before changing any: libunwind reads a register
+	 * that a rule says is kept (or copied) through access_reg, that is
+	 * from wr->r, when it is asked for. */
+	for (int reg = 0; reg < SNAP_NREGS; reg++) {
+		if (unw_get_reg(&cursor, reg, &v) == 0) {
+			next.r[reg] = v;
+			next.valid |= REG_BIT(reg);
+		}
+	}
+	*wr = next;
+	*adjust = !signal;
+	return STEP_OK;
+}
+
+/*
+ * The rule for @pc: the cached one when its object has CFI for it, else
+ * NULL with *@no_cfi set when there is none at all (anonymous code, an
+ * object without .eh_frame_hdr, an address no FDE covers). *@unmapped is
+ * set when @pc is in no mapping.
+ */
+static const struct cfi_rule *rule_of_pc(struct unwinder *uw, struct unwind_walk *w,
+					 uint64_t pc, int *no_cfi, int *unmapped)
+{
+	const struct mapping *m;
+	struct elf_file *ef;
+	const struct cfi_rule *r;
+	uint64_t bias;
+
+	*no_cfi = 0;
+	*unmapped = 0;
+	ef = walk_object(w, pc, &m);
+	if (!ef) {
+		if (!maps_find(w->maps, pc))
+			*unmapped = 1;
+		*no_cfi = 1;
+		return NULL;
+	}
+	if (elf_file_load_bias(ef, m->start, m->offset, &bias) < 0) {
+		*no_cfi = 1;
+		return NULL;
+	}
+	r = rule_get(uw, ef, pc - bias);
+	if (r && r->kind == RULE_NONE) {
+		*no_cfi = 1;
+		return NULL;
+	}
+	return r;
 }
 
 static void tables_release(struct unwinder *uw)
@@ -601,37 +695,25 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 		       const struct snapshot *snap, uint64_t *addrs, uint64_t *sps,
 		       size_t max, enum unwind_end *end)
 {
-	unw_word_t sp;
 	struct unwind_walk w = { .uw = uw, .maps = maps, .snap = snap };
-	unw_cursor_t cursor;
-	unw_word_t ip;
+	struct walk_regs wr;
+	bool slow = false;
 	size_t n = 0;
 	int adjust = 0;   /* callers' return addresses point past the call */
-	int ret;
 
-	if (uw->fast) {
-		n = fast_unwind(uw, &w, addrs, sps, max, end);
-		if (n) {
-			uw->fast_walks++;
-			return n;
-		}
-		uw->slow_walks++;
-		w = (struct unwind_walk){ .uw = uw, .maps = maps, .snap = snap };
-	}
+	memcpy(wr.r, snap->regs, sizeof(wr.r));
+	wr.valid = REGS_ALL;
 	*end = UNWIND_NO_INFO;
-	if (unw_init_remote(&cursor, uw->as, &w) < 0) {
-		if (sps)
-			sps[n] = snap->regs[SNAP_RSP];
-		addrs[n++] = snap->regs[SNAP_RIP];
-		addrs[n++] = PROFILE_ADDR_UNKNOWN;
-		return n;
-	}
 	for (;;) {
-		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) {
-			/* A zero return address is how some outermost frames
-			 * without CFI end (hand-written thread entry code). */
-			if (ip == 0 && n > 0)
-				*end = UNWIND_BOTTOM;
+		const struct cfi_rule *r;
+		uint64_t ip = wr.r[SNAP_RIP];
+		int no_cfi, unmapped, next_adjust = 1;
+		enum step st;
+
+		/* A zero return address is how some outermost frames without
+		 * CFI end (hand-written thread entry code). */
+		if (ip == 0 && n > 0) {
+			*end = UNWIND_BOTTOM;
 			break;
 		}
 		if (n == max - 1) {
@@ -639,37 +721,48 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 			break;
 		}
 		if (sps)
-			sps[n] = unw_get_reg(&cursor, UNW_REG_SP, &sp) == 0 ? sp : 0;
+			sps[n] = wr.r[SNAP_RSP];
 		addrs[n++] = adjust ? ip - 1 : ip;
-		/* After a signal frame the next PC is an interrupted
-		 * instruction, not a return address. */
-		adjust = unw_is_signal_frame(&cursor) <= 0;
-		w.no_info = 0;
-		ret = unw_step(&cursor);
-		/* A step made without unwind info is libunwind's guess from
-		 * frame-pointer or PLT rules: without frame pointers it reads
-		 * stale stack slots as return addresses. End the walk instead. */
-		if (w.no_info) {
-			*end = UNWIND_NO_INFO;
+		r = rule_of_pc(uw, &w, ip - (uint64_t)adjust, &no_cfi, &unmapped);
+		if (unmapped) {
+			/* A PC outside every mapping means the maps are stale:
+			 * the caller reloads them and walks again. */
+			*end = UNWIND_UNMAPPED;
 			break;
 		}
-		if (ret == 0) {
+		if (r && r->kind == RULE_BOTTOM) {
 			*end = UNWIND_BOTTOM;
 			break;
 		}
-		if (ret < 0)
+		if (no_cfi) {
+			st = fp_step(&w, &wr);
+		} else if (uw->fast && r && r->kind == RULE_STEP &&
+			   (wr.valid & REG_BIT(r->cfa_reg))) {
+			st = cfi_step(&w, r, &wr);
+		} else {
+			slow = true;
+			st = unw_one_step(uw, &w, &wr, &next_adjust);
+			if (st == STEP_NO_CFI)
+				st = fp_step(&w, &wr);
+		}
+		if (st == STEP_BOTTOM) {
+			*end = UNWIND_BOTTOM;
 			break;
-	}
-	/* A PC outside every mapping means the maps are stale, wherever the
-	 * walk ended: the caller reloads them and walks again. */
-	if (w.unmapped)
-		*end = UNWIND_UNMAPPED;
-	if (*end != UNWIND_BOTTOM) {
-		if (w.past_stack && *end != UNWIND_UNMAPPED)
+		}
+		if (st == STEP_CUT) {
 			*end = UNWIND_CUT;
-		addrs[n++] = *end == UNWIND_CUT ? PROFILE_ADDR_TRUNCATED
-						: PROFILE_ADDR_UNKNOWN;
+			break;
+		}
+		if (st != STEP_OK)
+			break;
+		adjust = next_adjust;
 	}
+	if (slow)
+		uw->slow_walks++;
+	else
+		uw->fast_walks++;
+	if (*end != UNWIND_BOTTOM)
+		addrs[n++] = *end == UNWIND_CUT ? PROFILE_ADDR_TRUNCATED : PROFILE_ADDR_UNKNOWN;
 	return n;
 }
 

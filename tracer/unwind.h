@@ -18,11 +18,17 @@
 #include "maps.h"
 #include "snapshot.h"
 
-/* Why a walk ended. */
+/*
+ * Why a walk ended. Each frame is stepped by its CFI (a cached rule, or
+ * libunwind for what the rules cannot express) or, where the code has no
+ * CFI at all (JIT code), by its frame pointer when that is plausible.
+ */
 enum unwind_end {
 	UNWIND_BOTTOM,    /* reached the outermost frame (_start, clone) */
-	UNWIND_CUT,       /* ran past the stack copy, or the depth limit */
-	UNWIND_NO_INFO,   /* no unwind rule for a frame, or unreadable memory */
+	UNWIND_CUT,       /* the next frame is in the stack past the copy (or
+	                   * @max frames were stored): [truncated] */
+	UNWIND_NO_INFO,   /* no CFI and no plausible frame pointer for a frame,
+	                   * or unreadable memory: [unknown] */
 	UNWIND_UNMAPPED,  /* a PC outside every known mapping: the maps are
 	                   * stale; reload them and unwind again */
 };

@@ -29,6 +29,7 @@
 #include "sampler.h"
 #include "speedscope.h"
 #include "summary.h"
+#include "stackgaps.h"
 #include "svg.h"
 #include "symbols.h"
 #include "target.h"
@@ -331,6 +332,59 @@ static void summary(const struct recording *rec, const struct run_summary *rs,
 	program_note(&rs->program);
 }
 
+/* Gaps cheaper than this share of the samples are not worth a line. */
+#define GAP_MIN_SHARE 1.0
+#define GAP_LINES_MAX 3   /* per kind */
+
+/*
+ * Say why stacks fell short, at what cost, and what to do: the copy was too
+ * short, a module has no unwind information, or no symbols.
+ */
+static void gap_hints(const struct profile *p, struct symbolizer *sym)
+{
+	uint64_t total = profile_total(p);
+	struct stackgap *gaps = NULL;
+	unsigned lines[3] = { 0 };
+	long n = total ? stackgaps_collect(p, sym, &gaps) : 0;
+
+	for (long i = 0; i < n; i++) {
+		const struct stackgap *g = &gaps[i];
+		double share = 100.0 * (double)g->samples / (double)total;
+		const char *m = g->module ? g->module : "code outside every mapping";
+
+		if (share < GAP_MIN_SHARE || lines[g->kind]++ >= GAP_LINES_MAX)
+			continue;
+		switch (g->kind) {
+		case STACKGAP_CUT:
+			log_info("%.1f%% of the samples end in [truncated]: their stacks are "
+				 "deeper than the stack copied â raise --stack-size "
+				 "(e.g. 1M; above 64 KiB the ptrace sampler is used)", share);
+			break;
+		case STACKGAP_STOPPED:
+			if (g->module && (strcmp(g->module, "[anon]") == 0 ||
+					  strcmp(g->module, "[jit]") == 0))
+				log_info("%.1f%% of the samples stop in JIT code (anonymous "
+					 "memory with neither unwind information nor a frame "
+					 "pointer): if the JIT can keep frame pointers, turn "
+					 "them on; node: --perf-basic-prof names its code",
+					 share);
+			else
+				log_info("%.1f%% of the samples stop in %s, which has no unwind "
+					 "information there and no frame pointer â build it "
+					 "with -fasynchronous-unwind-tables or "
+					 "-fno-omit-frame-pointer", share, m);
+			break;
+		case STACKGAP_UNNAMED:
+			log_info("%.1f%% of the samples have frames in %s without symbols "
+				 "(shown as %s+0xOFFSET) â install its debug symbols "
+				 "(the -dbgsym or -dbg package, or --debug-dir) or build it "
+				 "with -g and do not strip it", share, m, m);
+			break;
+		}
+	}
+	free(gaps);
+}
+
 /* The name of the first process sampled, or NULL. */
 static const char *recorded_program(const struct recording *rec)
 {
@@ -561,8 +615,10 @@ int cmd_record(const struct options *o)
 	}
 	if (o->stats)
 		print_cpu(sampled_ms, profile_total(rec.profile));
-	if (!o->quiet)
+	if (!o->quiet) {
 		summary(&rec, &rs, &stats);
+		gap_hints(rec.profile, session_symbolizer(ss));
+	}
 	if (o->summary_json &&
 	    write_summary_json(&rec, &rs, session_symbolizer(ss), o->summary_json) < 0)
 		goto fail;

@@ -18,9 +18,13 @@ enum frame_kind {
 	FRAME_KERNEL,
 	FRAME_JIT,       /* named from the JIT's /tmp/perf-PID.map */
 	FRAME_PYTHON,
-	FRAME_UNKNOWN,   /* no symbol: function is "module+0xOFFSET" or "[unknown]" */
-	FRAME_MARKER,    /* "[truncated]" / "[unknown]" for the marker addresses
-			  * of addrspace.h */
+	FRAME_UNKNOWN,   /* no symbol: function is "module+0xOFFSET",
+			  * "[anon:0xSTART]" (anonymous code, module
+			  * "[anon]") or "[unknown]" (in no mapping) */
+	FRAME_MARKER,    /* "[truncated]" (the stack copy was too short) /
+			  * "[unknown]" (no way up: no unwind information nor
+			  * frame pointer) for the marker addresses of
+			  * addrspace.h: docs/sampling.md */
 };
 
 #define FRAME_KIND_COUNT (FRAME_MARKER + 1)

@@ -706,6 +706,22 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			fr[0].function = jit;
 			fr[0].kind = FRAME_JIT;
 			fr[0].module = "[jit]";
+			return 1;
+		}
+		/* No name, but the code keeps its identity: which region it
+		 * runs in (JIT code, a trampoline), not a bare [unknown]. The
+		 * region's start, not the address, so that samples in one
+		 * region add up; dump's JSON gives each frame's address. */
+		if (!(m->prot & MAP_PROT_EXEC))
+			return 1;
+		if (m->path[0])
+			snprintf(buf, sizeof(buf), "%s", m->path);
+		else
+			snprintf(buf, sizeof(buf), "[anon:0x%" PRIx64 "]", m->start);
+		name = intern(sym, buf);
+		if (name) {
+			fr[0].function = name;
+			fr[0].module = "[anon]";
 		}
 		return 1;
 	}

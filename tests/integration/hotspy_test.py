@@ -178,6 +178,8 @@ def case_profile(rest):
                    help="at least this many process roots `NAME (PID)` with samples")
     p.add_argument("--min-threads", type=int, default=0,
                    help="at least this many distinct threads in the profile (--threads)")
+    p.add_argument("--summary-says", action="append", default=[],
+                   help="text hotspy's summary (stderr) must contain")
     # Arguments after "--" go to hotspy as they are.
     extra = rest[rest.index("--") + 1:] if "--" in rest else []
     a = p.parse_args(rest[:rest.index("--")] if "--" in rest else rest)
@@ -227,6 +229,9 @@ def case_profile(rest):
                     pass
         if "samples in" not in r.stderr:
             fail("no summary line on stderr")
+        for text in a.summary_says:
+            if text not in r.stderr:
+                fail("the summary does not say %r" % text)
         expect = a.expect or a.name
         if not check_profile(expect, out, a.threads):
             fail("profile of %s (%s) does not meet %s.expect" % (a.name, a.mode, expect))
@@ -1268,6 +1273,99 @@ def case_pydump(rest):
         stop(target)
     print("PASS")
 
+MARKERS = ("[truncated]", "[unknown]")
+
+# A node program whose time goes to JIT-compiled JavaScript, three calls
+# deep, for about MS milliseconds.
+NODE_LOOP = """
+function leaf(n) { let s = 0; for (let i = 0; i < n; i++) s += Math.sqrt(i * 1.0001) % 7; return s; }
+function mid(n) { return leaf(n) + leaf(n >> 1); }
+function top(ms) { let t = 0; const end = Date.now() + ms; while (Date.now() < end) t += mid(100000); return t; }
+console.log(top(MS));
+"""
+
+
+def case_jitstacks(rest):
+    """Code without unwind information: JIT code. node's (V8 keeps frame
+    pointers) must be walked through to the bottom by the frame-pointer
+    fallback; PCRE2's (grep -P; no frame pointer) keeps its identity as a
+    leaf and ends in [unknown], never [truncated] (the copy was whole)."""
+    p = argparse.ArgumentParser(prog="jitstacks")
+    p.add_argument("program", choices=["node", "grep"])
+    p.add_argument("sampler", choices=["perf", "ptrace"])
+    a = p.parse_args(rest)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        common = ["record", "-r", "300", "-f", "folded", "-o", out, "--sampler", a.sampler, "--"]
+        if a.program == "node":
+            node = shutil.which("node")
+            if not node:
+                print("SKIP: node is not installed")
+                sys.exit(SKIP)
+            r = run_hotspy(common + [node, "-e", NODE_LOOP.replace("MS", "1500")])
+        else:
+            grep = shutil.which("grep")
+            if not grep or subprocess.run([grep, "-P", "x"], input="", text=True,
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL).returncode == 2:
+                print("SKIP: no grep with -P")
+                sys.exit(SKIP)
+            text = os.path.join(tmp, "text")
+            with open(text, "w") as f:
+                line = "static int unwind_step_%d(struct walk *w, uint64_t pc_%d) { return f(%d); }\n"
+                for i in range(400000):
+                    f.write(line % (i, i, i))
+            # The same file 8 times: a second or so of matching.
+            r = run_hotspy(common + [grep, "-cP", r"(\w+)_(\w+)\s*\(.*\d+\)\s*;"] +
+                           [text] * 8)
+        print(r.stderr, end="")
+        if r.returncode != 0 or "samples in" not in r.stderr:
+            fail("hotspy exited %d" % r.returncode)
+        stacks = []
+        with open(out) as f:
+            for line in f:
+                st, _, count = line.rstrip("\n").rpartition(" ")
+                stacks.append((st.split(";")[1:], int(count)))
+        total = sum(c for _, c in stacks)
+        if total < 30:
+            fail("only %d samples" % total)
+        # The stacks are shallow: a copy is short only where the kernel
+        # could not read a page of it at the sample (perf), which is rare;
+        # a walk that stops in JIT code is never a short copy.
+        cut = sum(c for fr, c in stacks if "[truncated]" in fr)
+        for fr, c in stacks:
+            if "[truncated]" in fr:
+                print("cut: %s %d" % (";".join(fr)[:300], c))
+        if cut > 0.05 * total:
+            fail("%d of %d samples end in [truncated], though their stacks are "
+                 "shallow" % (cut, total))
+        jit_cut = sum(c for fr, c in stacks if "[truncated]" in fr and fr and
+                      fr[-1].startswith("[anon:0x"))
+        if jit_cut:
+            fail("%d samples in JIT code end in [truncated]" % jit_cut)
+        if a.program == "node":
+            stopped = sum(c for fr, c in stacks if fr and fr[0] in MARKERS)
+            depth = sum(c * len([x for x in fr if x not in MARKERS])
+                        for fr, c in stacks) / total
+            print("node: %.1f%% of the samples end in a marker, mean depth %.1f frames"
+                  % (100.0 * stopped / total, depth))
+            # Before the fallback: 93 % stopped, 1.5-2 frames deep.
+            if stopped > 0.10 * total:
+                fail("%.1f%% of the samples stop in code without unwind information"
+                     % (100.0 * stopped / total))
+            if depth < 10:
+                fail("mean depth %.1f frames: the walks stop early" % depth)
+        else:
+            unnamed = sum(c for fr, c in stacks if fr and fr[-1] == "[unknown]")
+            jit = sum(c for fr, c in stacks if fr and fr[-1].startswith("[anon:0x"))
+            print("grep: %d samples in anonymous code, %d with an unnamed leaf"
+                  % (jit, unnamed))
+            if unnamed:
+                fail("%d samples have a bare [unknown] leaf" % unnamed)
+            if not jit:
+                print("SKIP: grep's PCRE2 ran no JIT code")
+                sys.exit(SKIP)
+
 
 def main():
     global ARGS
@@ -1278,7 +1376,7 @@ def main():
     p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
-                                      "pydump"])
+                                      "pydump", "jitstacks"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1289,7 +1387,7 @@ def main():
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
-     "pydump": case_pydump}[ARGS.case](ARGS.rest)
+     "pydump": case_pydump, "jitstacks": case_jitstacks}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

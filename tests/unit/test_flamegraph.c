@@ -225,6 +225,33 @@ static void test_layout(void)
 	flametree_free(t);
 }
 
+/* A stack of 10,000 frames, as record writes with --stack-size 1M, is read
+ * whole: one node per frame (it was skipped as malformed past 4096). */
+static void test_deep(void)
+{
+	const size_t depth = 10000;
+	char *line = malloc(depth * 2 + 16), *p = line;
+	struct flametree_stats st = { 0 };
+	struct flametree *t = flametree_new();
+
+	CHECK(line != NULL && t != NULL);
+	if (!line || !t)
+		goto out;
+	for (size_t i = 0; i < depth; i++) {
+		*p++ = 'f';
+		*p++ = i + 1 < depth ? ';' : ' ';
+	}
+	memcpy(p, "3\n", 3);
+	CHECK(flametree_add_folded(t, line, (size_t)(p - line) + 2, false, &st) == 0);
+	CHECK_EQ_U64(st.lines, 1);
+	CHECK_EQ_U64(st.malformed, 0);
+	/* The root, then one node per frame. */
+	CHECK(flametree_count(t) >= depth + 1);
+out:
+	flametree_free(t);
+	free(line);
+}
+
 /* Names that try to break out of the markup stay text. */
 static void test_hostile(void)
 {
@@ -359,5 +386,6 @@ int main(void)
 	test_minwidth();
 	test_layout();
 	test_hostile();
+	test_deep();
 	return check_status();
 }

@@ -168,9 +168,11 @@ static void test_no_symbol(struct symbolizer *sym, pid_t pid, const struct maps 
 	CHECK(seen);
 }
 
-static void test_markers_and_anon(struct symbolizer *sym, pid_t pid, const void *anon)
+static void test_markers_and_anon(struct symbolizer *sym, pid_t pid, const void *anon,
+				  const void *anon_code)
 {
 	const struct frame *f;
+	char want[64];
 
 	f = resolve_one(sym, pid, PROFILE_ADDR_TRUNCATED);
 	CHECK_STR(f->function, "[truncated]");
@@ -183,6 +185,18 @@ static void test_markers_and_anon(struct symbolizer *sym, pid_t pid, const void 
 	CHECK_STR(f->function, "[unknown]");
 	CHECK(f->module == NULL);
 	CHECK(f->kind == FRAME_UNKNOWN);
+
+	/* Anonymous code (a JIT's, with no perf map): named after its region,
+	 * the same for every address in it, not a bare [unknown]. */
+	if (anon_code) {
+		snprintf(want, sizeof(want), "[anon:0x%" PRIxPTR "]", (uintptr_t)anon_code);
+		f = resolve_one(sym, pid, (uint64_t)(uintptr_t)anon_code + 16);
+		CHECK_STR(f->function, want);
+		CHECK_STR(f->module, "[anon]");
+		CHECK(f->kind == FRAME_UNKNOWN);
+		f = resolve_one(sym, pid, (uint64_t)(uintptr_t)anon_code + 100);
+		CHECK_STR(f->function, want);
+	}
 
 	/* Below mmap_min_addr: mapped by nothing. */
 	f = resolve_one(sym, pid, 0x100);
@@ -418,7 +432,7 @@ int main(int argc, char **argv)
 	long page = sysconf(_SC_PAGESIZE);
 	struct maps *maps = NULL, *again = NULL;
 	char path[4096] = "";
-	void *anon, *data = MAP_FAILED;
+	void *anon, *anon_code, *data = MAP_FAILED;
 
 	CHECK(cache != NULL && sym != NULL);
 	if (!cache || !sym)
@@ -426,6 +440,9 @@ int main(int argc, char **argv)
 	CHECK(symbols_test_target(1) == 7);
 	anon = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(anon != MAP_FAILED);
+	/* Where W^X forbids anonymous code, that case is not checked. */
+	anon_code = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(make_data_file(path, sizeof(path), &data) == 0);
 
 	CHECK(maps_read(pid, &maps) == 0);
@@ -442,7 +459,8 @@ int main(int argc, char **argv)
 		test_plt(sym, pid);
 		test_cxx_inlined(sym, pid);
 		test_no_symbol(sym, pid, maps);
-		test_markers_and_anon(sym, pid, anon);
+		test_markers_and_anon(sym, pid, anon,
+				      anon_code == MAP_FAILED ? NULL : anon_code);
 		if (data != MAP_FAILED)
 			test_data_file(sym, pid, data, "data.bin");
 	}
@@ -453,6 +471,8 @@ int main(int argc, char **argv)
 	if (data != MAP_FAILED)
 		munmap(data, (size_t)page);
 	munmap(anon, (size_t)page);
+	if (anon_code != MAP_FAILED)
+		munmap(anon_code, (size_t)page);
 	if (path[0])
 		remove_data_file(path);
 	/* A failed set-up check is a failure even where the vdso is absent. */

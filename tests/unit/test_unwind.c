@@ -4,10 +4,14 @@
  * (registers at a known instruction, and a copy of its stack), then walks it
  * both ways. The walks must agree address for address, reach the bottom,
  * and pass through main; a copy cut short must end in [truncated] both ways.
+ * Then code without unwind information, on a made-up stack: the walk
+ * follows a plausible frame-pointer chain and ends in [unknown] (never
+ * [truncated]) where the chain stops being plausible.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -217,9 +221,91 @@ static int descend(int depth)
 	return r + 1;
 }
 
+/*
+ * Anonymous code (as a JIT writes) has no CFI: a walk from it follows the
+ * frame-pointer chain while the chain is plausible. The stack is made up:
+ * three frames in the code region, linked by RBP, the last one's saved RBP
+ * pointing nowhere.
+ */
+static void check_frame_pointers(void)
+{
+	static uint64_t stack[64];
+	long page = sysconf(_SC_PAGESIZE);
+	struct elf_cache *cache = elf_cache_new();
+	struct unwinder *uw = cache ? unwinder_new(cache) : NULL;
+	struct maps *maps = NULL;
+	struct snapshot snap;
+	uint64_t addrs[16], base, code;
+	enum unwind_end end;
+	void *region;
+	size_t n;
+
+	region = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	if (region == MAP_FAILED || !uw || maps_read(getpid(), &maps) < 0) {
+		/* W^X hardening may refuse anonymous code: nothing to test. */
+		CHECK(uw != NULL);
+		goto out;
+	}
+	code = (uint64_t)(uintptr_t)region;
+	base = (uint64_t)(uintptr_t)stack;
+	memset(&snap, 0, sizeof(snap));
+	snap.pid = snap.tid = getpid();
+	snap.stack_addr = base;
+	snap.stack = (const uint8_t *)stack;
+	snap.stack_len = sizeof(stack);
+	snap.regs[SNAP_RIP] = code + 0x10;
+	snap.regs[SNAP_RSP] = base;
+	/* frame 1 at stack[4]: saved RBP -> stack[10], return into code+0x40;
+	 * frame 2 at stack[10]: saved RBP -> stack[20], return into code+0x80;
+	 * frame 3 at stack[20]: saved RBP 8 bytes below the stack pointer
+	 * (going down: not a frame), return into code+0xc0. */
+	snap.regs[SNAP_RBP] = base + 4 * 8;
+	stack[4] = base + 10 * 8;
+	stack[5] = code + 0x40;
+	stack[10] = base + 20 * 8;
+	stack[11] = code + 0x80;
+	stack[20] = base + 15 * 8;
+	stack[21] = code + 0xc0;
+
+	n = unwinder_unwind(uw, maps, &snap, addrs, NULL, 16, &end);
+	CHECK_EQ_U64(n, 5);
+	if (n == 5) {
+		CHECK_EQ_U64(addrs[0], code + 0x10);
+		CHECK_EQ_U64(addrs[1], code + 0x40 - 1);
+		CHECK_EQ_U64(addrs[2], code + 0x80 - 1);
+		CHECK_EQ_U64(addrs[3], code + 0xc0 - 1);
+		CHECK_EQ_U64(addrs[4], PROFILE_ADDR_UNKNOWN);
+	}
+	CHECK(end == UNWIND_NO_INFO);
+
+	/* A return address in memory that is not code ends the chain. */
+	stack[11] = base;
+	n = unwinder_unwind(uw, maps, &snap, addrs, NULL, 16, &end);
+	CHECK_EQ_U64(n, 3);
+	CHECK(addrs[n - 1] == PROFILE_ADDR_UNKNOWN);
+	stack[11] = code + 0x80;
+
+	/* RBP beyond a copy the sampler cut: data in a register, not proof
+	 * that the copy was short. [unknown], not [truncated]. */
+	snap.stack_cut = 1;
+	snap.regs[SNAP_RBP] = base + sizeof(stack) + 64;
+	n = unwinder_unwind(uw, maps, &snap, addrs, NULL, 16, &end);
+	CHECK_EQ_U64(n, 2);
+	CHECK(end == UNWIND_NO_INFO);
+	CHECK(addrs[n - 1] == PROFILE_ADDR_UNKNOWN);
+out:
+	if (region != MAP_FAILED)
+		munmap(region, (size_t)page);
+	maps_free(maps);
+	unwinder_free(uw);
+	elf_cache_free(cache);
+}
+
 int main(void)
 {
 	if (descend(DEPTH) != DEPTH)
 		CHECK(!"recursion");
+	check_frame_pointers();
 	return check_status();
 }
