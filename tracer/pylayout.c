@@ -46,9 +46,11 @@
 		       .indices = 32, .entry_size = 24, .unicode_entry_size = 16 }
 #define LONG_3X { .ival = A, .size = 16, .digits = 24 }
 #define OBJECT_OLD { .ob_type = 8, .managed_dict = A, .managed_values = A }
+#define MODULE_ALL { .dict = 16 }
 /* A 3.x <=3.10 layout's name fields, with ht_cached_keys at @cached. */
 #define NAMES_36(cached) \
-	.type = TYPE_OF(cached, A, A), .dict = DICT_3X, .dictkeys = DICTKEYS_36, \
+	.module = MODULE_ALL, .type = TYPE_OF(cached, A, A), .dict = DICT_3X, \
+	.dictkeys = DICTKEYS_36, \
 	.dictvalues = { .values = 0, .valid = A }, .integer = LONG_3X
 
 /* 2.7: no _PyRuntime (the current thread state is the global
@@ -69,6 +71,7 @@ static const struct pylayout py27 = {
 	.frame = { .back = 24, .code = 32, .instr = 120, .is_entry = A, .owner = A,
 		   .owner_not_python = A, .code_tag_mask = 0 },
 	.object = OBJECT_OLD,
+	.module = MODULE_ALL,
 	.type = TYPE_OF(A, A, A),
 	.dict = { .keys = A, .values = A, .mask = 32, .table = 40 },
 	.dictkeys = { .size = A, .log2_index_bytes = A, .kind = A, .nentries = A,
@@ -222,6 +225,7 @@ static const struct pylayout py311 = {
 	.frame = { .back = 48, .code = 32, .instr = 56, .is_entry = 68, .owner = 69,
 		   .owner_not_python = A, .code_tag_mask = 0 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = 32 },
+	.module = MODULE_ALL,
 	.type = TYPE_OF(872, 1u << 4, A),
 	.dict = DICT_3X,
 	.dictkeys = DICTKEYS_311,
@@ -252,6 +256,7 @@ static const struct pylayout py312 = {
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
 		   .owner_not_python = 3, .code_tag_mask = 0 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
+	.module = MODULE_ALL,
 	.type = TYPE_OF(880, 1u << 4, A),
 	.dict = DICT_3X,
 	.dictkeys = DICTKEYS_311,
@@ -283,6 +288,7 @@ static const struct pylayout py313 = {
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
 		   .owner_not_python = 3, .code_tag_mask = 0 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
+	.module = MODULE_ALL,
 	.type = TYPE_OF(880, 1u << 4, 1u << 2),
 	.dict = DICT_3X,
 	.dictkeys = DICTKEYS_311,
@@ -578,6 +584,7 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 	    field(b, s->is_imports_modules, is, 8, &l.interp.modules)) {
 		l.object.managed_dict = table->object.managed_dict;
 		l.object.managed_values = table->object.managed_values;
+		l.module = table->module;
 		l.type = table->type;
 		l.dict = table->dict;
 		l.dictkeys = table->dictkeys;
@@ -586,6 +593,7 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 	} else {
 		l.interp.modules = A;
 		l.object.managed_dict = l.object.managed_values = A;
+		memset(&l.module, 0xff, sizeof(l.module));
 		memset(&l.type, 0xff, sizeof(l.type));
 		memset(&l.dict, 0xff, sizeof(l.dict));
 		memset(&l.dictkeys, 0xff, sizeof(l.dictkeys));

@@ -142,6 +142,12 @@ struct pylayout {
 		uint32_t managed_values;     /* 3.11 only */
 	} object;
 
+	/* PyModuleObject (internal/pycore_moduleobject.h 3.10+; private to
+	 * Objects/moduleobject.c before: PyObject_HEAD, then md_dict). */
+	struct {
+		uint32_t dict;               /* md_dict */
+	} module;
+
 	/* PyTypeObject (cpython/object.h) and PyHeapTypeObject: where an
 	 * instance keeps its attributes. 3.13+ keeps them inline, at
 	 * tp_basicsize, when the type has type.inline_values_flag; the

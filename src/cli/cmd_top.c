@@ -67,7 +67,9 @@ static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct top_ctx *c = ctx;
 
-	return top_model_add(c->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
+	/* Python's name for the thread where it has one (as record). */
+	return top_model_add(c->model, smp->pid, smp->tid,
+			     smp->python_name ? smp->python_name : smp->comm, smp->addrs, smp->n,
 			     smp->weight) < 0 ? -ENOMEM : 0;
 }
 

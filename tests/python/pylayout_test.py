@@ -138,6 +138,9 @@ def spec(minor):
                                 "3 * sizeof(PyDictOrValues)" if minor == 12 else
                                 "-MANAGED_DICT_OFFSET")
     s["object.managed_values"] = "4 * sizeof(PyDictValues *)" if minor == 11 else None
+    # PyModuleObject is private to Objects/moduleobject.c before 3.10:
+    # PyObject_HEAD, then md_dict.
+    s["module.dict"] = off("PyModuleObject", "md_dict") if minor >= 10 else "sizeof(PyObject)"
     TY = "PyTypeObject"
     s["type.basicsize"] = off(TY, "tp_basicsize")
     s["type.dictoffset"] = off(TY, "tp_dictoffset")
@@ -207,6 +210,8 @@ def includes(minor):
         inc += ["internal/pycore_gil.h"]
     if minor <= 10:
         inc += ["longintrepr.h"]
+    if minor >= 10:
+        inc += ["internal/pycore_moduleobject.h"]
     if minor >= 11:
         inc += ["internal/pycore_dict.h", "internal/pycore_object.h"]
     return inc

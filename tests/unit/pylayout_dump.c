@@ -87,6 +87,7 @@ static void dump(const struct pylayout *l)
 	F(interp, modules);
 	F(object, managed_dict);
 	F(object, managed_values);
+	F(module, dict);
 	F(type, basicsize);
 	F(type, dictoffset);
 	F(type, flags);
