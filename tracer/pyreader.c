@@ -140,6 +140,9 @@ struct pyreader {
 	uint64_t name_key;            /* the interned "_name" str, once met */
 	struct pyreader_name names[PYREADER_NAMES_MAX];
 	size_t nnames;
+	struct pyreader_name kept[PYREADER_NAMES_MAX];  /* by thread: name_keep */
+	uint32_t kept_tid[PYREADER_NAMES_MAX];
+	size_t nkept;
 	long long names_ns;           /* when they were read, 0: never */
 
 	struct pyreader_stats stats;
@@ -1558,14 +1561,49 @@ static const char *name_of(const struct pyreader *r, uint64_t ident)
 	return NULL;
 }
 
+/*
+ * A thread keeps the name it was last seen with while its thread state
+ * holds the same pthread_t (@ident; 0: whatever it holds, the thread
+ * state being gone): threading forgets a thread (_active) before it
+ * ends, and its last samples are still its own. By tid; the table starts
+ * over when full.
+ */
+static const char *name_keep(struct pyreader *r, uint32_t nstid, uint64_t ident,
+			     const char *name)
+{
+	struct pyreader_name *e = NULL;
+
+	for (size_t i = 0; i < r->nkept && !e; i++)
+		if (r->kept_tid[i] == nstid)
+			e = &r->kept[i];
+	if (!name)
+		return e && (e->ident == ident || !ident) ? e->name : NULL;
+	if (!e) {
+		if (r->nkept == PYREADER_NAMES_MAX)
+			r->nkept = 0;
+		r->kept_tid[r->nkept] = nstid;
+		e = &r->kept[r->nkept++];
+		e->name[0] = '\0';
+	}
+	e->ident = ident;
+	if (strcmp(e->name, name) != 0)
+		snprintf(e->name, sizeof(e->name), "%s", name);
+	return e->name;
+}
+
 const char *pyreader_thread_name(struct pyreader *r, pid_t tid)
 {
-	struct thread_entry *t = thread_find(r, nstid_of(r, tid));
+	uint32_t nstid = nstid_of(r, tid);
+	struct thread_entry *t = thread_find(r, nstid);
 	long long now = now_ns();
 	const char *name;
 
-	if (!t || !t->tstate || !t->pthread || r->layout.interp.modules == PYLAYOUT_ABSENT)
+	if (r->layout.interp.modules == PYLAYOUT_ABSENT)
 		return NULL;
+	/* Its thread state gone (the thread's last native code): the name
+	 * it had. */
+	if (!t || !t->tstate || !t->pthread)
+		return name_keep(r, nstid, 0, NULL);
 	name = name_of(r, t->pthread);
 	if (!r->names_ns || now - r->names_ns >= PYREADER_NAMES_REFRESH_NS ||
 	    (!name && now - r->names_ns >= PYREADER_NAMES_NEW_NS)) {
@@ -1573,5 +1611,5 @@ const char *pyreader_thread_name(struct pyreader *r, pid_t tid)
 		r->names_ns = now;
 		name = name_of(r, t->pthread);
 	}
-	return name;
+	return name_keep(r, nstid, t->pthread, name);
 }
