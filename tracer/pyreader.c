@@ -137,6 +137,7 @@ struct pyreader {
 
 	/* Thread names (pyreader_thread_name). */
 	uint64_t active_dict;         /* threading._active, 0: not found yet */
+	long long active_tried_ns;    /* when it was last looked for */
 	uint64_t name_key;            /* the interned "_name" str, once met */
 	struct pyreader_name names[PYREADER_NAMES_MAX];
 	size_t nnames;
@@ -1531,8 +1532,13 @@ static void names_read(struct pyreader *r)
 
 	r->stats.name_walks++;
 	r->nnames = 0;
-	if (!r->active_dict)
+	/* Searching sys.modules reads every key (a few hundred): not more
+	 * than once a second while threading is not imported. */
+	if (!r->active_dict && (!r->active_tried_ns ||
+				now_ns() - r->active_tried_ns >= PYREADER_NAMES_REFRESH_NS)) {
+		r->active_tried_ns = now_ns();
 		r->active_dict = active_find(r);
+	}
 	n = dict_items(r, r->active_dict, items, PYREADER_NAMES_MAX);
 	if (!n) {
 		/* Not imported yet, or the cached dict is gone (it never is
