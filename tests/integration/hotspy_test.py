@@ -1077,11 +1077,8 @@ def case_pysignal(rest):
     print("PASS")
 
 
-# pythreads' threads, by the names Python knows, and Python functions each
-# one's stack must hold at any instant.
-# pythreads' threads, told apart by the Python functions of their stacks
-# (hotspy does not read the names Python gives its threads yet): how many
-# threads run each, and the frames each such thread shows.
+# pythreads' threads, told apart by the Python functions of their stacks:
+# how many threads run each, and the frames each such thread shows.
 PY_DUMP_THREADS = [(["main"], 1), (["duty_cycle"], 2), (["nap"], 1)]
 # The name Python gives each of them (threading.Thread(name=...)): a thread
 # whose stack holds the first function (of pythreads.py) must carry one of
