@@ -41,9 +41,11 @@
 #define PYREADER_NAMES_NEW_NS (100 * 1000 * 1000LL)
 #define PYREADER_NAMES_MAX 1024
 
-/* A Python thread's name, by threading.get_ident() (its pthread_t). */
+/* A Python thread's name, by threading.get_ident() (its pthread_t), and
+ * the tid threading knows it by (Thread._native_id, 3.8+; 0: unknown). */
 struct pyreader_name {
 	uint64_t ident;
+	uint64_t native_id;
 	char name[PYREADER_NAME_MAX];
 };
 
@@ -138,7 +140,9 @@ struct pyreader {
 	/* Thread names (pyreader_thread_name). */
 	uint64_t active_dict;         /* threading._active, 0: not found yet */
 	long long active_tried_ns;    /* when it was last looked for */
+	long long active_retry_ns;    /* and how long until the next look */
 	uint64_t name_key;            /* the interned "_name" str, once met */
+	uint64_t native_id_key;       /* and "_native_id" */
 	struct pyreader_name names[PYREADER_NAMES_MAX];
 	size_t nnames;
 	struct pyreader_name kept[PYREADER_NAMES_MAX];  /* by thread: name_keep */
@@ -1532,11 +1536,17 @@ static void names_read(struct pyreader *r)
 
 	r->stats.name_walks++;
 	r->nnames = 0;
-	/* Searching sys.modules reads every key (a few hundred): not more
-	 * than once a second while threading is not imported. */
+	/* Searching sys.modules reads every key (a few hundred, ~1 ms):
+	 * while threading is not imported, again after 50 ms, then twice as
+	 * long each time up to a second (a program importing threading at
+	 * start-up gets names at once; one that never does, one search a
+	 * second). */
 	if (!r->active_dict && (!r->active_tried_ns ||
-				now_ns() - r->active_tried_ns >= PYREADER_NAMES_REFRESH_NS)) {
+				now_ns() - r->active_tried_ns >= r->active_retry_ns)) {
 		r->active_tried_ns = now_ns();
+		r->active_retry_ns = r->active_retry_ns ? r->active_retry_ns * 2 : 50 * 1000 * 1000LL;
+		if (r->active_retry_ns > PYREADER_NAMES_REFRESH_NS)
+			r->active_retry_ns = PYREADER_NAMES_REFRESH_NS;
 		r->active_dict = active_find(r);
 	}
 	n = dict_items(r, r->active_dict, items, PYREADER_NAMES_MAX);
@@ -1548,49 +1558,67 @@ static void names_read(struct pyreader *r)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pyreader_name *e = &r->names[r->nnames];
-		uint64_t name;
+		uint64_t name, native;
 
 		if (!int_value(r, items[i].key, &e->ident) || !e->ident)
 			continue;
 		name = attr_find(r, items[i].value, attr, &r->name_key);
 		if (!name || !str_read(r, name, e->name, sizeof(e->name)) || !e->name[0])
 			continue;
+		/* pthread_t values come back for new threads at once (the
+		 * same stack): the tid (3.8+) tells a thread that has ended
+		 * from its successor. */
+		native = r->layout.integer.ival == PYLAYOUT_ABSENT
+				 ? attr_find(r, items[i].value, "_native_id", &r->native_id_key) : 0;
+		if (!native || !int_value(r, native, &e->native_id))
+			e->native_id = 0;
 		r->nnames++;
 	}
 }
 
-static const char *name_of(const struct pyreader *r, uint64_t ident)
+/* The name of the thread of pthread_t @ident and tid @nstid (as the
+ * target sees it). */
+static const char *name_of(const struct pyreader *r, uint64_t ident, uint32_t nstid)
 {
 	for (size_t i = 0; i < r->nnames; i++)
-		if (r->names[i].ident == ident)
+		if (r->names[i].ident == ident &&
+		    (!r->names[i].native_id || r->names[i].native_id == nstid))
 			return r->names[i].name;
+	return NULL;
+}
+
+/* The kept entry of thread @nstid, or NULL. */
+static struct pyreader_name *kept_find(struct pyreader *r, uint32_t nstid)
+{
+	for (size_t i = 0; i < r->nkept; i++)
+		if (r->kept_tid[i] == nstid)
+			return &r->kept[i];
 	return NULL;
 }
 
 /*
  * A thread keeps the name it was last seen with while its thread state
- * holds the same pthread_t (@ident; 0: whatever it holds, the thread
- * state being gone): threading forgets a thread (_active) before it
- * ends, and its last samples are still its own. By tid; the table starts
- * over when full.
+ * holds the same pthread_t (@ident): threading forgets a thread
+ * (_active) before it ends, and its last samples are still its own (and
+ * once its thread state is gone, whatever it holds). A thread seen with no
+ * name gets an entry too (an empty name): it is no longer new. By tid;
+ * the table starts over when full.
  */
 static const char *name_keep(struct pyreader *r, uint32_t nstid, uint64_t ident,
 			     const char *name)
 {
-	struct pyreader_name *e = NULL;
+	struct pyreader_name *e = kept_find(r, nstid);
 
-	for (size_t i = 0; i < r->nkept && !e; i++)
-		if (r->kept_tid[i] == nstid)
-			e = &r->kept[i];
-	if (!name)
-		return e && (e->ident == ident || !ident) ? e->name : NULL;
 	if (!e) {
 		if (r->nkept == PYREADER_NAMES_MAX)
 			r->nkept = 0;
 		r->kept_tid[r->nkept] = nstid;
 		e = &r->kept[r->nkept++];
+		e->ident = ident;
 		e->name[0] = '\0';
 	}
+	if (!name)
+		return e->name[0] && e->ident == ident ? e->name : NULL;
 	e->ident = ident;
 	if (strcmp(e->name, name) != 0)
 		snprintf(e->name, sizeof(e->name), "%s", name);
@@ -1608,14 +1636,21 @@ const char *pyreader_thread_name(struct pyreader *r, pid_t tid)
 		return NULL;
 	/* Its thread state gone (the thread's last native code): the name
 	 * it had. */
-	if (!t || !t->tstate || !t->pthread)
-		return name_keep(r, nstid, 0, NULL);
-	name = name_of(r, t->pthread);
+	if (!t || !t->tstate || !t->pthread) {
+		struct pyreader_name *e = kept_find(r, nstid);
+
+		return e && e->name[0] ? e->name : NULL;
+	}
+	name = name_of(r, t->pthread, nstid);
+	/* Read at the first sample of each thread (it may have started since
+	 * the last read: short-lived threads would go unnamed otherwise),
+	 * every second (renames), and every 100 ms for a thread that has no
+	 * name yet. */
 	if (!r->names_ns || now - r->names_ns >= PYREADER_NAMES_REFRESH_NS ||
-	    (!name && now - r->names_ns >= PYREADER_NAMES_NEW_NS)) {
+	    (!name && (!kept_find(r, nstid) || now - r->names_ns >= PYREADER_NAMES_NEW_NS))) {
 		names_read(r);
 		r->names_ns = now;
-		name = name_of(r, t->pthread);
+		name = name_of(r, t->pthread, nstid);
 	}
 	return name_keep(r, nstid, t->pthread, name);
 }

@@ -124,8 +124,10 @@ int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *add
  * threading does not know, threading not imported, a version whose
  * objects hotspy cannot read: 3.14+ today) or it cannot be read. The
  * names of every thread are read together, from the target's objects:
- * at the first call, then at most every second, and again after 100 ms
- * for a thread not named yet. Call while the thread runs (after
+ * at the first call for each thread, then at most every second, and
+ * every 100 ms for a thread not named yet. From 3.8 a name counts only
+ * when its Thread's _native_id is @tid (a new thread gets the pthread_t
+ * of one that just ended). Call while the thread runs (after
  * pyreader_capture and the thread's resume): a name is not part of a
  * stack's instant. The result is owned by @r, valid until the next call.
  */
