@@ -18,7 +18,9 @@
 # pthread_create through ctypes that sits in pause(), where ctypes can.
 # The truth also holds {"names": {tid: threading name}} of the two threads:
 # the main thread renamed to THREAD_NAMES[0], "other" THREAD_NAMES[1] (one
-# UCS-4 and one UCS-2 str; UTF-8 bytes on 2.7).
+# UCS-4 and one UCS-2 str; UTF-8 bytes on 2.7). threading._active also
+# holds odd entries (keys, values and a name that are not what a thread
+# has) that the reader must pass over.
 import json
 import os
 import sys
@@ -152,7 +154,7 @@ def reporter():
     tmp = truth_path + ".tmp"
     with open(tmp, "w") as f:
         names = dict((str(tids[t.ident]), text(t.name)) for t in threading.enumerate()
-                     if t.ident in tids)
+                     if getattr(t, "ident", None) in tids)
         json.dump({"threads": now, "native": native, "names": names}, f)
     os.rename(tmp, truth_path)
 
@@ -181,6 +183,16 @@ def main():
     native = native_thread()
     tids[threading.current_thread().ident] = gettid()
     threading.current_thread().name = THREAD_NAMES[0]
+    # Odd entries beside the real ones, which the reader must pass over:
+    # ints that are no pthread_t (too big, negative), a key that is no
+    # int, values that are no Thread, a name far too long.
+    class Odd(object):
+        pass
+    odd = Odd()
+    odd._name = "y" * 5000
+    odd._Thread__name = odd._name
+    threading._active.update({2 ** 100: odd, -7: odd, 1: odd, 2: 12345, 3: None})
+    threading._active["not an int"] = odd
     threading.Thread(target=other_main, name=THREAD_NAMES[1]).start()
     threading.Thread(target=reporter, name="reporter").start()
     g["step"](DEPTH)
