@@ -44,7 +44,8 @@
 		      .indices = 40, .entry_size = 24, .unicode_entry_size = A }
 #define DICTKEYS_311 { .size = 8, .log2_index_bytes = 9, .kind = 10, .nentries = 24, \
 		       .indices = 32, .entry_size = 24, .unicode_entry_size = 16 }
-#define LONG_3X { .ival = A, .size = 16, .digits = 24 }
+#define LONG_3X { .ival = A, .size = 16, .tag = A, .digits = 24 }
+#define LONG_312 { .ival = A, .size = A, .tag = 16, .digits = 24 }
 #define OBJECT_OLD { .ob_type = 8, .managed_dict = A, .managed_values = A }
 #define MODULE_ALL { .dict = 16 }
 /* A 3.x <=3.10 layout's name fields, with ht_cached_keys at @cached. */
@@ -77,7 +78,7 @@ static const struct pylayout py27 = {
 	.dictkeys = { .size = A, .log2_index_bytes = A, .kind = A, .nentries = A,
 		      .indices = A, .entry_size = 24, .unicode_entry_size = A },
 	.dictvalues = { .values = A, .valid = A },
-	.integer = { .ival = 16, .size = A, .digits = A },
+	.integer = { .ival = 16, .size = A, .tag = A, .digits = A },
 	.code = { .filename = 80, .name = 88, .qualname = A, .linetable = 104,
 		  .firstlineno = 96, .code = 32, .code_adaptive = A },
 	.str = { .ascii_size = A, .compact_size = A, .length = 16, .state = A, .sval = 36 },
@@ -261,7 +262,7 @@ static const struct pylayout py312 = {
 	.dict = DICT_3X,
 	.dictkeys = DICTKEYS_311,
 	.dictvalues = { .values = 0, .valid = A },
-	.integer = LONG_3X,
+	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
 		  .firstlineno = 68, .code = A, .code_adaptive = 192 },
 	.str = STR_3X(40, 56),
@@ -293,7 +294,7 @@ static const struct pylayout py313 = {
 	.dict = DICT_3X,
 	.dictkeys = DICTKEYS_311,
 	.dictvalues = { .values = 8, .valid = 3 },
-	.integer = LONG_3X,
+	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
 		  .firstlineno = 68, .code = A, .code_adaptive = 200 },
 	.str = STR_3X(40, 56),

@@ -202,7 +202,8 @@ struct pylayout {
 	 * 2 negative). */
 	struct {
 		uint32_t ival;               /* ob_ival, 2.7 */
-		uint32_t size;               /* ob_size, or long_value.lv_tag */
+		uint32_t size;               /* ob_size, <=3.11 */
+		uint32_t tag;                /* long_value.lv_tag, 3.12+ */
 		uint32_t digits;             /* ob_digit */
 	} integer;
 

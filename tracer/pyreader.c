@@ -1398,16 +1398,22 @@ static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
 	if (l->integer.digits == PYLAYOUT_ABSENT || l->integer.digits + 12 > sizeof(b) ||
 	    res_read(r, addr, b, l->integer.digits + 12))
 		return false;
-	if (l->integer.size != PYLAYOUT_ABSENT && r->found.hexversion >= 0x030c0000) {
+	if (l->integer.tag != PYLAYOUT_ABSENT) {
 		/* 3.12+ lv_tag: digit count << 3 | sign (0 +, 1 zero, 2 -). */
-		uint64_t tag = rd64(b, l->integer.size);
+		uint64_t tag;
 
+		if (l->integer.tag + 8 > l->integer.digits)
+			return false;
+		tag = rd64(b, l->integer.tag);
 		if ((tag & 3) == 2)
 			return false;
 		ndigits = (tag & 3) == 1 ? 0 : tag >> 3;
 	} else {
-		int64_t size = (int64_t)rd64(b, l->integer.size);
+		int64_t size;
 
+		if (l->integer.size == PYLAYOUT_ABSENT || l->integer.size + 8 > l->integer.digits)
+			return false;
+		size = (int64_t)rd64(b, l->integer.size);
 		if (size < 0)
 			return false;
 		ndigits = (uint64_t)size;
@@ -1529,8 +1535,8 @@ static uint64_t active_find(struct pyreader *r)
 /* Read every Python thread's name anew into r->names. */
 static void names_read(struct pyreader *r)
 {
-	/* 2.7's Thread keeps it as self.__name. */
-	const char *attr = r->layout.integer.ival != PYLAYOUT_ABSENT ? "_Thread__name" : "_name";
+	/* 2.7's threading.py keeps it as self.__name; 3.x as self._name. */
+	const char *attr = r->found.hexversion >> 24 == 2 ? "_Thread__name" : "_name";
 	struct dict_item items[PYREADER_NAMES_MAX];
 	size_t n;
 
@@ -1568,7 +1574,7 @@ static void names_read(struct pyreader *r)
 		/* pthread_t values come back for new threads at once (the
 		 * same stack): the tid (3.8+) tells a thread that has ended
 		 * from its successor. */
-		native = r->layout.integer.ival == PYLAYOUT_ABSENT
+		native = r->found.hexversion >= 0x03080000
 				 ? attr_find(r, items[i].value, "_native_id", &r->native_id_key) : 0;
 		if (!native || !int_value(r, native, &e->native_id))
 			e->native_id = 0;

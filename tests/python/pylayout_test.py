@@ -168,13 +168,15 @@ def spec(minor):
     s["dictvalues.valid"] = off("PyDictValues", "valid") if minor >= 13 else None
     s["integer.ival"] = None if py3 else off("PyIntObject", "ob_ival")
     if minor >= 12:
-        s["integer.size"] = off("PyLongObject", "long_value.lv_tag")
+        s["integer.size"] = None
+        s["integer.tag"] = off("PyLongObject", "long_value.lv_tag")
         s["integer.digits"] = off("PyLongObject", "long_value.ob_digit")
     elif py3:
         s["integer.size"] = off("PyLongObject", "ob_base.ob_size")
+        s["integer.tag"] = None
         s["integer.digits"] = off("PyLongObject", "ob_digit")
     else:
-        s["integer.size"] = s["integer.digits"] = None
+        s["integer.size"] = s["integer.tag"] = s["integer.digits"] = None
     return s
 
 

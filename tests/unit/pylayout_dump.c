@@ -109,6 +109,7 @@ static void dump(const struct pylayout *l)
 	F(dictvalues, valid);
 	F(integer, ival);
 	F(integer, size);
+	F(integer, tag);
 	F(integer, digits);
 #undef F
 }

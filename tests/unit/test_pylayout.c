@@ -235,6 +235,8 @@ static void test_debug_offsets(void)
 	CHECK_EQ_U64(l.dictvalues.values, 8);
 	CHECK_EQ_U64(l.object.managed_dict, 24);
 	CHECK_EQ_U64(l.integer.digits, 24);
+	CHECK_EQ_U64(l.integer.tag, 16);
+	CHECK_EQ_U64(l.integer.size, PYLAYOUT_ABSENT);
 
 	/* An rc is read; alphas and betas are refused as unsupported. */
 	make_313(w, 0x030d00c1);
