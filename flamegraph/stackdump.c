@@ -48,7 +48,13 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 
 		fprintf(out, "\nThread %d \"", (int)t->tid);
 		put_safe(out, t->name);
-		fprintf(out, "\" (%s)\n", state_name(t->state));
+		fprintf(out, "\" (%s)", state_name(t->state));
+		if (t->python_name) {
+			fputs(" Python \"", out);
+			put_safe(out, t->python_name);
+			fputc('"', out);
+		}
+		fputc('\n', out);
 		for (size_t k = 0; k < t->n; k++) {
 			const struct frame *f;
 			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
@@ -105,6 +111,10 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 
 		fprintf(out, "%s\n{\"tid\":%d,\"name\":", i ? "," : "", (int)t->tid);
 		json_str(out, t->name);
+		if (t->python_name) {
+			fputs(",\"python_name\":", out);
+			json_str(out, t->python_name);
+		}
 		fprintf(out, ",\"state\":\"%c\",\"frames\":[",
 			t->state >= 'A' && t->state <= 'z' ? t->state : '?');
 		for (size_t k = 0; k < t->n; k++) {

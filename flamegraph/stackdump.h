@@ -20,7 +20,9 @@
 struct stackdump_thread {
 	pid_t tid;
 	char state;             /* as in /proc/PID/stat ('R', 'S', ...), '?' unknown */
-	const char *name;       /* never NULL; untrusted */
+	const char *name;       /* the OS's (comm); never NULL; untrusted */
+	const char *python_name; /* the name Python gives it (threading),
+	                          * NULL: none known; untrusted */
 	const uint64_t *addrs;  /* leaf first, as the profile keeps them */
 	size_t n;
 };
@@ -29,7 +31,7 @@ struct stackdump_thread {
  * Write the @n threads of process @pid (named @process, never NULL) in the
  * order given:
  *   Process PID: NAME (N threads)
- *   <blank line>Thread TID "NAME" (STATE)
+ *   <blank line>Thread TID "NAME" (STATE) [Python "PYTHON_NAME"]
  *       function [inlined] (module) at file:line
  * Nothing is kept of the arguments; @sym's cache fills. Returns 0, or -EIO
  * when writing failed (errno tells why).
@@ -40,7 +42,8 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 
 /*
  * As stackdump_write_text, as one JSON document:
- *   {"pid":P,"process":"..","threads":[{"tid":T,"name":"..","state":"S",
+ *   {"pid":P,"process":"..","threads":[{"tid":T,"name":"..",
+ *    ["python_name":"..",] "state":"S",
  *    "frames":[{"function":"..","kind":"native","address":"0x..",
  *    "module":"..","file":"..","line":N}, ...]}, ...]}
  * "kind" is frame_kind_name; markers have no "address"; "module", "file"

@@ -10,6 +10,7 @@
 
 #include "elf_file.h"
 #include "log.h"
+#include "pylayout.h"
 #include "target.h"
 
 #include "banned.h"
@@ -38,29 +39,18 @@
 
 /*
  * offsetof(_PyRuntimeState, interpreters.head) where _Py_DebugOffsets does
- * not say it (Include/internal/pycore_pystate.h 3.7, pycore_runtime.h 3.8+;
- * shared/PYTHON.md's table). The test reads the same word through
- * PyInterpreterState_Head() in each interpreter. These move to the
- * per-version tables of pylayout once that is merged.
+ * not say it: the version's table (pylayout.c, checked against each
+ * version's headers). The test reads the same word through
+ * PyInterpreterState_Head() in each interpreter.
  */
 static int head_offset(uint32_t hex, uint64_t *off)
 {
-	switch (HEX_MAJOR_MINOR(hex)) {
-	case HEX(3, 7):
-		*off = 24;  /* int initialized, core_initialized; finalizing; mutex */
-		return 0;
-	case HEX(3, 8): case HEX(3, 9): case HEX(3, 10):
-		*off = 32;
-		return 0;
-	case HEX(3, 11): case HEX(3, 12):
-		*off = 40;
-		return 0;
-	case HEX(3, 13):
-		*off = 632;
-		return 0;
-	default:
+	const struct pylayout *l = pylayout_for_version(hex);
+
+	if (!l || l->runtime.interpreters_head == PYLAYOUT_ABSENT)
 		return -ENOTSUP;
-	}
+	*off = l->runtime.interpreters_head;
+	return 0;
 }
 
 const char *pyfind_version_source_name(enum pyfind_version_source src)

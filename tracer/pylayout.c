@@ -29,6 +29,31 @@
 	{ .ascii_size = ascii, .compact_size = compact, .length = 16, .state = 32, .sval = A }
 #define BYTES_3X { .ob_size = 16, .ob_sval = 32 }
 
+/*
+ * What the thread-name walk reads (pyreader.c: sys.modules, threading's
+ * _active dict, each Thread's instance dict). PyTypeObject's fields have
+ * not moved since 2.7; PyDictObject's since 3.6; 3.6-3.10 share
+ * PyDictKeysObject (Objects/dict-common.h) and 3.11+ theirs
+ * (pycore_dict.h).
+ */
+#define TYPE_OF(cached, managed, inline_) \
+	{ .basicsize = 32, .dictoffset = 288, .flags = 168, .cached_keys = cached, \
+	  .managed_dict_flag = managed, .inline_values_flag = inline_ }
+#define DICT_3X { .keys = 32, .values = 40, .mask = A, .table = A }
+#define DICTKEYS_36 { .size = 8, .log2_index_bytes = A, .kind = A, .nentries = 32, \
+		      .indices = 40, .entry_size = 24, .unicode_entry_size = A }
+#define DICTKEYS_311 { .size = 8, .log2_index_bytes = 9, .kind = 10, .nentries = 24, \
+		       .indices = 32, .entry_size = 24, .unicode_entry_size = 16 }
+#define LONG_3X { .ival = A, .size = 16, .tag = A, .digits = 24 }
+#define LONG_312 { .ival = A, .size = A, .tag = 16, .digits = 24 }
+#define OBJECT_OLD { .ob_type = 8, .managed_dict = A, .managed_values = A }
+#define MODULE_ALL { .dict = 16 }
+/* A 3.x <=3.10 layout's name fields, with ht_cached_keys at @cached. */
+#define NAMES_36(cached) \
+	.module = MODULE_ALL, .type = TYPE_OF(cached, A, A), .dict = DICT_3X, \
+	.dictkeys = DICTKEYS_36, \
+	.dictvalues = { .values = 0, .valid = A }, .integer = LONG_3X
+
 /* 2.7: no _PyRuntime (the current thread state is the global
  * _PyThreadState_Current); str and bytes are both PyStringObject. */
 static const struct pylayout py27 = {
@@ -38,7 +63,7 @@ static const struct pylayout py27 = {
 	.linetable = PYLINETABLE_LNOTAB_UNSIGNED,
 	.runtime = { .interpreters_head = A, .interpreters_main = A, .tstate_current = A,
 		     .gil_locked = A, .gil_last_holder = A },
-	.interp = { .next = 0, .threads_head = 8, .gil = A },
+	.interp = { .next = 0, .threads_head = 8, .gil = A, .modules = 16 },
 	.gil = { .last_holder = A, .locked = A },
 	.tstate = { .next = 0, .interp = 8, .frame = 16, .thread_id = 144,
 		    NO_NEW_THREAD_FIELDS },
@@ -46,7 +71,14 @@ static const struct pylayout py27 = {
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 120, .is_entry = A, .owner = A,
 		   .owner_not_python = A, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = OBJECT_OLD,
+	.module = MODULE_ALL,
+	.type = TYPE_OF(A, A, A),
+	.dict = { .keys = A, .values = A, .mask = 32, .table = 40 },
+	.dictkeys = { .size = A, .log2_index_bytes = A, .kind = A, .nentries = A,
+		      .indices = A, .entry_size = 24, .unicode_entry_size = A },
+	.dictvalues = { .values = A, .valid = A },
+	.integer = { .ival = 16, .size = A, .tag = A, .digits = A },
 	.code = { .filename = 80, .name = 88, .qualname = A, .linetable = 104,
 		  .firstlineno = 96, .code = 32, .code_adaptive = A },
 	.str = { .ascii_size = A, .compact_size = A, .length = 16, .state = A, .sval = 36 },
@@ -62,7 +94,7 @@ static const struct pylayout py36 = {
 	.linetable = PYLINETABLE_LNOTAB,
 	.runtime = { .interpreters_head = A, .interpreters_main = A, .tstate_current = A,
 		     .gil_locked = A, .gil_last_holder = A },
-	.interp = { .next = 0, .threads_head = 8, .gil = A },
+	.interp = { .next = 0, .threads_head = 8, .gil = A, .modules = 16 },
 	.gil = { .last_holder = A, .locked = A },
 	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 152,
 		    NO_NEW_THREAD_FIELDS },
@@ -70,7 +102,8 @@ static const struct pylayout py36 = {
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 120, .is_entry = A, .owner = A,
 		   .owner_not_python = A, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = OBJECT_OLD,
+	NAMES_36(856),
 	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112,
 		  .firstlineno = 36, .code = 40, .code_adaptive = A },
 	.str = STR_3X(48, 72),
@@ -93,7 +126,7 @@ static const struct pylayout py36 = {
 	.runtime = { .interpreters_head = 24, .interpreters_main = 32, \
 		     .tstate_current = TSTATE_CUR_, .gil_locked = LOCKED_, \
 		     .gil_last_holder = HOLDER_ }, \
-	.interp = { .next = 0, .threads_head = 8, .gil = A }, \
+	.interp = { .next = 0, .threads_head = 8, .gil = A, .modules = 40 }, \
 	.gil = { .last_holder = 8, .locked = 16 }, \
 	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 176, \
 		    NO_NEW_THREAD_FIELDS }, \
@@ -101,7 +134,8 @@ static const struct pylayout py36 = {
 	.chunk = NO_CHUNK, \
 	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A, \
 		   .owner_not_python = A, .code_tag_mask = 0 }, \
-	.object = { .ob_type = 8 }, \
+	.object = OBJECT_OLD, \
+	NAMES_36(856), \
 	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112, \
 		  .firstlineno = 36, .code = 40, .code_adaptive = A }, \
 	.str = STR_3X(48, 72), \
@@ -119,7 +153,7 @@ static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
  * and 3.9 (568) in py-spy's x86-64 table, and the interpreter list is
  * before both.
  */
-#define PY38(HEX_, TSTATE_CUR_, LOCKED_, HOLDER_) { \
+#define PY38(HEX_, TSTATE_CUR_, LOCKED_, HOLDER_, MODULES_, CACHED_) { \
 	.hexversion = HEX_, \
 	.frame_model = PYLAYOUT_FRAME_OBJECTS, \
 	.instr = PYLAYOUT_INSTR_BYTE_OFFSET, \
@@ -127,7 +161,7 @@ static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
 	.runtime = { .interpreters_head = 32, .interpreters_main = 40, \
 		     .tstate_current = TSTATE_CUR_, .gil_locked = LOCKED_, \
 		     .gil_last_holder = HOLDER_ }, \
-	.interp = { .next = 0, .threads_head = 8, .gil = A }, \
+	.interp = { .next = 0, .threads_head = 8, .gil = A, .modules = MODULES_ }, \
 	.gil = { .last_holder = 8, .locked = 16 }, \
 	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 176, \
 		    NO_NEW_THREAD_FIELDS }, \
@@ -135,17 +169,18 @@ static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
 	.chunk = NO_CHUNK, \
 	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A, \
 		   .owner_not_python = A, .code_tag_mask = 0 }, \
-	.object = { .ob_type = 8 }, \
+	.object = OBJECT_OLD, \
+	NAMES_36(CACHED_), \
 	.code = { .filename = 104, .name = 112, .qualname = A, .linetable = 120, \
 		  .firstlineno = 40, .code = 48, .code_adaptive = A }, \
 	.str = STR_3X(48, 72), \
 	.bytes = BYTES_3X, \
 }
-static const struct pylayout py38_early = PY38(0x03080000, 1368, A, A);
-static const struct pylayout py38 = PY38(0x03080900, 1368, 1168, 1160);
+static const struct pylayout py38_early = PY38(0x03080000, 1368, A, A, 56, 872);
+static const struct pylayout py38 = PY38(0x03080900, 1368, 1168, 1160, 56, 872);
 /* 3.9 is 3.8 with a smaller _PyRuntimeState.ceval (pycore_runtime.h). */
-static const struct pylayout py39_early = PY38(0x03090000, 568, A, A);
-static const struct pylayout py39 = PY38(0x03090300, 568, 368, 360);
+static const struct pylayout py39_early = PY38(0x03090000, 568, A, A, 856, 864);
+static const struct pylayout py39 = PY38(0x03090300, 568, 368, 360, 856, 864);
 
 /* 3.10: f_lasti counts code units; co_linetable replaces co_lnotab. */
 static const struct pylayout py310 = {
@@ -155,7 +190,7 @@ static const struct pylayout py310 = {
 	.linetable = PYLINETABLE_310,
 	.runtime = { .interpreters_head = 32, .interpreters_main = 40, .tstate_current = 568,
 		     .gil_locked = 368, .gil_last_holder = 360 },
-	.interp = { .next = 0, .threads_head = 8, .gil = A },
+	.interp = { .next = 0, .threads_head = 8, .gil = A, .modules = 856 },
 	.gil = { .last_holder = 8, .locked = 16 },
 	.tstate = { .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
 		    NO_NEW_THREAD_FIELDS },
@@ -163,7 +198,8 @@ static const struct pylayout py310 = {
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 96, .is_entry = A, .owner = A,
 		   .owner_not_python = A, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = OBJECT_OLD,
+	NAMES_36(872),
 	.code = { .filename = 104, .name = 112, .qualname = A, .linetable = 120,
 		  .firstlineno = 40, .code = 48, .code_adaptive = A },
 	.str = STR_3X(48, 72),
@@ -180,7 +216,7 @@ static const struct pylayout py311 = {
 	.linetable = PYLINETABLE_LOCATIONS,
 	.runtime = { .interpreters_head = 40, .interpreters_main = 48, .tstate_current = 576,
 		     .gil_locked = 376, .gil_last_holder = 368 },
-	.interp = { .next = 0, .threads_head = 16, .gil = A },
+	.interp = { .next = 0, .threads_head = 16, .gil = A, .modules = 888 },
 	.gil = { .last_holder = 8, .locked = 16 },
 	.tstate = { .next = 8, .interp = 16, .frame = A, .cframe = 56, .current_frame = A,
 		    .thread_id = 152, .native_thread_id = 160, .datastack_chunk = 296,
@@ -189,7 +225,13 @@ static const struct pylayout py311 = {
 	.chunk = CHUNK_311,
 	.frame = { .back = 48, .code = 32, .instr = 56, .is_entry = 68, .owner = 69,
 		   .owner_not_python = A, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = 32 },
+	.module = MODULE_ALL,
+	.type = TYPE_OF(872, 1u << 4, A),
+	.dict = DICT_3X,
+	.dictkeys = DICTKEYS_311,
+	.dictvalues = { .values = 0, .valid = A },
+	.integer = LONG_3X,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
 		  .firstlineno = 72, .code = A, .code_adaptive = 184 },
 	.str = STR_3X(48, 72),
@@ -205,7 +247,7 @@ static const struct pylayout py312 = {
 	.linetable = PYLINETABLE_LOCATIONS,
 	.runtime = { .interpreters_head = 40, .interpreters_main = 48, .tstate_current = A,
 		     .gil_locked = A, .gil_last_holder = A },
-	.interp = { .next = 0, .threads_head = 72, .gil = 384 },
+	.interp = { .next = 0, .threads_head = 72, .gil = 384, .modules = 944 },
 	.gil = { .last_holder = 8, .locked = 16 },
 	.tstate = { .next = 8, .interp = 16, .frame = A, .cframe = 56, .current_frame = A,
 		    .thread_id = 136, .native_thread_id = 144, .datastack_chunk = 232,
@@ -214,7 +256,13 @@ static const struct pylayout py312 = {
 	.chunk = CHUNK_311,
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
 		   .owner_not_python = 3, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
+	.module = MODULE_ALL,
+	.type = TYPE_OF(880, 1u << 4, A),
+	.dict = DICT_3X,
+	.dictkeys = DICTKEYS_311,
+	.dictvalues = { .values = 0, .valid = A },
+	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
 		  .firstlineno = 68, .code = A, .code_adaptive = 192 },
 	.str = STR_3X(40, 56),
@@ -231,7 +279,7 @@ static const struct pylayout py313 = {
 	.linetable = PYLINETABLE_LOCATIONS,
 	.runtime = { .interpreters_head = 632, .interpreters_main = 640, .tstate_current = A,
 		     .gil_locked = A, .gil_last_holder = A },
-	.interp = { .next = 7264, .threads_head = 7344, .gil = 16 },
+	.interp = { .next = 7264, .threads_head = 7344, .gil = 16, .modules = 7656 },
 	.gil = { .last_holder = 8, .locked = 16 },
 	.tstate = { .next = 8, .interp = 16, .frame = A, .cframe = A, .current_frame = 72,
 		    .thread_id = 152, .native_thread_id = 160, .datastack_chunk = 232,
@@ -240,7 +288,13 @@ static const struct pylayout py313 = {
 	.chunk = CHUNK_311,
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
 		   .owner_not_python = 3, .code_tag_mask = 0 },
-	.object = { .ob_type = 8 },
+	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
+	.module = MODULE_ALL,
+	.type = TYPE_OF(880, 1u << 4, 1u << 2),
+	.dict = DICT_3X,
+	.dictkeys = DICTKEYS_311,
+	.dictvalues = { .values = 8, .valid = 3 },
+	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
 		  .firstlineno = 68, .code = A, .code_adaptive = 200 },
 	.str = STR_3X(40, 56),
@@ -302,8 +356,8 @@ struct debug_offsets_schema {
 	uint8_t words;              /* the struct's size in words */
 	uint8_t version, free_threaded;
 	uint8_t rt_size, rt_interpreters_head;
-	uint8_t is_size, is_next, is_threads_head, is_ceval_gil, is_gil_runtime_state,
-		is_gil_locked, is_gil_holder;
+	uint8_t is_size, is_next, is_threads_head, is_imports_modules, is_ceval_gil,
+		is_gil_runtime_state, is_gil_locked, is_gil_holder;
 	uint8_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id,
 		ts_native_thread_id, ts_datastack_chunk;
 	uint8_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
@@ -322,7 +376,8 @@ static const struct debug_offsets_schema schemas[] = {
 	/* 3.13.0, checked against libpython3.13.so's .PyRuntime by the test. */
 	{ .minor = 13, .words = 73, .version = 1, .free_threaded = 2,
 	  .rt_size = 3, .rt_interpreters_head = 5,
-	  .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_ceval_gil = 14,
+	  .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_imports_modules = 11,
+	  .is_ceval_gil = 14,
 	  .is_gil_runtime_state = 15, .is_gil_locked = 17, .is_gil_holder = 18,
 	  .ts_size = 19, .ts_next = 21, .ts_interp = 22, .ts_current_frame = 23,
 	  .ts_thread_id = 24, .ts_native_thread_id = 25, .ts_datastack_chunk = 26,
@@ -342,7 +397,8 @@ static const struct debug_offsets_schema schemas[] = {
 	 * f_executable is a _PyStackRef whose low bits are tags. */
 	{ .minor = 14, .words = 95, .version = 1, .free_threaded = 2,
 	  .rt_size = 3, .rt_interpreters_head = 5,
-	  .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_ceval_gil = 15,
+	  .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_imports_modules = 12,
+	  .is_ceval_gil = 15,
 	  .is_gil_runtime_state = 16, .is_gil_locked = 18, .is_gil_holder = 19,
 	  .ts_size = 22, .ts_next = 24, .ts_interp = 25, .ts_current_frame = 26,
 	  .ts_thread_id = 27, .ts_native_thread_id = 28, .ts_datastack_chunk = 29,
@@ -397,6 +453,7 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 {
 	const uint8_t *b = buf;
 	const struct debug_offsets_schema *s = NULL;
+	const struct pylayout *table;
 	struct pylayout l;
 	uint64_t version, rt, is, ts, fr, co, ob, by, un;
 	uint32_t gil_state, gil_locked, gil_holder;
@@ -515,6 +572,35 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 		return -EINVAL;
 	l.str.compact_size = l.str.ascii_size + 16;
 	l.str.sval = A;
+
+	/* The thread-name walk (types, dicts, ints) needs more than the
+	 * struct describes (tp_basicsize, tp_dictoffset, the dict keys'
+	 * insides, the managed dict): those come from the table of the same
+	 * minor version, checked against its headers, when there is one.
+	 * Without one (3.14+, not checked on a build here) they are absent
+	 * and thread names are not read. */
+	table = pylayout_for_version(l.hexversion);
+	if (table && (table->hexversion >> 16) == (l.hexversion >> 16) &&
+	    table->interp.modules != A &&
+	    field(b, s->is_imports_modules, is, 8, &l.interp.modules)) {
+		l.object.managed_dict = table->object.managed_dict;
+		l.object.managed_values = table->object.managed_values;
+		l.module = table->module;
+		l.type = table->type;
+		l.dict = table->dict;
+		l.dictkeys = table->dictkeys;
+		l.dictvalues = table->dictvalues;
+		l.integer = table->integer;
+	} else {
+		l.interp.modules = A;
+		l.object.managed_dict = l.object.managed_values = A;
+		memset(&l.module, 0xff, sizeof(l.module));
+		memset(&l.type, 0xff, sizeof(l.type));
+		memset(&l.dict, 0xff, sizeof(l.dict));
+		memset(&l.dictkeys, 0xff, sizeof(l.dictkeys));
+		memset(&l.dictvalues, 0xff, sizeof(l.dictvalues));
+		memset(&l.integer, 0xff, sizeof(l.integer));
+	}
 
 	*out = l;
 	return 0;

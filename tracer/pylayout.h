@@ -74,6 +74,8 @@ struct pylayout {
 		uint32_t next;
 		uint32_t threads_head;       /* tstate_head <=3.10, threads.head */
 		uint32_t gil;                /* ceval.gil, a pointer, 3.12+ */
+		uint32_t modules;            /* sys.modules: modules <=3.11,
+		                              * imports.modules 3.12+ */
 	} interp;
 
 	/* struct _gil_runtime_state (pycore_gil.h; <=3.11 internal/gil.h or
@@ -128,10 +130,82 @@ struct pylayout {
 		uint32_t code_tag_mask;
 	} frame;
 
-	/* PyObject (object.h). */
+	/* PyObject (object.h). managed_dict: how many bytes before a
+	 * 3.11+ object whose type has type.managed_dict_flag its instance
+	 * dict pointer is (_PyObject_ManagedDictPointer; 3.12's
+	 * PyDictOrValues there holds a values pointer minus one instead
+	 * when its low bit is set); managed_values: the same for 3.11's
+	 * separate PyDictValues pointer (_PyObject_ValuesPointer). */
 	struct {
 		uint32_t ob_type;
+		uint32_t managed_dict;
+		uint32_t managed_values;     /* 3.11 only */
 	} object;
+
+	/* PyModuleObject (internal/pycore_moduleobject.h 3.10+; private to
+	 * Objects/moduleobject.c before: PyObject_HEAD, then md_dict). */
+	struct {
+		uint32_t dict;               /* md_dict */
+	} module;
+
+	/* PyTypeObject (cpython/object.h) and PyHeapTypeObject: where an
+	 * instance keeps its attributes. 3.13+ keeps them inline, at
+	 * tp_basicsize, when the type has type.inline_values_flag; the
+	 * attribute names are then the heap type's ht_cached_keys. */
+	struct {
+		uint32_t basicsize;          /* tp_basicsize */
+		uint32_t dictoffset;         /* tp_dictoffset */
+		uint32_t flags;              /* tp_flags */
+		uint32_t cached_keys;        /* ht_cached_keys, 3.x */
+		uint32_t managed_dict_flag;  /* Py_TPFLAGS_MANAGED_DICT, 3.11+ */
+		uint32_t inline_values_flag; /* Py_TPFLAGS_INLINE_VALUES, 3.13+ */
+	} type;
+
+	/* PyDictObject (dictobject.h; cpython/dictobject.h). 2.7 keeps an
+	 * open-addressed table of mask + 1 PyDictEntry; 3.x a keys object
+	 * and, for a split dict, a values array. */
+	struct {
+		uint32_t keys;               /* ma_keys, 3.x */
+		uint32_t values;             /* ma_values, 3.x */
+		uint32_t mask;               /* ma_mask, 2.7 */
+		uint32_t table;              /* ma_table, 2.7 */
+	} dict;
+
+	/* PyDictKeysObject (Objects/dict-common.h 3.6-3.10, not installed;
+	 * internal/pycore_dict.h 3.11+): entries follow the index table,
+	 * whose size is dk_size times 1, 2, 4 or 8 bytes (<=3.10) or
+	 * 1 << dk_log2_index_bytes (3.11+). A 2.7 PyDictEntry, a 3.x
+	 * PyDictKeyEntry is (hash, key, value); a 3.11+ dict of str keys
+	 * only (dk_kind != 0) has PyDictUnicodeEntry (key, value). */
+	struct {
+		uint32_t size;               /* dk_size (ssize_t) <=3.10,
+		                              * dk_log2_size (uint8) 3.11+ */
+		uint32_t log2_index_bytes;   /* uint8, 3.11+ */
+		uint32_t kind;               /* dk_kind, uint8, 3.11+ */
+		uint32_t nentries;           /* dk_nentries (ssize_t) */
+		uint32_t indices;            /* dk_indices */
+		uint32_t entry_size;         /* sizeof(PyDictKeyEntry) */
+		uint32_t unicode_entry_size; /* sizeof(PyDictUnicodeEntry), 3.11+ */
+	} dictkeys;
+
+	/* PyDictValues (internal/pycore_dict.h, 3.11+): the values of a
+	 * split dict or of an object's managed attributes; before 3.11,
+	 * ma_values pointed at the array itself (values 0). */
+	struct {
+		uint32_t values;
+		uint32_t valid;              /* uint8, 3.13+ */
+	} dictvalues;
+
+	/* int: 2.7's PyIntObject (intobject.h), 3.x's PyLongObject
+	 * (longintrepr.h): 30-bit digits; the digit count is |ob_size| up to
+	 * 3.11, lv_tag >> 3 from 3.12 (lv_tag & 3: 0 positive, 1 zero,
+	 * 2 negative). */
+	struct {
+		uint32_t ival;               /* ob_ival, 2.7 */
+		uint32_t size;               /* ob_size, <=3.11 */
+		uint32_t tag;                /* long_value.lv_tag, 3.12+ */
+		uint32_t digits;             /* ob_digit */
+	} integer;
 
 	/* PyCodeObject (cpython/code.h; <=3.7 code.h). */
 	struct {

@@ -34,6 +34,21 @@
 /* A thread with no thread state at the last walk is not walked for again
  * sooner than this (a native thread would cost a walk at every sample). */
 #define NEGATIVE_RETRY_NS (100 * 1000 * 1000LL)
+/* Thread names are read again this often, and sooner (but not more
+ * often than PYREADER_NAMES_NEW_NS) for a thread not named yet: it may
+ * have started since. */
+#define PYREADER_NAMES_REFRESH_NS (1000 * 1000 * 1000LL)
+#define PYREADER_NAMES_NEW_NS (100 * 1000 * 1000LL)
+#define PYREADER_NAMES_MAX 1024
+
+/* A Python thread's name, by threading.get_ident() (its pthread_t), and
+ * the tid threading knows it by (Thread._native_id, 3.8+; 0: unknown). */
+struct pyreader_name {
+	uint64_t ident;
+	uint64_t native_id;
+	char name[PYREADER_NAME_MAX];
+};
+
 /* glibc's struct pthread: the tid field is looked for in its first bytes
  * (nptl/descr.h: at 0x2d0 on x86-64 glibc 2.28-2.38). */
 #define PTHREAD_SCAN 2048u
@@ -121,6 +136,19 @@ struct pyreader {
 	struct iovec *iov_local, *iov_remote;
 	uint8_t *batch;
 	size_t batch_cap;
+
+	/* Thread names (pyreader_thread_name). */
+	uint64_t active_dict;         /* threading._active, 0: not found yet */
+	long long active_tried_ns;    /* when it was last looked for */
+	long long active_retry_ns;    /* and how long until the next look */
+	uint64_t name_key;            /* the interned "_name" str, once met */
+	uint64_t native_id_key;       /* and "_native_id" */
+	struct pyreader_name names[PYREADER_NAMES_MAX];
+	size_t nnames;
+	struct pyreader_name kept[PYREADER_NAMES_MAX];  /* by thread: name_keep */
+	uint32_t kept_tid[PYREADER_NAMES_MAX];
+	size_t nkept;
+	long long names_ns;           /* when they were read, 0: never */
 
 	struct pyreader_stats stats;
 	int process_err;              /* of the current capture */
@@ -853,9 +881,10 @@ static bool utf8_put(char *out, size_t cap, size_t *n, uint32_t c)
  * file name CPython makes; cpython/unicodeobject.h: state holds
  * interned:2, kind:3, compact:1, ascii:1); kinds 1 (Latin-1), 2 (UCS-2)
  * and 4 (UCS-4) are converted. 2.7: PyStringObject bytes as they are.
- * Anything else gives "?". Reads the header, then the characters.
+ * Anything else gives "?" and false. Reads the header, then the
+ * characters.
  */
-static void str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
+static bool str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 {
 	const struct pylayout *l = &r->layout;
 	uint8_t hdr[96];
@@ -878,7 +907,7 @@ static void str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 			goto bad;
 		out[len] = '\0';
 		/* Bytes with NULs would cut the name short: that is all. */
-		return;
+		return true;
 	}
 	if (l->str.state + 4 > sizeof(hdr) || l->str.length + 8 > sizeof(hdr) ||
 	    res_read(r, addr, hdr, l->str.state + 4))
@@ -896,7 +925,7 @@ static void str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 	/* Every character takes one byte of UTF-8 at least. */
 	chars = len < cap - 1 ? (size_t)len : cap - 1;
 	if (!chars)
-		return;
+		return true;
 	buf = malloc(chars * kind);
 	if (!buf || res_read(r, data, buf, chars * kind))
 		goto bad;
@@ -910,11 +939,12 @@ static void str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 	}
 	out[n] = '\0';
 	free(buf);
-	return;
+	return true;
 bad:
 	free(buf);
 	out[0] = '?';
 	out[1] = '\0';
+	return false;
 }
 
 /* The bytes object at @addr (the line table), bounded by
@@ -1149,4 +1179,484 @@ int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *add
 		addrs[i] = addrspace_python_make(e->id, st->frames[i].index);
 	}
 	return 0;
+}
+
+/* ---- thread names ------------------------------------------------------ */
+
+/*
+ * The names Python gives its threads live in the target's objects, the
+ * way py-spy reads them: sys.modules (the interpreter's modules dict) ->
+ * the threading module -> its dict -> _active (ident -> Thread) -> each
+ * Thread's _name (2.7: _Thread__name, the mangled self.__name) in its
+ * instance dict. ident is threading.get_ident(), the thread's pthread_t,
+ * which is also its thread state's thread_id: that is how a name meets
+ * the tid captures already know. Nothing runs in the target; the objects
+ * are read while it runs, so any of them may change under the walk: every
+ * size is bounded and anything that does not make sense gives no name.
+ */
+
+/* Entries of a dict read at most (sys.modules has a few hundred; _active
+ * one per thread). */
+#define DICT_ITEMS_MAX 16384u
+/* Most bytes of an object's head read: PyTypeObject up to tp_dictoffset
+ * (288), a dict's head, a keys object's head. */
+#define HEAD_READ 320u
+
+struct dict_item {
+	uint64_t key, value;
+};
+
+/* A copy of the str at @addr compared with @want (ASCII, < 64 bytes):
+ * only a compact ASCII str (3.x) or a PyStringObject (2.7) of the same
+ * length can be equal. Reads the header and the characters in one go. */
+static bool str_is(struct pyreader *r, uint64_t addr, const char *want)
+{
+	const struct pylayout *l = &r->layout;
+	size_t n = strlen(want), data;
+	uint8_t b[128];
+
+	if (!addr || (addr & 7))
+		return false;
+	data = l->str.state == PYLAYOUT_ABSENT ? l->str.sval : l->str.ascii_size;
+	if (data == PYLAYOUT_ABSENT || data + n > sizeof(b) || l->str.length + 8 > data)
+		return false;
+	/* Just the bytes an equal str has: a shorter one near the end of its
+	 * page may fault, and is not equal anyway. */
+	if (res_read(r, addr, b, data + n) || rd64(b, l->str.length) != n)
+		return false;
+	if (l->str.state != PYLAYOUT_ABSENT) {
+		uint32_t state = rd32(b, l->str.state);
+
+		if (!(state >> 5 & 1) || !(state >> 6 & 1))  /* compact, ascii */
+			return false;
+	}
+	return memcmp(b + data, want, n) == 0;
+}
+
+/*
+ * The live (key, value) pairs of a 3.x dict's keys object @keys, the
+ * values in the keys' entries or, for a split dict or an object's managed
+ * attributes, in the values array @values (0: none). At most @max into
+ * @out; their number, 0 when the objects make no sense.
+ */
+static size_t keys_items(struct pyreader *r, uint64_t keys, uint64_t values,
+			 struct dict_item *out, size_t max)
+{
+	const struct pylayout *L = &r->layout;
+	uint8_t h[HEAD_READ];
+	uint64_t size, nentries, index_bytes, entries, esz, koff, voff;
+	uint8_t *buf = NULL;
+	uint64_t *vals = NULL;
+	size_t n = 0;
+
+	if (!keys || (keys & 7) || L->dictkeys.indices == PYLAYOUT_ABSENT ||
+	    L->dictkeys.indices > sizeof(h) || res_read(r, keys, h, L->dictkeys.indices))
+		return 0;
+	nentries = rd64(h, L->dictkeys.nentries);
+	if (L->dictkeys.log2_index_bytes != PYLAYOUT_ABSENT) {
+		/* 3.11+: log2 sizes; PyDictUnicodeEntry when kind != 0. */
+		unsigned log2_size = h[L->dictkeys.size], log2_index = h[L->dictkeys.log2_index_bytes];
+
+		if (log2_size > 30 || log2_index > log2_size + 3)
+			return 0;
+		size = 1ull << log2_size;
+		index_bytes = 1ull << log2_index;
+		if (h[L->dictkeys.kind]) {
+			esz = L->dictkeys.unicode_entry_size;
+			koff = 0;
+		} else {
+			esz = L->dictkeys.entry_size;
+			koff = 8;
+		}
+	} else {
+		/* 3.6-3.10: dk_size slots of 1, 2, 4 or 8 bytes
+		 * (Objects/dictobject.c DK_IXSIZE). */
+		size = rd64(h, L->dictkeys.size);
+		if (!size || size > (1ull << 30) || (size & (size - 1)))
+			return 0;
+		index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2 :
+				      size <= 0xffffffffull ? 4 : 8);
+		esz = L->dictkeys.entry_size;
+		koff = 8;
+	}
+	voff = koff + 8;
+	if (nentries > size || esz < voff)
+		return 0;
+	if (nentries > DICT_ITEMS_MAX)
+		nentries = DICT_ITEMS_MAX;
+	if (!nentries)
+		return 0;
+	entries = keys + L->dictkeys.indices + index_bytes;
+	buf = malloc(nentries * esz);
+	if (values)
+		vals = malloc(nentries * 8);
+	if (!buf || (values && !vals) || res_read(r, entries, buf, nentries * esz) ||
+	    (values && res_read(r, values + L->dictvalues.values, vals, nentries * 8)))
+		goto out;
+	for (size_t i = 0; i < nentries && n < max; i++) {
+		uint64_t k = rd64(buf, (uint32_t)(i * esz + koff));
+		uint64_t v = values ? vals[i] : rd64(buf, (uint32_t)(i * esz + voff));
+
+		if (k && v)
+			out[n++] = (struct dict_item){ k, v };
+	}
+out:
+	free(buf);
+	free(vals);
+	return n;
+}
+
+/* The live (key, value) pairs of the dict object @dict, at most @max into
+ * @out; their number. */
+static size_t dict_items(struct pyreader *r, uint64_t dict, struct dict_item *out, size_t max)
+{
+	const struct pylayout *l = &r->layout;
+	uint8_t h[HEAD_READ];
+	uint8_t *buf;
+	uint64_t mask;
+	size_t n = 0;
+
+	if (!dict || (dict & 7))
+		return 0;
+	if (l->dict.keys != PYLAYOUT_ABSENT) {
+		if (l->dict.values + 8 > sizeof(h) || l->dict.keys + 8 > sizeof(h) ||
+		    res_read(r, dict, h, (l->dict.keys > l->dict.values ? l->dict.keys
+									 : l->dict.values) + 8))
+			return 0;
+		return keys_items(r, rd64(h, l->dict.keys), rd64(h, l->dict.values), out, max);
+	}
+	/* 2.7: ma_mask + 1 PyDictEntry (hash, key, value) at ma_table; a
+	 * free or deleted slot has no value. */
+	if (l->dict.table == PYLAYOUT_ABSENT || l->dict.table + 8 > sizeof(h) ||
+	    res_read(r, dict, h, l->dict.table + 8))
+		return 0;
+	mask = rd64(h, l->dict.mask);
+	if (mask >= DICT_ITEMS_MAX || ((mask + 1) & mask))
+		return 0;
+	buf = malloc((mask + 1) * l->dictkeys.entry_size);
+	if (!buf || res_read(r, rd64(h, l->dict.table), buf, (mask + 1) * l->dictkeys.entry_size)) {
+		free(buf);
+		return 0;
+	}
+	for (uint64_t i = 0; i <= mask && n < max; i++) {
+		uint64_t k = rd64(buf, (uint32_t)(i * l->dictkeys.entry_size + 8));
+		uint64_t v = rd64(buf, (uint32_t)(i * l->dictkeys.entry_size + 16));
+
+		if (k && v)
+			out[n++] = (struct dict_item){ k, v };
+	}
+	free(buf);
+	return n;
+}
+
+/* The value of the str key @want among @items; 0 when absent. A key
+ * already known to be @want by address (*@known: interned names are one
+ * object) needs no read; the first match teaches it. */
+static uint64_t items_find(struct pyreader *r, const struct dict_item *items, size_t n,
+			   const char *want, uint64_t *known)
+{
+	for (size_t i = 0; i < n; i++)
+		if (known && *known && items[i].key == *known)
+			return items[i].value;
+	for (size_t i = 0; i < n; i++) {
+		if (str_is(r, items[i].key, want)) {
+			if (known)
+				*known = items[i].key;
+			return items[i].value;
+		}
+	}
+	return 0;
+}
+
+static uint64_t dict_find(struct pyreader *r, uint64_t dict, const char *want)
+{
+	struct dict_item *items = malloc(DICT_ITEMS_MAX * sizeof(*items));
+	uint64_t v = 0;
+
+	if (items)
+		v = items_find(r, items, dict_items(r, dict, items, DICT_ITEMS_MAX), want, NULL);
+	free(items);
+	return v;
+}
+
+/* The int object at @addr as an unsigned 64-bit value: 2.7's PyIntObject,
+ * 3.x's PyLongObject of at most three 30-bit digits. false otherwise. */
+static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
+{
+	const struct pylayout *l = &r->layout;
+	uint8_t b[64];
+	uint64_t ndigits, v = 0;
+
+	if (!addr || (addr & 7))
+		return false;
+	if (l->integer.ival != PYLAYOUT_ABSENT) {
+		if (l->integer.ival + 8 > sizeof(b) || res_read(r, addr, b, l->integer.ival + 8))
+			return false;
+		*out = rd64(b, l->integer.ival);
+		return true;
+	}
+	if (l->integer.digits == PYLAYOUT_ABSENT || l->integer.digits + 12 > sizeof(b) ||
+	    res_read(r, addr, b, l->integer.digits + 12))
+		return false;
+	if (l->integer.tag != PYLAYOUT_ABSENT) {
+		/* 3.12+ lv_tag: digit count << 3 | sign (0 +, 1 zero, 2 -). */
+		uint64_t tag;
+
+		if (l->integer.tag + 8 > l->integer.digits)
+			return false;
+		tag = rd64(b, l->integer.tag);
+		if ((tag & 3) == 2)
+			return false;
+		ndigits = (tag & 3) == 1 ? 0 : tag >> 3;
+	} else {
+		int64_t size;
+
+		if (l->integer.size == PYLAYOUT_ABSENT || l->integer.size + 8 > l->integer.digits)
+			return false;
+		size = (int64_t)rd64(b, l->integer.size);
+		if (size < 0)
+			return false;
+		ndigits = (uint64_t)size;
+	}
+	if (ndigits > 3)
+		return false;
+	for (uint64_t i = ndigits; i-- > 0;) {
+		uint32_t d = rd32(b, (uint32_t)(l->integer.digits + 4 * i));
+
+		if (d >> 30 || (i == 2 && d >> 4))
+			return false;
+		v = v << 30 | d;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * The attribute @name of the object @obj, read from its instance dict:
+ * tp_dictoffset (<=3.10, and types without a managed dict); from 3.11 the
+ * managed dict before the object (_PyObject_ManagedDictPointer), or,
+ * while the object has no dict, its values with the names in its heap
+ * type's ht_cached_keys: 3.11's values pointer before the object, 3.12's
+ * tagged PyDictOrValues, 3.13's values inline at tp_basicsize
+ * (internal/pycore_object.h of each). 0 when not found.
+ */
+static uint64_t attr_find(struct pyreader *r, uint64_t obj, const char *name, uint64_t *known)
+{
+	const struct pylayout *l = &r->layout;
+	uint8_t t[HEAD_READ];
+	uint64_t type, flags, dict = 0, values = 0, keys = 0, v = 0;
+	int64_t dictoffset;
+	uint32_t head;
+	struct dict_item *items;
+	size_t n;
+
+	if (!obj || (obj & 7) || l->type.flags == PYLAYOUT_ABSENT ||
+	    l->type.flags + 8 > sizeof(t) || l->type.dictoffset + 8 > sizeof(t) ||
+	    l->type.basicsize + 8 > sizeof(t) ||
+	    res_read(r, obj + l->object.ob_type, &type, 8) || !type || (type & 7))
+		return 0;
+	head = l->type.flags > l->type.dictoffset ? l->type.flags : l->type.dictoffset;
+	head = head > l->type.basicsize ? head : l->type.basicsize;
+	if (res_read(r, type, t, head + 8))
+		return 0;
+	flags = rd64(t, l->type.flags);
+	dictoffset = (int64_t)rd64(t, l->type.dictoffset);
+	if (l->type.managed_dict_flag != PYLAYOUT_ABSENT && (flags & l->type.managed_dict_flag)) {
+		uint64_t d;
+
+		if (l->object.managed_dict == PYLAYOUT_ABSENT ||
+		    res_read(r, obj - l->object.managed_dict, &d, 8))
+			return 0;
+		if (l->type.inline_values_flag == PYLAYOUT_ABSENT &&
+		    l->object.managed_values == PYLAYOUT_ABSENT && (d & 1)) {
+			values = d + 1;           /* 3.12: values - 1, tagged */
+		} else if (d) {
+			dict = d;
+		} else if (l->object.managed_values != PYLAYOUT_ABSENT) {
+			if (res_read(r, obj - l->object.managed_values, &values, 8))
+				return 0;
+		} else if (l->type.inline_values_flag != PYLAYOUT_ABSENT &&
+			   (flags & l->type.inline_values_flag)) {
+			uint64_t basic = rd64(t, l->type.basicsize);
+			uint8_t valid = 0;
+
+			if (basic > 4096 || res_read(r, obj + basic + l->dictvalues.valid, &valid, 1) ||
+			    !valid)
+				return 0;
+			values = obj + basic;
+		}
+		if (values && (l->type.cached_keys == PYLAYOUT_ABSENT ||
+			       res_read(r, type + l->type.cached_keys, &keys, 8)))
+			return 0;
+	} else if (dictoffset > 0 && dictoffset < 4096) {
+		if (res_read(r, obj + (uint64_t)dictoffset, &dict, 8))
+			return 0;
+	}
+	if (!dict && !(values && keys))
+		return 0;
+	items = malloc(DICT_ITEMS_MAX * sizeof(*items));
+	if (!items)
+		return 0;
+	n = dict ? dict_items(r, dict, items, DICT_ITEMS_MAX)
+		 : keys_items(r, keys, values, items, DICT_ITEMS_MAX);
+	v = items_find(r, items, n, name, known);
+	free(items);
+	return v;
+}
+
+/* The main interpreter (threading's _active is per interpreter). */
+static uint64_t interp_main(struct pyreader *r)
+{
+	uint64_t v = 0;
+
+	if (r->found.runtime_addr && r->layout.runtime.interpreters_main != PYLAYOUT_ABSENT &&
+	    res_read(r, r->found.runtime_addr + r->layout.runtime.interpreters_main, &v, 8) == 0)
+		return v;
+	return interp_first(r);
+}
+
+/* threading._active, the dict object, found through sys.modules; 0 while
+ * threading is not imported (or cannot be read). */
+static uint64_t active_find(struct pyreader *r)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t interp = interp_main(r), modules = 0, threading, mdict = 0;
+
+	if (!interp || l->interp.modules == PYLAYOUT_ABSENT ||
+	    res_read(r, interp + l->interp.modules, &modules, 8))
+		return 0;
+	threading = dict_find(r, modules, "threading");
+	if (!threading || l->module.dict == PYLAYOUT_ABSENT ||
+	    res_read(r, threading + l->module.dict, &mdict, 8))
+		return 0;
+	return dict_find(r, mdict, "_active");
+}
+
+/* Read every Python thread's name anew into r->names. */
+static void names_read(struct pyreader *r)
+{
+	/* 2.7's threading.py keeps it as self.__name; 3.x as self._name. */
+	const char *attr = r->found.hexversion >> 24 == 2 ? "_Thread__name" : "_name";
+	struct dict_item items[PYREADER_NAMES_MAX];
+	size_t n;
+
+	r->stats.name_walks++;
+	r->nnames = 0;
+	/* Searching sys.modules reads every key (a few hundred, ~1 ms):
+	 * while threading is not imported, again after 50 ms, then twice as
+	 * long each time up to a second (a program importing threading at
+	 * start-up gets names at once; one that never does, one search a
+	 * second). */
+	if (!r->active_dict && (!r->active_tried_ns ||
+				now_ns() - r->active_tried_ns >= r->active_retry_ns)) {
+		r->active_tried_ns = now_ns();
+		r->active_retry_ns = r->active_retry_ns ? r->active_retry_ns * 2 : 50 * 1000 * 1000LL;
+		if (r->active_retry_ns > PYREADER_NAMES_REFRESH_NS)
+			r->active_retry_ns = PYREADER_NAMES_REFRESH_NS;
+		r->active_dict = active_find(r);
+	}
+	n = dict_items(r, r->active_dict, items, PYREADER_NAMES_MAX);
+	if (!n) {
+		/* Not imported yet, or the cached dict is gone (it never is
+		 * while threading lives): look again next time. */
+		r->active_dict = 0;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pyreader_name *e = &r->names[r->nnames];
+		uint64_t name, native;
+
+		if (!int_value(r, items[i].key, &e->ident) || !e->ident)
+			continue;
+		name = attr_find(r, items[i].value, attr, &r->name_key);
+		if (!name || !str_read(r, name, e->name, sizeof(e->name)) || !e->name[0])
+			continue;
+		/* pthread_t values come back for new threads at once (the
+		 * same stack): the tid (3.8+) tells a thread that has ended
+		 * from its successor. */
+		native = r->found.hexversion >= 0x03080000
+				 ? attr_find(r, items[i].value, "_native_id", &r->native_id_key) : 0;
+		if (!native || !int_value(r, native, &e->native_id))
+			e->native_id = 0;
+		r->nnames++;
+	}
+}
+
+/* The name of the thread of pthread_t @ident and tid @nstid (as the
+ * target sees it). */
+static const char *name_of(const struct pyreader *r, uint64_t ident, uint32_t nstid)
+{
+	for (size_t i = 0; i < r->nnames; i++)
+		if (r->names[i].ident == ident &&
+		    (!r->names[i].native_id || r->names[i].native_id == nstid))
+			return r->names[i].name;
+	return NULL;
+}
+
+/* The kept entry of thread @nstid, or NULL. */
+static struct pyreader_name *kept_find(struct pyreader *r, uint32_t nstid)
+{
+	for (size_t i = 0; i < r->nkept; i++)
+		if (r->kept_tid[i] == nstid)
+			return &r->kept[i];
+	return NULL;
+}
+
+/*
+ * A thread keeps the name it was last seen with while its thread state
+ * holds the same pthread_t (@ident): threading forgets a thread
+ * (_active) before it ends, and its last samples are still its own (and
+ * once its thread state is gone, whatever it holds). A thread seen with no
+ * name gets an entry too (an empty name): it is no longer new. By tid;
+ * the table starts over when full.
+ */
+static const char *name_keep(struct pyreader *r, uint32_t nstid, uint64_t ident,
+			     const char *name)
+{
+	struct pyreader_name *e = kept_find(r, nstid);
+
+	if (!e) {
+		if (r->nkept == PYREADER_NAMES_MAX)
+			r->nkept = 0;
+		r->kept_tid[r->nkept] = nstid;
+		e = &r->kept[r->nkept++];
+		e->ident = ident;
+		e->name[0] = '\0';
+	}
+	if (!name)
+		return e->name[0] && e->ident == ident ? e->name : NULL;
+	e->ident = ident;
+	if (strcmp(e->name, name) != 0)
+		snprintf(e->name, sizeof(e->name), "%s", name);
+	return e->name;
+}
+
+const char *pyreader_thread_name(struct pyreader *r, pid_t tid)
+{
+	uint32_t nstid = nstid_of(r, tid);
+	struct thread_entry *t = thread_find(r, nstid);
+	long long now = now_ns();
+	const char *name;
+
+	if (r->layout.interp.modules == PYLAYOUT_ABSENT)
+		return NULL;
+	/* Its thread state gone (the thread's last native code): the name
+	 * it had. */
+	if (!t || !t->tstate || !t->pthread) {
+		struct pyreader_name *e = kept_find(r, nstid);
+
+		return e && e->name[0] ? e->name : NULL;
+	}
+	name = name_of(r, t->pthread, nstid);
+	/* Read at the first sample of each thread (it may have started since
+	 * the last read: short-lived threads would go unnamed otherwise),
+	 * every second (renames), and every 100 ms for a thread that has no
+	 * name yet. */
+	if (!r->names_ns || now - r->names_ns >= PYREADER_NAMES_REFRESH_NS ||
+	    (!name && (!kept_find(r, nstid) || now - r->names_ns >= PYREADER_NAMES_NEW_NS))) {
+		names_read(r);
+		r->names_ns = now;
+		name = name_of(r, t->pthread, nstid);
+	}
+	return name_keep(r, nstid, t->pthread, name);
 }

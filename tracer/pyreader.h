@@ -35,6 +35,9 @@ struct pyreader_range {
 	uint64_t end;
 };
 
+/* Most bytes of a Python thread name kept (UTF-8, NUL included). */
+#define PYREADER_NAME_MAX 128
+
 /* Counters for the recording's summary. A plain value. */
 struct pyreader_stats {
 	uint64_t captures;        /* pyreader_capture calls */
@@ -46,7 +49,9 @@ struct pyreader_stats {
 	uint64_t walks;           /* full walks of the thread-state lists */
 	uint64_t codes_read;      /* code objects read by pyreader_resolve */
 	uint64_t codes_stale;     /* cached code objects found reused */
-	uint64_t resolve_reads;   /* process_vm_readv calls made by resolves */
+	uint64_t resolve_reads;   /* process_vm_readv calls made by resolves
+	                           * and by the thread-name walks */
+	uint64_t name_walks;      /* reads of the threads' names */
 };
 
 /*
@@ -112,6 +117,21 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out);
  * address. 0, or -ENOMEM.
  */
 int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *addrs);
+
+/*
+ * The name Python gives thread @tid (threading.Thread.name: the _name of
+ * its Thread in threading._active), or NULL when it has none (a thread
+ * threading does not know, threading not imported, a version whose
+ * objects hotspy cannot read: 3.14+ today) or it cannot be read. The
+ * names of every thread are read together, from the target's objects:
+ * at the first call for each thread, then at most every second, and
+ * every 100 ms for a thread not named yet. From 3.8 a name counts only
+ * when its Thread's _native_id is @tid (a new thread gets the pthread_t
+ * of one that just ended). Call while the thread runs (after
+ * pyreader_capture and the thread's resume): a name is not part of a
+ * stack's instant. The result is owned by @r, valid until the next call.
+ */
+const char *pyreader_thread_name(struct pyreader *r, pid_t tid);
 
 /* The counters so far. */
 void pyreader_stats(const struct pyreader *r, struct pyreader_stats *out);

@@ -9,6 +9,7 @@
 #include "array.h"
 #include "log.h"
 #include "pyfind.h"
+#include "pyreader.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -223,6 +224,9 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.tid = snap->tid;
 	sample.process = p->comm;
 	sample.comm = snap->comm;
+	/* Read while the thread runs again: not part of its stack's instant. */
+	sample.python_name = p->python.reader ? pyreader_thread_name(p->python.reader, snap->tid)
+					      : NULL;
 	sample.state = snap->state;
 	sample.time_ns = snap->time_ns;
 	sample.weight = snap->weight ? snap->weight : 1;

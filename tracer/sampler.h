@@ -40,6 +40,9 @@ struct sample {
 	pid_t tid;
 	const char *process;     /* the process's name, valid during the callback */
 	const char *comm;        /* thread name, valid during the callback */
+	const char *python_name; /* the name Python gives the thread
+	                          * (threading), NULL when none is known;
+	                          * valid during the callback */
 	char state;              /* 'R', 'S', 'D'... at the time of the sample */
 	uint64_t time_ns;        /* CLOCK_MONOTONIC */
 	uint64_t weight;         /* sampling periods it stands for (>= 1): on-CPU

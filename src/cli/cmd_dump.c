@@ -31,6 +31,7 @@ struct dumped {
 	pid_t tid;
 	char state;
 	char *comm;
+	char *python_name;      /* NULL: none known */
 	uint64_t *addrs;
 	size_t n;
 };
@@ -63,9 +64,11 @@ static int on_sample(const struct sample *smp, void *ctx)
 	t->tid = smp->tid;
 	t->state = smp->state ? smp->state : '?';
 	t->comm = strdup(smp->comm ? smp->comm : "?");
+	t->python_name = smp->python_name ? strdup(smp->python_name) : NULL;
 	t->addrs = malloc((smp->n ? smp->n : 1) * sizeof(*t->addrs));
-	if (!t->comm || !t->addrs) {
+	if (!t->comm || !t->addrs || (smp->python_name && !t->python_name)) {
 		free(t->comm);
+		free(t->python_name);
 		free(t->addrs);
 		return -ENOMEM;
 	}
@@ -95,6 +98,7 @@ static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, p
 	for (size_t i = 0; i < d->n; i++)
 		threads[i] = (struct stackdump_thread){
 			.tid = d->v[i].tid, .state = d->v[i].state, .name = d->v[i].comm,
+			.python_name = d->v[i].python_name,
 			.addrs = d->v[i].addrs, .n = d->v[i].n,
 		};
 	if (json)
@@ -165,6 +169,7 @@ out:
 	session_free(ss);
 	for (size_t i = 0; i < d.n; i++) {
 		free(d.v[i].comm);
+		free(d.v[i].python_name);
 		free(d.v[i].addrs);
 	}
 	free(d.v);

@@ -68,7 +68,10 @@ static int on_sample(const struct sample *smp, void *ctx)
 
 	if (rec->subprocesses && name_process(rec, smp) < 0)
 		return -ENOMEM;
-	if (profile_thread(rec->profile, smp->pid, smp->tid, smp->comm, &thread) < 0 ||
+	/* Python's name for the thread where it has one: the OS calls every
+	 * thread of a Python program by the interpreter's name. */
+	if (profile_thread(rec->profile, smp->pid, smp->tid,
+			   smp->python_name ? smp->python_name : smp->comm, &thread) < 0 ||
 	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0)
 		return -ENOMEM;
 	return 0;

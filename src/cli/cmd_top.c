@@ -85,7 +85,9 @@ static int on_sample(const struct sample *smp, void *ctx)
 
 	if (clock_to(c, smp->time_ns) < 0)
 		return -ENOMEM;
-	return top_model_add(c->model, smp->pid, smp->tid, smp->comm, smp->addrs, smp->n,
+	/* Python's name for the thread where it has one (as record). */
+	return top_model_add(c->model, smp->pid, smp->tid,
+			     smp->python_name ? smp->python_name : smp->comm, smp->addrs, smp->n,
 			     smp->weight) < 0 ? -ENOMEM : 0;
 }
 

@@ -1209,12 +1209,39 @@ def case_pysignal(rest):
     print("PASS")
 
 
-# pythreads' threads, by the names Python knows, and Python functions each
-# one's stack must hold at any instant.
-# pythreads' threads, told apart by the Python functions of their stacks
-# (hotspy does not read the names Python gives its threads yet): how many
-# threads run each, and the frames each such thread shows.
+# pythreads' threads, told apart by the Python functions of their stacks:
+# how many threads run each, and the frames each such thread shows.
 PY_DUMP_THREADS = [(["main"], 1), (["duty_cycle"], 2), (["nap"], 1)]
+# The name Python gives each of them (threading.Thread(name=...)): a thread
+# whose stack holds the first function (of pythreads.py) must carry one of
+# the names. duty_cycle runs in two threads: spin only in py-busy,
+# compress_loop only in gil-free.
+PY_DUMP_NAMES = [("main", {"MainThread"}), ("nap", {"sleeper"}),
+                 ("duty_cycle", {"py-busy", "gil-free"}),
+                 ("spin", {"py-busy"}), ("compress_loop", {"gil-free"})]
+DUMP_THREAD_LINE = re.compile(r'^Thread (\d+) "(.*)" \(([a-z ]+)\)(?: Python "(.*)")?$')
+
+
+def check_py_names(what, threads, names_known):
+    """threads: [(os name, python name or None, set of functions)]. With
+    names_known, every thread carries the name of what it runs, each name
+    once; without, none has a Python name (the stated fallback: the OS
+    name alone)."""
+    if not names_known:
+        named = [t for t in threads if t[1] is not None]
+        if named:
+            fail("%s: Python names %s where none can be read"
+                 % (what, [t[1] for t in named]))
+        return
+    got = sorted(t[1] or "" for t in threads)
+    if got != sorted(["MainThread", "py-busy", "gil-free", "sleeper"]):
+        fail("%s: Python thread names %s, expected MainThread, py-busy, gil-free, "
+             "sleeper once each" % (what, got))
+    for os_name, py_name, funcs in threads:
+        for func, allowed in PY_DUMP_NAMES:
+            if func in funcs and py_name not in allowed:
+                fail("%s: the thread running %s is named %r (OS name %r), expected "
+                     "one of %s" % (what, func, py_name, os_name, sorted(allowed)))
 
 
 def py_function(name):
@@ -1224,12 +1251,19 @@ def py_function(name):
 
 
 def case_pydump(rest):
-    """pydump NAME: hotspy dump of pythreads under interpreter NAME, text
-    and --json: every Python thread once, told apart by the Python frames of
-    its stack (the OS calls them all by the process's name); the target runs
-    on."""
-    argv, _ = python_target("pythreads", rest[0] if rest else "system")
-    target = start_ready(argv, 6)
+    """pydump NAME [--seconds S] [--no-names]: hotspy dump of pythreads
+    under interpreter NAME, text and --json: every Python thread once, told
+    apart by the Python frames of its stack, each with the name Python
+    gives it (the OS calls them all by the process's name), or with
+    --no-names none (a version whose names hotspy cannot read); the target
+    runs on."""
+    p = argparse.ArgumentParser(prog="pydump")
+    p.add_argument("interpreter", nargs="?", default="system")
+    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("--no-names", action="store_true")
+    a = p.parse_args(rest)
+    argv, _ = python_target("pythreads", a.interpreter)
+    target = start_ready(argv, a.seconds)
     try:
         time.sleep(0.3)
         r = run_hotspy(["dump", "-p", str(target.pid)])
@@ -1243,6 +1277,13 @@ def case_pydump(rest):
         # (python3.X has a native main too).
         text_funcs = [{py_function(l) for l in b.split("\n")[1:] if "pythreads.py" in l}
                       for b in blocks]
+        text_threads = []
+        for b, funcs in zip(blocks, text_funcs):
+            m = DUMP_THREAD_LINE.match(b.split("\n")[0])
+            if not m:
+                fail("not a thread line: %r" % b.split("\n")[0])
+            text_threads.append((m.group(2), m.group(4), funcs))
+        check_py_names("text", text_threads, not a.no_names)
         r = run_hotspy(["dump", "-p", str(target.pid), "--json"])
         if r.returncode != 0:
             fail("dump --json exited %d" % r.returncode)
@@ -1257,6 +1298,8 @@ def case_pydump(rest):
                      if isinstance(f, dict) and f.get("kind") == "python"
                      and any(isinstance(v, str) and "pythreads.py" in v for v in f.values())}
             json_funcs.append({n.rsplit(".", 1)[-1] for n in names if n})
+        check_py_names("--json", [(t.get("name"), t.get("python_name"), f)
+                                  for t, f in zip(threads, json_funcs)], not a.no_names)
         for what, funcs_of in (("text", text_funcs), ("--json", json_funcs)):
             for funcs, count in PY_DUMP_THREADS:
                 n = sum(1 for f in funcs_of if set(funcs) <= f)

@@ -132,7 +132,67 @@ def spec(minor):
         s["str.sval"] = off("PyStringObject", "ob_sval")
         s["bytes.ob_size"] = off("PyStringObject", "ob_size")
         s["bytes.ob_sval"] = off("PyStringObject", "ob_sval")
+    # thread names: sys.modules -> threading._active -> Thread._name
+    s["interp.modules"] = off(IS, "imports.modules" if minor >= 12 else "modules")
+    s["object.managed_dict"] = (None if minor <= 10 else
+                                "3 * sizeof(PyDictOrValues)" if minor == 12 else
+                                "-MANAGED_DICT_OFFSET")
+    s["object.managed_values"] = "4 * sizeof(PyDictValues *)" if minor == 11 else None
+    # PyModuleObject is private to Objects/moduleobject.c before 3.10:
+    # PyObject_HEAD, then md_dict.
+    s["module.dict"] = off("PyModuleObject", "md_dict") if minor >= 10 else "sizeof(PyObject)"
+    TY = "PyTypeObject"
+    s["type.basicsize"] = off(TY, "tp_basicsize")
+    s["type.dictoffset"] = off(TY, "tp_dictoffset")
+    s["type.flags"] = off(TY, "tp_flags")
+    s["type.cached_keys"] = off("PyHeapTypeObject", "ht_cached_keys") if py3 else None
+    s["type.managed_dict_flag"] = "Py_TPFLAGS_MANAGED_DICT" if new else None
+    s["type.inline_values_flag"] = "Py_TPFLAGS_INLINE_VALUES" if minor >= 13 else None
+    s["dict.keys"] = off("PyDictObject", "ma_keys") if py3 else None
+    s["dict.values"] = off("PyDictObject", "ma_values") if py3 else None
+    s["dict.mask"] = None if py3 else off("PyDictObject", "ma_mask")
+    s["dict.table"] = None if py3 else off("PyDictObject", "ma_table")
+    # 3.6-3.10's PyDictKeysObject is private to Objects/dict-common.h,
+    # which is not installed: c_source() declares it as that file does.
+    DK = "PyDictKeysObject" if new else "struct hotspy_dk"
+    s["dictkeys.size"] = off(DK, "dk_log2_size" if new else "dk_size") if py3 else None
+    s["dictkeys.log2_index_bytes"] = off(DK, "dk_log2_index_bytes") if new else None
+    s["dictkeys.kind"] = off(DK, "dk_kind") if new else None
+    s["dictkeys.nentries"] = off(DK, "dk_nentries") if py3 else None
+    s["dictkeys.indices"] = off(DK, "dk_indices") if py3 else None
+    s["dictkeys.entry_size"] = ("sizeof(PyDictKeyEntry)" if new else
+                                "sizeof(struct hotspy_dk_entry)" if py3 else
+                                "sizeof(PyDictEntry)")
+    s["dictkeys.unicode_entry_size"] = "sizeof(PyDictUnicodeEntry)" if new else None
+    s["dictvalues.values"] = off("PyDictValues", "values") if new else "0" if py3 else None
+    s["dictvalues.valid"] = off("PyDictValues", "valid") if minor >= 13 else None
+    s["integer.ival"] = None if py3 else off("PyIntObject", "ob_ival")
+    if minor >= 12:
+        s["integer.size"] = None
+        s["integer.tag"] = off("PyLongObject", "long_value.lv_tag")
+        s["integer.digits"] = off("PyLongObject", "long_value.ob_digit")
+    elif py3:
+        s["integer.size"] = off("PyLongObject", "ob_base.ob_size")
+        s["integer.tag"] = None
+        s["integer.digits"] = off("PyLongObject", "ob_digit")
+    else:
+        s["integer.size"] = s["integer.tag"] = s["integer.digits"] = None
     return s
+
+
+# Objects/dict-common.h of 3.6-3.10 (3.6: dk_indices a union of arrays).
+DICT_COMMON = """
+typedef struct { Py_hash_t me_hash; PyObject *me_key; PyObject *me_value; } hotspy_dk_entry_t;
+struct hotspy_dk_entry { Py_hash_t me_hash; PyObject *me_key; PyObject *me_value; };
+struct hotspy_dk {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    void *dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+};
+"""
 
 
 def includes(minor):
@@ -150,12 +210,20 @@ def includes(minor):
         inc += ["internal/pycore_gil.h"] if minor >= 8 else []
     if minor >= 12:
         inc += ["internal/pycore_gil.h"]
+    if minor <= 10:
+        inc += ["longintrepr.h"]
+    if minor >= 10:
+        inc += ["internal/pycore_moduleobject.h"]
+    if minor >= 11:
+        inc += ["internal/pycore_dict.h", "internal/pycore_object.h"]
     return inc
 
 
 def c_source(minor):
     lines = ["#define Py_BUILD_CORE 1", "#include <stddef.h>", "#include <stdio.h>"]
     lines += ['#include "%s"' % h for h in includes(minor)]
+    if 6 <= minor <= 10:
+        lines += [DICT_COMMON]
     lines += ["int main(void)", "{"]
     for field, expr in spec(minor).items():
         if expr is None:

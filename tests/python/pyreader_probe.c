@@ -172,8 +172,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pyreader_probe: resolve: %s\n", strerror(-err));
 			goto out;
 		}
-		if (last)
+		if (last) {
+			const char *name;
+
 			print_stack(codes, tid, st, addrs);
+			/* Read while the thread runs, as the sampler does. */
+			name = pyreader_thread_name(r, tid);
+			printf("pyname\t%d\t%s\n", (int)tid, name ? name : "-");
+		}
 	}
 	pyreader_stats(r, &s);
 	printf("stats\tcaptures %" PRIu64 "\treads %" PRIu64 "\tframes %" PRIu64 "\tnone %" PRIu64

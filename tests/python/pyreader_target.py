@@ -16,6 +16,11 @@
 # line), then ends. Both threads stay blocked until the test kills the
 # process. N (0 or 1) threads run no Python at all: one made with
 # pthread_create through ctypes that sits in pause(), where ctypes can.
+# The truth also holds {"names": {tid: threading name}} of the two threads:
+# the main thread renamed to THREAD_NAMES[0], "other" THREAD_NAMES[1] (one
+# UCS-4 and one UCS-2 str; UTF-8 bytes on 2.7). threading._active also
+# holds odd entries (keys, values and a name that are not what a thread
+# has) that the reader must pass over.
 import json
 import os
 import sys
@@ -38,6 +43,9 @@ if PY3:
     NAMES = (u"na\u00efve", u"na\u00efve_\u51fd\u6570", u"f_\U0002000b")
 else:
     NAMES = ("naive_a", "naive_b", "naive_c")
+THREAD_NAMES = (u"main-\U0001f40d", u"oth\u00e9r-\u540d\u524d")
+if not PY3:
+    THREAD_NAMES = tuple(n.encode("utf-8") for n in THREAD_NAMES)
 FILE = os.path.join(os.path.dirname(os.path.abspath(truth_path)),
                     u"m\u00f3dulo_\u51fd\u6570_\U0002000b.py")
 
@@ -145,7 +153,9 @@ def reporter():
         before = now
     tmp = truth_path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"threads": now, "native": native}, f)
+        names = dict((str(tids[t.ident]), text(t.name)) for t in threading.enumerate()
+                     if getattr(t, "ident", None) in tids)
+        json.dump({"threads": now, "native": native, "names": names}, f)
     os.rename(tmp, truth_path)
 
 
@@ -172,7 +182,18 @@ def main():
     global native
     native = native_thread()
     tids[threading.current_thread().ident] = gettid()
-    threading.Thread(target=other_main, name="other").start()
+    threading.current_thread().name = THREAD_NAMES[0]
+    # Odd entries beside the real ones, which the reader must pass over:
+    # ints that are no pthread_t (too big, negative), a key that is no
+    # int, values that are no Thread, a name far too long.
+    class Odd(object):
+        pass
+    odd = Odd()
+    odd._name = "y" * 5000
+    odd._Thread__name = odd._name
+    threading._active.update({2 ** 100: odd, -7: odd, 1: odd, 2: 12345, 3: None})
+    threading._active["not an int"] = odd
+    threading.Thread(target=other_main, name=THREAD_NAMES[1]).start()
     threading.Thread(target=reporter, name="reporter").start()
     g["step"](DEPTH)
 

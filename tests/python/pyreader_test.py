@@ -47,12 +47,17 @@ def ptrace_allowed():
     return scope == 0 or os.geteuid() == 0
 
 
+PYNAMES = {}   # tid -> the thread name the probe read ("-": none)
+
+
 def parse(out):
     """{tid: (status, [(name, file, line, call, anchor)])} from the probe."""
     threads = {}
     for line in out.splitlines():
         f = line.split("\t")
-        if f[0] == "thread":
+        if f[0] == "pyname":
+            PYNAMES[f[1]] = f[2]
+        elif f[0] == "thread":
             threads[f[1]] = (f[2], [])
         elif f[0] == "frame":
             threads[f[1]][1].append((f[2], f[3], int(f[4]), int(f[5]), int(f[6], 16)))
@@ -145,9 +150,20 @@ def main():
         if proc.poll() is not None:
             fail("%s: the target died under the probe" % name)
         got = parse(r.stdout)
+        pynames = dict(PYNAMES)
         if pidns:
             # The truth names threads as the target's namespace does.
             got = dict((nstid(target, tid), v) for tid, v in got.items())
+            pynames = dict((nstid(target, tid), v) for tid, v in pynames.items())
+        # The names Python gives the threads (threading), UCS-4 and UCS-2
+        # ones; the thread that runs no Python has none.
+        for tid, want in told["names"].items():
+            if pynames.get(tid) != want:
+                fail("%s: thread %s: Python name %r read, %r in the interpreter"
+                     % (name, tid, pynames.get(tid), want))
+        for tid, have in pynames.items():
+            if tid not in told["names"] and have != "-":
+                fail("%s: thread %s runs no Python but is named %r" % (name, tid, have))
         for tid, want in truth.items():
             if tid not in got:
                 fail("%s: thread %s not captured" % (name, tid))
@@ -173,8 +189,9 @@ def main():
                 fail("%s: thread %s runs no Python but reads as %s with %d frames"
                      % (name, tid, got[tid][0], len(got[tid][1])))
         total = sum(len(v) for v in truth.values())
-        print("ok: %s%s: %d threads, %d frames match; %d thread(s) without Python read as such"
-              % (name, " in a PID namespace" if pidns else "", len(truth), total, native))
+        print("ok: %s%s: %d threads, %d frames match; %d thread(s) without Python read as such;"
+              " names %s" % (name, " in a PID namespace" if pidns else "", len(truth), total,
+                             native, sorted(told["names"].values())))
         if name == "system" and not pidns:
             # Not Python: the probe says so and does not touch it.
             sleeper = subprocess.Popen(["sleep", "30"])

@@ -84,6 +84,33 @@ static void dump(const struct pylayout *l)
 	F(str, sval);
 	F(bytes, ob_size);
 	F(bytes, ob_sval);
+	F(interp, modules);
+	F(object, managed_dict);
+	F(object, managed_values);
+	F(module, dict);
+	F(type, basicsize);
+	F(type, dictoffset);
+	F(type, flags);
+	F(type, cached_keys);
+	F(type, managed_dict_flag);
+	F(type, inline_values_flag);
+	F(dict, keys);
+	F(dict, values);
+	F(dict, mask);
+	F(dict, table);
+	F(dictkeys, size);
+	F(dictkeys, log2_index_bytes);
+	F(dictkeys, kind);
+	F(dictkeys, nentries);
+	F(dictkeys, indices);
+	F(dictkeys, entry_size);
+	F(dictkeys, unicode_entry_size);
+	F(dictvalues, values);
+	F(dictvalues, valid);
+	F(integer, ival);
+	F(integer, size);
+	F(integer, tag);
+	F(integer, digits);
 #undef F
 }
 

@@ -104,6 +104,15 @@ static void test_versions(void)
 		CHECK(l->code.linetable != PYLAYOUT_ABSENT);
 		CHECK(l->tstate.thread_id != PYLAYOUT_ABSENT);
 		CHECK((l->code.code == PYLAYOUT_ABSENT) != (l->code.code_adaptive == PYLAYOUT_ABSENT));
+		/* What the thread-name walk needs: every table has it. */
+		CHECK(l->interp.modules != PYLAYOUT_ABSENT);
+		CHECK(l->module.dict != PYLAYOUT_ABSENT);
+		CHECK(l->type.flags != PYLAYOUT_ABSENT);
+		CHECK((l->dict.keys == PYLAYOUT_ABSENT) != (l->dict.table == PYLAYOUT_ABSENT));
+		CHECK((l->integer.ival == PYLAYOUT_ABSENT) != (l->integer.digits == PYLAYOUT_ABSENT));
+		/* A managed dict (3.11+) comes with its flag. */
+		CHECK((l->object.managed_dict == PYLAYOUT_ABSENT) ==
+		      (l->type.managed_dict_flag == PYLAYOUT_ABSENT));
 	}
 }
 
@@ -219,6 +228,15 @@ static void test_debug_offsets(void)
 	CHECK_EQ_U64(l.str.compact_size, 56);
 	CHECK_EQ_U64(l.str.length, 16);
 	CHECK_EQ_U64(l.str.state, 32);
+	/* The thread-name fields: sys.modules from the struct (word 11,
+	 * imports_modules), the rest from 3.13's table. */
+	CHECK_EQ_U64(l.interp.modules, 1011);
+	CHECK_EQ_U64(l.type.inline_values_flag, 1u << 2);
+	CHECK_EQ_U64(l.dictvalues.values, 8);
+	CHECK_EQ_U64(l.object.managed_dict, 24);
+	CHECK_EQ_U64(l.integer.digits, 24);
+	CHECK_EQ_U64(l.integer.tag, 16);
+	CHECK_EQ_U64(l.integer.size, PYLAYOUT_ABSENT);
 
 	/* An rc is read; alphas and betas are refused as unsupported. */
 	make_313(w, 0x030d00c1);
@@ -307,6 +325,11 @@ static void test_debug_offsets_314(void)
 	CHECK_EQ_U64(l.frame.code_tag_mask, 3);
 	CHECK_EQ_U64(l.bytes.ob_sval, 32);
 	CHECK_EQ_U64(l.str.ascii_size, 40);
+	/* No table checks 3.14's types and dicts: thread names are not read
+	 * (the OS names stand). */
+	CHECK_EQ_U64(l.interp.modules, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.type.flags, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.dictkeys.indices, PYLAYOUT_ABSENT);
 	/* A 3.14 struct cut at 3.13's size is refused. */
 	CHECK_EQ_U64(pylayout_from_debug_offsets(w, W313 * 8, &l), (uint64_t)-EINVAL);
 }
