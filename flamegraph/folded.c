@@ -12,7 +12,6 @@
 #include "banned.h"
 
 /* Longest frame name kept, in bytes (before any "_[i]" suffix). */
-#define FRAME_NAME_MAX 1024
 
 struct line {
 	size_t off;             /* in folder.text while lines are collected */
@@ -20,12 +19,6 @@ struct line {
 	size_t len;
 	uint64_t hash;
 	uint64_t count;
-};
-
-/* Text built in one growable buffer; the caller frees s. */
-struct text {
-	char *s;
-	size_t len, cap;
 };
 
 /*
@@ -36,16 +29,18 @@ struct folder {
 	const struct profile *p;
 	struct symbolizer *sym;
 	bool threads, with_lines;
-	struct text text;
+	struct folded_text text;
 	struct line *lines;
 	size_t nlines, lines_cap;
 	struct htable line_index;
 };
 
-static int text_reserve(struct text *t, size_t more)
+static int text_reserve(struct folded_text *t, size_t more)
 {
 	char *bigger;
 
+	if (more == 0)
+		return 0;
 	if (more > SIZE_MAX / 2 - t->len)
 		return -ENOMEM;
 	bigger = array_grow(t->s, &t->cap, t->len + more, 1);
@@ -55,11 +50,11 @@ static int text_reserve(struct text *t, size_t more)
 	return 0;
 }
 
-static int text_add(struct text *t, const char *s, size_t len)
+int folded_text_add(struct folded_text *t, const char *s, size_t len)
 {
 	int err = text_reserve(t, len);
 
-	if (err)
+	if (err || len == 0)
 		return err;
 	memcpy(t->s + t->len, s, len);
 	t->len += len;
@@ -67,9 +62,9 @@ static int text_add(struct text *t, const char *s, size_t len)
 }
 
 /* Append a name from the target, made safe for the format. */
-static int text_add_name(struct text *t, const char *name)
+int folded_text_add_name(struct folded_text *t, const char *name)
 {
-	size_t len = strnlen(name, FRAME_NAME_MAX);
+	size_t len = strnlen(name, FOLDED_NAME_MAX);
 	char *dst;
 	int err;
 
@@ -90,11 +85,8 @@ static int text_add_name(struct text *t, const char *name)
 	return 0;
 }
 
-static int text_addf(struct text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /* For short pieces of our own ("pid %d"): cut to fit @buf, never failing. */
-static int text_addf(struct text *t, const char *fmt, ...)
+int folded_text_addf(struct folded_text *t, const char *fmt, ...)
 {
 	char buf[64];
 	va_list ap;
@@ -105,7 +97,7 @@ static int text_addf(struct text *t, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	return text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	return folded_text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Count the line that ends the text, from @start, @count times. */
@@ -150,50 +142,50 @@ static int line_count(struct folder *f, size_t start, uint64_t count)
 
 /* Frame @f: its function made safe, the kind's suffix, " (file:line)" when
  * @lines and the line is known. */
-static int name_frame(struct text *t, const struct frame *f, bool lines)
+int folded_text_add_frame(struct folded_text *t, const struct frame *f, bool lines)
 {
 	const char *suffix = frame_kind_suffix(f->kind);
-	int err = text_add_name(t, f->function);
+	int err = folded_text_add_name(t, f->function);
 
 	if (!err)
-		err = text_add(t, suffix, strlen(suffix));
+		err = folded_text_add(t, suffix, strlen(suffix));
 	/* A Python function is known by its file too (two modules' main are
 	 * two functions): "name (file)", or "name (file:line)" with lines, as
 	 * py-spy writes them. */
 	if (!err && f->kind == FRAME_PYTHON && f->module) {
-		err = text_add(t, " (", 2);
+		err = folded_text_add(t, " (", 2);
 		if (!err)
-			err = text_add_name(t, f->module);
+			err = folded_text_add_name(t, f->module);
 		if (!err && lines && f->line)
-			err = text_addf(t, ":%u", f->line);
+			err = folded_text_addf(t, ":%u", f->line);
 		if (!err)
-			err = text_add(t, ")", 1);
+			err = folded_text_add(t, ")", 1);
 		return err;
 	}
 	if (!err && lines && f->file && f->line) {
-		err = text_add(t, " (", 2);
+		err = folded_text_add(t, " (", 2);
 		if (!err)
-			err = text_add_name(t, f->file);
+			err = folded_text_add_name(t, f->file);
 		if (!err)
-			err = text_addf(t, ":%u)", f->line);
+			err = folded_text_addf(t, ":%u)", f->line);
 	}
 	return err;
 }
 
 /* The root: the name given to the process, else "pid N". */
-static int name_process(struct text *t, const struct profile *p, pid_t pid)
+static int name_process(struct folded_text *t, const struct profile *p, pid_t pid)
 {
 	const char *proc = profile_process_name(p, pid);
 
-	return proc ? text_add_name(t, proc) : text_addf(t, "pid %d", (int)pid);
+	return proc ? folded_text_add_name(t, proc) : folded_text_addf(t, "pid %d", (int)pid);
 }
 
 /* The level --threads puts below the root: "name (tid)". */
-static int name_thread(struct text *t, const struct profile_thread *th)
+static int name_thread(struct folded_text *t, const struct profile_thread *th)
 {
-	int err = text_add_name(t, th->name);
+	int err = folded_text_add_name(t, th->name);
 
-	return err ? err : text_addf(t, " (%d)", (int)th->tid);
+	return err ? err : folded_text_addf(t, " (%d)", (int)th->tid);
 }
 
 /* Frames of one address, outermost first: the innermost is nearest the leaf. */
@@ -204,9 +196,9 @@ static int add_address(struct folder *f, pid_t pid, uint64_t addr)
 	int err = 0;
 
 	while (n-- > 0 && !err) {
-		err = text_add(&f->text, ";", 1);
+		err = folded_text_add(&f->text, ";", 1);
 		if (!err)
-			err = name_frame(&f->text, &frames[n], f->with_lines);
+			err = folded_text_add_frame(&f->text, &frames[n], f->with_lines);
 	}
 	return err;
 }
@@ -221,7 +213,7 @@ static int fold_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 
 	err = name_process(&f->text, f->p, t->pid);
 	if (!err && f->threads) {
-		err = text_add(&f->text, ";", 1);
+		err = folded_text_add(&f->text, ";", 1);
 		if (!err)
 			err = name_thread(&f->text, t);
 	}
@@ -282,7 +274,7 @@ struct tree_builder {
 	struct symbolizer *sym;
 	struct flametree *t;
 	bool threads, lines, reverse;
-	struct text text;
+	struct folded_text text;
 	struct flametree_frame *levels;
 	size_t *offs;           /* where each level's name starts in text */
 	size_t n, levels_cap, offs_cap;
@@ -336,7 +328,7 @@ static int tree_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 		while (k-- > 0 && !err) {
 			size_t start = b->text.len;
 
-			err = name_frame(&b->text, &frames[k], b->lines);
+			err = folded_text_add_frame(&b->text, &frames[k], b->lines);
 			if (!err)
 				err = level_push(b, start, &frames[k]);
 		}

@@ -21,6 +21,31 @@
 #include "profile.h"
 #include "symbols.h"
 
+/* Longest name from the target kept in a frame's name, in bytes. */
+#define FOLDED_NAME_MAX 1024
+
+/* Frame names built in one growable buffer; the owner frees s. Every
+ * reader and writer that spells a frame as folded text uses these, so a
+ * frame has one spelling: folded_write's. */
+struct folded_text {
+	char *s;
+	size_t len, cap;
+};
+
+/* Append @s[0..len) as it is. 0 or -ENOMEM. */
+int folded_text_add(struct folded_text *t, const char *s, size_t len);
+/* Append a name from the target made safe for the format: ';' becomes ':',
+ * control bytes '?', cut at FOLDED_NAME_MAX bytes. 0 or -ENOMEM. */
+int folded_text_add_name(struct folded_text *t, const char *name);
+/* Append a short piece of our own ("pid %d"), cut at 63 bytes. 0 or
+ * -ENOMEM. */
+int folded_text_addf(struct folded_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Append how a frame of kind f->kind is spelt: the function, the kind's
+ * suffix, and "(file)" for a Python frame ("(file:line)" with @lines), or
+ * "(path:line)" for another frame with @lines and a line. 0 or -ENOMEM. */
+int folded_text_add_frame(struct folded_text *t, const struct frame *f, bool lines);
+
 struct folded_options {
 	bool threads;   /* insert a "name (tid)" frame below the process root */
 	bool lines;     /* "function (file:line)" where the line is known */

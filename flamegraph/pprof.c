@@ -9,6 +9,7 @@
 
 #include "addrspace.h"
 #include "array.h"
+#include "folded.h"
 #include "hash.h"
 #include "htable.h"
 #include "maps.h"
@@ -561,8 +562,6 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 /* Most frames added over a whole file: a small file whose samples each
  * name one location of thousands of lines would otherwise cost hours. */
 #define PPROF_FRAMES_MAX (UINT64_C(1) << 28)
-/* Longest name made, in bytes, as the folded writer cuts them. */
-#define NAME_MAX_LEN 1024
 
 struct rfunction {
 	uint64_t id;
@@ -611,7 +610,7 @@ struct reader {
 	size_t ntypes, types_cap;
 	uint64_t default_type;
 	/* One stack as it is built. */
-	struct text_buf { char *s; size_t len, cap; } text;
+	struct folded_text text;
 	struct flametree_frame *levels;
 	struct frame *frames;
 	size_t *offs;
@@ -869,59 +868,6 @@ static int profile_field(struct reader *r, const struct pb_field *f)
 	}
 }
 
-static int text_put(struct reader *r, const char *s, size_t len)
-{
-	char *bigger;
-
-	if (!len)
-		return 0;
-	if (len > SIZE_MAX / 4 - r->text.len)
-		return -ENOMEM;
-	bigger = array_grow(r->text.s, &r->text.cap, r->text.len + len, 1);
-	if (!bigger)
-		return -ENOMEM;
-	r->text.s = bigger;
-	if (len)
-		memcpy(r->text.s + r->text.len, s, len);
-	r->text.len += len;
-	return 0;
-}
-
-/* A name from the file made safe as folded_write makes it: ';' becomes ':',
- * control bytes '?', cut at NAME_MAX_LEN. */
-static int text_put_name(struct reader *r, const char *name)
-{
-	size_t len = strnlen(name, NAME_MAX_LEN), start = r->text.len;
-	int err = text_put(r, name, len);
-
-	for (size_t i = 0; !err && i < len; i++) {
-		unsigned char c = (unsigned char)r->text.s[start + i];
-
-		if (c == ';')
-			r->text.s[start + i] = ':';
-		else if (c < 0x20 || c == 0x7f)
-			r->text.s[start + i] = '?';
-	}
-	return err;
-}
-
-static int text_putf(struct reader *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int text_putf(struct reader *r, const char *fmt, ...)
-{
-	char buf[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	return text_put(r, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
 /* One more level from @start to the end of the text; @f (copied) may be
  * NULL for the process and thread levels. */
 static int level_push(struct reader *r, size_t start, const struct frame *f)
@@ -958,7 +904,6 @@ static int add_line(struct reader *r, const struct rlocation *loc, size_t k)
 	uint32_t fi = function_find(r, l->function);
 	uint32_t mi = mapping_find(r, loc->mapping);
 	const char *mfile = mi != HTABLE_NONE ? string_at(r, r->mappings[mi].file) : NULL;
-	const char *suffix;
 	struct frame f = { .kind = FRAME_NATIVE };
 	size_t start = r->text.len;
 	int err;
@@ -981,26 +926,9 @@ static int add_line(struct reader *r, const struct rlocation *loc, size_t k)
 	else if (!mfile && (strcmp(f.function, "[truncated]") == 0 ||
 			    strcmp(f.function, "[unknown]") == 0))
 		f.kind = FRAME_MARKER;
-	suffix = frame_kind_suffix(f.kind);
-	err = text_put_name(r, f.function);
-	if (!err)
-		err = text_put(r, suffix, strlen(suffix));
-	if (!err && f.kind == FRAME_PYTHON) {
+	if (f.kind == FRAME_PYTHON)
 		f.module = pycode_short_file(f.file);
-		err = text_put(r, " (", 2);
-		if (!err)
-			err = text_put_name(r, f.module);
-		if (!err && r->o->lines && f.line)
-			err = text_putf(r, ":%u", f.line);
-		if (!err)
-			err = text_put(r, ")", 1);
-	} else if (!err && r->o->lines && f.file && f.line) {
-		err = text_put(r, " (", 2);
-		if (!err)
-			err = text_put_name(r, f.file);
-		if (!err)
-			err = text_putf(r, ":%u)", f.line);
-	}
+	err = folded_text_add_frame(&r->text, &f, r->o->lines);
 	return err ? err : level_push(r, start, &f);
 }
 
@@ -1017,11 +945,11 @@ static int add_bare_location(struct reader *r, const struct rlocation *loc)
 		const struct rmapping *m = &r->mappings[mi];
 
 		f.module = base_name(string_at(r, m->file));
-		err = text_put_name(r, f.module);
+		err = folded_text_add_name(&r->text, f.module);
 		if (!err)
-			err = text_putf(r, "+0x%" PRIx64, loc->address - m->start + m->offset);
+			err = folded_text_addf(&r->text, "+0x%" PRIx64, loc->address - m->start + m->offset);
 	} else {
-		err = text_putf(r, "0x%" PRIx64, loc->address);
+		err = folded_text_addf(&r->text, "0x%" PRIx64, loc->address);
 	}
 	f.function = "";
 	return err ? err : level_push(r, start, &f);
@@ -1140,20 +1068,20 @@ static int add_sample(struct reader *r, const struct byte_range *b, size_t value
 	if (!c.has_value || c.weight == 0 || c.weight > (UINT64_C(1) << 53))
 		return 1;
 	if (c.process) {
-		err = text_put_name(r, string_at(r, c.process));
+		err = folded_text_add_name(&r->text, string_at(r, c.process));
 		if (!err)
 			err = level_push(r, 0, NULL);
 	} else if (c.has_pid) {
-		err = text_putf(r, "pid %" PRId64, c.pid);
+		err = folded_text_addf(&r->text, "pid %" PRId64, c.pid);
 		if (!err)
 			err = level_push(r, 0, NULL);
 	}
 	if (!err && r->o->threads && c.thread && c.has_tid) {
 		size_t start = r->text.len;
 
-		err = text_put_name(r, string_at(r, c.thread));
+		err = folded_text_add_name(&r->text, string_at(r, c.thread));
 		if (!err)
-			err = text_putf(r, " (%" PRId64 ")", c.tid);
+			err = folded_text_addf(&r->text, " (%" PRId64 ")", c.tid);
 		if (!err)
 			err = level_push(r, start, NULL);
 	}
