@@ -721,7 +721,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	struct snapshot snap;
 	struct sampler_proc *proc;
 	struct pyreader *py;
-	uint64_t t0, t1, weight = 1;
+	uint64_t t0, t_stopped, t1, weight = 1;
 	pid_t tid = t->tid;
 	bool deferred = false;
 	char state;
@@ -768,6 +768,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.failed++;
 		return;
 	}
+	t_stopped = sampler_now_ns();
 	/* Events handled while waiting may have added threads (a clone),
 	 * moving the array. */
 	t = thread_find(backend_of(s), tid);
@@ -804,6 +805,9 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	if (t1 - t0 > s->stats.stopped_max_ns)
 		s->stats.stopped_max_ns = t1 - t0;
 	s->stats.capture_ns += t1 - t0;
+	sampler_hist_add(&s->stats.held_hist, t1 - t0);
+	sampler_hist_add(&s->stats.stopping_hist, t_stopped - t0);
+	sampler_hist_add(&s->stats.reading_hist, t1 - t_stopped);
 	if (rc < 0) {
 		s->stats.failed++;
 		return;

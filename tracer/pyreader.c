@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addrspace.h"
 #include "array.h"
@@ -31,6 +32,16 @@
 #define CHUNK_COPY_MAX (1u << 20)
 #define CHUNKS_MAX 32
 #define COPY_MAX (4u << 20)
+/*
+ * <=3.10 frame objects: a frame missing from the copies is read with the
+ * pages below it (target_read_window), up to this many whole pages.
+ * CPython's small-object allocator hands out a pool's blocks in address
+ * order, so a function's frame is most often just below the frame of the
+ * call it made (the chain runs downwards, 432 bytes a frame on 3.9):
+ * one read brings several frames, instead of one read each while the
+ * thread is held. Objects/obmalloc.c, Objects/frameobject.c.
+ */
+#define FRAME_WINDOW_PAGES 3u
 /* A thread with no thread state at the last walk is not walked for again
  * sooner than this (a native thread would cost a walk at every sample). */
 #define NEGATIVE_RETRY_NS (100 * 1000 * 1000LL)
@@ -92,6 +103,7 @@ struct pyreader {
 
 	size_t tstate_size;           /* bytes of a thread state read */
 	size_t frame_size;
+	size_t page;                  /* the page size, for region_window */
 	uint32_t pthread_tid;         /* <=3.10: tid offset in struct
 	                               * pthread, PYLAYOUT_ABSENT: unknown */
 
@@ -187,6 +199,13 @@ static int cap_read2(struct pyreader *r, uint64_t a1, void *b1, size_t l1,
 		return -errno;
 	}
 	return (size_t)n == l1 + l2 ? 0 : -EFAULT;
+}
+
+static size_t page_size(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	return pg > 0 && !(pg & (pg - 1)) ? (size_t)pg : 4096;
 }
 
 static size_t end_of(size_t end, uint32_t off, size_t width)
@@ -288,6 +307,7 @@ struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cac
 	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_chunk, 8);
 	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_top, 8);
 	r->frame_size = pychain_frame_size(l);
+	r->page = page_size();
 	r->pthread_tid = PYLAYOUT_ABSENT;
 	r->code_head = 0;
 	r->code_head = end_of(r->code_head, l->object.ob_type, 8);
@@ -690,6 +710,44 @@ static const uint8_t *region_add(struct pyreader *r, uint64_t addr, size_t len)
 }
 
 /*
+ * A new region with [addr, addr + len) and as much as can be had of the
+ * FRAME_WINDOW_PAGES pages below its page, in one read; its bytes at
+ * @addr, or NULL.
+ */
+static const uint8_t *region_window(struct pyreader *r, uint64_t addr, size_t len)
+{
+	uint64_t base = addr & ~(uint64_t)(r->page - 1), lo, start;
+	size_t room;
+	struct region *g;
+	int err;
+
+	lo = base > FRAME_WINDOW_PAGES * r->page ? base - FRAME_WINDOW_PAGES * r->page : base;
+	room = (size_t)(addr - lo) + len;
+	if (r->nregions == CHUNKS_MAX || room > COPY_MAX - r->copy_used)
+		return NULL;
+	if (r->copy_used + room > r->copy_cap) {
+		size_t cap = r->copy_cap;
+		uint8_t *b = array_grow(r->copy, &cap, r->copy_used + room, 1);
+
+		if (!b)
+			return NULL;
+		r->copy = b;
+		r->copy_cap = cap;
+	}
+	r->stats.reads++;
+	err = target_read_window(r->pid, addr, len, lo, r->page, r->copy + r->copy_used, &start);
+	if (err == -ESRCH || err == -EPERM)
+		r->process_err = err;
+	if (err)
+		return NULL;
+	g = &r->regions[r->nregions++];
+	*g = (struct region){ start, (size_t)(addr - start) + len,
+			      r->copy_used + (size_t)(start - lo) };
+	r->copy_used += room;
+	return r->copy + g->off + (addr - start);
+}
+
+/*
  * A frame in an older data-stack chunk: _PyStackChunk (cpython/pystate.h)
  * keeps previous, size and top (the used words of data[], saved when a
  * newer chunk was pushed: Python/pystate.c push_chunk). Read the next
@@ -740,6 +798,10 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 		return p;
 	if ((p = chunk_older(r, addr, len)))
 		return p;
+	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && (p = region_window(r, addr, len)))
+		return p;
+	if (r->process_err)
+		return NULL;
 	if (len > sizeof(r->small) || cap_read(r, addr, r->small, len))
 		return NULL;
 	return r->small;

@@ -404,6 +404,36 @@ pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 		*maps = s->procs[i]->maps;
 	return s->procs[i]->pid;
 }
+void sampler_hist_add(struct sampler_hist *h, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+
+	h->bin[us < SAMPLER_HIST_BINS ? us : SAMPLER_HIST_BINS - 1]++;
+	h->n++;
+}
+
+double sampler_hist_quantile(const struct sampler_hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->n)
+		return 0;
+	if (q < 0)
+		q = 0;
+	if (q > 1)
+		q = 1;
+	/* The rank of the value, 1-based: at least the first. */
+	want = (uint64_t)(q * (double)h->n + 0.999999);
+	if (want == 0)
+		want = 1;
+	for (size_t i = 0; i < SAMPLER_HIST_BINS; i++) {
+		seen += h->bin[i];
+		if (seen >= want)
+			return (double)(i + 1);
+	}
+	return (double)SAMPLER_HIST_BINS;
+}
+
 const struct sampler_stats *sampler_stats(struct sampler *s)
 {
 	s->stats.walks_fast = s->stats.walks_slow = 0;

@@ -69,6 +69,25 @@ struct sampler_config {
 	enum pymerge_mode python_mode;
 };
 
+/*
+ * A distribution of durations in 1-microsecond bins, for the medians and
+ * percentiles of --stats: a mean of stop times is made of the few stops
+ * that a virtual machine's scheduler stretches to milliseconds.
+ */
+#define SAMPLER_HIST_BINS 1024
+
+struct sampler_hist {
+	uint32_t bin[SAMPLER_HIST_BINS];  /* bin[i]: [i, i + 1) us; the last
+	                                   * also holds every longer one */
+	uint64_t n;
+};
+
+/* Count a duration of @ns nanoseconds. */
+void sampler_hist_add(struct sampler_hist *h, uint64_t ns);
+/* The duration in microseconds that a fraction @q (0..1) of those counted
+ * do not exceed (the upper edge of its bin); 0 when none were counted. */
+double sampler_hist_quantile(const struct sampler_hist *h, double q);
+
 /* Counters for the summary and --stats. Times are nanoseconds. */
 struct sampler_stats {
 	uint64_t ticks;            /* ticks taken */
@@ -85,6 +104,12 @@ struct sampler_stats {
 	uint64_t unsampled_threads;  /* exited threads never sampled at all */
 	uint64_t stopped_ns;       /* total time threads were held stopped */
 	uint64_t stopped_max_ns;   /* longest single stop */
+	/* ptrace: each stop, from PTRACE_INTERRUPT to the return of
+	 * PTRACE_CONT (held), split into the wait for the stop (stopping:
+	 * until the thread is seen stopped, what the kernel and a virtual
+	 * machine's IPIs cost) and the rest (reading: registers, stack,
+	 * Python frames, and the resume). */
+	struct sampler_hist held_hist, stopping_hist, reading_hist;
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */

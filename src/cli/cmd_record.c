@@ -160,6 +160,15 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 		fprintf(stderr, "hotspy: stats: stopped per snapshot %.1f us (max %.1f us)\n",
 			(double)st->stopped_ns / (double)st->snapshots / 1e3,
 			(double)st->stopped_max_ns / 1e3);
+	if (st->held_hist.n)
+		fprintf(stderr, "hotspy: stats: held per snapshot, median / 90th pct: %.0f / %.0f us; "
+			"stopping %.0f / %.0f us, reading and resuming %.0f / %.0f us\n",
+			sampler_hist_quantile(&st->held_hist, 0.5),
+			sampler_hist_quantile(&st->held_hist, 0.9),
+			sampler_hist_quantile(&st->stopping_hist, 0.5),
+			sampler_hist_quantile(&st->stopping_hist, 0.9),
+			sampler_hist_quantile(&st->reading_hist, 0.5),
+			sampler_hist_quantile(&st->reading_hist, 0.9));
 	if (st->snapshots)
 		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us (%" PRIu64 " walks by "
 			"cached rules, %" PRIu64 " by libunwind)\n",
