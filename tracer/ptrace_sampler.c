@@ -795,7 +795,8 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		copy_stack(s, &snap);
 		/* The Python frames of the same instant; their code objects
 		 * are read once the thread runs again. */
-		if (py && pyreader_capture(py, tid, s->pystack) == 0)
+		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
+						 snap.stack_len, s->pystack) == 0)
 			snap.py = s->pystack;
 	}
 	ptrace_resume(tid, 0);

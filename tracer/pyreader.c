@@ -121,6 +121,11 @@ struct pyreader {
 	uint64_t next_chunk_size;     /* its size, once its header is read */
 	uint64_t next_chunk_top;
 	uint8_t small[256];
+	/* The thread's stack as the sampler copied it (pyreader_capture_stack),
+	 * during one capture. */
+	const uint8_t *stack;
+	uint64_t stack_addr;
+	size_t stack_len;
 	struct pychain_seen *seen;
 
 	/* Code objects by address. */
@@ -796,6 +801,9 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 
 	if (p)
 		return p;
+	if (r->stack && addr >= r->stack_addr && addr - r->stack_addr <= r->stack_len &&
+	    len <= r->stack_len - (addr - r->stack_addr))
+		return r->stack + (addr - r->stack_addr);
 	if ((p = chunk_older(r, addr, len)))
 		return p;
 	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && (p = region_window(r, addr, len)))
@@ -808,6 +816,12 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 }
 
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
+{
+	return pyreader_capture_stack(r, tid, 0, NULL, 0, out);
+}
+
+int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			   const uint8_t *stack, size_t stack_len, struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
@@ -823,12 +837,18 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 	r->next_chunk = 0;
 	r->next_chunk_size = 0;
 	r->process_err = 0;
+	r->stack = NULL;
 	tstate = tstate_get(r, nstid_of(r, tid), ts);
 	if (!tstate) {
 		if (r->process_err)
 			return r->process_err;
 		r->stats.none++;
 		return 0;
+	}
+	if (stack && stack_len && stack_addr <= UINT64_MAX - stack_len) {
+		r->stack = stack;
+		r->stack_addr = stack_addr;
+		r->stack_len = stack_len;
 	}
 	if (l->tstate.datastack_chunk != PYLAYOUT_ABSENT && l->tstate.datastack_top != PYLAYOUT_ABSENT) {
 		/* 3.11+: the used part of the current chunk in one read. */
@@ -861,6 +881,7 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 		break;
 	}
 	pychain_walk(l, &src, frame, cframe, r->seen, out);
+	r->stack = NULL;
 	r->stats.frames += out->n;
 	if (out->status == PYSTACK_TORN)
 		r->stats.torn++;

@@ -9,6 +9,7 @@
 #include "array.h"
 #include "log.h"
 #include "pyfind.h"
+#include "pyreader.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -443,6 +444,16 @@ const struct sampler_stats *sampler_stats(struct sampler *s)
 		unwinder_counts(s->procs[i]->unwinder, &fast, &slow);
 		s->stats.walks_fast += fast;
 		s->stats.walks_slow += slow;
+	}
+	s->stats.python_captures = s->stats.python_reads = 0;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct pyreader_stats ps;
+
+		if (!s->procs[i]->python.reader)
+			continue;
+		pyreader_stats(s->procs[i]->python.reader, &ps);
+		s->stats.python_captures += ps.captures;
+		s->stats.python_reads += ps.reads;
 	}
 	return &s->stats;
 }

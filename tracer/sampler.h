@@ -120,6 +120,8 @@ struct sampler_stats {
 	uint64_t python_samples;   /* weight of the samples with Python frames */
 	uint64_t python_torn;      /* of which the frame chain was torn */
 	uint64_t python_unpaired;  /* eval-loop calls not found on the C stack */
+	uint64_t python_captures;  /* frame chains copied (threads held) */
+	uint64_t python_reads;     /* process_vm_readv calls that copying made */
 	uint64_t thread_scans;     /* reads of a /proc/PID/task list (ptrace:
 	                            * while attaching only; new threads come
 	                            * by clone events) */

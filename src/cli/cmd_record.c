@@ -169,6 +169,10 @@ static void print_stats(const struct sampler_stats *st, uint64_t samples)
 			sampler_hist_quantile(&st->stopping_hist, 0.9),
 			sampler_hist_quantile(&st->reading_hist, 0.5),
 			sampler_hist_quantile(&st->reading_hist, 0.9));
+	if (st->python_captures)
+		fprintf(stderr, "hotspy: stats: Python frame chains copied %" PRIu64 ", %.1f reads "
+			"each\n", st->python_captures,
+			(double)st->python_reads / (double)st->python_captures);
 	if (st->snapshots)
 		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us (%" PRIu64 " walks by "
 			"cached rules, %" PRIu64 " by libunwind)\n",
