@@ -60,6 +60,10 @@ struct thread_entry {
 	uint64_t tstate;      /* 0: no thread state at the last walk */
 	uint64_t pthread;     /* <=3.10: tstate->thread_id */
 	long long walked_ns;  /* when tstate was found 0 */
+	/* 3.11+: the data-stack chunk this thread used at its last capture
+	 * and how much of it to copy with its thread state next time. */
+	uint64_t chunk;
+	size_t chunk_len;
 };
 
 /* Host tid -> tid in the target's PID namespace (only when they differ). */
@@ -120,6 +124,10 @@ struct pyreader {
 	uint64_t next_chunk;          /* older chunk not copied yet */
 	uint64_t next_chunk_size;     /* its size, once its header is read */
 	uint64_t next_chunk_top;
+	/* Copied with the thread state (tstate_get), not yet a region: the
+	 * chunk hint's bytes at copy + copy_used. */
+	uint64_t pre_chunk;
+	size_t pre_len;
 	uint8_t small[256];
 	/* The thread's stack as the sampler copied it (pyreader_capture_stack),
 	 * during one capture. */
@@ -218,6 +226,24 @@ static size_t end_of(size_t end, uint32_t off, size_t width)
 	if (off == PYLAYOUT_ABSENT)
 		return end;
 	return off + width > end ? off + width : end;
+}
+
+/* Room for @len more bytes at r->copy + r->copy_used; false without it. */
+static bool copy_reserve(struct pyreader *r, size_t len)
+{
+	size_t cap = r->copy_cap;
+	uint8_t *b;
+
+	if (len > COPY_MAX - r->copy_used)
+		return false;
+	if (r->copy_used + len <= r->copy_cap)
+		return true;
+	b = array_grow(r->copy, &cap, r->copy_used + len, 1);
+	if (!b)
+		return false;
+	r->copy = b;
+	r->copy_cap = cap;
+	return true;
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -653,6 +679,17 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 
 	if (t && t->tstate) {
 		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT) {
+			/* The chunk it used last time in the same read: most
+			 * often still its current one (checked by the caller
+			 * against the thread state read). */
+			if (t->chunk && t->chunk_len && copy_reserve(r, t->chunk_len) &&
+			    cap_read2(r, t->tstate, ts, r->tstate_size, t->chunk,
+				      r->copy + r->copy_used, t->chunk_len) == 0 &&
+			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+				r->pre_chunk = t->chunk;
+				r->pre_len = t->chunk_len;
+				return t->tstate;
+			}
 			if (cap_read(r, t->tstate, ts, r->tstate_size) == 0 &&
 			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid)
 				return t->tstate;
@@ -712,6 +749,43 @@ static const uint8_t *region_add(struct pyreader *r, uint64_t addr, size_t len)
 	*g = (struct region){ addr, len, r->copy_used };
 	r->copy_used += len;
 	return r->copy + g->off;
+}
+
+/* The prefetched bytes at copy + copy_used as the region [addr, addr +
+ * len), @room bytes of the buffer used. */
+static const uint8_t *region_take(struct pyreader *r, uint64_t addr, size_t len, size_t room)
+{
+	struct region *g;
+
+	if (r->nregions == CHUNKS_MAX)
+		return NULL;
+	g = &r->regions[r->nregions++];
+	*g = (struct region){ addr, len, r->copy_used };
+	r->copy_used += room;
+	return r->copy + g->off;
+}
+
+/* What to copy of @t's chunk with its thread state next time: the part
+ * used now (@used bytes of the chunk at @chunk, whose bytes are @c) and
+ * some room to grow, within the chunk's size (its header). */
+#define CHUNK_HINT_SLACK 2048u
+static void chunk_hint(struct pyreader *r, struct thread_entry *t, uint64_t chunk,
+		       uint64_t used, const uint8_t *c)
+{
+	uint64_t size, len;
+
+	t->chunk = 0;
+	t->chunk_len = 0;
+	if (!chunk || !c)
+		return;
+	size = rd64(c, r->layout.chunk.size);
+	len = used + CHUNK_HINT_SLACK;
+	if (len > size)
+		len = size;
+	if (len < used || len > CHUNK_COPY_MAX)
+		return;
+	t->chunk = chunk;
+	t->chunk_len = (size_t)len;
 }
 
 /*
@@ -827,6 +901,8 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	struct pychain_source src = { capture_source, r };
 	uint8_t ts[4096];
 	uint64_t tstate, frame = 0, cframe = 0;
+	struct thread_entry *t;
+	uint32_t nstid;
 
 	r->stats.captures++;
 	out->n = 0;
@@ -838,7 +914,9 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	r->next_chunk_size = 0;
 	r->process_err = 0;
 	r->stack = NULL;
-	tstate = tstate_get(r, nstid_of(r, tid), ts);
+	r->pre_len = 0;
+	nstid = nstid_of(r, tid);
+	tstate = tstate_get(r, nstid, ts);
 	if (!tstate) {
 		if (r->process_err)
 			return r->process_err;
@@ -854,11 +932,19 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 		/* 3.11+: the used part of the current chunk in one read. */
 		uint64_t chunk = rd64(ts, l->tstate.datastack_chunk);
 		uint64_t top = rd64(ts, l->tstate.datastack_top);
-		const uint8_t *c;
+		const uint8_t *c = NULL;
 
 		if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
-		    top - chunk >= l->chunk.data && (c = region_add(r, chunk, top - chunk)))
+		    top - chunk >= l->chunk.data) {
+			if (r->pre_len && chunk == r->pre_chunk && top - chunk <= r->pre_len)
+				c = region_take(r, chunk, top - chunk, r->pre_len);
+			else
+				c = region_add(r, chunk, top - chunk);
+		}
+		if (c)
 			r->next_chunk = rd64(c, l->chunk.previous);
+		if ((t = thread_find(r, nstid)))
+			chunk_hint(r, t, c ? chunk : 0, c ? top - chunk : 0, c);
 	}
 	switch (l->frame_model) {
 	case PYLAYOUT_FRAME_OBJECTS:
