@@ -42,6 +42,12 @@
  * thread is held. Objects/obmalloc.c, Objects/frameobject.c.
  */
 #define FRAME_WINDOW_PAGES 3u
+/* <=3.10: frame-object spans copied with the stack (pyreader_prefetch):
+ * frames less than SPAN_GAP apart share a span; at most PREFETCH_SPANS
+ * spans, SPANS_COPY_MAX bytes in all. */
+#define PREFETCH_SPANS 6
+#define SPAN_GAP 2048u
+#define SPANS_COPY_MAX (64u << 10)
 /* A thread with no thread state at the last walk is not walked for again
  * sooner than this (a native thread would cost a walk at every sample). */
 #define NEGATIVE_RETRY_NS (100 * 1000 * 1000LL)
@@ -64,6 +70,10 @@ struct thread_entry {
 	 * and how much of it to copy with its thread state next time. */
 	uint64_t chunk;
 	size_t chunk_len;
+	/* <=3.10: the spans of frame objects its last capture read, to copy
+	 * with its stack next time (pyreader_prefetch). */
+	struct span { uint64_t lo, hi; } spans[PREFETCH_SPANS];
+	size_t nspans;
 };
 
 /* Host tid -> tid in the target's PID namespace (only when they differ). */
@@ -128,6 +138,19 @@ struct pyreader {
 	 * chunk hint's bytes at copy + copy_used. */
 	uint64_t pre_chunk;
 	size_t pre_len;
+	/* pyreader_prefetch: the thread state it asked for, copied to pf_ts
+	 * (and the chunk to copy + 0), and how much of it came. */
+	pid_t pf_tid;
+	uint64_t pf_tstate, pf_chunk;
+	size_t pf_chunk_len, pf_got;
+	bool pf_valid;
+	uint8_t pf_ts[4096];
+	uint32_t pf_nstid_tid;        /* <=3.10: the tid in struct pthread */
+	struct span pf_spans[PREFETCH_SPANS];
+	size_t pf_nspans;
+	/* <=3.10: the frame spans this capture read (capture_source). */
+	struct span spans[PREFETCH_SPANS];
+	size_t nspans;
 	uint8_t small[256];
 	/* The thread's stack as the sampler copied it (pyreader_capture_stack),
 	 * during one capture. */
@@ -678,6 +701,18 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 	uint64_t found;
 
 	if (t && t->tstate) {
+		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT && r->pf_valid &&
+		    r->pf_tstate == t->tstate && r->pf_got >= r->tstate_size) {
+			/* Copied with the thread's stack (pyreader_prefetch). */
+			memcpy(ts, r->pf_ts, r->tstate_size);
+			if ((uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+				if (r->pf_got - r->tstate_size >= r->pf_chunk_len) {
+					r->pre_chunk = r->pf_chunk;
+					r->pre_len = r->pf_chunk_len;
+				}
+				return t->tstate;
+			}
+		}
 		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT) {
 			/* The chunk it used last time in the same read: most
 			 * often still its current one (checked by the caller
@@ -695,6 +730,15 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 				return t->tstate;
 		} else if (r->pthread_tid != PYLAYOUT_ABSENT && t->pthread) {
 			uint32_t tid = 0;
+
+			if (r->pf_valid && r->pf_tstate == t->tstate &&
+			    r->pf_got >= r->tstate_size + 4) {
+				/* Copied with the thread's stack. */
+				memcpy(ts, r->pf_ts, r->tstate_size);
+				if (rd64(ts, l->tstate.thread_id) == t->pthread &&
+				    r->pf_nstid_tid == nstid)
+					return t->tstate;
+			}
 
 			/* The thread state and its struct pthread's tid in
 			 * one read: the same thread_id and the same tid. */
@@ -868,10 +912,32 @@ static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
 /* The pychain source of a capture: the copied chunks, else an older chunk,
  * else one read of just these bytes (a generator's frame, a shim or a
  * _PyCFrame on the C stack, a <=3.10 frame object). */
+/* Note that a capture read [addr, addr + len) of a frame object. */
+static void span_note(struct pyreader *r, uint64_t addr, size_t len)
+{
+	for (size_t i = 0; i < r->nspans; i++) {
+		struct span *sp = &r->spans[i];
+
+		if (addr + len + SPAN_GAP >= sp->lo && addr <= sp->hi + SPAN_GAP) {
+			if (addr < sp->lo)
+				sp->lo = addr;
+			if (addr + len > sp->hi)
+				sp->hi = addr + len;
+			return;
+		}
+	}
+	if (r->nspans < PREFETCH_SPANS)
+		r->spans[r->nspans++] = (struct span){ addr, addr + len };
+}
+
 static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 {
 	struct pyreader *r = ctx;
-	const uint8_t *p = region_find(r, addr, len);
+	const uint8_t *p;
+
+	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && addr <= UINT64_MAX - len)
+		span_note(r, addr, len);
+	p = region_find(r, addr, len);
 
 	if (p)
 		return p;
@@ -889,13 +955,105 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 	return r->small;
 }
 
+/* The prefetched spans copied whole (after the thread state and the tid)
+ * as regions: their bytes are of this stop, whatever the guess was. */
+static void spans_take(struct pyreader *r)
+{
+	size_t got = r->pf_got - (r->tstate_size + 4), off = 0;
+
+	if (r->pf_got < r->tstate_size + 4)
+		return;
+	for (size_t i = 0; i < r->pf_nspans && r->nregions < CHUNKS_MAX; i++) {
+		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
+
+		if (got < len)
+			break;
+		r->regions[r->nregions++] = (struct region){ r->pf_spans[i].lo, len, off };
+		got -= len;
+		off += len;
+	}
+	r->copy_used = off;
+}
+
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 {
-	return pyreader_capture_stack(r, tid, 0, NULL, 0, out);
+	r->pf_valid = false;
+	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
+}
+
+/* <=3.10: the thread state, its struct pthread's tid, and the frame
+ * spans of @t's last capture. */
+static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry *t,
+			     struct iovec *local, struct iovec *remote, size_t max)
+{
+	size_t n = 0, total = 0;
+
+	local[n] = (struct iovec){ r->pf_ts, r->tstate_size };
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	for (size_t i = 0; i < t->nspans && n < max; i++) {
+		size_t len = (size_t)(t->spans[i].hi - t->spans[i].lo);
+
+		if (len > SPANS_COPY_MAX - total)
+			break;
+		total += len;
+		r->pf_spans[r->pf_nspans++] = t->spans[i];
+		n++;
+	}
+	if (!copy_reserve(r, total)) {
+		r->pf_nspans = 0;
+		n = 2;
+	}
+	total = 0;
+	for (size_t i = 0; i < r->pf_nspans; i++) {
+		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
+
+		local[2 + i] = (struct iovec){ r->copy + total, len };
+		remote[2 + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
+		total += len;
+	}
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_chunk = 0;
+	r->pf_chunk_len = 0;
+	r->pf_valid = true;
+	return n;
+}
+
+size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
+			 struct iovec *remote, size_t max)
+{
+	struct thread_entry *t;
+
+	r->pf_valid = false;
+	r->pf_nspans = 0;
+	if (max < 2 || r->tstate_size > sizeof(r->pf_ts))
+		return 0;
+	t = thread_find(r, nstid_of(r, tid));
+	r->copy_used = 0;
+	if (t && t->tstate && r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT &&
+	    r->pthread_tid != PYLAYOUT_ABSENT && t->pthread)
+		return prefetch_spans(r, tid, t, local, remote, max);
+	if (r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT)
+		return 0;
+	if (!t || !t->tstate || !t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
+		return 0;
+	local[0] = (struct iovec){ r->pf_ts, r->tstate_size };
+	remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	local[1] = (struct iovec){ r->copy, t->chunk_len };
+	remote[1] = (struct iovec){ (void *)(uintptr_t)t->chunk, t->chunk_len };
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_chunk = t->chunk;
+	r->pf_chunk_len = t->chunk_len;
+	r->pf_valid = true;
+	return 2;
 }
 
 int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
-			   const uint8_t *stack, size_t stack_len, struct pystack *out)
+			   const uint8_t *stack, size_t stack_len, size_t prefetched,
+			   struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
@@ -915,8 +1073,15 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	r->process_err = 0;
 	r->stack = NULL;
 	r->pre_len = 0;
+	if (r->pf_valid && r->pf_tid != tid)
+		r->pf_valid = false;
+	r->pf_got = prefetched;
 	nstid = nstid_of(r, tid);
+	r->nspans = 0;
 	tstate = tstate_get(r, nstid, ts);
+	if (tstate && r->pf_valid && r->pf_nspans)
+		spans_take(r);
+	r->pf_valid = false;
 	if (!tstate) {
 		if (r->process_err)
 			return r->process_err;
@@ -968,6 +1133,10 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	}
 	pychain_walk(l, &src, frame, cframe, r->seen, out);
 	r->stack = NULL;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS && (t = thread_find(r, nstid))) {
+		memcpy(t->spans, r->spans, r->nspans * sizeof(r->spans[0]));
+		t->nspans = r->nspans;
+	}
 	r->stats.frames += out->n;
 	if (out->status == PYSTACK_TORN)
 		r->stats.torn++;
