@@ -407,10 +407,20 @@ pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 }
 void sampler_hist_add(struct sampler_hist *h, uint64_t ns)
 {
-	uint64_t us = ns / 1000;
+	uint64_t us = ns / 1000, i;
 
-	h->bin[us < SAMPLER_HIST_BINS ? us : SAMPLER_HIST_BINS - 1]++;
+	i = us < SAMPLER_HIST_FINE ? us
+				   : SAMPLER_HIST_FINE + (us - SAMPLER_HIST_FINE) / SAMPLER_HIST_COARSE_US;
+	h->bin[i < SAMPLER_HIST_BINS ? i : SAMPLER_HIST_BINS - 1]++;
 	h->n++;
+}
+
+/* The upper edge of bin @i, in microseconds. */
+static double hist_edge(size_t i)
+{
+	if (i < SAMPLER_HIST_FINE)
+		return (double)(i + 1);
+	return (double)(SAMPLER_HIST_FINE + (i + 1 - SAMPLER_HIST_FINE) * SAMPLER_HIST_COARSE_US);
 }
 
 double sampler_hist_quantile(const struct sampler_hist *h, double q)
@@ -430,9 +440,9 @@ double sampler_hist_quantile(const struct sampler_hist *h, double q)
 	for (size_t i = 0; i < SAMPLER_HIST_BINS; i++) {
 		seen += h->bin[i];
 		if (seen >= want)
-			return (double)(i + 1);
+			return hist_edge(i);
 	}
-	return (double)SAMPLER_HIST_BINS;
+	return hist_edge(SAMPLER_HIST_BINS - 1);
 }
 
 const struct sampler_stats *sampler_stats(struct sampler *s)

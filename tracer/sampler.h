@@ -70,15 +70,18 @@ struct sampler_config {
 };
 
 /*
- * A distribution of durations in 1-microsecond bins, for the medians and
+ * A distribution of durations in microsecond bins, for the medians and
  * percentiles of --stats: a mean of stop times is made of the few stops
  * that a virtual machine's scheduler stretches to milliseconds.
  */
-#define SAMPLER_HIST_BINS 1024
+#define SAMPLER_HIST_FINE 1024      /* 1-us bins below 1024 us */
+#define SAMPLER_HIST_COARSE_US 64   /* then 64-us bins, up to ~66 ms */
+#define SAMPLER_HIST_BINS 2048
 
 struct sampler_hist {
-	uint32_t bin[SAMPLER_HIST_BINS];  /* bin[i]: [i, i + 1) us; the last
-	                                   * also holds every longer one */
+	/* bin[i]: [i, i + 1) us below SAMPLER_HIST_FINE, then [1024 + 64 k,
+	 * 1024 + 64 (k + 1)) us; the last also holds every longer one. */
+	uint32_t bin[SAMPLER_HIST_BINS];
 	uint64_t n;
 };
 

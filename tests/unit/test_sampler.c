@@ -28,13 +28,16 @@ int main(void)
 	CHECK(sampler_hist_quantile(&h, 0) == 2);
 	CHECK(sampler_hist_quantile(&h, 1) == 101);
 
-	/* Ten stops of 50 ms: the mean goes to ~4.6 ms, the median moves by
-	 * five ranks, and the long ones land in the last bin. */
+	/* Ten stops of 2 ms: the mean goes to ~230 us, the median moves by
+	 * five ranks; past 1024 us, 64-us bins. */
 	for (int i = 0; i < 10; i++)
-		sampler_hist_add(&h, 50ull * 1000 * 1000);
+		sampler_hist_add(&h, 2000ull * 1000);
 	CHECK(sampler_hist_quantile(&h, 0.5) == 56);
-	CHECK(sampler_hist_quantile(&h, 1) == SAMPLER_HIST_BINS);
-	CHECK_EQ_U64(h.bin[SAMPLER_HIST_BINS - 1], 10);
+	CHECK(sampler_hist_quantile(&h, 1) == 1024 + 64 * 16);
+	/* Beyond the last bin's start (~66 ms): counted there. */
+	sampler_hist_add(&h, 500ull * 1000 * 1000);
+	CHECK_EQ_U64(h.bin[SAMPLER_HIST_BINS - 1], 1);
+	CHECK(sampler_hist_quantile(&h, 1) == 1024.0 + 64.0 * 1024);
 
 	/* Under a microsecond: the first bin. */
 	memset(&h, 0, sizeof(h));
