@@ -996,7 +996,7 @@ static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry 
 		size_t len = (size_t)(t->spans[i].hi - t->spans[i].lo);
 
 		if (len > SPANS_COPY_MAX - total)
-			break;
+			continue;   /* a long chain of frames: read as it comes */
 		total += len;
 		r->pf_spans[r->pf_nspans++] = t->spans[i];
 		n++;
