@@ -909,9 +909,6 @@ static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
 	return region_find(r, addr, len);
 }
 
-/* The pychain source of a capture: the copied chunks, else an older chunk,
- * else one read of just these bytes (a generator's frame, a shim or a
- * _PyCFrame on the C stack, a <=3.10 frame object). */
 /* Note that a capture read [addr, addr + len) of a frame object. */
 static void span_note(struct pyreader *r, uint64_t addr, size_t len)
 {
@@ -930,6 +927,10 @@ static void span_note(struct pyreader *r, uint64_t addr, size_t len)
 		r->spans[r->nspans++] = (struct span){ addr, addr + len };
 }
 
+/* The pychain source of a capture: the copied regions (chunks, frames
+ * copied with the stack), the stack copy, else an older chunk, else
+ * (<=3.10) a frame object with the pages below it, else one read of just
+ * these bytes (a generator's frame, a shim). */
 static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 {
 	struct pyreader *r = ctx;
