@@ -610,28 +610,51 @@ static void regs_to_snapshot(const struct user_regs_struct *r, uint64_t *regs)
 
 /* Copy the live part of the stack: from RSP up to the end of its mapping,
  * at most --stack-size bytes. */
-static void copy_stack(struct sampler *s, struct snapshot *snap)
+/*
+ * Copy the stack of @snap's thread and, in the same process_vm_readv after
+ * it, the @nmore ranges @more_remote into @more_local (the Python reader's
+ * guess of what it will read: one system call fewer while the thread is
+ * held). Returns the bytes of those ranges copied (in order; 0 when the
+ * stack was not copied whole).
+ */
+static size_t copy_stack(struct sampler *s, struct snapshot *snap,
+			 const struct iovec *more_local, const struct iovec *more_remote,
+			 size_t nmore)
 {
 	struct ptrace_backend *b = backend_of(s);
 	struct sampler_proc *p = sampler_proc(s, snap->pid);
 	const struct mapping *m = p ? maps_find(p->maps, snap->stack_addr) : NULL;
-	struct iovec local, remote;
+	struct iovec local[1 + PYREADER_PREFETCH_MAX], remote[1 + PYREADER_PREFETCH_MAX];
 	uint64_t avail;
 	ssize_t n;
 
 	if (!m && p && sampler_reload_maps(s, p, 0) == 0)
 		m = maps_find(p->maps, snap->stack_addr);
 	if (!m)
-		return;
+		return 0;
 	avail = m->end - snap->stack_addr;
 	snap->stack_len = avail < s->cfg.stack_size ? (size_t)avail : s->cfg.stack_size;
 	snap->stack_cut = avail > s->cfg.stack_size;
-	local.iov_base = b->stack;
-	local.iov_len = snap->stack_len;
-	remote.iov_base = (void *)(uintptr_t)snap->stack_addr;
-	remote.iov_len = snap->stack_len;
-	n = process_vm_readv(snap->pid, &local, 1, &remote, 1, 0);
-	snap->stack_len = n > 0 ? (size_t)n : 0;
+	local[0].iov_base = b->stack;
+	local[0].iov_len = snap->stack_len;
+	remote[0].iov_base = (void *)(uintptr_t)snap->stack_addr;
+	remote[0].iov_len = snap->stack_len;
+	if (nmore > PYREADER_PREFETCH_MAX)
+		nmore = 0;
+	for (size_t i = 0; i < nmore; i++) {
+		local[1 + i] = more_local[i];
+		remote[1 + i] = more_remote[i];
+	}
+	n = process_vm_readv(snap->pid, local, 1 + nmore, remote, 1 + nmore, 0);
+	if (n <= 0) {
+		snap->stack_len = 0;
+		return 0;
+	}
+	if ((size_t)n <= snap->stack_len) {
+		snap->stack_len = (size_t)n;
+		return 0;
+	}
+	return (size_t)n - snap->stack_len;
 }
 
 /*
@@ -721,7 +744,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	struct snapshot snap;
 	struct sampler_proc *proc;
 	struct pyreader *py;
-	uint64_t t0, t1, weight = 1;
+	uint64_t t0, t_stopped, t1, weight = 1;
 	pid_t tid = t->tid;
 	bool deferred = false;
 	char state;
@@ -768,6 +791,7 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		s->stats.failed++;
 		return;
 	}
+	t_stopped = sampler_now_ns();
 	/* Events handled while waiting may have added threads (a clone),
 	 * moving the array. */
 	t = thread_find(backend_of(s), tid);
@@ -789,12 +813,18 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 		 * moment. */
 		deferred = true;
 	} else if (rc == 0) {
+		struct iovec pf_local[PYREADER_PREFETCH_MAX], pf_remote[PYREADER_PREFETCH_MAX];
+		size_t npf = py ? pyreader_prefetch(py, tid, pf_local, pf_remote,
+						    PYREADER_PREFETCH_MAX) : 0;
+		size_t prefetched;
+
 		regs_to_snapshot(&regs, snap.regs);
 		snap.stack_addr = snap.regs[SNAP_RSP];
-		copy_stack(s, &snap);
+		prefetched = copy_stack(s, &snap, pf_local, pf_remote, npf);
 		/* The Python frames of the same instant; their code objects
 		 * are read once the thread runs again. */
-		if (py && pyreader_capture(py, tid, s->pystack) == 0)
+		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
+						 snap.stack_len, prefetched, s->pystack) == 0)
 			snap.py = s->pystack;
 	}
 	ptrace_resume(tid, 0);
@@ -804,6 +834,9 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	if (t1 - t0 > s->stats.stopped_max_ns)
 		s->stats.stopped_max_ns = t1 - t0;
 	s->stats.capture_ns += t1 - t0;
+	sampler_hist_add(&s->stats.held_hist, t1 - t0);
+	sampler_hist_add(&s->stats.stopping_hist, t_stopped - t0);
+	sampler_hist_add(&s->stats.reading_hist, t1 - t_stopped);
 	if (rc < 0) {
 		s->stats.failed++;
 		return;

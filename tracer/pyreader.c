@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addrspace.h"
 #include "array.h"
@@ -31,6 +32,22 @@
 #define CHUNK_COPY_MAX (1u << 20)
 #define CHUNKS_MAX 32
 #define COPY_MAX (4u << 20)
+/*
+ * <=3.10 frame objects: a frame missing from the copies is read with the
+ * pages below it (target_read_window), up to this many whole pages.
+ * CPython's small-object allocator hands out a pool's blocks in address
+ * order, so a function's frame is most often just below the frame of the
+ * call it made (the chain runs downwards, 432 bytes a frame on 3.9):
+ * one read brings several frames, instead of one read each while the
+ * thread is held. Objects/obmalloc.c, Objects/frameobject.c.
+ */
+#define FRAME_WINDOW_PAGES 3u
+/* <=3.10: frame-object spans copied with the stack (pyreader_prefetch):
+ * frames less than SPAN_GAP apart share a span; at most PREFETCH_SPANS
+ * spans, SPANS_COPY_MAX bytes in all. */
+#define PREFETCH_SPANS 6
+#define SPAN_GAP 2048u
+#define SPANS_COPY_MAX (64u << 10)
 /* A thread with no thread state at the last walk is not walked for again
  * sooner than this (a native thread would cost a walk at every sample). */
 #define NEGATIVE_RETRY_NS (100 * 1000 * 1000LL)
@@ -64,6 +81,14 @@ struct thread_entry {
 	uint64_t tstate;      /* 0: no thread state at the last walk */
 	uint64_t pthread;     /* <=3.10: tstate->thread_id */
 	long long walked_ns;  /* when tstate was found 0 */
+	/* 3.11+: the data-stack chunk this thread used at its last capture
+	 * and how much of it to copy with its thread state next time. */
+	uint64_t chunk;
+	size_t chunk_len;
+	/* <=3.10: the spans of frame objects its last capture read, to copy
+	 * with its stack next time (pyreader_prefetch). */
+	struct span { uint64_t lo, hi; } spans[PREFETCH_SPANS];
+	size_t nspans;
 };
 
 /* Host tid -> tid in the target's PID namespace (only when they differ). */
@@ -107,6 +132,7 @@ struct pyreader {
 
 	size_t tstate_size;           /* bytes of a thread state read */
 	size_t frame_size;
+	size_t page;                  /* the page size, for region_window */
 	uint32_t pthread_tid;         /* <=3.10: tid offset in struct
 	                               * pthread, PYLAYOUT_ABSENT: unknown */
 
@@ -123,7 +149,29 @@ struct pyreader {
 	uint64_t next_chunk;          /* older chunk not copied yet */
 	uint64_t next_chunk_size;     /* its size, once its header is read */
 	uint64_t next_chunk_top;
+	/* Copied with the thread state (tstate_get), not yet a region: the
+	 * chunk hint's bytes at copy + copy_used. */
+	uint64_t pre_chunk;
+	size_t pre_len;
+	/* pyreader_prefetch: the thread state it asked for, copied to pf_ts
+	 * (and the chunk to copy + 0), and how much of it came. */
+	pid_t pf_tid;
+	uint64_t pf_tstate, pf_chunk;
+	size_t pf_chunk_len, pf_got;
+	bool pf_valid;
+	uint8_t pf_ts[4096];
+	uint32_t pf_nstid_tid;        /* <=3.10: the tid in struct pthread */
+	struct span pf_spans[PREFETCH_SPANS];
+	size_t pf_nspans;
+	/* <=3.10: the frame spans this capture read (capture_source). */
+	struct span spans[PREFETCH_SPANS];
+	size_t nspans;
 	uint8_t small[256];
+	/* The thread's stack as the sampler copied it (pyreader_capture_stack),
+	 * during one capture. */
+	const uint8_t *stack;
+	uint64_t stack_addr;
+	size_t stack_len;
 	struct pychain_seen *seen;
 
 	/* Code objects by address. */
@@ -217,11 +265,36 @@ static int cap_read2(struct pyreader *r, uint64_t a1, void *b1, size_t l1,
 	return (size_t)n == l1 + l2 ? 0 : -EFAULT;
 }
 
+static size_t page_size(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	return pg > 0 && !(pg & (pg - 1)) ? (size_t)pg : 4096;
+}
+
 static size_t end_of(size_t end, uint32_t off, size_t width)
 {
 	if (off == PYLAYOUT_ABSENT)
 		return end;
 	return off + width > end ? off + width : end;
+}
+
+/* Room for @len more bytes at r->copy + r->copy_used; false without it. */
+static bool copy_reserve(struct pyreader *r, size_t len)
+{
+	size_t cap = r->copy_cap;
+	uint8_t *b;
+
+	if (len > COPY_MAX - r->copy_used)
+		return false;
+	if (r->copy_used + len <= r->copy_cap)
+		return true;
+	b = array_grow(r->copy, &cap, r->copy_used + len, 1);
+	if (!b)
+		return false;
+	r->copy = b;
+	r->copy_cap = cap;
+	return true;
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -316,6 +389,7 @@ struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cac
 	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_chunk, 8);
 	r->tstate_size = end_of(r->tstate_size, l->tstate.datastack_top, 8);
 	r->frame_size = pychain_frame_size(l);
+	r->page = page_size();
 	r->pthread_tid = PYLAYOUT_ABSENT;
 	r->code_head = 0;
 	r->code_head = end_of(r->code_head, l->object.ob_type, 8);
@@ -655,12 +729,44 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 	uint64_t found;
 
 	if (t && t->tstate) {
+		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT && r->pf_valid &&
+		    r->pf_tstate == t->tstate && r->pf_got >= r->tstate_size) {
+			/* Copied with the thread's stack (pyreader_prefetch). */
+			memcpy(ts, r->pf_ts, r->tstate_size);
+			if ((uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+				if (r->pf_got - r->tstate_size >= r->pf_chunk_len) {
+					r->pre_chunk = r->pf_chunk;
+					r->pre_len = r->pf_chunk_len;
+				}
+				return t->tstate;
+			}
+		}
 		if (l->tstate.native_thread_id != PYLAYOUT_ABSENT) {
+			/* The chunk it used last time in the same read: most
+			 * often still its current one (checked by the caller
+			 * against the thread state read). */
+			if (t->chunk && t->chunk_len && copy_reserve(r, t->chunk_len) &&
+			    cap_read2(r, t->tstate, ts, r->tstate_size, t->chunk,
+				      r->copy + r->copy_used, t->chunk_len) == 0 &&
+			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+				r->pre_chunk = t->chunk;
+				r->pre_len = t->chunk_len;
+				return t->tstate;
+			}
 			if (cap_read(r, t->tstate, ts, r->tstate_size) == 0 &&
 			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid)
 				return t->tstate;
 		} else if (r->pthread_tid != PYLAYOUT_ABSENT && t->pthread) {
 			uint32_t tid = 0;
+
+			if (r->pf_valid && r->pf_tstate == t->tstate &&
+			    r->pf_got >= r->tstate_size + 4) {
+				/* Copied with the thread's stack. */
+				memcpy(ts, r->pf_ts, r->tstate_size);
+				if (rd64(ts, l->tstate.thread_id) == t->pthread &&
+				    r->pf_nstid_tid == nstid)
+					return t->tstate;
+			}
 
 			/* The thread state and its struct pthread's tid in
 			 * one read: the same thread_id and the same tid. */
@@ -717,6 +823,81 @@ static const uint8_t *region_add(struct pyreader *r, uint64_t addr, size_t len)
 	return r->copy + g->off;
 }
 
+/* The prefetched bytes at copy + copy_used as the region [addr, addr +
+ * len), @room bytes of the buffer used. */
+static const uint8_t *region_take(struct pyreader *r, uint64_t addr, size_t len, size_t room)
+{
+	struct region *g;
+
+	if (r->nregions == CHUNKS_MAX)
+		return NULL;
+	g = &r->regions[r->nregions++];
+	*g = (struct region){ addr, len, r->copy_used };
+	r->copy_used += room;
+	return r->copy + g->off;
+}
+
+/* What to copy of @t's chunk with its thread state next time: the part
+ * used now (@used bytes of the chunk at @chunk, whose bytes are @c) and
+ * some room to grow, within the chunk's size (its header). */
+#define CHUNK_HINT_SLACK 2048u
+static void chunk_hint(struct pyreader *r, struct thread_entry *t, uint64_t chunk,
+		       uint64_t used, const uint8_t *c)
+{
+	uint64_t size, len;
+
+	t->chunk = 0;
+	t->chunk_len = 0;
+	if (!chunk || !c)
+		return;
+	size = rd64(c, r->layout.chunk.size);
+	len = used + CHUNK_HINT_SLACK;
+	if (len > size)
+		len = size;
+	if (len < used || len > CHUNK_COPY_MAX)
+		return;
+	t->chunk = chunk;
+	t->chunk_len = (size_t)len;
+}
+
+/*
+ * A new region with [addr, addr + len) and as much as can be had of the
+ * FRAME_WINDOW_PAGES pages below its page, in one read; its bytes at
+ * @addr, or NULL.
+ */
+static const uint8_t *region_window(struct pyreader *r, uint64_t addr, size_t len)
+{
+	uint64_t base = addr & ~(uint64_t)(r->page - 1), lo, start;
+	size_t room;
+	struct region *g;
+	int err;
+
+	lo = base > FRAME_WINDOW_PAGES * r->page ? base - FRAME_WINDOW_PAGES * r->page : base;
+	room = (size_t)(addr - lo) + len;
+	if (r->nregions == CHUNKS_MAX || room > COPY_MAX - r->copy_used)
+		return NULL;
+	if (r->copy_used + room > r->copy_cap) {
+		size_t cap = r->copy_cap;
+		uint8_t *b = array_grow(r->copy, &cap, r->copy_used + room, 1);
+
+		if (!b)
+			return NULL;
+		r->copy = b;
+		r->copy_cap = cap;
+	}
+	r->stats.reads++;
+	err = target_read_window(r->pid, addr, len, lo, r->page, r->copy + r->copy_used, &start);
+	if (err == -ESRCH || err == -EPERM)
+		r->process_err = err;
+	if (err)
+		return NULL;
+	g = &r->regions[r->nregions++];
+	*g = (struct region){ start, (size_t)(addr - start) + len,
+			      r->copy_used + (size_t)(start - lo) };
+	r->copy_used += room;
+	return r->copy + g->off + (addr - start);
+}
+
 /*
  * A frame in an older data-stack chunk: _PyStackChunk (cpython/pystate.h)
  * keeps previous, size and top (the used words of data[], saved when a
@@ -756,29 +937,159 @@ static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
 	return region_find(r, addr, len);
 }
 
-/* The pychain source of a capture: the copied chunks, else an older chunk,
- * else one read of just these bytes (a generator's frame, a shim or a
- * _PyCFrame on the C stack, a <=3.10 frame object). */
+/* Note that a capture read [addr, addr + len) of a frame object. */
+static void span_note(struct pyreader *r, uint64_t addr, size_t len)
+{
+	for (size_t i = 0; i < r->nspans; i++) {
+		struct span *sp = &r->spans[i];
+
+		if (addr + len + SPAN_GAP >= sp->lo && addr <= sp->hi + SPAN_GAP) {
+			if (addr < sp->lo)
+				sp->lo = addr;
+			if (addr + len > sp->hi)
+				sp->hi = addr + len;
+			return;
+		}
+	}
+	if (r->nspans < PREFETCH_SPANS)
+		r->spans[r->nspans++] = (struct span){ addr, addr + len };
+}
+
+/* The pychain source of a capture: the copied regions (chunks, frames
+ * copied with the stack), the stack copy, else an older chunk, else
+ * (<=3.10) a frame object with the pages below it, else one read of just
+ * these bytes (a generator's frame, a shim). */
 static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 {
 	struct pyreader *r = ctx;
-	const uint8_t *p = region_find(r, addr, len);
+	const uint8_t *p;
+
+	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && addr <= UINT64_MAX - len)
+		span_note(r, addr, len);
+	p = region_find(r, addr, len);
 
 	if (p)
 		return p;
+	if (r->stack && addr >= r->stack_addr && addr - r->stack_addr <= r->stack_len &&
+	    len <= r->stack_len - (addr - r->stack_addr))
+		return r->stack + (addr - r->stack_addr);
 	if ((p = chunk_older(r, addr, len)))
 		return p;
+	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && (p = region_window(r, addr, len)))
+		return p;
+	if (r->process_err)
+		return NULL;
 	if (len > sizeof(r->small) || cap_read(r, addr, r->small, len))
 		return NULL;
 	return r->small;
 }
 
+/* The prefetched spans copied whole (after the thread state and the tid)
+ * as regions: their bytes are of this stop, whatever the guess was. */
+static void spans_take(struct pyreader *r)
+{
+	size_t got = r->pf_got - (r->tstate_size + 4), off = 0;
+
+	if (r->pf_got < r->tstate_size + 4)
+		return;
+	for (size_t i = 0; i < r->pf_nspans && r->nregions < CHUNKS_MAX; i++) {
+		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
+
+		if (got < len)
+			break;
+		r->regions[r->nregions++] = (struct region){ r->pf_spans[i].lo, len, off };
+		got -= len;
+		off += len;
+	}
+	r->copy_used = off;
+}
+
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
+{
+	r->pf_valid = false;
+	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
+}
+
+/* <=3.10: the thread state, its struct pthread's tid, and the frame
+ * spans of @t's last capture. */
+static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry *t,
+			     struct iovec *local, struct iovec *remote, size_t max)
+{
+	size_t n = 0, total = 0;
+
+	local[n] = (struct iovec){ r->pf_ts, r->tstate_size };
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	for (size_t i = 0; i < t->nspans && n < max; i++) {
+		size_t len = (size_t)(t->spans[i].hi - t->spans[i].lo);
+
+		if (len > SPANS_COPY_MAX - total)
+			continue;   /* a long chain of frames: read as it comes */
+		total += len;
+		r->pf_spans[r->pf_nspans++] = t->spans[i];
+		n++;
+	}
+	if (!copy_reserve(r, total)) {
+		r->pf_nspans = 0;
+		n = 2;
+	}
+	total = 0;
+	for (size_t i = 0; i < r->pf_nspans; i++) {
+		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
+
+		local[2 + i] = (struct iovec){ r->copy + total, len };
+		remote[2 + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
+		total += len;
+	}
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_chunk = 0;
+	r->pf_chunk_len = 0;
+	r->pf_valid = true;
+	return n;
+}
+
+size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
+			 struct iovec *remote, size_t max)
+{
+	struct thread_entry *t;
+
+	r->pf_valid = false;
+	r->pf_nspans = 0;
+	if (max < 2 || r->tstate_size > sizeof(r->pf_ts))
+		return 0;
+	t = thread_find(r, nstid_of(r, tid));
+	r->copy_used = 0;
+	if (t && t->tstate && r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT &&
+	    r->pthread_tid != PYLAYOUT_ABSENT && t->pthread)
+		return prefetch_spans(r, tid, t, local, remote, max);
+	if (r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT)
+		return 0;
+	if (!t || !t->tstate || !t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
+		return 0;
+	local[0] = (struct iovec){ r->pf_ts, r->tstate_size };
+	remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	local[1] = (struct iovec){ r->copy, t->chunk_len };
+	remote[1] = (struct iovec){ (void *)(uintptr_t)t->chunk, t->chunk_len };
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_chunk = t->chunk;
+	r->pf_chunk_len = t->chunk_len;
+	r->pf_valid = true;
+	return 2;
+}
+
+int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			   const uint8_t *stack, size_t stack_len, size_t prefetched,
+			   struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
 	uint8_t ts[4096];
 	uint64_t tstate, frame = 0, cframe = 0;
+	struct thread_entry *t;
+	uint32_t nstid;
 
 	r->stats.captures++;
 	out->n = 0;
@@ -789,22 +1100,45 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 	r->next_chunk = 0;
 	r->next_chunk_size = 0;
 	r->process_err = 0;
-	tstate = tstate_get(r, nstid_of(r, tid), ts);
+	r->stack = NULL;
+	r->pre_len = 0;
+	if (r->pf_valid && r->pf_tid != tid)
+		r->pf_valid = false;
+	r->pf_got = prefetched;
+	nstid = nstid_of(r, tid);
+	r->nspans = 0;
+	tstate = tstate_get(r, nstid, ts);
+	if (tstate && r->pf_valid && r->pf_nspans)
+		spans_take(r);
+	r->pf_valid = false;
 	if (!tstate) {
 		if (r->process_err)
 			return r->process_err;
 		r->stats.none++;
 		return 0;
 	}
+	if (stack && stack_len && stack_addr <= UINT64_MAX - stack_len) {
+		r->stack = stack;
+		r->stack_addr = stack_addr;
+		r->stack_len = stack_len;
+	}
 	if (l->tstate.datastack_chunk != PYLAYOUT_ABSENT && l->tstate.datastack_top != PYLAYOUT_ABSENT) {
 		/* 3.11+: the used part of the current chunk in one read. */
 		uint64_t chunk = rd64(ts, l->tstate.datastack_chunk);
 		uint64_t top = rd64(ts, l->tstate.datastack_top);
-		const uint8_t *c;
+		const uint8_t *c = NULL;
 
 		if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
-		    top - chunk >= l->chunk.data && (c = region_add(r, chunk, top - chunk)))
+		    top - chunk >= l->chunk.data) {
+			if (r->pre_len && chunk == r->pre_chunk && top - chunk <= r->pre_len)
+				c = region_take(r, chunk, top - chunk, r->pre_len);
+			else
+				c = region_add(r, chunk, top - chunk);
+		}
+		if (c)
 			r->next_chunk = rd64(c, l->chunk.previous);
+		if ((t = thread_find(r, nstid)))
+			chunk_hint(r, t, c ? chunk : 0, c ? top - chunk : 0, c);
 	}
 	switch (l->frame_model) {
 	case PYLAYOUT_FRAME_OBJECTS:
@@ -827,6 +1161,11 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 		break;
 	}
 	pychain_walk(l, &src, frame, cframe, r->seen, out);
+	r->stack = NULL;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS && (t = thread_find(r, nstid))) {
+		memcpy(t->spans, r->spans, r->nspans * sizeof(r->spans[0]));
+		t->nspans = r->nspans;
+	}
 	r->stats.frames += out->n;
 	if (out->status == PYSTACK_TORN)
 		r->stats.torn++;

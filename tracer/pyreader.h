@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "elf_cache.h"
 #include "maps.h"
@@ -105,6 +106,32 @@ size_t pyreader_text(const struct pyreader *r, struct pyreader_range *out);
  * signal handler (the first capture of a thread may read /proc).
  */
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out);
+
+/*
+ * What a capture of @tid will most likely read first (its thread state;
+ * 3.11+: the data-stack chunk it used at its last capture; <=3.10: its
+ * struct pthread's tid and the spans of frame objects its last capture
+ * read), as up to @max (PYREADER_PREFETCH_MAX is enough) iovecs into
+ * buffers of @r, for the caller to copy in the same
+ * process_vm_readv as the thread's stack, after it. Returns how many
+ * (0: nothing known yet). Valid for the next capture of @tid only.
+ */
+#define PYREADER_PREFETCH_MAX 8
+size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
+			 struct iovec *remote, size_t max);
+
+/*
+ * pyreader_capture for a thread whose stack was copied while it is held:
+ * the bytes [@stack_addr, @stack_addr + @stack_len) of the target are at
+ * @stack (borrowed for the call), and what the walk needs there (3.11 and
+ * 3.12 keep each eval-loop call's _PyCFrame on the C stack) is taken from
+ * them instead of read again, one process_vm_readv fewer per structure.
+ * @prefetched: bytes of pyreader_prefetch's iovecs that were copied (in
+ * their order; 0 when none were); what was copied whole is not read again.
+ */
+int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			   const uint8_t *stack, size_t stack_len, size_t prefetched,
+			   struct pystack *out);
 
 /*
  * The python addresses (addrspace_python_make) of the @st->n frames of @st

@@ -454,6 +454,46 @@ pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 		*maps = s->procs[i]->maps;
 	return s->procs[i]->pid;
 }
+void sampler_hist_add(struct sampler_hist *h, uint64_t ns)
+{
+	uint64_t us = ns / 1000, i;
+
+	i = us < SAMPLER_HIST_FINE ? us
+				   : SAMPLER_HIST_FINE + (us - SAMPLER_HIST_FINE) / SAMPLER_HIST_COARSE_US;
+	h->bin[i < SAMPLER_HIST_BINS ? i : SAMPLER_HIST_BINS - 1]++;
+	h->n++;
+}
+
+/* The upper edge of bin @i, in microseconds. */
+static double hist_edge(size_t i)
+{
+	if (i < SAMPLER_HIST_FINE)
+		return (double)(i + 1);
+	return (double)(SAMPLER_HIST_FINE + (i + 1 - SAMPLER_HIST_FINE) * SAMPLER_HIST_COARSE_US);
+}
+
+double sampler_hist_quantile(const struct sampler_hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->n)
+		return 0;
+	if (q < 0)
+		q = 0;
+	if (q > 1)
+		q = 1;
+	/* The rank of the value, 1-based: at least the first. */
+	want = (uint64_t)(q * (double)h->n + 0.999999);
+	if (want == 0)
+		want = 1;
+	for (size_t i = 0; i < SAMPLER_HIST_BINS; i++) {
+		seen += h->bin[i];
+		if (seen >= want)
+			return hist_edge(i);
+	}
+	return hist_edge(SAMPLER_HIST_BINS - 1);
+}
+
 const struct sampler_stats *sampler_stats(struct sampler *s)
 {
 	s->stats.walks_fast = s->stats.walks_slow = 0;
@@ -463,6 +503,16 @@ const struct sampler_stats *sampler_stats(struct sampler *s)
 		unwinder_counts(s->procs[i]->unwinder, &fast, &slow);
 		s->stats.walks_fast += fast;
 		s->stats.walks_slow += slow;
+	}
+	s->stats.python_captures = s->stats.python_reads = 0;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct pyreader_stats ps;
+
+		if (!s->procs[i]->python.reader)
+			continue;
+		pyreader_stats(s->procs[i]->python.reader, &ps);
+		s->stats.python_captures += ps.captures;
+		s->stats.python_reads += ps.reads;
 	}
 	return &s->stats;
 }

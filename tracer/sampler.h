@@ -74,6 +74,28 @@ struct sampler_config {
 	enum pymerge_mode python_mode;
 };
 
+/*
+ * A distribution of durations in microsecond bins, for the medians and
+ * percentiles of --stats: a mean of stop times is made of the few stops
+ * that a virtual machine's scheduler stretches to milliseconds.
+ */
+#define SAMPLER_HIST_FINE 1024      /* 1-us bins below 1024 us */
+#define SAMPLER_HIST_COARSE_US 64   /* then 64-us bins, up to ~66 ms */
+#define SAMPLER_HIST_BINS 2048
+
+struct sampler_hist {
+	/* bin[i]: [i, i + 1) us below SAMPLER_HIST_FINE, then [1024 + 64 k,
+	 * 1024 + 64 (k + 1)) us; the last also holds every longer one. */
+	uint32_t bin[SAMPLER_HIST_BINS];
+	uint64_t n;
+};
+
+/* Count a duration of @ns nanoseconds. */
+void sampler_hist_add(struct sampler_hist *h, uint64_t ns);
+/* The duration in microseconds that a fraction @q (0..1) of those counted
+ * do not exceed (the upper edge of its bin); 0 when none were counted. */
+double sampler_hist_quantile(const struct sampler_hist *h, double q);
+
 /* Counters for the summary and --stats. Times are nanoseconds. */
 struct sampler_stats {
 	uint64_t ticks;            /* ticks taken */
@@ -90,6 +112,12 @@ struct sampler_stats {
 	uint64_t unsampled_threads;  /* exited threads never sampled at all */
 	uint64_t stopped_ns;       /* total time threads were held stopped */
 	uint64_t stopped_max_ns;   /* longest single stop */
+	/* ptrace: each stop, from PTRACE_INTERRUPT to the return of
+	 * PTRACE_CONT (held), split into the wait for the stop (stopping:
+	 * until the thread is seen stopped, what the kernel and a virtual
+	 * machine's IPIs cost) and the rest (reading: registers, stack,
+	 * Python frames, and the resume). */
+	struct sampler_hist held_hist, stopping_hist, reading_hist;
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
@@ -100,6 +128,8 @@ struct sampler_stats {
 	uint64_t python_samples;   /* weight of the samples with Python frames */
 	uint64_t python_torn;      /* of which the frame chain was torn */
 	uint64_t python_unpaired;  /* eval-loop calls not found on the C stack */
+	uint64_t python_captures;  /* frame chains copied (threads held) */
+	uint64_t python_reads;     /* process_vm_readv calls that copying made */
 	uint64_t thread_scans;     /* reads of a /proc/PID/task list (ptrace:
 	                            * while attaching only; new threads come
 	                            * by clone events) */

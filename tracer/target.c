@@ -224,6 +224,55 @@ int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+int target_read_window(pid_t pid, uint64_t addr, size_t len, uint64_t lo, size_t page,
+		       uint8_t *buf, uint64_t *start)
+{
+	struct iovec local[TARGET_WINDOW_PAGES + 2], remote[TARGET_WINDOW_PAGES + 2];
+	uint64_t below[TARGET_WINDOW_PAGES + 2];   /* each iovec's start */
+	uint64_t p;
+	size_t n = 0;
+	ssize_t got;
+
+	if (len == 0 || lo > addr || addr > UINT64_MAX - len || !page || (page & (page - 1)))
+		return -EINVAL;
+	/* The bytes asked for first: a failure past them loses nothing. */
+	local[n] = (struct iovec){ buf + (addr - lo), len };
+	remote[n] = (struct iovec){ (void *)(uintptr_t)addr, len };
+	below[n++] = addr;
+	p = addr & ~(uint64_t)(page - 1);
+	if (p < lo)
+		p = lo;
+	if (p < addr) {
+		local[n] = (struct iovec){ buf + (p - lo), addr - p };
+		remote[n] = (struct iovec){ (void *)(uintptr_t)p, addr - p };
+		below[n++] = p;
+	}
+	/* Whole pages downwards, nearest first: the copy is contiguous from
+	 * the lowest one read whole up to @addr + @len. */
+	while (p > lo && n < TARGET_WINDOW_PAGES + 2) {
+		uint64_t q = p - lo >= page ? p - page : lo;
+
+		local[n] = (struct iovec){ buf + (q - lo), p - q };
+		remote[n] = (struct iovec){ (void *)(uintptr_t)q, p - q };
+		below[n++] = q;
+		p = q;
+	}
+	got = process_vm_readv(pid, local, n, remote, n, 0);
+	if (got < 0)
+		return -errno;
+	if ((size_t)got < len)
+		return -EFAULT;
+	/* The lowest start of the iovecs copied whole, in order. */
+	*start = addr;
+	for (size_t i = 0; i < n; i++) {
+		if ((size_t)got < local[i].iov_len)
+			break;
+		got -= (ssize_t)local[i].iov_len;
+		*start = below[i];
+	}
+	return 0;
+}
+
 /* In the child: wait for the tracer, then become the command. */
 static void __attribute__((noreturn))
 spawn_child(char *const *argv, int sync_fd, int err_fd)

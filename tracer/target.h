@@ -71,6 +71,23 @@ int target_parse_stat(const char *text, size_t len, char *state, char *comm,
 int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 /*
+ * Copy [@addr, @addr + @len) of process @pid and, in the same
+ * process_vm_readv, the bytes below it down to @lo (@lo <= @addr), where
+ * they can be had: the part of @addr's page below @addr, then whole pages
+ * downwards, each its own iovec so that an unmapped one ends the copy
+ * without losing those above it. Byte lo + i goes to @buf[i] (@buf has
+ * room for @addr + @len - @lo bytes). The lowest address copied goes in
+ * *@start (in [@lo, @addr]: the bytes from there to @addr + @len are in
+ * @buf). Returns 0, -EFAULT when [@addr, @addr + @len) could not be read
+ * whole, -EINVAL, or process_vm_readv's -errno (-ESRCH, -EPERM...).
+ * @page is the page size, a power of two; at most TARGET_WINDOW_PAGES
+ * whole pages below @addr's are read. Never stops or writes the target.
+ */
+#define TARGET_WINDOW_PAGES 15
+int target_read_window(pid_t pid, uint64_t addr, size_t len, uint64_t lo, size_t page,
+		       uint8_t *buf, uint64_t *start);
+
+/*
  * Copy the [vdso] image of @pid (found in @maps) and register it in @cache,
  * so the vdso can be unwound through and named. 0, -ENOENT when the process
  * has no vdso, or -errno.

@@ -185,6 +185,19 @@ static void print_stats(const struct sampler_stats *st)
 		fprintf(stderr, "hotspy: stats: stopped per snapshot %.1f us (max %.1f us)\n",
 			(double)st->stopped_ns / (double)st->snapshots / 1e3,
 			(double)st->stopped_max_ns / 1e3);
+	if (st->held_hist.n)
+		fprintf(stderr, "hotspy: stats: held per snapshot, median / 90th pct: %.0f / %.0f us; "
+			"stopping %.0f / %.0f us, reading and resuming %.0f / %.0f us\n",
+			sampler_hist_quantile(&st->held_hist, 0.5),
+			sampler_hist_quantile(&st->held_hist, 0.9),
+			sampler_hist_quantile(&st->stopping_hist, 0.5),
+			sampler_hist_quantile(&st->stopping_hist, 0.9),
+			sampler_hist_quantile(&st->reading_hist, 0.5),
+			sampler_hist_quantile(&st->reading_hist, 0.9));
+	if (st->python_captures)
+		fprintf(stderr, "hotspy: stats: Python frame chains copied %" PRIu64 ", %.1f reads "
+			"each\n", st->python_captures,
+			(double)st->python_reads / (double)st->python_captures);
 	if (st->snapshots)
 		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us (%" PRIu64 " walks by "
 			"cached rules, %" PRIu64 " by libunwind)\n",
