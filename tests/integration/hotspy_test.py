@@ -613,7 +613,7 @@ def case_perf(rest):
         try:
             time.sleep(0.3)
             rate, secs = "997", "5"
-            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-F", rate,
+            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-c", period,
                                    "--call-graph", "dwarf", "-o", data, "-p", str(target.pid),
                                    "--", "sleep", secs],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -667,7 +667,7 @@ def kernel_share(folded):
 def case_kernel_perf(rest):
     """hotspy --kernel and perf record -g, attached to the same run of a
     fixture at once, find kernel frames in the same share of samples
-    (within 5 points), and in a real part of them. Which samples carry
+    (within 10 points), and in a real part of them. Which samples carry
     kernel frames depends on where the machine delivers the sampling
     interrupt (a paravirtualised kernel delivers some at the return to user
     mode): perf's own share on the same run is the reference."""
@@ -684,7 +684,12 @@ def case_kernel_perf(rest):
             time.sleep(0.3)
             # ~3000 samples each: the two shares' noise is ~1.2 points.
             rate, secs = "1000", "3"
-            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-F", rate,
+            # The same fixed period of task-clock as hotspy's (1 ms at
+            # 1000 Hz), not perf's frequency mode, whose adaptive period
+            # met the fixture's user/kernel alternation differently from
+            # run to run (up to 10 points apart).
+            period = str(10**9 // int(rate))
+            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-c", period,
                                    "-g", "-o", data, "-p", str(target.pid), "--", "sleep", secs],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             r = run_hotspy(["record", "-r", rate, "-d", secs, "-o", hfold, "--kernel",
@@ -710,7 +715,13 @@ def case_kernel_perf(rest):
         if p < 10.0:
             print("SKIP: perf sees kernel frames in only %.1f %% of samples here" % p)
             sys.exit(SKIP)
-        if abs(h - p) > 5.0:
+        # Measured on this paravirtualised machine, the same fixed period
+        # for both: 0.1-8.2 points apart over 15 runs (3000 samples each,
+        # statistical noise ~1.2 points; the rest is where the machine
+        # delivers each tool's interrupt). A kernel walk that went wrong
+        # (no kernel frames, or kernel frames on user samples) is tens of
+        # points off.
+        if abs(h - p) > 10.0:
             fail("hotspy and perf differ by %.1f points on the kernel share" % abs(h - p))
     print("PASS")
 
