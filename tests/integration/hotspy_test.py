@@ -613,7 +613,7 @@ def case_perf(rest):
         try:
             time.sleep(0.3)
             rate, secs = "997", "5"
-            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-c", period,
+            pr = subprocess.Popen([perf, "record", "-q", "-e", "task-clock", "-F", rate,
                                    "--call-graph", "dwarf", "-o", data, "-p", str(target.pid),
                                    "--", "sleep", secs],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
