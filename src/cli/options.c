@@ -505,6 +505,32 @@ static int check_rules(const struct options *o)
 	{ "reverse", no_argument, NULL, OPT_REVERSE }, \
 	{ "colors", required_argument, NULL, OPT_COLORS }
 
+/* The options parse_target_option takes (every command that reads a live
+ * target), parse_sampling_option (every command that samples) and
+ * parse_common_option: one table each, shared by the commands' tables. */
+#define TARGET_LONGOPTS \
+	{ "pid", required_argument, NULL, 'p' }, \
+	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE }, \
+	{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE }, \
+	{ "full-names", no_argument, NULL, OPT_FULL_NAMES }, \
+	PYTHON_LONGOPTS, \
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR }
+
+#define SAMPLING_LONGOPTS \
+	{ "tid", required_argument, NULL, 't' }, \
+	{ "rate", required_argument, NULL, 'r' }, \
+	{ "duration", required_argument, NULL, 'd' }, \
+	{ "idle", no_argument, NULL, OPT_IDLE }, \
+	{ "kernel", no_argument, NULL, OPT_KERNEL }, \
+	{ "sampler", required_argument, NULL, OPT_SAMPLER }, \
+	{ "lines", no_argument, NULL, OPT_LINES }, \
+	{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING }
+
+#define COMMON_LONGOPTS \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }
+
 static int parse_flamegraph(struct options *o, int argc, char **argv)
 {
 	bool diff = o->command == CMD_DIFF;
@@ -741,16 +767,9 @@ static const char dump_usage[] =
 static int parse_dump(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
-		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
-		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
-		PYTHON_LONGOPTS,
-		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		TARGET_LONGOPTS,
+		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r;
@@ -817,26 +836,12 @@ static const char top_usage[] =
 static int parse_top(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "tid", required_argument, NULL, 't' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "iterations", required_argument, NULL, 'n' },
-		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
-		{ "lines", no_argument, NULL, OPT_LINES },
-		{ "idle", no_argument, NULL, OPT_IDLE },
-		{ "kernel", no_argument, NULL, OPT_KERNEL },
-		{ "sampler", required_argument, NULL, OPT_SAMPLER },
-		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
-		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
-		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
-		PYTHON_LONGOPTS,
-		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		TARGET_LONGOPTS,
+		SAMPLING_LONGOPTS,
+		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
@@ -884,29 +889,15 @@ static int parse_top(struct options *o, int argc, char **argv)
 static int parse_record(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "tid", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "threads", no_argument, NULL, OPT_THREADS },
-		{ "idle", no_argument, NULL, OPT_IDLE },
-		{ "kernel", no_argument, NULL, OPT_KERNEL },
 		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
-		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
-		{ "sampler", required_argument, NULL, OPT_SAMPLER },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
-		{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING },
-		{ "lines", no_argument, NULL, OPT_LINES },
-		{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
-		{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
-		PYTHON_LONGOPTS,
-		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		TARGET_LONGOPTS,
+		SAMPLING_LONGOPTS,
+		COMMON_LONGOPTS,
 		SVG_LONGOPTS,
 		RULE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -1013,9 +1004,7 @@ static int parse_report(struct options *o, int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "markdown", no_argument, NULL, OPT_MARKDOWN },
 		RULE_LONGOPTS,
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
