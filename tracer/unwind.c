@@ -482,17 +482,11 @@ static enum step cfi_step(const struct unwind_walk *w, const struct cfi_rule *r,
 			  struct walk_regs *wr)
 {
 	uint64_t cfa, ra, saved[RULE_REGS];
+	uint32_t loaded = 0;
 	int reg, ld;
 
 	cfa = wr->r[r->cfa_reg] + (uint64_t)(int64_t)r->cfa_off;
 	ld = stack_load(w, cfa + (uint64_t)(int64_t)r->ra_off, &ra);
-	for (reg = 0; ld == 0 && reg < RULE_REGS; reg++) {
-		int16_t off = r->reg_off[reg];
-
-		if (reg == SNAP_RSP || off == RULE_SAME || off == RULE_UNDEF)
-			continue;
-		ld = stack_load(w, cfa + (uint64_t)(int64_t)off, &saved[reg]);
-	}
 	if (ld > 0)
 		return STEP_CUT;
 	if (ld < 0)
@@ -503,13 +497,30 @@ static enum step cfi_step(const struct unwind_walk *w, const struct cfi_rule *r,
 	for (reg = 0; reg < RULE_REGS; reg++) {
 		int16_t off = r->reg_off[reg];
 
+		if (reg == SNAP_RSP || off == RULE_SAME || off == RULE_UNDEF)
+			continue;
+		ld = stack_load(w, cfa + (uint64_t)(int64_t)off, &saved[reg]);
+		if (ld > 0)
+			return STEP_CUT;
+		/* A slot the CFI still names after the epilogue popped it
+		 * (GCC leaves the rule in place past `pop %rbx`) lies below
+		 * the stack pointer, outside the copy: the caller's value of
+		 * that register is unknown, which matters only if a later
+		 * rule needs it. libunwind, which loads registers when asked,
+		 * steps on too. */
+		if (ld == 0)
+			loaded |= REG_BIT(reg);
+	}
+	for (reg = 0; reg < RULE_REGS; reg++) {
+		int16_t off = r->reg_off[reg];
+
 		if (reg == SNAP_RSP || off == RULE_SAME)
 			continue;
-		if (off == RULE_UNDEF) {
-			wr->valid &= ~REG_BIT(reg);
-		} else {
+		if (off != RULE_UNDEF && (loaded & REG_BIT(reg))) {
 			wr->r[reg] = saved[reg];
 			wr->valid |= REG_BIT(reg);
+		} else {
+			wr->valid &= ~REG_BIT(reg);
 		}
 	}
 	wr->r[SNAP_RSP] = cfa;
@@ -740,9 +751,8 @@ size_t unwinder_unwind(struct unwinder *uw, const struct maps *maps,
 			   (wr.valid & REG_BIT(r->cfa_reg)) &&
 			   (st = cfi_step(&w, r, &wr)) != STEP_STOP) {
 			/* Stepped by the cached rule. One that leads nowhere
-			 * (seen in ~4 % of samples in CPython's eval loop) is
-			 * not the end: libunwind reads the CFI itself below,
-			 * as the whole walk used to fall back to it. */
+			 * is not yet the end: libunwind reads the CFI itself
+			 * below, as the whole walk used to fall back to it. */
 		} else {
 			slow = true;
 			st = unw_one_step(uw, &w, &wr, &next_adjust);
