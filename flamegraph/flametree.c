@@ -218,7 +218,7 @@ int flametree_add(struct flametree *t, const char *const *names, const size_t *l
 	uint32_t node = 0;
 	int err;
 
-	if (!(weight > 0) || !isfinite(weight))
+	if (!(weight > 0) || !isfinite(weight) || !isfinite(t->nodes[0].total + weight))
 		return -EINVAL;
 	t->nodes[0].total += weight;
 	for (size_t i = 0; i < n; i++) {
@@ -315,6 +315,11 @@ static int add_line(struct flametree *t, struct flametree *before, int *columns,
 		lens[n++] = i - start;
 		start = i + 1;
 	}
+	/* A count whose sum with the others is no longer a number (two of
+	 * 1.7e308) would make every share and width of the graph NaN. */
+	if (!isfinite(t->nodes[0].total + count) ||
+	    (before && !isfinite(flametree_total(before) + count_before)))
+		return 1;
 	if (count_before > 0 && isfinite(count_before) &&
 	    flametree_add(before, names, lens, n, count_before, reverse) < 0)
 		return -ENOMEM;
@@ -698,7 +703,7 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 	uint32_t node = 0;
 	int err;
 
-	if (!(weight > 0) || !isfinite(weight))
+	if (!(weight > 0) || !isfinite(weight) || !isfinite(t->nodes[0].total + weight))
 		return -EINVAL;
 	if (grow((void **)&t->ids, &t->ids_cap, n ? n : 1, sizeof(*t->ids)) < 0)
 		return -ENOMEM;

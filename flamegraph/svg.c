@@ -3,6 +3,7 @@
 #include "hash.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,10 @@ static void diff_title(FILE *out, const struct svg_options *o, uint32_t before, 
 {
 	double b = before_total(o, before), d = after - b;
 
-	if (b > 0)
-		fprintf(out, " [%+.12g, %+.2f%%]", d, 100.0 * d / b);
+	if (b > 0 && isfinite(d / b * 100.0))
+		fprintf(out, " [%+.12g, %+.2f%%]", d, d / b * 100.0);
+	else if (b > 0)
+		fprintf(out, " [%+.12g]", d);
 	else
 		fprintf(out, " [new]");
 }
@@ -147,6 +150,9 @@ static void diff_color(FILE *out, const struct svg_options *o, uint32_t before, 
 	double d = after - before_total(o, before), v = d / total * 10;
 	int k;
 
+	/* Counts near DBL_MAX: their difference or ratio may be no number. */
+	if (!isfinite(v))
+		v = d > 0 ? 1 : d < 0 ? -1 : 0;
 	if (v > 1)
 		v = 1;
 	if (v < -1)
@@ -236,7 +242,7 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 				w.x, nd->total, w.depth);
 			svg_escape(out, name, len, NAME_SHOWN_MAX);
 			fprintf(out, " (%.12g %s, %.2f%%)", nd->total,
-				o->count_name ? o->count_name : "samples", 100.0 * nd->total / total);
+				o->count_name ? o->count_name : "samples", nd->total / total * 100.0);
 			if (o->before)
 				diff_title(out, o, w.before, nd->total);
 			place_title(out, t, nd->name);

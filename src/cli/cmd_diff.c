@@ -27,7 +27,7 @@ static struct flametree *read_tree(const char *name, bool reverse)
 	struct flametree_stats st = { 0 };
 	struct pprof_read_options po = { .reverse = reverse };
 	struct flametree *t;
-	FILE *in = fopen(name, "r");
+	FILE *in = fopen(name, "re");
 	int err;
 
 	if (!in) {

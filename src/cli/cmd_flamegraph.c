@@ -52,7 +52,7 @@ int cmd_flamegraph(const struct options *o)
 	int err;
 
 	if (in_name) {
-		in = fopen(in_name, "r");
+		in = fopen(in_name, "re");
 		if (!in) {
 			log_error(-errno, "cannot read %s: %s \xe2\x80\x94 check the path", in_name,
 				  strerror(errno));

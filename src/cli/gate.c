@@ -14,7 +14,7 @@
 /* The whole of @path in a new buffer; 0 or -errno. */
 static int read_all(const char *path, char **buf, size_t *len)
 {
-	FILE *in = fopen(path, "rb");
+	FILE *in = fopen(path, "rbe");
 	size_t cap = 0, n = 0;
 	char *b = NULL, *bigger;
 	int err = 0;

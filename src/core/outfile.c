@@ -1,6 +1,7 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static void outfile_release(struct outfile *of)
  */
 static int open_in_place(struct outfile *of)
 {
-	of->fp = fopen(of->path, "w");
+	of->fp = fopen(of->path, "we");
 	return of->fp ? 0 : -errno;
 }
 
@@ -52,11 +53,11 @@ static int open_temporary(struct outfile *of)
 		of->tmp = NULL;
 		return -ENOMEM;
 	}
-	fd = mkstemp(of->tmp);
+	fd = mkostemp(of->tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/*
-	 * mkstemp creates the file 0600; give it the mode a plain creat() would.
+	 * mkostemp creates the file 0600; give it the mode a plain creat() would.
 	 * The umask can only be read by setting it; outputs are opened at
 	 * start-up, before any other thread could create a file in between.
 	 */

@@ -525,6 +525,30 @@ def thread_tids(folded):
     return tids
 
 
+def case_fds(rest):
+    """A program started under hotspy gets exactly the descriptors it would
+    get without it: none of hotspy's own (its output's temporary file was
+    inherited as fd 3, so the program could write into its own profile)."""
+    del rest
+    listing = "ls /proc/$$/fd | sort -n | tr '\\n' ' '"
+    base = subprocess.run(["sh", "-c", listing], capture_output=True, text=True,
+                          close_fds=True).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in ("folded", "svg", "pprof"):
+            out = os.path.join(tmp, "x." + fmt)
+            summary = os.path.join(tmp, "s.json")
+            r = run_hotspy(["record", "-q", "-f", fmt, "-o", out, "--summary-json", summary,
+                            "--", "sh", "-c", listing + "; echo 'injected;line 1' >&3"])
+            under = r.stdout.split()
+            if under != base:
+                fail("-f %s: the program's descriptors %s, without hotspy %s" %
+                     (fmt, under, base))
+            with open(out, "rb") as f:
+                if b"injected" in f.read():
+                    fail("-f %s: the program wrote into its own profile" % fmt)
+    print("PASS")
+
+
 def case_permission(rest):
     """An unprivileged user attaching to root's process is refused with a remedy."""
     del rest
@@ -1427,7 +1451,7 @@ def main():
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
-    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "permission", "perf",
+    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump", "jitstacks"])
@@ -1436,7 +1460,7 @@ def main():
     if not os.path.exists(ARGS.hotspy):
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
-     "usage": case_usage, "tid": case_tid,
+     "usage": case_usage, "tid": case_tid, "fds": case_fds,
      "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,

@@ -4,6 +4,7 @@
  * name, malformed lines are counted, hostile names are escaped, and
  * identical input gives identical bytes.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,9 +377,45 @@ static void test_info(void)
 	flametree_free(t);
 }
 
+/* Counts whose sum is no longer a number: the line that would overflow
+ * the total is malformed, and a diff of huge counts draws real colours. */
+static void test_huge_counts(void)
+{
+	struct flametree_stats st = { 0 };
+	struct flametree *t = tree_of("main;a 1.7e308\nmain;b 1.7e308\nmain;c 1\n", false, &st);
+	struct flametree *before = tree_of("main;a 1\nmain;b 1.7e308\n", false, NULL);
+	struct svg_options so = { .before = before };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	CHECK_EQ_U64(st.lines, 2);
+	CHECK_EQ_U64(st.malformed, 1);
+	CHECK(isfinite(flametree_total(t)));
+	{
+		static const char *const names[] = { "x" };
+		static const size_t lens[] = { 1 };
+
+		CHECK(flametree_add(t, names, lens, 1, 1.7e308, false) == -EINVAL);
+		CHECK(isfinite(flametree_total(t)));
+	}
+	f = open_memstream(&buf, &len);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(svg_write(f, t, &so) == 0);
+		fclose(f);
+		CHECK(buf && strstr(buf, "nan") == NULL && strstr(buf, "inf") == NULL);
+		CHECK(buf && strstr(buf, "rgb(255,-") == NULL && strstr(buf, ",-") == NULL);
+	}
+	free(buf);
+	flametree_free(before);
+	flametree_free(t);
+}
+
 int main(void)
 {
 	test_info();
+	test_huge_counts();
 	test_signature();
 	test_totals();
 	test_lookup();
