@@ -12,11 +12,7 @@
 /* Bytes from the target on a terminal: no control characters. */
 static void put_safe(FILE *out, const char *s)
 {
-	for (size_t i = 0; s[i] && i < NAME_SHOWN_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
-	}
+	text_put_safe(out, s, NAME_SHOWN_MAX);
 }
 
 static const char *state_name(char st)

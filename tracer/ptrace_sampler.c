@@ -55,6 +55,7 @@
 #include "procfs.h"
 #include "sampler_backend.h"
 #include "target.h"
+#include "text.h"
 #include "banned.h"
 
 /* Longest wait for one thread to reach the stop we asked for. A runnable
@@ -1013,8 +1014,12 @@ static int ptrace_open_command(struct sampler *s)
 	if (err == 0)
 		err = thread_track(s, pid, pid, -1);
 	if (err < 0) {
+		char name[sizeof(s->comm)];
+
 		ptrace(PTRACE_DETACH, pid, NULL, NULL);
-		return log_error(err, "cannot follow %s (pid %d): %s", s->comm, (int)pid,
+		name[0] = '\0';
+		text_append_safe(name, sizeof(name), 0, s->comm);
+		return log_error(err, "cannot follow %s (pid %d): %s", name, (int)pid,
 				 strerror(-err));
 	}
 	backend_of(s)->attached = 1;

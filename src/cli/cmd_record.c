@@ -33,6 +33,7 @@
 #include "svg.h"
 #include "symbols.h"
 #include "target.h"
+#include "text.h"
 #include "banned.h"
 
 struct recording {
@@ -147,14 +148,16 @@ static int resolve_output(const struct options *o, char *path, size_t size,
 static void progress(const struct sampler *s, void *ctx, double secs)
 {
 	const struct recording *rec = ctx;
-	char left[64] = "";
+	char left[64] = "", name[TARGET_COMM_MAX];
 
 	/* Threads as the summary counts them: those with samples. */
 	if (rec->duration > 0)
 		snprintf(left, sizeof(left), " of %g s, %.1f s left", rec->duration,
 			 secs < rec->duration ? rec->duration - secs : 0.0);
+	name[0] = '\0';
+	text_append_safe(name, sizeof(name), 0, sampler_comm(s));
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
-		"%.1f s%s  (Ctrl-C to stop) ", sampler_comm(s), (int)sampler_pid(s),
+		"%.1f s%s  (Ctrl-C to stop) ", name, (int)sampler_pid(s),
 		profile_total(rec->profile), profile_thread_count(rec->profile), secs, left);
 }
 

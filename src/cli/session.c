@@ -147,11 +147,14 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 void session_describe(const struct session *ss)
 {
 	const struct sampler *s = ss->sampler;
+	char name[TARGET_COMM_MAX];
 
 	if (!ss->o->verbose || !s)
 		return;
+	name[0] = '\0';
+	text_append_safe(name, sizeof(name), 0, sampler_comm(s));
 	log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",
-		 sampler_comm(s), (int)sampler_pid(s), sampler_name(s), sampler_reason(s),
+		 name, (int)sampler_pid(s), sampler_name(s), sampler_reason(s),
 		 ss->setup.sampler.rate, ss->setup.sampler.idle ? "wall-clock" : "on-CPU");
 }
 

@@ -65,6 +65,39 @@ void json_escape(FILE *out, const char *str, size_t len, size_t max)
 		fputs("...", out);
 }
 
+/*
+ * Length of the character at @s when a terminal shows it as text, 0 when it
+ * is not one: a C0 control, DEL, a C1 control (U+0080-U+009F, the 8-bit
+ * CSI of "\xc2\x9b" among them: terminals that take UTF-8 act on them),
+ * or invalid UTF-8 (a lone 0x9b too).
+ */
+static size_t terminal_char_len(const unsigned char *s, size_t avail)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 0;
+	if (s[0] == 0xc2 && avail >= 2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 0;
+	return utf8_valid_len(s, avail);
+}
+
+void text_put_safe(FILE *out, const char *src, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t len = s ? strnlen(src, max) : 0, i = 0;
+
+	while (i < len) {
+		size_t n = terminal_char_len(s + i, len - i);
+
+		if (n == 0) {
+			fputc('?', out);
+			i++;
+			continue;
+		}
+		fwrite(s + i, 1, n, out);
+		i += n;
+	}
+}
+
 size_t text_append_safe(char *buf, size_t size, size_t at, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)src;
@@ -73,7 +106,7 @@ size_t text_append_safe(char *buf, size_t size, size_t at, const char *src)
 	if (size == 0)
 		return 0;
 	while (i < len && at + 1 < size) {
-		size_t n = s[i] < 0x20 || s[i] == 0x7f ? 0 : utf8_valid_len(s + i, len - i);
+		size_t n = terminal_char_len(s + i, len - i);
 
 		if (n == 0) {
 			buf[at++] = '?';

@@ -25,9 +25,15 @@ void json_escape(FILE *out, const char *s, size_t len, size_t max);
 
 /*
  * Append @src to the terminal text in @buf (NUL-terminated, @size bytes,
- * the first @at in use) with control bytes and invalid UTF-8 as '?', never
- * splitting a character. Returns the new length.
+ * the first @at in use) with control characters (C0, DEL, C1) and invalid
+ * UTF-8 as '?', never splitting a character. Every name from the target
+ * goes through this or text_put_safe before it reaches a terminal.
+ * Returns the new length.
  */
 size_t text_append_safe(char *buf, size_t size, size_t at, const char *src);
+
+/* Write the first @max bytes of @src to @out as text_append_safe makes it
+ * safe for a terminal. @src may be NULL (nothing written). */
+void text_put_safe(FILE *out, const char *src, size_t max);
 
 #endif

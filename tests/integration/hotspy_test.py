@@ -62,6 +62,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -546,6 +547,59 @@ def case_fds(rest):
             with open(out, "rb") as f:
                 if b"injected" in f.read():
                     fail("-f %s: the program wrote into its own profile" % fmt)
+    print("PASS")
+
+
+def case_escapes(rest):
+    """Names from the target reach the terminal escaped: a program named
+    with an OSC sequence (which would set the terminal's title) in the
+    progress line and -v, thread names with the C1 CSI ("\\xc2\\x9b" and a
+    lone 0x9b) in dump and top."""
+    del rest
+    script = shutil.which("script")
+    with tempfile.TemporaryDirectory() as tmp:
+        evil = os.path.join(tmp, "ev\x1b]0;pwn\x07il")
+        shutil.copy(os.path.join(ARGS.fixtures, "hotspots"), evil)
+        out = os.path.join(tmp, "x.folded")
+        if script:
+            cmd = "%s record -v -d 1 -o %s -- %s 3" % (
+                ARGS.hotspy, out, shlex.quote(evil))
+            r = subprocess.run([script, "-qec", cmd, os.path.join(tmp, "typescript")],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            if b"recording ev" not in r.stdout:
+                fail("no progress line to check: %r" % r.stdout[-300:])
+            if b"\x1b]0;pwn" in r.stdout:
+                fail("the program's name reached the terminal raw (progress or -v)")
+        # A process whose threads name themselves with C1 controls.
+        prog = ("import ctypes, threading, time\n"
+                "libc = ctypes.CDLL(None)\n"
+                "def named(n):\n"
+                "    libc.prctl(15, n, 0, 0, 0)\n"
+                "    time.sleep(30)\n"
+                "threading.Thread(target=named, args=(b'a\\xc2\\x9bb',), daemon=True).start()\n"
+                "threading.Thread(target=named, args=(b'c\\x9bd\\x1b[2J',), daemon=True).start()\n"
+                "time.sleep(30)\n")
+        target = subprocess.Popen([sys.executable, "-c", prog])
+        try:
+            time.sleep(1.0)
+            r = subprocess.run([ARGS.hotspy, "dump", "-p", str(target.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            shown = r.stdout + r.stderr
+            if r.returncode != 0 or b"a?" not in shown:
+                fail("dump did not show the named threads: %r" % shown[:300])
+            for bad in (b"\xc2\x9b", b"\x9b", b"\x1b["):
+                if bad in shown:
+                    fail("dump let %r through" % bad)
+            r = subprocess.run([ARGS.hotspy, "top", "--batch", "-n", "1", "--delay", "0.3",
+                                "-p", str(target.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            for bad in (b"\xc2\x9b", b"\x9b", b"\x1b["):
+                if bad in r.stdout + r.stderr:
+                    fail("top let %r through" % bad)
+        finally:
+            target.kill()
+            target.wait()
     print("PASS")
 
 
@@ -1451,7 +1505,7 @@ def main():
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--expect-dir", required=True)
-    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "permission", "perf",
+    p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "escapes", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump", "jitstacks"])
@@ -1461,6 +1515,7 @@ def main():
         fail("no hotspy binary at " + ARGS.hotspy)
     {"profile": case_profile, "signal": case_signal, "errors": case_errors,
      "usage": case_usage, "tid": case_tid, "fds": case_fds,
+     "escapes": case_escapes,
      "permission": case_permission, "perf": case_perf, "kernel": case_kernel_perf,
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,

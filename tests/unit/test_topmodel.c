@@ -10,6 +10,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -370,6 +371,26 @@ static void test_text(void)
 	n = text_append_safe(buf, 5, 0, "abc\xc3\xa9");
 	CHECK_STR(buf, "abc");
 	CHECK_EQ_U64(n, 3);
+	/* C1 controls, UTF-8 encoded (the 8-bit CSI U+009B) or raw, and DEL;
+	 * U+00A0 just after the C1 range is text. */
+	n = text_append_safe(buf, sizeof(buf), 0, "x\xc2\x9b" "2J\x9b\x7f\xc2\xa0");
+	CHECK_STR(buf, "x??2J??\xc2\xa0");
+	CHECK_EQ_U64(n, 9);
+	{
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+
+		CHECK(f != NULL);
+		if (f) {
+			text_put_safe(f, "\x1b]0;t\x07\xc2\x85ok", 64);
+			text_put_safe(f, NULL, 64);
+			text_put_safe(f, "cut here", 3);
+			fclose(f);
+			CHECK_STR(out, "?]0;t???okcut");
+		}
+		free(out);
+	}
 }
 
 int main(void)
