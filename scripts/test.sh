@@ -41,8 +41,14 @@ run_tests() {
 failed=()
 run_tests dev "the tests that measure no shares, two at a time" -LE '^shares$' -j2 ||
 	failed+=("build/dev (no shares)")
-# Alone: nothing else of the suite runs while shares are measured.
-run_tests dev "the tests that measure shares, one at a time" -L '^shares$' ||
+# Alone: nothing else of the suite runs while shares are measured. This
+# machine is shared: a share measured while another tenant takes a core can
+# land outside its tolerance (one of ~90 tests in about half the runs, a
+# different one each time, 4-6 points off). A test that fails is run once
+# more, and ctest prints both runs: a profile that is really wrong fails
+# twice.
+run_tests dev "the tests that measure shares, one at a time" -L '^shares$' \
+	--repeat until-pass:2 ||
 	failed+=("build/dev (shares)")
 # Leaks are errors, and the first sanitizer report ends the test with a stack.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
