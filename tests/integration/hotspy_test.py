@@ -129,11 +129,12 @@ def check_no_guesses(folded, marker_pos):
             # sample can hold addresses of mappings that are gone by the
             # time names are resolved: real frames, named [unknown].
             loading = any(fr.startswith(("ld-linux", "_dl_")) for fr in frames)
-            # A stack of nothing but [unknown] attributes nothing to any
+            # A stack of nothing but markers attributes nothing to any
             # function: the known case is a sample of a child taken just
             # before its exec and named with the maps after it (its pc is
-            # in no mapping); no walk guessed a frame there.
-            if all(fr == "[unknown]" for fr in frames[marker_pos:]):
+            # in no mapping, and the stack copied for it may be short:
+            # `[truncated];[unknown]`); no walk guessed a frame there.
+            if all(fr in ("[unknown]", "[truncated]") for fr in frames[marker_pos:]):
                 continue
             for i, fr in enumerate(frames):
                 # Under a Python frame, [unknown] is where the native walk
