@@ -50,6 +50,8 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 			put_safe(out, t->python_name);
 			fputc('"', out);
 		}
+		if (t->gil > 0)
+			fputs(" holds the GIL", out);
 		fputc('\n', out);
 		for (size_t k = 0; k < t->n; k++) {
 			const struct frame *f;
@@ -111,6 +113,8 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 			fputs(",\"python_name\":", out);
 			json_str(out, t->python_name);
 		}
+		if (t->gil >= 0)
+			fprintf(out, ",\"gil\":%s", t->gil ? "true" : "false");
 		fprintf(out, ",\"state\":\"%c\",\"frames\":[",
 			t->state >= 'A' && t->state <= 'z' ? t->state : '?');
 		for (size_t k = 0; k < t->n; k++) {

@@ -23,6 +23,8 @@ struct stackdump_thread {
 	const char *name;       /* the OS's (comm); never NULL; untrusted */
 	const char *python_name; /* the name Python gives it (threading),
 	                          * NULL: none known; untrusted */
+	int8_t gil;             /* 1: it held Python's GIL, 0: it did not,
+	                         * -1: not known (not Python) */
 	const uint64_t *addrs;  /* leaf first, as the profile keeps them */
 	size_t n;
 };
@@ -31,7 +33,7 @@ struct stackdump_thread {
  * Write the @n threads of process @pid (named @process, never NULL) in the
  * order given:
  *   Process PID: NAME (N threads)
- *   <blank line>Thread TID "NAME" (STATE) [Python "PYTHON_NAME"]
+ *   <blank line>Thread TID "NAME" (STATE) [Python "PYTHON_NAME"] [holds the GIL]
  *       function [inlined] (module) at file:line
  * Nothing is kept of the arguments; @sym's cache fills. Returns 0, or -EIO
  * when writing failed (errno tells why).
@@ -43,7 +45,7 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 /*
  * As stackdump_write_text, as one JSON document:
  *   {"pid":P,"process":"..","threads":[{"tid":T,"name":"..",
- *    ["python_name":"..",] "state":"S",
+ *    ["python_name":"..",] ["gil":true|false,] "state":"S",
  *    "frames":[{"function":"..","kind":"native","address":"0x..",
  *    "module":"..","file":"..","line":N}, ...]}, ...]}
  * "kind" is frame_kind_name; markers have no "address"; "module", "file"

@@ -75,6 +75,9 @@ struct pyreader_name {
 #define CODES_CACHE_MAX (1u << 20)
 /* process_vm_readv takes at most IOV_MAX (1024) iovecs a call. */
 #define BATCH_IOV 1024
+/* The GIL's last holder (a pointer) and lock word (an int) lie within 16
+ * bytes of each other in every layout. */
+#define GIL_SPAN_MAX 16u
 
 struct thread_entry {
 	uint32_t nstid;       /* the tid as the target's PID namespace sees it */
@@ -197,6 +200,20 @@ struct pyreader {
 	uint32_t kept_tid[PYREADER_NAMES_MAX];
 	size_t nkept;
 	long long names_ns;           /* when they were read, 0: never */
+
+	/* The GIL (pyreader_want_gil): where its holder and lock word are,
+	 * learned by the last capture, and their copy by pyreader_prefetch
+	 * when the first pf_gil_need bytes of the prefetch came. */
+	bool want_gil;
+	uint64_t gil_interp;          /* 3.12+: the interpreter whose GIL
+	                               * struct is at gil_struct */
+	uint64_t gil_struct;
+	uint64_t gil_addr;            /* the span read: [gil_addr, + gil_len) */
+	size_t gil_len;
+	uint32_t gil_holder_off, gil_locked_off;   /* in the span */
+	uint8_t pf_gil[GIL_SPAN_MAX];
+	uint64_t pf_gil_addr;
+	size_t pf_gil_need;           /* 0: not prefetched */
 
 	struct pyreader_stats stats;
 	int process_err;              /* of the current capture */
@@ -786,6 +803,112 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 	return found;
 }
 
+/* ---- the GIL ----------------------------------------------------------- */
+
+bool pyreader_want_gil(struct pyreader *r)
+{
+	const struct pylayout *l = &r->layout;
+
+	r->want_gil = (l->runtime.gil_last_holder != PYLAYOUT_ABSENT &&
+		       l->runtime.gil_locked != PYLAYOUT_ABSENT && r->found.runtime_addr) ||
+		      (l->interp.gil != PYLAYOUT_ABSENT && l->gil.last_holder != PYLAYOUT_ABSENT &&
+		       l->gil.locked != PYLAYOUT_ABSENT && l->tstate.interp != PYLAYOUT_ABSENT) ||
+		      r->found.tstate_current_addr;
+	return r->want_gil;
+}
+
+/*
+ * Where the GIL of the thread whose state is @ts lies: sets r->gil_addr,
+ * gil_len and the two fields' offsets in that span. Up to 3.11 the GIL is
+ * the runtime's; from 3.12 each interpreter points to its own (read once
+ * per interpreter); 2.7 and 3.6 only say which thread state holds it
+ * (_PyThreadState_Current, NULL while it is released). False when it
+ * cannot be told.
+ */
+static bool gil_where(struct pyreader *r, const uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t base;
+	uint32_t h, k, lo, hi;
+
+	if (l->runtime.gil_last_holder != PYLAYOUT_ABSENT &&
+	    l->runtime.gil_locked != PYLAYOUT_ABSENT && r->found.runtime_addr) {
+		base = r->found.runtime_addr;
+		h = l->runtime.gil_last_holder;
+		k = l->runtime.gil_locked;
+	} else if (l->interp.gil != PYLAYOUT_ABSENT && l->tstate.interp != PYLAYOUT_ABSENT) {
+		uint64_t interp = rd64(ts, l->tstate.interp), gil = 0;
+
+		if (!interp || (interp & 7))
+			return false;
+		if (interp != r->gil_interp) {
+			if (cap_read(r, interp + l->interp.gil, &gil, 8) || !gil || (gil & 7))
+				return false;
+			r->gil_interp = interp;
+			r->gil_struct = gil;
+		}
+		base = r->gil_struct;
+		h = l->gil.last_holder;
+		k = l->gil.locked;
+	} else if (r->found.tstate_current_addr) {
+		r->gil_addr = r->found.tstate_current_addr;
+		r->gil_len = 8;
+		r->gil_holder_off = 0;
+		r->gil_locked_off = PYLAYOUT_ABSENT;
+		return true;
+	} else {
+		return false;
+	}
+	lo = h < k ? h : k;
+	hi = h + 8 > k + 4 ? h + 8 : k + 4;
+	if (hi - lo > GIL_SPAN_MAX || base > UINT64_MAX - hi)
+		return false;
+	r->gil_addr = base + lo;
+	r->gil_len = hi - lo;
+	r->gil_holder_off = h - lo;
+	r->gil_locked_off = k - lo;
+	return true;
+}
+
+/* Does the thread whose state is at @tstate (copied in @ts) hold the GIL
+ * at this instant? Read from the prefetch when it brought the same span. */
+static enum pystack_gil gil_of(struct pyreader *r, uint64_t tstate, const uint8_t *ts)
+{
+	uint8_t buf[GIL_SPAN_MAX];
+	const uint8_t *g = buf;
+	uint64_t holder;
+
+	if (!gil_where(r, ts))
+		return PYSTACK_GIL_UNKNOWN;
+	if (r->pf_gil_need && r->pf_gil_addr == r->gil_addr && r->pf_got >= r->pf_gil_need)
+		g = r->pf_gil;
+	else if (cap_read(r, r->gil_addr, buf, r->gil_len))
+		return PYSTACK_GIL_UNKNOWN;
+	holder = rd64(g, r->gil_holder_off);
+	if (r->gil_locked_off != PYLAYOUT_ABSENT && !rd32(g, r->gil_locked_off))
+		return PYSTACK_GIL_FREE;
+	return holder == tstate ? PYSTACK_GIL_HELD : PYSTACK_GIL_FREE;
+}
+
+/* Append the GIL's span to a prefetch of @n iovecs (room for one more is
+ * the caller's), when its address is known; returns the new count. */
+static size_t prefetch_gil(struct pyreader *r, struct iovec *local, struct iovec *remote,
+			   size_t n)
+{
+	size_t need = 0;
+
+	r->pf_gil_need = 0;
+	if (!r->want_gil || !n || !r->gil_len)
+		return n;
+	for (size_t i = 0; i < n; i++)
+		need += local[i].iov_len;
+	local[n] = (struct iovec){ r->pf_gil, r->gil_len };
+	remote[n] = (struct iovec){ (void *)(uintptr_t)r->gil_addr, r->gil_len };
+	r->pf_gil_addr = r->gil_addr;
+	r->pf_gil_need = need + r->gil_len;
+	return n + 1;
+}
+
 /* ---- capture ----------------------------------------------------------- */
 
 static const uint8_t *region_find(struct pyreader *r, uint64_t addr, size_t len)
@@ -1007,6 +1130,7 @@ static void spans_take(struct pyreader *r)
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 {
 	r->pf_valid = false;
+	r->pf_gil_need = 0;
 	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
 }
 
@@ -1057,13 +1181,17 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 
 	r->pf_valid = false;
 	r->pf_nspans = 0;
+	r->pf_gil_need = 0;
+	if (r->want_gil)
+		max--;      /* room for the GIL's span */
 	if (max < 2 || r->tstate_size > sizeof(r->pf_ts))
 		return 0;
 	t = thread_find(r, nstid_of(r, tid));
 	r->copy_used = 0;
 	if (t && t->tstate && r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT &&
 	    r->pthread_tid != PYLAYOUT_ABSENT && t->pthread)
-		return prefetch_spans(r, tid, t, local, remote, max);
+		return prefetch_gil(r, local, remote,
+				    prefetch_spans(r, tid, t, local, remote, max));
 	if (r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT)
 		return 0;
 	if (!t || !t->tstate || !t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
@@ -1077,7 +1205,7 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 	r->pf_chunk = t->chunk;
 	r->pf_chunk_len = t->chunk_len;
 	r->pf_valid = true;
-	return 2;
+	return prefetch_gil(r, local, remote, 2);
 }
 
 int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
@@ -1095,6 +1223,7 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	out->n = 0;
 	out->ncalls = 0;
 	out->status = PYSTACK_NONE;
+	out->gil = PYSTACK_GIL_UNKNOWN;
 	r->nregions = 0;
 	r->copy_used = 0;
 	r->next_chunk = 0;
@@ -1112,11 +1241,18 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 		spans_take(r);
 	r->pf_valid = false;
 	if (!tstate) {
+		r->pf_gil_need = 0;
 		if (r->process_err)
 			return r->process_err;
+		/* No thread state: this thread cannot hold the GIL. */
+		if (r->want_gil)
+			out->gil = PYSTACK_GIL_FREE;
 		r->stats.none++;
 		return 0;
 	}
+	if (r->want_gil)
+		out->gil = gil_of(r, tstate, ts);
+	r->pf_gil_need = 0;
 	if (stack && stack_len && stack_addr <= UINT64_MAX - stack_len) {
 		r->stack = stack;
 		r->stack_addr = stack_addr;

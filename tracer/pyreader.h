@@ -14,6 +14,7 @@
 #ifndef HOTSPY_PYREADER_H
 #define HOTSPY_PYREADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,6 +74,16 @@ struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cac
 			      struct pycodes *codes, struct pyfind_result *found);
 
 void pyreader_free(struct pyreader *r);  /* accepts NULL */
+
+/*
+ * Have each capture also tell whether the thread holds the GIL
+ * (pystack.gil): the lock word and its last holder, read at the same
+ * instant as the frames (copied with the stack by pyreader_prefetch once
+ * their address is known). Off by default: a read the profile does not
+ * need is not made while the thread is held. False when the version's GIL
+ * cannot be read (gil stays PYSTACK_GIL_UNKNOWN).
+ */
+bool pyreader_want_gil(struct pyreader *r);
 
 /* PY_VERSION_HEX of the target's interpreter (exact unless pyfind only had
  * the file's name). */

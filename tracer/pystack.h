@@ -34,6 +34,14 @@ enum pystack_status {
 			   * the frames found are kept, the rest is missing */
 };
 
+/* Whether the thread held the GIL at the instant of its frames. */
+enum pystack_gil {
+	PYSTACK_GIL_UNKNOWN,  /* not asked for, unreadable, or a version whose
+			       * GIL hotspy cannot read */
+	PYSTACK_GIL_HELD,
+	PYSTACK_GIL_FREE,     /* held by another thread, or by none */
+};
+
 struct pyframe_raw {
 	uint64_t code;    /* address of the code object in the target */
 	uint32_t index;   /* the instruction: code units from the start of the
@@ -43,6 +51,7 @@ struct pyframe_raw {
 
 struct pystack {
 	enum pystack_status status;
+	enum pystack_gil gil;
 	size_t n;                 /* frames, innermost first */
 	size_t ncalls;            /* eval-loop calls (frames[n-1].call + 1) */
 	struct pyframe_raw frames[PYSTACK_MAX_FRAMES];

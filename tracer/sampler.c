@@ -228,6 +228,8 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.python_name = p->python.reader ? pyreader_thread_name(p->python.reader, snap->tid)
 					      : NULL;
 	sample.state = snap->state;
+	sample.gil = !snap->py || snap->py->gil == PYSTACK_GIL_UNKNOWN ? -1 :
+		     snap->py->gil == PYSTACK_GIL_HELD;
 	sample.time_ns = snap->time_ns;
 	sample.weight = snap->weight ? snap->weight : 1;
 	sample.addrs = s->addrs;
@@ -314,8 +316,7 @@ static struct sampler *sampler_with(const struct sampler_ops *ops,
 	return s;
 }
 
-/* Whether the target runs CPython (and Python frames are wanted). */
-static bool target_is_python(const struct sampler_config *cfg)
+bool sampler_target_is_python(const struct sampler_config *cfg)
 {
 	if (!cfg->pycodes)
 		return false;
@@ -337,7 +338,7 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 	}
 	switch (kind) {
 	case SAMPLER_PERF:
-		if (target_is_python(cfg))
+		if (sampler_target_is_python(cfg))
 			log_warn("the perf sampler cannot see Python frames (they live in the "
 				 "interpreter's heap): this profile shows the interpreter's C "
 				 "functions only \xe2\x80\x94 use --sampler ptrace or auto");
@@ -366,7 +367,7 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 				    "only ptrace samples");
 	/* A Python program's frames live in the interpreter's heap, not on the
 	 * C stack perf copies: reading them takes the thread stopped. */
-	if (!cfg->kernel && target_is_python(cfg))
+	if (!cfg->kernel && sampler_target_is_python(cfg))
 		return sampler_with(&ptrace_sampler_ops, cfg,
 				    "a Python program: only the ptrace sampler reads the "
 				    "interpreter's frames");

@@ -44,6 +44,10 @@ struct sample {
 	                          * (threading), NULL when none is known;
 	                          * valid during the callback */
 	char state;              /* 'R', 'S', 'D'... at the time of the sample */
+	int8_t gil;              /* 1: the thread held Python's GIL at the
+	                          * sample, 0: it did not, -1: not known (not
+	                          * asked for: sampler_config.gil; not Python;
+	                          * a version whose GIL hotspy cannot read) */
 	uint64_t time_ns;        /* CLOCK_MONOTONIC */
 	uint64_t weight;         /* sampling periods it stands for (>= 1): on-CPU
 	                          * time a thread used since its last sample */
@@ -72,6 +76,7 @@ struct sampler_config {
 	 * with native ones. */
 	struct pycodes *pycodes;
 	enum pymerge_mode python_mode;
+	bool gil;                  /* tell which thread holds the GIL (sample.gil) */
 };
 
 /*
@@ -155,6 +160,11 @@ void sampler_signal_set(sigset_t *set);
 /* Block the signals the sampler waits for; store the old mask in @old.
  * 0 or -errno. */
 int sampler_block_signals(sigset_t *old);
+
+/* Whether the target of @cfg runs CPython (by the command's name for a
+ * command, by its mappings for a process) and Python frames are wanted
+ * (cfg->pycodes). */
+bool sampler_target_is_python(const struct sampler_config *cfg);
 
 /*
  * Attach to cfg->pid or start cfg->argv, with the backend chosen by @kind.

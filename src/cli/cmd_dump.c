@@ -32,6 +32,7 @@ struct dumped {
 	char state;
 	char *comm;
 	char *python_name;      /* NULL: none known */
+	int8_t gil;             /* sample.gil */
 	uint64_t *addrs;
 	size_t n;
 };
@@ -63,6 +64,7 @@ static int on_sample(const struct sample *smp, void *ctx)
 	t = &d->v[d->n];
 	t->tid = smp->tid;
 	t->state = smp->state ? smp->state : '?';
+	t->gil = smp->gil;
 	t->comm = strdup(smp->comm ? smp->comm : "?");
 	t->python_name = smp->python_name ? strdup(smp->python_name) : NULL;
 	t->addrs = malloc((smp->n ? smp->n : 1) * sizeof(*t->addrs));
@@ -98,7 +100,7 @@ static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, p
 	for (size_t i = 0; i < d->n; i++)
 		threads[i] = (struct stackdump_thread){
 			.tid = d->v[i].tid, .state = d->v[i].state, .name = d->v[i].comm,
-			.python_name = d->v[i].python_name,
+			.python_name = d->v[i].python_name, .gil = d->v[i].gil,
 			.addrs = d->v[i].addrs, .n = d->v[i].n,
 		};
 	if (json)
@@ -127,7 +129,7 @@ int cmd_dump(const struct options *o)
 		.kind = SAMPLER_PTRACE,
 		.sampler = {
 			.pid = o->pid, .rate = DUMP_RATE, .stack_size = o->stack_size,
-			.idle = true,
+			.idle = true, .python_mode = o->python_mode, .gil = true,
 		},
 	};
 	struct dump d = { 0 };

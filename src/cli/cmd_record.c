@@ -22,6 +22,7 @@
 #include "flametree.h"
 #include "folded.h"
 #include "gate.h"
+#include "gilshare.h"
 #include "log.h"
 #include "outfile.h"
 #include "pprof.h"
@@ -317,10 +318,29 @@ static void program_note(const struct session_program_end *pe)
 			 strsignal(WTERMSIG(st)));
 }
 
+/* --gil: what was left out; --threads: each thread's GIL share. */
+static void gil_summary(const struct session *ss, const struct options *o,
+			const struct sampler_stats *st)
+{
+	const struct gilshare *g = session_gilshare(ss);
+
+	if (o->gil && !st->python_version)
+		log_warn("--gil: no Python interpreter was found in the target, so no sample "
+			 "held the GIL (perf's -g is not needed here: call stacks are always "
+			 "recorded)");
+	else if (o->gil)
+		log_info("--gil: %" PRIu64 " samples left out (their thread did not hold the "
+			 "GIL)", session_gil_dropped(ss));
+	if (o->threads && g && st->python_version)
+		gilshare_print(g, stderr);
+}
+
 static void summary(const struct recording *rec, const struct run_summary *rs,
-		    const struct sampler_stats *st)
+		    const struct sampler_stats *st, uint64_t gil_dropped)
 {
 	uint64_t total = rs->samples;
+	/* What was sampled, also what --gil left out of the profile. */
+	uint64_t sampled = total + gil_dropped;
 
 	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler, "
 		"%s time); %.1f%% did not unwind to the bottom; wrote %s\n",
@@ -333,7 +353,7 @@ static void summary(const struct recording *rec, const struct run_summary *rs,
 
 		summary_python_version(st->python_version, v, sizeof(v));
 		log_info("CPython %s: Python frames in %.1f%% of the samples%s", v,
-			 total ? 100.0 * (double)st->python_samples / (double)total : 0.0,
+			 sampled ? 100.0 * (double)st->python_samples / (double)sampled : 0.0,
 			 st->python_torn ? "" : ", every frame chain read whole");
 		if (st->python_torn)
 			log_info("%" PRIu64 " frame chains could not be read to their end "
@@ -343,7 +363,7 @@ static void summary(const struct recording *rec, const struct run_summary *rs,
 	if (rs->lost)
 		log_warn("the kernel dropped %" PRIu64 " samples (its buffer was full): "
 			 "lower the rate with -r", rs->lost);
-	if (total == 0)
+	if (sampled == 0)
 		log_warn("no samples: the program did not run on a CPU while it was "
 			 "recorded (use --idle to sample threads that wait, or --subprocesses "
 			 "when child processes do the work)");
@@ -635,7 +655,8 @@ int cmd_record(const struct options *o)
 	if (o->stats)
 		print_cpu(sampled_ms, profile_total(rec.profile));
 	if (!o->quiet) {
-		summary(&rec, &rs, &stats);
+		summary(&rec, &rs, &stats, session_gil_dropped(ss));
+		gil_summary(ss, o, &stats);
 		gap_hints(rec.profile, session_symbolizer(ss));
 	}
 	if (o->summary_json &&

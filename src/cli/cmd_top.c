@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "gilshare.h"
 #include "log.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -57,6 +58,9 @@ struct top_ctx {
 	const char *sampler_name;
 	char message[256];           /* the bottom line of the screen */
 	char ended[200];             /* how the program ended, once it has */
+	/* Samples whose GIL state is known, and of them those that held it:
+	 * in the open window, and in the one shown (py-spy top's "GIL"). */
+	uint64_t gil_known, gil_held, gil_shown_known, gil_shown_held;
 	unsigned refreshes;
 	uint64_t delay_ns;
 	bool closed;                 /* a window closed and not shown yet */
@@ -73,8 +77,12 @@ static int clock_to(struct top_ctx *c, uint64_t now)
 {
 	int r = top_model_clock(c->model, now);
 
-	if (r > 0)
+	if (r > 0) {
 		c->closed = true;
+		c->gil_shown_known = c->gil_known;
+		c->gil_shown_held = c->gil_held;
+		c->gil_known = c->gil_held = 0;
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -85,6 +93,10 @@ static int on_sample(const struct sample *smp, void *ctx)
 
 	if (clock_to(c, smp->time_ns) < 0)
 		return -ENOMEM;
+	if (smp->gil >= 0) {
+		c->gil_known += smp->weight;
+		c->gil_held += smp->gil > 0 ? smp->weight : 0;
+	}
 	/* Python's name for the thread where it has one (as record). */
 	return top_model_add(c->model, smp->pid, smp->tid,
 			     smp->python_name ? smp->python_name : smp->comm, smp->addrs, smp->n,
@@ -200,13 +212,23 @@ static void header_lines(const struct top_ctx *c, char *title, size_t tsize, cha
 	if ((size_t)at < isize)
 		snprintf(info + at, isize - (size_t)at, "  cut %.1f%%",
 			 all ? 100.0 * (double)cut / (double)all : 0.0);
+	/* Python: the share of the window's samples that held the GIL. */
+	if (c->gil_shown_known)
+		snprintf(info + strlen(info), isize - strlen(info), "  GIL %.0f%%",
+			 100.0 * (double)c->gil_shown_held / (double)c->gil_shown_known);
 	if (c->gone)
 		snprintf(info + strlen(info), isize - strlen(info), "  (shares: whole run)");
 	if (t) {
+		const struct gilshare *g = session_gilshare(c->ss);
+		double gil = g ? gilshare_of(g, t->tid) : -1.0;
+
 		name[0] = '\0';
 		text_append_safe(name, sizeof(name), 0, t->name ? t->name : "?");
 		snprintf(scope, ssize, "thread %s (%d), %zu of %zu", name, (int)t->tid,
 			 c->st.thread, nthreads);
+		if (gil >= 0)
+			snprintf(scope + strlen(scope), ssize - strlen(scope),
+				 ", holds the GIL in %.0f%% of its samples", gil);
 	} else {
 		snprintf(scope, ssize, "all threads (%zu seen; 't' for one at a time)", nthreads);
 	}

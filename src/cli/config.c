@@ -15,6 +15,9 @@ struct sampler_config config_sampler(const struct options *o, struct elf_cache *
 		.subprocesses = o->subprocesses,
 		.cache = cache,
 		.python_mode = o->python_mode,
+		/* --gil keeps samples by it; --threads gives each thread's
+		 * share; dump and top show the holder. */
+		.gil = o->gil || o->threads || o->command == CMD_DUMP || o->command == CMD_TOP,
 	};
 }
 

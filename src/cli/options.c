@@ -30,7 +30,9 @@ static const char record_usage[] =
 "                         exits, or Ctrl-C / SIGTERM)\n"
 "      --threads          add a frame \"NAME (TID)\" for each thread\n"
 "      --idle             also sample threads that are not running (wall-clock\n"
-"                         time instead of on-CPU time)\n"
+"                         time instead of on-CPU time)\n""  -g, --gil              Python: only samples of a thread that holds the GIL\n"
+"                         (py-spy's -g); with --threads, the summary gives\n"
+"                         each thread's GIL share\n"
 "      --subprocesses     also profile the program's child processes (present\n"
 "                         and future); each gets a root frame \"NAME (PID)\"\n"
 "      --kernel           kernel frames too, marked _[k] (perf sampler; needs\n"
@@ -282,7 +284,6 @@ static const struct {
 	{ "-a", "hotspy profiles a process (-p PID, with --subprocesses its "
 		"children), not the whole system (perf's -a)" },
 	{ "--all-cpus", "hotspy profiles a process (-p PID), not the whole system" },
-	{ "-g", "call stacks are always recorded: no -g needed" },
 	{ "--call-graph", "call stacks are always recorded (DWARF unwinding, as "
 			  "--call-graph dwarf): no option needed" },
 	{ "-s", "child processes are --subprocesses here (py-spy's -s)" },
@@ -521,6 +522,7 @@ static int check_rules(const struct options *o)
 	{ "rate", required_argument, NULL, 'r' }, \
 	{ "duration", required_argument, NULL, 'd' }, \
 	{ "idle", no_argument, NULL, OPT_IDLE }, \
+	{ "gil", no_argument, NULL, 'g' }, \
 	{ "kernel", no_argument, NULL, OPT_KERNEL }, \
 	{ "sampler", required_argument, NULL, OPT_SAMPLER }, \
 	{ "lines", no_argument, NULL, OPT_LINES }, \
@@ -685,6 +687,9 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 	case OPT_IDLE:
 		o->idle = true;
 		return 0;
+	case 'g':
+		o->gil = true;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = true;
 		return 0;
@@ -742,6 +747,9 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 				   "not both");
 	if (!o->pid && !o->tid && !o->argv)
 		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
+	if (o->gil && o->sampler == SAMPLER_PERF)
+		return usage_error(o, "--gil reads Python's GIL while each thread is held: it "
+				   "needs the ptrace sampler (--sampler ptrace, or auto)");
 	return 0;
 }
 
@@ -820,6 +828,7 @@ static const char top_usage[] =
 "  -n, --iterations N     stop after N refreshes\n"
 "      --lines            start by source line instead of by function\n"
 "      --idle             also sample threads that are not running\n"
+"  -g, --gil              Python: only samples of a thread that holds the GIL\n"
 "      --kernel           kernel frames too (perf sampler)\n"
 "      --sampler KIND     auto (default), perf or ptrace\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
@@ -851,7 +860,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 	o->delay = 1.0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:gqvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
@@ -907,7 +916,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts the command. */
-	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:gqvh", longopts, NULL)) != -1) {
 		r = parse_svg_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_rule_option(o, c, optarg);

@@ -52,6 +52,8 @@ struct options {
 	double duration;           /* -d seconds; 0 = until exit or Ctrl-C */
 	enum sampler_kind sampler; /* --sampler */
 	bool idle;                 /* --idle: sample sleeping threads too */
+	bool gil;                  /* -g, --gil: only samples of a thread that
+	                            * holds Python's GIL */
 	bool kernel;               /* --kernel: kernel frames too (perf sampler) */
 	bool subprocesses;         /* --subprocesses: descendants too */
 	bool threads;              /* --threads: a level per thread */

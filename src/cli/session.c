@@ -13,6 +13,7 @@
 #include "config.h"
 #include "exitcode.h"
 #include "elf_cache.h"
+#include "gilshare.h"
 #include "log.h"
 #include "target.h"
 #include "text.h"
@@ -39,6 +40,9 @@ struct session {
 	int signal;                    /* of SAMPLER_SIGNALLED, 0 if none */
 	bool program_done;             /* session_end_program ran: */
 	struct session_program_end program;   /* what it found */
+	struct gilshare *gil;          /* each thread's GIL share; NULL unless
+	                                * the sampler tells the GIL state */
+	uint64_t gil_dropped;          /* --gil: samples left out */
 };
 
 int session_new(const struct options *o, struct session **out)
@@ -117,6 +121,22 @@ static int resolve_target(const struct options *o, struct sampler_config *cfg)
 	return 0;
 }
 
+/* --gil on a process that runs no Python would keep nothing: said before
+ * attaching (a command is known only once it runs: the summary says). */
+static int check_gil_target(const struct options *o, const struct sampler_config *cfg)
+{
+	char comm[TARGET_COMM_MAX] = "?", name[TARGET_COMM_MAX + 8] = "";
+
+	if (!o->gil || cfg->argv || cfg->pid <= 0 || kill(cfg->pid, 0) < 0 ||
+	    sampler_target_is_python(cfg))
+		return 0;
+	target_comm(cfg->pid, comm, sizeof(comm));
+	text_append_safe(name, sizeof(name), 0, comm);
+	return log_error(-EINVAL, "--gil keeps the samples of threads holding Python's GIL, "
+			 "and process %d (%s) runs no Python (perf's -g is not needed here: "
+			 "call stacks are always recorded)", (int)cfg->pid, name);
+}
+
 int session_attach(struct session *ss, const struct session_setup *setup)
 {
 	const struct options *o = ss->o;
@@ -138,6 +158,11 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 		return err;
 	ss->setup.sampler.cache = ss->cache;
 	ss->setup.sampler.pycodes = ss->pycodes;
+	err = check_gil_target(o, &ss->setup.sampler);
+	if (err < 0)
+		return err;
+	if (ss->setup.sampler.gil && !ss->gil && !(ss->gil = gilshare_new()))
+		return log_error(-ENOMEM, "out of memory");
 	ss->sampler = sampler_open(ss->setup.kind, &ss->setup.sampler);
 	if (!ss->sampler)
 		return errno ? -errno : -EIO;   /* sampler_open has said what and why */
@@ -162,7 +187,19 @@ void session_describe(const struct session *ss)
 static int session_sample(const struct sample *smp, void *ctx)
 {
 	struct session *ss = ctx;
-	int err = ss->hooks->on_sample(smp, ss->hooks->ctx);
+	int err;
+
+	if (ss->gil && gilshare_add(ss->gil, smp) < 0) {
+		ss->err = -ENOMEM;
+		return 1;
+	}
+	/* --gil: py-spy's -g, only what ran holding the GIL (a thread in C
+	 * code that released it, or not Python at all, is left out). */
+	if (ss->o->gil && smp->gil != 1) {
+		ss->gil_dropped += smp->weight;
+		return 0;
+	}
+	err = ss->hooks->on_sample(smp, ss->hooks->ctx);
 
 	if (err < 0) {
 		ss->err = err;
@@ -280,6 +317,16 @@ void session_detach(struct session *ss)
 	 * close: its status comes from there. */
 	ss->exit_status = sampler_close_status(ss->sampler);
 	ss->sampler = NULL;
+}
+
+const struct gilshare *session_gilshare(const struct session *ss)
+{
+	return ss->gil;
+}
+
+uint64_t session_gil_dropped(const struct session *ss)
+{
+	return ss->gil_dropped;
 }
 
 int session_signal(const struct session *ss)
@@ -410,5 +457,6 @@ void session_free(struct session *ss)
 	symbolizer_free(ss->sym);
 	pycodes_free(ss->pycodes);
 	elf_cache_free(ss->cache);
+	gilshare_free(ss->gil);
 	free(ss);
 }

@@ -38,6 +38,7 @@ struct session_setup {
 };
 
 struct session;
+struct gilshare;
 
 struct session_hooks {
 	/* Each sample: 0, or -errno (-ENOMEM) to stop the session with
@@ -141,6 +142,14 @@ void session_end_program(struct session *ss, struct session_program_end *out);
  * itself (its exit code, or 128 + the signal that killed it), 0 otherwise.
  */
 int session_program_exit_code(const struct session_program_end *pe);
+
+/* Each thread's share of samples holding Python's GIL (borrowed; NULL when
+ * the sampler was not asked for the GIL state: config_sampler). */
+const struct gilshare *session_gilshare(const struct session *ss);
+
+/* Samples --gil left out: their thread did not hold the GIL, or its state
+ * was unknown. */
+uint64_t session_gil_dropped(const struct session *ss);
 
 /* The signal that ended session_run with SESSION_INTERRUPTED (SIGINT,
  * SIGTERM or SIGHUP), 0 otherwise. */

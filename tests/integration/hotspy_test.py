@@ -421,6 +421,10 @@ def case_errors(rest):
                          ["cannot write", "-o"])
             if time.time() - t0 > 5:
                 fail("unwritable output took too long to be reported")
+            # --gil (py-spy's -g; perf's -g asks for call stacks) on a
+            # program that runs no Python: refused before attaching.
+            expect_error(["record", "-g", "-o", out, "-p", str(target.pid)], 1,
+                         ["runs no Python", "always recorded"])
             state = proc_state(target.pid)
             if state is None or state in ("t", "T"):
                 fail("target harmed by failed attempts (state %s)" % state)
@@ -443,7 +447,6 @@ def case_usage(rest):
         (["dump", "-p", "1", "--jsno"], ["did you mean '--json'?"]),
         (["flamegraph", "--titel", "x"], ["did you mean '--title'?"]),
         (["record", "-F", "99", "-p", "1"], ["-r HZ", "perf's -F"]),
-        (["record", "-g", "-p", "1"], ["always recorded"]),
         (["record", "-a"], ["not the whole system"]),
         (["record", "-f", "zzz", "-p", "1"], ["flamegraph", "svg", "speedscope", "folded"]),
         (["-p", "42"], ["hotspy record -p", "hotspy top -p"]),
@@ -1207,6 +1210,8 @@ def case_pyprofile(rest):
     p.add_argument("--threads", action="store_true")
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--expect", help="expectation file name (default: FIXTURE)")
+    p.add_argument("--summary-matches", action="append", default=[], metavar="REGEX",
+                   help="a regular expression hotspy's stderr must match")
     extra = rest[rest.index("--") + 1:] if "--" in rest else []
     a = p.parse_args(rest[:rest.index("--")] if "--" in rest else rest)
     argv, version = python_target(a.fixture, a.interpreter)
@@ -1241,6 +1246,9 @@ def case_pyprofile(rest):
                 stop(target)
         if "samples in" not in r.stderr:
             fail("no summary line on stderr")
+        for regex in a.summary_matches:
+            if not re.search(regex, r.stderr):
+                fail("the summary does not match %r" % regex)
         if a.mode == "launch" and a.fixture != "pyembed":
             out = steady_phase(out, a.fixture + ".py", tmp)
         expect = os.path.join(PY_FIXTURES_DIR, (a.expect or a.fixture) + ".expect")
@@ -1309,7 +1317,8 @@ PY_DUMP_THREADS = [(["main"], 1), (["duty_cycle"], 2), (["nap"], 1)]
 PY_DUMP_NAMES = [("main", {"MainThread"}), ("nap", {"sleeper"}),
                  ("duty_cycle", {"py-busy", "gil-free"}),
                  ("spin", {"py-busy"}), ("compress_loop", {"gil-free"})]
-DUMP_THREAD_LINE = re.compile(r'^Thread (\d+) "(.*)" \(([a-z ]+)\)(?: Python "(.*)")?$')
+DUMP_THREAD_LINE = re.compile(
+    r'^Thread (\d+) "(.*)" \(([a-z ]+)\)(?: Python "(.*)")?( holds the GIL)?$')
 
 
 def check_py_names(what, threads, names_known):
@@ -1390,6 +1399,21 @@ def case_pydump(rest):
             json_funcs.append({n.rsplit(".", 1)[-1] for n in names if n})
         check_py_names("--json", [(t.get("name"), t.get("python_name"), f)
                                   for t, f in zip(threads, json_funcs)], not a.no_names)
+        # The GIL: one holder at most, at the instant its stack was taken
+        # (each thread is dumped at its own instant, so two could be seen
+        # holding it in turn, never the sleeping ones: sleeper's nap and
+        # MainThread's join let it go).
+        for what, holders in (("text", [t for t, b in zip(text_threads, blocks)
+                                        if b.split("\n")[0].endswith(" holds the GIL")]),
+                              ("--json", [(t.get("name"), t.get("python_name"), f)
+                                          for t, f in zip(threads, json_funcs)
+                                          if t.get("gil") is True])):
+            for name, pyname, funcs in holders:
+                if {"nap"} <= funcs or {"main"} <= funcs:
+                    fail("%s: thread %s holds the GIL while it sleeps" % (what, pyname))
+        if a.interpreter != "3.14" and not all(isinstance(t.get("gil"), bool) for t in threads):
+            fail("--json: a thread without its GIL state: %s"
+                 % [t.get("tid") for t in threads if not isinstance(t.get("gil"), bool)])
         for what, funcs_of in (("text", text_funcs), ("--json", json_funcs)):
             for funcs, count in PY_DUMP_THREADS:
                 n = sum(1 for f in funcs_of if set(funcs) <= f)
@@ -1402,6 +1426,53 @@ def case_pydump(rest):
         code = target.wait(timeout=30)
         if code != 0:
             fail("the target exited %d instead of 0" % code)
+    finally:
+        stop(target)
+    print("PASS")
+
+TOP_GIL = re.compile(r"  GIL (\d+)%")
+
+
+def case_pytop(rest):
+    """pytop [INTERPRETER]: `top --batch` on pygil (two threads spinning in
+    Python, one hashing without the GIL) shows the share of samples that
+    held the GIL (py-spy top's "GIL"): a part of them, as the hashing
+    thread's are not; with -g every kept sample held it, and the hashing
+    code is gone from the table while `spin` leads it."""
+    p = argparse.ArgumentParser(prog="pytop")
+    p.add_argument("interpreter", nargs="?", default="system")
+    a = p.parse_args(rest)
+    argv, _ = python_target("pygil", a.interpreter)
+    target = start_ready(argv, 8.0)
+    try:
+        shown = {}
+        for flags in ([], ["-g"]):
+            r = run_hotspy(["top", "--batch", "-n", "2", "--delay", "1"] + flags +
+                           ["-p", str(target.pid)])
+            print(r.stdout)
+            if r.returncode != 0:
+                fail("top %s exited %d" % (" ".join(flags), r.returncode))
+            # The last refresh: its header and its table.
+            last = r.stdout.split("hotspy top:")[-1]
+            m = TOP_GIL.search(last)
+            if not m:
+                fail("top %s: no GIL share in the header" % " ".join(flags))
+            rows = [l for l in last.split("\n") if "%" in l and "(" in l][1:]
+            shown[bool(flags)] = (int(m.group(1)), rows)
+        gil, _ = shown[False]
+        if not 5 <= gil <= 95:
+            fail("top: GIL held in %d%% of the samples; the hashing thread's are not "
+                 "held, the spinning ones' are: expected between 5 and 95" % gil)
+        gil, rows = shown[True]
+        if gil != 100:
+            fail("top -g: %d%% of the kept samples held the GIL, expected 100" % gil)
+        if not rows or "spin (pygil.py" not in rows[0]:
+            fail("top -g: spin does not lead the table: %r" % rows[:2])
+        if any("libcrypto" in l or "zlib" in l or "libz" in l for l in rows):
+            fail("top -g: the hashing thread's code is in the table")
+        state = proc_state(target.pid)
+        if state is None or state in ("t", "T"):
+            fail("target harmed by top (state %s)" % state)
     finally:
         stop(target)
     print("PASS")
@@ -1509,7 +1580,7 @@ def main():
     p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "escapes", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
-                                      "pydump", "jitstacks"])
+                                      "pydump", "pytop", "jitstacks"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1521,7 +1592,8 @@ def main():
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
-     "pydump": case_pydump, "jitstacks": case_jitstacks}[ARGS.case](ARGS.rest)
+     "pydump": case_pydump, "pytop": case_pytop,
+     "jitstacks": case_jitstacks}[ARGS.case](ARGS.rest)
 
 
 ARGS = None
