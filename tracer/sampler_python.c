@@ -132,11 +132,10 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 		py->state = SAMPLER_PYTHON_READY;
 		python_ranges(s, p);
 		s->stats.python_version = pyreader_version(py->reader);
+		/* Unknown GIL state is said where it matters (record --gil's
+		 * summary). */
 		if (s->cfg.gil && !pyreader_want_gil(py->reader))
-			log_warn("process %d runs Python %u.%u, whose GIL hotspy cannot read: "
-				 "no sample of it is known to hold the GIL",
-				 (int)p->pid, pyreader_version(py->reader) >> 24,
-				 (pyreader_version(py->reader) >> 16) & 0xff);
+			log_debug("process %d: no GIL offsets for this version", (int)p->pid);
 		log_debug("process %d: CPython %x in %s", (int)p->pid,
 			  (unsigned)pyreader_version(py->reader), pyreader_module(py->reader));
 	} else if (errno != ENOTSUP) {

@@ -328,6 +328,9 @@ static void gil_summary(const struct session *ss, const struct options *o,
 		log_warn("--gil: no Python interpreter was found in the target, so no sample "
 			 "held the GIL (perf's -g is not needed here: call stacks are always "
 			 "recorded)");
+	else if (o->gil && (!g || !gilshare_count(g)))
+		log_warn("--gil: hotspy cannot read the GIL of this Python version (its "
+			 "offsets are not known): every sample was left out; record without --gil");
 	else if (o->gil)
 		log_info("--gil: %" PRIu64 " samples left out (their thread did not hold the "
 			 "GIL)", session_gil_dropped(ss));
