@@ -29,11 +29,11 @@ static const char record_usage[] =
 "  -d, --duration SECS    stop after SECS seconds (default: until the program\n"
 "                         exits, or Ctrl-C / SIGTERM)\n"
 "      --threads          add a frame \"NAME (TID)\" for each thread\n"
-"      --idle             also sample threads that are not running (wall-clock\n"
+"  -i, --idle             also sample threads that are not running (wall-clock\n"
 "                         time instead of on-CPU time)\n""  -g, --gil              Python: only samples of a thread that holds the GIL\n"
 "                         (py-spy's -g); with --threads, the summary gives\n"
 "                         each thread's GIL share\n"
-"      --subprocesses     also profile the program's child processes (present\n"
+"  -s, --subprocesses     also profile the program's child processes (present\n"
 "                         and future); each gets a root frame \"NAME (PID)\"\n"
 "      --kernel           kernel frames too, marked _[k] (perf sampler; needs\n"
 "                         root or kernel.perf_event_paranoid <= 1)\n"
@@ -66,6 +66,9 @@ static const char record_usage[] =
 "  -q, --quiet            no progress line and no summary\n"
 "  -v, --verbose          more messages (repeat for debug)\n"
 "  -h, --help             this help\n"
+"\n"
+"py-spy's spellings work too (docs/py-spy.md): -n/--native, -F/--function,\n"
+"--nolineno, --nonblocking, --full-filenames, --hideprogress, -d unlimited.\n"
 "\n"
 "SVG options (-f flamegraph): --title, --subtitle, --width, --height,\n"
 "--minwidth, --inverted, --reverse, --colors (see 'hotspy flamegraph --help').\n";
@@ -286,8 +289,11 @@ static const struct {
 	{ "--all-cpus", "hotspy profiles a process (-p PID), not the whole system" },
 	{ "--call-graph", "call stacks are always recorded (DWARF unwinding, as "
 			  "--call-graph dwarf): no option needed" },
-	{ "-s", "child processes are --subprocesses here (py-spy's -s)" },
-	{ "-i", "idle threads are --idle here (py-spy's -i)" },
+	{ "-c", "hotspy samples at -r HZ, not every COUNT events (perf's -c); it reads "
+		"live processes, not core files (py-spy dump's -c)" },
+	{ "--core", "hotspy reads live processes, not core files (py-spy dump's --core)" },
+	{ "--capture", "the program's output is never captured here: it goes where "
+		       "hotspy's goes (py-spy's --capture)" },
 	{ "-e", "hotspy samples CPU time (--idle: wall-clock time); it has no "
 		"event list (perf's -e)" },
 	{ "--event", "hotspy samples CPU time (--idle: wall-clock time); it has no "
@@ -359,6 +365,10 @@ enum {
 	OPT_INTERPRETER_FRAMES,
 	OPT_NATIVE,
 	OPT_NOLINENO,
+	OPT_FUNCTION,
+	OPT_NONBLOCKING,
+	OPT_FULL_FILENAMES,
+	OPT_HIDEPROGRESS,
 	OPT_JSON,
 	OPT_DEBUG_DIR,
 	OPT_TITLE,
@@ -494,7 +504,10 @@ static int check_rules(const struct options *o)
 	{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY }, \
 	{ "interpreter-frames", no_argument, NULL, OPT_INTERPRETER_FRAMES }, \
 	{ "native", no_argument, NULL, OPT_NATIVE }, \
-	{ "nolineno", no_argument, NULL, OPT_NOLINENO }
+	{ "nolineno", no_argument, NULL, OPT_NOLINENO }, \
+	{ "function", no_argument, NULL, OPT_FUNCTION }, \
+	{ "nonblocking", no_argument, NULL, OPT_NONBLOCKING }, \
+	{ "full-filenames", no_argument, NULL, OPT_FULL_FILENAMES }
 
 #define SVG_LONGOPTS \
 	{ "title", required_argument, NULL, OPT_TITLE }, \
@@ -643,8 +656,20 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 			return usage_error(o, "--native and --python-only contradict each other");
 		return 0;
 	case OPT_NOLINENO:
-		/* py-spy's --nolineno: frames by function, hotspy's default. */
+	case OPT_FUNCTION:
+		/* py-spy's --nolineno and -F/--function: frames by function,
+		 * hotspy's default (py-spy's -F also shows each function's first
+		 * line; hotspy shows no line then). */
 		o->lines = false;
+		return 0;
+	case OPT_NONBLOCKING:
+		/* py-spy's --nonblocking reads the frames without pausing the
+		 * process, at the price of torn stacks. hotspy never pauses the
+		 * process: one thread at a time, for the copy of its stack. */
+		o->nonblocking = true;
+		return 0;
+	case OPT_FULL_FILENAMES:
+		/* Full paths are what hotspy shows. */
 		return 0;
 	case OPT_KEEP_RUNNING:
 		o->keep_running = true;
@@ -679,12 +704,18 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 		o->rate = (unsigned)v;
 		return 0;
 	case 'd':
+		/* py-spy's "-d unlimited": until the end, the default. */
+		if (strcmp(arg, "unlimited") == 0) {
+			o->duration = 0;
+			return 0;
+		}
 		errno = 0;
 		o->duration = strtod(arg, &end);
 		if (errno || end == arg || *end || !(o->duration > 0) || o->duration > 1e9)
 			return usage_error(o, "invalid duration '%s': expected seconds > 0", arg);
 		return 0;
 	case OPT_IDLE:
+	case 'i':
 		o->idle = true;
 		return 0;
 	case 'g':
@@ -761,7 +792,7 @@ static const char dump_usage[] =
 "named after the process runs again.\n"
 "\n"
 "  -p, --pid PID          the process\n"
-"      --json             one JSON document instead of text\n"
+"  -j, --json             one JSON document instead of text\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
 "      --full-names       C++ names with return and parameter types\n"
@@ -770,7 +801,10 @@ static const char dump_usage[] =
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
-"  -h, --help             this help\n";
+"  -h, --help             this help\n"
+"\n"
+"py-spy's spellings work too (docs/py-spy.md): -n/--native, --nonblocking,\n"
+"--full-filenames.\n";
 
 static int parse_dump(struct options *o, int argc, char **argv)
 {
@@ -784,7 +818,10 @@ static int parse_dump(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:qvh", longopts, NULL)) != -1) {
+	/* -j, -n: py-spy's --json and --native. */
+	while ((c = getopt_long(argc, argv, ":p:jnqvh", longopts, NULL)) != -1) {
+		if (c == 'n')
+			c = OPT_NATIVE;
 		r = parse_target_option(o, c, optarg);
 		if (r == 0)
 			continue;
@@ -792,6 +829,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 			return r;
 		switch (c) {
 		case OPT_JSON:
+		case 'j':
 			o->json = true;
 			break;
 		default:
@@ -827,8 +865,9 @@ static const char top_usage[] =
 "                         default when stdout is not a terminal)\n"
 "  -n, --iterations N     stop after N refreshes\n"
 "      --lines            start by source line instead of by function\n"
-"      --idle             also sample threads that are not running\n"
+"  -i, --idle             also sample threads that are not running\n"
 "  -g, --gil              Python: only samples of a thread that holds the GIL\n"
+"  -s, --subprocesses     also watch the program's child processes\n"
 "      --kernel           kernel frames too (perf sampler)\n"
 "      --sampler KIND     auto (default), perf or ptrace\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
@@ -840,7 +879,10 @@ static const char top_usage[] =
 "      --keep-running     leave a program started with -- running on quit\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
-"  -h, --help             this help\n";
+"  -h, --help             this help\n"
+"\n"
+"py-spy's spellings work too (docs/py-spy.md): --native, --nonblocking,\n"
+"--full-filenames (-n is --iterations here, as in top(1)).\n";
 
 static int parse_top(struct options *o, int argc, char **argv)
 {
@@ -848,6 +890,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "iterations", required_argument, NULL, 'n' },
+		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
 		TARGET_LONGOPTS,
 		SAMPLING_LONGOPTS,
 		COMMON_LONGOPTS,
@@ -860,7 +903,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 	o->delay = 1.0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:gqvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:gisqvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
@@ -878,6 +921,10 @@ static int parse_top(struct options *o, int argc, char **argv)
 			break;
 		case OPT_BATCH:
 			o->batch = true;
+			break;
+		case OPT_SUBPROCESSES:
+		case 's':
+			o->subprocesses = true;
 			break;
 		case 'n':
 			if (parse_ulong(optarg, UINT_MAX, &v) < 0 || v == 0)
@@ -904,6 +951,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
+		{ "hideprogress", no_argument, NULL, OPT_HIDEPROGRESS },
 		TARGET_LONGOPTS,
 		SAMPLING_LONGOPTS,
 		COMMON_LONGOPTS,
@@ -911,12 +959,19 @@ static int parse_record(struct options *o, int argc, char **argv)
 		RULE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	bool short_f = false;
 	int c, r;
 
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts the command. */
-	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:gqvh", longopts, NULL)) != -1) {
+	/* -i, -s, -n, -F: py-spy's --idle, --subprocesses, --native and
+	 * --function. */
+	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:gisnFqvh", longopts, NULL)) != -1) {
+		if (c == 'n' || c == 'F') {
+			short_f |= c == 'F';
+			c = c == 'n' ? OPT_NATIVE : OPT_FUNCTION;
+		}
 		r = parse_svg_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_rule_option(o, c, optarg);
@@ -943,7 +998,11 @@ static int parse_record(struct options *o, int argc, char **argv)
 			o->threads = true;
 			break;
 		case OPT_SUBPROCESSES:
+		case 's':
 			o->subprocesses = true;
+			break;
+		case OPT_HIDEPROGRESS:
+			o->hide_progress = true;
 			break;
 		case OPT_STATS:
 			o->stats = true;
@@ -960,6 +1019,11 @@ static int parse_record(struct options *o, int argc, char **argv)
 			break;
 		}
 	}
+	/* perf's -F takes the rate: "-F 99" would start a program named 99. */
+	if (short_f && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+		return usage_error(o, "unknown use of '-F %s': the rate is -r HZ here (perf's -F); "
+				   "-F alone is py-spy's --function (by function: the default)",
+				   argv[optind]);
 	r = check_rules(o);
 	if (r == 0)
 		r = parse_target_command(o, argc, argv);
@@ -1090,12 +1154,27 @@ static int unknown_command(const char *cmd)
 			"'hotspy dump -p PID' prints the stacks once\n", cmd, cmd, cmd);
 		return -EINVAL;
 	}
+	const char *prefix_of[2] = { NULL, NULL };
+	size_t prefixes = 0;
+
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (near_miss(cmd, commands[i])) {
 			fprintf(stderr, "hotspy: unknown command '%s'; did you mean '%s'?\n", cmd,
 				commands[i]);
 			return -EINVAL;
 		}
+	/* py-spy takes a command's first letters ("py-spy r"); hotspy asks
+	 * for the whole word, and names it when they say which. */
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strncmp(commands[i], cmd, strlen(cmd)) == 0 && prefixes < 2)
+			prefix_of[prefixes++] = commands[i];
+	if (prefixes) {
+		fprintf(stderr, "hotspy: unknown command '%s'; did you mean '%s'%s%s%s? "
+			"(commands are spelt out)\n", cmd, prefix_of[0],
+			prefixes > 1 ? " or '" : "", prefixes > 1 ? prefix_of[1] : "",
+			prefixes > 1 ? "'" : "");
+		return -EINVAL;
+	}
 	fprintf(stderr, "hotspy: unknown command '%s'\n", cmd);
 	fputs(main_usage, stderr);
 	return -EINVAL;

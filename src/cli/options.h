@@ -72,6 +72,8 @@ struct options {
 	size_t ndebug_dirs;
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
+	bool hide_progress;        /* --hideprogress (py-spy's): no progress line */
+	bool nonblocking;          /* --nonblocking (py-spy's): accepted, said */
 	bool keep_running;         /* --keep-running: a program started with --
 	                            * runs on when the recording ends */
 	const char *summary_json;  /* record --summary-json FILE ("-": stdout) */

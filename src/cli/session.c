@@ -152,7 +152,12 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 			.progress = true,
 		};
 	}
-	ss->show_progress = ss->setup.progress && !o->quiet && isatty(STDERR_FILENO);
+	ss->show_progress = ss->setup.progress && !o->quiet && !o->hide_progress &&
+			    isatty(STDERR_FILENO);
+	if (o->nonblocking && !o->quiet)
+		log_info("--nonblocking: hotspy never pauses the whole process; it holds "
+			 "one thread at a time, for the copy of its stack and Python frames "
+			 "(tens of microseconds), so that no stack is torn");
 	err = resolve_target(o, &ss->setup.sampler);
 	if (err < 0)
 		return err;

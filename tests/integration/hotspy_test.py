@@ -1430,6 +1430,91 @@ def case_pydump(rest):
         stop(target)
     print("PASS")
 
+def case_pyspyflags(rest):
+    """pyspyflags: py-spy's spellings (docs/py-spy.md), each run on a Python
+    fixture, with the effect the table states checked; the ones refused,
+    with their message."""
+    del rest
+    argv, _ = python_target("pythreads", "system")
+    target = start_ready(argv, 30.0)
+    pid = str(target.pid)
+
+    def folded(args, **kw):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            r = run_hotspy(["record", "-o", out] + args, **kw)
+            if r.returncode != 0:
+                fail("record %s exited %d" % (" ".join(args), r.returncode))
+            with open(out, encoding="utf-8", errors="replace") as f:
+                return r, [l.rpartition(" ")[0].split(";") for l in f if l.strip()]
+
+    def py_frames(stacks):
+        return [fr for st in stacks for fr in st if PY_FRAME_TEXT.search(fr)]
+
+    try:
+        short = ["-p", pid, "-d", "0.6", "-r", "200"]
+        r, st = folded(["-i"] + short)
+        if "wall-clock" not in r.stderr:
+            fail("-i: not wall-clock time (py-spy's --idle)")
+        if not any("nap" in fr for s_ in st for fr in s_):
+            fail("-i: the sleeping thread's nap is not in the profile")
+        r, st = folded(["-s"] + short)
+        if not all(re.match(r".* \(%s\)$" % pid, s_[0]) for s_ in st):
+            fail("-s: the processes are not root frames NAME (PID) (--subprocesses)")
+        for flag in ("-F", "--function", "--nolineno"):
+            r, st = folded(["--lines", flag] + short)
+            lined = [fr for fr in py_frames(st) if re.search(r"\.pyw?:\d+\)$", fr)]
+            if lined:
+                fail("%s: frames with lines: %s" % (flag, lined[:2]))
+        r, st = folded(["-n"] + short)
+        natives = [fr for fr in (s_[-1] for s_ in st) if not PY_FRAME_TEXT.search(fr)]
+        if not natives:
+            fail("-n: no native leaf (zlib's code under compress_loop) in mixed stacks")
+        r, st = folded(["--nonblocking"] + short)
+        if "never pauses the whole process" not in r.stderr:
+            fail("--nonblocking: not said what it means here")
+        r, st = folded(["--full-filenames"] + short)
+        if not any("/pythreads.py" in fr for fr in py_frames(st)):
+            fail("--full-filenames: no full path to pythreads.py")
+        folded(["--hideprogress"] + short)
+        r, st = folded(["-g"] + short)
+        if "--gil:" not in r.stderr:
+            fail("-g: the summary does not say what --gil left out")
+        r, st = folded(["-d", "unlimited", "--", sys.executable, "-c", "pass"])
+        if "program exited" not in r.stderr:
+            fail("-d unlimited: the recording did not last until the program's end")
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = os.path.join(tmp, "raw.txt")
+            run_hotspy(["record", "-f", "raw", "-o", raw] + short)
+            with open(raw) as f:
+                if not all(re.match(r"^.+ \d+$", l) for l in f if l.strip()):
+                    fail("-f raw: not folded stacks")
+        r = run_hotspy(["dump", "-j", "-p", pid])
+        try:
+            json.loads(r.stdout)
+        except ValueError:
+            fail("dump -j: not JSON")
+        r = run_hotspy(["dump", "-n", "-p", pid])
+        if r.returncode != 0 or "Thread" not in r.stdout:
+            fail("dump -n: exit %d" % r.returncode)
+        r = run_hotspy(["top", "--batch", "-n", "1", "--delay", "0.5", "-i", "-s",
+                        "--nonblocking", "--full-filenames", "--native", "-p", pid])
+        if r.returncode != 0 or "wall-clock" not in r.stdout:
+            fail("top -i -s --nonblocking --full-filenames --native: exit %d" % r.returncode)
+        expect_error(["record", "-F", "99", "-p", pid], 2, ["-r HZ", "perf's -F"])
+        expect_error(["record", "--capture", "-p", pid], 2, ["never captured"])
+        expect_error(["record", "-f", "chrometrace", "-p", pid], 2, ["speedscope"])
+        expect_error(["dump", "-c", "core", "-p", pid], 2, ["not core files"])
+        expect_error(["dump", "--core", "core"], 2, ["not core files"])
+        expect_error(["record", "-t", "-p", pid], 2, ["py-spy's -t is --threads"])
+        expect_error(["r", "-p", pid], 2, ["'record' or 'report'"])
+        state = proc_state(target.pid)
+        if state is None or state in ("t", "T"):
+            fail("target harmed (state %s)" % state)
+    finally:
+        stop(target)
+    print("PASS")
+
 TOP_GIL = re.compile(r"  GIL (\d+)%")
 
 
@@ -1580,7 +1665,7 @@ def main():
     p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "escapes", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
-                                      "pydump", "pytop", "jitstacks"])
+                                      "pydump", "pytop", "pyspyflags", "jitstacks"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1592,7 +1677,7 @@ def main():
      "progress": case_progress, "sampler": case_sampler,
      "shortthreads": case_shortthreads, "smoke": case_smoke,
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
-     "pydump": case_pydump, "pytop": case_pytop,
+     "pydump": case_pydump, "pytop": case_pytop, "pyspyflags": case_pyspyflags,
      "jitstacks": case_jitstacks}[ARGS.case](ARGS.rest)
 
 
