@@ -78,6 +78,10 @@ struct pyreader_name {
 /* The GIL's last holder (a pointer) and lock word (an int) lie within 16
  * bytes of each other in every layout. */
 #define GIL_SPAN_MAX 16u
+/* sys.path: entries kept, and how old a copy may be when a new code object
+ * is met. */
+#define SYSPATH_MAX 256u
+#define SYSPATH_REFRESH_NS (1000 * 1000 * 1000LL)
 
 struct thread_entry {
 	uint32_t nstid;       /* the tid as the target's PID namespace sees it */
@@ -200,6 +204,11 @@ struct pyreader {
 	uint32_t kept_tid[PYREADER_NAMES_MAX];
 	size_t nkept;
 	long long names_ns;           /* when they were read, 0: never */
+
+	/* sys.path, for the file names shown (syspath_short). */
+	char **syspath;
+	size_t nsyspath;
+	long long syspath_ns;         /* when it was read, 0: never */
 
 	/* The GIL (pyreader_want_gil): where its holder and lock word are,
 	 * learned by the last capture, and their copy by pyreader_prefetch
@@ -435,6 +444,15 @@ struct pyreader *pyreader_new(pid_t pid, const struct maps *maps, struct elf_cac
 	return r;
 }
 
+static void syspath_clear(struct pyreader *r)
+{
+	for (size_t i = 0; i < r->nsyspath; i++)
+		free(r->syspath[i]);
+	free(r->syspath);
+	r->syspath = NULL;
+	r->nsyspath = 0;
+}
+
 void pyreader_free(struct pyreader *r)
 {
 	if (!r)
@@ -448,6 +466,7 @@ void pyreader_free(struct pyreader *r)
 	free(r->iov_local);
 	free(r->iov_remote);
 	free(r->batch);
+	syspath_clear(r);
 	free(r);
 }
 
@@ -1485,6 +1504,88 @@ static bool code_type_is(struct pyreader *r, uint64_t type)
 
 /* Read code object @addr and intern it; its id in *@id. -ENOMEM only:
  * an unreadable or odd object is interned as a placeholder. */
+static uint64_t interp_main(struct pyreader *r);
+static uint64_t dict_find(struct pyreader *r, uint64_t dict, const char *want);
+
+/*
+ * sys.path, read from the target's sys module (sys.modules["sys"].path, a
+ * list of str; PyListObject keeps ob_size at 16 and ob_item at 24 in every
+ * version): at the first code object, then again with a new code object
+ * when it is older than SYSPATH_REFRESH_NS (a program may extend it as it
+ * imports). Entries that are empty ("" is the current directory) or not
+ * absolute are left out. On any failure the old list stays.
+ */
+static void syspath_read(struct pyreader *r)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t interp, modules = 0, sys, mdict = 0, list, items = 0, *ptrs = NULL;
+	uint64_t head[4];
+	char **v = NULL, *buf = NULL;
+	size_t n, kept = 0;
+
+	if (r->syspath_ns && now_ns() - r->syspath_ns < SYSPATH_REFRESH_NS)
+		return;
+	r->syspath_ns = now_ns();
+	interp = interp_main(r);
+	if (!interp || l->interp.modules == PYLAYOUT_ABSENT || l->module.dict == PYLAYOUT_ABSENT ||
+	    res_read(r, interp + l->interp.modules, &modules, 8) || !modules)
+		return;
+	sys = dict_find(r, modules, "sys");
+	if (!sys || res_read(r, sys + l->module.dict, &mdict, 8) || !mdict)
+		return;
+	list = dict_find(r, mdict, "path");
+	if (!list || res_read(r, list, head, sizeof(head)))
+		return;
+	n = (size_t)head[2];
+	items = head[3];
+	if (!n || n > SYSPATH_MAX || !items || (items & 7))
+		return;
+	ptrs = calloc(n, sizeof(*ptrs));
+	v = calloc(n, sizeof(*v));
+	buf = malloc(PYCODE_FILE_MAX);
+	if (!ptrs || !v || !buf || res_read(r, items, ptrs, n * sizeof(*ptrs)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+
+		if (!ptrs[i] || !str_read(r, ptrs[i], buf, PYCODE_FILE_MAX) || buf[0] != '/')
+			continue;
+		len = strlen(buf);
+		while (len > 1 && buf[len - 1] == '/')
+			buf[--len] = '\0';
+		if (len > 1 && (v[kept] = strdup(buf)))
+			kept++;
+	}
+	syspath_clear(r);
+	r->syspath = v;
+	r->nsyspath = kept;
+	v = NULL;
+out:
+	if (v)
+		for (size_t i = 0; i < kept; i++)
+			free(v[i]);
+	free(v);
+	free(ptrs);
+	free(buf);
+}
+
+/* @file shown relative to the longest sys.path entry it lies under (as
+ * Python imports it: "json/decoder.py", "app/server.py"), a suffix of
+ * @file; NULL when it lies under none. */
+static const char *syspath_short(const struct pyreader *r, const char *file)
+{
+	size_t best = 0;
+
+	for (size_t i = 0; i < r->nsyspath; i++) {
+		size_t len = strlen(r->syspath[i]);
+
+		if (len > best && strncmp(file, r->syspath[i], len) == 0 && file[len] == '/' &&
+		    file[len + 1])
+			best = len;
+	}
+	return best ? file + best + 1 : NULL;
+}
+
 static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, uint32_t *id)
 {
 	const struct pylayout *l = &r->layout;
@@ -1516,6 +1617,10 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 	}
 	pc.name = name;
 	pc.file = file;
+	if (file[0] == '/') {
+		syspath_read(r);
+		pc.short_file = syspath_short(r, file);
+	}
 	pc.linetable = table;
 	pc.linetable_len = table_len;
 	err = pycodes_intern(r->codes, &pc, id);

@@ -669,7 +669,7 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		o->nonblocking = true;
 		return 0;
 	case OPT_FULL_FILENAMES:
-		/* Full paths are what hotspy shows. */
+		o->full_filenames = true;
 		return 0;
 	case OPT_KEEP_RUNNING:
 		o->keep_running = true;

@@ -74,6 +74,7 @@ struct options {
 	bool quiet;                /* -q: no progress line, no summary */
 	bool hide_progress;        /* --hideprogress (py-spy's): no progress line */
 	bool nonblocking;          /* --nonblocking (py-spy's): accepted, said */
+	bool full_filenames;       /* --full-filenames: Python files whole */
 	bool keep_running;         /* --keep-running: a program started with --
 	                            * runs on when the recording ends */
 	const char *summary_json;  /* record --summary-json FILE ("-": stdout) */

@@ -70,6 +70,7 @@ int session_new(const struct options *o, struct session **out)
 	}
 	symbolizer_set_demangle(ss->sym, !o->no_demangle);
 	symbolizer_set_full_names(ss->sym, o->full_names);
+	symbolizer_set_full_filenames(ss->sym, o->full_filenames);
 	symbolizer_set_pycodes(ss->sym, ss->pycodes);
 	for (size_t i = 0; i < o->ndebug_dirs; i++)
 		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);

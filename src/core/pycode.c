@@ -146,6 +146,12 @@ int pycodes_intern(struct pycodes *c, const struct pycode *code, uint32_t *id)
 		return -ENOMEM;
 	}
 	k.short_file = pycode_short_file(k.file);
+	/* The reader's form: a suffix of the file as given (and so of the
+	 * copy, which may be cut: then the derived form stays). */
+	if (code->file && code->short_file && code->short_file > code->file &&
+	    (size_t)(code->short_file - code->file) < strlen(k.file) &&
+	    strcmp(code->short_file, k.file + (code->short_file - code->file)) == 0)
+		k.short_file = k.file + (code->short_file - code->file);
 	c->codes[c->n] = k;
 	c->hashes[c->n] = h;
 	*id = (uint32_t)c->n++;

@@ -32,8 +32,10 @@
 struct pycode {
 	const char *name;       /* co_qualname (3.11+), else co_name */
 	const char *file;       /* co_filename */
-	const char *short_file; /* file shown: after the last site-packages/,
-				 * dist-packages/ or lib/pythonX.Y/, else file */
+	const char *short_file; /* file shown: relative to the target's
+				 * sys.path entry it lies under, else after
+				 * the last site-packages/, dist-packages/ or
+				 * lib/pythonX.Y/, else file */
 	int firstlineno;
 	enum pylinetable_format format;
 	const uint8_t *linetable;
@@ -47,8 +49,11 @@ void pycodes_free(struct pycodes *c);       /* accepts NULL */
 
 /*
  * The id of a code object with these contents, interned on first sight
- * (everything is copied: @code's pointers need not outlive the call; its
- * short_file is ignored and derived). @name and @file may be NULL (empty).
+ * (everything is copied: @code's pointers need not outlive the call). Its
+ * short_file, when not NULL, is a suffix of @file (the reader's form of
+ * it: relative to the target's sys.path); NULL or anything else is
+ * derived by pycode_short_file. The first sight's form is kept. @name and
+ * @file may be NULL (empty).
  * 0, or -ENOMEM (also past ARRAY_ID_MAX code objects).
  */
 int pycodes_intern(struct pycodes *c, const struct pycode *code, uint32_t *id);

@@ -110,6 +110,7 @@ struct symbolizer {
 	size_t ndebug_dirs;
 	bool no_demangle;
 	bool full_names;        /* C++ names with return and parameter types */
+	bool full_filenames;    /* Python files as co_filename says, whole */
 
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
@@ -520,6 +521,11 @@ char *symbol_demangle_short(const char *name)
 	return out;
 }
 
+void symbolizer_set_full_filenames(struct symbolizer *sym, bool on)
+{
+	sym->full_filenames = on;
+}
+
 void symbolizer_set_full_names(struct symbolizer *sym, bool on)
 {
 	sym->full_names = on;
@@ -657,7 +663,7 @@ static void name_python(const struct symbolizer *sym, uint64_t addr, struct fram
 		return;
 	line = pycodes_line(sym->pycodes, id, addrspace_python_index(addr));
 	f->function = code->name[0] ? code->name : "[python]";
-	f->module = code->short_file;
+	f->module = sym->full_filenames && code->file[0] ? code->file : code->short_file;
 	f->file = code->file[0] ? code->file : NULL;
 	f->line = line > 0 ? (unsigned)line : 0;
 	f->kind = FRAME_PYTHON;

@@ -38,6 +38,11 @@ char *symbol_demangle(const char *name);
  * it. Malloc'd, or NULL when @name is not a mangled name. */
 char *symbol_demangle_short(const char *name);
 
+/* Python frames: the file as co_filename gives it, whole, instead of
+ * relative to the sys.path entry it lies under (py-spy's
+ * --full-filenames). Off by default. */
+void symbolizer_set_full_filenames(struct symbolizer *sym, bool on);
+
 /* C++ names keep their return and parameter types (the full form of
  * symbol_demangle) when this is called with true (--full-names); by
  * default they are short (symbol_demangle_short). Call before the first
