@@ -246,7 +246,7 @@ static void location_encode(struct writer *w, uint32_t id, pid_t pid, uint64_t a
 	const struct frame *frames;
 	size_t n = symbolizer_resolve(w->sym, pid, addr, &frames);
 	uint32_t mapping = 0;
-	uint64_t address = addr;
+	uint64_t address = addrspace_user_address(addr);   /* in the process */
 
 	switch (addrspace_of(addr)) {
 	case ADDR_SPACE_USER:
@@ -324,7 +324,7 @@ static int write_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx
 {
 	struct writer *w = ctx;
 	const struct profile_thread *t = profile_thread_at(w->p, thread);
-	const char *process = profile_process_name(w->p, t->pid);
+	const char *process = profile_thread_process(w->p, t);
 	size_t n;
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
 	uint32_t proc_name = process ? string_of(w, process) : 0;
@@ -367,7 +367,7 @@ static int find_program(uint32_t thread, uint32_t stack, uint64_t count, void *c
 {
 	struct writer *w = ctx;
 	const struct profile_thread *t = profile_thread_at(w->p, thread);
-	const char *name = profile_process_name(w->p, t->pid);
+	const char *name = profile_thread_process(w->p, t);
 	size_t n, len;
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
 
