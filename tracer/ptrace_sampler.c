@@ -278,7 +278,7 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &former) == 0 &&
 		    former && (pid_t)former != tid && thread_find(b, (pid_t)former))
 			thread_find(b, (pid_t)former)->gone = 1;
-		sampler_proc_exec(s, pid);
+		sampler_proc_exec(s, pid, 0);   /* now: after every snapshot taken */
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
 	}
