@@ -172,12 +172,14 @@ int folded_text_add_frame(struct folded_text *t, const struct frame *f, bool lin
 	return err;
 }
 
-/* The root: the name given to the process, else "pid N". */
-static int name_process(struct folded_text *t, const struct profile *p, pid_t pid)
+/* The root: the name given to the thread's process (the program it ran:
+ * a process that execs has one root per program), else "pid N". */
+static int name_process(struct folded_text *t, const struct profile *p,
+			const struct profile_thread *th)
 {
-	const char *proc = profile_process_name(p, pid);
+	const char *proc = profile_thread_process(p, th);
 
-	return proc ? folded_text_add_name(t, proc) : folded_text_addf(t, "pid %d", (int)pid);
+	return proc ? folded_text_add_name(t, proc) : folded_text_addf(t, "pid %d", (int)th->pid);
 }
 
 /* The level --threads puts below the root: "name (tid)". */
@@ -211,7 +213,7 @@ static int fold_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 	const uint64_t *addrs = profile_stack(f->p, stack, &n);
 	int err;
 
-	err = name_process(&f->text, f->p, t->pid);
+	err = name_process(&f->text, f->p, t);
 	if (!err && f->threads) {
 		err = folded_text_add(&f->text, ";", 1);
 		if (!err)
@@ -309,7 +311,7 @@ static int tree_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 
 	b->text.len = 0;
 	b->n = 0;
-	err = name_process(&b->text, b->p, t->pid);
+	err = name_process(&b->text, b->p, t);
 	if (!err)
 		err = level_push(b, 0, NULL);
 	if (!err && b->threads) {

@@ -50,6 +50,7 @@ struct pstring {
 
 struct pmapping {
 	pid_t pid;
+	uint32_t image;                /* the program of @pid (addrspace.h) */
 	uint64_t start, limit, offset;
 	uint32_t filename, build_id;   /* string ids */
 };
@@ -159,16 +160,18 @@ static uint32_t mapping_id(struct writer *w, pid_t pid, uint64_t addr)
 	const uint8_t *bid;
 	size_t bid_len;
 	const struct mapping *m = symbolizer_mapping(w->sym, pid, addr, &bid, &bid_len);
+	uint32_t image = addrspace_user_image(addr);
 	struct pmapping *bigger;
 	struct htable_iter it;
 	uint64_t h;
 
 	if (!m)
 		return 0;
-	h = hash_mix64(m->start ^ hash_mix64((uint64_t)pid));
+	h = hash_mix64(m->start ^ hash_mix64((uint64_t)pid + ((uint64_t)image << 32)));
 	for (uint32_t id = htable_find(&w->mapping_index, h, &it); id != HTABLE_NONE;
 	     id = htable_next(&w->mapping_index, &it)) {
-		if (w->mappings[id].pid == pid && w->mappings[id].start == m->start)
+		if (w->mappings[id].pid == pid && w->mappings[id].image == image &&
+		    w->mappings[id].start == m->start)
 			return id + 1;
 	}
 	if (!array_id_room(w->nmappings + 1))
@@ -180,7 +183,8 @@ static uint32_t mapping_id(struct writer *w, pid_t pid, uint64_t addr)
 	if (htable_insert(&w->mapping_index, h, (uint32_t)w->nmappings) < 0)
 		goto nomem;
 	w->mappings[w->nmappings] = (struct pmapping){
-		.pid = pid, .start = m->start, .limit = m->end, .offset = m->offset,
+		.pid = pid, .image = image, .start = m->start, .limit = m->end,
+		.offset = m->offset,
 		.filename = string_of(w, m->path[0] ? m->path : mapping_module(m)),
 		.build_id = bid_len ? build_id_string(w, bid, bid_len) : 0,
 	};
@@ -246,7 +250,7 @@ static void location_encode(struct writer *w, uint32_t id, pid_t pid, uint64_t a
 	const struct frame *frames;
 	size_t n = symbolizer_resolve(w->sym, pid, addr, &frames);
 	uint32_t mapping = 0;
-	uint64_t address = addr;
+	uint64_t address = addrspace_user_address(addr);   /* in the process */
 
 	switch (addrspace_of(addr)) {
 	case ADDR_SPACE_USER:
@@ -324,7 +328,7 @@ static int write_pair(uint32_t thread, uint32_t stack, uint64_t count, void *ctx
 {
 	struct writer *w = ctx;
 	const struct profile_thread *t = profile_thread_at(w->p, thread);
-	const char *process = profile_process_name(w->p, t->pid);
+	const char *process = profile_thread_process(w->p, t);
 	size_t n;
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
 	uint32_t proc_name = process ? string_of(w, process) : 0;
@@ -367,7 +371,7 @@ static int find_program(uint32_t thread, uint32_t stack, uint64_t count, void *c
 {
 	struct writer *w = ctx;
 	const struct profile_thread *t = profile_thread_at(w->p, thread);
-	const char *name = profile_process_name(w->p, t->pid);
+	const char *name = profile_thread_process(w->p, t);
 	size_t n, len;
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
 

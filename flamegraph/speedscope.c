@@ -190,7 +190,7 @@ static void write_frames(FILE *out, const struct writer *w)
 static void write_profile_name(FILE *out, const struct profile *p,
 			       const struct profile_thread *t, int processes)
 {
-	const char *proc = profile_process_name(p, t->pid);
+	const char *proc = profile_thread_process(p, t);
 
 	fputc('"', out);
 	if (processes) {
@@ -259,8 +259,9 @@ int speedscope_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 	int processes = 0, err;
 
 	for (size_t i = 1; i < profile_thread_count(p); i++)
-		if (profile_thread_at(p, (uint32_t)i)->pid != profile_thread_at(p, 0)->pid)
-			processes = 1;
+		if (profile_thread_at(p, (uint32_t)i)->pid != profile_thread_at(p, 0)->pid ||
+		    profile_thread_at(p, (uint32_t)i)->image != profile_thread_at(p, 0)->image)
+			processes = 1;   /* several processes, or programs of one */
 	err = profile_for_each(p, visit, &w);
 	if (err)
 		goto out;

@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -76,8 +77,23 @@ struct name {
 	char comm[TARGET_COMM_MAX];
 };
 
+/* A record waiting to be handled: records are handled in the order of
+ * their times, across the rings (an exec must come between the samples of
+ * the program before and those of the one after, whichever CPUs they were
+ * taken on). */
+struct pending {
+	uint64_t time;
+	const uint8_t *rec;     /* in its ring, or in the ring's wrap copy */
+	uint32_t len;
+	uint32_t seq;           /* order of collection: ties keep ring order */
+};
+
 struct perf_backend {
 	struct ring *rings;     /* one per CPU */
+	uint8_t **wraps;        /* per ring: its record that wraps, made whole
+	                         * (at most one per pass), allocated at need */
+	struct pending *pend;   /* the records of one pass */
+	size_t npend, pend_cap;
 	int ncpus;
 	int *fds;               /* every event */
 	size_t nfds, fds_cap;
@@ -94,7 +110,7 @@ struct perf_backend {
 	int64_t unsampled_ns;   /* see the READ record */
 	pid_t child;            /* a started command (our child), or 0 */
 	int exited;
-	uint8_t *rec;           /* a record that wraps the ring, made whole */
+	uint64_t *tails;        /* per ring: the tail once a pass is handled */
 	struct name *names;     /* thread names, from /proc and COMM records */
 	uint64_t kernel[PERF_MAX_KERNEL_FRAMES];  /* one sample's kernel frames */
 	size_t nnames, names_cap;
@@ -139,6 +155,13 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->inherit_thread = !s->cfg.subprocesses && !b->no_inherit_thread;
 	a->mmap = 1;        /* a new executable mapping: reload the maps */
 	a->comm = 1;        /* thread names */
+	a->comm_exec = 1;   /* and which of them are an exec */
+	/* Every record carries its pid, tid and time (struct sample_id at its
+	 * end), on the clock of sampler_now_ns: records are put in order of
+	 * time across rings, and compared with when the maps were read. */
+	a->sample_id_all = 1;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
 	a->task = 1;        /* EXIT records */
 	/* Woken when a quarter of the ring is full, not at each sample: a
 	 * wake-up costs the target an inter-processor interrupt. */
@@ -617,6 +640,24 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	sampler_deliver(s, &snap);
 }
 
+/* The time of a record (CLOCK_MONOTONIC ns): a sample's after its pid and
+ * tid; every other record's in the struct sample_id that ends it
+ * (sample_id_all, with PERF_SAMPLE_TID | PERF_SAMPLE_TIME: pid, tid, time).
+ * 0 when too short to hold one. */
+static uint64_t record_time(const uint8_t *rec, size_t len)
+{
+	const struct perf_event_header *h = (const void *)rec;
+	uint64_t time = 0;
+
+	if (h->type == PERF_RECORD_SAMPLE) {
+		if (len >= sizeof(*h) + 16)
+			memcpy(&time, rec + sizeof(*h) + 8, 8);
+	} else if (len >= sizeof(*h) + 16) {
+		memcpy(&time, rec + len - 8, 8);
+	}
+	return time;
+}
+
 static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
@@ -649,7 +690,7 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		struct name *nm;
 
 		if (h->misc & PERF_RECORD_MISC_COMM_EXEC)
-			sampler_proc_exec(s, (pid_t)ids[0]);
+			sampler_proc_exec(s, (pid_t)ids[0], record_time(rec, len));
 		nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
 		if (nm) {
 			if (n >= sizeof(nm->comm))
@@ -697,11 +738,36 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 	}
 }
 
-/* Hand every record waiting in @r to handle_record, then free its space. */
-static void ring_drain(struct sampler *s, struct ring *r)
+/* Room for one more pending record. 0 or -ENOMEM. */
+static int pend_reserve(struct perf_backend *b)
 {
+	struct pending *bigger;
+	size_t cap;
+
+	if (b->npend < b->pend_cap)
+		return 0;
+	cap = b->pend_cap ? b->pend_cap * 2 : 256;
+	bigger = realloc(b->pend, cap * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	b->pend = bigger;
+	b->pend_cap = cap;
+	return 0;
+}
+
+/*
+ * Queue the records waiting in ring @i (up to the head read now), without
+ * freeing their space: they stay where the kernel wrote them until handled.
+ * An exec seen here is announced (sampler_proc_exec_coming), so that no
+ * sample taken before it is unwound with mappings read after it. Returns the
+ * new tail to store once they are handled.
+ */
+static uint64_t ring_collect(struct sampler *s, size_t i)
+{
+	struct perf_backend *b = backend_of(s);
+	struct ring *r = &b->rings[i];
 	struct perf_event_mmap_page *meta = r->base;
-	const uint8_t *data = (const uint8_t *)r->base + backend_of(s)->page;
+	const uint8_t *data = (const uint8_t *)r->base + b->page;
 	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = meta->data_tail;
 
@@ -718,18 +784,75 @@ static void ring_drain(struct sampler *s, struct ring *r)
 		}
 		if (h.size < sizeof(h) || h.size > head - tail)
 			break;
+		if (pend_reserve(b) < 0)
+			break;   /* the rest waits for the next pass */
 		if (r->size - off >= h.size) {
 			rec = data + off;
 		} else {
-			/* Wrapped: make it whole in the record buffer. */
-			memcpy(backend_of(s)->rec, data + off, r->size - off);
-			memcpy(backend_of(s)->rec + (r->size - off), data, h.size - (r->size - off));
-			rec = backend_of(s)->rec;
+			/* Wrapped: made whole in the ring's own copy. Only
+			 * one record of a pass can wrap: a pass reads less
+			 * than the ring holds. */
+			if (!b->wraps[i] && !(b->wraps[i] = malloc(1u << 16)))
+				break;
+			memcpy(b->wraps[i], data + off, r->size - off);
+			memcpy(b->wraps[i] + (r->size - off), data, h.size - (r->size - off));
+			rec = b->wraps[i];
 		}
-		handle_record(s, rec, h.size);
+		if (h.type == PERF_RECORD_COMM && (h.misc & PERF_RECORD_MISC_COMM_EXEC) &&
+		    h.size >= sizeof(h) + 16) {
+			uint32_t pid;
+
+			memcpy(&pid, rec + sizeof(h), 4);
+			if (tracked(s, (pid_t)pid))
+				sampler_proc_exec_coming(s, (pid_t)pid);
+		}
+		b->pend[b->npend] = (struct pending){
+			.time = record_time(rec, h.size), .rec = rec, .len = h.size,
+			.seq = (uint32_t)b->npend,
+		};
+		b->npend++;
 		tail += h.size;
 	}
-	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+	return tail;
+}
+
+static int pending_cmp(const void *x, const void *y)
+{
+	const struct pending *a = x, *b = y;
+
+	if (a->time != b->time)
+		return a->time < b->time ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/*
+ * Hand every record waiting in the rings to handle_record, in order of
+ * time, then free their space. One ring per CPU: a thread's records are in
+ * the ring of the CPU it ran on, so only the times order them (perf's
+ * ordered events do the same).
+ */
+static void rings_drain(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	uint64_t *tails;
+	int i, n = b->ncpus;
+
+	tails = b->tails;
+	b->npend = 0;
+	for (i = 0; i < n; i++)
+		if (b->rings[i].base)
+			tails[i] = ring_collect(s, (size_t)i);
+	if (b->npend > 1)
+		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
+	for (size_t k = 0; k < b->npend; k++)
+		handle_record(s, b->pend[k].rec, b->pend[k].len);
+	b->npend = 0;
+	for (i = 0; i < n; i++) {
+		struct perf_event_mmap_page *meta = b->rings[i].base;
+
+		if (meta)
+			__atomic_store_n(&meta->data_tail, tails[i], __ATOMIC_RELEASE);
+	}
 }
 
 /* Threads listed in /proc/PID/task; 0 when the process is gone. */
@@ -784,14 +907,13 @@ static int perf_poll(struct sampler *s)
 {
 	struct perf_backend *b = backend_of(s);
 	struct signalfd_siginfo si;
-	int i, n = b->ncpus;
+	int n = b->ncpus;
 
 	s->stats.ticks++;
 	b->polls++;
 	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
 		return -errno;
-	for (i = 0; i < n; i++)
-		ring_drain(s, &b->rings[i]);
+	rings_drain(s);
 	names_compact(b);
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo != SIGCHLD) {
@@ -801,8 +923,7 @@ static int perf_poll(struct sampler *s)
 	}
 	check_exit(s);
 	if (b->exited) {
-		for (i = 0; i < n; i++)
-			ring_drain(s, &b->rings[i]);
+		rings_drain(s);
 		return SAMPLER_EXITED;
 	}
 	return SAMPLER_TICK;
@@ -825,10 +946,14 @@ static void perf_close(struct sampler *s)
 		close(b->sigfd);
 	if (b->child)
 		check_exit(s);
+	for (i = 0; b->wraps && i < (size_t)b->ncpus; i++)
+		free(b->wraps[i]);
+	free(b->wraps);
+	free(b->tails);
+	free(b->pend);
 	free(b->rings);
 	free(b->fds);
 	free(b->pfds);
-	free(b->rec);
 	free(b->names);
 	free(b);
 	s->backend = NULL;
@@ -857,8 +982,9 @@ static int perf_open(struct sampler *s)
 			 s->cfg.stack_size / 1024);
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
 	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
-	b->rec = malloc(1u << 16);
-	if (!b->rings || !b->pfds || !b->rec) {
+	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
+	b->tails = calloc((size_t)b->ncpus, sizeof(*b->tails));
+	if (!b->rings || !b->pfds || !b->wraps || !b->tails) {
 		err = log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}

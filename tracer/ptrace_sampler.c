@@ -278,7 +278,7 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &former) == 0 &&
 		    former && (pid_t)former != tid && thread_find(b, (pid_t)former))
 			thread_find(b, (pid_t)former)->gone = 1;
-		sampler_proc_exec(s, pid);
+		sampler_proc_exec(s, pid, 0);   /* now: after every snapshot taken */
 		ptrace_resume(tid, 0);
 		return EV_HANDLED;
 	}
@@ -806,7 +806,10 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	snap.tid = tid;
 	snap.state = state;
 	snap.comm = t->comm;
-	snap.time_ns = t0;
+	/* The instant of the registers: after the stop, and after an exec
+	 * that the wait for it may have handled (the snapshot is then the
+	 * new program's: sampler_deliver picks the program by this time). */
+	snap.time_ns = t_stopped;
 	snap.stack = backend_of(s)->stack;
 	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
 	if (rc == 0 && !s->cfg.idle && regs_in_sleeping_syscall(&regs)) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrspace.h"
 #include "array.h"
 #include "log.h"
 #include "pyfind.h"
@@ -53,12 +54,19 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force)
 	struct maps *maps;
 	int err;
 
+	/* /proc shows the program that runs now: not this image's. */
+	if (p->exec_ns || p->exec_pending)
+		return -ESTALE;
 	if (!force && p->maps && now - p->maps_loaded_ns < MAPS_RELOAD_MIN_NS)
 		return 1;
 	err = maps_read(p->pid, &maps);
 	if (err < 0)
 		return err;
-	maps_free(p->maps);
+	/* Kept one read back: an exec found out later may have come before
+	 * this read (sampler_proc_exec). */
+	maps_free(p->prev_maps);
+	p->prev_maps = p->maps;
+	p->prev_loaded_ns = p->maps_loaded_ns;
 	p->maps = maps;
 	p->maps_loaded_ns = now;
 	s->stats.maps_reloads++;
@@ -79,6 +87,7 @@ static void proc_free(struct sampler_proc *p)
 	sampler_python_free(p);
 	unwinder_free(p->unwinder);
 	maps_free(p->maps);
+	maps_free(p->prev_maps);
 	free(p);
 }
 
@@ -94,16 +103,44 @@ static int procs_reserve(struct sampler *s)
 	return 0;
 }
 
+/* The current entry of @pid, or NULL: never created here. */
+static struct sampler_proc *proc_known(struct sampler *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i]->pid == pid && !s->procs[i]->exec_ns)
+			return s->procs[i];
+	return NULL;
+}
+
+/* Take the execs announced for @pid before it had an entry: how many. */
+static unsigned coming_take(struct sampler *s, pid_t pid)
+{
+	unsigned n = 0;
+	size_t j = 0;
+
+	for (size_t i = 0; i < s->ncoming; i++) {
+		if (s->coming[i] == pid)
+			n++;
+		else
+			s->coming[j++] = s->coming[i];
+	}
+	s->ncoming = j;
+	return n;
+}
+
 struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid)
 {
 	struct sampler_proc *p;
 	size_t i;
 	int err;
 
-	if (s->last_proc < s->nprocs && s->procs[s->last_proc]->pid == pid)
+	/* The image that runs now: the one an earlier exec ended is kept for
+	 * its samples only (sampler_proc_exec). */
+	if (s->last_proc < s->nprocs && s->procs[s->last_proc]->pid == pid &&
+	    !s->procs[s->last_proc]->exec_ns)
 		return s->procs[s->last_proc];
 	for (i = 0; i < s->nprocs; i++) {
-		if (s->procs[i]->pid == pid) {
+		if (s->procs[i]->pid == pid && !s->procs[i]->exec_ns) {
 			s->last_proc = i;
 			return s->procs[i];
 		}
@@ -123,6 +160,9 @@ struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid)
 	}
 	if (target_comm(pid, p->comm, sizeof(p->comm)) < 0)
 		snprintf(p->comm, sizeof(p->comm), "%s", s->comm);
+	/* Execs announced before it was known (read now all the same: no
+	 * better mappings are to be had). */
+	p->exec_pending = coming_take(s, pid);
 	s->last_proc = s->nprocs;
 	s->procs[s->nprocs++] = p;
 	return p;
@@ -130,16 +170,20 @@ struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid)
 
 struct sampler_proc *sampler_proc_fork(struct sampler *s, pid_t pid, pid_t ppid)
 {
-	struct sampler_proc *p = sampler_proc(s, pid), *parent;
+	struct sampler_proc *p, *parent;
+	unsigned coming = proc_known(s, pid) ? 0 : coming_take(s, pid);
 	size_t i;
 
+	/* With an exec of the child to come, /proc shows the program it
+	 * execs: until then it runs its parent's. */
+	p = coming ? NULL : sampler_proc(s, pid);
 	if (p)
 		return p;
-	/* Gone already (it lived for less than a drain of the buffers): a
-	 * child starts with its parent's mappings, which name its samples
-	 * until it runs another program. */
+	/* Gone already (it lived for less than a drain of the buffers), or
+	 * about to exec: a child starts with its parent's mappings, which
+	 * name its samples until it runs another program. */
 	for (i = 0, parent = NULL; i < s->nprocs && !parent; i++)
-		if (s->procs[i]->pid == ppid)
+		if (s->procs[i]->pid == ppid && !s->procs[i]->exec_ns)
 			parent = s->procs[i];
 	if (!parent || procs_reserve(s) < 0)
 		return NULL;
@@ -153,8 +197,9 @@ struct sampler_proc *sampler_proc_fork(struct sampler *s, pid_t pid, pid_t ppid)
 		return NULL;
 	}
 	p->maps = maps_ref(parent->maps);
-	p->maps_loaded_ns = sampler_now_ns();
+	p->maps_loaded_ns = parent->maps_loaded_ns;
 	p->vdso_loaded = 1;   /* the parent's vdso, registered by its pid */
+	p->exec_pending = coming;
 	snprintf(p->comm, sizeof(p->comm), "%s", parent->comm);
 	s->procs[s->nprocs++] = p;
 	return p;
@@ -165,17 +210,107 @@ struct sampler_proc *sampler_target(struct sampler *s)
 	return sampler_proc(s, s->pid);
 }
 
-void sampler_proc_exec(struct sampler *s, pid_t pid)
+void sampler_proc_exec_coming(struct sampler *s, pid_t pid)
+{
+	struct sampler_proc *p = proc_known(s, pid);
+
+	/* A process not known yet (a child whose fork is among the records
+	 * to handle) is not read now: /proc shows the program it execs. */
+	if (p)
+		p->exec_pending++;
+	else if (s->ncoming < SAMPLER_COMING_MAX)
+		s->coming[s->ncoming++] = pid;
+}
+
+/* The last image of a process: renamed and re-read in place (its earlier
+ * samples are then named with the new program's mappings). */
+static void proc_exec_in_place(struct sampler *s, struct sampler_proc *p)
+{
+	target_comm(p->pid, p->comm, sizeof(p->comm));
+	sampler_python_free(p);
+	memset(&p->python, 0, sizeof(p->python));
+	p->vdso_loaded = 0;
+	sampler_reload_maps(s, p, 1);
+	unwinder_flush(p->unwinder);
+}
+
+void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns)
+{
+	struct sampler_proc *old = sampler_proc(s, pid), *p = NULL;
+	int err;
+
+	if (!old)
+		return;
+	if (old->exec_pending)
+		old->exec_pending--;
+	if (!time_ns)
+		time_ns = sampler_now_ns();
+	if (old->image < ADDRSPACE_IMAGE_MAX && procs_reserve(s) == 0)
+		p = calloc(1, sizeof(*p));
+	if (p)
+		p->unwinder = unwinder_new(s->cfg.cache);
+	if (!p || !p->unwinder) {
+		free(p);
+		proc_exec_in_place(s, old);
+		goto named;
+	}
+	p->pid = pid;
+	p->image = old->image + 1;
+	/* Mappings read after the exec are the new program's: the image
+	 * before keeps those it had until then. */
+	if (old->maps_loaded_ns > time_ns && old->prev_maps) {
+		maps_free(old->maps);
+		old->maps = old->prev_maps;
+		old->maps_loaded_ns = old->prev_loaded_ns;
+		old->prev_maps = NULL;
+		unwinder_flush(old->unwinder);
+	}
+	old->exec_ns = time_ns;
+	s->retired++;
+	/* A later exec still coming (perf: in the records to handle): the
+	 * mappings are read when it is handled, not now. */
+	p->exec_pending = old->exec_pending;
+	old->exec_pending = 0;
+	if (target_comm(pid, p->comm, sizeof(p->comm)) < 0)
+		snprintf(p->comm, sizeof(p->comm), "%s", old->comm);
+	err = sampler_reload_maps(s, p, 1);
+	if (err < 0) {
+		/* Gone, or another exec coming: no code is known for this
+		 * program (its samples end as [unknown]). */
+		p->maps = maps_parse("", 0);
+		p->maps_loaded_ns = sampler_now_ns();
+		if (!p->maps) {
+			unwinder_free(p->unwinder);
+			free(p);
+			old->exec_ns = 0;   /* keep naming with the old image */
+			s->retired--;
+			return;
+		}
+	}
+	s->last_proc = s->nprocs;
+	s->procs[s->nprocs++] = p;
+	old = p;
+named:
+	if (pid == s->pid)
+		snprintf(s->comm, sizeof(s->comm), "%s", old->comm);
+}
+
+/* The image of process @pid that ran at @time_ns: the first whose exec
+ * came after it, else the one that runs now. */
+static struct sampler_proc *proc_at(struct sampler *s, pid_t pid, uint64_t time_ns)
 {
 	struct sampler_proc *p = sampler_proc(s, pid);
 
-	if (!p)
-		return;
-	target_comm(pid, p->comm, sizeof(p->comm));
-	if (pid == s->pid)
-		snprintf(s->comm, sizeof(s->comm), "%s", p->comm);
-	p->vdso_loaded = 0;
-	sampler_reload_maps(s, p, 1);
+	if (!p || !s->retired)
+		return p;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sampler_proc *q = s->procs[i];
+
+		if (q->pid == pid && q->exec_ns && time_ns < q->exec_ns &&
+		    (!p->exec_ns || q->exec_ns < p->exec_ns))
+			p = q;
+	}
+	return p;
 }
 
 void sampler_deliver(struct sampler *s, const struct snapshot *snap)
@@ -194,7 +329,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	 * unwinding, their cost. */
 	if (s->cfg.tid && snap->tid != s->cfg.tid)
 		return;
-	p = sampler_proc(s, snap->pid);
+	p = proc_at(s, snap->pid, snap->time_ns);
 	if (!p) {
 		s->stats.failed++;
 		return;
@@ -218,11 +353,16 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	if (python)
 		n = sampler_python_merge(s, p, snap, s->native, s->sps, n, s->addrs + k,
 					 s->naddrs - k);
+	/* A program run by an exec: its addresses are its own (addrspace.h). */
+	if (p->image)
+		for (size_t i = k; i < k + n; i++)
+			s->addrs[i] = addrspace_user_tag(s->addrs[i], p->image);
 	s->stats.unwind_ns += sampler_now_ns() - t0;
 
 	sample.pid = snap->pid;
 	sample.tid = snap->tid;
 	sample.process = p->comm;
+	sample.image = p->image;
 	sample.comm = snap->comm;
 	/* Read while the thread runs again: not part of its stack's instant. */
 	sample.python_name = p->python.reader ? pyreader_thread_name(p->python.reader, snap->tid)
@@ -442,6 +582,11 @@ struct maps *sampler_maps(const struct sampler *s)
 size_t sampler_process_count(const struct sampler *s)
 {
 	return s->nprocs;
+}
+
+uint32_t sampler_process_image(const struct sampler *s, size_t i)
+{
+	return i < s->nprocs ? s->procs[i]->image : 0;
 }
 
 pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,

@@ -38,7 +38,10 @@ enum sampler_kind {
 struct sample {
 	pid_t pid;
 	pid_t tid;
-	const char *process;     /* the process's name, valid during the callback */
+	const char *process;     /* the process's name, valid during the callback:
+	                          * the program's it ran at the sample */
+	uint32_t image;          /* which program (addrspace.h): 0, +1 per exec;
+	                          * the user addresses carry it as their tag */
 	const char *comm;        /* thread name, valid during the callback */
 	const char *python_name; /* the name Python gives the thread
 	                          * (threading), NULL when none is known;
@@ -210,12 +213,18 @@ const char *sampler_comm(const struct sampler *s);
 /* The target's current mappings (borrowed; maps_ref to keep them). */
 struct maps *sampler_maps(const struct sampler *s);
 /* Processes sampled so far: the target first, then (--subprocesses) its
- * descendants in the order they were first seen, exited ones included. */
+ * descendants in the order they were first seen, exited ones included, and
+ * a new entry for each program a process ran by exec. */
 size_t sampler_process_count(const struct sampler *s);
 /* Process @i: its pid (0 when out of range); its name and current mappings
- * (borrowed) in *@comm and *@maps when not NULL. */
+ * (borrowed) in *@comm and *@maps when not NULL. A process that ran
+ * another program (exec) is listed once per program, each with its own
+ * name and mappings: see sampler_process_image. */
 pid_t sampler_process_at(const struct sampler *s, size_t i, const char **comm,
 			 struct maps **maps);
+/* The image (addrspace.h) of process entry @i: 0 for the program it ran
+ * first, +1 per exec; 0 when out of range. */
+uint32_t sampler_process_image(const struct sampler *s, size_t i);
 /* Threads currently followed (attached, or with perf events open). */
 size_t sampler_thread_count(const struct sampler *s);
 /* The counters so far (brought up to date by this call; owned by @s). */

@@ -70,9 +70,21 @@ struct sampler_python {
  * cache is keyed by address, and two programs may use the same addresses. */
 struct sampler_proc {
 	pid_t pid;
+	/* The program it runs (addrspace.h): 0 for the one at the start of
+	 * sampling, +1 per exec. An exec keeps the entry of the program
+	 * before (with its mappings, which /proc no longer shows) to name
+	 * the samples taken before the exec, and starts a new entry. */
+	uint32_t image;
+	uint64_t exec_ns;        /* CLOCK_MONOTONIC of the exec that ended this
+	                          * image; 0 while it is the one that runs */
+	unsigned exec_pending;   /* execs known to come (perf: records not yet
+	                          * handled): /proc shows a later program, so
+	                          * the mappings are not to be read now */
 	char comm[64];
 	struct maps *maps;
 	uint64_t maps_loaded_ns;
+	struct maps *prev_maps;  /* the mappings before the last read, and */
+	uint64_t prev_loaded_ns; /* when they were read */
 	int vdso_loaded;
 	struct unwinder *unwinder;
 	struct sampler_python python;
@@ -90,6 +102,12 @@ struct sampler {
 	struct sampler_proc **procs;
 	size_t nprocs, procs_cap;
 	size_t last_proc;      /* index of the last lookup: samples come in runs */
+	size_t retired;        /* entries of images an exec ended */
+	/* Execs announced (sampler_proc_exec_coming) of processes with no
+	 * entry yet; more are forgotten. */
+#define SAMPLER_COMING_MAX 32
+	pid_t coming[SAMPLER_COMING_MAX];
+	size_t ncoming;
 	/* One sample's addresses: kernel frames, then the walk (with Python
 	 * frames merged in): naddrs entries. */
 	uint64_t *addrs;
@@ -131,12 +149,24 @@ struct sampler_proc *sampler_target(struct sampler *s);
 
 /* Re-read the mappings of @p (and its vdso the first time). With @force 0,
  * does nothing and returns 1 if they were read less than 2 ms ago.
- * 0 when re-read, or -errno. */
+ * 0 when re-read, or -errno: -ESTALE for an image that no longer runs, or
+ * whose exec is coming (/proc shows another program). */
 int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force);
 
-/* @pid ran a new program (exec): new name, new mappings, fresh unwind
- * cache. Its earlier samples are named with the new program's maps. */
-void sampler_proc_exec(struct sampler *s, pid_t pid);
+/*
+ * @pid ran a new program (exec) at @time_ns (CLOCK_MONOTONIC; 0: now): a
+ * new image with the new name, mappings and unwind cache. The image before
+ * keeps its own, and names the samples taken before @time_ns (their
+ * addresses tagged with its image: addrspace.h); when its mappings were
+ * read after @time_ns (the new program's), the ones read before stand in.
+ * Past ADDRSPACE_IMAGE_MAX images the last one is renamed and re-read in
+ * place.
+ */
+void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns);
+
+/* An exec of @pid will be handled (sampler_proc_exec) later: until then its
+ * mappings are not read (they would be the next program's). */
+void sampler_proc_exec_coming(struct sampler *s, pid_t pid);
 
 /*
  * The CPython reader of process @p, looked for when none is known yet (when

@@ -42,22 +42,36 @@ struct recording {
 	double duration;             /* -d seconds, 0 when none */
 	bool subprocesses;
 	int64_t start_realtime_ns;   /* CLOCK_REALTIME when sampling began */
-	pid_t last_pid;              /* the process of the last sample, and */
+	pid_t last_pid;              /* the process of the last sample, */
+	uint32_t last_image;         /* the program it ran, and */
 	char last_process[64];       /* the name it was given */
 };
 
-/* With --subprocesses, each process is a root frame "NAME (PID)", named
- * anew when it runs another program. */
+/*
+ * The root frame of each program a process ran: with --subprocesses
+ * "NAME (PID)"; else the target's name, given at the start for its first
+ * program, and the new program's name after each exec (the samples of
+ * each program under their own root, as perf shows a COMM with the exec
+ * flag).
+ */
 static int name_process(struct recording *rec, const struct sample *smp)
 {
 	char root[96];
 
-	if (smp->pid == rec->last_pid && strcmp(smp->process, rec->last_process) == 0)
+	if (smp->pid == rec->last_pid && smp->image == rec->last_image &&
+	    strcmp(smp->process, rec->last_process) == 0)
 		return 0;
-	snprintf(root, sizeof(root), "%s (%d)", smp->process, (int)smp->pid);
-	if (profile_set_process(rec->profile, smp->pid, root) < 0)
+	if (rec->subprocesses)
+		snprintf(root, sizeof(root), "%s (%d)", smp->process, (int)smp->pid);
+	else
+		snprintf(root, sizeof(root), "%s", smp->process);
+	/* The first program keeps the name it was given at the start (a
+	 * command's full basename, where its comm is cut to 15 bytes). */
+	if ((rec->subprocesses || smp->image) &&
+	    profile_set_image_process(rec->profile, smp->pid, smp->image, root) < 0)
 		return -ENOMEM;
 	rec->last_pid = smp->pid;
+	rec->last_image = smp->image;
 	snprintf(rec->last_process, sizeof(rec->last_process), "%s", smp->process);
 	return 0;
 }
@@ -68,12 +82,12 @@ static int on_sample(const struct sample *smp, void *ctx)
 	struct recording *rec = ctx;
 	uint32_t thread;
 
-	if (rec->subprocesses && name_process(rec, smp) < 0)
+	if (name_process(rec, smp) < 0)
 		return -ENOMEM;
 	/* Python's name for the thread where it has one: the OS calls every
 	 * thread of a Python program by the interpreter's name. */
-	if (profile_thread(rec->profile, smp->pid, smp->tid,
-			   smp->python_name ? smp->python_name : smp->comm, &thread) < 0 ||
+	if (profile_image_thread(rec->profile, smp->pid, smp->image, smp->tid,
+				 smp->python_name ? smp->python_name : smp->comm, &thread) < 0 ||
 	    profile_add_sample(rec->profile, thread, smp->addrs, smp->n, smp->weight) < 0)
 		return -ENOMEM;
 	return 0;
@@ -427,6 +441,26 @@ static void gap_hints(const struct profile *p, struct symbolizer *sym)
 	free(gaps);
 }
 
+/* Threads sampled: a thread that ran on after an exec is one thread,
+ * though the profile keeps it apart per program. */
+static size_t threads_sampled(const struct profile *p)
+{
+	size_t n = profile_thread_count(p), count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_thread *t = profile_thread_at(p, (uint32_t)i);
+		bool seen = false;
+
+		for (size_t j = 0; t->image && j < n && !seen; j++) {
+			const struct profile_thread *u = profile_thread_at(p, (uint32_t)j);
+
+			seen = u->pid == t->pid && u->tid == t->tid && u->image < t->image;
+		}
+		count += !seen;
+	}
+	return count;
+}
+
 /* The name of the first process sampled, or NULL. */
 static const char *recorded_program(const struct recording *rec)
 {
@@ -624,7 +658,7 @@ int cmd_record(const struct options *o)
 		.lost = stats.lost,
 		.seconds = session_seconds(ss),
 		.rate = o->rate,
-		.threads = profile_thread_count(rec.profile),
+		.threads = threads_sampled(rec.profile),
 		.end = end_name(why),
 		.end_text = end_text(why),
 		.sampler = sampler_name(s),   /* a static string */

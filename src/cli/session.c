@@ -300,8 +300,11 @@ void session_update_maps(struct session *ss)
 		struct maps *maps = NULL;
 		pid_t pid = sampler_process_at(ss->sampler, i, NULL, &maps);
 
+		/* Each program a process ran has its own mappings: its
+		 * addresses carry its image (addrspace.h). */
 		if (maps)
-			symbolizer_set_maps(ss->sym, pid, maps);
+			symbolizer_set_image_maps(ss->sym, pid,
+						  sampler_process_image(ss->sampler, i), maps);
 	}
 }
 

@@ -15,6 +15,14 @@
  *   0xfffffffffffffffe, 0xffffffffffffffff    marker: PROFILE_ADDR_UNKNOWN
  *       and PROFILE_ADDR_TRUNCATED, the ends of walks that stopped early.
  *
+ * A user address: bits 0..55 the address in the process (2^56 covers
+ * 5-level paging), bits 56..61 the image: which program the process ran
+ * when the sample was taken, 0 for the one it ran when sampling began, +1
+ * at each exec (up to ADDRSPACE_IMAGE_MAX; later ones share the last).
+ * The same address means different code before and after an exec, so the
+ * profile keeps them apart and the symbolizer names each with the mappings
+ * of its own image. A process that never execs has only untagged addresses.
+ *
  * A python address: bit 62 set, bits 30..61 the id of the code object (an
  * index into the reader's table of code objects, 32 bits), bits 0..29 the
  * index of the instruction in it (30 bits: CPython's code units, far more
@@ -45,6 +53,10 @@ enum addr_space {
 /* The unwinder found no rule for the next frame (no unwind info, bad data). */
 #define PROFILE_ADDR_UNKNOWN   UINT64_C(0xfffffffffffffffe)
 
+#define ADDRSPACE_IMAGE_SHIFT 56
+#define ADDRSPACE_IMAGE_MAX 63u
+#define ADDRSPACE_USER_MASK ((UINT64_C(1) << ADDRSPACE_IMAGE_SHIFT) - 1)
+
 #define ADDRSPACE_PYTHON_INDEX_BITS 30
 #define ADDRSPACE_PYTHON_INDEX_MAX ((UINT32_C(1) << ADDRSPACE_PYTHON_INDEX_BITS) - 1)
 
@@ -64,6 +76,34 @@ static inline enum addr_space addrspace_of(uint64_t addr)
 static inline bool addrspace_is_marker(uint64_t addr)
 {
 	return addrspace_of(addr) == ADDR_SPACE_MARKER;
+}
+
+/* User address @addr tagged with image @image (ADDRSPACE_IMAGE_MAX when
+ * higher); addresses of other spaces are returned as they are. */
+static inline uint64_t addrspace_user_tag(uint64_t addr, uint32_t image)
+{
+	if (addrspace_of(addr) != ADDR_SPACE_USER)
+		return addr;
+	if (image > ADDRSPACE_IMAGE_MAX)
+		image = ADDRSPACE_IMAGE_MAX;
+	return (addr & ADDRSPACE_USER_MASK) | (uint64_t)image << ADDRSPACE_IMAGE_SHIFT;
+}
+
+/* The image of user address @addr (0 for other spaces). */
+static inline uint32_t addrspace_user_image(uint64_t addr)
+{
+	if (addrspace_of(addr) != ADDR_SPACE_USER)
+		return 0;
+	return (uint32_t)(addr >> ADDRSPACE_IMAGE_SHIFT);
+}
+
+/* User address @addr without its image: the address in the process.
+ * Addresses of other spaces are returned as they are. */
+static inline uint64_t addrspace_user_address(uint64_t addr)
+{
+	if (addrspace_of(addr) != ADDR_SPACE_USER)
+		return addr;
+	return addr & ADDRSPACE_USER_MASK;
 }
 
 /*

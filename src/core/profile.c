@@ -25,6 +25,7 @@ struct pair {
 
 struct process {
 	pid_t pid;
+	uint32_t image;
 	char *name;
 };
 
@@ -65,9 +66,13 @@ static uint64_t hash_stack(const uint64_t *addrs, size_t n)
 	return hash_mix64(h);
 }
 
-static uint64_t thread_key(pid_t pid, pid_t tid)
+/* The hash of a thread: its pid and tid, and the image, which is 0 but
+ * for a process that ran another program (addrspace.h). */
+static uint64_t thread_hash(pid_t pid, pid_t tid, uint32_t image)
 {
-	return (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
+	uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
+
+	return hash_mix64(key ^ (uint64_t)image * UINT64_C(0x9e3779b97f4a7c15));
 }
 
 /* Copy of @name cut to NAME_MAX_LEN bytes; NULL stands for "". */
@@ -120,13 +125,19 @@ void profile_free(struct profile *p)
 
 int profile_set_process(struct profile *p, pid_t pid, const char *name)
 {
+	return profile_set_image_process(p, pid, 0, name);
+}
+
+int profile_set_image_process(struct profile *p, pid_t pid, uint32_t image,
+			      const char *name)
+{
 	char *copy = name_dup(name);
 	struct process *procs;
 
 	if (!copy)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nprocs; i++) {
-		if (p->procs[i].pid == pid) {
+		if (p->procs[i].pid == pid && p->procs[i].image == image) {
 			free(p->procs[i].name);
 			p->procs[i].name = copy;
 			return 0;
@@ -138,22 +149,40 @@ int profile_set_process(struct profile *p, pid_t pid, const char *name)
 		return -ENOMEM;
 	}
 	p->procs = procs;
-	p->procs[p->nprocs++] = (struct process){ .pid = pid, .name = copy };
+	p->procs[p->nprocs++] = (struct process){ .pid = pid, .image = image, .name = copy };
 	return 0;
+}
+
+static const char *image_name(const struct profile *p, pid_t pid, uint32_t image)
+{
+	for (size_t i = 0; i < p->nprocs; i++)
+		if (p->procs[i].pid == pid && p->procs[i].image == image)
+			return p->procs[i].name;
+	return NULL;
 }
 
 const char *profile_process_name(const struct profile *p, pid_t pid)
 {
-	for (size_t i = 0; i < p->nprocs; i++)
-		if (p->procs[i].pid == pid)
-			return p->procs[i].name;
-	return NULL;
+	return image_name(p, pid, 0);
+}
+
+const char *profile_thread_process(const struct profile *p, const struct profile_thread *t)
+{
+	const char *name = image_name(p, t->pid, t->image);
+
+	return name || !t->image ? name : image_name(p, t->pid, 0);
 }
 
 int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 		   uint32_t *index)
 {
-	uint64_t key = thread_key(pid, tid), h = hash_mix64(key);
+	return profile_image_thread(p, pid, 0, tid, name, index);
+}
+
+int profile_image_thread(struct profile *p, pid_t pid, uint32_t image, pid_t tid,
+			 const char *name, uint32_t *index)
+{
+	uint64_t h = thread_hash(pid, tid, image);
 	struct htable_iter it;
 	struct profile_thread *t;
 	char *copy;
@@ -161,7 +190,7 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 	for (uint32_t i = htable_find(&p->thread_index, h, &it); i != HTABLE_NONE;
 	     i = htable_next(&p->thread_index, &it)) {
 		t = &p->threads[i];
-		if (thread_key(t->pid, t->tid) != key)
+		if (t->pid != pid || t->tid != tid || t->image != image)
 			continue;
 		if (name && !name_equal(t->name, name)) {
 			copy = name_dup(name);
@@ -186,7 +215,7 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 		return -ENOMEM;
 	}
 	p->threads[p->nthreads] = (struct profile_thread){
-		.pid = pid, .tid = tid, .name = copy
+		.pid = pid, .tid = tid, .image = image, .name = copy
 	};
 	*index = (uint32_t)p->nthreads++;
 	return 0;

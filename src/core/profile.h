@@ -24,6 +24,9 @@
 struct profile_thread {
 	pid_t pid;
 	pid_t tid;
+	uint32_t image;       /* the program its process ran (addrspace.h): 0,
+	                       * then +1 per exec; a thread that runs on after
+	                       * an exec is another profile_thread */
 	const char *name;     /* last name seen; owned by the profile; never NULL */
 };
 
@@ -37,6 +40,16 @@ int profile_set_process(struct profile *p, pid_t pid, const char *name);
 /* The name given to @pid, or NULL. */
 const char *profile_process_name(const struct profile *p, pid_t pid);
 
+/* Name process @pid while it ran image @image (addrspace.h: the program
+ * after its @image-th exec); profile_set_process names image 0. 0 or
+ * -ENOMEM. */
+int profile_set_image_process(struct profile *p, pid_t pid, uint32_t image,
+			      const char *name);
+
+/* The root frame of thread @t's stacks: the name given to its process's
+ * image, else to its process (image 0), else NULL. */
+const char *profile_thread_process(const struct profile *p, const struct profile_thread *t);
+
 /*
  * The index of thread @tid of process @pid, created on first use; @name (may
  * be NULL) replaces the name kept for it when it differs. 0 or -ENOMEM
@@ -44,6 +57,11 @@ const char *profile_process_name(const struct profile *p, pid_t pid);
  */
 int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 		   uint32_t *index);
+/* As profile_thread, for the thread of process @pid while it ran image
+ * @image: a thread is kept apart per image, so each program's stacks are
+ * named with its own mappings and under its own root. */
+int profile_image_thread(struct profile *p, pid_t pid, uint32_t image, pid_t tid,
+			 const char *name, uint32_t *index);
 size_t profile_thread_count(const struct profile *p);
 const struct profile_thread *profile_thread_at(const struct profile *p, uint32_t index);
 

@@ -60,6 +60,7 @@ struct chunk {
 
 struct proc {
 	pid_t pid;
+	uint32_t image;         /* addrspace.h: the program, 0 then +1 per exec */
 	struct maps *maps;
 	struct perfmap *jit;    /* /tmp/perf-PID.map, read at the first need */
 	bool jit_tried;
@@ -188,10 +189,10 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym);
 }
 
-static struct proc *proc_find(struct symbolizer *sym, pid_t pid)
+static struct proc *proc_find(struct symbolizer *sym, pid_t pid, uint32_t image)
 {
 	for (size_t i = 0; i < sym->nprocs; i++) {
-		if (sym->procs[i].pid == pid)
+		if (sym->procs[i].pid == pid && sym->procs[i].image == image)
 			return &sym->procs[i];
 	}
 	return NULL;
@@ -199,7 +200,17 @@ static struct proc *proc_find(struct symbolizer *sym, pid_t pid)
 
 void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps)
 {
-	struct proc *p = proc_find(sym, pid);
+	symbolizer_set_image_maps(sym, pid, 0, maps);
+}
+
+void symbolizer_set_image_maps(struct symbolizer *sym, pid_t pid, uint32_t image,
+			       struct maps *maps)
+{
+	struct proc *p;
+
+	if (image > ADDRSPACE_IMAGE_MAX)
+		image = ADDRSPACE_IMAGE_MAX;
+	p = proc_find(sym, pid, image);
 
 	if (!p) {
 		struct proc *bigger = array_grow(sym->procs, &sym->procs_cap,
@@ -211,7 +222,7 @@ void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps)
 			return;
 		sym->procs = bigger;
 		p = &sym->procs[sym->nprocs++];
-		*p = (struct proc){ .pid = pid };
+		*p = (struct proc){ .pid = pid, .image = image };
 	}
 	maps_ref(maps);
 	maps_free(p->maps);
@@ -699,7 +710,10 @@ static size_t name_address(struct symbolizer *sym, pid_t pid, uint64_t addr,
 	case ADDR_SPACE_USER:
 		break;
 	}
-	p = proc_find(sym, pid);
+	/* The mappings of the program that ran the code (its image), and the
+	 * address within them. */
+	p = proc_find(sym, pid, addrspace_user_image(addr));
+	addr = addrspace_user_address(addr);
 	m = p && p->maps ? maps_find(p->maps, addr) : NULL;
 	if (!m)
 		return 1;
@@ -795,7 +809,7 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 const struct mapping *symbolizer_mapping(struct symbolizer *sym, pid_t pid, uint64_t addr,
 					 const uint8_t **build_id, size_t *build_id_len)
 {
-	struct proc *p = proc_find(sym, pid);
+	struct proc *p = proc_find(sym, pid, addrspace_user_image(addr));
 	const struct mapping *m;
 	struct elf_file *ef;
 
@@ -805,7 +819,7 @@ const struct mapping *symbolizer_mapping(struct symbolizer *sym, pid_t pid, uint
 	}
 	if (addrspace_of(addr) != ADDR_SPACE_USER || !p || !p->maps)
 		return NULL;
-	m = maps_find(p->maps, addr);
+	m = maps_find(p->maps, addrspace_user_address(addr));
 	if (!m || !build_id || !mapping_is_file(m))
 		return m;
 	/* The file is open already when an address of it was named. */

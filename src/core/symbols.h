@@ -28,6 +28,13 @@ void symbolizer_free(struct symbolizer *sym);   /* accepts NULL */
  * held before). */
 void symbolizer_set_maps(struct symbolizer *sym, pid_t pid, struct maps *maps);
 
+/* As symbolizer_set_maps, for the program @pid ran as image @image
+ * (addrspace.h: 0 for the one it ran when sampling began, +1 per exec):
+ * user addresses tagged with @image are named with @maps. Image 0 is what
+ * symbolizer_set_maps sets. */
+void symbolizer_set_image_maps(struct symbolizer *sym, pid_t pid, uint32_t image,
+			       struct maps *maps);
+
 /* The demangled form of a C++ (_Z...) or Rust (legacy _ZN...17h...E, v0
  * _R...) symbol name, malloc'd, or NULL when @name is not one. */
 char *symbol_demangle(const char *name);
@@ -72,7 +79,8 @@ size_t symbolizer_resolve(struct symbolizer *sym, pid_t pid, uint64_t addr,
 			  const struct frame **frames);
 
 /*
- * Where user address @addr of process @pid comes from, for writers that list
+ * Where user address @addr of process @pid comes from (of its image:
+ * addrspace.h), for writers that list
  * mappings (pprof): the mapping that holds it, borrowed from the maps given
  * by symbolizer_set_maps (valid until they are replaced, or the symbolizer
  * freed), or NULL when none does. When @build_id is not NULL it receives

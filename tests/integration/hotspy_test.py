@@ -48,6 +48,11 @@ Cases:
       output must meet fixtures/python/FIXTURE.expect (version guards,
       --lines when given to hotspy) and >= 99 % of the samples with Python
       frames must reach <module> (or a thread's _bootstrap).
+  exec SAMPLER launch|attach
+      execer burns in before_exec, then execs itself as execed, which burns
+      in after_exec: the samples of each half are named with that half's
+      program (before_exec under the root execer, after_exec under execed),
+      both roots are there, and hardly any sample is [unknown].
   pysignal NAME
       hotspy recording pysplit under NAME is killed with SIGKILL: the target
       runs on, untraced, and exits 0.
@@ -1656,6 +1661,78 @@ def case_jitstacks(rest):
                 sys.exit(SKIP)
 
 
+def case_exec(rest):
+    """A process that runs another program mid-recording is shown under
+    both names, each half named with its own program's mappings."""
+    sampler, mode = rest[0], rest[1]
+    fixture = os.path.join(ARGS.fixtures, "execer")
+    args = ["record", "-o", "-", "-f", "folded", "--sampler", sampler]
+    target = None
+    try:
+        if mode == "launch":
+            # Fixed work (-n: ~0.6 s of CPU each half), not time: on a
+            # loaded machine a timed half would get few on-CPU samples.
+            r = run_hotspy(args + ["--", fixture, "-n", "60"])
+        else:
+            target = subprocess.Popen([fixture, "-n", "80"])
+            time.sleep(0.3)
+            r = run_hotspy(args + ["-p", str(target.pid)])
+        if r.returncode != 0:
+            if "not permitted" in r.stderr or "perf_event_paranoid" in r.stderr:
+                print("SKIP: %s sampling not permitted here" % sampler)
+                sys.exit(SKIP)
+            fail("hotspy exited %d" % r.returncode)
+        if target is not None and target.wait(timeout=30) != 0:
+            fail("the fixture exited %d after the detach" % target.returncode)
+        total = before = after = crossed = unknown = 0
+        roots = set()
+        for line in r.stdout.splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            n = int(count)
+            total += n
+            roots.add(frames[0])
+            if "before_exec" in frames[1:]:
+                if frames[0] == "execer":
+                    before += n
+                else:
+                    crossed += n
+            if "after_exec" in frames[1:]:
+                if frames[0] == "execed":
+                    after += n
+                else:
+                    crossed += n
+            if any(f.startswith("[unknown]") for f in frames[1:]):
+                unknown += n
+        if total < 40:
+            fail("only %d samples" % total)
+        share = lambda x: 100.0 * x / total
+        print("%d samples: before_exec under execer %.1f %%, after_exec under execed "
+              "%.1f %%, under the wrong root %.1f %%, [unknown] %.1f %%, roots %s"
+              % (total, share(before), share(after), share(crossed), share(unknown),
+                 sorted(roots)))
+        if "execer" not in roots or "execed" not in roots:
+            fail("the roots are %s: the process must be shown as execer before "
+                 "the exec and as execed after" % sorted(roots))
+        # Each half does as much work (launched: ~50 % each; attached
+        # 0.3 s in: ~40 and ~60 % on an idle machine): a half named with
+        # the other half's mappings would be [unknown] or missing.
+        if share(before) < 20 or share(after) < 20:
+            fail("before_exec under execer %.1f %%, after_exec under execed %.1f %%: "
+                 "each half must be named with its own program"
+                 % (share(before), share(after)))
+        if share(crossed) > 2:
+            fail("%.1f %% of the samples under the other program's root" % share(crossed))
+        # The exec itself (the kernel's part, the loader) is a few samples.
+        if share(unknown) > 8:
+            fail("%.1f %% of the samples are [unknown]" % share(unknown))
+    finally:
+        if target is not None and target.poll() is None:
+            target.kill()
+            target.wait()
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -1665,7 +1742,8 @@ def main():
     p.add_argument("case", choices=["profile", "signal", "errors", "usage", "tid", "fds", "escapes", "permission", "perf",
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
-                                      "pydump", "pytop", "pyspyflags", "jitstacks"])
+                                      "pydump", "pytop", "pyspyflags", "jitstacks",
+                                      "exec"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1678,7 +1756,7 @@ def main():
      "shortthreads": case_shortthreads, "smoke": case_smoke,
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
      "pydump": case_pydump, "pytop": case_pytop, "pyspyflags": case_pyspyflags,
-     "jitstacks": case_jitstacks}[ARGS.case](ARGS.rest)
+     "jitstacks": case_jitstacks, "exec": case_exec}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

@@ -19,6 +19,32 @@ static void test_user(void)
 	CHECK(!addrspace_is_marker(0));
 }
 
+/* Image tags stay in the user space, round-trip, and keep images apart. */
+static void test_image(void)
+{
+	uint64_t top = UINT64_C(0x00ffffffffffffff), a = 0x401000;
+
+	CHECK_EQ_U64(addrspace_user_tag(a, 0), a);
+	CHECK_EQ_U64(addrspace_user_image(a), 0);
+	CHECK(addrspace_user_tag(a, 1) != addrspace_user_tag(a, 2));
+	CHECK(addrspace_user_tag(a, 1) != a);
+	for (uint32_t i = 0; i <= ADDRSPACE_IMAGE_MAX; i++) {
+		uint64_t t = addrspace_user_tag(top, i);
+
+		CHECK(addrspace_of(t) == ADDR_SPACE_USER);
+		CHECK_EQ_U64(addrspace_user_image(t), i);
+		CHECK_EQ_U64(addrspace_user_address(t), top);
+	}
+	/* Past the last tag, images share it rather than leave the space. */
+	CHECK_EQ_U64(addrspace_user_image(addrspace_user_tag(a, 1000)), ADDRSPACE_IMAGE_MAX);
+	CHECK(addrspace_of(addrspace_user_tag(a, UINT32_MAX)) == ADDR_SPACE_USER);
+	/* Other spaces are never tagged. */
+	CHECK_EQ_U64(addrspace_user_tag(PROFILE_ADDR_UNKNOWN, 3), PROFILE_ADDR_UNKNOWN);
+	CHECK_EQ_U64(addrspace_user_tag(ADDRSPACE_KERNEL_MIN, 3), ADDRSPACE_KERNEL_MIN);
+	CHECK_EQ_U64(addrspace_user_tag(ADDRSPACE_PYTHON_MIN, 3), ADDRSPACE_PYTHON_MIN);
+	CHECK_EQ_U64(addrspace_user_address(ADDRSPACE_PYTHON_MIN + 5), ADDRSPACE_PYTHON_MIN + 5);
+}
+
 static void test_python(void)
 {
 	uint64_t a = addrspace_python_make(7, 123), lo = addrspace_python_make(0, 0);
@@ -97,6 +123,7 @@ static void test_symbolizer(void)
 int main(void)
 {
 	test_user();
+	test_image();
 	test_python();
 	test_kernel();
 	test_marker();

@@ -121,6 +121,38 @@ static void test_threads(void)
 	profile_free(p);
 }
 
+/* A process that ran two programs (exec): its thread is two profile
+ * threads, one per image, each under its program's name. */
+static void test_images(void)
+{
+	struct profile *p = profile_new();
+	uint32_t before, after, again;
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_U64(profile_thread(p, 100, 100, "main", &before), 0);
+	CHECK_EQ_U64(profile_image_thread(p, 100, 1, 100, "main", &after), 0);
+	CHECK(before != after);
+	CHECK_EQ_U64(profile_image_thread(p, 100, 0, 100, NULL, &again), 0);
+	CHECK_EQ_U64(again, before);
+	CHECK_EQ_U64(profile_image_thread(p, 100, 1, 100, NULL, &again), 0);
+	CHECK_EQ_U64(again, after);
+	CHECK_EQ_U64(profile_thread_at(p, before)->image, 0);
+	CHECK_EQ_U64(profile_thread_at(p, after)->image, 1);
+	CHECK_EQ_U64(profile_thread_count(p), 2);
+
+	/* No name for the image yet: the process's first name stands in. */
+	CHECK(profile_thread_process(p, profile_thread_at(p, after)) == NULL);
+	CHECK_EQ_U64(profile_set_process(p, 100, "execer"), 0);
+	CHECK_STR(profile_thread_process(p, profile_thread_at(p, after)), "execer");
+	CHECK_EQ_U64(profile_set_image_process(p, 100, 1, "execed"), 0);
+	CHECK_STR(profile_thread_process(p, profile_thread_at(p, before)), "execer");
+	CHECK_STR(profile_thread_process(p, profile_thread_at(p, after)), "execed");
+	CHECK_STR(profile_process_name(p, 100), "execer");
+	profile_free(p);
+}
+
 static void test_interning(void)
 {
 	static const uint64_t a[] = { 0x401000, 0x402000, 0x403000 };
@@ -277,6 +309,7 @@ int main(void)
 {
 	test_empty();
 	test_threads();
+	test_images();
 	test_interning();
 	test_many();
 	test_counts();

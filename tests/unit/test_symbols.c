@@ -24,6 +24,7 @@
 #include "elf_cache.h"
 #include "elf_file.h"
 #include "profile.h"
+#include "addrspace.h"
 #include "symbols.h"
 
 #include "banned.h"
@@ -108,6 +109,38 @@ static void test_cxx_inlined(struct symbolizer *sym, pid_t pid)
 		CHECK(f[0].kind == FRAME_INLINED);
 		CHECK_STR(f[n - 1].function, "hsq::collect");
 	}
+}
+
+/*
+ * The programs of one process (addrspace.h images): a tagged address is
+ * named with its own image's mappings only. Image 1 knows no code (a
+ * program whose mappings could not be read), image 2 has this process's.
+ */
+static void test_images(struct symbolizer *sym, pid_t pid, struct maps *maps)
+{
+	uint64_t own = (uint64_t)(uintptr_t)symbols_test_target;
+	struct maps *none = maps_parse("", 0);
+	const struct frame *f;
+
+	CHECK(none != NULL);
+	if (!none)
+		return;
+	symbolizer_set_image_maps(sym, pid, 1, none);
+	symbolizer_set_image_maps(sym, pid, 2, maps);
+	maps_free(none);
+	f = resolve_one(sym, pid, addrspace_user_tag(own, 1));
+	CHECK(f->kind == FRAME_UNKNOWN);
+	f = resolve_one(sym, pid, addrspace_user_tag(own, 2));
+	CHECK_STR(f->function, "symbols_test_target");
+	/* An image never given mappings knows no code either. */
+	f = resolve_one(sym, pid, addrspace_user_tag(own, 3));
+	CHECK(f->kind == FRAME_UNKNOWN);
+	/* The untagged address is image 0's, whatever the others hold. */
+	f = resolve_one(sym, pid, own);
+	CHECK_STR(f->function, "symbols_test_target");
+	CHECK(symbolizer_mapping(sym, pid, addrspace_user_tag(own, 1), NULL, NULL) == NULL);
+	CHECK(symbolizer_mapping(sym, pid, addrspace_user_tag(own, 2), NULL, NULL) ==
+	      maps_find(maps, own));
 }
 
 static void test_own_and_libc(struct symbolizer *sym, pid_t pid)
@@ -456,6 +489,7 @@ int main(int argc, char **argv)
 		skipped = !test_vdso(cache, sym, pid, maps);
 	} else {
 		test_own_and_libc(sym, pid);
+		test_images(sym, pid, maps);
 		test_plt(sym, pid);
 		test_cxx_inlined(sym, pid);
 		test_no_symbol(sym, pid, maps);
