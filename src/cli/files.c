@@ -54,5 +54,7 @@ int files_write_error(const char *path, int err)
 	default:
 		break;
 	}
+	if (strcmp(path, "-") == 0)
+		return log_error(err, "cannot write to standard output: %s", strerror(-err));
 	return log_error(err, "cannot write %s: %s%s", path, strerror(-err), remedy);
 }

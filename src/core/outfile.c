@@ -14,13 +14,14 @@
 #include "banned.h"
 
 struct outfile {
-	FILE *fp;               /* a stream writing through cookie_write, or stdout */
+	FILE *fp;               /* a stream writing through cookie_write */
 	int fd;                 /* the file written: -1 until the first bytes */
 	int dirfd;              /* the destination's directory (O_PATH), opened at
 	                         * the start; -1 when writing in place */
 	int err;                /* the first write error, -errno */
 	mode_t mode;            /* what a plain creat() would give, umask applied */
 	bool in_place;          /* a device, FIFO or socket: @fd is the destination */
+	bool borrowed;          /* @fd is stdout's, not ours to close */
 	bool anonymous;         /* @fd is an O_TMPFILE with no name yet */
 	bool dir_gone;          /* the directory was removed: the current one is used */
 	char *tmp;              /* the hidden name of @fd where O_TMPFILE is refused */
@@ -34,7 +35,7 @@ struct outfile {
 
 static void outfile_release(struct outfile *of)
 {
-	if (of->fd >= 0 && !(of->fp == stdout))
+	if (of->fd >= 0 && !of->borrowed)
 		close(of->fd);
 	if (of->dirfd >= 0)
 		close(of->dirfd);
@@ -264,11 +265,14 @@ int outfile_open(const char *path, struct outfile **out)
 	if (!of)
 		return -ENOMEM;
 	if (strcmp(path, "-") == 0) {
-		of->fp = stdout;
-		*out = of;
-		return 0;
-	}
-	if (stat(path, &st) == 0) {
+		/* Standard output, through a stream of our own so that a write
+		 * error keeps its errno too; what stdout holds goes first. */
+		fflush(stdout);
+		of->in_place = true;
+		of->borrowed = true;
+		of->fd = STDOUT_FILENO;
+		err = 0;
+	} else if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			err = -EISDIR;
 		else if (S_ISREG(st.st_mode))
@@ -588,13 +592,6 @@ int outfile_commit_as(struct outfile *of, char *path, size_t size)
 {
 	int err;
 
-	if (of->fp == stdout) {
-		err = flush_stream(of);
-		if (path && size)
-			snprintf(path, size, "%s", of->path);
-		outfile_release(of);
-		return err;
-	}
 	err = flush_stream(of);
 	/* An empty output is a file too. */
 	if (!err && of->fd < 0)
@@ -602,10 +599,10 @@ int outfile_commit_as(struct outfile *of, char *path, size_t size)
 	if (!err && !of->in_place && fsync(of->fd) < 0)
 		err = -errno;
 	fclose(of->fp);
-	if (!err && of->in_place) {
+	if (!err && of->in_place && !of->borrowed) {
 		err = close(of->fd) < 0 ? -errno : 0;
 		of->fd = -1;
-	} else if (!err) {
+	} else if (!err && !of->in_place) {
 		err = place(of);
 	}
 	if (err < 0 && of->tmp)
@@ -620,12 +617,10 @@ void outfile_abort(struct outfile *of)
 {
 	if (!of)
 		return;
-	if (of->fp != stdout) {
-		/* Nothing more reaches the file. */
-		of->err = of->err ? of->err : -ECANCELED;
-		fclose(of->fp);
-		if (of->tmp)
-			unlinkat(of->tmp_dir, of->tmp, 0);
-	}
+	/* Nothing more reaches the file. */
+	of->err = of->err ? of->err : -ECANCELED;
+	fclose(of->fp);
+	if (of->tmp)
+		unlinkat(of->tmp_dir, of->tmp, 0);
 	outfile_release(of);
 }

