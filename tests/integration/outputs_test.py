@@ -137,7 +137,7 @@ def case_kill():
         # end of -d 0.6, when the profile is named and written (the whole run
         # takes ~0.7 s here; a step may land after the commit, when a whole
         # x.svg is there).
-        for when in (0.02, 0.3) + tuple(0.6 + 0.02 * i for i in range(8)):
+        for when in (0.02, 0.3) + tuple(0.6 + 0.04 * i for i in range(4)):
             with tempfile.TemporaryDirectory() as tmp:
                 out = os.path.join(tmp, "x.svg")
                 h = subprocess.Popen([ARGS.hotspy, "record", "-q", "-r", "2000", "--threads",
