@@ -378,6 +378,9 @@ int perf_sampler_probe(pid_t pid, char *why, size_t size)
 	a.exclude_kernel = 1;
 	a.exclude_hv = 1;
 	a.disabled = 1;
+	/* A process whose main thread has exited: one of its live threads. */
+	if (pid > 0 && target_live_thread(pid) > 0)
+		pid = target_live_thread(pid);
 	fd = sys_perf_event_open(&a, pid, -1);
 	if (fd < 0) {
 		int err = errno;
@@ -394,9 +397,19 @@ static int refusal(int err, pid_t pid)
 {
 	char why[384];
 
+	/* Gone while the events were being opened (or a zombie already):
+	 * no sampler would do better. */
+	if (err == ESRCH && pid > 0)
+		return log_error(-err, "cannot attach to %d: it exited while hotspy attached "
+				 "(nothing left to profile)", (int)pid);
 	refusal_reason(err, pid, why, sizeof(why));
 	if ((err == EACCES || err == EPERM) && pid > 0 && target_access_problem(pid, why, sizeof(why)))
 		return log_error(-err, "cannot sample %d with perf events: %s", (int)pid, why);
+	/* Root is refused perf events on a process only by the ptrace check. */
+	if ((err == EACCES || err == EPERM) && pid > 0 && geteuid() == 0 &&
+	    target_root_problem(pid, why, sizeof(why)))
+		return log_error(-err, "cannot attach to %d: operation not permitted: %s",
+				 (int)pid, why);
 	if (err == EACCES || err == EPERM)
 		return log_error(-err, "cannot sample %d with perf events: %s \xe2\x80\x94 run as "
 				 "root, lower it with sysctl -w kernel.perf_event_paranoid=1, or use "
@@ -445,8 +458,17 @@ static int open_all(struct sampler *s)
 	size_t nkids = 0;
 	int err;
 
+	pid_t first = s->pid;
+
+	/* A main thread that has exited (pthread_exit) takes no events: a
+	 * live thread first, and the scan below the others. */
+	if (!s->cfg.argv) {
+		first = target_live_thread(s->pid);
+		if (first < 0)
+			return refusal(ESRCH, s->pid);
+	}
 	b->exclude_kernel = 0;
-	err = thread_open(s, s->pid);
+	err = thread_open(s, first);
 	if ((err == -EACCES || err == -EPERM) && s->cfg.kernel) {
 		char level[16];
 
@@ -458,7 +480,7 @@ static int open_all(struct sampler *s)
 	}
 	if (err == -EACCES || err == -EPERM) {
 		b->exclude_kernel = 1;
-		err = thread_open(s, s->pid);
+		err = thread_open(s, first);
 		if (err == 0)
 			log_debug("kernel time is not counted: the kernel allows user-only events");
 	}
@@ -474,7 +496,7 @@ static int open_all(struct sampler *s)
 					 (int)s->pid, strerror(-err));
 		}
 	}
-	err = process_open(s, s->pid, s->pid);
+	err = process_open(s, s->pid, first);
 	for (size_t i = 0; err == 0 && i < nkids; i++) {
 		/* A child gone since it was listed is no error. */
 		if (sampler_proc(s, kids[i]))
@@ -1032,6 +1054,10 @@ static int perf_open(struct sampler *s)
 			if ((err == -EACCES || err == -EPERM) &&
 			    target_access_problem(s->pid, why, sizeof(why)))
 				err = log_error(err, "cannot attach to %d: %s", (int)s->pid, why);
+			else if ((err == -EACCES || err == -EPERM) && geteuid() == 0 &&
+				 target_root_problem(s->pid, why, sizeof(why)))
+				err = log_error(err, "cannot attach to %d: operation not permitted: %s",
+						(int)s->pid, why);
 			else
 				err = log_error(err, "cannot attach to %d: %s", (int)s->pid,
 						err == -ESRCH ? "no such process (check the PID "

@@ -646,7 +646,9 @@ static size_t copy_stack(struct sampler *s, struct snapshot *snap,
 		local[1 + i] = more_local[i];
 		remote[1 + i] = more_remote[i];
 	}
-	n = process_vm_readv(snap->pid, local, 1 + nmore, remote, 1 + nmore, 0);
+	/* Through the thread itself, stopped so alive: the process's main
+	 * thread may have exited, and its pid reads nothing then. */
+	n = process_vm_readv(snap->tid, local, 1 + nmore, remote, 1 + nmore, 0);
 	if (n <= 0) {
 		snap->stack_len = 0;
 		return 0;
@@ -936,9 +938,8 @@ static int attach_error(pid_t pid, int err)
 				 "this user's and no ptrace_scope forbids it \xe2\x80\x94 it may "
 				 "have changed its credentials (setuid) or a security module or "
 				 "seccomp forbids ptrace; run as root", (int)pid);
-	return log_error(-err, "cannot attach to %d: operation not permitted even as root "
-			 "\xe2\x80\x94 it may be a kernel thread, or ptrace is disabled "
-			 "(kernel.yama.ptrace_scope=3, a security module or seccomp)", (int)pid);
+	target_root_problem(pid, why, sizeof(why));
+	return log_error(-err, "cannot attach to %d: operation not permitted: %s", (int)pid, why);
 }
 
 /* With --subprocesses, the descendants that exist at the attach. */
@@ -963,24 +964,29 @@ static int ptrace_open_pid(struct sampler *s)
 	pid_t pid = s->cfg.pid;
 	int err, prev = -1, found;
 
+	pid_t first;
+
 	s->pid = pid;
-	if (pid == getpid())
-		return log_error(-EINVAL, "cannot attach to %d: that is hotspy itself", (int)pid);
 	err = target_comm(pid, s->comm, sizeof(s->comm));
 	if (err < 0)
 		return attach_error(pid, -err);
 	target = sampler_target(s);
 	if (!target)
 		return attach_error(pid, errno);
+	/* sampler_open has refused kernel threads and zombies: no maps now
+	 * means it exited in between. */
 	if (maps_count(target->maps) == 0)
-		return log_error(-EINVAL, "cannot attach to %d (%s): it is a kernel thread; "
-				 "only user processes can be profiled", (int)pid, s->comm);
+		return log_error(-ESRCH, "cannot attach to %d: it exited while hotspy "
+				 "attached", (int)pid);
 	err = proc_add(s, pid, true);
 	if (err < 0)
 		return attach_error(pid, -err);
 
-	/* The main thread first: its error is the one to report. */
-	err = thread_attach(s, pid, pid);
+	/* The main thread first: its error is the one to report. A main
+	 * thread that has exited (pthread_exit) cannot be traced: a live
+	 * thread instead, and the scan finds the others. */
+	first = target_live_thread(pid);
+	err = first > 0 ? thread_attach(s, pid, first) : -ESRCH;
 	if (err < 0)
 		return attach_error(pid, -err);
 	if (s->cfg.subprocesses) {

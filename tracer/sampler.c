@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addrspace.h"
 #include "array.h"
@@ -13,6 +14,7 @@
 #include "pyreader.h"
 #include "sampler_backend.h"
 #include "target.h"
+#include "text.h"
 #include "banned.h"
 
 /* At most one reload per 2 ms: a reload costs ~50-100 us, so even a garbage
@@ -62,6 +64,18 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force)
 	err = maps_read(p->pid, &maps);
 	if (err < 0)
 		return err;
+	/* A main thread that has exited has no maps: the process's are read
+	 * through a live thread (so are its memory and vdso). */
+	if (maps_count(maps) == 0) {
+		pid_t live = target_live_thread(p->pid);
+
+		if (live > 0 && live != p->pid) {
+			maps_free(maps);
+			err = maps_read_thread(p->pid, live, &maps);
+			if (err < 0)
+				return err;
+		}
+	}
 	/* Kept one read back: an exec found out later may have come before
 	 * this read (sampler_proc_exec). */
 	maps_free(p->prev_maps);
@@ -469,6 +483,25 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 {
 	char why[256], reason[320];
 
+	/* What /proc tells before any attach, the same for every sampler:
+	 * hotspy itself, a kernel thread, a zombie. */
+	if (cfg->pid && !cfg->argv) {
+		int err = target_check(cfg->pid, why, sizeof(why));
+
+		if (err < 0) {
+			char comm[TARGET_COMM_MAX] = "", name[TARGET_COMM_MAX * 4] = "";
+
+			/* The name comes from the target: escaped. */
+			if (cfg->pid != getpid() && target_comm(cfg->pid, comm, sizeof(comm)) == 0) {
+				text_append_safe(name, sizeof(name), 0, comm);
+				log_error(err, "cannot attach to %d (%s): %s", (int)cfg->pid, name, why);
+			} else {
+				log_error(err, "cannot attach to %d: %s", (int)cfg->pid, why);
+			}
+			errno = -err;
+			return NULL;
+		}
+	}
 	if (cfg->kernel && (kind == SAMPLER_PTRACE || cfg->idle)) {
 		log_error(-EINVAL, "--kernel takes kernel stacks from perf events, which "
 			  "sample running threads only: drop %s",

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "log.h"
 #include "procfs.h"
+#include "text.h"
 #include "banned.h"
 
 int target_comm(pid_t pid, char *buf, size_t size)
@@ -102,6 +104,71 @@ static void user_text(uid_t uid, char *buf, size_t size)
 		snprintf(buf, size, "uid %u", (unsigned)uid);
 }
 
+/* Whether hotspy's effective capabilities hold CAP_SYS_PTRACE (19). */
+static bool have_sys_ptrace(void)
+{
+	char buf[4096];
+	const char *p;
+
+	if (procfs_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return true;
+	p = strstr(buf, "\nCapEff:");
+	return !p || (strtoull(p + 8, NULL, 16) >> 19 & 1);
+}
+
+/* Whether @pid is hotspy's parent, grandparent... (PPid chain, bounded). */
+static bool is_ancestor(pid_t pid)
+{
+	pid_t p = getppid();
+
+	for (int i = 0; i < 64 && p > 0; i++) {
+		long pp;
+
+		if (p == pid)
+			return true;
+		pp = status_field(p, "PPid");
+		p = pp > 0 && pp <= INT_MAX ? (pid_t)pp : 0;
+	}
+	return false;
+}
+
+/*
+ * Root refused: the kernel's ptrace check (ptrace_may_access) lets root
+ * through with CAP_SYS_PTRACE, so what is left is Yama's scope 3, a missing
+ * capability, or a security module's hook (an LSM policy: AppArmor,
+ * SELinux, a BPF program guarding the process, a sandbox hotspy runs in).
+ */
+int target_root_problem(pid_t pid, char *buf, size_t size)
+{
+	char lsm[256] = "";
+	int scope = target_yama_scope();
+
+	if (!have_sys_ptrace()) {
+		snprintf(buf, size, "hotspy runs as root without the CAP_SYS_PTRACE capability "
+			 "(a container or a capability bounding set removed it) \xe2\x80\x94 "
+			 "grant it (docker run --cap-add SYS_PTRACE) or run hotspy where root "
+			 "has it");
+		return 1;
+	}
+	if (scope >= 3) {
+		snprintf(buf, size, "kernel.yama.ptrace_scope = 3 forbids ptrace to everyone, "
+			 "root too, until the next boot \xe2\x80\x94 use the perf sampler "
+			 "(--sampler perf) or reboot with a lower scope");
+		return 1;
+	}
+	if (procfs_read_small("/sys/kernel/security/lsm", lsm, sizeof(lsm)) <= 0)
+		lsm[0] = '\0';
+	snprintf(buf, size, "root with CAP_SYS_PTRACE is refused, so a security policy "
+		 "guards this process%s%s%s (a security module's rule, or a sandbox that "
+		 "hotspy runs in and process %d is outside of)%s \xe2\x80\x94 nothing "
+		 "hotspy can change: run it outside that policy, or profile another process",
+		 lsm[0] ? " (security modules: " : "", lsm, lsm[0] ? ")" : "", (int)pid,
+		 pid == 1 ? "; process 1 is this system's init" :
+		 is_ancestor(pid) ? "; it is one of hotspy's own ancestors, which "
+				     "may have set that sandbox up" : "");
+	return 1;
+}
+
 int target_access_problem(pid_t pid, char *buf, size_t size)
 {
 	char owner[128], me[128];
@@ -130,6 +197,98 @@ int target_access_problem(pid_t pid, char *buf, size_t size)
 		return 1;
 	}
 	return 0;
+}
+
+/* The state letter and the kernel's flags of thread @tid of @pid, from
+ * /proc/PID/task/TID/stat. 0 or -errno. */
+static int thread_stat(pid_t pid, pid_t tid, char *state, unsigned long *flags)
+{
+	char path[96], buf[1024], comm[TARGET_COMM_MAX];
+	const char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	n = procfs_read_small(path, buf, sizeof(buf));
+	if (n <= 0)
+		return n == -ENOENT || n == 0 ? -ESRCH : (int)n;
+	if (target_parse_stat(buf, (size_t)n, state, comm, sizeof(comm)) < 0)
+		return -EINVAL;
+	/* After ") S": ppid pgrp session tty_nr tpgid flags. */
+	p = strrchr(buf, ')');
+	*flags = 0;
+	if (p) {
+		p += 3;
+		for (int i = 0; i < 5 && p; i++) {
+			p = strchr(p + 1, ' ');
+		}
+		if (p)
+			*flags = strtoul(p + 1, NULL, 10);
+	}
+	return 0;
+}
+
+static bool state_dead(char state)
+{
+	return state == 'Z' || state == 'X' || state == 'x';
+}
+
+pid_t target_live_thread(pid_t pid)
+{
+	char path[64], state;
+	unsigned long flags;
+	struct dirent *de;
+	pid_t live = -ESRCH;
+	DIR *dir;
+
+	if (thread_stat(pid, pid, &state, &flags) == 0 && !state_dead(state))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -ESRCH;
+	/* A process has many threads at most; the first live one does. */
+	for (int i = 0; live < 0 && i < 100000 && (de = readdir(dir)); i++) {
+		long tid = strtol(de->d_name, NULL, 10);
+
+		if (tid > 0 && tid <= INT_MAX && tid != pid &&
+		    thread_stat(pid, (pid_t)tid, &state, &flags) == 0 && !state_dead(state))
+			live = (pid_t)tid;
+	}
+	closedir(dir);
+	return live;
+}
+
+/* PF_KTHREAD (include/linux/sched.h): the kernel's own threads. */
+#define TARGET_PF_KTHREAD 0x00200000ul
+
+int target_check(pid_t pid, char *why, size_t size)
+{
+	char state, pcomm[TARGET_COMM_MAX] = "?", safe[TARGET_COMM_MAX * 4] = "";
+	unsigned long flags;
+	long ppid;
+
+	if (pid == getpid()) {
+		snprintf(why, size, "that is hotspy itself");
+		return -EINVAL;
+	}
+	if (thread_stat(pid, pid, &state, &flags) < 0)
+		return 0;       /* the attach itself says what is wrong */
+	if (flags & TARGET_PF_KTHREAD) {
+		snprintf(why, size, "it is a kernel thread; only user processes can be "
+			 "profiled");
+		return -EINVAL;
+	}
+	if (!state_dead(state) || target_live_thread(pid) > 0)
+		return 0;
+	ppid = status_field(pid, "PPid");
+	if (ppid > 0 && ppid <= INT_MAX)
+		target_comm((pid_t)ppid, pcomm, sizeof(pcomm));
+	/* A name from another process: escaped before it reaches a terminal. */
+	text_append_safe(safe, sizeof(safe), 0, pcomm);
+	snprintf(why, size, "it has exited: it is a zombie waiting for its parent "
+		 "(process %ld, %s) to collect its exit status, and has nothing left to "
+		 "profile", ppid, safe);
+	return -ESRCH;
 }
 
 int target_yama_scope(void)
@@ -196,6 +355,13 @@ int target_load_vdso(pid_t pid, const struct maps *maps, struct elf_cache *cache
 	remote.iov_base = (void *)(uintptr_t)m->start;
 	remote.iov_len = len;
 	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	/* A main thread that has exited has no memory: through a live one. */
+	if (n < 0 && errno == ESRCH) {
+		pid_t live = target_live_thread(pid);
+
+		if (live > 0 && live != pid)
+			n = process_vm_readv(live, &local, 1, &remote, 1, 0);
+	}
 	if (n != (ssize_t)len) {
 		free(buf);
 		return n < 0 ? -errno : -EFAULT;

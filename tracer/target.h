@@ -41,6 +41,24 @@ pid_t target_thread_group(pid_t tid);
  * -errno. */
 int target_owner(pid_t pid, uid_t *uid);
 
+/*
+ * A thread of process @pid that has not exited: @pid itself while its main
+ * thread lives, else the first other live thread (the main thread of a
+ * process may end with pthread_exit while the others run on: it stays a
+ * zombie, with no memory, maps or registers to read, until they all end).
+ * The thread or -ESRCH when none lives.
+ */
+pid_t target_live_thread(pid_t pid);
+
+/*
+ * Whether @pid is a process hotspy can profile, as far as /proc tells
+ * before any attach: not hotspy itself, not a kernel thread, not a zombie.
+ * 0, or -errno with the reason in words in @why (for "cannot attach to
+ * PID (NAME): WHY"): -EINVAL for hotspy itself and kernel threads, -ESRCH
+ * for a process that has exited.
+ */
+int target_check(pid_t pid, char *why, size_t size);
+
 /* kernel.yama.ptrace_scope (0-3), or -1 when the kernel has no Yama. */
 int target_yama_scope(void);
 
@@ -52,6 +70,15 @@ int target_yama_scope(void);
  * else, a security module or seccomp, refused).
  */
 int target_access_problem(pid_t pid, char *buf, size_t size);
+
+/*
+ * Why root was refused access to @pid (EPERM/EACCES from ptrace, perf
+ * events or /proc/PID/maps), in words with what can be done (into @buf):
+ * hotspy lacks CAP_SYS_PTRACE, Yama's ptrace_scope is 3, or else a security
+ * policy guards the process (a security module, a sandbox hotspy runs in).
+ * Returns 1 (a reason is always written).
+ */
+int target_root_problem(pid_t pid, char *buf, size_t size);
 
 /*
  * Parse the contents of /proc/PID/task/TID/stat: store the thread state

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "files.h"
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
@@ -27,14 +28,11 @@ static struct flametree *read_tree(const char *name, bool reverse)
 	struct flametree_stats st = { 0 };
 	struct pprof_read_options po = { .reverse = reverse };
 	struct flametree *t;
-	FILE *in = fopen(name, "re");
+	FILE *in;
 	int err;
 
-	if (!in) {
-		log_error(-errno, "cannot read %s: %s \xe2\x80\x94 check the path", name,
-			  strerror(errno));
+	if (files_open_input(name, &in) < 0)
 		return NULL;
-	}
 	t = flametree_new();
 	if (!t)
 		err = -ENOMEM;
@@ -99,8 +97,7 @@ int cmd_diff(const struct options *o)
 	}
 	err = outfile_open(path, &out);
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o", path,
-			  strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
 	scale = o->normalize ? flametree_total(after) / flametree_total(before) : 1;
@@ -114,12 +111,13 @@ int cmd_diff(const struct options *o)
 			so.title = "Differential Flame Graph";
 		err = svg_write(outfile_stream(out), after, &so);
 	}
+	err = outfile_error(out, err);
 	if (err == 0)
 		err = outfile_commit(out);
 	else
 		outfile_abort(out);
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s", path, strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
 	if (!o->quiet && strcmp(path, "-") != 0)

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "files.h"
 #include "flametree.h"
 #include "log.h"
 #include "outfile.h"
@@ -52,12 +53,8 @@ int cmd_flamegraph(const struct options *o)
 	int err;
 
 	if (in_name) {
-		in = fopen(in_name, "re");
-		if (!in) {
-			log_error(-errno, "cannot read %s: %s \xe2\x80\x94 check the path", in_name,
-				  strerror(errno));
+		if (files_open_input(in_name, &in) < 0)
 			return 1;
-		}
 	}
 	t = flametree_new();
 	before = flametree_new();
@@ -92,8 +89,7 @@ int cmd_flamegraph(const struct options *o)
 	}
 	err = outfile_open(path, &out);
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o", path,
-			  strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
 	config_svg(&so, o);
@@ -102,14 +98,14 @@ int cmd_flamegraph(const struct options *o)
 		if (!so.title)
 			so.title = "Differential Flame Graph";
 	}
-	err = svg_write(outfile_stream(out), t, &so);
+	err = outfile_error(out, svg_write(outfile_stream(out), t, &so));
 	if (err == 0)
 		err = outfile_commit(out);
 	else
 		outfile_abort(out);
 	out = NULL;
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s", path, strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
 	if (!o->quiet && strcmp(path, "-") != 0)

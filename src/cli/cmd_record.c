@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "session.h"
 #include "config.h"
+#include "files.h"
 #include "exitcode.h"
 #include "flametree.h"
 #include "folded.h"
@@ -272,15 +273,15 @@ static int write_summary_json(const struct recording *rec, const struct run_summ
 	int err = outfile_open(path, &out);
 
 	if (err < 0)
-		return log_error(err, "cannot write %s: %s", path, strerror(-err));
-	err = summary_write_json(outfile_stream(out), rs, rec->profile, sym);
+		return files_write_error(path, err);
+	err = outfile_error(out, summary_write_json(outfile_stream(out), rs, rec->profile, sym));
 	if (err < 0) {
 		outfile_abort(out);
-		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+		return files_write_error(path, err);
 	}
 	err = outfile_commit(out);
 	if (err < 0)
-		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+		return files_write_error(path, err);
 	return 0;
 }
 
@@ -539,7 +540,7 @@ static int write_profile(struct recording *rec, struct outfile *out, struct symb
 	} else
 		err = folded_write(outfile_stream(out), rec->profile, sym, &fo);
 	if (err < 0)
-		return log_error(err, "cannot write %s: %s", path, strerror(-err));
+		return files_write_error(path, outfile_error(out, err));
 	return 0;
 }
 
@@ -621,8 +622,7 @@ int cmd_record(const struct options *o)
 	 * program started in the same second get -2, -3... */
 	err = stem_len ? outfile_open_unique(path, stem_len, &out) : outfile_open(path, &out);
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s \xe2\x80\x94 choose another path with -o",
-			  path, strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
 	rec.profile = profile_new();
@@ -686,9 +686,15 @@ int cmd_record(const struct options *o)
 	err = outfile_commit_as(out, path, sizeof(path));
 	out = NULL;
 	if (err < 0) {
-		log_error(err, "cannot write %s: %s", path, strerror(-err));
+		files_write_error(path, err);
 		goto fail;
 	}
+	if (err == OUTFILE_MOVED)
+		log_warn("the output's directory was moved during the recording: the profile "
+			 "is at %s", path);
+	else if (err == OUTFILE_DIR_GONE)
+		log_warn("the output's directory was removed during the recording: the "
+			 "profile is in the current directory, as %s", path);
 	if (o->stats)
 		print_cpu(sampled_ms, profile_total(rec.profile));
 	if (!o->quiet) {

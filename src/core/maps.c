@@ -208,20 +208,35 @@ err_free:
 	return NULL;
 }
 
-int maps_read(pid_t pid, struct maps **out)
+/* Read and parse the maps file at @path. */
+static int maps_read_path(const char *path, struct maps **out)
 {
-	char path[64];
 	char *text = NULL;
 	size_t len = 0;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	err = procfs_read(path, &text, &len);
 	if (err < 0)
 		return err == -ENOENT ? -ESRCH : err;
 	*out = maps_parse(text, len);
 	free(text);
 	return *out ? 0 : -ENOMEM;
+}
+
+int maps_read(pid_t pid, struct maps **out)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	return maps_read_path(path, out);
+}
+
+int maps_read_thread(pid_t pid, pid_t tid, struct maps **out)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)pid, (int)tid);
+	return maps_read_path(path, out);
 }
 
 const struct mapping *maps_find(const struct maps *maps, uint64_t addr)

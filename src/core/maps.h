@@ -43,6 +43,10 @@ struct maps *maps_parse(const char *text, size_t len);
 
 /* Read and parse /proc/PID/maps. Returns 0 or -errno (-ESRCH, -EACCES...). */
 int maps_read(pid_t pid, struct maps **out);
+/* As maps_read, from /proc/PID/task/TID/maps: the maps of a process whose
+ * main thread has exited (its own maps file is empty) seen through a live
+ * thread @tid. */
+int maps_read_thread(pid_t pid, pid_t tid, struct maps **out);
 
 /* The mapping that contains @addr, or NULL. O(log n). */
 const struct mapping *maps_find(const struct maps *maps, uint64_t addr);

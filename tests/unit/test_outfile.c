@@ -1,7 +1,9 @@
 /*
- * test_outfile.c - outputs appear whole or not at all: written to a
- * temporary file beside the destination, renamed on commit, removed on abort
- * or failure; bad paths are refused at open, before anything is written.
+ * test_outfile.c - outputs appear whole or not at all: written to an unnamed
+ * file in the destination's directory, linked into place on commit, gone on
+ * abort or failure; bad paths are refused at open, before anything is
+ * written; a full device says so; a directory moved or removed meanwhile
+ * still gets the profile, and the caller learns where.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,11 +75,13 @@ static void test_commit(const char *dir)
 	if (!of)
 		return;
 	CHECK_STR(outfile_path(of), path);
+	/* Nothing is made before the first bytes are written, and nothing
+	 * with a name before the commit: a kill leaves no trace. */
+	CHECK_EQ_U64(dir_entries(dir, NULL, 0), 0);
 	fprintf(outfile_stream(of), "hello %d\n", 42);
-	/* Only the temporary exists so far, hidden, named after the output. */
+	CHECK_EQ_U64(fflush(outfile_stream(of)), 0);
 	CHECK(access(path, F_OK) != 0);
-	CHECK_EQ_U64(dir_entries(dir, name, sizeof(name)), 1);
-	CHECK_EQ_U64(strncmp(name, ".out.txt.", 9), 0);
+	CHECK_EQ_U64(dir_entries(dir, NULL, 0), 0);
 
 	CHECK_EQ_U64(outfile_commit(of), 0);
 	read_file(path, buf, sizeof(buf));
@@ -232,7 +236,7 @@ static void test_stdout(void)
 	CHECK_EQ_U64(outfile_open("-", &of), 0);
 	if (!of)
 		return;
-	CHECK(outfile_stream(of) == stdout);
+	CHECK(outfile_stream(of) != NULL);
 	CHECK_STR(outfile_path(of), "-");
 	fputs("# written through outfile to stdout\n", outfile_stream(of));
 	CHECK_EQ_U64(outfile_commit(of), 0);
@@ -287,6 +291,106 @@ static void test_unique(const char *dir)
 	unlink(p3);
 }
 
+/*
+ * A full device: the reason is the write's own (-ENOSPC), both from the
+ * commit and for a writer that saw only the stream's error flag.
+ */
+static void test_full(void)
+{
+	static char block[100 << 10];
+	struct outfile *of = NULL;
+	FILE *fp;
+
+	if (access("/dev/full", W_OK) != 0)
+		return;
+	CHECK_EQ_U64(outfile_open("/dev/full", &of), 0);
+	if (!of)
+		return;
+	fputs("small\n", outfile_stream(of));
+	CHECK_EQ_U64(outfile_commit(of), -ENOSPC);
+
+	CHECK_EQ_U64(outfile_open("/dev/full", &of), 0);
+	if (!of)
+		return;
+	fp = outfile_stream(of);
+	memset(block, 'x', sizeof(block));
+	fwrite(block, 1, sizeof(block), fp);
+	CHECK(ferror(fp));
+	CHECK_EQ_U64(outfile_error(of, -EIO), -ENOSPC);
+	CHECK_EQ_U64(outfile_commit(of), -ENOSPC);
+	CHECK_EQ_U64(outfile_error(NULL, -EIO), -EIO);
+}
+
+/* The directory is renamed while the output is open: the file goes into it
+ * at its new place, and the path says where. */
+static void test_dir_moved(const char *dir)
+{
+	char sub[400], moved[400], path[512], want[1024], got[1024], buf[64];
+	struct outfile *of = NULL;
+	char *real;
+
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(moved, sizeof(moved), "%s/moved", dir);
+	snprintf(path, sizeof(path), "%s/out.txt", sub);
+	CHECK_EQ_U64(mkdir(sub, 0755), 0);
+	CHECK_EQ_U64(outfile_open(path, &of), 0);
+	if (!of)
+		goto out;
+	fputs("moved along\n", outfile_stream(of));
+	CHECK_EQ_U64(rename(sub, moved), 0);
+	CHECK_EQ_U64(outfile_commit_as(of, got, sizeof(got)), OUTFILE_MOVED);
+	real = realpath(moved, NULL);
+	CHECK(real != NULL);
+	snprintf(want, sizeof(want), "%s/out.txt", real ? real : "?");
+	free(real);
+	CHECK_STR(got, want);
+	read_file(want, buf, sizeof(buf));
+	CHECK_STR(buf, "moved along\n");
+	CHECK_EQ_U64(dir_entries(moved, NULL, 0), 1);
+	unlink(want);
+out:
+	rmdir(moved);
+	rmdir(sub);
+}
+
+/* The directory is removed while the output is open, before or after the
+ * first bytes: the profile goes to the current directory, under a name no
+ * file has there. */
+static void test_dir_gone(const char *dir)
+{
+	char sub[400], path[512], got[512], here[512], buf[64];
+	struct outfile *of = NULL;
+
+	CHECK(getcwd(here, sizeof(here)) != NULL);
+	CHECK_EQ_U64(chdir(dir), 0);
+	write_file("gone.txt", "not replaced\n");
+	for (int late = 0; late < 2; late++) {
+		snprintf(sub, sizeof(sub), "%s/sub", dir);
+		snprintf(path, sizeof(path), "%s/gone.txt", sub);
+		CHECK_EQ_U64(mkdir(sub, 0755), 0);
+		of = NULL;
+		CHECK_EQ_U64(outfile_open(path, &of), 0);
+		if (!of)
+			break;
+		if (late)
+			CHECK_EQ_U64(fflush(outfile_stream(of)), 0);
+		fputs("still here\n", outfile_stream(of));
+		if (late)
+			CHECK_EQ_U64(fflush(outfile_stream(of)), 0);
+		CHECK_EQ_U64(rmdir(sub), 0);
+		CHECK_EQ_U64(outfile_commit_as(of, got, sizeof(got)), OUTFILE_DIR_GONE);
+		CHECK_STR(got, late ? "gone-3.txt" : "gone-2.txt");
+		read_file(got, buf, sizeof(buf));
+		CHECK_STR(buf, "still here\n");
+	}
+	read_file("gone.txt", buf, sizeof(buf));
+	CHECK_STR(buf, "not replaced\n");
+	unlink("gone.txt");
+	unlink("gone-2.txt");
+	unlink("gone-3.txt");
+	CHECK_EQ_U64(chdir(here), 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotspy-test-outfile-XXXXXX";
@@ -305,6 +409,9 @@ int main(void)
 	test_fifo(dir);
 	test_stdout();
 	test_unique(dir);
+	test_full();
+	test_dir_moved(dir);
+	test_dir_gone(dir);
 	CHECK_EQ_U64(dir_entries(dir, NULL, 0), 0);
 	rmdir(dir);
 	return check_status();

@@ -12,10 +12,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "maps.h"
 #include "pychain.h"
 #include "pylayout.h"
 #include "pystack.h"
@@ -190,6 +194,85 @@ out:
 	pychain_seen_free(seen);
 }
 
+/*
+ * What target_check tells from /proc before an attach: hotspy itself, a
+ * kernel thread (kthreadd, process 2, outside a PID namespace), a zombie
+ * (a child that exited and is not waited for yet).
+ */
+static void test_check(void)
+{
+	char why[320] = "";
+	pid_t kid;
+
+	CHECK_EQ_U64(target_check(getpid(), why, sizeof(why)), -EINVAL);
+	CHECK(strstr(why, "hotspy itself") != NULL);
+	CHECK_EQ_U64(target_live_thread(getpid()), getpid());
+	CHECK_EQ_U64(target_check(getppid(), why, sizeof(why)), 0);
+	why[0] = '\0';
+	if (target_check(2, why, sizeof(why)) != 0)
+		CHECK(strstr(why, "kernel thread") != NULL);
+
+	kid = fork();
+	if (kid == 0)
+		_exit(0);
+	CHECK(kid > 0);
+	if (kid <= 0)
+		return;
+	/* Until it is a zombie (it may take a moment to exit). */
+	for (int i = 0; i < 500 && target_live_thread(kid) > 0; i++)
+		usleep(2000);
+	CHECK_EQ_U64(target_live_thread(kid), -ESRCH);
+	CHECK_EQ_U64(target_check(kid, why, sizeof(why)), -ESRCH);
+	CHECK(strstr(why, "zombie") != NULL);
+	CHECK(strstr(why, "kernel thread") == NULL);
+	waitpid(kid, NULL, 0);
+}
+
+/* The main thread ends with pthread_exit; its helper thread reports what it
+ * sees of the process, then exits it. Run in a child process. */
+static pid_t leader;
+static int leader_result;
+
+static void *after_leader(void *arg)
+{
+	struct maps *maps = NULL;
+	pid_t live;
+
+	(void)arg;
+	/* Until the main thread has exited (a zombie: no live thread but us). */
+	for (int i = 0; i < 500 && (live = target_live_thread(leader)) == leader; i++)
+		usleep(2000);
+	leader_result = live != (pid_t)syscall(SYS_gettid) ? 3 :
+			maps_read_thread(leader, live, &maps) != 0 ? 5 :
+			maps_count(maps) == 0 ? 6 : 0;
+	maps_free(maps);
+	exit(leader_result);
+}
+
+static void test_leader_exited(void)
+{
+	pid_t kid = fork();
+	int status = -1;
+
+	if (kid == 0) {
+		pthread_t t;
+
+		leader = getpid();
+		if (pthread_create(&t, NULL, after_leader, NULL) != 0)
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	CHECK(kid > 0);
+	if (kid <= 0)
+		return;
+	CHECK_EQ_U64(waitpid(kid, &status, 0), kid);
+	/* Its live thread is found, and the maps through it. (target_check,
+	 * which would call it hotspy itself from in here, is checked by
+	 * profile_leaderexit_attach_*.) */
+	CHECK(WIFEXITED(status));
+	CHECK_EQ_U64(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -205,6 +288,8 @@ int main(void)
 	CHECK(mprotect(map, page, PROT_NONE) == 0);
 	test_window();
 	test_chain();
+	test_check();
+	test_leader_exited();
 	munmap(map, PAGES * page);
 	return check_status();
 }
