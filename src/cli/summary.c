@@ -177,9 +177,10 @@ bool summary_lag(const struct run_summary *s, unsigned rate, bool perf_possible,
 			 100.0 * skipped);
 	/* The weights keep the time right (a skipped thread's next snapshot
 	 * stands for its CPU time meanwhile): what suffers is the detail. */
-	snprintf(buf, size, "sampling fell behind: %s (threads slow to stop: more busy "
-		 "threads than CPUs, or threads in uninterruptible sleep; or more threads "
-		 "than a tick has time for) \xe2\x80\x94 the profile has fewer samples, each "
+	snprintf(buf, size, "sampling fell behind: %s (threads slow to stop, or hotspy "
+		 "short of CPU: more busy threads than CPUs, threads in uninterruptible "
+		 "sleep, or more threads than a tick has time for) \xe2\x80\x94 the profile "
+		 "has fewer samples, each "
 		 "standing for more time; lower the rate (-r %u)%s", what, lower,
 		 perf_possible ? " or, for native code, use --sampler perf, which stops no "
 		 "thread" : "");
