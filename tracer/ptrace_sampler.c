@@ -1315,7 +1315,12 @@ static void ptrace_close(struct sampler *s)
 static void ptrace_pause(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
-	size_t left = b->nlate ? collect_stops(s, sampler_now_ns() + PAUSE_WAIT_NS, false) : 0;
+	size_t left;
+
+	/* A signal the program got meanwhile (the same Ctrl-Z, when it
+	 * shares hotspy's terminal) is passed on first. */
+	drain_events(s);
+	left = b->nlate ? collect_stops(s, sampler_now_ns() + PAUSE_WAIT_NS, false) : 0;
 
 	if (left)
 		log_warn("%zu thread%s did not reach the stop asked of %s before hotspy stopped: "
