@@ -105,6 +105,7 @@ struct traced_thread {
 	unsigned late : 1;          /* ...and its stop did not come in time: it
 	                             * is resumed whenever it comes */
 	unsigned held : 1;          /* detaching: stopped, let go with the rest */
+	char asked_state;           /* its state when the interrupt was sent */
 };
 
 /* A process whose threads are traced: the target, and with --subprocesses
@@ -143,6 +144,7 @@ enum event_kind {
 };
 
 static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid, pid_t hint);
+static void thread_late_stop(struct sampler *s, pid_t tid);
 static void thread_born(struct sampler *s, pid_t parent);
 
 static struct ptrace_backend *backend_of(const struct sampler *s)
@@ -350,8 +352,9 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 }
 
 /* Handle every event that is waiting, without blocking. A stop of ours
- * met here came too late for its snapshot: the thread is resumed at once
- * (left alone, it would stay stopped until hotspy exits). 0, or -ECHILD
+ * met here came after its tick gave up on it: its snapshot is taken and
+ * the thread resumed at once (left alone, it would stay stopped until
+ * hotspy exits). 0, or -ECHILD
  * when hotspy has no tracee (nor child) left. */
 static int drain_events(struct sampler *s)
 {
@@ -360,7 +363,7 @@ static int drain_events(struct sampler *s)
 
 	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
 		if (handle_event(s, tid, status) == EV_OUR_STOP && !backend_of(s)->detaching)
-			ptrace_resume(tid, 0);
+			thread_late_stop(s, tid);
 	if (tid < 0 && errno == ECHILD) {
 		backend_of(s)->exited = 1;
 		return -ECHILD;
@@ -799,20 +802,124 @@ static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 }
 
 /*
+ * @tid is stopped by us (asked at @t0, stopped since @t_stopped; @state
+ * was its state when asked): copy its registers, stack and (@py) Python
+ * frames, resume it, then unwind and deliver the snapshot.
+ */
+static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t0,
+			    uint64_t t_stopped, struct pyreader *py)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
+	struct snapshot snap;
+	struct traced_thread *t;
+	uint64_t t1, weight = 1;
+	bool deferred = false;
+	long rc;
+
+	/* Events handled while waiting may have added threads (a clone),
+	 * moving the array. */
+	t = thread_find(backend_of(s), tid);
+	if (!t) {
+		ptrace_resume(tid, 0);
+		return;
+	}
+
+	memset(&snap, 0, sizeof(snap));
+	snap.pid = t->pid;
+	snap.tid = tid;
+	snap.state = state;
+	snap.comm = t->comm;
+	snap.time_ns = t0;
+	snap.stack = backend_of(s)->stack;
+	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
+	if (rc == 0 && !s->cfg.idle && regs_in_sleeping_syscall(&regs)) {
+		/* Not on a CPU after all: its time is counted at a better
+		 * moment. */
+		deferred = true;
+	} else if (rc == 0) {
+		struct iovec pf_local[PYREADER_PREFETCH_MAX], pf_remote[PYREADER_PREFETCH_MAX];
+		size_t npf = py ? pyreader_prefetch(py, tid, pf_local, pf_remote,
+						    PYREADER_PREFETCH_MAX) : 0;
+		size_t prefetched;
+
+		regs_to_snapshot(&regs, snap.regs);
+		snap.stack_addr = snap.regs[SNAP_RSP];
+		prefetched = copy_stack(s, &snap, pf_local, pf_remote, npf);
+		/* The Python frames of the same instant; their code objects
+		 * are read once the thread runs again. */
+		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
+						 snap.stack_len, prefetched, s->pystack) == 0)
+			snap.py = s->pystack;
+	}
+	ptrace_resume(tid, 0);
+	t1 = sampler_now_ns();
+
+	s->stats.stopped_ns += t1 - t0;
+	if (t1 - t0 > s->stats.stopped_max_ns)
+		s->stats.stopped_max_ns = t1 - t0;
+	s->stats.capture_ns += t1 - t0;
+	sampler_hist_add(&s->stats.held_hist, t1 - t0);
+	sampler_hist_add(&s->stats.stopping_hist, t_stopped - t0);
+	sampler_hist_add(&s->stats.reading_hist, t1 - t_stopped);
+	if (rc < 0) {
+		s->stats.failed++;
+		return;
+	}
+	if (deferred) {
+		s->stats.deferred++;
+		return;
+	}
+	/* The stop brought the thread's CPU clock up to the moment of the
+	 * snapshot: the weight is the CPU time it used since its previous
+	 * one. Without the clock (no schedstat), one period. */
+	if (!s->cfg.idle && thread_earn(t) == 0) {
+		weight = thread_spend(backend_of(s), t);
+		if (!weight) {
+			s->stats.skipped_idle++;
+			return;
+		}
+	}
+	snap.weight = weight;
+	s->stats.snapshots++;
+	sampler_deliver(s, &snap);
+}
+
+
+
+/* The stop asked of @tid at a tick came after the tick gave up on it: the
+ * thread is stopped anyway, so its snapshot is taken now (dump needs one
+ * of every thread), while a poll delivers samples; otherwise it is only
+ * resumed. */
+static void thread_late_stop(struct sampler *s, pid_t tid)
+{
+	struct traced_thread *t = thread_find(backend_of(s), tid);
+	struct sampler_proc *proc;
+	struct pyreader *py = NULL;
+	uint64_t now = sampler_now_ns();
+
+	if (!t || !s->fn) {
+		ptrace_resume(tid, 0);
+		return;
+	}
+	/* No first look for an interpreter here: that reads files. */
+	proc = sampler_proc(s, t->pid);
+	if (proc && proc->python.state == SAMPLER_PYTHON_READY)
+		py = proc->python.reader;
+	thread_snapshot(s, tid, t->asked_state, now, now, py);
+}
+
+/*
  * Take a snapshot of @t if it is due (running, or --idle), waiting for its
  * stop until @deadline (CLOCK_MONOTONIC ns). Returns false when the thread
  * did not stop in time: it was skipped, its interrupt left pending.
  */
 static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t deadline)
 {
-	struct user_regs_struct regs;
-	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
-	struct snapshot snap;
 	struct sampler_proc *proc;
 	struct pyreader *py;
-	uint64_t t0, t_stopped, t1, weight = 1;
+	uint64_t t0, t_stopped;
 	pid_t tid = t->tid;
-	bool deferred = false;
 	char state;
 	long rc;
 
@@ -857,9 +964,10 @@ static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t d
 		return true;
 	}
 	t->interrupting = 1;
+	t->asked_state = state;
 	rc = wait_thread(s, tid, deadline > t0 ? deadline - t0 : 0);
 	if (rc == -ETIMEDOUT) {
-		/* Its stop is resumed by drain_events whenever it comes
+		/* Its stop is taken by drain_events whenever it comes
 		 * (interrupting stays set until it is seen). */
 		t = thread_find(backend_of(s), tid);
 		if (t && !t->late) {
@@ -874,72 +982,7 @@ static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t d
 		return true;
 	}
 	t_stopped = sampler_now_ns();
-	/* Events handled while waiting may have added threads (a clone),
-	 * moving the array. */
-	t = thread_find(backend_of(s), tid);
-	if (!t) {
-		ptrace_resume(tid, 0);
-		return true;
-	}
-
-	memset(&snap, 0, sizeof(snap));
-	snap.pid = t->pid;
-	snap.tid = tid;
-	snap.state = state;
-	snap.comm = t->comm;
-	snap.time_ns = t0;
-	snap.stack = backend_of(s)->stack;
-	rc = ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)NT_PRSTATUS, &iov);
-	if (rc == 0 && !s->cfg.idle && regs_in_sleeping_syscall(&regs)) {
-		/* Not on a CPU after all: its time is counted at a better
-		 * moment. */
-		deferred = true;
-	} else if (rc == 0) {
-		struct iovec pf_local[PYREADER_PREFETCH_MAX], pf_remote[PYREADER_PREFETCH_MAX];
-		size_t npf = py ? pyreader_prefetch(py, tid, pf_local, pf_remote,
-						    PYREADER_PREFETCH_MAX) : 0;
-		size_t prefetched;
-
-		regs_to_snapshot(&regs, snap.regs);
-		snap.stack_addr = snap.regs[SNAP_RSP];
-		prefetched = copy_stack(s, &snap, pf_local, pf_remote, npf);
-		/* The Python frames of the same instant; their code objects
-		 * are read once the thread runs again. */
-		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
-						 snap.stack_len, prefetched, s->pystack) == 0)
-			snap.py = s->pystack;
-	}
-	ptrace_resume(tid, 0);
-	t1 = sampler_now_ns();
-
-	s->stats.stopped_ns += t1 - t0;
-	if (t1 - t0 > s->stats.stopped_max_ns)
-		s->stats.stopped_max_ns = t1 - t0;
-	s->stats.capture_ns += t1 - t0;
-	sampler_hist_add(&s->stats.held_hist, t1 - t0);
-	sampler_hist_add(&s->stats.stopping_hist, t_stopped - t0);
-	sampler_hist_add(&s->stats.reading_hist, t1 - t_stopped);
-	if (rc < 0) {
-		s->stats.failed++;
-		return true;
-	}
-	if (deferred) {
-		s->stats.deferred++;
-		return true;
-	}
-	/* The stop brought the thread's CPU clock up to the moment of the
-	 * snapshot: the weight is the CPU time it used since its previous
-	 * one. Without the clock (no schedstat), one period. */
-	if (!s->cfg.idle && thread_earn(t) == 0) {
-		weight = thread_spend(backend_of(s), t);
-		if (!weight) {
-			s->stats.skipped_idle++;
-			return true;
-		}
-	}
-	snap.weight = weight;
-	s->stats.snapshots++;
-	sampler_deliver(s, &snap);
+	thread_snapshot(s, tid, state, t0, t_stopped, py);
 	return true;
 }
 
@@ -1240,6 +1283,52 @@ static size_t collect_stops(struct sampler *s, uint64_t deadline, bool all)
 	}
 }
 
+/*
+ * SIGCHLD handler, installed once the detach has given up on a thread
+ * that had not stopped in time: let go of every tracee that stops (its
+ * interrupt was pending), passing a pending signal on. The tracer thread
+ * is busy naming and writing by then, and only the tracer can detach, so
+ * this is done in a handler, with system calls alone (nothing else is
+ * touched). waitid with WSTOPPED alone takes stops, never an exit: the
+ * exit status of a program hotspy started stays for its own waitpid.
+ */
+static void straggler_release(int sig)
+{
+	int saved = errno;
+	siginfo_t si;
+
+	(void)sig;
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
+			break;
+		/* A signal-delivery-stop's status is the signal; event and
+		 * group-stops carry the event above the low byte. */
+		ptrace(PTRACE_DETACH, si.si_pid, NULL,
+		       (void *)(uintptr_t)(si.si_status >> 8 ? 0 : si.si_status));
+	}
+	errno = saved;
+}
+
+/* From now on every tracee is let go the moment it stops. */
+static void stragglers_watch(void)
+{
+	struct sigaction sa;
+	sigset_t chld;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = straggler_release;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) < 0)
+		return;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	/* A stop that came before the handler was there. */
+	straggler_release(SIGCHLD);
+}
+
 static void ptrace_close(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
@@ -1287,13 +1376,15 @@ static void ptrace_close(struct sampler *s)
 			t->gone = 1;
 		}
 	}
-	if (left)
+	if (left) {
 		log_warn("%zu thread%s of %d did not stop within %.1f s to be let go (in "
-			 "uninterruptible sleep, or given no CPU): %s traced, not stopped, "
-			 "until hotspy exits, and %s held if %s stop%s before that", left,
+			 "uninterruptible sleep, or given no CPU): %s traced, running, and "
+			 "%s let go the moment %s stop%s (or when hotspy exits)", left,
 			 left == 1 ? "" : "s", (int)s->pid, (double)(sampler_now_ns() - t0) / 1e9,
 			 left == 1 ? "it stays" : "they stay", left == 1 ? "is" : "are",
 			 left == 1 ? "it" : "they", left == 1 ? "s" : "");
+		stragglers_watch();
+	}
 	for (size_t i = 0; i < b->nthreads; i++)
 		b->threads[i].gone = 1;
 	threads_compact(b);
