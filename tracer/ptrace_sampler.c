@@ -58,11 +58,33 @@
 #include "text.h"
 #include "banned.h"
 
-/* Longest wait for one thread to reach the stop we asked for. A runnable
- * thread on a busy CPU may take a scheduler period; a thread in
- * uninterruptible sleep longer, and is then skipped for this tick. */
-#define STOP_WAIT_NS   (200ull * 1000 * 1000)
-#define DETACH_WAIT_NS (500ull * 1000 * 1000)
+/*
+ * The time one tick may take, all its threads together: one period, and at
+ * least TICK_BUDGET_MIN_NS. A runnable thread waiting for a busy CPU (many
+ * more busy threads than CPUs) takes a scheduler period or more to reach
+ * the stop asked of it, and a thread in uninterruptible sleep (vfork, disk)
+ * does not stop at all: waiting for each in turn made a tick last seconds,
+ * and -d and Ctrl-C with it. A thread that has not stopped when the budget
+ * runs out is skipped for this tick (its interrupt stays pending, its stop
+ * is resumed when it comes), and so are the threads after it: the next
+ * tick starts with them. The CPU time a skipped thread used is not lost:
+ * its next snapshot stands for it (thread_spend).
+ */
+#define TICK_BUDGET_MIN_NS (20ull * 1000 * 1000)
+
+/*
+ * The longest the detach may take, all threads together. Every thread is
+ * asked to stop at once and let go at its stop, so this is the slowest
+ * thread's stop; it bounds the time to the end of a recording when a
+ * thread cannot stop (uninterruptible sleep) or gets no CPU.
+ */
+#define DETACH_DEADLINE_NS (1000ull * 1000 * 1000)
+/* Once every thread still attached has been in uninterruptible sleep for
+ * this long, waiting for them further is waiting in vain. */
+#define DETACH_D_GRACE_NS (100ull * 1000 * 1000)
+/* SIGTSTP: the longest hotspy waits for the stops it asked for before it
+ * stops itself. */
+#define PAUSE_WAIT_NS (200ull * 1000 * 1000)
 
 struct traced_thread {
 	pid_t pid;                  /* its process */
@@ -80,6 +102,10 @@ struct traced_thread {
 	                             * detached at its first stop */
 	unsigned job_stopped : 1;   /* in group-stop (SIGSTOP...): left alone */
 	unsigned interrupting : 1;  /* a PTRACE_INTERRUPT of ours is pending */
+	unsigned late : 1;          /* ...and its stop did not come in time: it
+	                             * is resumed whenever it comes */
+	unsigned held : 1;          /* detaching: stopped, let go with the rest */
+	char asked_state;           /* its state when the interrupt was sent */
 };
 
 /* A process whose threads are traced: the target, and with --subprocesses
@@ -105,6 +131,9 @@ struct ptrace_backend {
 	                                  * are born after it */
 	int exited;                      /* the whole process is gone */
 	int detaching;                   /* every stop now ends in PTRACE_DETACH */
+	size_t nlate;                    /* threads with a late stop to come */
+	pid_t rotor;                     /* the tid the next tick starts at: the
+	                                  * first one a tick ran out of time for */
 };
 
 enum event_kind {
@@ -115,6 +144,7 @@ enum event_kind {
 };
 
 static struct traced_thread *adopt_thread(struct sampler *s, pid_t tid, pid_t hint);
+static void thread_late_stop(struct sampler *s, pid_t tid);
 static void thread_born(struct sampler *s, pid_t parent);
 
 static struct ptrace_backend *backend_of(const struct sampler *s)
@@ -204,6 +234,16 @@ static int ptrace_resume(pid_t tid, int sig)
 	return (int)ptrace(PTRACE_CONT, tid, NULL, (void *)(uintptr_t)sig);
 }
 
+/* @t's late stop came, or never will (it is gone). */
+static void thread_not_late(struct ptrace_backend *b, struct traced_thread *t)
+{
+	if (!t->late)
+		return;
+	t->late = 0;
+	if (b->nlate)
+		b->nlate--;
+}
+
 /*
  * Handle one wait status of thread @tid. Signals are passed on, group-stops
  * respected (PTRACE_LISTEN keeps the thread stopped as its user asked), and
@@ -216,8 +256,10 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 	int sig, event;
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		if (t)
+		if (t) {
 			t->gone = 1;
+			thread_not_late(b, t);
+		}
 		if (tid == s->pid) {
 			/* The leader's exit is reported last, once the whole
 			 * thread group is dead. */
@@ -231,6 +273,16 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 
 	sig = WSTOPSIG(status);
 	event = (unsigned)status >> 16;
+	/* Detaching: the stop asked of a thread is held until every thread
+	 * has stopped (ptrace_close says why). */
+	if (b->detaching && t && !t->release && t->interrupting &&
+	    event == PTRACE_EVENT_STOP && sig != SIGSTOP && sig != SIGTSTP &&
+	    sig != SIGTTIN && sig != SIGTTOU) {
+		t->interrupting = 0;
+		thread_not_late(b, t);
+		t->held = 1;
+		return EV_OUR_STOP;
+	}
 	/* A thread (or, with --subprocesses, a process) the kernel attached
 	 * on clone or fork may report its first stop before its parent
 	 * reports the clone. */
@@ -245,8 +297,10 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		ptrace(PTRACE_DETACH, tid, NULL,
 		       (void *)(uintptr_t)(event == 0 ? sig : 0));
 		t = thread_find(b, tid);   /* thread_born may have moved it */
-		if (t)
+		if (t) {
 			t->gone = 1;
+			thread_not_late(b, t);
+		}
 		return EV_GONE;
 	}
 
@@ -263,6 +317,7 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		t->job_stopped = 0;
 		if (t->interrupting) {
 			t->interrupting = 0;
+			thread_not_late(b, t);
 			return EV_OUR_STOP;
 		}
 		ptrace_resume(tid, 0);
@@ -296,16 +351,24 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 	}
 }
 
-/* Handle every event that is waiting, without blocking. */
-static void drain_events(struct sampler *s)
+/* Handle every event that is waiting, without blocking. A stop of ours
+ * met here came after its tick gave up on it: its snapshot is taken and
+ * the thread resumed at once (left alone, it would stay stopped until
+ * hotspy exits). 0, or -ECHILD
+ * when hotspy has no tracee (nor child) left. */
+static int drain_events(struct sampler *s)
 {
 	int status;
 	pid_t tid;
 
 	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
-		handle_event(s, tid, status);
-	if (tid < 0 && errno == ECHILD)
+		if (handle_event(s, tid, status) == EV_OUR_STOP && !backend_of(s)->detaching)
+			thread_late_stop(s, tid);
+	if (tid < 0 && errno == ECHILD) {
 		backend_of(s)->exited = 1;
+		return -ECHILD;
+	}
+	return 0;
 }
 
 /* Sleep until SIGCHLD or @timeout_ns; returns a terminating signal number
@@ -740,61 +803,22 @@ static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 	return weight;
 }
 
-static void sample_thread(struct sampler *s, struct traced_thread *t)
+/*
+ * @tid is stopped by us (asked at @t0, stopped since @t_stopped; @state
+ * was its state when asked): copy its registers, stack and (@py) Python
+ * frames, resume it, then unwind and deliver the snapshot.
+ */
+static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t0,
+			    uint64_t t_stopped, struct pyreader *py)
 {
 	struct user_regs_struct regs;
 	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
 	struct snapshot snap;
-	struct sampler_proc *proc;
-	struct pyreader *py;
-	uint64_t t0, t_stopped, t1, weight = 1;
-	pid_t tid = t->tid;
+	struct traced_thread *t;
+	uint64_t t1, weight = 1;
 	bool deferred = false;
-	char state;
 	long rc;
 
-	if (thread_read_stat(t, &state) < 0) {
-		t->gone = 1;
-		return;
-	}
-	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
-	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
-		return;
-	/*
-	 * On-CPU time: only a thread running now is stopped (a sleeping one is
-	 * never interrupted: a stop can end some blocking calls, epoll_wait,
-	 * with EINTR in the target). How much CPU it used since its last
-	 * sample is read after the stop (thread_spend), not before: the CPU
-	 * clock of a running thread is brought up to date only when it stops
-	 * or makes certain system calls, so a decision taken on the clock
-	 * before the stop would favour the moments after such calls (a
-	 * program reading its own CPU clock between two parts of its work
-	 * had the shorter part counted up to 10 points high).
-	 */
-	if (!s->cfg.idle && state != 'R') {
-		s->stats.skipped_idle++;
-		return;
-	}
-
-	/* A first look for a Python interpreter reads files: not while the
-	 * thread is held. */
-	proc = sampler_proc(s, t->pid);
-	py = proc ? sampler_python(s, proc) : NULL;
-
-	t0 = sampler_now_ns();
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
-		t->gone = errno == ESRCH;
-		s->stats.failed++;
-		return;
-	}
-	t->interrupting = 1;
-	if (wait_thread(s, tid, STOP_WAIT_NS) < 0) {
-		/* A late stop is resumed by drain_events (interrupting stays
-		 * set until it is seen). */
-		s->stats.failed++;
-		return;
-	}
-	t_stopped = sampler_now_ns();
 	/* Events handled while waiting may have added threads (a clone),
 	 * moving the array. */
 	t = thread_find(backend_of(s), tid);
@@ -866,13 +890,192 @@ static void sample_thread(struct sampler *s, struct traced_thread *t)
 	sampler_deliver(s, &snap);
 }
 
-static int ptrace_poll(struct sampler *s)
+
+
+/* The stop asked of @tid at a tick came after the tick gave up on it: the
+ * thread is stopped anyway, so its snapshot is taken now (dump needs one
+ * of every thread), while a poll delivers samples; otherwise it is only
+ * resumed. */
+static void thread_late_stop(struct sampler *s, pid_t tid)
+{
+	struct traced_thread *t = thread_find(backend_of(s), tid);
+	struct sampler_proc *proc;
+	struct pyreader *py = NULL;
+	uint64_t now = sampler_now_ns();
+
+	if (!t || !s->fn) {
+		ptrace_resume(tid, 0);
+		return;
+	}
+	/* No first look for an interpreter here: that reads files. */
+	proc = sampler_proc(s, t->pid);
+	if (proc && proc->python.state == SAMPLER_PYTHON_READY)
+		py = proc->python.reader;
+	thread_snapshot(s, tid, t->asked_state, now, now, py);
+}
+
+/*
+ * Take a snapshot of @t if it is due (running, or --idle), waiting for its
+ * stop until @deadline (CLOCK_MONOTONIC ns). Returns false when the thread
+ * did not stop in time: it was skipped, its interrupt left pending.
+ */
+static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t deadline)
+{
+	struct sampler_proc *proc;
+	struct pyreader *py;
+	uint64_t t0, t_stopped;
+	pid_t tid = t->tid;
+	char state;
+	long rc;
+
+	if (thread_read_stat(t, &state) < 0) {
+		t->gone = 1;
+		return true;
+	}
+	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
+	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
+		return true;
+	/*
+	 * On-CPU time: only a thread running now is stopped (a sleeping one is
+	 * never interrupted: a stop can end some blocking calls, epoll_wait,
+	 * with EINTR in the target). How much CPU it used since its last
+	 * sample is read after the stop (thread_spend), not before: the CPU
+	 * clock of a running thread is brought up to date only when it stops
+	 * or makes certain system calls, so a decision taken on the clock
+	 * before the stop would favour the moments after such calls (a
+	 * program reading its own CPU clock between two parts of its work
+	 * had the shorter part counted up to 10 points high).
+	 */
+	if (!s->cfg.idle && state != 'R') {
+		s->stats.skipped_idle++;
+		return true;
+	}
+	/* Still on its way to the stop asked at an earlier tick (a thread
+	 * in vfork or on a crowded CPU): never asked nor waited for again. */
+	if (t->interrupting) {
+		s->stats.skipped_late++;
+		return true;
+	}
+
+	/* A first look for a Python interpreter reads files: not while the
+	 * thread is held. */
+	proc = sampler_proc(s, t->pid);
+	py = proc ? sampler_python(s, proc) : NULL;
+
+	t0 = sampler_now_ns();
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+		t->gone = errno == ESRCH;
+		s->stats.failed++;
+		return true;
+	}
+	t->interrupting = 1;
+	t->asked_state = state;
+	rc = wait_thread(s, tid, deadline > t0 ? deadline - t0 : 0);
+	if (rc == -ETIMEDOUT) {
+		/* Its stop is taken by drain_events whenever it comes
+		 * (interrupting stays set until it is seen). */
+		t = thread_find(backend_of(s), tid);
+		if (t && !t->late) {
+			t->late = 1;
+			backend_of(s)->nlate++;
+		}
+		s->stats.skipped_late++;
+		return false;
+	}
+	if (rc < 0) {
+		s->stats.failed++;
+		return true;
+	}
+	t_stopped = sampler_now_ns();
+	thread_snapshot(s, tid, state, t0, t_stopped, py);
+	return true;
+}
+
+static uint64_t tick_budget(const struct ptrace_backend *b)
+{
+	return b->period_ns > TICK_BUDGET_MIN_NS ? b->period_ns : TICK_BUDGET_MIN_NS;
+}
+
+/* A signal that ends the recording (or SIGTSTP) is waiting: the tick gives
+ * way to it. */
+static bool signal_waiting(void)
+{
+	sigset_t pending;
+
+	if (sigpending(&pending) < 0)
+		return false;
+	return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
+	       sigismember(&pending, SIGHUP) == 1 || sigismember(&pending, SIGTSTP) == 1;
+}
+
+/* Whether @t would be stopped at a tick: running, or any state with
+ * --idle. */
+static bool thread_due(struct sampler *s, struct traced_thread *t)
+{
+	char state;
+
+	if (t->gone || t->job_stopped || t->release || thread_read_stat(t, &state) < 0)
+		return false;
+	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
+		return false;
+	return s->cfg.idle || state == 'R';
+}
+
+/*
+ * One tick: a snapshot of each thread due, one thread at a time, until
+ * @deadline. By tid, from where the last tick ran out of time (the rotor),
+ * round to it, so that no thread is always the one left out; a thread born
+ * while another is sampled (its clone event is handled then) is sampled at
+ * most once in this tick, and no other thread is skipped. When the time
+ * is up or a signal is waiting, the threads not reached that were due are
+ * counted as skipped.
+ */
+static void sample_threads(struct sampler *s, uint64_t deadline)
 {
 	struct ptrace_backend *b = backend_of(s);
 	struct traced_thread *t;
+	pid_t start = b->rotor, next = start;
+	bool wrapped = start == 0, out_of_time = false;
+
+	for (;;) {
+		/* A late stop that came meanwhile is resumed now, not at the
+		 * next tick. Entries may move: the walk holds tids. */
+		if (b->nlate)
+			drain_events(s);
+		t = thread_next(b, next);
+		if (!t && !wrapped) {
+			wrapped = true;
+			next = 0;
+			continue;
+		}
+		if (!t || (wrapped && start && t->tid >= start))
+			break;
+		next = t->tid + 1;
+		if (t->gone || t->job_stopped || t->release)
+			continue;
+		if (!out_of_time && (sampler_now_ns() >= deadline || signal_waiting())) {
+			out_of_time = true;
+			b->rotor = t->tid;
+		}
+		if (out_of_time) {
+			if (thread_due(s, t))
+				s->stats.skipped_late++;
+			continue;
+		}
+		if (!sample_thread(s, t, deadline)) {
+			out_of_time = true;
+			b->rotor = next;
+		}
+	}
+	if (!out_of_time)
+		b->rotor = 0;
+}
+
+static int ptrace_poll(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
 	sigset_t set;
 	uint64_t now, missed;
-	pid_t next;
 
 	sampler_signal_set(&set);
 	for (;;) {
@@ -900,14 +1103,7 @@ static int ptrace_poll(struct sampler *s)
 		b->exited = 1;
 		return SAMPLER_EXITED;
 	}
-	/* By tid: a thread born while another is sampled (its clone event is
-	 * handled then) is sampled at most once in this tick, and no other
-	 * thread is skipped. */
-	for (next = 0; (t = thread_next(b, next)); ) {
-		next = t->tid + 1;
-		if (!t->gone && !t->job_stopped && !t->release)
-			sample_thread(s, t);
-	}
+	sample_threads(s, now + tick_budget(b));
 	return SAMPLER_TICK;
 }
 
@@ -1036,44 +1232,170 @@ static int ptrace_open_command(struct sampler *s)
 	return 0;
 }
 
+/* The state letter of @t, 'X' when it is gone. */
+static char thread_state(struct traced_thread *t)
+{
+	char state;
+
+	return thread_read_stat(t, &state) < 0 ? 'X' : state;
+}
+
+/*
+ * Wait until @deadline for the stops asked of the threads (every thread
+ * with an interrupt pending, or with @all every thread not gone): each is
+ * handled as handle_event says (resumed, or in detaching mode detached).
+ * Ends early once every thread waited for has been in uninterruptible
+ * sleep for DETACH_D_GRACE_NS. Returns how many are still awaited.
+ */
+static size_t collect_stops(struct sampler *s, uint64_t deadline, bool all)
+{
+	struct ptrace_backend *b = backend_of(s);
+	uint64_t stuck_since = 0;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		size_t left = 0, stuck = 0;
+		uint64_t now;
+
+		if (drain_events(s) == -ECHILD)
+			return 0;   /* no tracee left at all */
+		for (size_t i = 0; i < b->nthreads; i++) {
+			struct traced_thread *t = &b->threads[i];
+			char state;
+
+			if (t->gone || t->held || (!all && !t->interrupting))
+				continue;
+			/* A thread that exited and waits to be reaped (a
+			 * group leader is reported last) stops no more. */
+			state = thread_state(t);
+			if (state == 'Z' || state == 'X') {
+				t->gone = 1;
+				thread_not_late(b, t);
+				continue;
+			}
+			left++;
+			/* Uninterruptible sleep: no PTRACE_INTERRUPT reaches it */
+			stuck += state == 'D';
+		}
+		now = sampler_now_ns();
+		if (!left || now >= deadline)
+			return left;
+		if (stuck < left)
+			stuck_since = 0;
+		else if (!stuck_since)
+			stuck_since = now;
+		else if (now - stuck_since >= DETACH_D_GRACE_NS)
+			return left;
+		wait_signal(&chld, deadline - now < 1000000 ? deadline - now : 1000000);
+	}
+}
+
+/*
+ * SIGCHLD handler, installed once the detach has given up on a thread
+ * that had not stopped in time: let go of every tracee that stops (its
+ * interrupt was pending), passing a pending signal on. The tracer thread
+ * is busy naming and writing by then, and only the tracer can detach, so
+ * this is done in a handler, with system calls alone (nothing else is
+ * touched). waitid with WSTOPPED alone takes stops, never an exit: the
+ * exit status of a program hotspy started stays for its own waitpid.
+ */
+static void straggler_release(int sig)
+{
+	int saved = errno;
+	siginfo_t si;
+
+	(void)sig;
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
+			break;
+		/* A signal-delivery-stop's status is the signal; event and
+		 * group-stops carry the event above the low byte. */
+		ptrace(PTRACE_DETACH, si.si_pid, NULL,
+		       (void *)(uintptr_t)(si.si_status >> 8 ? 0 : si.si_status));
+	}
+	errno = saved;
+}
+
+/* From now on every tracee is let go the moment it stops. */
+static void stragglers_watch(void)
+{
+	struct sigaction sa;
+	sigset_t chld;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = straggler_release;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) < 0)
+		return;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	/* A stop that came before the handler was there. */
+	straggler_release(SIGCHLD);
+}
+
 static void ptrace_close(struct sampler *s)
 {
 	struct ptrace_backend *b = backend_of(s);
+	uint64_t t0 = sampler_now_ns();
+	size_t left;
 
 	if (!b)
 		return;
+	/* Late stops of ours are resumed first: from now on a stop detaches. */
 	drain_events(s);
 	b->detaching = 1;
 	/*
-	 * Until a pass finds every thread let go: a thread that clones while
-	 * it is being detached adds its child, which the kernel attached to
-	 * us, as an entry that the next pass releases. The walk is by tid, as
-	 * entries move when one is added.
+	 * A thread can only be detached in a stop. Every thread is asked to
+	 * stop at once, and each stop is held until all have come (or the
+	 * deadline): a thread that gets little CPU (more busy threads than
+	 * CPUs, a low priority) then gets the CPUs of those already stopped
+	 * and reaches its stop at once, where letting each go at its stop
+	 * left the slowest ones waiting for seconds, to stop later and stay
+	 * held until hotspy exited, through naming and writing. So every
+	 * thread is let go before this returns, in the time of the slowest
+	 * stop, at most DETACH_DEADLINE_NS; no thread is held longer. A
+	 * thread with an interrupt pending is not asked again. Other stops
+	 * (signals, events) are let go at once (handle_event): a thread in
+	 * group-stop (PTRACE_LISTEN) re-traps at the interrupt and is let go
+	 * still stopped, as its user asked; a thread that clones while it is
+	 * let go adds its child, which the kernel attached to us and stops at
+	 * birth: an entry to release (thread_born) let go at that stop.
 	 */
-	for (int busy = 1; busy; ) {
-		struct traced_thread *t;
-		pid_t next = 0, tid;
+	for (size_t i = 0; i < b->nthreads; i++) {
+		struct traced_thread *t = &b->threads[i];
 
-		busy = 0;
-		while ((t = thread_next(b, next))) {
-			next = t->tid + 1;
-			if (t->gone)
-				continue;
-			busy = 1;
-			tid = t->tid;
-			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
-				t->gone = 1;
-				continue;
-			}
-			/* In detaching mode the thread's next stop detaches it. */
-			if (wait_thread(s, tid, DETACH_WAIT_NS) == -ETIMEDOUT)
-				log_warn("thread %d did not stop to be detached; it will be "
-					 "released when hotspy exits", (int)tid);
-			t = thread_find(b, tid);
-			if (t)
-				t->gone = 1;
+		if (t->gone || t->interrupting || t->release)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
+			t->gone = 1;   /* exited: its exit is reaped below */
+		else
+			t->interrupting = 1;
+	}
+	left = collect_stops(s, t0 + DETACH_DEADLINE_NS, true);
+	for (size_t i = 0; i < b->nthreads; i++) {
+		struct traced_thread *t = &b->threads[i];
+
+		if (t->held && !t->gone) {
+			ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
+			t->gone = 1;
 		}
 	}
+	if (left) {
+		log_warn("%zu thread%s of %d did not stop within %.1f s to be let go (in "
+			 "uninterruptible sleep, or given no CPU): %s traced, running, and "
+			 "%s let go the moment %s stop%s (or when hotspy exits)", left,
+			 left == 1 ? "" : "s", (int)s->pid, (double)(sampler_now_ns() - t0) / 1e9,
+			 left == 1 ? "it stays" : "they stay", left == 1 ? "is" : "are",
+			 left == 1 ? "it" : "they", left == 1 ? "s" : "");
+		stragglers_watch();
+	}
+	for (size_t i = 0; i < b->nthreads; i++)
+		b->threads[i].gone = 1;
 	threads_compact(b);
 	/* Reap a started command that has already exited. */
 	drain_events(s);
@@ -1083,6 +1405,28 @@ static void ptrace_close(struct sampler *s)
 	free(b->stack);
 	free(b);
 	s->backend = NULL;
+}
+
+/*
+ * SIGTSTP: hotspy is about to stop itself. No thread is held between
+ * ticks, but a stop asked at a tick may still come: wait for those (and
+ * resume them) so that none lands while hotspy is stopped.
+ */
+static void ptrace_pause(struct sampler *s)
+{
+	struct ptrace_backend *b = backend_of(s);
+	size_t left;
+
+	/* A signal the program got meanwhile (the same Ctrl-Z, when it
+	 * shares hotspy's terminal) is passed on first. */
+	drain_events(s);
+	left = b->nlate ? collect_stops(s, sampler_now_ns() + PAUSE_WAIT_NS, false) : 0;
+
+	if (left)
+		log_warn("%zu thread%s did not reach the stop asked of %s before hotspy stopped: "
+			 "%s held if %s stop%s while hotspy is stopped", left, left == 1 ? "" : "s",
+			 left == 1 ? "it" : "them", left == 1 ? "it is" : "they are",
+			 left == 1 ? "it" : "they", left == 1 ? "s" : "");
 }
 
 static int ptrace_open(struct sampler *s)
@@ -1129,5 +1473,6 @@ const struct sampler_ops ptrace_sampler_ops = {
 	.open = ptrace_open,
 	.poll = ptrace_poll,
 	.close = ptrace_close,
+	.pause = ptrace_pause,
 	.thread_count = ptrace_thread_count,
 };

@@ -38,6 +38,7 @@ void sampler_signal_set(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTSTP);
 }
 
 int sampler_block_signals(sigset_t *old)
@@ -570,6 +571,20 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 	return sampler_with(&ptrace_sampler_ops, cfg, reason);
 }
 
+void sampler_stop_self(void)
+{
+	sigset_t tstp, old;
+
+	/* Pending while blocked, delivered the moment it is unblocked: the
+	 * process stops inside sigprocmask and returns from it once
+	 * continued. */
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	raise(SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &tstp, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int sampler_poll(struct sampler *s, sample_fn fn, void *ctx)
 {
 	int ret;
@@ -580,6 +595,16 @@ int sampler_poll(struct sampler *s, sample_fn fn, void *ctx)
 	ret = s->ops->poll(s);
 	s->fn = NULL;
 	s->fn_ctx = NULL;
+	/* Ctrl-Z: the backends return between ticks, when no thread is held;
+	 * what may still be is released before hotspy stops. The recording
+	 * goes on once hotspy is continued (SIGCONT, fg). */
+	if (ret == SAMPLER_SIGNALLED && s->signal == SIGTSTP) {
+		s->signal = 0;
+		if (s->ops->pause)
+			s->ops->pause(s);
+		sampler_stop_self();
+		ret = SAMPLER_TICK;
+	}
 	return ret;
 }
 

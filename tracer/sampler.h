@@ -6,9 +6,12 @@
  * sampler_ops), lets the target run on, and only then unwinds each snapshot
  * with the one unwinder and hands the result to the caller.
  *
- * The caller blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD (sampler_block_signals)
- * before opening a sampler: the backend waits for them synchronously, so no
- * signal handler ever runs and a Ctrl-C ends a recording at a clean point.
+ * The caller blocks SIGINT, SIGTERM, SIGHUP, SIGCHLD and SIGTSTP
+ * (sampler_block_signals) before opening a sampler: the backend waits for
+ * them synchronously, so no signal handler ever runs and a Ctrl-C ends a
+ * recording at a clean point. A Ctrl-Z (SIGTSTP) is taken at such a point
+ * too: the sampler leaves no thread held, then stops hotspy as SIGTSTP
+ * would, and samples on when it is continued.
  */
 #ifndef HOTSPY_SAMPLER_H
 #define HOTSPY_SAMPLER_H
@@ -108,6 +111,10 @@ double sampler_hist_quantile(const struct sampler_hist *h, double q);
 struct sampler_stats {
 	uint64_t ticks;            /* ticks taken */
 	uint64_t ticks_missed;     /* ticks skipped because sampling fell behind */
+	uint64_t skipped_late;     /* thread snapshots due but not taken: the
+	                            * thread did not stop within the tick's
+	                            * time, or the time ran out before it
+	                            * (ptrace) */
 	uint64_t snapshots;        /* thread snapshots taken */
 	uint64_t skipped_idle;     /* threads not sampled: no CPU time to show */
 	uint64_t failed;           /* snapshots that could not be taken */
@@ -157,7 +164,7 @@ struct sampler;
 uint64_t sampler_now_ns(void);
 
 /* Fill @set with the signals a sampler waits for: SIGINT, SIGTERM, SIGHUP,
- * SIGCHLD. */
+ * SIGCHLD, SIGTSTP. */
 void sampler_signal_set(sigset_t *set);
 
 /* Block the signals the sampler waits for; store the old mask in @old.
@@ -188,7 +195,18 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
  */
 int sampler_poll(struct sampler *s, sample_fn fn, void *ctx);
 
-/* Detach from the target (which runs on) and free. Accepts NULL. */
+/*
+ * Stop hotspy as a SIGTSTP would (the disposition of SIGTSTP decides: the
+ * default stops the process, curses' handler restores the terminal
+ * first), returning once it is continued. Call with no thread held.
+ */
+void sampler_stop_self(void);
+
+/* Detach from the target (which runs on) and free. Accepts NULL. Takes at
+ * most about a second, whatever the target's threads do: every thread is
+ * let go before it returns, but one that cannot stop in that time (in
+ * uninterruptible sleep) stays traced, running, until hotspy exits (said
+ * in a warning). */
 void sampler_close(struct sampler *s);
 
 /*

@@ -40,6 +40,9 @@ struct sampler_ops {
 	int (*poll)(struct sampler *s);
 	/* Detach, leaving the target running, and free s->backend. */
 	void (*close)(struct sampler *s);
+	/* hotspy is about to stop itself (SIGTSTP): leave no thread held nor
+	 * about to be. May be NULL (nothing is ever held). */
+	void (*pause)(struct sampler *s);
 	size_t (*thread_count)(const struct sampler *s);
 };
 

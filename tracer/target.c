@@ -454,6 +454,7 @@ spawn_child(char *const *argv, int sync_fd, int err_fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTSTP);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 
 	if (read(sync_fd, &go, 1) != 1)

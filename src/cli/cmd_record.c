@@ -193,9 +193,9 @@ static void print_stats(const struct sampler_stats *st)
 	fprintf(stderr,
 		"hotspy: stats: ticks %" PRIu64 " (missed %" PRIu64 "), snapshots %" PRIu64
 		", skipped idle %" PRIu64 ", deferred %" PRIu64 ", failed %" PRIu64
-		", maps reloads %" PRIu64 ", thread list scans %" PRIu64 "\n",
-		st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
-		st->failed, st->maps_reloads, st->thread_scans);
+		", maps reloads %" PRIu64 ", thread list scans %" PRIu64 ", skipped late %" PRIu64
+		"\n", st->ticks, st->ticks_missed, st->snapshots, st->skipped_idle, st->deferred,
+		st->failed, st->maps_reloads, st->thread_scans, st->skipped_late);
 	if (st->exited_threads)
 		fprintf(stderr, "hotspy: stats: %" PRIu64 " threads exited, %" PRIu64 " never "
 			"sampled; %.1f ms of their CPU not in any sample\n", st->exited_threads,
@@ -359,6 +359,7 @@ static void summary(const struct recording *rec, const struct run_summary *rs,
 	uint64_t total = rs->samples;
 	/* What was sampled, also what --gil left out of the profile. */
 	uint64_t sampled = total + gil_dropped;
+	char lag[640];
 
 	fprintf(stderr, "hotspy: %" PRIu64 " samples in %.1f s from %zu threads (%s, %s sampler, "
 		"%s time); %.1f%% did not unwind to the bottom; wrote %s\n",
@@ -381,6 +382,8 @@ static void summary(const struct recording *rec, const struct run_summary *rs,
 	if (rs->lost)
 		log_warn("the kernel dropped %" PRIu64 " samples (its buffer was full): "
 			 "lower the rate with -r", rs->lost);
+	if (summary_lag(rs, rs->rate, !rs->wall && st->python_version == 0, lag, sizeof(lag)))
+		log_warn("%s", lag);
 	if (sampled == 0)
 		log_warn("no samples: the program did not run on a CPU while it was "
 			 "recorded (use --idle to sample threads that wait, or --subprocesses "
@@ -671,6 +674,7 @@ int cmd_record(const struct options *o)
 		.python_version = stats.python_version,
 		.python_samples = stats.python_samples,
 	};
+	summary_set_lag(&rs, &stats);
 	if (!o->quiet)
 		unsampled_note(sampler_stats(s), profile_total(rec.profile), o->rate);
 	session_detach(ss);

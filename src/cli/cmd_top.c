@@ -25,6 +25,7 @@
 #include "procfs.h"
 #include "sampler.h"
 #include "session.h"
+#include "summary.h"
 #include "symbols.h"
 #include "text.h"
 #include "topmodel.h"
@@ -57,6 +58,7 @@ struct top_ctx {
 	pid_t pid;
 	const char *sampler_name;
 	char message[256];           /* the bottom line of the screen */
+	char lag[640];               /* or, when none, that sampling fell behind */
 	char ended[200];             /* how the program ended, once it has */
 	/* Samples whose GIL state is known, and of them those that held it:
 	 * in the open window, and in the one shown (py-spy top's "GIL"). */
@@ -250,6 +252,8 @@ static void print_batch(struct top_ctx *c)
 		printf("%s\n", row);
 	if (c->message[0])
 		printf("%s\n", c->message);
+	else if (c->lag[0])
+		printf("hotspy: warning: %s\n", c->lag);
 	putchar('\n');
 	fflush(stdout);
 }
@@ -261,7 +265,7 @@ static void draw(struct top_ctx *c)
 	struct top_screen sc = {
 		.title = title, .info = info, .scope = scope,
 		.win_total = c->win_total, .period = 1.0 / c->o->rate,
-		.message = c->message[0] ? c->message : NULL,
+		.message = c->message[0] ? c->message : c->lag[0] ? c->lag : NULL,
 	};
 
 	header_lines(c, title, sizeof(title), info, sizeof(info), scope, sizeof(scope));
@@ -274,12 +278,28 @@ static void draw(struct top_ctx *c)
 	topview_draw(c->view, &sc, &c->st);
 }
 
+/* Whether sampling keeps up, over the whole run so far (the same words
+ * as record's summary). */
+static void lag_update(struct top_ctx *c)
+{
+	struct sampler *s = session_sampler(c->ss);
+	struct run_summary rs = { 0 };
+
+	c->lag[0] = '\0';
+	if (!s)
+		return;
+	summary_set_lag(&rs, sampler_stats(s));
+	summary_lag(&rs, c->o->rate, !c->o->idle && sampler_stats(s)->python_version == 0,
+		    c->lag, sizeof(c->lag));
+}
+
 /* Show the window closed last. 0 or -ENOMEM. */
 static int refresh_view(struct top_ctx *c)
 {
 	uint64_t now = sampler_now_ns();
 
 	usage_update(&c->usage, c->pid, now);
+	lag_update(c);
 	if (query(c) < 0)
 		return -ENOMEM;
 	if (c->batch) {
@@ -345,9 +365,12 @@ static int linger(struct top_ctx *c, const sigset_t *signals)
 
 		if (r < 0 || c->st.quit)
 			return r;
-		while ((sig = sigtimedwait(signals, NULL, &zero)) > 0)
-			if (sig != SIGCHLD)
+		while ((sig = sigtimedwait(signals, NULL, &zero)) > 0) {
+			if (sig == SIGTSTP)
+				sampler_stop_self();   /* Ctrl-Z: nothing is held */
+			else if (sig != SIGCHLD)
 				return 0;
+		}
 	}
 }
 

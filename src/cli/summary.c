@@ -148,6 +148,45 @@ static void put_program(FILE *out, const struct run_summary *s)
 	fputc('}', out);
 }
 
+void summary_set_lag(struct run_summary *s, const struct sampler_stats *st)
+{
+	s->ticks_due = st->ticks + st->ticks_missed;
+	s->ticks_missed = st->ticks_missed;
+	s->snapshots_skipped = st->skipped_late;
+	s->snapshots_due = st->snapshots + st->deferred + st->failed + st->skipped_late;
+}
+
+bool summary_lag(const struct run_summary *s, unsigned rate, bool perf_possible, char *buf,
+		 size_t size)
+{
+	double missed = share(s->ticks_missed, s->ticks_due);
+	double skipped = share(s->snapshots_skipped, s->snapshots_due);
+	char what[160];
+	unsigned lower = rate / 2 ? rate / 2 : 1;
+
+	buf[0] = '\0';
+	if (missed < SUMMARY_LAG_SHARE && skipped < SUMMARY_LAG_SHARE)
+		return false;
+	if (missed >= SUMMARY_LAG_SHARE && skipped >= SUMMARY_LAG_SHARE)
+		snprintf(what, sizeof(what), "%.0f%% of the ticks were missed and %.0f%% of the "
+			 "thread snapshots due were skipped", 100.0 * missed, 100.0 * skipped);
+	else if (missed >= SUMMARY_LAG_SHARE)
+		snprintf(what, sizeof(what), "%.0f%% of the ticks were missed", 100.0 * missed);
+	else
+		snprintf(what, sizeof(what), "%.0f%% of the thread snapshots due were skipped",
+			 100.0 * skipped);
+	/* The weights keep the time right (a skipped thread's next snapshot
+	 * stands for its CPU time meanwhile): what suffers is the detail. */
+	snprintf(buf, size, "sampling fell behind: %s (threads slow to stop, or hotspy "
+		 "short of CPU: more busy threads than CPUs, threads in uninterruptible "
+		 "sleep, or more threads than a tick has time for) \xe2\x80\x94 the profile "
+		 "has fewer samples, each "
+		 "standing for more time; lower the rate (-r %u)%s", what, lower,
+		 perf_possible ? " or, for native code, use --sampler perf, which stops no "
+		 "thread" : "");
+	return true;
+}
+
 void summary_python_version(uint32_t hex, char *buf, size_t size)
 {
 	static const char level[] = { 'a', 'b', 'c' };
@@ -191,6 +230,11 @@ int summary_write_json(FILE *out, const struct run_summary *s, const struct prof
 	put_string(out, s->format);
 	fputs("},", out);
 	put_program(out, s);
+	fprintf(out, ",\"sampling\":{\"ticks_due\":%" PRIu64 ",\"ticks_missed\":%" PRIu64
+		",\"ticks_missed_share\":%.4f,\"snapshots_due\":%" PRIu64
+		",\"snapshots_skipped\":%" PRIu64 ",\"snapshots_skipped_share\":%.4f}",
+		s->ticks_due, s->ticks_missed, share(s->ticks_missed, s->ticks_due),
+		s->snapshots_due, s->snapshots_skipped, share(s->snapshots_skipped, s->snapshots_due));
 	fprintf(out, ",\"exit_code\":%d,\"python\":", s->exit_code);
 	if (s->python_version) {
 		char v[32];

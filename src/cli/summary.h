@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "profile.h"
+#include "sampler.h"
 #include "session.h"
 #include "symbols.h"
 
@@ -41,6 +42,9 @@ struct run_summary {
 	int exit_code;               /* what hotspy exits with */
 	uint32_t python_version;     /* PY_VERSION_HEX, 0 when no CPython */
 	uint64_t python_samples;
+	/* Whether sampling kept up (summary_lag): ticks due (taken and
+	 * missed), of which missed; thread snapshots due, of which skipped. */
+	uint64_t ticks_due, ticks_missed, snapshots_due, snapshots_skipped;
 };
 
 /*
@@ -50,6 +54,25 @@ struct run_summary {
  */
 int summary_write_json(FILE *out, const struct run_summary *s, const struct profile *p,
 		       struct symbolizer *sym);
+
+/* Shares of ticks missed or snapshots skipped from which summary_lag says
+ * that sampling fell behind. */
+#define SUMMARY_LAG_SHARE 0.05
+
+/* From the sampler's counters, the lag fields of @s. */
+void summary_set_lag(struct run_summary *s, const struct sampler_stats *st);
+
+/*
+ * When sampling fell behind (ticks missed or thread snapshots skipped, each
+ * as a share of those due, SUMMARY_LAG_SHARE or more: threads slow to stop,
+ * or more threads than a tick has time for), a sentence in @buf saying how
+ * much and what to do, for the end of a recording or top's header: lower
+ * the rate (@rate is the one asked for), or, when @perf_possible, use the
+ * perf sampler, which stops no thread. Returns false (and @buf empty) when
+ * sampling kept up.
+ */
+bool summary_lag(const struct run_summary *s, unsigned rate, bool perf_possible, char *buf,
+		 size_t size);
 
 /* "3.12.1", "3.13.0rc2" from PY_VERSION_HEX into @buf. */
 void summary_python_version(uint32_t hex, char *buf, size_t size);

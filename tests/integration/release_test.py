@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""The ptrace sampler lets go of the target in time: no thread is held
+stopped for longer than a snapshot, -d and Ctrl-C end a recording on time
+however slow the threads are to stop, and a stopped hotspy holds nothing.
+
+    release_test.py --hotspy BIN --crowd BIN CASE
+
+The target is the crowd program (crowd.c): busy threads, plus threads that
+take long to stop (SCHED_IDLE spinners beside the busy ones, a thread in
+vfork), attached by PID.
+
+Cases:
+  duration  -d 2 on busy and late threads: every thread is let go within
+            2 s + 1.5 s of the attach, none is ever held stopped for 1.5 s
+            (through the detach, naming and writing), and the summary says
+            that threads were skipped.
+  sigint    SIGINT 1 s in: every thread is let go within 1.5 s, hotspy
+            exits 0 and writes the profile.
+  vfork     --idle at 100 Hz beside a thread stuck in vfork: the other
+            threads get at least half the samples due.
+  tstp      SIGTSTP at 4000 Hz, three times: while hotspy is stopped no
+            thread of the target is held ('t', traced by hotspy); after
+            SIGCONT it records on and exits 0.
+
+Exit status: 0 pass, 1 fail, 77 skip (no ptrace here).
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+HELD_MAX = 1.5       # seconds a thread may be seen held without a break: the
+                     # detach holds stops for at most 1 s, a snapshot for far less
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def thread_status(pid):
+    """{tid: (state letter, tracer pid)} of every thread of @pid."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        state = tracer = None
+        for line in text.splitlines():
+            if line.startswith("State:"):
+                state = line.split()[1]
+            elif line.startswith("TracerPid:"):
+                tracer = int(line.split()[1])
+        out[int(tid)] = (state, tracer)
+    return out
+
+
+def start_crowd(args):
+    target = subprocess.Popen([ARGS.crowd] + args, stdout=subprocess.PIPE, text=True)
+    if target.stdout.readline().strip() != "ready":
+        target.kill()
+        fail("crowd did not start")
+    return target
+
+
+def start_hotspy(args, out):
+    cmd = [ARGS.hotspy, "record", "--sampler", "ptrace", "-o", out] + args
+    print("$ " + " ".join(cmd))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def skip_if_refused(hs):
+    _, err = hs.communicate(timeout=30)
+    sys.stdout.write(err)
+    if hs.returncode != 0 and ("not permitted" in err or "ptrace_scope" in err):
+        print("SKIP: ptrace refused here")
+        sys.exit(SKIP)
+    return err
+
+
+class Watch:
+    """Polls the target's threads while hotspy runs: the longest run of
+    looks in which one thread was held (stopped, traced by hotspy), and
+    when hotspy let go of the last one."""
+
+    def __init__(self, target, hs_pid):
+        self.target, self.hs_pid = target, hs_pid
+        self.held_since = {}
+        self.longest = (0.0, None)
+        self.attached_at = None
+        self.released_at = None
+
+    def look(self):
+        now = time.monotonic()
+        st = thread_status(self.target)
+        traced = False
+        for tid, (state, tracer) in st.items():
+            ours = tracer == self.hs_pid
+            traced = traced or ours
+            if ours and state in ("t", "T"):
+                since = self.held_since.setdefault(tid, now)
+                if now - since > self.longest[0]:
+                    self.longest = (now - since, tid)
+            else:
+                self.held_since.pop(tid, None)
+        if traced:
+            if self.attached_at is None:
+                self.attached_at = now
+            self.released_at = None
+        elif self.released_at is None:
+            self.released_at = now
+        return st
+
+
+def watch_until_exit(hs, target, start, sigint_at=None):
+    w = Watch(target.pid, hs.pid)
+    sent = None
+    while hs.poll() is None:
+        w.look()
+        if sigint_at is not None and sent is None and time.monotonic() - start >= sigint_at:
+            hs.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+        time.sleep(0.01)
+    return w, sent
+
+
+def case_duration():
+    target = start_crowd(["--late", "8", "4", "8"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            start = time.monotonic()
+            hs = start_hotspy(["-d", "2", "-p", str(target.pid)], out)
+            w, _ = watch_until_exit(hs, target, start)
+            err = skip_if_refused(hs)
+            if hs.returncode != 0:
+                fail("hotspy exited %d" % hs.returncode)
+            if w.longest[0] >= HELD_MAX:
+                fail("thread %s was held stopped for %.2f s" % (w.longest[1], w.longest[0]))
+            if w.released_at is None or w.attached_at is None:
+                fail("threads still traced when hotspy exited, or never seen traced")
+            # From the attach (-d counts from there: a slow start, as
+            # under ASan, is not the sampler's).
+            took = w.released_at - w.attached_at
+            print("let go of every thread %.2f s after the attach; longest hold seen %.3f s"
+                  % (took, w.longest[0]))
+            if took > 2 + 1.5:
+                fail("-d 2 let go of the threads only %.2f s after the attach" % took)
+            if "skipped" not in err:
+                fail("the summary does not say that threads were skipped")
+            if not os.path.exists(out):
+                fail("no profile written")
+    finally:
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
+def case_sigint():
+    target = start_crowd(["--late", "8", "4", "10"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            start = time.monotonic()
+            hs = start_hotspy(["-p", str(target.pid)], out)
+            w, sent = watch_until_exit(hs, target, start, sigint_at=1.0)
+            skip_if_refused(hs)
+            if sent is None:
+                fail("hotspy ended before the SIGINT")
+            if hs.returncode != 0:
+                fail("hotspy exited %d after SIGINT" % hs.returncode)
+            if w.released_at is None:
+                fail("threads still traced when hotspy exited")
+            took = w.released_at - sent
+            print("let go of every thread %.2f s after SIGINT" % took)
+            if took > 1.5:
+                fail("SIGINT took %.2f s to let go of the threads" % took)
+            if w.longest[0] >= HELD_MAX:
+                fail("thread %s was held stopped for %.2f s" % (w.longest[1], w.longest[0]))
+            if not os.path.exists(out):
+                fail("no profile written after SIGINT")
+    finally:
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
+def children(pid):
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def case_vfork():
+    rate, secs = 100, 2
+    target = start_crowd(["--sleepers", "2", "--vfork", "0", "5"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            js = os.path.join(tmp, "summary.json")
+            hs = start_hotspy(["--idle", "-r", str(rate), "-d", str(secs), "--summary-json", js,
+                               "-p", str(target.pid)], out)
+            skip_if_refused(hs)
+            if hs.returncode != 0:
+                fail("hotspy exited %d" % hs.returncode)
+            with open(js) as f:
+                summary = json.load(f)
+            # main and the two sleepers at every tick; the vforker never.
+            due = 3 * rate * summary["duration_s"]
+            print("%d samples, %.0f due from the threads that can stop"
+                  % (summary["samples"], due))
+            if summary["samples"] < 0.5 * due:
+                fail("a thread stuck in vfork starved the others: %d samples of %.0f due"
+                     % (summary["samples"], due))
+    finally:
+        # The vfork child sleeps on; it is the target's child.
+        for kid in children(target.pid):
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except OSError:
+                pass
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2]
+
+
+def case_tstp():
+    target = start_crowd(["2", "10"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            hs = start_hotspy(["-r", "4000", "-d", "4", "-p", str(target.pid)], out)
+            time.sleep(0.5)
+            for trial in range(3):
+                if hs.poll() is not None:
+                    break
+                hs.send_signal(signal.SIGTSTP)
+                deadline = time.monotonic() + 2
+                while proc_state(hs.pid) != "T" and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                if proc_state(hs.pid) != "T":
+                    fail("hotspy did not stop on SIGTSTP (state %s)" % proc_state(hs.pid))
+                for _ in range(10):
+                    for tid, (state, tracer) in thread_status(target.pid).items():
+                        if state in ("t", "T"):
+                            hs.send_signal(signal.SIGCONT)
+                            fail("trial %d: thread %d held (%s) while hotspy is stopped"
+                                 % (trial, tid, state))
+                    time.sleep(0.02)
+                hs.send_signal(signal.SIGCONT)
+                time.sleep(0.3)
+            err = skip_if_refused(hs)
+            if hs.returncode != 0:
+                fail("hotspy exited %d after SIGTSTP and SIGCONT" % hs.returncode)
+            if "samples" not in err or not os.path.exists(out):
+                fail("no summary or no profile after SIGTSTP and SIGCONT")
+    finally:
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--hotspy", required=True)
+    p.add_argument("--crowd", required=True)
+    p.add_argument("case", choices=["duration", "sigint", "vfork", "tstp"])
+    ARGS = p.parse_args()
+    {"duration": case_duration, "sigint": case_sigint, "vfork": case_vfork,
+     "tstp": case_tstp}[ARGS.case]()
+
+
+ARGS = None
+if __name__ == "__main__":
+    main()
