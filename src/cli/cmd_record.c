@@ -573,7 +573,20 @@ int cmd_record(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (session_attach(ss, NULL) < 0)
+	err = session_attach(ss, NULL);
+	if (err == -EINTR && session_pending_signal() > 0) {
+		/* A Ctrl-C (or a SIGTERM to the group) while the program was
+		 * being started killed it before its exec: its status is
+		 * hotspy's, as for a program the signal kills later. Nothing
+		 * was recorded, so nothing is written. */
+		int sig = session_pending_signal();
+
+		session_free(ss);
+		outfile_abort(out);
+		profile_free(rec.profile);
+		return EXIT_CODE_SIGNAL_BASE + sig;
+	}
+	if (err < 0)
 		goto fail;
 	s = session_sampler(ss);
 	pid = sampler_pid(s);
