@@ -546,7 +546,7 @@ int cmd_record(const struct options *o)
 	struct run_summary rs;
 	enum output_format format;
 	enum session_end why;
-	int err, gate;
+	int err, gate, sig;
 	char path[4096], reason[320];
 	size_t stem_len;
 	struct sampler_stats stats;
@@ -574,13 +574,12 @@ int cmd_record(const struct options *o)
 		goto fail;
 	}
 	err = session_attach(ss, NULL);
-	if (err == -EINTR && session_pending_signal() > 0) {
+	sig = err == -EINTR ? session_pending_signal() : 0;
+	if (sig > 0) {
 		/* A Ctrl-C (or a SIGTERM to the group) while the program was
 		 * being started killed it before its exec: its status is
 		 * hotspy's, as for a program the signal kills later. Nothing
 		 * was recorded, so nothing is written. */
-		int sig = session_pending_signal();
-
 		session_free(ss);
 		outfile_abort(out);
 		profile_free(rec.profile);

@@ -989,7 +989,7 @@ def cat_inputs(res):
             argv = [ARGS.hotspy] + args
             if args[0] != "report":
                 argv += ["-o", out]
-            rc, stdout, err, problems = run(argv, timeout=20, limit_kb=MEMORY_LIMIT_KB)
+            rc, stdout, err, problems = run(argv, timeout=10, limit_kb=MEMORY_LIMIT_KB)
             if not problems:
                 problems += check_status(rc, allowed)
                 if rc == 1:
