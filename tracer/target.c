@@ -466,6 +466,18 @@ spawn_child(char *const *argv, int sync_fd, int err_fd)
 	_exit(127);
 }
 
+/*
+ * The child died of a signal before its exec: a signal sent to the whole
+ * process group (a Ctrl-C typed while hotspy starts the program) reached
+ * it while it waited for the tracer. Said as such, with -EINTR, rather
+ * than as a failure to run or to trace it.
+ */
+static int spawn_killed(const char *prog, int status)
+{
+	return log_error(-EINTR, "cannot run %s: it was killed by signal %d (%s) before it "
+			 "started", prog, WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
 pid_t target_spawn(char *const *argv, unsigned long options)
 {
 	int sync_pipe[2], err_pipe[2], status, child_err = 0;
@@ -504,6 +516,10 @@ pid_t target_spawn(char *const *argv, unsigned long options)
 		close(sync_pipe[1]);
 		close(err_pipe[0]);
 		waitpid(pid, &status, 0);
+		/* A Ctrl-C to the whole group can kill the child before it is
+		 * seized: that, not the ptrace error, is what happened. */
+		if (WIFSIGNALED(status))
+			return spawn_killed(argv[0], status);
 		return log_error(-err, "cannot trace %s: ptrace: %s", argv[0], strerror(err));
 	}
 	if (write(sync_pipe[1], "g", 1) != 1)
@@ -521,8 +537,13 @@ pid_t target_spawn(char *const *argv, unsigned long options)
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			n = read(err_pipe[0], &child_err, sizeof(child_err));
-			if (n != (ssize_t)sizeof(child_err))
+			if (n != (ssize_t)sizeof(child_err)) {
+				if (WIFSIGNALED(status)) {
+					close(err_pipe[0]);
+					return spawn_killed(argv[0], status);
+				}
 				child_err = ECHILD;
+			}
 			break;
 		}
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {

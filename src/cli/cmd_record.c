@@ -607,7 +607,7 @@ int cmd_record(const struct options *o)
 	struct run_summary rs;
 	enum output_format format;
 	enum session_end why;
-	int err, gate;
+	int err, gate, sig;
 	char path[4096], reason[320];
 	size_t stem_len;
 	struct sampler_stats stats;
@@ -633,7 +633,19 @@ int cmd_record(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (session_attach(ss, NULL) < 0)
+	err = session_attach(ss, NULL);
+	sig = err == -EINTR ? session_pending_signal() : 0;
+	if (sig > 0) {
+		/* A Ctrl-C (or a SIGTERM to the group) while the program was
+		 * being started killed it before its exec: its status is
+		 * hotspy's, as for a program the signal kills later. Nothing
+		 * was recorded, so nothing is written. */
+		session_free(ss);
+		outfile_abort(out);
+		profile_free(rec.profile);
+		return EXIT_CODE_SIGNAL_BASE + sig;
+	}
+	if (err < 0)
 		goto fail;
 	s = session_sampler(ss);
 	pid = sampler_pid(s);

@@ -343,6 +343,19 @@ int session_signal(const struct session *ss)
 	return ss->signal;
 }
 
+int session_pending_signal(void)
+{
+	static const int ends[] = { SIGINT, SIGTERM, SIGHUP };
+	sigset_t pending;
+
+	if (sigpending(&pending) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (sigismember(&pending, ends[i]) == 1)
+			return ends[i];
+	return 0;
+}
+
 /* Wait up to @secs for child @pid to end; true when it has (*@status its
  * wait status, -1 when someone else reaped it). SIGCHLD is blocked (the
  * session blocks it), so the wait is sigtimedwait's. */

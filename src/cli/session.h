@@ -151,6 +151,14 @@ const struct gilshare *session_gilshare(const struct session *ss);
  * was unknown. */
 uint64_t session_gil_dropped(const struct session *ss);
 
+/*
+ * The signal that ends a recording (SIGINT, SIGTERM, SIGHUP) pending for
+ * hotspy (blocked since session_new), 0 if none. With session_attach's
+ * -EINTR (a program killed before its exec) it tells a Ctrl-C typed while
+ * the program was started from a program that died by itself.
+ */
+int session_pending_signal(void);
+
 /* The signal that ended session_run with SESSION_INTERRUPTED (SIGINT,
  * SIGTERM or SIGHUP), 0 otherwise. */
 int session_signal(const struct session *ss);
