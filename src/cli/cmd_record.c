@@ -708,9 +708,13 @@ int cmd_record(const struct options *o)
 	if (err == OUTFILE_MOVED)
 		log_warn("the output's directory was moved during the recording: the profile "
 			 "is at %s", path);
-	else if (err == OUTFILE_DIR_GONE)
+	else if (err == OUTFILE_DIR_GONE) {
+		char cwd[1024];
+
 		log_warn("the output's directory was removed during the recording: the "
-			 "profile is in the current directory, as %s", path);
+			 "profile is in the current directory (%s), as %s",
+			 getcwd(cwd, sizeof(cwd)) ? cwd : "?", path);
+	}
 	if (o->stats)
 		print_cpu(sampled_ms, profile_total(rec.profile));
 	if (!o->quiet) {

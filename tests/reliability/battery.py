@@ -1031,8 +1031,11 @@ def output_trial(res, name, out, expect_rc, words, during=None, check_dir=None,
         time.sleep(0.2)
         argv = [ARGS.hotspy, "record", "-q", "--sampler", sampler, "-d", "1", "-o", out,
                 "-p", str(target.pid)]
+        # In the directory above the output's: where a profile whose
+        # directory was removed goes, inside the trial's own.
         p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             preexec_fn=nice_self)
+                             preexec_fn=nice_self,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(out))))
         if during:
             time.sleep(0.4)
             during()
@@ -1079,7 +1082,14 @@ def cat_outputs(res):
         os.mkdir(gone)
 
         def check_gone(rc, err):
-            return [] if rc == 1 or "wrote" in err else ["exit %d and no word of it" % rc]
+            # Written in hotspy's current directory (the trial's), and said.
+            if rc == 1:
+                return []
+            if "removed" not in err or not os.path.exists(os.path.join(d, "x.folded")):
+                return ["exit %d and no word of it, or no profile in the current "
+                        "directory" % rc]
+            os.unlink(os.path.join(d, "x.folded"))
+            return []
         output_trial(res, "directory-removed", os.path.join(gone, "x.folded"), {0, 1},
                      ["gone"], during=lambda: shutil.rmtree(gone), check_dir=check_gone)
 
