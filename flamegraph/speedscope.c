@@ -305,8 +305,7 @@ out:
 
 /* The reader. */
 
-/* More frames in one stack are refused, as more tokens in one file. */
-#define READ_STACK_MAX 1000000
+/* More tokens in one file are refused. */
 #define READ_TOKENS_MAX (64u * 1024 * 1024)
 
 struct rframe {
@@ -384,10 +383,11 @@ static int stack_room(struct reader *r, size_t need)
 	const char **names;
 	size_t *lens;
 
-	if (need > READ_STACK_MAX + 2)
-		return -E2BIG;
 	if (need <= r->cap)
 		return 0;
+	/* No stack is too deep, only too big beside the tree. */
+	if (flametree_room(r->t, (r->cap + need) * (sizeof(*names) + sizeof(*lens))) < 0)
+		return -E2BIG;
 	names = array_grow(r->names, &r->cap, need, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
@@ -408,8 +408,6 @@ static int push_frame(struct reader *r, uint32_t tok)
 	    v != (double)(size_t)v)
 		return read_fail(r, "a frame index out of range", tok);
 	err = stack_room(r, r->n + 1);
-	if (err == -E2BIG)
-		return read_fail(r, "a stack too deep", tok);
 	if (err)
 		return err;
 	r->names[r->n] = r->frames[(size_t)v].name;

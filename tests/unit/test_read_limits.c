@@ -1,7 +1,8 @@
 /*
- * test_folded_read.c - the folded reader's bounds: no limit on the frames
- * of a line (what record writes with --stack-size 1M is read back), a
- * bounded line length whose error names the line, and a bounded model.
+ * test_read_limits.c - the readers' bounds: no limit on the frames of a
+ * stack (what record writes with --stack-size 1M is read back, folded or
+ * speedscope; pprof in test_pprof), a bounded line length whose error names
+ * the line, and a bounded model.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 
 #include "check.h"
 #include "flametree.h"
+#include "report.h"
 
 #include "banned.h"
 
@@ -167,11 +169,40 @@ static void test_memory(void)
 	free(text);
 }
 
+/* A speedscope stack of 1,200,000 frames (it was "too deep" past
+ * 1,000,000), through report's reader. */
+static void test_speedscope_deep(void)
+{
+	const size_t depth = 1200000;
+	char *json = malloc(depth * 2 + 512), *p = json;
+	struct flametree *t = flametree_new();
+	struct report_input in;
+
+	CHECK(json != NULL && t != NULL);
+	if (!json || !t)
+		goto out;
+	p += snprintf(p, 256, "{\"shared\":{\"frames\":[{\"name\":\"f\"}]},\"profiles\":"
+		      "[{\"type\":\"sampled\",\"name\":\"main\",\"unit\":\"none\","
+		      "\"startValue\":0,\"endValue\":1,\"weights\":[1],\"samples\":[[");
+	for (size_t i = 0; i < depth; i++) {
+		*p++ = '0';
+		*p++ = i + 1 < depth ? ',' : ']';
+	}
+	p += snprintf(p, 16, "]}]}");
+	CHECK_EQ_U64(report_read(t, json, (size_t)(p - json), false, &in), 0);
+	/* The root, the file's and the profile's levels, one node per frame. */
+	CHECK_EQ_U64(flametree_count(t), 3 + depth);
+out:
+	flametree_free(t);
+	free(json);
+}
+
 int main(void)
 {
 	test_depth(100000);
 	test_depth(200000);
 	test_long_line();
 	test_memory();
+	test_speedscope_deep();
 	return check_status();
 }
