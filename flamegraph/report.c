@@ -615,6 +615,13 @@ static int shown_rows(struct report *r, uint32_t **out, size_t *count)
 	return 0;
 }
 
+/* @part of @whole in percent: divided first, so that weights near
+ * DBL_MAX give shares, not inf. */
+static double percent(double part, double whole)
+{
+	return part / whole * 100.0;
+}
+
 /* The share denominator of row @row: its thread's with --threads. */
 static double base_of(const struct report *r, const struct row *row)
 {
@@ -623,9 +630,13 @@ static double base_of(const struct report *r, const struct row *row)
 	return b > 0 ? b : 1;
 }
 
+/* Weights past 10^15 (a folded file may say 1.7e308) in exponent form,
+ * not 309 digits. */
 static void write_weight(FILE *out, const struct report *r, double v, int width)
 {
-	if (strcmp(report_unit(r), "milliseconds") == 0)
+	if (v >= 1e15)
+		fprintf(out, "%*.4g", width, v);
+	else if (strcmp(report_unit(r), "milliseconds") == 0)
 		fprintf(out, "%*.1f", width, v);
 	else
 		fprintf(out, "%*.0f", width, v);
@@ -637,8 +648,8 @@ static void thread_heading(const struct report *r, uint32_t th, char *buf, size_
 	const char *name = r->threads[th].name;
 	size_t at = text_append_safe(buf, size, 0, name ? name : "threads not told apart");
 
-	snprintf(buf + at, size - at, ": %.1f %% of all", 100.0 * r->threads[th].total /
-		 (r->total > 0 ? r->total : 1));
+	snprintf(buf + at, size - at, ": %.1f %% of all", percent(r->threads[th].total,
+		 r->total > 0 ? r->total : 1));
 }
 
 int report_write_text(FILE *out, struct report *r)
@@ -650,7 +661,8 @@ int report_write_text(FILE *out, struct report *r)
 
 	if (shown_rows(r, &idx, &n) < 0)
 		return -ENOMEM;
-	fprintf(out, "%.*f %s", strcmp(unit, "milliseconds") == 0 ? 1 : 0, r->total, unit);
+	write_weight(out, r, r->total, 0);
+	fprintf(out, " %s", unit);
 	if (report_has_threads(r))
 		fprintf(out, " from %zu thread%s", r->nthreads, r->nthreads == 1 ? "" : "s");
 	fprintf(out, "; by %s share%s\n", r->o.by_total ? "total" : "self",
@@ -667,7 +679,7 @@ int report_write_text(FILE *out, struct report *r)
 			fprintf(out, "%7s %7s %11s %11s  %s\n", "SELF%", "TOTAL%", "SELF", "TOTAL",
 				r->o.lines ? "LINE" : "FUNCTION");
 		text_append_safe(name, SHOWN_MAX, 0, row->key);
-		fprintf(out, "%7.2f %7.2f ", 100.0 * row->self / base, 100.0 * row->total / base);
+		fprintf(out, "%7.2f %7.2f ", percent(row->self, base), percent(row->total, base));
 		write_weight(out, r, row->self, 11);
 		fputc(' ', out);
 		write_weight(out, r, row->total, 11);
@@ -716,7 +728,7 @@ int report_write_markdown(FILE *out, struct report *r)
 		if (head)
 			fprintf(out, "| Self %% | Total %% | Self | Total | %s |\n"
 				"|---:|---:|---:|---:|:---|\n", r->o.lines ? "Line" : "Function");
-		fprintf(out, "| %.2f | %.2f | ", 100.0 * row->self / base, 100.0 * row->total / base);
+		fprintf(out, "| %.2f | %.2f | ", percent(row->self, base), percent(row->total, base));
 		write_weight(out, r, row->self, 0);
 		fputs(" | ", out);
 		write_weight(out, r, row->total, 0);
@@ -761,7 +773,7 @@ static void write_json_thread(FILE *out, const struct report *r, uint32_t th)
 	fputs(",\"total\":", out);
 	json_num(out, r->threads[th].total);
 	fputs(",\"share\":", out);
-	json_num(out, 100.0 * r->threads[th].total / (r->total > 0 ? r->total : 1));
+	json_num(out, percent(r->threads[th].total, r->total > 0 ? r->total : 1));
 	fputc('}', out);
 }
 
@@ -800,9 +812,9 @@ static void write_json_row(FILE *out, const struct report *r, const struct row *
 	fputs(",\"total\":", out);
 	json_num(out, row->total);
 	fputs(",\"self_share\":", out);
-	json_num(out, 100.0 * row->self / base);
+	json_num(out, percent(row->self, base));
 	fputs(",\"total_share\":", out);
-	json_num(out, 100.0 * row->total / base);
+	json_num(out, percent(row->total, base));
 	fputc('}', out);
 }
 

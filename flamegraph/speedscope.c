@@ -417,10 +417,19 @@ static int push_frame(struct reader *r, uint32_t tok)
 
 static int add_stack(struct reader *r, double weight)
 {
+	int err;
+
 	weight *= r->scale;
 	if (!(weight > 0) || !isfinite(weight))
 		return 0;       /* an empty stretch adds nothing */
-	return flametree_add(r->t, r->names, r->lens, r->n, weight, false);
+	err = flametree_add(r->t, r->names, r->lens, r->n, weight, false);
+	/* Weights each finite whose sum is not (two of 1.7e308) would make
+	 * every share NaN: the file is refused, saying why. */
+	if (err == -EINVAL) {
+		r->info->error = "weights whose sum is no finite number";
+		r->info->error_at = 0;
+	}
+	return err;
 }
 
 static int read_sampled(struct reader *r, uint32_t prof)
