@@ -259,7 +259,7 @@ struct flametree *flametree_new(void)
 	if (!t)
 		return NULL;
 	t->limits = (struct flametree_limits){
-		.memory_max = FLAMETREE_MEMORY_MAX, .line_max = FLAMETREE_LINE_MAX,
+		.memory_max = SIZE_MAX, .line_max = FLAMETREE_LINE_MAX,
 	};
 	if (name_intern(t, "all", 3, &name) < 0 ||
 	    grow((void **)&t->nodes, &t->nodes_cap, 1, sizeof(*t->nodes)) < 0) {

@@ -34,9 +34,6 @@
  * (the deepest record writes, with --stack-size 1M) of names up to 500
  * bytes. There is no limit on the frames of a line. */
 #define FLAMETREE_LINE_MAX (64u << 20)
-/* Most memory a tree (and the readers' work space beside it) takes by
- * default, in bytes: flametree_set_limits sets another. */
-#define FLAMETREE_MEMORY_MAX ((size_t)4 << 30)
 
 struct flametree_node {
 	uint32_t name;          /* for flametree_name */
@@ -68,8 +65,9 @@ void flametree_free(struct flametree *t);   /* accepts NULL */
  * the stack being added, grow past @memory_max bytes, and the folded
  * readers stop with -EMSGSIZE at a line longer than @line_max bytes (their
  * buffer holds one line and 1 MiB more). Input is never bounded by its
- * frames, lines or total size: only by what it costs. A new tree has
- * FLAMETREE_MEMORY_MAX and FLAMETREE_LINE_MAX; 0 in a field keeps it.
+ * frames, lines or total size: only by what it costs. A new tree has no
+ * memory limit (a recording's tree is as big as the recording) and
+ * FLAMETREE_LINE_MAX; 0 in a field keeps it.
  */
 struct flametree_limits {
 	size_t memory_max;

@@ -58,7 +58,7 @@ int input_limits(struct flametree_limits *l)
 	int err;
 
 	*l = (struct flametree_limits){
-		.memory_max = FLAMETREE_MEMORY_MAX, .line_max = FLAMETREE_LINE_MAX,
+		.memory_max = INPUT_MEMORY_MAX, .line_max = FLAMETREE_LINE_MAX,
 	};
 	/* A limit above the machine's memory would not stop anything before
 	 * the kernel's OOM killer does. */

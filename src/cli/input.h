@@ -12,14 +12,19 @@
 
 #include "flametree.h"
 
+/* The memory a profile read from a file may take by default (less on a
+ * machine with less than twice as much), in bytes. */
+#define INPUT_MEMORY_MAX ((size_t)4 << 30)
+
 /* How long an input may be silent before hotspy says it waits, in ms. */
 #define INPUT_WAIT_NOTICE_MS 1000
 
 /*
  * The limits for trees read from files: HOTSPY_LINE_MAX (default
- * FLAMETREE_LINE_MAX, 64 MiB) and HOTSPY_MEMORY_MAX (default 4 GiB, or half
- * the machine's memory when that is less), sizes in bytes with an optional
- * K, M or G suffix. 0, or -EINVAL after reporting a bad value.
+ * FLAMETREE_LINE_MAX, 64 MiB) and HOTSPY_MEMORY_MAX (default
+ * INPUT_MEMORY_MAX, or half the machine's memory when that is less),
+ * sizes in bytes with an optional K, M or G suffix. 0, or -EINVAL after
+ * reporting a bad value.
  */
 int input_limits(struct flametree_limits *l);
 
