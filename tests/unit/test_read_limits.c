@@ -32,8 +32,8 @@ static char *deep_line(size_t depth, size_t distinct, size_t *len)
 }
 
 /* One line of @depth frames, read from a stream (as flamegraph and diff
- * read) and from memory (as report does), root first and reversed. */
-static void test_depth(size_t depth)
+ * read) and from memory (as report does), root first (and reversed). */
+static void test_depth(size_t depth, int reversed_too)
 {
 	size_t len;
 	char *line = deep_line(depth, 50, &len);
@@ -41,7 +41,7 @@ static void test_depth(size_t depth)
 	CHECK(line != NULL);
 	if (!line)
 		return;
-	for (int reverse = 0; reverse < 2; reverse++) {
+	for (int reverse = 0; reverse < 1 + reversed_too; reverse++) {
 		struct flametree_stats st = { 0 };
 		struct flametree *t = flametree_new();
 		FILE *in = fmemopen(line, len, "r");
@@ -199,8 +199,8 @@ out:
 
 int main(void)
 {
-	test_depth(100000);
-	test_depth(200000);
+	test_depth(100000, 0);
+	test_depth(200000, 1);
 	test_long_line();
 	test_memory();
 	test_speedscope_deep();
