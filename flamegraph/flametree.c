@@ -41,7 +41,71 @@ struct flametree {
 	struct htable child_index;  /* only children of nodes with two or more */
 	uint32_t *ids;          /* flametree_add_frames: the names of one stack */
 	size_t ids_cap;
+	/* The folded reader: the nodes of the previous line, root first.
+	 * Lines from one producer share long prefixes, and a frame equal to
+	 * the one above it needs no hashing. */
+	uint32_t *prev;
+	size_t prev_n, prev_cap;
+	struct flametree_limits limits;
 };
+
+static size_t htable_bytes(const struct htable *h)
+{
+	return h->slots ? (h->mask + 1) * sizeof(*h->slots) : 0;
+}
+
+size_t flametree_memory(const struct flametree *t)
+{
+	return t->text_cap + t->names_cap * sizeof(*t->names) +
+	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
+	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
+	       htable_bytes(&t->child_index) + sizeof(*t);
+}
+
+int flametree_room(const struct flametree *t, size_t scratch)
+{
+	size_t used = flametree_memory(t);
+
+	return scratch > t->limits.memory_max || used > t->limits.memory_max - scratch ?
+	       -E2BIG : 0;
+}
+
+void flametree_set_limits(struct flametree *t, const struct flametree_limits *l)
+{
+	if (l->memory_max)
+		t->limits.memory_max = l->memory_max;
+	if (l->line_max)
+		t->limits.line_max = l->line_max;
+}
+
+void flametree_get_limits(const struct flametree *t, struct flametree_limits *l)
+{
+	*l = t->limits;
+}
+
+/* What growing an array of @cap elements of @size bytes to @need adds
+ * (array_grow doubles from 16), or 0 when it has room. */
+static size_t growth(size_t cap, size_t need, size_t size)
+{
+	size_t n = cap ? cap : 16;
+
+	if (need <= cap)
+		return 0;
+	while (n < need && n <= SIZE_MAX / 4 / size)
+		n *= 2;
+	return (n - cap) * size;
+}
+
+/* What an insert into @h adds: htable doubles its slots past 3/4 full, and
+ * holds old and new while it moves them. */
+static size_t htable_growth(const struct htable *h)
+{
+	size_t nslots = h->slots ? h->mask + 1 : 0;
+
+	if (nslots && (h->count + 1) * 4 <= nslots * 3)
+		return 0;
+	return (nslots ? nslots * 2 : 16) * sizeof(*h->slots) + htable_bytes(h);
+}
 
 /* array_grow for the arrays of this file: 0 or -ENOMEM, *@p moved when grown. */
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -87,6 +151,10 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 		*out = id;
 		return 0;
 	}
+	if (flametree_room(t, growth(t->names_cap, t->nnames + 1, sizeof(*t->names)) +
+			   growth(t->text_cap, t->text_len + len + 1, 1) +
+			   htable_growth(&t->name_index)) < 0)
+		return -E2BIG;
 	if (!array_id_room(t->nnames) ||
 	    grow((void **)&t->names, &t->names_cap, t->nnames + 1, sizeof(*t->names)) < 0 ||
 	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0 ||
@@ -156,6 +224,11 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 		*out = found;
 		return 0;
 	}
+	/* The tree is most of a profile's memory: the limit is checked
+	 * before it grows, so it is never passed by more than a doubling. */
+	if (flametree_room(t, growth(t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) +
+			   2 * htable_growth(&t->child_index)) < 0)
+		return -E2BIG;
 	if (!array_id_room(t->nnodes) ||
 	    grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
@@ -185,6 +258,9 @@ struct flametree *flametree_new(void)
 
 	if (!t)
 		return NULL;
+	t->limits = (struct flametree_limits){
+		.memory_max = SIZE_MAX, .line_max = FLAMETREE_LINE_MAX,
+	};
 	if (name_intern(t, "all", 3, &name) < 0 ||
 	    grow((void **)&t->nodes, &t->nodes_cap, 1, sizeof(*t->nodes)) < 0) {
 		flametree_free(t);
@@ -209,6 +285,7 @@ void flametree_free(struct flametree *t)
 	free(t->nodes);
 	htable_release(&t->child_index);
 	free(t->ids);
+	free(t->prev);
 	free(t);
 }
 
@@ -261,36 +338,110 @@ static int parse_line(const char *s, size_t len, size_t *stack_len, double *coun
 	return i ? 0 : -1;
 }
 
-/* Frames of one folded line: record writes walks as deep as the stack
- * copy holds, 131,074 frames with --stack-size 1M (sampler_walk_max);
- * deeper lines are skipped as malformed. The buffers are allocated once
- * per read, and only the part a line uses is touched. */
-#define LINE_FRAMES_MAX (1u << 17)
+/*
+ * The frames of a folded stack, one at a time, root first or (@reverse)
+ * leaf first, straight from the line: a line may hold any number of frames
+ * and costs no array of them.
+ */
+struct frame_iter {
+	const char *s;
+	size_t begin, end;      /* what is left to split */
+	bool reverse, done;
+};
+
+static bool frame_next(struct frame_iter *it, const char **name, size_t *len)
+{
+	const char *semi;
+
+	if (it->done)
+		return false;
+	if (!it->reverse) {
+		semi = memchr(it->s + it->begin, ';', it->end - it->begin);
+		*name = it->s + it->begin;
+		*len = semi ? (size_t)(semi - *name) : it->end - it->begin;
+		if (semi)
+			it->begin = (size_t)(semi - it->s) + 1;
+		else
+			it->done = true;
+	} else {
+		semi = it->end > it->begin ? memrchr(it->s + it->begin, ';', it->end - it->begin) : NULL;
+		*name = semi ? semi + 1 : it->s + it->begin;
+		*len = (size_t)(it->s + it->end - *name);
+		if (semi)
+			it->end = (size_t)(semi - it->s);
+		else
+			it->done = true;
+	}
+	return true;
+}
 
 /*
- * The previous line's frames and nodes: folded lines from one producer share
- * long prefixes, and a frame equal to the one above it needs no hashing.
+ * Add the stack @s[0..len) (frames split at ';') with weight @count to @t.
+ * The nodes of the line go to t->prev for the next line to share.
  */
-struct line_state {
-	const char *names[LINE_FRAMES_MAX];
-	size_t lens[LINE_FRAMES_MAX];
-	uint32_t nodes[LINE_FRAMES_MAX];
-	size_t n;
-};
+static int add_stack_text(struct flametree *t, const char *s, size_t len, double count,
+			  bool reverse)
+{
+	struct frame_iter it = { .s = s, .end = len, .reverse = reverse };
+	const char *name;
+	size_t l, i = 0, same_n = t->prev_n;
+	uint32_t node = 0;
+	bool same = true;
+
+	t->prev_n = 0;          /* until the line is in */
+	t->nodes[0].total += count;
+	while (frame_next(&it, &name, &l)) {
+		uint32_t id;
+
+		if (l > FLAMETREE_NAME_MAX)
+			l = FLAMETREE_NAME_MAX;
+		if (same && i < same_n) {
+			const struct name *nm = &t->names[t->nodes[t->prev[i]].name];
+
+			same = nm->len == l && memcmp(t->text + nm->off, name, l) == 0;
+		} else {
+			same = false;
+		}
+		if (same) {
+			node = t->prev[i];
+		} else {
+			enum frame_kind kind;
+			int err = name_intern(t, name, l, &id);
+
+			if (err == 0)
+				err = child_get(t, node, id, &node);
+			if (err < 0)
+				return err;
+			frame_kind_from_suffix(name, l, &kind);
+			name_set_kind(t, id, kind);
+		}
+		if (i >= t->prev_cap) {
+			if (flametree_room(t, growth(t->prev_cap, i + 1, sizeof(*t->prev))) < 0)
+				return -E2BIG;
+			if (grow((void **)&t->prev, &t->prev_cap, i + 1, sizeof(*t->prev)) < 0)
+				return -ENOMEM;
+		}
+		/* Kept while equal to the line above: t->prev[i] is node. */
+		t->prev[i++] = node;
+		t->nodes[node].total += count;
+	}
+	t->prev_n = i;
+	t->nodes[node].self += count;
+	return 0;
+}
 
 /*
  * With @before, a line may be "STACK BEFORE AFTER" (the two-column form of
  * differential profiles): the first line that parses decides for the whole
  * input (*columns 0 until then, 1 or 2 after), and BEFORE goes to @before.
+ * 0, 1 for a malformed line, or -errno.
  */
 static int add_line(struct flametree *t, struct flametree *before, int *columns,
-		    const char *s, size_t len, bool reverse, struct line_state *ls,
-		    const char **names, size_t *lens)
+		    const char *s, size_t len, bool reverse)
 {
-	size_t stack_len, n = 0, start = 0;
-	uint32_t node = 0;
-	bool same = true;
+	size_t stack_len;
 	double count, count_before = 0;
+	int err;
 
 	if (parse_line(s, len, &stack_len, &count) < 0)
 		return 1;
@@ -306,74 +457,28 @@ static int add_line(struct flametree *t, struct flametree *before, int *columns,
 			stack_len = shorter;
 		}
 	}
-	for (size_t i = 0; i <= stack_len; i++) {
-		if (i < stack_len && s[i] != ';')
-			continue;
-		if (n == LINE_FRAMES_MAX)
-			return 1;
-		names[n] = s + start;
-		lens[n++] = i - start;
-		start = i + 1;
-	}
 	/* A count whose sum with the others is no longer a number (two of
 	 * 1.7e308) would make every share and width of the graph NaN. */
 	if (!isfinite(t->nodes[0].total + count) ||
 	    (before && !isfinite(flametree_total(before) + count_before)))
 		return 1;
-	if (count_before > 0 && isfinite(count_before) &&
-	    flametree_add(before, names, lens, n, count_before, reverse) < 0)
-		return -ENOMEM;
+	if (count_before > 0 && isfinite(count_before)) {
+		err = add_stack_text(before, s, stack_len, count_before, reverse);
+		if (err < 0)
+			return err;
+	}
 	if (count == 0 || !isfinite(count))
 		return 0;       /* a stack with no weight draws nothing */
-	t->nodes[0].total += count;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = reverse ? n - 1 - i : i, l = lens[k];
-		uint32_t name;
-
-		if (l > FLAMETREE_NAME_MAX)
-			l = FLAMETREE_NAME_MAX;
-		same = same && i < ls->n && ls->lens[i] == l &&
-		       memcmp(ls->names[i], names[k], l) == 0;
-		if (same) {
-			node = ls->nodes[i];
-		} else {
-			enum frame_kind kind;
-
-			if (name_intern(t, names[k], l, &name) < 0 ||
-			    child_get(t, node, name, &node) < 0) {
-				ls->n = 0;
-				return -ENOMEM;
-			}
-			frame_kind_from_suffix(names[k], l, &kind);
-			name_set_kind(t, name, kind);
-		}
-		ls->names[i] = names[k];
-		ls->lens[i] = l;
-		ls->nodes[i] = node;
-		t->nodes[node].total += count;
-	}
-	ls->n = n;
-	t->nodes[node].self += count;
-	return 0;
+	return add_stack_text(t, s, stack_len, count, reverse);
 }
 
 /* @*lineno counts lines across calls. */
 static int add_folded(struct flametree *t, struct flametree *before, const char *buf,
 		      size_t len, bool reverse, struct flametree_stats *st, size_t *lineno_io)
 {
-	const char **names = malloc(LINE_FRAMES_MAX * sizeof(*names));
-	size_t *lens = malloc(LINE_FRAMES_MAX * sizeof(*lens));
-	struct line_state *ls = malloc(sizeof(*ls));
 	size_t pos = 0, lineno = *lineno_io;
 	int err = 0;
 
-	if (!names || !lens || !ls) {
-		free(names);
-		free(lens);
-		free(ls);
-		return -ENOMEM;
-	}
-	ls->n = 0;
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - buf) : len, l = end - pos;
@@ -382,9 +487,13 @@ static int add_folded(struct flametree *t, struct flametree *before, const char 
 		lineno++;
 		if (l && buf[pos + l - 1] == '\r')
 			l--;
+		if (l > t->limits.line_max) {
+			st->long_line = lineno;
+			err = -EMSGSIZE;
+			break;
+		}
 		if (l) {
-			r = add_line(t, before, &st->columns, buf + pos, l, reverse, ls,
-				     names, lens);
+			r = add_line(t, before, &st->columns, buf + pos, l, reverse);
 			if (r < 0) {
 				err = r;
 				break;
@@ -400,9 +509,6 @@ static int add_folded(struct flametree *t, struct flametree *before, const char 
 		pos = end + 1;
 	}
 	*lineno_io = lineno;
-	free(names);
-	free(lens);
-	free(ls);
 	return err;
 }
 
@@ -412,36 +518,71 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 	struct flametree_stats local = { 0 };
 	size_t lineno = 0;
 
+	t->prev_n = 0;
 	return add_folded(t, NULL, buf, len, reverse, st ? st : &local, &lineno);
 }
 
-static int read_folded(struct flametree *t, struct flametree *before, FILE *in,
-		       bool reverse, struct flametree_stats *st)
+/* Bytes read at a time. */
+#define READ_CHUNK ((size_t)1 << 20)
+
+static int read_folded(struct flametree *t, struct flametree *before, const char *head,
+		       size_t head_len, FILE *in, bool reverse, struct flametree_stats *st)
 {
 	struct flametree_stats local = { 0 };
+	/* One line (and its "\r\n") and a chunk after it: a line longer than
+	 * the limit is an error, not a reason to take all memory (/dev/zero
+	 * has no newline). */
+	size_t line_max = t->limits.line_max, buf_max = line_max + 2 + READ_CHUNK;
 	size_t len = 0, cap = 0, base = 0;
 	char *buf = NULL;
 	int err = 0;
 
-	/* In chunks of whole lines: memory follows the tree, not the input. */
 	if (!st)
 		st = &local;
+	t->prev_n = 0;
+	if (before)
+		before->prev_n = 0;
+	/* In chunks of whole lines: memory follows the tree, not the input. */
 	for (;;) {
-		size_t got, cut;
+		size_t got, cut, want = len + (head_len ? head_len : READ_CHUNK);
 		char *nl;
 
-		if (grow((void **)&buf, &cap, len + (1u << 20), 1) < 0) {
-			err = -ENOMEM;
-			break;
+		if (want > cap) {
+			size_t n = cap ? cap * 2 : READ_CHUNK;
+			char *bigger;
+
+			if (n < want)
+				n = want;
+			if (n > buf_max)
+				n = buf_max > want ? buf_max : want;
+			bigger = realloc(buf, n);
+			if (!bigger) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = bigger;
+			cap = n;
 		}
-		got = fread(buf + len, 1, cap - len, in);
+		if (head_len) {
+			memcpy(buf + len, head, head_len);
+			got = head_len;
+			head_len = 0;
+		} else {
+			got = fread(buf + len, 1, cap - len, in);
+		}
 		len += got;
 		if (got == 0) {
 			cut = len;      /* the last line may lack its newline */
 		} else {
 			nl = memrchr(buf, '\n', len);
-			if (!nl)
+			if (!nl) {
+				if (len > line_max + 1) {
+					st->long_line = base + 1;
+					err = -EMSGSIZE;
+					break;
+				}
 				continue;
+			}
 			cut = (size_t)(nl - buf) + 1;
 		}
 		err = add_folded(t, before, buf, cut, reverse, st, &base);
@@ -530,7 +671,13 @@ uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char 
 int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
 			  struct flametree_stats *st)
 {
-	return read_folded(t, NULL, in, reverse, st);
+	return read_folded(t, NULL, NULL, 0, in, reverse, st);
+}
+
+int flametree_read_folded_head(struct flametree *t, const char *head, size_t head_len,
+			       FILE *in, bool reverse, struct flametree_stats *st)
+{
+	return read_folded(t, NULL, head, head_len, in, reverse, st);
 }
 
 int flametree_read_folded_pair(struct flametree *t, struct flametree *before, FILE *in,
@@ -538,7 +685,7 @@ int flametree_read_folded_pair(struct flametree *t, struct flametree *before, FI
 {
 	struct flametree_stats local = { 0 };
 
-	return read_folded(t, before, in, reverse, st ? st : &local);
+	return read_folded(t, before, NULL, 0, in, reverse, st ? st : &local);
 }
 
 /*

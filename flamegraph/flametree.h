@@ -30,6 +30,10 @@
 /* Longest frame name kept, in bytes; longer names are cut. */
 #define FLAMETREE_NAME_MAX 4096
 #define FLAMETREE_NONE UINT32_MAX
+/* Longest folded line read by default, in bytes: a stack of 131,074 frames
+ * (the deepest record writes, with --stack-size 1M) of names up to 500
+ * bytes. There is no limit on the frames of a line. */
+#define FLAMETREE_LINE_MAX (64u << 20)
 
 struct flametree_node {
 	uint32_t name;          /* for flametree_name */
@@ -46,12 +50,42 @@ struct flametree_stats {
 	size_t first_malformed; /* 1-based line number of the first, 0 if none */
 	int columns;            /* flametree_read_folded_pair: 2 when the input
 				 * was "STACK BEFORE AFTER", 1 when plain */
+	size_t long_line;       /* on -EMSGSIZE: the 1-based number of the line
+				 * longer than the limit */
 };
 
 struct flametree;
 
 struct flametree *flametree_new(void);      /* NULL with errno */
 void flametree_free(struct flametree *t);   /* accepts NULL */
+
+/*
+ * What a tree takes from untrusted input. Every reader of files stops with
+ * -E2BIG rather than let the tree, with its indexes and the work space of
+ * the stack being added, grow past @memory_max bytes, and the folded
+ * readers stop with -EMSGSIZE at a line longer than @line_max bytes (their
+ * buffer holds one line and 1 MiB more). Input is never bounded by its
+ * frames, lines or total size: only by what it costs. A new tree has no
+ * memory limit (a recording's tree is as big as the recording) and
+ * FLAMETREE_LINE_MAX; 0 in a field keeps it.
+ */
+struct flametree_limits {
+	size_t memory_max;
+	size_t line_max;
+};
+void flametree_set_limits(struct flametree *t, const struct flametree_limits *l);
+void flametree_get_limits(const struct flametree *t, struct flametree_limits *l);
+
+/* Bytes the tree holds now: its arrays and indexes, as allocated. */
+size_t flametree_memory(const struct flametree *t);
+
+/*
+ * Whether a reader may hold @scratch bytes of its own beside the tree: 0,
+ * or -E2BIG when the tree's memory and @scratch pass the limit. Readers
+ * that build a stack before adding it call this as the stack grows, so
+ * that no stack is refused for its depth, only for its cost.
+ */
+int flametree_room(const struct flametree *t, size_t scratch);
 
 /*
  * Add one stack of @n frames, root first (leaf first when @leaf_first), with
@@ -84,14 +118,22 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
  * Parse folded text @buf[0..len) and add its stacks; @reverse adds each stack
  * leaf first (a "reverse" graph, callees at the bottom). @st (may be NULL)
  * receives the counts of accepted and malformed lines, added to what it held.
- * 0 or -ENOMEM.
+ * 0, -ENOMEM, -E2BIG (past the memory limit) or -EMSGSIZE (a line past the
+ * line limit: st->long_line says which).
  */
 int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool reverse,
 			 struct flametree_stats *st);
 
-/* Read @in to its end and parse it as above. 0, -ENOMEM or -EIO. */
+/* Read @in to its end and parse it as above. 0, -ENOMEM, -E2BIG, -EMSGSIZE
+ * or -EIO. Memory is the tree's and one line's, whatever the input's size. */
 int flametree_read_folded(struct flametree *t, FILE *in, bool reverse,
 			  struct flametree_stats *st);
+
+/* As flametree_read_folded, with the input's first @head_len bytes already
+ * taken from @in into @head (a caller that looked at them to tell the
+ * format). */
+int flametree_read_folded_head(struct flametree *t, const char *head, size_t head_len,
+			       FILE *in, bool reverse, struct flametree_stats *st);
 
 /*
  * As flametree_read_folded, and when the input is the two-column form of a

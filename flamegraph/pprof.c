@@ -561,8 +561,6 @@ int pprof_write(FILE *out, const struct profile *p, struct symbolizer *sym,
 
 /* ---- the reader ---- */
 
-/* Deepest stack read, in frames (a location's lines count each). */
-#define PPROF_DEPTH_MAX 65536
 /* Most frames added over a whole file: a small file whose samples each
  * name one location of thousands of lines would otherwise cost hours. */
 #define PPROF_FRAMES_MAX (UINT64_C(1) << 28)
@@ -872,12 +870,23 @@ static int profile_field(struct reader *r, const struct pb_field *f)
 	}
 }
 
+/* The work space of the stack being built, in bytes. */
+static size_t stack_bytes(const struct reader *r)
+{
+	return r->levels_cap * sizeof(*r->levels) + r->frames_cap * sizeof(*r->frames) +
+	       r->offs_cap * sizeof(*r->offs) + r->loc_ids_cap * sizeof(*r->loc_ids) +
+	       r->text.cap;
+}
+
 /* One more level from @start to the end of the text; @f (copied) may be
  * NULL for the process and thread levels. */
 static int level_push(struct reader *r, size_t start, const struct frame *f)
 {
-	if (r->nlevels >= PPROF_DEPTH_MAX)
-		return -EINVAL;
+	/* A stack may be as deep as record writes and deeper: what bounds
+	 * it is the memory of the stack being built beside the tree. */
+	if (r->nlevels + 1 >= r->levels_cap &&
+	    flametree_room(r->t, stack_bytes(r) * 2) < 0)
+		return -E2BIG;
 	if (++r->frames_added > PPROF_FRAMES_MAX)
 		return -E2BIG;
 	if (grow(&r->levels, &r->levels_cap, r->nlevels, sizeof(*r->levels)) < 0 ||
@@ -999,8 +1008,8 @@ static int label_field(void *ctx, const struct pb_field *f)
 
 static int push_location_id(struct reader *r, uint64_t id)
 {
-	if (r->nloc_ids >= PPROF_DEPTH_MAX)
-		return -EINVAL;
+	if (r->nloc_ids + 1 >= r->loc_ids_cap && flametree_room(r->t, stack_bytes(r) * 2) < 0)
+		return -E2BIG;
 	if (grow(&r->loc_ids, &r->loc_ids_cap, r->nloc_ids, sizeof(*r->loc_ids)) < 0)
 		return -ENOMEM;
 	r->loc_ids[r->nloc_ids++] = id;
@@ -1102,8 +1111,6 @@ static int add_sample(struct reader *r, const struct byte_range *b, size_t value
 		for (size_t k = loc->nlines; !err && k-- > 0; )
 			err = add_line(r, loc, k);
 	}
-	if (err == -E2BIG)
-		return -EINVAL;   /* the whole file is too big to read */
 	if (err)
 		return err == -EINVAL ? 1 : err;
 	if (!r->nlevels)

@@ -66,8 +66,9 @@ struct pprof_read_stats {
  * nothing. Frames are named as folded names them: inlined lines get "_[i]",
  * locations of a [kernel...] mapping "_[k]", and a function with a file but
  * no mapping is a Python frame, "name (short file)". @opts and @st may be
- * NULL. 0, -EINVAL (not pprof, malformed, or too big: more than 2^28
- * frames in all), -ENOMEM or -EIO.
+ * NULL. Stacks may be of any depth. 0, -EINVAL (not pprof, malformed, or
+ * more than PPROF_INPUT_MAX bytes), -E2BIG (more than 2^28 frames in all,
+ * or past the tree's memory limit, flametree_set_limits), -ENOMEM or -EIO.
  */
 int pprof_read(struct flametree *t, FILE *in, const struct pprof_read_options *opts,
 	       struct pprof_read_stats *st);

@@ -179,6 +179,32 @@ static int read_speedscope(struct flametree *t, const char *buf, size_t len, boo
 	return 0;
 }
 
+/* The end of reading any format into @t: no stacks is an error. */
+static int read_done(struct flametree *t, const struct flametree_stats *st,
+		     struct report_input *in)
+{
+	if (!(flametree_total(t) > 0)) {
+		if (st->malformed)
+			snprintf(in->error, sizeof(in->error), "no stacks: %zu malformed lines (the "
+				 "first is line %zu); a line is 'frame;frame;... COUNT'", st->malformed,
+				 st->first_malformed);
+		else
+			snprintf(in->error, sizeof(in->error), "no stacks: the %s profile is empty",
+				 in->format);
+		return -EINVAL;
+	}
+	return flametree_sort(t);
+}
+
+static void folded_done(struct flametree *t, int err, const struct flametree_stats *st,
+			struct report_input *in)
+{
+	in->malformed = st->malformed;
+	in->first_malformed = st->first_malformed;
+	in->long_line = st->long_line;
+	in->thread_level = err == 0 && folded_has_threads(t);
+}
+
 int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 		struct report_input *in)
 {
@@ -197,23 +223,90 @@ int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 		in->format = "folded";
 		in->unit = "samples";
 		err = flametree_add_folded(t, buf, len, false, &st);
-		in->malformed = st.malformed;
-		in->first_malformed = st.first_malformed;
-		in->thread_level = err == 0 && folded_has_threads(t);
+		folded_done(t, err, &st, in);
 	}
-	if (err < 0)
+	return err < 0 ? err : read_done(t, &st, in);
+}
+
+/* The rest of @f after @head[0..n) into one buffer of at most @max bytes:
+ * 0, -EFBIG past it, -ENOMEM or -EIO. */
+static int read_whole(FILE *f, const char *head, size_t n, size_t max, char **out,
+		      size_t *len)
+{
+	size_t cap = 0, got;
+	char *b = NULL, *bigger;
+
+	for (;;) {
+		if (n + 65536 > cap) {
+			if (cap > max) {
+				free(b);
+				return -EFBIG;
+			}
+			bigger = array_grow(b, &cap, n + 65536, 1);
+			if (!bigger) {
+				free(b);
+				return -ENOMEM;
+			}
+			if (!b)
+				memcpy(bigger, head, n);
+			b = bigger;
+		}
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f) || n > max) {
+		free(b);
+		return ferror(f) ? -EIO : -EFBIG;
+	}
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+int report_read_file(struct flametree *t, FILE *f, bool lines, struct report_input *in)
+{
+	struct flametree_stats st = { 0 };
+	struct flametree_limits lim;
+	char head[4096], *buf = NULL;
+	size_t n = 0, len = 0;
+	int c = 0, err;
+
+	memset(in, 0, sizeof(*in));
+	/* The format is told by the first byte that is no blank: only JSON
+	 * and pprof are read whole, folded text streams. */
+	while (n < sizeof(head) && (c = getc(f)) != EOF) {
+		head[n++] = (char)c;
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+	}
+	if (ferror(f))
+		return -EIO;
+	if (n && ((unsigned char)head[0] == 0x1f || head[n - 1] == '{')) {
+		/* pprof's own limit, and the JSON text with its tokens (each
+		 * 32 bytes of a few bytes of text) within the memory limit. */
+		flametree_get_limits(t, &lim);
+		err = read_whole(f, head, n, head[0] == 0x1f ? PPROF_INPUT_MAX : lim.memory_max / 4,
+				 &buf, &len);
+		if (err == -EFBIG && head[0] != 0x1f)
+			err = -E2BIG;
+		if (err == 0)
+			err = report_read(t, buf, len, lines, in);
+		if (err == -EFBIG) {
+			in->format = "pprof";
+			snprintf(in->error, sizeof(in->error), "more than %u MiB, the most a pprof "
+				 "file may hold", PPROF_INPUT_MAX >> 20);
+			err = -EINVAL;
+		}
+		free(buf);
 		return err;
-	if (!(flametree_total(t) > 0)) {
-		if (st.malformed)
-			snprintf(in->error, sizeof(in->error), "no stacks: %zu malformed lines (the "
-				 "first is line %zu); a line is 'frame;frame;... COUNT'", st.malformed,
-				 st.first_malformed);
-		else
-			snprintf(in->error, sizeof(in->error), "no stacks: the %s profile is empty",
-				 in->format);
-		return -EINVAL;
 	}
-	return flametree_sort(t);
+	in->format = "folded";
+	in->unit = "samples";
+	err = flametree_read_folded_head(t, head, n, f, false, &st);
+	folded_done(t, err, &st, in);
+	return err < 0 ? err : read_done(t, &st, in);
 }
 
 /* A thread (or "all" without --threads). */
@@ -522,6 +615,13 @@ static int shown_rows(struct report *r, uint32_t **out, size_t *count)
 	return 0;
 }
 
+/* @part of @whole in percent: divided first, so that weights near
+ * DBL_MAX give shares, not inf. */
+static double percent(double part, double whole)
+{
+	return part / whole * 100.0;
+}
+
 /* The share denominator of row @row: its thread's with --threads. */
 static double base_of(const struct report *r, const struct row *row)
 {
@@ -530,9 +630,13 @@ static double base_of(const struct report *r, const struct row *row)
 	return b > 0 ? b : 1;
 }
 
+/* Weights past 10^15 (a folded file may say 1.7e308) in exponent form,
+ * not 309 digits. */
 static void write_weight(FILE *out, const struct report *r, double v, int width)
 {
-	if (strcmp(report_unit(r), "milliseconds") == 0)
+	if (v >= 1e15)
+		fprintf(out, "%*.4g", width, v);
+	else if (strcmp(report_unit(r), "milliseconds") == 0)
 		fprintf(out, "%*.1f", width, v);
 	else
 		fprintf(out, "%*.0f", width, v);
@@ -544,8 +648,8 @@ static void thread_heading(const struct report *r, uint32_t th, char *buf, size_
 	const char *name = r->threads[th].name;
 	size_t at = text_append_safe(buf, size, 0, name ? name : "threads not told apart");
 
-	snprintf(buf + at, size - at, ": %.1f %% of all", 100.0 * r->threads[th].total /
-		 (r->total > 0 ? r->total : 1));
+	snprintf(buf + at, size - at, ": %.1f %% of all", percent(r->threads[th].total,
+		 r->total > 0 ? r->total : 1));
 }
 
 int report_write_text(FILE *out, struct report *r)
@@ -557,7 +661,8 @@ int report_write_text(FILE *out, struct report *r)
 
 	if (shown_rows(r, &idx, &n) < 0)
 		return -ENOMEM;
-	fprintf(out, "%.*f %s", strcmp(unit, "milliseconds") == 0 ? 1 : 0, r->total, unit);
+	write_weight(out, r, r->total, 0);
+	fprintf(out, " %s", unit);
 	if (report_has_threads(r))
 		fprintf(out, " from %zu thread%s", r->nthreads, r->nthreads == 1 ? "" : "s");
 	fprintf(out, "; by %s share%s\n", r->o.by_total ? "total" : "self",
@@ -574,7 +679,7 @@ int report_write_text(FILE *out, struct report *r)
 			fprintf(out, "%7s %7s %11s %11s  %s\n", "SELF%", "TOTAL%", "SELF", "TOTAL",
 				r->o.lines ? "LINE" : "FUNCTION");
 		text_append_safe(name, SHOWN_MAX, 0, row->key);
-		fprintf(out, "%7.2f %7.2f ", 100.0 * row->self / base, 100.0 * row->total / base);
+		fprintf(out, "%7.2f %7.2f ", percent(row->self, base), percent(row->total, base));
 		write_weight(out, r, row->self, 11);
 		fputc(' ', out);
 		write_weight(out, r, row->total, 11);
@@ -623,7 +728,7 @@ int report_write_markdown(FILE *out, struct report *r)
 		if (head)
 			fprintf(out, "| Self %% | Total %% | Self | Total | %s |\n"
 				"|---:|---:|---:|---:|:---|\n", r->o.lines ? "Line" : "Function");
-		fprintf(out, "| %.2f | %.2f | ", 100.0 * row->self / base, 100.0 * row->total / base);
+		fprintf(out, "| %.2f | %.2f | ", percent(row->self, base), percent(row->total, base));
 		write_weight(out, r, row->self, 0);
 		fputs(" | ", out);
 		write_weight(out, r, row->total, 0);
@@ -668,7 +773,7 @@ static void write_json_thread(FILE *out, const struct report *r, uint32_t th)
 	fputs(",\"total\":", out);
 	json_num(out, r->threads[th].total);
 	fputs(",\"share\":", out);
-	json_num(out, 100.0 * r->threads[th].total / (r->total > 0 ? r->total : 1));
+	json_num(out, percent(r->threads[th].total, r->total > 0 ? r->total : 1));
 	fputc('}', out);
 }
 
@@ -707,9 +812,9 @@ static void write_json_row(FILE *out, const struct report *r, const struct row *
 	fputs(",\"total\":", out);
 	json_num(out, row->total);
 	fputs(",\"self_share\":", out);
-	json_num(out, 100.0 * row->self / base);
+	json_num(out, percent(row->self, base));
 	fputs(",\"total_share\":", out);
-	json_num(out, 100.0 * row->total / base);
+	json_num(out, percent(row->total, base));
 	fputc('}', out);
 }
 

@@ -41,6 +41,7 @@ struct report_input {
 	bool thread_level;      /* stacks have a thread level */
 	size_t malformed;       /* folded lines skipped, the first at line: */
 	size_t first_malformed;
+	size_t long_line;       /* on -EMSGSIZE: the line past the line limit */
 	char error[256];        /* why the read failed */
 };
 
@@ -52,10 +53,20 @@ struct report_input {
  * spelling: every name below a process root is "NAME (TID)" (what
  * record --threads writes); a speedscope file has one (a profile per
  * thread), pprof one from its thread labels. Returns 0; -EINVAL (no
- * stacks, malformed) with the reason in in->error; -ENOMEM.
+ * stacks, malformed) with the reason in in->error; -ENOMEM; -E2BIG past
+ * the tree's memory limit; -EMSGSIZE for a folded line past the line
+ * limit (in->long_line says which).
  */
 int report_read(struct flametree *t, const char *buf, size_t len, bool lines,
 		struct report_input *in);
+
+/*
+ * The same from @f, read to its end: folded text is read a chunk at a time
+ * (memory follows the tree, not the file), a speedscope file whole (at
+ * most a quarter of the tree's memory limit, else -E2BIG), a pprof file
+ * whole (at most PPROF_INPUT_MAX bytes, else -EINVAL). Also -EIO.
+ */
+int report_read_file(struct flametree *t, FILE *f, bool lines, struct report_input *in);
 
 /*
  * Walk every node of @t under the root, parents before children: @enter

@@ -204,7 +204,7 @@ static double share_of(const struct rule *r, const struct rule_measure *m)
 {
 	double v = r->share == RULE_TOTAL ? m->total : m->self;
 
-	return m->all > 0 ? 100.0 * v / m->all : 0;
+	return m->all > 0 ? v / m->all * 100.0 : 0;   /* no overflow near DBL_MAX */
 }
 
 void rule_judge(const struct rule *r, const struct rule_measure *now,

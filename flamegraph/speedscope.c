@@ -306,8 +306,7 @@ out:
 
 /* The reader. */
 
-/* More frames in one stack are refused, as more tokens in one file. */
-#define READ_STACK_MAX 1000000
+/* More tokens in one file are refused. */
 #define READ_TOKENS_MAX (64u * 1024 * 1024)
 
 struct rframe {
@@ -385,10 +384,11 @@ static int stack_room(struct reader *r, size_t need)
 	const char **names;
 	size_t *lens;
 
-	if (need > READ_STACK_MAX + 2)
-		return -E2BIG;
 	if (need <= r->cap)
 		return 0;
+	/* No stack is too deep, only too big beside the tree. */
+	if (flametree_room(r->t, (r->cap + need) * (sizeof(*names) + sizeof(*lens))) < 0)
+		return -E2BIG;
 	names = array_grow(r->names, &r->cap, need, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
@@ -409,8 +409,6 @@ static int push_frame(struct reader *r, uint32_t tok)
 	    v != (double)(size_t)v)
 		return read_fail(r, "a frame index out of range", tok);
 	err = stack_room(r, r->n + 1);
-	if (err == -E2BIG)
-		return read_fail(r, "a stack too deep", tok);
 	if (err)
 		return err;
 	r->names[r->n] = r->frames[(size_t)v].name;
@@ -420,10 +418,19 @@ static int push_frame(struct reader *r, uint32_t tok)
 
 static int add_stack(struct reader *r, double weight)
 {
+	int err;
+
 	weight *= r->scale;
 	if (!(weight > 0) || !isfinite(weight))
 		return 0;       /* an empty stretch adds nothing */
-	return flametree_add(r->t, r->names, r->lens, r->n, weight, false);
+	err = flametree_add(r->t, r->names, r->lens, r->n, weight, false);
+	/* Weights each finite whose sum is not (two of 1.7e308) would make
+	 * every share NaN: the file is refused, saying why. */
+	if (err == -EINVAL) {
+		r->info->error = "weights whose sum is no finite number";
+		r->info->error_at = 0;
+	}
+	return err;
 }
 
 static int read_sampled(struct reader *r, uint32_t prof)

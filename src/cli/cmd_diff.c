@@ -14,6 +14,7 @@
 #include "config.h"
 #include "files.h"
 #include "flametree.h"
+#include "input.h"
 #include "log.h"
 #include "outfile.h"
 #include "pprof.h"
@@ -27,20 +28,22 @@ static struct flametree *read_tree(const char *name, bool reverse)
 {
 	struct flametree_stats st = { 0 };
 	struct pprof_read_options po = { .reverse = reverse };
+	struct flametree_limits lim;
 	struct flametree *t;
 	FILE *in;
 	int err;
 
-	if (files_open_input(name, &in) < 0)
+	if (input_limits(&lim) < 0 || input_open(name, &in) < 0)
 		return NULL;
 	t = flametree_new();
-	if (!t)
+	if (!t) {
 		err = -ENOMEM;
-	else if (pprof_input_is(in, name))
-		err = pprof_read(t, in, &po, NULL);
-	else
-		err = flametree_read_folded(t, in, reverse, &st);
-	fclose(in);
+	} else {
+		flametree_set_limits(t, &lim);
+		err = pprof_input_is(in, name) ? pprof_read(t, in, &po, NULL) :
+		      flametree_read_folded(t, in, reverse, &st);
+	}
+	input_close(in);
 	if (err == -EINVAL) {
 		log_error(err, "cannot read %s: not a pprof profile, or a damaged one", name);
 		flametree_free(t);
@@ -49,7 +52,7 @@ static struct flametree *read_tree(const char *name, bool reverse)
 	if (err == 0)
 		err = flametree_sort(t);
 	if (err < 0) {
-		log_error(err, "cannot read %s: %s", name, strerror(-err));
+		input_error(err, name, st.long_line, &lim);
 		flametree_free(t);
 		return NULL;
 	}

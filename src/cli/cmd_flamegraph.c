@@ -14,6 +14,7 @@
 #include "config.h"
 #include "files.h"
 #include "flametree.h"
+#include "input.h"
 #include "log.h"
 #include "outfile.h"
 #include "pprof.h"
@@ -23,7 +24,7 @@
 
 /* A pprof file into @t; 0 or -errno (reported). */
 static int read_pprof(struct flametree *t, FILE *in, const char *name, const struct options *o,
-		      size_t *samples)
+		      const struct flametree_limits *l, size_t *samples)
 {
 	struct pprof_read_options po = { .reverse = o->reverse };
 	struct pprof_read_stats st;
@@ -33,7 +34,7 @@ static int read_pprof(struct flametree *t, FILE *in, const char *name, const str
 		return log_error(err, "cannot read %s: not a pprof profile, or a damaged one "
 				 "(at most %u MiB)", name, PPROF_INPUT_MAX >> 20);
 	if (err < 0)
-		return log_error(err, "cannot read %s: %s", name, strerror(-err));
+		return input_error(err, name, 0, l);
 	if (st.skipped)
 		log_warn("%zu samples of %s skipped: no %s value, or unknown locations",
 			 st.skipped, name, st.value_type);
@@ -46,31 +47,32 @@ int cmd_flamegraph(const struct options *o)
 	const char *in_name = o->input && strcmp(o->input, "-") ? o->input : NULL;
 	const char *path = o->output ? o->output : "-";
 	struct flametree_stats st = { 0 };
+	struct flametree_limits lim;
 	struct svg_options so;
 	struct flametree *t = NULL, *before = NULL;
 	struct outfile *out = NULL;
-	FILE *in = stdin;
+	FILE *in = NULL;
 	int err;
 
-	if (in_name) {
-		if (files_open_input(in_name, &in) < 0)
-			return 1;
-	}
+	if (input_limits(&lim) < 0 || input_open(in_name, &in) < 0)
+		return 1;
 	t = flametree_new();
 	before = flametree_new();
 	if (!t || !before) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
+	flametree_set_limits(t, &lim);
+	flametree_set_limits(before, &lim);
 	if (pprof_input_is(in, in_name)) {
-		if (read_pprof(t, in, in_name ? in_name : "stdin", o, &st.lines) < 0)
+		if (read_pprof(t, in, in_name ? in_name : "stdin", o, &lim, &st.lines) < 0)
 			goto fail;
 		err = 0;
 	} else {
 		err = flametree_read_folded_pair(t, before, in, o->reverse, &st);
 	}
 	if (err < 0) {
-		log_error(err, "cannot read %s: %s", in_name ? in_name : "stdin", strerror(-err));
+		input_error(err, in_name ? in_name : "stdin", st.long_line, &lim);
 		goto fail;
 	}
 	if (st.malformed)
@@ -113,13 +115,11 @@ int cmd_flamegraph(const struct options *o)
 			flametree_count(t) - 1, path);
 	flametree_free(t);
 	flametree_free(before);
-	if (in != stdin)
-		fclose(in);
+	input_close(in);
 	return 0;
 fail:
 	flametree_free(t);
 	flametree_free(before);
-	if (in != stdin)
-		fclose(in);
+	input_close(in);
 	return 1;
 }

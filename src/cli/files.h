@@ -1,19 +1,11 @@
 /*
- * files.h - the command line's input and output files: opening an input
- * with the right reason when it cannot be read, and saying why an output
- * could not be written with what to do about it.
+ * files.h - the command line's output files: saying why an output could
+ * not be written, with what to do about it (inputs: input.h).
  */
 #ifndef HOTSPY_FILES_H
 #define HOTSPY_FILES_H
 
 #include <stdio.h>
-
-/*
- * Open @path for reading into @in (close-on-exec; the caller fcloses it). A
- * directory is refused here, by name, rather than failing later at the first
- * read with a stream's bare error. 0, or -errno after reporting.
- */
-int files_open_input(const char *path, FILE **in);
 
 /*
  * Report that @path could not be written because of @err (-errno), with

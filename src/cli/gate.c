@@ -5,83 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "log.h"
 #include "banned.h"
 
-/* Profiles bigger than this are refused rather than read into memory. */
-#define GATE_FILE_MAX (1024u * 1024 * 1024)
-
-/* The whole of @path in a new buffer; 0 or -errno. */
-static int read_all(const char *path, char **buf, size_t *len)
-{
-	FILE *in = fopen(path, "rbe");
-	size_t cap = 0, n = 0;
-	char *b = NULL, *bigger;
-	int err = 0;
-
-	if (!in)
-		return -errno;
-	for (;;) {
-		size_t got;
-
-		if (n == cap) {
-			if (cap >= GATE_FILE_MAX) {
-				err = -EFBIG;
-				break;
-			}
-			cap = cap ? cap * 2 : 65536;
-			bigger = realloc(b, cap);
-			if (!bigger) {
-				err = -ENOMEM;
-				break;
-			}
-			b = bigger;
-		}
-		errno = 0;
-		got = fread(b + n, 1, cap - n, in);
-		n += got;
-		if (got == 0) {
-			if (ferror(in))
-				err = errno ? -errno : -EIO;
-			break;
-		}
-	}
-	if (fclose(in) != 0 && !err)
-		err = -EIO;
-	if (err) {
-		free(b);
-		return err;
-	}
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
 int gate_load(const char *path, bool lines, struct flametree **t, struct report_input *in)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int err = read_all(path, &buf, &len);
+	struct flametree_limits lim;
+	FILE *f;
+	int err;
 
 	*t = NULL;
-	if (err == -EISDIR)
-		return log_error(-EISDIR, "cannot read %s: it is a directory \xe2\x80\x94 give a "
-				 "profile file", path);
-	if (err)
-		return log_error(err, "cannot read %s: %s \xe2\x80\x94 check the path", path,
-				 strerror(-err));
+	memset(in, 0, sizeof(*in));
+	if (input_limits(&lim) < 0 || input_open(path, &f) < 0)
+		return -EINVAL;
 	*t = flametree_new();
 	if (!*t) {
-		free(buf);
+		input_close(f);
 		return log_error(-ENOMEM, "out of memory");
 	}
-	err = report_read(*t, buf ? buf : "", len, lines, in);
-	free(buf);
-	if (err == -ENOMEM)
-		log_error(err, "out of memory reading %s", path);
-	else if (err < 0)
+	flametree_set_limits(*t, &lim);
+	err = report_read_file(*t, f, lines, in);
+	input_close(f);
+	if (err == -EINVAL)
 		log_error(err, "cannot read %s: %s \xe2\x80\x94 report reads the folded, "
 			  "speedscope and pprof files hotspy writes", path, in->error);
+	else if (err < 0)
+		input_error(err, path, in->long_line, &lim);
 	else if (in->malformed)
 		log_warn("%zu malformed line%s in %s skipped (the first is line %zu): a line is "
 			 "'frame;frame;... COUNT'", in->malformed, in->malformed == 1 ? "" : "s",

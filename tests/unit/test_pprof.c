@@ -321,6 +321,49 @@ static void check_damaged(const struct profile *p)
 	free(buf);
 }
 
+/* A stack deeper than record writes (100,000 addresses of three inlined
+ * frames each: 300,000 levels) is read whole, then refused under a memory
+ * limit it cannot fit, with -E2BIG (it was -EINVAL past 65,536 levels). */
+static void check_deep(void)
+{
+	const size_t depth = 100000;
+	uint64_t *addrs = malloc(depth * sizeof(*addrs));
+	struct profile *p = profile_new();
+	struct flametree *t = flametree_new();
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t th;
+
+	CHECK(addrs && p && t);
+	if (!addrs || !p || !t)
+		goto out;
+	for (size_t i = 0; i < depth; i++)
+		addrs[i] = i + 1 < depth ? ADDR_INLINED : ADDR_MAIN;
+	CHECK_EQ_U64(profile_set_process(p, 10, "proc"), 0);
+	CHECK_EQ_U64(profile_thread(p, 10, 10, "main", &th), 0);
+	CHECK_EQ_U64(profile_add_sample(p, th, addrs, depth, 2), 0);
+	buf = write_pprof(p, &len);
+	CHECK_EQ_U64(pprof_read_buffer(t, buf, len, NULL, NULL), 0);
+	/* The root, the process, then one node per level. */
+	CHECK_EQ_U64(flametree_count(t), 2 + 3 * (depth - 1) + 1);
+	CHECK(flametree_total(t) == 2);
+	flametree_free(t);
+	t = flametree_new();
+	CHECK(t != NULL);
+	if (t) {
+		const struct flametree_limits lim = { .memory_max = 1u << 20 };
+
+		flametree_set_limits(t, &lim);
+		CHECK_EQ_U64(-pprof_read_buffer(t, buf, len, NULL, NULL), E2BIG);
+		CHECK(flametree_memory(t) <= lim.memory_max);
+	}
+out:
+	free(buf);
+	flametree_free(t);
+	profile_free(p);
+	free(addrs);
+}
+
 int main(void)
 {
 	const uint64_t deep[] = { ADDR_KERNEL, ADDR_INLINED, ADDR_HOSTILE, ADDR_OTHER, ADDR_MAIN };
@@ -350,5 +393,6 @@ int main(void)
 	check_round_trip(p, true, true);
 	check_damaged(p);
 	profile_free(p);
+	check_deep();
 	return check_status();
 }

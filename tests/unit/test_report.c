@@ -433,8 +433,30 @@ static void test_rules(void)
 	}
 }
 
+/* Weights near DBL_MAX: shares are numbers (they were inf, 100 * 1.7e308
+ * overflowing before the division), weights are short; a speedscope file
+ * whose weights sum past DBL_MAX is refused saying so. */
+static void test_huge_weights(void)
+{
+	struct report_options o = { .top = 0 };
+	const char *out = report_text("p;a 1.7e308\n", &o);
+	static const char sum[] =
+		"{\"shared\":{\"frames\":[{\"name\":\"a\"}]},\"profiles\":[{\"type\":\"sampled\","
+		"\"samples\":[[0],[0]],\"weights\":[1.7e308,1.7e308]}]}";
+	struct flametree *t = flametree_new();
+	struct report_input in;
+
+	CHECK(strstr(out, "1.7e+308 samples; by self share") != NULL);
+	CHECK(strstr(out, " 100.00  100.00    1.7e+308    1.7e+308  a\n") != NULL);
+	CHECK(strstr(out, "inf") == NULL && strstr(out, "nan") == NULL);
+	CHECK(report_read(t, sum, strlen(sum), false, &in) == -EINVAL);
+	CHECK(strstr(in.error, "no finite number") != NULL);
+	flametree_free(t);
+}
+
 int main(void)
 {
+	test_huge_weights();
 	test_json();
 	test_speedscope_read();
 	test_speedscope_malformed();
