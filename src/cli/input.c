@@ -10,35 +10,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "options.h"
+
 #include "banned.h"
-
-/* "65536", "64K", "64M", "4G" (also "64MiB"); 0 or -EINVAL. */
-static int parse_size(const char *s, size_t *out)
-{
-	unsigned long long v, mult = 1;
-	char *end;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end == 'k' || *end == 'K')
-		mult = 1ull << 10, end++;
-	else if (*end == 'm' || *end == 'M')
-		mult = 1ull << 20, end++;
-	else if (*end == 'g' || *end == 'G')
-		mult = 1ull << 30, end++;
-	if (*end == 'i' && mult > 1)
-		end++;
-	if ((*end == 'b' || *end == 'B') && end[1] == '\0')
-		end++;
-	if (*end || v == 0 || v > SIZE_MAX / 4 / mult)
-		return -EINVAL;
-	*out = (size_t)(v * mult);
-	return 0;
-}
 
 static int env_size(const char *name, size_t *out)
 {
@@ -46,7 +20,8 @@ static int env_size(const char *name, size_t *out)
 
 	if (!v || !*v)
 		return 0;
-	if (parse_size(v, out) < 0)
+	/* A limit of 0, or one whose quadruple overflows, is no limit. */
+	if (options_parse_size(v, out) < 0 || *out == 0 || *out > SIZE_MAX / 4)
 		return log_error(-EINVAL, "invalid %s '%s': expected a size in bytes, such as "
 				 "64M or 8G", name, v);
 	return 0;

@@ -183,8 +183,7 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-/* "65536", "64K", "64k", "1M". */
-static int parse_size(const char *s, size_t *out)
+int options_parse_size(const char *s, size_t *out)
 {
 	unsigned long long v, mult = 1;
 	char *end;
@@ -196,14 +195,16 @@ static int parse_size(const char *s, size_t *out)
 	if (errno || end == s)
 		return -EINVAL;
 	if (*end == 'k' || *end == 'K')
-		mult = 1024, end++;
+		mult = 1ull << 10, end++;
 	else if (*end == 'm' || *end == 'M')
-		mult = 1024 * 1024, end++;
+		mult = 1ull << 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		mult = 1ull << 30, end++;
 	if (*end == 'i' && mult > 1)
 		end++;
 	if ((*end == 'b' || *end == 'B') && end[1] == '\0')
 		end++;
-	if (*end || v > ULLONG_MAX / mult)
+	if (*end || v > SIZE_MAX / mult)
 		return -EINVAL;
 	*out = (size_t)(v * mult);
 	return 0;
@@ -633,7 +634,7 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		o->tid = (pid_t)v;
 		return 0;
 	case OPT_STACK_SIZE:
-		if (parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
+		if (options_parse_size(arg, &o->stack_size) < 0 || o->stack_size < 1024 ||
 		    o->stack_size > OPTIONS_MAX_STACK_SIZE)
 			return usage_error(o, "invalid stack size '%s': expected 1K to 64M", arg);
 		return 0;

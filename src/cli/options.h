@@ -111,6 +111,11 @@ struct options {
  */
 int options_parse(struct options *opts, int argc, char **argv);
 
+/* A size in bytes: "65536", "64K", "64M", "4G" (binary multiples; "KiB",
+ * "MB" spellings too) into *@out; 0, or -EINVAL for anything else or a
+ * size past SIZE_MAX. */
+int options_parse_size(const char *s, size_t *out);
+
 /* The name of a format as -f spells it (a static string). */
 const char *options_format_name(enum output_format format);
 
