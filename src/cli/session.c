@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "exitcode.h"
+#include "debug_cache.h"
 #include "elf_cache.h"
 #include "log.h"
 #include "target.h"
@@ -28,6 +29,7 @@ struct session {
 	struct sampler *sampler;       /* NULL once detached */
 	struct symbolizer *sym;
 	struct pycodes *pycodes;       /* CPython code objects, for both */
+	struct debug_cache *debug_cache;   /* NULL when off or unavailable */
 	const struct session_hooks *hooks;   /* during session_run */
 	uint64_t start_ns, end_ns;
 	int err;                       /* the error of SESSION_FAILED */
@@ -40,6 +42,34 @@ struct session {
 	bool program_done;             /* session_end_program ran: */
 	struct session_program_end program;   /* what it found */
 };
+
+/*
+ * Where inflated copies of compressed debug files are kept (debug_cache.h):
+ * $HOTSPY_DEBUG_CACHE when set ("off" or empty: nowhere), else
+ * $XDG_CACHE_HOME/hotspy/debug, else ~/.cache/hotspy/debug (the XDG base
+ * directory rules). NULL when off, or when no absolute place is known.
+ */
+static struct debug_cache *debug_cache_of(const struct options *o)
+{
+	const char *env = getenv("HOTSPY_DEBUG_CACHE"), *base;
+	char dir[4096];
+	int w;
+
+	if (o->no_debug_cache)
+		return NULL;
+	if (env)
+		return strcmp(env, "off") == 0 ? NULL : debug_cache_new(env, DEBUG_CACHE_MAX_BYTES);
+	base = getenv("XDG_CACHE_HOME");
+	if (base && base[0] == '/')
+		w = snprintf(dir, sizeof(dir), "%s/hotspy/debug", base);
+	else if ((base = getenv("HOME")) && base[0] == '/')
+		w = snprintf(dir, sizeof(dir), "%s/.cache/hotspy/debug", base);
+	else
+		return NULL;
+	if (w < 0 || (size_t)w >= sizeof(dir))
+		return NULL;
+	return debug_cache_new(dir, DEBUG_CACHE_MAX_BYTES);
+}
 
 int session_new(const struct options *o, struct session **out)
 {
@@ -69,6 +99,10 @@ int session_new(const struct options *o, struct session **out)
 	symbolizer_set_pycodes(ss->sym, ss->pycodes);
 	for (size_t i = 0; i < o->ndebug_dirs; i++)
 		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);
+	/* Without a cache (off, or no memory) names are the same, only
+	 * slower: nothing to report. */
+	ss->debug_cache = debug_cache_of(o);
+	symbolizer_set_debug_cache(ss->sym, ss->debug_cache);
 	*out = ss;
 	return 0;
 
@@ -408,6 +442,7 @@ void session_free(struct session *ss)
 	session_detach(ss);
 	session_end_program(ss, &pe);
 	symbolizer_free(ss->sym);
+	debug_cache_free(ss->debug_cache);
 	pycodes_free(ss->pycodes);
 	elf_cache_free(ss->cache);
 	free(ss);
