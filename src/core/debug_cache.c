@@ -119,13 +119,15 @@ static int raw_parse(const uint8_t *img, size_t size, struct raw_elf *r)
 	return 0;
 }
 
-static bool is_debug_section(const struct raw_elf *r, const Elf64_Shdr *sh)
+/* Whether @sh is .debug_info, without which libdw reads nothing: a file
+ * whose only compressed section is another (.debug_frame) is not copied. */
+static bool is_debug_info(const struct raw_elf *r, const Elf64_Shdr *sh)
 {
-	static const char prefix[] = ".debug_";
+	static const char name[] = ".debug_info";
 
 	return r->shstr && sh->sh_name < r->shstr_size &&
-	       r->shstr_size - sh->sh_name > sizeof(prefix) &&
-	       memcmp(r->shstr + sh->sh_name, prefix, sizeof(prefix) - 1) == 0;
+	       r->shstr_size - sh->sh_name >= sizeof(name) &&
+	       memcmp(r->shstr + sh->sh_name, name, sizeof(name)) == 0;
 }
 
 /* The compression header of compressed section @sh. 0, -ENOEXEC when it
@@ -149,7 +151,7 @@ static uint64_t inflated_size(const struct raw_elf *r, const Elf64_Shdr *sh)
 }
 
 /*
- * Whether @r has a compressed .debug_* section the cache can inflate, and
+ * Whether @r has a compressed .debug_info the cache can inflate, and
  * the size of the entry it would make in *@entry_size. 0, -ENOENT (nothing
  * compressed), -ENOTSUP, -ENOEXEC.
  */
@@ -175,7 +177,7 @@ static int plan_entry(const struct raw_elf *r, uint64_t *entry_size)
 			return -E2BIG;
 		end = (end + 15) & ~(uint64_t)15;
 		end += ch.ch_size;
-		any = any || is_debug_section(r, &sh);
+		any = any || is_debug_info(r, &sh);
 	}
 	if (!any)
 		return -ENOENT;

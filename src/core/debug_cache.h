@@ -47,8 +47,9 @@ struct debug_cache *debug_cache_new(const char *dir, uint64_t max_bytes);
 void debug_cache_free(struct debug_cache *dc);   /* accepts NULL */
 
 /*
- * The inflated copy of @ef (not owned), when @ef has zlib-compressed
- * .debug_* sections and a build-id: opened from the cache when a valid
+ * The inflated copy of @ef (not owned), when @ef has a zlib-compressed
+ * .debug_info section and a build-id (every compressed section is
+ * inflated in the copy): opened from the cache when a valid
  * entry exists, else written there first. The caller owns the result
  * (elf_file_free). NULL with errno when there is no copy to give: ENOENT
  * (nothing compressed, no build-id), ENOTSUP (not a little-endian ELF64
