@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,11 +48,15 @@ struct session {
  * Where inflated copies of compressed debug files are kept (debug_cache.h):
  * $HOTSPY_DEBUG_CACHE when set ("off" or empty: nowhere), else
  * $XDG_CACHE_HOME/hotspy/debug, else ~/.cache/hotspy/debug (the XDG base
- * directory rules). NULL when off, or when no absolute place is known.
+ * directory rules). NULL when off, when no absolute place is known, or
+ * when that home is not the user's own: under sudo with the caller's
+ * $HOME kept, root would otherwise make a directory there that the caller
+ * could not use.
  */
 static struct debug_cache *debug_cache_of(const struct options *o)
 {
 	const char *env = getenv("HOTSPY_DEBUG_CACHE"), *base;
+	struct stat st;
 	char dir[4096];
 	int w;
 
@@ -66,7 +71,7 @@ static struct debug_cache *debug_cache_of(const struct options *o)
 		w = snprintf(dir, sizeof(dir), "%s/.cache/hotspy/debug", base);
 	else
 		return NULL;
-	if (w < 0 || (size_t)w >= sizeof(dir))
+	if (w < 0 || (size_t)w >= sizeof(dir) || stat(base, &st) < 0 || st.st_uid != geteuid())
 		return NULL;
 	return debug_cache_new(dir, DEBUG_CACHE_MAX_BYTES);
 }
