@@ -464,7 +464,7 @@ struct elf_file *debug_cache_open(struct debug_cache *dc, const struct elf_file 
 	}
 	cache_trim(dc, need);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dc->dir, hex);
-	fd = mkstemp(tmp);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
 		log_debug("debug cache: cannot write in %s: %s", dc->dir, strerror(errno));
