@@ -49,7 +49,7 @@ struct session {
  * $HOTSPY_DEBUG_CACHE when set ("off" or empty: nowhere), else
  * $XDG_CACHE_HOME/hotspy/debug, else ~/.cache/hotspy/debug (the XDG base
  * directory rules). NULL when off, when no absolute place is known, or
- * when that home is not the user's own: under sudo with the caller's
+ * when that home exists and is not the user's own: under sudo with the caller's
  * $HOME kept, root would otherwise make a directory there that the caller
  * could not use.
  */
@@ -71,7 +71,10 @@ static struct debug_cache *debug_cache_of(const struct options *o)
 		w = snprintf(dir, sizeof(dir), "%s/.cache/hotspy/debug", base);
 	else
 		return NULL;
-	if (w < 0 || (size_t)w >= sizeof(dir) || stat(base, &st) < 0 || st.st_uid != geteuid())
+	if (w < 0 || (size_t)w >= sizeof(dir))
+		return NULL;
+	/* A home yet to be made (XDG_CACHE_HOME) is made by debug_cache. */
+	if (stat(base, &st) == 0 ? st.st_uid != geteuid() : errno != ENOENT)
 		return NULL;
 	return debug_cache_new(dir, DEBUG_CACHE_MAX_BYTES);
 }

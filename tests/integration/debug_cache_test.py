@@ -5,7 +5,8 @@ frames named from Debian's libc debug file (zlib-compressed DWARF: file,
 line, inlined frames):
 
 - the first dump with a cache writes libc's entry, named by its build-id,
-  and names every frame exactly as a dump without the cache does;
+  under an XDG_CACHE_HOME that does not exist yet, and names every frame
+  exactly as a dump without the cache does;
 - a later dump reads the entry (its mtime, which a hit refreshes, moves)
   and names the frames the same again;
 - a damaged entry (cut short) is not read but rewritten, names unchanged;
@@ -80,14 +81,16 @@ def main():
         base = dict(os.environ)
         base.pop("HOTSPY_DEBUG_CACHE", None)
         off = dict(base, HOTSPY_DEBUG_CACHE="off")
-        on = dict(base, XDG_CACHE_HOME=tmp)
-        entry = os.path.join(tmp, "hotspy", "debug", bid + ".debug")
+        # A cache home yet to be made, as on a fresh account.
+        home = os.path.join(tmp, "cache")
+        on = dict(base, XDG_CACHE_HOME=home)
+        entry = os.path.join(home, "hotspy", "debug", bid + ".debug")
 
         code, ref, err = dump(hotspy, target.pid, off)
         print(ref)
         check(code == 0 and "at ../csu/libc-start.c:" in ref,
               "without a cache, libc's frames have DWARF lines %s" % err)
-        check(not os.path.exists(os.path.join(tmp, "hotspy")), "nothing written when off")
+        check(not os.listdir(tmp), "nothing written when off")
 
         code, cold, err = dump(hotspy, target.pid, on)
         check(code == 0 and cold == ref, "first dump with a cache: the same names %s" % err)
