@@ -12,7 +12,10 @@
  * are interleaved in blocks, so that the machine's drift hits all alike.
  * Prints per way the median and 90th percentile of the stop (from
  * PTRACE_INTERRUPT until waitpid sees it) and the tracer's CPU per stop.
- * Prints; never passes or fails.
+ * Prints; never passes or fails. It times only until waitpid sees the
+ * stop: a stop seen early, while the tracee is still on a run queue, makes
+ * the next ptrace request wait in the kernel (wait_task_inactive, up to a
+ * tick), which a sampler pays and this does not show (docs/benchmarks.md).
  *
  *   cc -O2 -Wall -Wextra -o bench_stopwait tests/bench/bench_stopwait.c
  *   ./bench_stopwait [STOPS_PER_WAY [BLOCKS]]       (defaults 500, 10)
