@@ -45,6 +45,9 @@ static const char record_usage[] =
 "      --debug-dir DIR    look for separate debug files in DIR too (by\n"
 "                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
 "                         .gnu_debuglink name); may be repeated\n"
+"      --no-debug-cache   inflate compressed debug files each time instead of\n"
+"                         keeping an inflated copy in ~/.cache/hotspy/debug\n"
+"                         (also HOTSPY_DEBUG_CACHE=off)\n"
 "      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
 "      --full-names       C++ names with return and parameter types (default:\n"
 "                         scope::name<T>, as perf prints them)\n"
@@ -372,6 +375,7 @@ enum {
 	OPT_HIDEPROGRESS,
 	OPT_JSON,
 	OPT_DEBUG_DIR,
+	OPT_NO_DEBUG_CACHE,
 	OPT_TITLE,
 	OPT_SUBTITLE,
 	OPT_WIDTH,
@@ -529,7 +533,8 @@ static int check_rules(const struct options *o)
 	{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE }, \
 	{ "full-names", no_argument, NULL, OPT_FULL_NAMES }, \
 	PYTHON_LONGOPTS, \
-	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR }
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR }, \
+	{ "no-debug-cache", no_argument, NULL, OPT_NO_DEBUG_CACHE }
 
 #define SAMPLING_LONGOPTS \
 	{ "tid", required_argument, NULL, 't' }, \
@@ -613,8 +618,8 @@ static int parse_flamegraph(struct options *o, int argc, char **argv)
 
 /*
  * The options of every command that reads a live target: -p, -t,
- * --stack-size, --no-demangle, --full-names, --debug-dir, and how Python
- * frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
+ * --stack-size, --no-demangle, --full-names, --debug-dir, --no-debug-cache,
+ * and how Python frames mix with native ones. 0 when @c was one of them, -ENOENT when not,
  * or the usage error (-EINVAL).
  */
 static int parse_target_option(struct options *o, int c, const char *arg)
@@ -681,6 +686,9 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 		if (o->ndebug_dirs == OPTIONS_DEBUG_DIRS_MAX)
 			return usage_error(o, "at most %d --debug-dir options", OPTIONS_DEBUG_DIRS_MAX);
 		o->debug_dirs[o->ndebug_dirs++] = arg;
+		return 0;
+	case OPT_NO_DEBUG_CACHE:
+		o->no_debug_cache = true;
 		return 0;
 	default:
 		return -ENOENT;
@@ -800,6 +808,7 @@ static const char dump_usage[] =
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
+"      --no-debug-cache   no inflated copies of compressed debug files\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
 "  -h, --help             this help\n"
@@ -877,6 +886,7 @@ static const char top_usage[] =
 "      --python-only      Python frames only, no native ones (py-spy's view)\n"
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
+"      --no-debug-cache   no inflated copies of compressed debug files\n"
 "      --keep-running     leave a program started with -- running on quit\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"

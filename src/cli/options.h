@@ -70,6 +70,7 @@ struct options {
 	unsigned iterations;       /* top -n: refreshes; 0 = no limit */
 	const char *debug_dirs[OPTIONS_DEBUG_DIRS_MAX];  /* --debug-dir, in order */
 	size_t ndebug_dirs;
+	bool no_debug_cache;       /* --no-debug-cache: inflate debug files each time */
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
 	bool hide_progress;        /* --hideprogress (py-spy's): no progress line */

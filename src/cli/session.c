@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "exitcode.h"
+#include "debug_cache.h"
 #include "elf_cache.h"
 #include "gilshare.h"
 #include "log.h"
@@ -29,6 +31,7 @@ struct session {
 	struct sampler *sampler;       /* NULL once detached */
 	struct symbolizer *sym;
 	struct pycodes *pycodes;       /* CPython code objects, for both */
+	struct debug_cache *debug_cache;   /* NULL when off or unavailable */
 	const struct session_hooks *hooks;   /* during session_run */
 	uint64_t start_ns, end_ns;
 	int err;                       /* the error of SESSION_FAILED */
@@ -44,6 +47,41 @@ struct session {
 	                                * the sampler tells the GIL state */
 	uint64_t gil_dropped;          /* --gil: samples left out */
 };
+
+/*
+ * Where inflated copies of compressed debug files are kept (debug_cache.h):
+ * $HOTSPY_DEBUG_CACHE when set ("off" or empty: nowhere), else
+ * $XDG_CACHE_HOME/hotspy/debug, else ~/.cache/hotspy/debug (the XDG base
+ * directory rules). NULL when off, when no absolute place is known, or
+ * when that home exists and is not the user's own: under sudo with the caller's
+ * $HOME kept, root would otherwise make a directory there that the caller
+ * could not use.
+ */
+static struct debug_cache *debug_cache_of(const struct options *o)
+{
+	const char *env = getenv("HOTSPY_DEBUG_CACHE"), *base;
+	struct stat st;
+	char dir[4096];
+	int w;
+
+	if (o->no_debug_cache)
+		return NULL;
+	if (env)
+		return strcmp(env, "off") == 0 ? NULL : debug_cache_new(env, DEBUG_CACHE_MAX_BYTES);
+	base = getenv("XDG_CACHE_HOME");
+	if (base && base[0] == '/')
+		w = snprintf(dir, sizeof(dir), "%s/hotspy/debug", base);
+	else if ((base = getenv("HOME")) && base[0] == '/')
+		w = snprintf(dir, sizeof(dir), "%s/.cache/hotspy/debug", base);
+	else
+		return NULL;
+	if (w < 0 || (size_t)w >= sizeof(dir))
+		return NULL;
+	/* A home yet to be made (XDG_CACHE_HOME) is made by debug_cache. */
+	if (stat(base, &st) == 0 ? st.st_uid != geteuid() : errno != ENOENT)
+		return NULL;
+	return debug_cache_new(dir, DEBUG_CACHE_MAX_BYTES);
+}
 
 int session_new(const struct options *o, struct session **out)
 {
@@ -74,6 +112,10 @@ int session_new(const struct options *o, struct session **out)
 	symbolizer_set_pycodes(ss->sym, ss->pycodes);
 	for (size_t i = 0; i < o->ndebug_dirs; i++)
 		symbolizer_add_debug_dir(ss->sym, o->debug_dirs[i]);
+	/* Without a cache (off, or no memory) names are the same, only
+	 * slower: nothing to report. */
+	ss->debug_cache = debug_cache_of(o);
+	symbolizer_set_debug_cache(ss->sym, ss->debug_cache);
 	*out = ss;
 	return 0;
 
@@ -477,6 +519,7 @@ void session_free(struct session *ss)
 	session_detach(ss);
 	session_end_program(ss, &pe);
 	symbolizer_free(ss->sym);
+	debug_cache_free(ss->debug_cache);
 	pycodes_free(ss->pycodes);
 	elf_cache_free(ss->cache);
 	gilshare_free(ss->gil);

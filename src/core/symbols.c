@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debug_cache.h"
 #include "dwarf_lines.h"
 #include "elf_file.h"
 #include "kallsyms.h"
@@ -112,6 +113,7 @@ struct symbolizer {
 	bool no_demangle;
 	bool full_names;        /* C++ names with return and parameter types */
 	bool full_filenames;    /* Python files as co_filename says, whole */
+	struct debug_cache *debug_cache;   /* borrowed; NULL: inflate each time */
 
 	/* Kernel symbols, read at the first kernel address. */
 	struct kallsyms *kernel;
@@ -319,6 +321,11 @@ void symbolizer_set_demangle(struct symbolizer *sym, bool on)
 	sym->no_demangle = !on;
 }
 
+void symbolizer_set_debug_cache(struct symbolizer *sym, struct debug_cache *dc)
+{
+	sym->debug_cache = dc;
+}
+
 void symbolizer_add_debug_dir(struct symbolizer *sym, const char *dir)
 {
 	if (sym->ndebug_dirs < DEBUG_DIRS_MAX - 1)
@@ -473,16 +480,28 @@ static const struct debug_info *debug_of(struct symbolizer *sym, const struct el
 	sym->debug = d;
 	d = &sym->debug[sym->ndebug++];
 	*d = (struct debug_info){ .ef = ef };
-	d->lines = dwarf_lines_open(elf_file_elf(ef));
+	/* An object with its own compressed DWARF (-gz) is read from its
+	 * inflated copy, which has its symbols too. */
+	d->debug_file = debug_cache_open(sym->debug_cache, ef);
+	d->lines = dwarf_lines_open(elf_file_elf(d->debug_file ? d->debug_file : ef));
 	if (d->lines)
 		return d;
+	elf_file_free(d->debug_file);
+	d->debug_file = NULL;
 	ndirs = debug_dirs(sym, dirs);
 	for (size_t i = 0; i < ndirs && !d->debug_file; i++)
 		d->debug_file = debug_by_build_id(ef, dirs[i]);
 	if (!d->debug_file)
 		d->debug_file = debug_by_link(sym, ef, path);
-	if (d->debug_file)
+	if (d->debug_file) {
+		struct elf_file *inflated = debug_cache_open(sym->debug_cache, d->debug_file);
+
+		if (inflated) {
+			elf_file_free(d->debug_file);
+			d->debug_file = inflated;
+		}
 		d->lines = dwarf_lines_open(elf_file_elf(d->debug_file));
+	}
 	return d;
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "debug_cache.h"
 #include "elf_cache.h"
 #include "frame.h"
 #include "maps.h"
@@ -64,6 +65,12 @@ void symbolizer_set_demangle(struct symbolizer *sym, bool on);
  * (DIR/.build-id/xx/rest.debug) and by debuglink in @dir, before the
  * standard places. @dir must outlive @sym. */
 void symbolizer_add_debug_dir(struct symbolizer *sym, const char *dir);
+
+/* Read compressed debug files through @dc (debug_cache.h), which is
+ * borrowed and must outlive the symbolizer; NULL (the default) inflates
+ * their DWARF in memory each time. The names are the same either way.
+ * Call before the first symbolizer_resolve. */
+void symbolizer_set_debug_cache(struct symbolizer *sym, struct debug_cache *dc);
 
 /* Name python addresses (addrspace.h) from @codes, which is borrowed and
  * must outlive the symbolizer. Without it they are "[python]". */
