@@ -392,6 +392,15 @@ int perf_sampler_probe(pid_t pid, char *why, size_t size)
 	return 0;
 }
 
+/* Whether hotspy may open a perf event on itself: when it may not, a
+ * refusal on a target says nothing about the target. */
+static bool self_events_allowed(void)
+{
+	char why[64];
+
+	return perf_sampler_probe(0, why, sizeof(why)) == 0;
+}
+
 /* Log why the kernel refused perf events, and what to do. */
 static int refusal(int err, pid_t pid)
 {
@@ -405,9 +414,11 @@ static int refusal(int err, pid_t pid)
 	refusal_reason(err, pid, why, sizeof(why));
 	if ((err == EACCES || err == EPERM) && pid > 0 && target_access_problem(pid, why, sizeof(why)))
 		return log_error(-err, "cannot sample %d with perf events: %s", (int)pid, why);
-	/* Root is refused perf events on a process only by the ptrace check. */
-	if ((err == EACCES || err == EPERM) && pid > 0 && geteuid() == 0 &&
-	    target_root_problem(pid, why, sizeof(why)))
+	/* Root is refused perf events on a process only by the ptrace check,
+	 * unless perf events are refused to hotspy altogether (a seccomp
+	 * filter): then it is not the process's doing. */
+	if ((err == EACCES || err == EPERM) && pid > 0 && geteuid() == 0 && !under_seccomp() &&
+	    self_events_allowed() && target_root_problem(pid, why, sizeof(why)))
 		return log_error(-err, "cannot attach to %d: operation not permitted: %s",
 				 (int)pid, why);
 	if (err == EACCES || err == EPERM)

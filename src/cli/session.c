@@ -398,6 +398,27 @@ int session_pending_signal(void)
 	return 0;
 }
 
+/*
+ * Reap the exits of tracees other than @pid: threads the sampler could not
+ * let go at its close (it lets each go when it stops, but one that exits
+ * instead becomes a zombie only its tracer can reap) and traced
+ * descendants. Until they are reaped, a process whose thread it was cannot
+ * be reaped itself: a blocking waitpid for it would never return. Stops
+ * are not touched (the sampler's SIGCHLD handler releases them).
+ */
+static void reap_tracees(pid_t pid)
+{
+	for (int i = 0; i < 65536; i++) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    si.si_pid == 0 || si.si_pid == pid)
+			return;
+		waitpid(si.si_pid, NULL, WNOHANG | __WALL);
+	}
+}
+
 /* Wait up to @secs for child @pid to end; true when it has (*@status its
  * wait status, -1 when someone else reaped it). SIGCHLD is blocked (the
  * session blocks it), so the wait is sigtimedwait's. */
@@ -409,9 +430,12 @@ static bool wait_child(pid_t pid, double secs, int *status)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		uint64_t now, left;
 		struct timespec ts = { 0 };
+		uint64_t now, left;
+		pid_t r;
+
+		reap_tracees(pid);
+		r = waitpid(pid, status, WNOHANG);
 
 		if (r == pid)
 			return true;
@@ -441,6 +465,7 @@ static bool program_ended(const struct session *ss, int *status)
 	*status = ss->exit_status;
 	if (ss->exit_status >= 0)
 		return true;
+	reap_tracees(ss->pid);
 	r = waitpid(ss->pid, status, WNOHANG);
 	if (r == ss->pid)
 		return true;
@@ -492,7 +517,8 @@ static void end_program(struct session *ss, struct session_program_end *out)
 	}
 	out->signal = SIGKILL;
 	kill(ss->pid, SIGKILL);
-	while (waitpid(ss->pid, &status, 0) < 0 && errno == EINTR)
+	/* SIGKILL cannot be ignored: only tracees left to reap hold it up. */
+	while (!wait_child(ss->pid, 1.0, &status))
 		;
 	out->status = status;
 }

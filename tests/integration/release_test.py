@@ -255,12 +255,18 @@ def case_tstp():
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.folded")
             hs = start_hotspy(["-r", "4000", "-d", "4", "-p", str(target.pid)], out)
-            time.sleep(0.5)
+            # Sampling, not still attaching (slow on a loaded machine): the
+            # target is traced by hotspy.
+            deadline = time.monotonic() + 10
+            while (thread_status(target.pid).get(target.pid, (None, None))[1] != hs.pid
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+            time.sleep(0.2)
             for trial in range(3):
                 if hs.poll() is not None:
                     break
                 hs.send_signal(signal.SIGTSTP)
-                deadline = time.monotonic() + 2
+                deadline = time.monotonic() + 5
                 while proc_state(hs.pid) != "T" and time.monotonic() < deadline:
                     time.sleep(0.005)
                 if proc_state(hs.pid) != "T":
