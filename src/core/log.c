@@ -27,6 +27,7 @@ void log_set_sink(log_sink_fn fn, void *ctx)
 	log_state.sink_ctx = ctx;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
