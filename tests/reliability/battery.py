@@ -558,7 +558,9 @@ def signal_trial(res, t, target):
         if ended_first:
             allowed = {0}
         elif sig == signal.SIGKILL:
-            allowed = {-signal.SIGKILL}
+            # 0 when the kill landed while hotspy was already exiting, its
+            # profile written (then it must be whole: checked below).
+            allowed = {-signal.SIGKILL, 0}
         elif t["mode"] == "attach":
             allowed = {0, -sig}
         else:
@@ -1258,8 +1260,11 @@ def cat_release(res):
     """Issue 14, items 1 and 2: the ptrace sampler on 200 busy threads,
     -d 3. Every thread must be released once sampling ends, before the
     naming and writing, and the recording must end about on time: no
-    thread held 2 s after -d while hotspy still runs, and hotspy's whole
-    run under -d + 10 s. Heavy (2 cores saturated): not in the CTest run."""
+    thread held 2 s after -d while hotspy still runs, and hotspy's run
+    under -d + 10 s. -d counts from the end of the attach (hotspy(1)): the
+    first moment every thread is traced, which on 2 saturated cores (and
+    more under ASan) comes seconds after hotspy starts; that time is
+    printed apart. Heavy (2 cores saturated): not in the CTest run."""
     if SAMPLER_SKIPS.get("ptrace"):
         res.skip("release", "ptrace", SAMPLER_SKIPS["ptrace"])
         return
@@ -1280,29 +1285,36 @@ def cat_release(res):
                         str(target.pid)]
                 start = time.monotonic()
                 hs = Hotspy(argv)
-                worst, last_held = 0, None
+                worst, last_held, attached = 0, None, None
                 while hs.proc.poll() is None and time.monotonic() - start < 120:
                     now = time.monotonic() - start
-                    if now > duration + 2:
-                        held = sum(1 for t in thread_ids(target.pid)
-                                   if thread_held(target.pid, t))
+                    tids = thread_ids(target.pid)
+                    if attached is None and tids and all(
+                            thread_held(target.pid, t) for t in tids):
+                        attached = now
+                    if attached is not None and now > attached + duration + 2:
+                        held = sum(1 for t in tids if thread_held(target.pid, t))
                         if held:
-                            worst, last_held = max(worst, held), now
+                            worst, last_held = max(worst, held), now - attached
                     time.sleep(0.1)
-                took = time.monotonic() - start
+                took = time.monotonic() - start - (attached or 0.0)
                 rc, err, problems = hs.finish(what="-d %g" % duration)
                 problems += check_status(rc, {0}, err=err) + check_released(target.pid)
+                if attached is None:
+                    problems.append("never saw every thread attached")
                 if last_held is not None:
                     problems.append("up to %d threads held after the recording ended (-d %g), "
-                                    "the last %.1f s into the run" % (worst, duration, last_held))
+                                    "the last %.1f s after the attach" %
+                                    (worst, duration, last_held))
                 if took > duration + 10:
-                    problems.append("-d %g took %.1f s" % (duration, took))
+                    problems.append("-d %g took %.1f s after the attach" % (duration, took))
                 if target.poll() is not None:
                     problems.append("the target died (status %s)" % target.returncode)
                 res.record("release", "200-busy-threads-ptrace", quoted(argv), problems)
-                print("release: -d %g took %.1f s; threads held after it: %s" %
-                      (duration, took, "up to %d, until %.1f s" % (worst, last_held)
-                       if last_held else "none"), flush=True)
+                print("release: attach %.1f s, then -d %g took %.1f s; threads held after "
+                      "it: %s" % (attached or -1.0, duration, took,
+                                  "up to %d, until %.1f s" % (worst, last_held)
+                                  if last_held else "none"), flush=True)
         finally:
             target.kill()
             target.wait()
