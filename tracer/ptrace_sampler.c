@@ -304,6 +304,15 @@ static enum event_kind handle_event(struct sampler *s, pid_t tid, int status)
 		return EV_GONE;
 	}
 
+	/* Any other trap (an event, a signal's delivery) clears a pending
+	 * PTRACE_INTERRUPT in the kernel ("any trap clears pending STOP
+	 * trap"): no stop of ours will come, and the thread is asked again at
+	 * the next tick, not skipped for ever (an exec under a late interrupt
+	 * left the new program unsampled). */
+	if (t->interrupting && event != PTRACE_EVENT_STOP) {
+		t->interrupting = 0;
+		thread_not_late(b, t);
+	}
 	switch (event) {
 	case 0:   /* signal-delivery-stop: deliver the signal untouched */
 		ptrace_resume(tid, sig);

@@ -250,11 +250,12 @@ def proc_state(pid):
 
 
 def case_tstp():
-    target = start_crowd(["2", "10"])
+    target = start_crowd(["2", "20"])
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.folded")
-            hs = start_hotspy(["-r", "4000", "-d", "4", "-p", str(target.pid)], out)
+            # -d 8: long enough for three Ctrl-Z trials after a slow attach.
+            hs = start_hotspy(["-r", "4000", "-d", "8", "-p", str(target.pid)], out)
             # Sampling, not still attaching (slow on a loaded machine): the
             # target is traced by hotspy.
             deadline = time.monotonic() + 10
