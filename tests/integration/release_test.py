@@ -74,10 +74,16 @@ def start_crowd(args):
     return target
 
 
-def start_hotspy(args, out):
+def start_hotspy(args, out, own_group=False):
+    """hotspy record ARGS; with @own_group in a process group of its own,
+    whose parent (this script) is in another group of the same session:
+    a group that is not orphaned, where a stop signal's default action is
+    taken (in an orphaned one, as under a CI runner with no job control,
+    the kernel discards SIGTSTP, and hotspy's own raise(SIGTSTP) with it)."""
     cmd = [ARGS.hotspy, "record", "--sampler", "ptrace", "-o", out] + args
     print("$ " + " ".join(cmd))
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=os.setpgrp if own_group else None)
 
 
 def skip_if_refused(hs):
@@ -255,7 +261,8 @@ def case_tstp():
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.folded")
             # -d 8: long enough for three Ctrl-Z trials after a slow attach.
-            hs = start_hotspy(["-r", "4000", "-d", "8", "-p", str(target.pid)], out)
+            hs = start_hotspy(["-r", "4000", "-d", "8", "-p", str(target.pid)], out,
+                              own_group=True)
             # Sampling, not still attaching (slow on a loaded machine): the
             # target is traced by hotspy.
             deadline = time.monotonic() + 10
