@@ -1,6 +1,7 @@
 #include "gilshare.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,8 @@
 
 struct gil_thread {
 	pid_t pid, tid;
-	char name[GILSHARE_NAME_MAX];
+	char name[GILSHARE_NAME_MAX];   /* as the target gives it: escaped
+	                                 * when printed */
 	uint64_t known;   /* samples whose GIL state is known */
 	uint64_t held;    /* of which held the GIL */
 };
@@ -72,10 +74,8 @@ int gilshare_add(struct gilshare *g, const struct sample *smp)
 	if (!t)
 		return -ENOMEM;
 	/* The latest name: a thread can be renamed. */
-	if (name) {
-		t->name[0] = '\0';
-		text_append_safe(t->name, sizeof(t->name), 0, name);
-	}
+	if (name && strncmp(t->name, name, sizeof(t->name) - 1) != 0)
+		snprintf(t->name, sizeof(t->name), "%s", name);
 	t->known += smp->weight;
 	if (smp->gil > 0)
 		t->held += smp->weight;
@@ -121,9 +121,11 @@ void gilshare_print(const struct gilshare *g, FILE *out)
 	memcpy(v, g->v, g->n * sizeof(*v));
 	qsort(v, g->n, sizeof(*v), by_share);
 	fputs("hotspy: GIL held, share of each thread's samples:", out);
-	for (size_t i = 0; i < g->n; i++)
-		fprintf(out, "%s %s (%d) %.1f%%", i ? "," : "", v[i].name[0] ? v[i].name : "?",
-			(int)v[i].tid, share(&v[i]));
+	for (size_t i = 0; i < g->n; i++) {
+		fputs(i ? ", " : " ", out);
+		text_put_safe(out, v[i].name[0] ? v[i].name : "?", sizeof(v[i].name));
+		fprintf(out, " (%d) %.1f%%", (int)v[i].tid, share(&v[i]));
+	}
 	fputc('\n', out);
 	free(v);
 }

@@ -1388,6 +1388,12 @@ def case_pydump(rest):
                 fail("not a thread line: %r" % b.split("\n")[0])
             text_threads.append((m.group(2), m.group(4), funcs))
         check_py_names("text", text_threads, not a.no_names)
+        # Files as Python imports them: relative to the target's sys.path
+        # entry (the fixture's directory, sys.path[0]), not whole.
+        whole = [l for b in blocks for l in b.split("\n")
+                 if "pythreads.py" in l and "(pythreads.py:" not in l]
+        if whole:
+            fail("pythreads.py not shown relative to sys.path: %r" % whole[:2])
         r = run_hotspy(["dump", "-p", str(target.pid), "--json"])
         if r.returncode != 0:
             fail("dump --json exited %d" % r.returncode)
