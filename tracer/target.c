@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -439,6 +440,16 @@ int target_read_window(pid_t pid, uint64_t addr, size_t len, uint64_t lo, size_t
 	return 0;
 }
 
+/* target_spawn_set_nice's value; spawn_nice_set false: inherit hotspy's. */
+static int spawn_nice;
+static bool spawn_nice_set;
+
+void target_spawn_set_nice(int nice)
+{
+	spawn_nice = nice;
+	spawn_nice_set = true;
+}
+
 /* In the child: wait for the tracer, then become the command. */
 static void __attribute__((noreturn))
 spawn_child(char *const *argv, int sync_fd, int err_fd)
@@ -456,6 +467,8 @@ spawn_child(char *const *argv, int sync_fd, int err_fd)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTSTP);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (spawn_nice_set)
+		setpriority(PRIO_PROCESS, 0, spawn_nice);
 
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(127);

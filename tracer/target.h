@@ -131,4 +131,13 @@ int target_load_vdso(pid_t pid, const struct maps *maps, struct elf_cache *cache
  */
 pid_t target_spawn(char *const *argv, unsigned long options);
 
+/*
+ * The nice value a program started by target_spawn runs at: hotspy's own
+ * before it raised its priority to sample (session.c), so that the program
+ * keeps its caller's. Lowering a priority is always allowed, so the child's
+ * setpriority cannot fail for that reason. Not called: the child inherits
+ * hotspy's.
+ */
+void target_spawn_set_nice(int nice);
+
 #endif

@@ -48,6 +48,10 @@ static const char record_usage[] =
 "      --no-debug-cache   inflate compressed debug files each time instead of\n"
 "                         keeping an inflated copy in ~/.cache/hotspy/debug\n"
 "                         (also HOTSPY_DEBUG_CACHE=off)\n"
+"      --nice N           hotspy's nice value while it samples (default -10\n"
+"                         when hotspy runs at 0 and may raise its priority:\n"
+"                         a sampler short of CPU stops threads late and\n"
+"                         holds them longer)\n"
 "      --no-demangle      keep C++ and Rust symbol names as in the binary\n"
 "      --full-names       C++ names with return and parameter types (default:\n"
 "                         scope::name<T>, as perf prints them)\n"
@@ -376,6 +380,7 @@ enum {
 	OPT_JSON,
 	OPT_DEBUG_DIR,
 	OPT_NO_DEBUG_CACHE,
+	OPT_NICE,
 	OPT_TITLE,
 	OPT_SUBTITLE,
 	OPT_WIDTH,
@@ -534,7 +539,8 @@ static int check_rules(const struct options *o)
 	{ "full-names", no_argument, NULL, OPT_FULL_NAMES }, \
 	PYTHON_LONGOPTS, \
 	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR }, \
-	{ "no-debug-cache", no_argument, NULL, OPT_NO_DEBUG_CACHE }
+	{ "no-debug-cache", no_argument, NULL, OPT_NO_DEBUG_CACHE }, \
+	{ "nice", required_argument, NULL, OPT_NICE }
 
 #define SAMPLING_LONGOPTS \
 	{ "tid", required_argument, NULL, 't' }, \
@@ -690,6 +696,18 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 	case OPT_NO_DEBUG_CACHE:
 		o->no_debug_cache = true;
 		return 0;
+	case OPT_NICE: {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || n < -20 || n > 19)
+			return usage_error(o, "invalid nice value '%s': expected -20 to 19", arg);
+		o->nice = (int)n;
+		o->nice_set = true;
+		return 0;
+	}
 	default:
 		return -ENOENT;
 	}
@@ -809,6 +827,7 @@ static const char dump_usage[] =
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
 "      --no-debug-cache   no inflated copies of compressed debug files\n"
+"      --nice N           hotspy's nice value while it samples (default -10)\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"
 "  -h, --help             this help\n"
@@ -887,6 +906,7 @@ static const char top_usage[] =
 "      --interpreter-frames  keep the Python interpreter's own C frames\n"
 "      --debug-dir DIR    look for separate debug files in DIR too\n"
 "      --no-debug-cache   no inflated copies of compressed debug files\n"
+"      --nice N           hotspy's nice value while it samples (default -10)\n"
 "      --keep-running     leave a program started with -- running on quit\n"
 "  -q, --quiet            no messages but errors\n"
 "  -v, --verbose          more messages\n"

@@ -71,6 +71,8 @@ struct options {
 	const char *debug_dirs[OPTIONS_DEBUG_DIRS_MAX];  /* --debug-dir, in order */
 	size_t ndebug_dirs;
 	bool no_debug_cache;       /* --no-debug-cache: inflate debug files each time */
+	bool nice_set;             /* --nice given */
+	int nice;                  /* --nice N: hotspy's nice value while it samples */
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q: no progress line, no summary */
 	bool hide_progress;        /* --hideprogress (py-spy's): no progress line */

@@ -26,6 +26,20 @@
 
 static double end_time;
 
+/* Every thread waits here until all are made: spinners that start at once
+ * starve the main thread that makes the others (120 took 8 s to start). */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+
+static void gate_wait(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -38,6 +52,7 @@ static void spin_until_end(void)
 {
 	uint64_t x = 1;
 
+	gate_wait();
 	while (now() < end_time) {
 		for (int i = 0; i < 100000; i++) {
 			x = x * UINT64_C(6364136223846793005) + 1;
@@ -66,6 +81,7 @@ static void *sleeper(void *arg)
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
 
 	(void)arg;
+	gate_wait();
 	while (now() < end_time)
 		nanosleep(&ts, NULL);
 	return NULL;
@@ -74,7 +90,10 @@ static void *sleeper(void *arg)
 static void *vforker(void *arg)
 {
 	double secs = *(const double *)arg;
-	pid_t pid = vfork();
+	pid_t pid;
+
+	gate_wait();
+	pid = vfork();
 
 	if (pid == 0) {
 		struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
@@ -123,6 +142,10 @@ int main(int argc, char **argv)
 			n++;
 	if (vfork_on && pthread_create(&th[n], NULL, vforker, &secs) == 0)
 		n++;
+	pthread_mutex_lock(&gate_lock);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
 	printf("ready\n");
 	fflush(stdout);
 	for (int k = 0; k < n; k++)

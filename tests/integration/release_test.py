@@ -21,6 +21,12 @@ Cases:
   tstp      SIGTSTP at 4000 Hz, three times: while hotspy is stopped no
             thread of the target is held ('t', traced by hotspy); after
             SIGCONT it records on and exits 0.
+  priority  hotspy samples at nice -10 (run as root at nice 0), so that
+            120 busy threads at nice 0 on the machine's CPUs do not starve
+            it: -d 1 lets go of them within 1 + 2 s of the attach and
+            hotspy ends within 1 + 5 s of it. A program it starts runs at
+            the caller's nice value; a hotspy started at nice 3 stays
+            there; --nice 5 is taken, --nice 30 refused.
 
 Exit status: 0 pass, 1 fail, 77 skip (no ptrace here).
 """
@@ -74,16 +80,22 @@ def start_crowd(args):
     return target
 
 
-def start_hotspy(args, out, own_group=False):
+def start_hotspy(args, out, own_group=False, nice=0):
     """hotspy record ARGS; with @own_group in a process group of its own,
     whose parent (this script) is in another group of the same session:
     a group that is not orphaned, where a stop signal's default action is
     taken (in an orphaned one, as under a CI runner with no job control,
-    the kernel discards SIGTSTP, and hotspy's own raise(SIGTSTP) with it)."""
+    the kernel discards SIGTSTP, and hotspy's own raise(SIGTSTP) with it);
+    @nice added to this script's nice value."""
     cmd = [ARGS.hotspy, "record", "--sampler", "ptrace", "-o", out] + args
     print("$ " + " ".join(cmd))
+    def pre():
+        if own_group:
+            os.setpgrp()
+        if nice:
+            os.nice(nice)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=os.setpgrp if own_group else None)
+                            preexec_fn=pre)
 
 
 def skip_if_refused(hs):
@@ -299,15 +311,123 @@ def case_tstp():
     print("PASS")
 
 
+def nice_of(pid):
+    """The nice value of process @pid (field 19 of its stat), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2:].split()[16])
+
+
+def watch_nice(hs, target):
+    """Watches hotspy until it exits: its nice values seen, and the Watch."""
+    w, seen = Watch(target.pid, hs.pid), set()
+    while hs.poll() is None:
+        w.look()
+        n = nice_of(hs.pid)
+        if n is not None:
+            seen.add(n)
+        time.sleep(0.01)
+    return w, seen
+
+
+def case_priority():
+    own = os.nice(0)
+    if own != 0 or os.geteuid() != 0:
+        print("SKIP: the default priority is raised only from nice 0, by root "
+              "(here: nice %d, uid %d)" % (own, os.geteuid()))
+        sys.exit(SKIP)
+    # 60 busy threads a CPU, at hotspy's nice value. This script watches
+    # at nice -15, so that they do not starve it; hotspy starts at 0.
+    target = start_crowd([str(60 * (os.cpu_count() or 1)), "40"])
+    os.nice(-15)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            start = time.monotonic()
+            hs = start_hotspy(["-d", "1", "--threads", "-p", str(target.pid)], out,
+                              nice=15)
+            w, seen = watch_nice(hs, target)
+            end = time.monotonic()
+            skip_if_refused(hs)
+            if hs.returncode != 0:
+                fail("hotspy exited %d" % hs.returncode)
+            if w.attached_at is None:
+                fail("the target was never seen traced")
+            # Let go at the last look that saw none traced, or at the exit
+            # when hotspy exited between two looks.
+            released = (w.released_at or end) - w.attached_at
+            print("nice values seen: %s; attach %.2f s after the start; let go %.2f s and "
+                  "ended %.2f s after the attach; longest hold seen %.3f s" %
+                  (sorted(seen), w.attached_at - start, released, end - w.attached_at,
+                   w.longest[0]))
+            if -10 not in seen:
+                fail("hotspy never sampled at nice -10 (seen %s)" % sorted(seen))
+            if released > 1 + 2:
+                fail("-d 1 let go of the threads %.2f s after the attach" % released)
+            if end - w.attached_at > 1 + 5:
+                fail("-d 1 ended %.2f s after the attach" % (end - w.attached_at))
+            if w.longest[0] >= HELD_MAX:
+                fail("thread %s was held stopped for %.2f s" % (w.longest[1], w.longest[0]))
+
+    finally:
+        target.kill()
+        target.wait()
+
+    # A niced hotspy stays niced; --nice N is taken as given (once the
+    # target is attached). A quiet target (sleepers): a niced hotspy beside
+    # 120 busy threads would take long.
+    target = start_crowd(["--sleepers", "2", "0", "20"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.folded")
+            # A started program runs at the caller's nice value.
+            niced = os.path.join(tmp, "nice")
+            hs = start_hotspy(["--", "sh", "-c",
+                               "cut -d' ' -f19 /proc/self/stat > '%s'; sleep 0.3" % niced],
+                              out, nice=15)
+            skip_if_refused(hs)
+            with open(niced) as f:
+                child = int(f.read())
+            print("a started program's nice value: %d" % child)
+            if child != own:
+                fail("the program hotspy started runs at nice %d, not the caller's %d"
+                     % (child, own))
+
+        for args, pre, want in ((["-p"], lambda: os.nice(18), {3}),
+                                (["--nice", "5", "-p"], lambda: os.nice(15), {0, 5})):
+            with tempfile.TemporaryDirectory() as tmp:
+                cmd = [ARGS.hotspy, "record", "-d", "0.5", "-o",
+                       os.path.join(tmp, "out.folded")] + args + [str(target.pid)]
+                hs = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, preexec_fn=pre)
+                w, seen = watch_nice(hs, target)
+                _, err = hs.communicate()
+            print("$ %s: nice values seen %s" % (" ".join(cmd), sorted(seen)))
+            if hs.returncode != 0 or seen - want or max(want) not in seen:
+                fail("expected nice values %s, saw %s (exit %d: %s)"
+                     % (sorted(want), sorted(seen), hs.returncode, err.strip()))
+        r = subprocess.run([ARGS.hotspy, "record", "--nice", "30", "-p", str(target.pid)],
+                           capture_output=True, text=True)
+        if r.returncode != 2 or "nice" not in r.stderr:
+            fail("--nice 30: exit %d, %r" % (r.returncode, r.stderr))
+    finally:
+        target.kill()
+        target.wait()
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
     p.add_argument("--hotspy", required=True)
     p.add_argument("--crowd", required=True)
-    p.add_argument("case", choices=["duration", "sigint", "vfork", "tstp"])
+    p.add_argument("case", choices=["duration", "sigint", "vfork", "tstp", "priority"])
     ARGS = p.parse_args()
     {"duration": case_duration, "sigint": case_sigint, "vfork": case_vfork,
-     "tstp": case_tstp}[ARGS.case]()
+     "tstp": case_tstp, "priority": case_priority}[ARGS.case]()
 
 
 ARGS = None
