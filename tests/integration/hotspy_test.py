@@ -76,6 +76,8 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
+from procinfo import proc_state
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKER = os.path.join(HERE, "check_profile.py")
 SKIP = 77
@@ -84,16 +86,6 @@ SKIP = 77
 def fail(msg):
     print("FAIL: " + msg)
     sys.exit(1)
-
-
-def proc_state(pid):
-    """The state letter of a process, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2]
 
 
 def wait_for_threads(pid, count, timeout=5.0):
@@ -168,13 +160,16 @@ def run_hotspy(args, timeout=60, env=None):
     sys.stdout.write(r.stderr)
     return r
 
+# The rate of the profile and pyprofile cases (see case_profile).
+PROFILE_RATE = 450
+
 
 def case_profile(rest):
     p = argparse.ArgumentParser(prog="profile")
     p.add_argument("name")
     p.add_argument("mode", choices=["launch", "attach"])
     p.add_argument("--threads", action="store_true")
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--expect", help="expectation file name (default: NAME)")
     p.add_argument("--env", action="append", default=[],
                    help="KEY=VALUE in the fixture's environment")
@@ -196,10 +191,11 @@ def case_profile(rest):
     env.update(kv.split("=", 1) for kv in a.env)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.folded")
-        # 300 Hz for 3 s: ~900 samples, so the expectations' tolerances
+        # 450 Hz for 2 s: ~900 samples, so the expectations' tolerances
         # (about 3 sigma at 300 samples) stand near 5 sigma and a run on a
-        # noisy machine does not fail by chance.
-        rate = [] if "-r" in a.extra else ["-r", "300"]
+        # noisy machine does not fail by chance. (The suite's time goes
+        # mostly to these runs: more samples a second, fewer seconds.)
+        rate = [] if "-r" in a.extra else ["-r", str(PROFILE_RATE)]
         common = ["record", "-o", out] + rate + (["--threads"] if a.threads else []) + a.extra
         if a.mode == "launch":
             r = run_hotspy(common + ["--", fixture, str(a.seconds)], env=env)
@@ -1213,7 +1209,7 @@ def case_pyprofile(rest):
     p.add_argument("interpreter")
     p.add_argument("mode", choices=["launch", "attach"])
     p.add_argument("--threads", action="store_true")
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--expect", help="expectation file name (default: FIXTURE)")
     p.add_argument("--summary-matches", action="append", default=[], metavar="REGEX",
                    help="a regular expression hotspy's stderr must match")
@@ -1223,7 +1219,7 @@ def case_pyprofile(rest):
     print("target: %s (Python %s)" % (" ".join(argv), version or "of the program"))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.folded")
-        rate = [] if "-r" in extra else ["-r", "300"]
+        rate = [] if "-r" in extra else ["-r", str(PROFILE_RATE)]
         common = ["record", "-o", out] + rate + (["--threads"] if a.threads else []) + extra
         if a.mode == "launch":
             r = run_hotspy(common + ["--"] + argv + [str(a.seconds)], env=python_env())

@@ -39,6 +39,8 @@ import sys
 import tempfile
 import time
 
+from procinfo import nice_of, proc_state, thread_status
+
 SKIP = 77
 HELD_MAX = 1.5       # seconds a thread may be seen held without a break: the
                      # detach holds stops for at most 1 s, a snapshot for far less
@@ -47,29 +49,6 @@ HELD_MAX = 1.5       # seconds a thread may be seen held without a break: the
 def fail(msg):
     print("FAIL: " + msg)
     sys.exit(1)
-
-
-def thread_status(pid):
-    """{tid: (state letter, tracer pid)} of every thread of @pid."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        state = tracer = None
-        for line in text.splitlines():
-            if line.startswith("State:"):
-                state = line.split()[1]
-            elif line.startswith("TracerPid:"):
-                tracer = int(line.split()[1])
-        out[int(tid)] = (state, tracer)
-    return out
 
 
 def start_crowd(args):
@@ -258,15 +237,6 @@ def case_vfork():
     print("PASS")
 
 
-def proc_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2]
-
-
 def case_tstp():
     target = start_crowd(["2", "20"])
     try:
@@ -309,16 +279,6 @@ def case_tstp():
         target.kill()
         target.wait()
     print("PASS")
-
-
-def nice_of(pid):
-    """The nice value of process @pid (field 19 of its stat), or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            text = f.read()
-    except OSError:
-        return None
-    return int(text[text.rindex(")") + 2:].split()[16])
 
 
 def watch_nice(hs, target):
