@@ -27,6 +27,46 @@ static const char *state_name(char st)
 	}
 }
 
+/*
+ * The locals of the frame at @addr, looked for from *@next on (they come in
+ * the order of the addresses); NULL when it has none. A frame the merge
+ * left out is skipped over.
+ */
+static const struct stackdump_locals *locals_of(const struct stackdump_thread *t, uint64_t addr,
+						size_t *next)
+{
+	for (size_t j = *next; j < t->nlocals; j++)
+		if (t->locals[j].addr == addr) {
+			*next = j + 1;
+			return &t->locals[j];
+		}
+	return NULL;
+}
+
+/* Arguments, then locals, each under its heading, as py-spy prints them. */
+static void locals_text(FILE *out, const struct stackdump_locals *lc)
+{
+	for (int pass = 1; pass >= 0; pass--) {
+		bool head = false;
+
+		for (size_t i = 0; i < lc->n; i++) {
+			if (lc->v[i].arg != (pass == 1))
+				continue;
+			if (!head) {
+				fputs(pass ? "        Arguments:\n" : "        Locals:\n", out);
+				head = true;
+			}
+			fputs("            ", out);
+			put_safe(out, lc->v[i].name);
+			fputs(": ", out);
+			put_safe(out, lc->v[i].value);
+			fputc('\n', out);
+		}
+	}
+	if (lc->more)
+		fprintf(out, "        (%zu more not read)\n", lc->more);
+}
+
 static int finish(FILE *out)
 {
 	return fflush(out) == EOF || ferror(out) ? -EIO : 0;
@@ -53,9 +93,12 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 		if (t->gil > 0)
 			fputs(" holds the GIL", out);
 		fputc('\n', out);
+		size_t next = 0;
+
 		for (size_t k = 0; k < t->n; k++) {
 			const struct frame *f;
 			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
+			const struct stackdump_locals *lc = locals_of(t, t->addrs[k], &next);
 
 			for (size_t j = 0; j < nf; j++) {
 				fputs("    ", out);
@@ -69,6 +112,8 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 					if (f[j].line)
 						fprintf(out, ":%u", f[j].line);
 					fputs(")\n", out);
+					if (lc && j + 1 == nf)
+						locals_text(out, lc);
 					continue;
 				}
 				if (f[j].module) {
@@ -83,6 +128,8 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 						fprintf(out, ":%u", f[j].line);
 				}
 				fputc('\n', out);
+				if (lc && j + 1 == nf)
+					locals_text(out, lc);
 			}
 		}
 	}
@@ -94,6 +141,28 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 	json_escape(out, s, strlen(s), NAME_SHOWN_MAX);
 	fputc('"', out);
+}
+
+/* "locals":[...] of a frame, arguments first. */
+static void locals_json(FILE *out, const struct stackdump_locals *lc)
+{
+	bool first = true;
+
+	fputs(",\"locals\":[", out);
+	for (int pass = 1; pass >= 0; pass--)
+		for (size_t i = 0; i < lc->n; i++) {
+			if (lc->v[i].arg != (pass == 1))
+				continue;
+			fputs(first ? "{\"name\":" : ",{\"name\":", out);
+			first = false;
+			json_str(out, lc->v[i].name);
+			fputs(",\"value\":", out);
+			json_str(out, lc->v[i].value);
+			fprintf(out, ",\"arg\":%s}", pass ? "true" : "false");
+		}
+	fputc(']', out);
+	if (lc->more)
+		fprintf(out, ",\"locals_more\":%zu", lc->more);
 }
 
 int stackdump_write_json(FILE *out, pid_t pid, const char *process,
@@ -117,9 +186,12 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 			fprintf(out, ",\"gil\":%s", t->gil ? "true" : "false");
 		fprintf(out, ",\"state\":\"%c\",\"frames\":[",
 			t->state >= 'A' && t->state <= 'z' ? t->state : '?');
+		size_t next = 0;
+
 		for (size_t k = 0; k < t->n; k++) {
 			const struct frame *f;
 			size_t nf = symbolizer_resolve(sym, pid, t->addrs[k], &f);
+			const struct stackdump_locals *lc = locals_of(t, t->addrs[k], &next);
 
 			for (size_t j = 0; j < nf; j++) {
 				fputs(first ? "\n {\"function\":" : ",\n {\"function\":", out);
@@ -138,6 +210,8 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 					if (f[j].line)
 						fprintf(out, ",\"line\":%u", f[j].line);
 				}
+				if (lc && j + 1 == nf)
+					locals_json(out, lc);
 				fputc('}', out);
 			}
 		}

@@ -10,12 +10,30 @@
 #ifndef HOTSPY_STACKDUMP_H
 #define HOTSPY_STACKDUMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
 #include "symbols.h"
+
+/* One argument or local variable of a Python frame (dump --locals). */
+struct stackdump_local {
+	const char *name;       /* untrusted */
+	const char *value;      /* its text (a repr, or <TYPE at 0xADDR>);
+	                         * untrusted */
+	bool arg;               /* an argument */
+};
+
+/* The locals of the Python frame whose address (in the thread's addrs) is
+ * @addr; arguments need not come first. */
+struct stackdump_locals {
+	uint64_t addr;
+	const struct stackdump_local *v;
+	size_t n;
+	size_t more;            /* slots past the bound, not read */
+};
 
 struct stackdump_thread {
 	pid_t tid;
@@ -27,6 +45,10 @@ struct stackdump_thread {
 	                         * -1: not known (not Python) */
 	const uint64_t *addrs;  /* leaf first, as the profile keeps them */
 	size_t n;
+	/* dump --locals: the locals of its Python frames, innermost first,
+	 * in the order their addresses come in @addrs (NULL, 0: not asked) */
+	const struct stackdump_locals *locals;
+	size_t nlocals;
 };
 
 /*
@@ -35,6 +57,11 @@ struct stackdump_thread {
  *   Process PID: NAME (N threads)
  *   <blank line>Thread TID "NAME" (STATE) [Python "PYTHON_NAME"] [holds the GIL]
  *       function [inlined] (module) at file:line
+ * and under a Python frame with locals (as py-spy dump --locals):
+ *           Arguments:
+ *               NAME: VALUE
+ *           Locals:
+ *               NAME: VALUE
  * Nothing is kept of the arguments; @sym's cache fills. Returns 0, or -EIO
  * when writing failed (errno tells why).
  */
@@ -49,7 +76,10 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
  *    "frames":[{"function":"..","kind":"native","address":"0x..",
  *    "module":"..","file":"..","line":N}, ...]}, ...]}
  * "kind" is frame_kind_name; markers have no "address"; "module", "file"
- * and "line" only when known. Returns 0 or -EIO.
+ * and "line" only when known. With locals, each Python frame that has
+ * them gets "locals":[{"name":"..","value":"..","arg":true|false}, ...]
+ * (arguments first) and, when some were not read, "locals_more":N.
+ * Returns 0 or -EIO.
  */
 int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 			 const struct stackdump_thread *threads, size_t n,

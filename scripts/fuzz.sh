@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh SECONDS [NAME...]
 #
 # NAME is a fuzzer without its fuzz_ prefix: folded speedscope pprof maps
-# perfmap kallsyms pylayout pychain (all of them when none is named). Each
+# perfmap kallsyms pylayout pychain pylocals (all of them when none is named). Each
 # runs SECONDS seconds (libFuzzer's -max_total_time) with
 #   -dict=tests/unit/fuzz/NAME.dict     tokens of its format (when there is one)
 #   -max_len=N                          large enough for long lines (below)
@@ -25,7 +25,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-all=(folded speedscope pprof maps perfmap kallsyms pylayout pychain)
+all=(folded speedscope pprof maps perfmap kallsyms pylayout pychain pylocals)
 
 usage() {
 	echo "usage: scripts/fuzz.sh SECONDS [NAME...]   (NAME: ${all[*]})" >&2

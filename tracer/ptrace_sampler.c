@@ -865,6 +865,14 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
 						 snap.stack_len, prefetched, s->pystack) == 0)
 			snap.py = s->pystack;
+		/* dump --locals: the values of this instant, read before the
+		 * thread runs on and changes them (more reads while it is
+		 * held: only dump asks for them). */
+		if (snap.py && s->pylocals) {
+			pylocals_clear(s->pylocals);
+			if (pyreader_locals(py, snap.py, s->pylocals) != -ENOMEM)
+				snap.locals = s->pylocals;
+		}
 	}
 	ptrace_resume(tid, 0);
 	t1 = sampler_now_ns();

@@ -232,7 +232,8 @@ enum pystack_status pychain_walk(const struct pylayout *l, const struct pychain_
 			break;
 		}
 		out->frames[out->n++] = (struct pyframe_raw){ .code = code, .index = index,
-							      .call = (uint32_t)call };
+							      .call = (uint32_t)call,
+							      .addr = frame };
 		if (objects) {
 			/* <=3.10: every frame is one eval-loop call. */
 			out->anchor[call] = 0;

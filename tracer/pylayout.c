@@ -38,7 +38,24 @@
  */
 #define TYPE_OF(cached, managed, inline_) \
 	{ .basicsize = 32, .dictoffset = 288, .flags = 168, .cached_keys = cached, \
-	  .managed_dict_flag = managed, .inline_values_flag = inline_ }
+	  .managed_dict_flag = managed, .inline_values_flag = inline_, .name = 24, \
+	  .heaptype_flag = 1u << 9 }
+/* What dump --locals reads of tuples, floats and cells: the same in every
+ * version. */
+#define VALUES_ALL \
+	.tuple = { .size = 16, .items = 24 }, .floating = { .value = 16 }, \
+	.cell = { .ref = 16 }
+#define NO_UNICODE27 .unicode27 = { .length = A, .data = A, .width = A }
+/* A <=3.10 code object's names of its fast locals. */
+#define LOCALS_OLD(argc, kwonly, nloc, flags_, varnames_, cellvars_, freevars_) \
+	.argcount = argc, .kwonlyargcount = kwonly, .nlocals = nloc, .flags = flags_, \
+	.varnames = varnames_, .cellvars = cellvars_, .freevars = freevars_, \
+	.localsplusnames = A, .localspluskinds = A, .nlocalsplus = A
+/* A 3.11+ code object's. */
+#define LOCALS_311(argc, kwonly, nloc, flags_, nlp) \
+	.argcount = argc, .kwonlyargcount = kwonly, .nlocals = nloc, .flags = flags_, \
+	.varnames = A, .cellvars = A, .freevars = A, .localsplusnames = 96, \
+	.localspluskinds = 104, .nlocalsplus = nlp
 #define DICT_3X { .keys = 32, .values = 40, .mask = A, .table = A }
 #define DICTKEYS_36 { .size = 8, .log2_index_bytes = A, .kind = A, .nentries = 32, \
 		      .indices = 40, .entry_size = 24, .unicode_entry_size = A }
@@ -70,7 +87,7 @@ static const struct pylayout py27 = {
 	.cframe = NO_CFRAME,
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 120, .is_entry = A, .owner = A,
-		   .owner_not_python = A, .code_tag_mask = 0 },
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 376 },
 	.object = OBJECT_OLD,
 	.module = MODULE_ALL,
 	.type = TYPE_OF(A, A, A),
@@ -78,11 +95,14 @@ static const struct pylayout py27 = {
 	.dictkeys = { .size = A, .log2_index_bytes = A, .kind = A, .nentries = A,
 		      .indices = A, .entry_size = 24, .unicode_entry_size = A },
 	.dictvalues = { .values = A, .valid = A },
-	.integer = { .ival = 16, .size = A, .tag = A, .digits = A },
+	.integer = { .ival = 16, .size = 16, .tag = A, .digits = 24 },
 	.code = { .filename = 80, .name = 88, .qualname = A, .linetable = 104,
-		  .firstlineno = 96, .code = 32, .code_adaptive = A },
+		  .firstlineno = 96, .code = 32, .code_adaptive = A,
+		  LOCALS_OLD(16, A, 20, 28, 56, 72, 64) },
 	.str = { .ascii_size = A, .compact_size = A, .length = 16, .state = A, .sval = 36 },
 	.bytes = { .ob_size = 16, .ob_sval = 36 },
+	VALUES_ALL,
+	.unicode27 = { .length = 16, .data = 24, .width = 4 },
 };
 
 /* 3.6: no _PyRuntime either (_PyThreadState_Current); the GIL struct is
@@ -101,13 +121,16 @@ static const struct pylayout py36 = {
 	.cframe = NO_CFRAME,
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 120, .is_entry = A, .owner = A,
-		   .owner_not_python = A, .code_tag_mask = 0 },
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 376 },
 	.object = OBJECT_OLD,
 	NAMES_36(856),
 	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112,
-		  .firstlineno = 36, .code = 40, .code_adaptive = A },
+		  .firstlineno = 36, .code = 40, .code_adaptive = A,
+		  LOCALS_OLD(16, 20, 24, 32, 64, 80, 72) },
 	.str = STR_3X(48, 72),
 	.bytes = BYTES_3X,
+	VALUES_ALL,
+	NO_UNICODE27,
 };
 
 /*
@@ -133,13 +156,16 @@ static const struct pylayout py36 = {
 	.cframe = NO_CFRAME, \
 	.chunk = NO_CHUNK, \
 	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A, \
-		   .owner_not_python = A, .code_tag_mask = 0 }, \
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 360 }, \
 	.object = OBJECT_OLD, \
 	NAMES_36(856), \
 	.code = { .filename = 96, .name = 104, .qualname = A, .linetable = 112, \
-		  .firstlineno = 36, .code = 40, .code_adaptive = A }, \
+		  .firstlineno = 36, .code = 40, .code_adaptive = A, \
+		  LOCALS_OLD(16, 20, 24, 32, 64, 80, 72) }, \
 	.str = STR_3X(48, 72), \
 	.bytes = BYTES_3X, \
+	VALUES_ALL, \
+	NO_UNICODE27, \
 }
 static const struct pylayout py37_early = PY37(0x03070000, 1392, A, A);
 static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
@@ -168,13 +194,16 @@ static const struct pylayout py37 = PY37(0x03070400, 1480, 1280, 1272);
 	.cframe = NO_CFRAME, \
 	.chunk = NO_CHUNK, \
 	.frame = { .back = 24, .code = 32, .instr = 104, .is_entry = A, .owner = A, \
-		   .owner_not_python = A, .code_tag_mask = 0 }, \
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 360 }, \
 	.object = OBJECT_OLD, \
 	NAMES_36(CACHED_), \
 	.code = { .filename = 104, .name = 112, .qualname = A, .linetable = 120, \
-		  .firstlineno = 40, .code = 48, .code_adaptive = A }, \
+		  .firstlineno = 40, .code = 48, .code_adaptive = A, \
+		  LOCALS_OLD(16, 24, 28, 36, 72, 88, 80) }, \
 	.str = STR_3X(48, 72), \
 	.bytes = BYTES_3X, \
+	VALUES_ALL, \
+	NO_UNICODE27, \
 }
 static const struct pylayout py38_early = PY38(0x03080000, 1368, A, A, 56, 872);
 static const struct pylayout py38 = PY38(0x03080900, 1368, 1168, 1160, 56, 872);
@@ -197,13 +226,16 @@ static const struct pylayout py310 = {
 	.cframe = NO_CFRAME,
 	.chunk = NO_CHUNK,
 	.frame = { .back = 24, .code = 32, .instr = 96, .is_entry = A, .owner = A,
-		   .owner_not_python = A, .code_tag_mask = 0 },
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 352 },
 	.object = OBJECT_OLD,
 	NAMES_36(872),
 	.code = { .filename = 104, .name = 112, .qualname = A, .linetable = 120,
-		  .firstlineno = 40, .code = 48, .code_adaptive = A },
+		  .firstlineno = 40, .code = 48, .code_adaptive = A,
+		  LOCALS_OLD(16, 24, 28, 36, 72, 88, 80) },
 	.str = STR_3X(48, 72),
 	.bytes = BYTES_3X,
+	VALUES_ALL,
+	NO_UNICODE27,
 };
 
 /* 3.11: _PyInterpreterFrame in per-thread data-stack chunks, reached
@@ -224,7 +256,7 @@ static const struct pylayout py311 = {
 	.cframe = { .current_frame = 8 },
 	.chunk = CHUNK_311,
 	.frame = { .back = 48, .code = 32, .instr = 56, .is_entry = 68, .owner = 69,
-		   .owner_not_python = A, .code_tag_mask = 0 },
+		   .owner_not_python = A, .code_tag_mask = 0, .localsplus = 72 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = 32 },
 	.module = MODULE_ALL,
 	.type = TYPE_OF(872, 1u << 4, A),
@@ -233,9 +265,12 @@ static const struct pylayout py311 = {
 	.dictvalues = { .values = 0, .valid = A },
 	.integer = LONG_3X,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
-		  .firstlineno = 72, .code = A, .code_adaptive = 184 },
+		  .firstlineno = 72, .code = A, .code_adaptive = 184,
+		  LOCALS_311(56, 64, 80, 48, 76) },
 	.str = STR_3X(48, 72),
 	.bytes = BYTES_3X,
+	VALUES_ALL,
+	NO_UNICODE27,
 };
 
 /* 3.12: the GIL is per interpreter (interp->ceval.gil, pycore_ceval_state.h);
@@ -255,7 +290,7 @@ static const struct pylayout py312 = {
 	.cframe = { .current_frame = 0 },
 	.chunk = CHUNK_311,
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
-		   .owner_not_python = 3, .code_tag_mask = 0 },
+		   .owner_not_python = 3, .code_tag_mask = 0, .localsplus = 72 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
 	.module = MODULE_ALL,
 	.type = TYPE_OF(880, 1u << 4, A),
@@ -264,9 +299,12 @@ static const struct pylayout py312 = {
 	.dictvalues = { .values = 0, .valid = A },
 	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
-		  .firstlineno = 68, .code = A, .code_adaptive = 192 },
+		  .firstlineno = 68, .code = A, .code_adaptive = 192,
+		  LOCALS_311(52, 60, 80, 48, 72) },
 	.str = STR_3X(40, 56),
 	.bytes = BYTES_3X,
+	VALUES_ALL,
+	NO_UNICODE27,
 };
 
 /* 3.13: tstate->current_frame, f_executable, instr_ptr. _PyRuntime starts
@@ -287,7 +325,7 @@ static const struct pylayout py313 = {
 	.cframe = NO_CFRAME,
 	.chunk = CHUNK_311,
 	.frame = { .back = 8, .code = 0, .instr = 56, .is_entry = A, .owner = 70,
-		   .owner_not_python = 3, .code_tag_mask = 0 },
+		   .owner_not_python = 3, .code_tag_mask = 0, .localsplus = 72 },
 	.object = { .ob_type = 8, .managed_dict = 24, .managed_values = A },
 	.module = MODULE_ALL,
 	.type = TYPE_OF(880, 1u << 4, 1u << 2),
@@ -296,9 +334,12 @@ static const struct pylayout py313 = {
 	.dictvalues = { .values = 8, .valid = 3 },
 	.integer = LONG_312,
 	.code = { .filename = 112, .name = 120, .qualname = 128, .linetable = 136,
-		  .firstlineno = 68, .code = A, .code_adaptive = 200 },
+		  .firstlineno = 68, .code = A, .code_adaptive = 200,
+		  LOCALS_311(52, 60, 80, 48, 72) },
 	.str = STR_3X(40, 56),
 	.bytes = BYTES_3X,
+	VALUES_ALL,
+	NO_UNICODE27,
 };
 
 /*
@@ -370,6 +411,9 @@ struct debug_offsets_schema {
 	 * (3) before it (4): neither is a Python frame. */
 	uint8_t owner_not_python;
 	uint8_t code_tag_mask;
+	/* What dump --locals can check the table of the same minor version
+	 * against; 0: not used (the cookie is word 0). */
+	uint8_t fr_localsplus, co_argcount, co_localsplusnames, co_localspluskinds;
 };
 
 static const struct debug_offsets_schema schemas[] = {
@@ -388,7 +432,9 @@ static const struct debug_offsets_schema schemas[] = {
 	  .ob_size = 44, .ob_ob_type = 45,
 	  .by_size = 64, .by_ob_size = 65, .by_ob_sval = 66,
 	  .un_size = 67, .un_state = 68, .un_length = 69, .un_asciiobject_size = 70,
-	  .owner_not_python = 3, .code_tag_mask = 0 },
+	  .owner_not_python = 3, .code_tag_mask = 0,
+	  .fr_localsplus = 32, .co_argcount = 40, .co_localsplusnames = 41,
+	  .co_localspluskinds = 42 },
 	/* 3.14, from its pycore_debug_offsets.h (threads_main,
 	 * code_object_generation and tlbc_generation in interpreter_state;
 	 * stackpointer, tlbc_index in the frame; co_tlbc; set_object,
@@ -447,6 +493,58 @@ static bool struct_size(const uint8_t *buf, unsigned index, uint64_t max, uint64
 		return false;
 	*out = v;
 	return true;
+}
+
+/*
+ * What dump --locals reads (pylayout.h: frame.localsplus, the code
+ * object's local names and counts, tuples, floats, cells, type names):
+ * _Py_DebugOffsets carries only some of it, so it all comes from the
+ * @table of the same minor version (NULL: none), and only when the
+ * offsets the struct does carry agree with that table; else it is all
+ * absent and locals are not read.
+ */
+static void locals_from_table(const uint8_t *b, const struct debug_offsets_schema *s,
+			      const struct pylayout *table, uint64_t fr, uint64_t co,
+			      struct pylayout *l)
+{
+	uint32_t localsplus, argcount, names, kinds;
+	bool ok = table && s->fr_localsplus && s->co_argcount && s->co_localsplusnames &&
+		  s->co_localspluskinds &&
+		  field(b, s->fr_localsplus, fr, 0, &localsplus) &&
+		  field(b, s->co_argcount, co, 4, &argcount) &&
+		  field(b, s->co_localsplusnames, co, 8, &names) &&
+		  field(b, s->co_localspluskinds, co, 8, &kinds);
+
+	if (ok && localsplus == table->frame.localsplus && argcount == table->code.argcount &&
+	    names == table->code.localsplusnames && kinds == table->code.localspluskinds) {
+		l->frame.localsplus = localsplus;
+		l->code.argcount = table->code.argcount;
+		l->code.kwonlyargcount = table->code.kwonlyargcount;
+		l->code.nlocals = table->code.nlocals;
+		l->code.flags = table->code.flags;
+		l->code.localsplusnames = names;
+		l->code.localspluskinds = kinds;
+		l->code.nlocalsplus = table->code.nlocalsplus;
+		l->type.name = table->type.name;
+		l->type.heaptype_flag = table->type.heaptype_flag;
+		l->tuple = table->tuple;
+		l->floating = table->floating;
+		l->cell = table->cell;
+	} else {
+		l->frame.localsplus = A;
+		l->code.argcount = l->code.kwonlyargcount = l->code.nlocals = A;
+		l->code.flags = l->code.localsplusnames = l->code.localspluskinds = A;
+		l->code.nlocalsplus = A;
+		/* type.name and the flag sit in l->type: absent when the
+		 * thread-name fields are. */
+		if (!table)
+			l->type.name = l->type.heaptype_flag = A;
+		memset(&l->tuple, 0xff, sizeof(l->tuple));
+		memset(&l->floating, 0xff, sizeof(l->floating));
+		memset(&l->cell, 0xff, sizeof(l->cell));
+	}
+	l->code.varnames = l->code.cellvars = l->code.freevars = A;
+	memset(&l->unicode27, 0xff, sizeof(l->unicode27));
 }
 
 int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *out)
@@ -592,6 +690,7 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 		l.dictvalues = table->dictvalues;
 		l.integer = table->integer;
 	} else {
+		table = NULL;
 		l.interp.modules = A;
 		l.object.managed_dict = l.object.managed_values = A;
 		memset(&l.module, 0xff, sizeof(l.module));
@@ -601,6 +700,7 @@ int pylayout_from_debug_offsets(const void *buf, size_t len, struct pylayout *ou
 		memset(&l.dictvalues, 0xff, sizeof(l.dictvalues));
 		memset(&l.integer, 0xff, sizeof(l.integer));
 	}
+	locals_from_table(b, s, table, fr, co, &l);
 
 	*out = l;
 	return 0;

@@ -128,6 +128,9 @@ struct pylayout {
 		/* Low bits of f_executable that are tags, not address (3.14's
 		 * _PyStackRef); 0 before. */
 		uint32_t code_tag_mask;
+		/* The fast locals, cells and free variables, one PyObject *
+		 * each: f_localsplus (<=3.10) or localsplus (3.11+). */
+		uint32_t localsplus;
 	} frame;
 
 	/* PyObject (object.h). managed_dict: how many bytes before a
@@ -159,7 +162,33 @@ struct pylayout {
 		uint32_t cached_keys;        /* ht_cached_keys, 3.x */
 		uint32_t managed_dict_flag;  /* Py_TPFLAGS_MANAGED_DICT, 3.11+ */
 		uint32_t inline_values_flag; /* Py_TPFLAGS_INLINE_VALUES, 3.13+ */
+		uint32_t name;               /* tp_name, a char * */
+		uint32_t heaptype_flag;      /* Py_TPFLAGS_HEAPTYPE: a class
+		                              * made by Python code */
 	} type;
+
+	/* PyTupleObject (cpython/tupleobject.h), PyFloatObject
+	 * (floatobject.h), PyCellObject (cellobject.h): what dump --locals
+	 * reads of them. */
+	struct {
+		uint32_t size;               /* ob_size */
+		uint32_t items;              /* ob_item */
+	} tuple;
+	struct {
+		uint32_t value;              /* ob_fval, a double */
+	} floating;
+	struct {
+		uint32_t ref;                /* ob_ref */
+	} cell;
+
+	/* 2.7's PyUnicodeObject (unicodeobject.h): length, a pointer to
+	 * the Py_UNICODE characters, and sizeof(Py_UNICODE) (2 or 4, as the
+	 * build was configured). Absent on 3.x. */
+	struct {
+		uint32_t length;
+		uint32_t data;
+		uint32_t width;
+	} unicode27;
 
 	/* PyDictObject (dictobject.h; cpython/dictobject.h). 2.7 keeps an
 	 * open-addressed table of mask + 1 PyDictEntry; 3.x a keys object
@@ -196,8 +225,8 @@ struct pylayout {
 		uint32_t valid;              /* uint8, 3.13+ */
 	} dictvalues;
 
-	/* int: 2.7's PyIntObject (intobject.h), 3.x's PyLongObject
-	 * (longintrepr.h): 30-bit digits; the digit count is |ob_size| up to
+	/* int: 2.7's PyIntObject (intobject.h) and its PyLongObject
+	 * (size, digits), 3.x's PyLongObject (longintrepr.h): 30-bit digits; the digit count is |ob_size| up to
 	 * 3.11, lv_tag >> 3 from 3.12 (lv_tag & 3: 0 positive, 1 zero,
 	 * 2 negative). */
 	struct {
@@ -216,6 +245,24 @@ struct pylayout {
 		uint32_t firstlineno;   /* int */
 		uint32_t code;          /* co_code, a bytes object, <=3.10 */
 		uint32_t code_adaptive; /* co_code_adaptive, inline, 3.11+ */
+		/* The names of a frame's localsplus slots (dump --locals).
+		 * <=3.10: co_varnames (co_nlocals of them), then co_cellvars,
+		 * then co_freevars, tuples of str; 3.11+: co_localsplusnames
+		 * (co_nlocalsplus of them) and co_localspluskinds, a bytes
+		 * object of CO_FAST_* kinds. Arguments come first: co_argcount
+		 * positional (positional-only included), co_kwonlyargcount
+		 * keyword-only, then *args and **kwargs when co_flags has
+		 * CO_VARARGS / CO_VARKEYWORDS. The counts are ints. */
+		uint32_t argcount;
+		uint32_t kwonlyargcount;     /* 3.x */
+		uint32_t nlocals;
+		uint32_t flags;
+		uint32_t varnames;           /* <=3.10 */
+		uint32_t cellvars;           /* <=3.10 */
+		uint32_t freevars;           /* <=3.10 */
+		uint32_t localsplusnames;    /* 3.11+ */
+		uint32_t localspluskinds;    /* 3.11+ */
+		uint32_t nlocalsplus;        /* 3.11+ */
 	} code;
 
 	/* str. 3.x: PyASCIIObject / PyCompactUnicodeObject

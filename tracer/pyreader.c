@@ -1727,6 +1727,30 @@ static int codes_validate(struct pyreader *r, struct code_entry **list, size_t n
 	return 0;
 }
 
+/* ---- locals --------------------------------------------------------------- */
+
+static int locals_source(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return cap_read(ctx, addr, buf, len);
+}
+
+int pyreader_locals(struct pyreader *r, const struct pystack *st, struct pylocals *out)
+{
+	struct pylocals_source src = { locals_source, r };
+	int err = 0;
+
+	for (size_t i = 0; i < st->n; i++) {
+		int e = pylocals_read(out, &r->layout, &src, st->frames[i].addr,
+				      st->frames[i].code);
+
+		if (e == -ENOMEM)
+			return e;
+		if (e < 0)
+			err = e;
+	}
+	return err;
+}
+
 int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *addrs)
 {
 	struct code_entry *check[BATCH_IOV];

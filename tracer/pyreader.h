@@ -24,6 +24,7 @@
 #include "maps.h"
 #include "pycode.h"
 #include "pyfind.h"
+#include "pylocals.h"
 #include "pystack.h"
 
 struct pyreader;
@@ -155,6 +156,18 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
  * address. 0, or -ENOMEM.
  */
 int pyreader_resolve(struct pyreader *r, const struct pystack *st, uint64_t *addrs);
+
+/*
+ * The arguments and local variables of the @st->n frames of @st, innermost
+ * first, appended to @out one frame each (pylocals.h: a frame whose
+ * locals cannot be read is appended empty). Call while the thread whose
+ * frames these are is still stopped, after the capture: the values are
+ * those of the stack's instant, and the frames are not being reused.
+ * Reads only; each read is counted with the capture's (stats.reads).
+ * Returns 0, -ENOTSUP when this version's locals cannot be read (no
+ * layout for them: 3.14+ today), or -ENOMEM.
+ */
+int pyreader_locals(struct pyreader *r, const struct pystack *st, struct pylocals *out);
 
 /*
  * The name Python gives thread @tid (threading.Thread.name: the _name of

@@ -47,6 +47,8 @@ struct pyframe_raw {
 	uint32_t index;   /* the instruction: code units from the start of the
 			   * bytecode (bytes on 2.x), as pycodes_line takes */
 	uint32_t call;    /* the eval-loop call that runs it: 0 the innermost */
+	uint64_t addr;    /* the frame itself (PyFrameObject or
+			   * _PyInterpreterFrame), for its locals */
 };
 
 struct pystack {

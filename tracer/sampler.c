@@ -389,6 +389,10 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.weight = snap->weight ? snap->weight : 1;
 	sample.addrs = s->addrs;
 	sample.n = k + n;
+	/* The merge named the frames whose locals were read: s->pyaddrs. */
+	sample.locals = python ? snap->locals : NULL;
+	sample.pyaddrs = sample.locals ? s->pyaddrs : NULL;
+	sample.npy = sample.locals ? snap->py->n : 0;
 	if (s->fn(&sample, s->fn_ctx))
 		s->fn_stopped = 1;
 }
@@ -412,6 +416,7 @@ static void sampler_free(struct sampler *s)
 	free(s->sps);
 	free(s->pystack);
 	free(s->pyaddrs);
+	pylocals_free(s->pylocals);
 	free(s);
 }
 
@@ -444,7 +449,8 @@ static struct sampler *sampler_try(const struct sampler_ops *ops,
 	if (cfg->pycodes) {
 		s->pystack = malloc(sizeof(*s->pystack));
 		s->pyaddrs = calloc(PYSTACK_MAX_FRAMES, sizeof(*s->pyaddrs));
-		if (!s->pystack || !s->pyaddrs) {
+		s->pylocals = cfg->locals ? pylocals_new() : NULL;
+		if (!s->pystack || !s->pyaddrs || (cfg->locals && !s->pylocals)) {
 			sampler_free(s);
 			log_error(-ENOMEM, "out of memory");
 			errno = ENOMEM;

@@ -25,6 +25,7 @@
 #include "elf_cache.h"
 #include "maps.h"
 #include "pycode.h"
+#include "pylocals.h"
 #include "pymerge.h"
 
 /* The capture backend asked for (--sampler). */
@@ -61,6 +62,14 @@ struct sample {
 	                          * frames; ends in a PROFILE_ADDR_* marker when
 	                          * the walk did not reach the bottom */
 	size_t n;
+	/* sampler_config.locals: the arguments and locals of the thread's
+	 * Python frames, read while it was stopped (frame i of @locals is
+	 * the frame whose python address is pyaddrs[i], innermost first,
+	 * npy of them; the same addresses are among @addrs); NULL when
+	 * not asked or not Python. Valid during the callback. */
+	const struct pylocals *locals;
+	const uint64_t *pyaddrs;
+	size_t npy;
 };
 
 /* Return non-zero to stop delivering the current batch (e.g. out of memory). */
@@ -83,6 +92,9 @@ struct sampler_config {
 	struct pycodes *pycodes;
 	enum pymerge_mode python_mode;
 	bool gil;                  /* tell which thread holds the GIL (sample.gil) */
+	/* Read the arguments and locals of each Python frame while its
+	 * thread is stopped (sample.locals; ptrace sampler only: dump). */
+	bool locals;
 };
 
 /*

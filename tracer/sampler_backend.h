@@ -124,6 +124,8 @@ struct sampler {
 	uint64_t *sps;
 	struct pystack *pystack;
 	uint64_t *pyaddrs;
+	/* cfg.locals: the locals of that snapshot's Python frames. */
+	struct pylocals *pylocals;
 	struct sampler_stats stats;
 	sample_fn fn;          /* set during sampler_poll */
 	void *fn_ctx;

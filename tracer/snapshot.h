@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pylocals.h"
 #include "pystack.h"
 
 /* x86-64 registers in DWARF numbering (the System V psABI, figure 3.36),
@@ -39,6 +40,8 @@ struct snapshot {
 	size_t nkernel;
 	/* The thread's CPython frames at the same instant, or NULL. */
 	const struct pystack *py;
+	/* Their arguments and locals (sampler_config.locals), or NULL. */
+	const struct pylocals *locals;
 };
 
 #endif

@@ -35,6 +35,12 @@ struct dumped {
 	int8_t gil;             /* sample.gil */
 	uint64_t *addrs;
 	size_t n;
+	/* --locals: per Python frame, its locals (vars[first .. first + n)),
+	 * copies of the sample's. */
+	struct stackdump_locals *locals;
+	size_t nlocals;
+	struct stackdump_local *vars;
+	size_t nvars;
 };
 
 struct dump {
@@ -42,6 +48,55 @@ struct dump {
 	size_t n, cap;
 	int ticks;
 };
+
+static void dumped_release(struct dumped *t)
+{
+	free(t->comm);
+	free(t->python_name);
+	free(t->addrs);
+	for (size_t i = 0; i < t->nvars; i++) {
+		free((char *)t->vars[i].name);
+		free((char *)t->vars[i].value);
+	}
+	free(t->vars);
+	free(t->locals);
+}
+
+/* Copy the locals of @smp's Python frames into @t; 0 or -ENOMEM. */
+static int locals_copy(struct dumped *t, const struct sample *smp)
+{
+	size_t nframes = pylocals_frames(smp->locals), total = 0, k = 0;
+
+	if (nframes > smp->npy)
+		nframes = smp->npy;
+	for (size_t i = 0; i < nframes; i++)
+		total += pylocals_count(smp->locals, i);
+	t->locals = calloc(nframes ? nframes : 1, sizeof(*t->locals));
+	t->vars = calloc(total ? total : 1, sizeof(*t->vars));
+	if (!t->locals || !t->vars)
+		return -ENOMEM;
+	for (size_t i = 0; i < nframes; i++) {
+		size_t n = pylocals_count(smp->locals, i);
+
+		t->locals[i] = (struct stackdump_locals){
+			.addr = smp->pyaddrs[i], .v = t->vars + k, .n = n,
+			.more = pylocals_more(smp->locals, i),
+		};
+		for (size_t j = 0; j < n; j++, k++) {
+			struct pylocal pl;
+
+			pylocals_get(smp->locals, i, j, &pl);
+			t->vars[k].arg = pl.arg;
+			t->vars[k].name = strdup(pl.name);
+			t->vars[k].value = strdup(pl.value);
+			t->nvars = k + 1;
+			if (!t->vars[k].name || !t->vars[k].value)
+				return -ENOMEM;
+		}
+	}
+	t->nlocals = nframes;
+	return 0;
+}
 
 /* Keep the first stack of each thread; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
@@ -62,16 +117,16 @@ static int on_sample(const struct sample *smp, void *ctx)
 		d->cap = cap;
 	}
 	t = &d->v[d->n];
+	memset(t, 0, sizeof(*t));
 	t->tid = smp->tid;
 	t->state = smp->state ? smp->state : '?';
 	t->gil = smp->gil;
 	t->comm = strdup(smp->comm ? smp->comm : "?");
 	t->python_name = smp->python_name ? strdup(smp->python_name) : NULL;
 	t->addrs = malloc((smp->n ? smp->n : 1) * sizeof(*t->addrs));
-	if (!t->comm || !t->addrs || (smp->python_name && !t->python_name)) {
-		free(t->comm);
-		free(t->python_name);
-		free(t->addrs);
+	if (!t->comm || !t->addrs || (smp->python_name && !t->python_name) ||
+	    (smp->locals && locals_copy(t, smp) < 0)) {
+		dumped_release(t);
 		return -ENOMEM;
 	}
 	if (smp->n)
@@ -102,6 +157,7 @@ static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, p
 			.tid = d->v[i].tid, .state = d->v[i].state, .name = d->v[i].comm,
 			.python_name = d->v[i].python_name, .gil = d->v[i].gil,
 			.addrs = d->v[i].addrs, .n = d->v[i].n,
+			.locals = d->v[i].locals, .nlocals = d->v[i].nlocals,
 		};
 	if (json)
 		err = stackdump_write_json(out, pid, comm, threads, d->n, sym);
@@ -130,6 +186,7 @@ int cmd_dump(const struct options *o)
 		.sampler = {
 			.pid = o->pid, .rate = DUMP_RATE, .stack_size = o->stack_size,
 			.idle = true, .python_mode = o->python_mode, .gil = true,
+			.locals = o->locals,
 		},
 	};
 	struct dump d = { 0 };
@@ -169,11 +226,8 @@ int cmd_dump(const struct options *o)
 		ret = 0;
 out:
 	session_free(ss);
-	for (size_t i = 0; i < d.n; i++) {
-		free(d.v[i].comm);
-		free(d.v[i].python_name);
-		free(d.v[i].addrs);
-	}
+	for (size_t i = 0; i < d.n; i++)
+		dumped_release(&d.v[i]);
 	free(d.v);
 	return ret;
 }

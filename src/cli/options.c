@@ -378,6 +378,7 @@ enum {
 	OPT_FULL_FILENAMES,
 	OPT_HIDEPROGRESS,
 	OPT_JSON,
+	OPT_LOCALS,
 	OPT_DEBUG_DIR,
 	OPT_NO_DEBUG_CACHE,
 	OPT_NICE,
@@ -812,7 +813,7 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 }
 
 static const char dump_usage[] =
-"usage: hotspy dump -p PID [--json] [options]\n"
+"usage: hotspy dump -p PID [--json] [--locals] [options]\n"
 "\n"
 "Print the stack of every thread of a process once. Each thread is stopped\n"
 "only while its registers and stack are copied; the stacks are unwound and\n"
@@ -820,6 +821,9 @@ static const char dump_usage[] =
 "\n"
 "  -p, --pid PID          the process\n"
 "  -j, --json             one JSON document instead of text\n"
+"  -l, --locals           each Python frame's arguments and local variables\n"
+"                         (read while its thread is stopped; never calls into\n"
+"                         the target)\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
 "      --full-names       C++ names with return and parameter types\n"
@@ -839,6 +843,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "locals", no_argument, NULL, OPT_LOCALS },
 		TARGET_LONGOPTS,
 		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -847,8 +852,8 @@ static int parse_dump(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	/* -j, -n: py-spy's --json and --native. */
-	while ((c = getopt_long(argc, argv, ":p:jnqvh", longopts, NULL)) != -1) {
+	/* -j, -l, -n: py-spy's --json, --locals and --native. */
+	while ((c = getopt_long(argc, argv, ":p:jlnqvh", longopts, NULL)) != -1) {
 		if (c == 'n')
 			c = OPT_NATIVE;
 		r = parse_target_option(o, c, optarg);
@@ -860,6 +865,10 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		case OPT_JSON:
 		case 'j':
 			o->json = true;
+			break;
+		case OPT_LOCALS:
+		case 'l':
+			o->locals = true;
 			break;
 		default:
 			r = parse_common_option(o, c, argv, dump_usage, longopts);

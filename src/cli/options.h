@@ -65,6 +65,8 @@ struct options {
 	enum pymerge_mode python_mode;  /* --python-only, --interpreter-frames;
 	                                 * mixed by default */
 	bool json;                 /* dump --json */
+	bool locals;               /* dump --locals: Python frames' arguments
+	                            * and local variables */
 	double delay;              /* top --delay seconds between refreshes */
 	bool batch;                /* top --batch: plain text, every refresh */
 	unsigned iterations;       /* top -n: refreshes; 0 = no limit */

@@ -1504,6 +1504,9 @@ def case_pyspyflags(rest):
         r = run_hotspy(["dump", "-n", "-p", pid])
         if r.returncode != 0 or "Thread" not in r.stdout:
             fail("dump -n: exit %d" % r.returncode)
+        r = run_hotspy(["dump", "-l", "-p", pid])
+        if r.returncode != 0 or "Locals:" not in r.stdout:
+            fail("dump -l: exit %d, no locals shown" % r.returncode)
         r = run_hotspy(["top", "--batch", "-n", "1", "--delay", "0.5", "-i", "-s",
                         "--nonblocking", "--full-filenames", "--native", "-p", pid])
         if r.returncode != 0 or "wall-clock" not in r.stdout:

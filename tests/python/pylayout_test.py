@@ -177,6 +177,33 @@ def spec(minor):
         s["integer.digits"] = off("PyLongObject", "ob_digit")
     else:
         s["integer.size"] = s["integer.tag"] = s["integer.digits"] = None
+    # dump --locals: a frame's fast locals, the code object's names for
+    # them, and the values shown (float, cell, tuple; 2.7's unicode and
+    # long; a type's name and whether it is a heap type).
+    s["frame.localsplus"] = off(FR, "f_localsplus" if minor <= 10 else "localsplus")
+    s["code.argcount"] = off(CO, "co_argcount")
+    s["code.kwonlyargcount"] = off(CO, "co_kwonlyargcount") if py3 else None
+    s["code.nlocals"] = off(CO, "co_nlocals")
+    s["code.flags"] = off(CO, "co_flags")
+    s["code.varnames"] = off(CO, "co_varnames") if minor <= 10 else None
+    s["code.cellvars"] = off(CO, "co_cellvars") if minor <= 10 else None
+    s["code.freevars"] = off(CO, "co_freevars") if minor <= 10 else None
+    s["code.localsplusnames"] = off(CO, "co_localsplusnames") if new else None
+    s["code.localspluskinds"] = off(CO, "co_localspluskinds") if new else None
+    s["code.nlocalsplus"] = off(CO, "co_nlocalsplus") if new else None
+    s["type.name"] = off(TY, "tp_name")
+    s["type.heaptype_flag"] = "Py_TPFLAGS_HEAPTYPE"
+    s["tuple.size"] = off("PyTupleObject", "ob_base.ob_size" if py3 else "ob_size")
+    s["tuple.items"] = off("PyTupleObject", "ob_item")
+    s["floating.value"] = off("PyFloatObject", "ob_fval")
+    s["cell.ref"] = off("PyCellObject", "ob_ref")
+    s["unicode27.length"] = None if py3 else off("PyUnicodeObject", "length")
+    s["unicode27.data"] = None if py3 else off("PyUnicodeObject", "str")
+    s["unicode27.width"] = None if py3 else "Py_UNICODE_SIZE"
+    if not py3:
+        # 2.7's long (PyLongObject), beside its int (PyIntObject).
+        s["integer.size"] = off("PyLongObject", "ob_size")
+        s["integer.digits"] = off("PyLongObject", "ob_digit")
     return s
 
 

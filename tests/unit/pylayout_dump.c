@@ -111,6 +111,26 @@ static void dump(const struct pylayout *l)
 	F(integer, size);
 	F(integer, tag);
 	F(integer, digits);
+	F(frame, localsplus);
+	F(code, argcount);
+	F(code, kwonlyargcount);
+	F(code, nlocals);
+	F(code, flags);
+	F(code, varnames);
+	F(code, cellvars);
+	F(code, freevars);
+	F(code, localsplusnames);
+	F(code, localspluskinds);
+	F(code, nlocalsplus);
+	F(type, name);
+	F(type, heaptype_flag);
+	F(tuple, size);
+	F(tuple, items);
+	F(floating, value);
+	F(cell, ref);
+	F(unicode27, length);
+	F(unicode27, data);
+	F(unicode27, width);
 #undef F
 }
 

@@ -109,7 +109,17 @@ static void test_versions(void)
 		CHECK(l->module.dict != PYLAYOUT_ABSENT);
 		CHECK(l->type.flags != PYLAYOUT_ABSENT);
 		CHECK((l->dict.keys == PYLAYOUT_ABSENT) != (l->dict.table == PYLAYOUT_ABSENT));
-		CHECK((l->integer.ival == PYLAYOUT_ABSENT) != (l->integer.digits == PYLAYOUT_ABSENT));
+		/* 3.x int is a PyLongObject; 2.7 has both int and long. */
+		CHECK(l->integer.digits != PYLAYOUT_ABSENT);
+		CHECK((l->integer.ival == PYLAYOUT_ABSENT) == (l->hexversion >= 0x03000000));
+		/* What dump --locals needs: every table has it. */
+		CHECK(l->frame.localsplus != PYLAYOUT_ABSENT);
+		CHECK(l->code.argcount != PYLAYOUT_ABSENT);
+		CHECK(l->code.flags != PYLAYOUT_ABSENT);
+		CHECK(l->type.name != PYLAYOUT_ABSENT);
+		CHECK((l->code.varnames == PYLAYOUT_ABSENT) !=
+		      (l->code.localsplusnames == PYLAYOUT_ABSENT));
+		CHECK((l->unicode27.data == PYLAYOUT_ABSENT) == (l->hexversion >= 0x03000000));
 		/* A managed dict (3.11+) comes with its flag. */
 		CHECK((l->object.managed_dict == PYLAYOUT_ABSENT) ==
 		      (l->type.managed_dict_flag == PYLAYOUT_ABSENT));
@@ -164,7 +174,9 @@ static void make_313(uint64_t *w, uint32_t version)
 	w[37] = 128;            /* qualname */
 	w[38] = 136;            /* linetable */
 	w[39] = 68;             /* firstlineno */
-	w[40] = 48; w[41] = 96; w[42] = 104;
+	w[40] = 52;             /* argcount */
+	w[41] = 96;             /* localsplusnames */
+	w[42] = 104;            /* localspluskinds */
 	w[43] = 200;            /* co_code_adaptive */
 	w[44] = 16;             /* pyobject.size */
 	w[45] = 8;              /* ob_type */
@@ -237,6 +249,23 @@ static void test_debug_offsets(void)
 	CHECK_EQ_U64(l.integer.digits, 24);
 	CHECK_EQ_U64(l.integer.tag, 16);
 	CHECK_EQ_U64(l.integer.size, PYLAYOUT_ABSENT);
+	/* dump --locals: the fields the struct carries agree with 3.13's
+	 * table, which gives the rest. */
+	CHECK_EQ_U64(l.frame.localsplus, 72);
+	CHECK_EQ_U64(l.code.argcount, 52);
+	CHECK_EQ_U64(l.code.localsplusnames, 96);
+	CHECK_EQ_U64(l.code.localspluskinds, 104);
+	CHECK_EQ_U64(l.code.nlocalsplus, 72);
+	CHECK_EQ_U64(l.code.kwonlyargcount, 60);
+	CHECK_EQ_U64(l.code.varnames, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.cell.ref, 16);
+	/* When they disagree, locals are not read; the rest still is. */
+	w[41] = 88;
+	CHECK_EQ_U64(pylayout_from_debug_offsets(w, W313 * 8, &l), 0);
+	CHECK_EQ_U64(l.code.localsplusnames, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.frame.localsplus, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.code.nlocalsplus, PYLAYOUT_ABSENT);
+	CHECK_EQ_U64(l.code.name, 120);
 
 	/* An rc is read; alphas and betas are refused as unsupported. */
 	make_313(w, 0x030d00c1);
