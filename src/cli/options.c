@@ -794,7 +794,7 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 }
 
 static const char dump_usage[] =
-"usage: hotspy dump -p PID [--json] [options]\n"
+"usage: hotspy dump -p PID [--json] [-s] [options]\n"
 "\n"
 "Print the stack of every thread of a process once. Each thread is stopped\n"
 "only while its registers and stack are copied; the stacks are unwound and\n"
@@ -802,6 +802,8 @@ static const char dump_usage[] =
 "\n"
 "  -p, --pid PID          the process\n"
 "  -j, --json             one JSON document instead of text\n"
+"  -s, --subprocesses     its child processes too (however deep), each with\n"
+"                         its pid and threads\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
 "      --full-names       C++ names with return and parameter types\n"
@@ -820,6 +822,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
 		TARGET_LONGOPTS,
 		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -828,8 +831,8 @@ static int parse_dump(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	/* -j, -n: py-spy's --json and --native. */
-	while ((c = getopt_long(argc, argv, ":p:jnqvh", longopts, NULL)) != -1) {
+	/* -j, -n, -s: py-spy's --json, --native and --subprocesses. */
+	while ((c = getopt_long(argc, argv, ":p:jnsqvh", longopts, NULL)) != -1) {
 		if (c == 'n')
 			c = OPT_NATIVE;
 		r = parse_target_option(o, c, optarg);
@@ -841,6 +844,10 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		case OPT_JSON:
 		case 'j':
 			o->json = true;
+			break;
+		case OPT_SUBPROCESSES:
+		case 's':
+			o->subprocesses = true;
 			break;
 		default:
 			r = parse_common_option(o, c, argv, dump_usage, longopts);
