@@ -1522,9 +1522,10 @@ def py_functions(thread):
 
 def check_workers_dump(name, py, mode, text):
     """hotspy dump -s of pyworkers MODE under interpreter @name, JSON (and
-    text with @text): the parent, and each worker under its own pid with
-    Python frames of serve above work_a or work_b, and /bin/sleep (not
-    Python) natively; every process left running, untraced."""
+    text, and `top --batch -s`, with @text): the parent, and each worker
+    under its own pid with Python frames of serve above work_a or work_b,
+    and /bin/sleep (not Python) natively; top shows each worker's share;
+    every process left running, untraced."""
     argv = [py, os.path.join(PY_FIXTURES_DIR, "pyworkers.py"), mode]
     t0 = time.time()
     target = start_ready(argv, 30.0, session=True)
@@ -1571,6 +1572,17 @@ def check_workers_dump(name, py, mode, text):
             if r.returncode != 0 or len(heads) < 4 or int(heads[0][0]) != target.pid:
                 fail("%s %s: dump -s (text): exit %d, processes %s"
                      % (name, mode, r.returncode, heads))
+            # top -s: each worker's share of the window on the scope line
+            # (the workers are busy: each has samples in every window).
+            r = run_hotspy(["top", "--batch", "-n", "1", "--delay", "1", "-s",
+                            "-p", str(target.pid)])
+            shown = re.findall(r" \((\d+)\) \d+%", r.stdout.split("\n\n")[0])
+            missing = [w["pid"] for w in workers if str(w["pid"]) not in shown]
+            if r.returncode != 0 or "processes:" not in r.stdout or missing:
+                fail("%s %s: top -s: exit %d, workers %s not among the processes shown: %r"
+                     % (name, mode, r.returncode, missing, r.stdout[:600]))
+            if not re.search(r"^ *\d+\.\d%.* work_[ab] \(pyworkers\.py\)", r.stdout, re.M):
+                fail("%s %s: top -s: no row of work_a or work_b" % (name, mode))
         for pid in pids:
             why = untouched(pid)
             if why:
@@ -1596,7 +1608,8 @@ def case_pyworkersdump(rest):
     """pyworkersdump [--spawn NAME] [NAME...]: check_workers_dump of the
     fork pool under each interpreter NAME present (default: all of
     tests/python/interpreters.py; absent ones are left out, none present
-    is a skip), the spawn pool under --spawn's; text too under the first."""
+    is a skip), the spawn pool under --spawn's; text and top too under
+    the first."""
     p = argparse.ArgumentParser(prog="pyworkersdump")
     p.add_argument("--spawn", action="append", default=[])
     p.add_argument("names", nargs="*")
