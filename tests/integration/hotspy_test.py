@@ -1605,18 +1605,18 @@ def interpreters_module():
 
 
 def case_pyworkersdump(rest):
-    """pyworkersdump [--spawn NAME] [NAME...]: check_workers_dump of the
-    fork pool under each interpreter NAME present (default: all of
+    """pyworkersdump [--run MODE:NAME]... [NAME...]: check_workers_dump of
+    the fork pool under each interpreter NAME present (default: all of
     tests/python/interpreters.py; absent ones are left out, none present
-    is a skip), the spawn pool under --spawn's; text and top too under
-    the first."""
+    is a skip), and of pyworkers MODE under NAME for each --run; text and
+    top too under the first."""
     p = argparse.ArgumentParser(prog="pyworkersdump")
-    p.add_argument("--spawn", action="append", default=[])
+    p.add_argument("--run", action="append", default=[], metavar="MODE:NAME")
     p.add_argument("names", nargs="*")
     a = p.parse_args(rest)
     names = a.names or interpreters_module().NAMES
-    runs = [(n, "fork") for n in names] + [(n, "spawn") for n in a.spawn]
-    paths = dict((n, interpreters_module().find(n)) for n in set(names) | set(a.spawn))
+    runs = [(n, "fork") for n in names] + [tuple(r.split(":", 1)[::-1]) for r in a.run]
+    paths = dict((n, interpreters_module().find(n)) for n in set(n for n, _ in runs))
     present = [(n, m) for n, m in runs if paths[n]]
     for n, m in runs:
         if not paths[n]:
