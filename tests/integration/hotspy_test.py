@@ -47,7 +47,10 @@ Cases:
       --ready, attached once it says so, must finish and exit 0. The folded
       output must meet fixtures/python/FIXTURE.expect (version guards,
       --lines when given to hotspy) and >= 99 % of the samples with Python
-      frames must reach <module> (or a thread's _bootstrap).
+      frames must reach <module> (or a thread's _bootstrap). Worker
+      processes (pyworkers, hotspy's -s): --fixture-arg MODE, --processes
+      N:FUNC (N root frames NAME (PID) run FUNC), --steady FUNC and
+      --startup-max PERCENT (what a launch leaves out).
   exec SAMPLER launch|attach
       execer burns in before_exec, then execs itself as execed, which burns
       in after_exec: the samples of each half are named with that half's
@@ -59,6 +62,11 @@ Cases:
   pydump NAME
       hotspy dump (text, --json) of pythreads under NAME: every Python
       thread once, by the name Python knows, with its Python frames.
+  pyworkersdump [--run MODE:NAME]... [NAME...]
+      hotspy dump -s of pyworkers (fork pool) under each interpreter NAME
+      present, and MODE (spawn, executor, prefork) under NAME: each worker
+      under its own pid with its Python frames, /bin/sleep natively, all
+      left running; text and `top --batch -s` under the first.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
@@ -1139,8 +1147,18 @@ def start_ready(argv, seconds, timeout=30.0, session=False):
     process attached before that would be caught importing. With @session,
     in a session of its own, so that it and its children can be ended
     together (os.killpg)."""
-    target = subprocess.Popen(argv + ["--ready", str(seconds)], stdout=subprocess.PIPE,
-                              env=python_env(), start_new_session=session)
+    return wait_ready(start_fixture(argv, seconds, session), timeout)
+
+
+def start_fixture(argv, seconds, session=False):
+    """start_ready's start, not waiting (wait_ready waits)."""
+    return subprocess.Popen(argv + ["--ready", str(seconds)], stdout=subprocess.PIPE,
+                            env=python_env(), start_new_session=session)
+
+
+def wait_ready(target, timeout=30.0):
+    """Wait until @target (start_fixture) says it is ready; returns it.
+    Kills it (its session too, when it has one) when it does not."""
     deadline = time.time() + timeout
     line = b""
     while time.time() < deadline and not line.endswith(b"\n"):
@@ -1152,10 +1170,22 @@ def start_ready(argv, seconds, timeout=30.0, session=False):
             break
         line += chunk
     if line.strip() != b"ready":
-        target.kill()
-        target.wait()
+        end_session(target)
         fail("the fixture did not say ready (got %r, exit %s)" % (line, target.poll()))
     return target
+
+
+def end_session(target):
+    """Kill @target, and its session when it leads one (start_fixture's
+    session=True): its children with it."""
+    try:
+        if os.getsid(target.pid) == target.pid:
+            os.killpg(target.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if target.poll() is None:
+        target.kill()
+    target.wait()
 
 
 def stop(target):
@@ -1520,16 +1550,14 @@ def py_functions(thread):
             if isinstance(f, dict) and f.get("kind") == "python"]
 
 
-def check_workers_dump(name, py, mode, text):
+def check_workers_dump(name, mode, target, text):
     """hotspy dump -s of pyworkers MODE under interpreter @name, JSON (and
     text, and `top --batch -s`, with @text): the parent, and each worker
     under its own pid with Python frames of serve (one at least in work_a
     or work_b),
     and /bin/sleep (not Python) natively; top shows each worker's share;
     every process left running, untraced."""
-    argv = [py, os.path.join(PY_FIXTURES_DIR, "pyworkers.py"), mode]
     t0 = time.time()
-    target = start_ready(argv, 30.0, session=True)
     try:
         r = run_hotspy(["dump", "-s", "-j", "-p", str(target.pid)])
         if r.returncode != 0:
@@ -1596,11 +1624,7 @@ def check_workers_dump(name, py, mode, text):
     finally:
         # The fixture runs 30 s: it and its children end here, the
         # test's to end (the dump let them go: checked above).
-        try:
-            os.killpg(target.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        target.wait()
+        end_session(target)
     print("%s %s: %.1f s" % (name, mode, time.time() - t0))
 
 
@@ -1630,8 +1654,25 @@ def case_pyworkersdump(rest):
     if not present:
         print("SKIP: none of the interpreters %s is here" % names)
         sys.exit(SKIP)
-    for i, (n, m) in enumerate(present):
-        check_workers_dump(n, paths[n], m, i == 0)
+    def start(i):
+        n, m = present[i]
+        return start_fixture([paths[n], os.path.join(PY_FIXTURES_DIR, "pyworkers.py"), m],
+                             30.0, session=True)
+
+    # The next fixture starts (its interpreter, imports and pool) while
+    # the one before is dumped: one pair of workers at a time is busy,
+    # and the test takes about one start less per interpreter.
+    following = start(0)
+    try:
+        for i, (n, m) in enumerate(present):
+            target, following = following, None
+            wait_ready(target)
+            if i + 1 < len(present):
+                following = start(i + 1)
+            check_workers_dump(n, m, target, i == 0)
+    finally:
+        if following:
+            end_session(following)
     print("PASS")
 
 
