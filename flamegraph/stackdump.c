@@ -72,7 +72,7 @@ static int finish(FILE *out)
 	return fflush(out) == EOF || ferror(out) ? -EIO : 0;
 }
 
-int stackdump_write_text(FILE *out, pid_t pid, const char *process,
+static void text_process(FILE *out, pid_t pid, const char *process,
 			 const struct stackdump_thread *threads, size_t n,
 			 struct symbolizer *sym)
 {
@@ -133,6 +133,25 @@ int stackdump_write_text(FILE *out, pid_t pid, const char *process,
 			}
 		}
 	}
+}
+
+int stackdump_write_text(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym)
+{
+	text_process(out, pid, process, threads, n, sym);
+	return finish(out);
+}
+
+int stackdump_write_text_all(FILE *out, const struct stackdump_process *procs, size_t n,
+			     struct symbolizer *sym)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc('\n', out);
+		text_process(out, procs[i].pid, procs[i].process, procs[i].threads, procs[i].n,
+			     sym);
+	}
 	return finish(out);
 }
 
@@ -165,7 +184,8 @@ static void locals_json(FILE *out, const struct stackdump_locals *lc)
 		fprintf(out, ",\"locals_more\":%zu", lc->more);
 }
 
-int stackdump_write_json(FILE *out, pid_t pid, const char *process,
+/* {"pid":..,"process":..,"threads":[...] with no closing brace. */
+static void json_process(FILE *out, pid_t pid, const char *process,
 			 const struct stackdump_thread *threads, size_t n,
 			 struct symbolizer *sym)
 {
@@ -216,6 +236,33 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 			}
 		}
 		fputs("]}", out);
+	}
+	fputc(']', out);
+}
+
+int stackdump_write_json(FILE *out, pid_t pid, const char *process,
+			 const struct stackdump_thread *threads, size_t n,
+			 struct symbolizer *sym)
+{
+	json_process(out, pid, process, threads, n, sym);
+	fputs("}\n", out);
+	return finish(out);
+}
+
+int stackdump_write_json_all(FILE *out, const struct stackdump_process *procs, size_t n,
+			     struct symbolizer *sym)
+{
+	if (!n) {
+		fputs("{}\n", out);
+		return finish(out);
+	}
+	json_process(out, procs[0].pid, procs[0].process, procs[0].threads, procs[0].n, sym);
+	fputs(",\"subprocesses\":[", out);
+	for (size_t i = 1; i < n; i++) {
+		fputs(i > 1 ? ",\n" : "\n", out);
+		json_process(out, procs[i].pid, procs[i].process, procs[i].threads, procs[i].n,
+			     sym);
+		fputc('}', out);
 	}
 	fputs("]}\n", out);
 	return finish(out);

@@ -85,4 +85,29 @@ int stackdump_write_json(FILE *out, pid_t pid, const char *process,
 			 const struct stackdump_thread *threads, size_t n,
 			 struct symbolizer *sym);
 
+/* One process of a dump that follows child processes (dump -s). */
+struct stackdump_process {
+	pid_t pid;
+	const char *process;    /* its name, never NULL; untrusted */
+	const struct stackdump_thread *threads;
+	size_t n;
+};
+
+/*
+ * The @n processes @procs, the target first, each as
+ * stackdump_write_text writes one, a blank line between them. Returns 0
+ * or -EIO.
+ */
+int stackdump_write_text_all(FILE *out, const struct stackdump_process *procs, size_t n,
+			     struct symbolizer *sym);
+
+/*
+ * The @n processes @procs as one JSON document: the target's, as
+ * stackdump_write_json writes it, with one more member
+ *   "subprocesses":[{"pid":P,"process":"..","threads":[...]}, ...]
+ * holding the others in the order given. Returns 0 or -EIO.
+ */
+int stackdump_write_json_all(FILE *out, const struct stackdump_process *procs, size_t n,
+			     struct symbolizer *sym);
+
 #endif

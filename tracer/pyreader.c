@@ -82,6 +82,12 @@ struct pyreader_name {
  * is met. */
 #define SYSPATH_MAX 256u
 #define SYSPATH_REFRESH_NS (1000 * 1000 * 1000LL)
+/* ... and how old when a new code object's file lies under no entry: a
+ * spawned multiprocessing worker starts as `python -c`, and gets its
+ * parent's sys.path (the script's directory first) only ~0.1 s later,
+ * just before it imports the parent's script. Files under no entry are
+ * rare once a program runs, and this bounds the reads they cost. */
+#define SYSPATH_MISS_REFRESH_NS (20 * 1000 * 1000LL)
 
 struct thread_entry {
 	uint32_t nstid;       /* the tid as the target's PID namespace sees it */
@@ -1511,11 +1517,12 @@ static uint64_t dict_find(struct pyreader *r, uint64_t dict, const char *want);
  * sys.path, read from the target's sys module (sys.modules["sys"].path, a
  * list of str; PyListObject keeps ob_size at 16 and ob_item at 24 in every
  * version): at the first code object, then again with a new code object
- * when it is older than SYSPATH_REFRESH_NS (a program may extend it as it
- * imports). Entries that are empty ("" is the current directory) or not
+ * when the copy is older than @max_age_ns (SYSPATH_REFRESH_NS: a program
+ * may extend it as it imports; SYSPATH_MISS_REFRESH_NS for a file under
+ * no entry). Entries that are empty ("" is the current directory) or not
  * absolute are left out. On any failure the old list stays.
  */
-static void syspath_read(struct pyreader *r)
+static void syspath_read(struct pyreader *r, long long max_age_ns)
 {
 	const struct pylayout *l = &r->layout;
 	uint64_t interp, modules = 0, sys, mdict = 0, list, items = 0, *ptrs = NULL;
@@ -1523,7 +1530,7 @@ static void syspath_read(struct pyreader *r)
 	char **v = NULL, *buf = NULL;
 	size_t n, kept = 0;
 
-	if (r->syspath_ns && now_ns() - r->syspath_ns < SYSPATH_REFRESH_NS)
+	if (r->syspath_ns && now_ns() - r->syspath_ns < max_age_ns)
 		return;
 	r->syspath_ns = now_ns();
 	interp = interp_main(r);
@@ -1618,8 +1625,12 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 	pc.name = name;
 	pc.file = file;
 	if (file[0] == '/') {
-		syspath_read(r);
+		syspath_read(r, SYSPATH_REFRESH_NS);
 		pc.short_file = syspath_short(r, file);
+		if (!pc.short_file) {
+			syspath_read(r, SYSPATH_MISS_REFRESH_NS);
+			pc.short_file = syspath_short(r, file);
+		}
 	}
 	pc.linetable = table;
 	pc.linetable_len = table_len;

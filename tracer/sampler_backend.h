@@ -65,6 +65,11 @@ struct sampler_python {
 	struct addr_range interp[SAMPLER_PYTHON_RANGES], eval[SAMPLER_PYTHON_RANGES],
 		startup[SAMPLER_PYTHON_RANGES], runtime[SAMPLER_PYTHON_RANGES];
 	size_t ninterp, neval, nstartup, nruntime;
+	/* The mappings startup and runtime were taken from: a program
+	 * started under hotspy may be found Python before its C library
+	 * is in the mappings hotspy has read (a static interpreter). */
+	uint64_t ranges_maps_ns;
+	char exe[64];                 /* its executable's name ("" unknown) */
 };
 
 /* A process whose samples the sampler unwinds: the target, and with

@@ -64,22 +64,18 @@ static bool basename_is(const char *path, const char *prefix)
 }
 
 /*
- * Where the merge looks: the interpreter's code (hidden), its eval loop
- * (paired by order up to 3.10), the process and thread start code (hidden
- * under the outermost Python frame): the C library's, and the
- * executable's when it is a Python interpreter (python3.12 linking
- * libpython has only its main), not a program embedding Python; and the C
- * runtime (hidden where the interpreter calls it).
+ * Where the merge looks, in the interpreter's module: its code (hidden)
+ * and its eval loop (paired by order up to 3.10). Taken once, when the
+ * reader is made: the module is mapped by then.
  */
-static void python_ranges(struct sampler *s, struct sampler_proc *p)
+static void python_module_ranges(struct sampler *s, struct sampler_proc *p)
 {
 	struct sampler_python *py = &p->python;
 	struct pyreader_range text[PYREADER_TEXT_MAX];
 	size_t n = pyreader_text(py->reader, text);
 	const char *module = pyreader_module(py->reader);
-	char exe[64];
 
-	py->ninterp = py->neval = py->nstartup = py->nruntime = 0;
+	py->ninterp = py->neval = 0;
 	for (size_t i = 0; i < n; i++)
 		range_add(py->interp, &py->ninterp, SAMPLER_PYTHON_RANGES, text[i].start,
 			  text[i].end);
@@ -87,8 +83,28 @@ static void python_ranges(struct sampler *s, struct sampler_proc *p)
 		     SAMPLER_PYTHON_RANGES);
 	symbol_range(s, p, module, "PyEval_EvalFrameEx", py->eval, &py->neval,
 		     SAMPLER_PYTHON_RANGES);
-	if (target_exe_name(p->pid, exe, sizeof(exe)) < 0)
-		exe[0] = '\0';
+	if (target_exe_name(p->pid, py->exe, sizeof(py->exe)) < 0)
+		py->exe[0] = '\0';
+}
+
+/*
+ * Where the merge looks in the other mappings: the process and thread
+ * start code (hidden under the outermost Python frame): the C library's,
+ * and the executable's when it is a Python interpreter (python3.12 linking
+ * libpython has only its main), not a program embedding Python; and the C
+ * runtime (hidden where the interpreter calls it). Taken again whenever the
+ * mappings were read again: an interpreter found right after its exec
+ * (a static python3.11 holds _PyRuntime itself) may have been found in
+ * mappings without the C library yet, whose frames then stayed above
+ * <module> in every sample of a spawned worker.
+ */
+static void python_maps_ranges(struct sampler_proc *p)
+{
+	struct sampler_python *py = &p->python;
+	const char *exe = py->exe;
+
+	py->nstartup = py->nruntime = 0;
+	py->ranges_maps_ns = p->maps_loaded_ns;
 	for (size_t i = 0; i < maps_count(p->maps); i++) {
 		const struct mapping *m = maps_at(p->maps, i);
 
@@ -130,7 +146,8 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 	py->starting = !py->reader && errno == EAGAIN;
 	if (py->reader) {
 		py->state = SAMPLER_PYTHON_READY;
-		python_ranges(s, p);
+		python_module_ranges(s, p);
+		python_maps_ranges(p);
 		s->stats.python_version = pyreader_version(py->reader);
 		/* Unknown GIL state is said where it matters (record --gil's
 		 * summary). */
@@ -167,6 +184,10 @@ size_t sampler_python_merge(struct sampler *s, struct sampler_proc *p,
 			    const uint64_t *sps, size_t n, uint64_t *out, size_t max)
 {
 	struct sampler_python *py = &p->python;
+
+	if (py->ranges_maps_ns != p->maps_loaded_ns && p->maps)
+		python_maps_ranges(p);
+
 	struct pymerge_input in = {
 		.native = native, .sps = sps, .nnative = n, .py = snap->py,
 		.pyaddrs = s->pyaddrs,

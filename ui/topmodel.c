@@ -216,7 +216,7 @@ static int count_stack(uint32_t thread, uint32_t stack, uint64_t count, void *ct
 	const uint64_t *addrs = profile_stack(w->p, stack, &n);
 	bool leaf = true;
 
-	if (w->q->tid && t->tid != w->q->tid)
+	if ((w->q->tid && t->tid != w->q->tid) || (w->q->pid && t->pid != w->q->pid))
 		return 0;
 	w->m->stamp++;
 	for (size_t i = 0; i < n; i++) {
@@ -321,25 +321,26 @@ ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 
 struct tid_total {
 	const struct profile *p;
-	pid_t tid;
+	pid_t pid, tid;         /* 0: any */
 	uint64_t sum;
 };
 
 static int add_tid(uint32_t thread, uint32_t stack, uint64_t count, void *ctx)
 {
 	struct tid_total *t = ctx;
+	const struct profile_thread *th = profile_thread_at(t->p, thread);
 
 	(void)stack;
-	if (profile_thread_at(t->p, thread)->tid == t->tid)
+	if ((!t->tid || th->tid == t->tid) && (!t->pid || th->pid == t->pid))
 		t->sum += count;
 	return 0;
 }
 
-static uint64_t total_of(const struct profile *p, pid_t tid)
+static uint64_t total_of(const struct profile *p, pid_t pid, pid_t tid)
 {
-	struct tid_total t = { .p = p, .tid = tid };
+	struct tid_total t = { .p = p, .pid = pid, .tid = tid };
 
-	if (!tid)
+	if (!tid && !pid)
 		return profile_total(p);
 	profile_for_each(p, add_tid, &t);
 	return t.sum;
@@ -347,12 +348,22 @@ static uint64_t total_of(const struct profile *p, pid_t tid)
 
 uint64_t top_model_window_total(const struct top_model *m, pid_t tid)
 {
-	return total_of(m->win, tid);
+	return total_of(m->win, 0, tid);
 }
 
 uint64_t top_model_all_total(const struct top_model *m, pid_t tid)
 {
-	return total_of(m->all, tid);
+	return total_of(m->all, 0, tid);
+}
+
+uint64_t top_model_window_process_total(const struct top_model *m, pid_t pid)
+{
+	return total_of(m->win, pid, 0);
+}
+
+uint64_t top_model_all_process_total(const struct top_model *m, pid_t pid)
+{
+	return total_of(m->all, pid, 0);
 }
 
 uint64_t top_model_all_cut(const struct top_model *m)

@@ -74,6 +74,8 @@ int top_model_reset(struct top_model *m);
 struct top_query {
 	bool lines;             /* aggregate by (function, file:line) */
 	pid_t tid;              /* 0: all threads */
+	pid_t pid;              /* 0: all processes (--subprocesses), else
+				 * only the threads of this one */
 	enum top_sort sort;
 	const char *filter;     /* substring of the function, or NULL */
 	bool whole_run;         /* the share columns over the whole run (since
@@ -93,6 +95,9 @@ ssize_t top_model_rows(struct top_model *m, struct symbolizer *sym,
 /* Totals of the closed window and since the start, for @tid (0: all). */
 uint64_t top_model_window_total(const struct top_model *m, pid_t tid);
 uint64_t top_model_all_total(const struct top_model *m, pid_t tid);
+/* The same for the threads of process @pid (0: all). */
+uint64_t top_model_window_process_total(const struct top_model *m, pid_t pid);
+uint64_t top_model_all_process_total(const struct top_model *m, pid_t pid);
 /* Weight of the cumulative samples whose walk was cut (a marker). */
 uint64_t top_model_all_cut(const struct top_model *m);
 

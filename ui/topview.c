@@ -125,6 +125,7 @@ static const char *const help_text[] = {
 	"  arrows PgUp PgDn Home End   scroll",
 	"  l            functions / source lines",
 	"  t            all threads / one thread at a time",
+	"  p            all processes / one process at a time (--subprocesses)",
 	"  space        pause the display (sampling goes on)",
 	"  r            reset the counts",
 	"  /            filter functions by a substring (Enter keeps, Esc clears)",
@@ -184,7 +185,8 @@ static void scroll_by(struct top_state *st, long delta)
 	st->scroll = s < 0 ? 0 : (size_t)s;
 }
 
-bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads)
+bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads,
+		 size_t nprocs)
 {
 	int c;
 	size_t page = topview_page(tv);
@@ -226,6 +228,10 @@ bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_
 	case KEY_END: st->scroll = (size_t)-1 / 2; break;   /* clamped by cmd_top */
 	case 'l': st->lines = !st->lines; st->scroll = 0; break;
 	case 't': st->thread = nthreads ? (st->thread + 1) % (nthreads + 1) : 0;
+		st->scroll = 0;
+		break;
+	case 'p': st->process = nprocs > 1 ? (st->process + 1) % (nprocs + 1) : 0;
+		st->thread = 0;
 		st->scroll = 0;
 		break;
 	case ' ': st->paused = !st->paused; break;

@@ -15,7 +15,10 @@
 struct top_state {
 	enum top_sort sort;
 	bool lines;             /* `l`: by source line */
-	size_t thread;          /* `t`: 0 all threads, else the thread index + 1 */
+	size_t thread;          /* `t`: 0 all threads, else the thread index + 1
+	                         * (among the threads of the process picked) */
+	size_t process;         /* `p`: 0 all processes, else the process
+	                         * index + 1 (--subprocesses) */
 	bool paused;            /* space: the display stays, sampling goes on */
 	bool help;              /* `?` */
 	bool filtering;         /* `/` typed, the filter being edited */
@@ -58,9 +61,11 @@ void topview_draw(struct topview *tv, const struct top_screen *sc,
 		  const struct top_state *st);
 /*
  * Wait up to @timeout_ms for a key and apply it to @st (with @nthreads
- * threads to cycle through). True when the screen should be drawn again.
+ * threads and @nprocs processes to cycle through; picking a process shows
+ * all its threads). True when the screen should be drawn again.
  */
-bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads);
+bool topview_key(struct topview *tv, struct top_state *st, int timeout_ms, size_t nthreads,
+		 size_t nprocs);
 /* Paint the whole screen at the next draw, not only what changed (a
  * program started under top writes to the same terminal). */
 void topview_repaint(struct topview *tv);

@@ -28,7 +28,8 @@
 #define DUMP_TICKS_MAX 200
 
 struct dumped {
-	pid_t tid;
+	pid_t pid, tid;
+	char *process;          /* the process's name at the sample */
 	char state;
 	char *comm;
 	char *python_name;      /* NULL: none known */
@@ -47,11 +48,13 @@ struct dump {
 	struct dumped *v;
 	size_t n, cap;
 	int ticks;
+	pid_t target;           /* listed first; its children after it */
 };
 
 static void dumped_release(struct dumped *t)
 {
 	free(t->comm);
+	free(t->process);
 	free(t->python_name);
 	free(t->addrs);
 	for (size_t i = 0; i < t->nvars; i++) {
@@ -118,13 +121,15 @@ static int on_sample(const struct sample *smp, void *ctx)
 	}
 	t = &d->v[d->n];
 	memset(t, 0, sizeof(*t));
+	t->pid = smp->pid;
 	t->tid = smp->tid;
+	t->process = strdup(smp->process ? smp->process : "?");
 	t->state = smp->state ? smp->state : '?';
 	t->gil = smp->gil;
 	t->comm = strdup(smp->comm ? smp->comm : "?");
 	t->python_name = smp->python_name ? strdup(smp->python_name) : NULL;
 	t->addrs = malloc((smp->n ? smp->n : 1) * sizeof(*t->addrs));
-	if (!t->comm || !t->addrs || (smp->python_name && !t->python_name) ||
+	if (!t->comm || !t->process || !t->addrs || (smp->python_name && !t->python_name) ||
 	    (smp->locals && locals_copy(t, smp) < 0)) {
 		dumped_release(t);
 		return -ENOMEM;
@@ -136,34 +141,74 @@ static int on_sample(const struct sample *smp, void *ctx)
 	return 0;
 }
 
-static int by_tid(const void *a, const void *b)
+/* The target's threads first, then each child's (--subprocesses) by pid;
+ * within a process by thread id. */
+static int by_process(const struct dumped *x, const struct dumped *y, pid_t target)
 {
-	const struct dumped *x = a, *y = b;
+	bool xt = x->pid == target, yt = y->pid == target;
 
+	if (xt != yt)
+		return xt ? -1 : 1;
+	if (x->pid != y->pid)
+		return (x->pid > y->pid) - (x->pid < y->pid);
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-/* Write the stacks, in the order of @d (by thread id). 0 or -errno. */
-static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, pid_t pid,
-		      const char *comm, bool json)
+/* Insertion sort: a dump holds tens of threads, and qsort takes no
+ * context to know the target by. */
+static void dump_sort(struct dump *d)
+{
+	for (size_t i = 1; i < d->n; i++) {
+		struct dumped t = d->v[i];
+		size_t j = i;
+
+		while (j > 0 && by_process(&t, &d->v[j - 1], d->target) < 0) {
+			d->v[j] = d->v[j - 1];
+			j--;
+		}
+		d->v[j] = t;
+	}
+}
+
+/* Write the stacks, in the order of @d (dump_sort), one process after the
+ * other. With @all (--subprocesses) the JSON document lists the children
+ * under "subprocesses"; without it there is one process. 0 or -errno. */
+static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, bool json,
+		      bool all)
 {
 	struct stackdump_thread *threads = calloc(d->n ? d->n : 1, sizeof(*threads));
+	struct stackdump_process *procs = calloc(d->n ? d->n : 1, sizeof(*procs));
+	size_t np = 0;
 	int err;
 
-	if (!threads)
+	if (!threads || !procs) {
+		free(threads);
+		free(procs);
 		return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++)
+	}
+	for (size_t i = 0; i < d->n; i++) {
 		threads[i] = (struct stackdump_thread){
 			.tid = d->v[i].tid, .state = d->v[i].state, .name = d->v[i].comm,
 			.python_name = d->v[i].python_name, .gil = d->v[i].gil,
 			.addrs = d->v[i].addrs, .n = d->v[i].n,
 			.locals = d->v[i].locals, .nlocals = d->v[i].nlocals,
 		};
-	if (json)
-		err = stackdump_write_json(out, pid, comm, threads, d->n, sym);
+		if (!np || procs[np - 1].pid != d->v[i].pid)
+			procs[np++] = (struct stackdump_process){
+				.pid = d->v[i].pid, .process = d->v[i].process,
+				.threads = &threads[i],
+			};
+		procs[np - 1].n++;
+	}
+	if (json && all)
+		err = stackdump_write_json_all(out, procs, np, sym);
+	else if (json)
+		err = stackdump_write_json(out, procs[0].pid, procs[0].process, procs[0].threads,
+					   procs[0].n, sym);
 	else
-		err = stackdump_write_text(out, pid, comm, threads, d->n, sym);
+		err = stackdump_write_text_all(out, procs, np, sym);
 	free(threads);
+	free(procs);
 	return err;
 }
 
@@ -187,12 +232,12 @@ int cmd_dump(const struct options *o)
 			.pid = o->pid, .rate = DUMP_RATE, .stack_size = o->stack_size,
 			.idle = true, .python_mode = o->python_mode, .gil = true,
 			.locals = o->locals,
+			.subprocesses = o->subprocesses,
 		},
 	};
 	struct dump d = { 0 };
 	struct session_hooks hooks = { .on_sample = on_sample, .on_tick = on_tick, .ctx = &d };
 	struct session *ss = NULL;
-	char comm[256] = "?";
 	bool sampler_failed;
 	pid_t pid = 0;
 	int ret = 1, err;
@@ -200,7 +245,6 @@ int cmd_dump(const struct options *o)
 	if (session_new(o, &ss) < 0 || session_attach(ss, &setup) < 0)
 		goto out;
 	pid = sampler_pid(session_sampler(ss));
-	snprintf(comm, sizeof(comm), "%s", sampler_comm(session_sampler(ss)));
 	if (session_run(ss, &hooks) == SESSION_FAILED) {
 		err = session_error(ss, &sampler_failed);
 		if (sampler_failed)
@@ -216,8 +260,9 @@ int cmd_dump(const struct options *o)
 			  (int)pid);
 		goto out;
 	}
-	qsort(d.v, d.n, sizeof(*d.v), by_tid);
-	err = write_dump(stdout, &d, session_symbolizer(ss), pid, comm, o->json);
+	d.target = pid;
+	dump_sort(&d);
+	err = write_dump(stdout, &d, session_symbolizer(ss), o->json, o->subprocesses);
 	if (err == -ENOMEM)
 		log_error(err, "out of memory");
 	else if (err < 0)

@@ -121,13 +121,79 @@ static void usage_update(struct usage_view *u, pid_t pid, uint64_t now_ns)
 	u->known = true;
 }
 
+/* Processes told apart by the view (--subprocesses); more are counted
+ * in the totals but cannot be picked one by one. */
+#define TOP_PROCS_MAX 64
+/* Processes named in the scope line, with their shares. */
+#define TOP_PROCS_SHOWN 8
+
+/* The processes seen so far, in the order their first thread was: how
+ * many (at most @max), their pids in @pids. */
+static size_t seen_processes(const struct top_ctx *c, pid_t *pids, size_t max)
+{
+	const struct top_thread *threads;
+	size_t n = top_model_threads(c->model, &threads), np = 0, k;
+
+	for (size_t i = 0; i < n && np < max; i++) {
+		for (k = 0; k < np && pids[k] != threads[i].pid; k++)
+			;
+		if (k == np)
+			pids[np++] = threads[i].pid;
+	}
+	return np;
+}
+
+/* The process the view is narrowed to ('p'), or 0 for all. */
+static pid_t scoped_process(const struct top_ctx *c)
+{
+	pid_t pids[TOP_PROCS_MAX];
+	size_t np = seen_processes(c, pids, TOP_PROCS_MAX);
+
+	return c->st.process && c->st.process <= np ? pids[c->st.process - 1] : 0;
+}
+
+/* The threads 't' cycles through: those of the process picked, or all.
+ * Their count; the one at index @i (0-based) in *@out when not NULL. */
+static size_t scoped_threads(const struct top_ctx *c, size_t i, const struct top_thread **out)
+{
+	const struct top_thread *threads;
+	size_t n = top_model_threads(c->model, &threads), k = 0;
+	pid_t pid = scoped_process(c);
+
+	if (out)
+		*out = NULL;
+	for (size_t j = 0; j < n; j++) {
+		if (pid && threads[j].pid != pid)
+			continue;
+		if (out && k == i)
+			*out = &threads[j];
+		k++;
+	}
+	return k;
+}
+
 /* The thread the view is narrowed to, or NULL for all. */
 static const struct top_thread *scoped_thread(const struct top_ctx *c)
 {
-	const struct top_thread *threads;
-	size_t n = top_model_threads(c->model, &threads);
+	const struct top_thread *t = NULL;
 
-	return c->st.thread && c->st.thread <= n ? &threads[c->st.thread - 1] : NULL;
+	if (c->st.thread)
+		scoped_threads(c, c->st.thread - 1, &t);
+	return t;
+}
+
+/* The name of process @pid as the sampler knows it (the program it runs
+ * now), escaped for the screen, into @buf. */
+static void process_name(const struct top_ctx *c, pid_t pid, char *buf, size_t size)
+{
+	struct sampler *s = session_sampler(c->ss);
+	const char *comm = NULL, *cm;
+
+	for (size_t i = 0; s && i < sampler_process_count(s); i++)
+		if (sampler_process_at(s, i, &cm, NULL) == pid)
+			comm = cm;      /* the last entry: the program it runs now */
+	buf[0] = '\0';
+	text_append_safe(buf, size, 0, comm ? comm : "?");
 }
 
 /* Name the rows of the closed window for the current keys. 0 or -ENOMEM. */
@@ -137,6 +203,7 @@ static int query(struct top_ctx *c)
 	struct top_query q = {
 		.lines = c->st.lines,
 		.tid = t ? t->tid : 0,
+		.pid = scoped_process(c),
 		.sort = c->st.sort,
 		.filter = c->st.filter[0] ? c->st.filter : NULL,
 		/* Once the program is gone, the window since the last refresh
@@ -151,8 +218,12 @@ static int query(struct top_ctx *c)
 	if (n < 0)
 		return (int)n;
 	c->nrows = (size_t)n;
-	c->win_total = c->gone ? top_model_all_total(c->model, q.tid) :
-		       top_model_window_total(c->model, q.tid);
+	if (q.tid)
+		c->win_total = c->gone ? top_model_all_total(c->model, q.tid) :
+			       top_model_window_total(c->model, q.tid);
+	else
+		c->win_total = c->gone ? top_model_all_process_total(c->model, q.pid) :
+			       top_model_window_process_total(c->model, q.pid);
 	return 0;
 }
 
@@ -191,8 +262,10 @@ static void header_lines(const struct top_ctx *c, char *title, size_t tsize, cha
 {
 	uint64_t all = top_model_all_total(c->model, 0);
 	uint64_t cut = top_model_all_cut(c->model);
-	const struct top_thread *threads, *t = scoped_thread(c);
-	size_t nthreads = top_model_threads(c->model, &threads);
+	const struct top_thread *t = scoped_thread(c);
+	size_t nthreads = scoped_threads(c, 0, NULL);
+	pid_t pids[TOP_PROCS_MAX], pid = scoped_process(c);
+	size_t np = seen_processes(c, pids, TOP_PROCS_MAX);
 	double secs = (double)(sampler_now_ns() - c->start_ns) / 1e9;
 	char rss[32], name[64];
 	int at;
@@ -220,29 +293,61 @@ static void header_lines(const struct top_ctx *c, char *title, size_t tsize, cha
 			 100.0 * (double)c->gil_shown_held / (double)c->gil_shown_known);
 	if (c->gone)
 		snprintf(info + strlen(info), isize - strlen(info), "  (shares: whole run)");
+	scope[0] = '\0';
+	if (np > 1 && pid) {
+		process_name(c, pid, name, sizeof(name));
+		snprintf(scope, ssize, "process %s (%d), %zu of %zu; ", name, (int)pid,
+			 c->st.process, np);
+	}
 	if (t) {
 		const struct gilshare *g = session_gilshare(c->ss);
 		double gil = g ? gilshare_of(g, t->tid) : -1.0;
 
 		name[0] = '\0';
 		text_append_safe(name, sizeof(name), 0, t->name ? t->name : "?");
-		snprintf(scope, ssize, "thread %s (%d), %zu of %zu", name, (int)t->tid,
-			 c->st.thread, nthreads);
+		snprintf(scope + strlen(scope), ssize - strlen(scope), "thread %s (%d), %zu of %zu",
+			 name, (int)t->tid, c->st.thread, nthreads);
 		if (gil >= 0)
 			snprintf(scope + strlen(scope), ssize - strlen(scope),
 				 ", holds the GIL in %.0f%% of its samples", gil);
 	} else {
-		snprintf(scope, ssize, "all threads (%zu seen; 't' for one at a time)", nthreads);
+		snprintf(scope + strlen(scope), ssize - strlen(scope),
+			 "all %sthreads (%zu seen; 't' for one at a time)", pid ? "its " : "",
+			 nthreads);
+	}
+	/* --subprocesses: each process's share of the window ('p' picks
+	 * one), the first TOP_PROCS_SHOWN of them. */
+	if (np > 1 && !pid) {
+		uint64_t win = c->gone ? top_model_all_process_total(c->model, 0) :
+			       top_model_window_process_total(c->model, 0);
+
+		snprintf(scope + strlen(scope), ssize - strlen(scope), "  processes:");
+		for (size_t i = 0; i < np && i < TOP_PROCS_SHOWN; i++) {
+			uint64_t w = c->gone ? top_model_all_process_total(c->model, pids[i]) :
+				     top_model_window_process_total(c->model, pids[i]);
+
+			process_name(c, pids[i], name, sizeof(name));
+			snprintf(scope + strlen(scope), ssize - strlen(scope), " %s (%d) %.0f%%%s",
+				 name, (int)pids[i], win ? 100.0 * (double)w / (double)win : 0.0,
+				 i + 1 < np && i + 1 < TOP_PROCS_SHOWN ? "," : "");
+		}
+		snprintf(scope + strlen(scope), ssize - strlen(scope), "%s ('p' for one at a time)",
+			 np > TOP_PROCS_SHOWN ? " ..." : "");
 	}
 }
 
 static void print_batch(struct top_ctx *c)
 {
-	char title[256], info[256], scope[160], row[1024];
+	char title[256], info[256], scope[768], row[1024];
 
 	header_lines(c, title, sizeof(title), info, sizeof(info), scope, sizeof(scope));
 	top_table_header(row, sizeof(row), c->st.sort, c->st.lines);
-	printf("%s\n%s\n\n%s\n", title, info, row);
+	/* The scope line (no key picks a thread here) only for what it adds
+	 * with --subprocesses: each process's share. */
+	if (c->o->subprocesses)
+		printf("%s\n%s\n%s\n\n%s\n", title, info, scope, row);
+	else
+		printf("%s\n%s\n\n%s\n", title, info, row);
 	for (size_t i = 0; i < c->nrows; i++) {
 		top_format_row(row, sizeof(row), &c->rows[i], c->win_total, 1.0 / c->o->rate);
 		printf("%s\n", row);
@@ -260,7 +365,7 @@ static void print_batch(struct top_ctx *c)
 
 static void draw(struct top_ctx *c)
 {
-	char title[256], info[256], scope[160], empty[256];
+	char title[256], info[256], scope[768], empty[256];
 	size_t page = topview_page(c->view);
 	struct top_screen sc = {
 		.title = title, .info = info, .scope = scope,
@@ -316,11 +421,11 @@ static int refresh_view(struct top_ctx *c)
  * quits. 0 or -ENOMEM. */
 static int handle_keys(struct top_ctx *c, int timeout_ms)
 {
-	const struct top_thread *threads;
+	pid_t pids[TOP_PROCS_MAX];
 	bool changed = false;
 
-	while (topview_key(c->view, &c->st, changed ? 0 : timeout_ms,
-			   top_model_threads(c->model, &threads))) {
+	while (topview_key(c->view, &c->st, changed ? 0 : timeout_ms, scoped_threads(c, 0, NULL),
+			   seen_processes(c, pids, TOP_PROCS_MAX))) {
 		changed = true;
 		if (c->st.quit)
 			return 0;

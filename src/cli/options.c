@@ -813,7 +813,7 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 }
 
 static const char dump_usage[] =
-"usage: hotspy dump -p PID [--json] [--locals] [options]\n"
+"usage: hotspy dump -p PID [--json] [--locals] [-s] [options]\n"
 "\n"
 "Print the stack of every thread of a process once. Each thread is stopped\n"
 "only while its registers and stack are copied; the stacks are unwound and\n"
@@ -824,6 +824,8 @@ static const char dump_usage[] =
 "  -l, --locals           each Python frame's arguments and local variables\n"
 "                         (read while its thread is stopped; never calls into\n"
 "                         the target)\n"
+"  -s, --subprocesses     its child processes too (however deep), each with\n"
+"                         its pid and threads\n"
 "      --stack-size BYTES stack bytes copied per thread (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
 "      --full-names       C++ names with return and parameter types\n"
@@ -844,6 +846,7 @@ static int parse_dump(struct options *o, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "locals", no_argument, NULL, OPT_LOCALS },
+		{ "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
 		TARGET_LONGOPTS,
 		COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -852,8 +855,9 @@ static int parse_dump(struct options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	/* -j, -l, -n: py-spy's --json, --locals and --native. */
-	while ((c = getopt_long(argc, argv, ":p:jlnqvh", longopts, NULL)) != -1) {
+	/* -j, -l, -n, -s: py-spy's --json, --locals, --native and
+	 * --subprocesses. */
+	while ((c = getopt_long(argc, argv, ":p:jlnsqvh", longopts, NULL)) != -1) {
 		if (c == 'n')
 			c = OPT_NATIVE;
 		r = parse_target_option(o, c, optarg);
@@ -869,6 +873,10 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		case OPT_LOCALS:
 		case 'l':
 			o->locals = true;
+			break;
+		case OPT_SUBPROCESSES:
+		case 's':
+			o->subprocesses = true;
 			break;
 		default:
 			r = parse_common_option(o, c, argv, dump_usage, longopts);

@@ -47,7 +47,10 @@ Cases:
       --ready, attached once it says so, must finish and exit 0. The folded
       output must meet fixtures/python/FIXTURE.expect (version guards,
       --lines when given to hotspy) and >= 99 % of the samples with Python
-      frames must reach <module> (or a thread's _bootstrap).
+      frames must reach <module> (or a thread's _bootstrap). Worker
+      processes (pyworkers, hotspy's -s): --fixture-arg MODE, --processes
+      N:FUNC (N root frames NAME (PID) run FUNC), --steady FUNC and
+      --startup-max PERCENT (what a launch leaves out).
   exec SAMPLER launch|attach
       execer burns in before_exec, then execs itself as execed, which burns
       in after_exec: the samples of each half are named with that half's
@@ -59,6 +62,11 @@ Cases:
   pydump NAME
       hotspy dump (text, --json) of pythreads under NAME: every Python
       thread once, by the name Python knows, with its Python frames.
+  pyworkersdump [--run MODE:NAME]... [NAME...]
+      hotspy dump -s of pyworkers (fork pool) under each interpreter NAME
+      present, and MODE (spawn, executor, prefork) under NAME: each worker
+      under its own pid with its Python frames, /bin/sleep natively, all
+      left running; text and `top --batch -s` under the first.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
@@ -1130,11 +1138,23 @@ def python_env():
     return env
 
 
-def start_ready(argv, seconds, timeout=30.0):
+def start_ready(argv, seconds, timeout=30.0, session=False):
     """Start a Python fixture with --ready and wait until it says so: a
-    process attached before that would be caught importing."""
-    target = subprocess.Popen(argv + ["--ready", str(seconds)], stdout=subprocess.PIPE,
-                              env=python_env())
+    process attached before that would be caught importing. With @session,
+    in a session of its own, so that it and its children can be ended
+    together (os.killpg)."""
+    return wait_ready(start_fixture(argv, seconds, session), timeout)
+
+
+def start_fixture(argv, seconds, session=False):
+    """start_ready's start, not waiting (wait_ready waits)."""
+    return subprocess.Popen(argv + ["--ready", str(seconds)], stdout=subprocess.PIPE,
+                            env=python_env(), start_new_session=session)
+
+
+def wait_ready(target, timeout=30.0):
+    """Wait until @target (start_fixture) says it is ready; returns it.
+    Kills it (its session too, when it has one) when it does not."""
     deadline = time.time() + timeout
     line = b""
     while time.time() < deadline and not line.endswith(b"\n"):
@@ -1146,10 +1166,22 @@ def start_ready(argv, seconds, timeout=30.0):
             break
         line += chunk
     if line.strip() != b"ready":
-        target.kill()
-        target.wait()
+        end_session(target)
         fail("the fixture did not say ready (got %r, exit %s)" % (line, target.poll()))
     return target
+
+
+def end_session(target):
+    """Kill @target, and its session when it leads one (start_fixture's
+    session=True): its children with it."""
+    try:
+        if os.getsid(target.pid) == target.pid:
+            os.killpg(target.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if target.poll() is None:
+        target.kill()
+    target.wait()
 
 
 def stop(target):
@@ -1166,12 +1198,12 @@ def stop(target):
 STARTUP_SHARE_MAX = 10.0
 
 
-def steady_phase(folded, source, tmp):
+def steady_phase(folded, source, tmp, most=STARTUP_SHARE_MAX, func=None):
     """The stacks of @folded that pass through a function of the fixture's
     own file @source (its steady phase: the start and exit of the
-    interpreter, and the fixture's imports, are left out), written to a new
-    file in @tmp. Fails when what is left
-    out is more than STARTUP_SHARE_MAX percent."""
+    interpreter, and the fixture's imports, are left out), or through the
+    Python function @func when given, written to a new file in @tmp. Fails
+    when what is left out is more than @most percent."""
     kept, total, lines = 0.0, 0.0, []
     with open(folded, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
@@ -1179,22 +1211,56 @@ def steady_phase(folded, source, tmp):
             total += float(n)
             # A function of the fixture's file, not its <module>: the
             # module's top level is its imports, before the steady phase.
-            if any((("/" + source) in fr or fr.endswith("(" + source + ")")
-                    or ("(" + source + ":") in fr) and not fr.startswith("<module> ")
-                   for fr in stack.split(";")):
+            if func and any(py_function(fr) == func for fr in stack.split(";")[1:]):
+                kept += float(n)
+                lines.append(line)
+            elif not func and any((("/" + source) in fr or fr.endswith("(" + source + ")")
+                                   or ("(" + source + ":") in fr)
+                                  and not fr.startswith("<module> ")
+                                  for fr in stack.split(";")):
                 kept += float(n)
                 lines.append(line)
     if not total:
         fail("no samples in " + folded)
     left = 100.0 * (total - kept) / total
     print("start and exit of the interpreter and the imports: %.1f %% of the "
-          "samples, left out (at most %.0f %%)" % (left, STARTUP_SHARE_MAX))
-    if left > STARTUP_SHARE_MAX:
+          "samples, left out (at most %.0f %%)" % (left, most))
+    if left > most:
         fail("%.1f %% of the samples are outside %s" % (left, source))
     out = os.path.join(tmp, "steady.folded")
     with open(out, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.writelines(lines)
     return out
+
+
+ROOT_FRAME = re.compile(r"^(?P<name>.*) \((?P<pid>\d+)\)$")
+
+
+def check_processes(folded, spec, target_pid):
+    """--subprocesses: at least N (of @spec "N:FUNC") root frames `NAME
+    (PID)` whose stacks hold the Python function FUNC, none of them the
+    target's (@target_pid; None when launched: its pid is hotspy's to
+    know)."""
+    want, func = spec.split(":", 1)
+    roots = {}
+    with open(folded, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            frames = stack.split(";")
+            m = ROOT_FRAME.match(frames[0])
+            if not m:
+                fail("root frame %r is not NAME (PID): no --subprocesses?" % frames[0])
+            pid = int(m.group("pid"))
+            if any(py_function(fr) == func for fr in frames[1:]):
+                roots[pid] = roots.get(pid, 0.0) + float(n)
+    print("processes running %s: %s" % (func, ", ".join(
+        "%d (%.0f samples)" % kv for kv in sorted(roots.items()))))
+    if target_pid in roots:
+        fail("the target %d runs %s itself: the workers' samples are under its root"
+             % (target_pid, func))
+    if len(roots) < int(want):
+        fail("%d processes with Python frames of %s, expected at least %s"
+             % (len(roots), func, want))
 
 
 def case_pyprofile(rest):
@@ -1213,9 +1279,27 @@ def case_pyprofile(rest):
     p.add_argument("--expect", help="expectation file name (default: FIXTURE)")
     p.add_argument("--summary-matches", action="append", default=[], metavar="REGEX",
                    help="a regular expression hotspy's stderr must match")
+    p.add_argument("--fixture-arg", action="append", default=[], metavar="ARG",
+                   help="an argument for the fixture, before its own options")
+    p.add_argument("--startup-max", type=float, default=STARTUP_SHARE_MAX, metavar="PERCENT",
+                   help="launched: at most PERCENT of the samples outside the steady "
+                        "phase (default %.0f)" % STARTUP_SHARE_MAX)
+    p.add_argument("--steady", metavar="FUNC",
+                   help="launched: the steady phase is the stacks through the Python "
+                        "function FUNC (default: through any function of the fixture's "
+                        "file but its <module>)")
+    p.add_argument("--processes", metavar="N:FUNC",
+                   help="at least N processes (root frames NAME (PID), --subprocesses) "
+                        "other than the target have Python frames of FUNC")
     extra = rest[rest.index("--") + 1:] if "--" in rest else []
     a = p.parse_args(rest[:rest.index("--")] if "--" in rest else rest)
     argv, version = python_target(a.fixture, a.interpreter)
+    if "spawn" in a.fixture_arg and version and \
+            tuple(int(x) for x in version.split(".")) < (3, 4):
+        print("SKIP: multiprocessing has no spawn start method before 3.4 (%s is %s)"
+              % (a.interpreter, version))
+        sys.exit(SKIP)
+    argv += a.fixture_arg
     print("target: %s (Python %s)" % (" ".join(argv), version or "of the program"))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.folded")
@@ -1250,8 +1334,10 @@ def case_pyprofile(rest):
         for regex in a.summary_matches:
             if not re.search(regex, r.stderr):
                 fail("the summary does not match %r" % regex)
+        if a.processes:
+            check_processes(out, a.processes, None if a.mode == "launch" else target.pid)
         if a.mode == "launch" and a.fixture != "pyembed":
-            out = steady_phase(out, a.fixture + ".py", tmp)
+            out = steady_phase(out, a.fixture + ".py", tmp, a.startup_max, a.steady)
         expect = os.path.join(PY_FIXTURES_DIR, (a.expect or a.fixture) + ".expect")
         cmd = [sys.executable, CHECKER, expect, out, "--python-root", str(PY_ROOT_SHARE)]
         cmd += ["--threads"] if a.threads else []
@@ -1436,6 +1522,155 @@ def case_pydump(rest):
     finally:
         stop(target)
     print("PASS")
+
+def untouched(pid):
+    """Why process @pid is harmed (stopped, traced), or None; a process
+    gone is not harmed."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+    except OSError:
+        return None
+    m = re.search(r"^State:\s+(\S)", status, re.M)
+    if m and m.group(1) in ("t", "T"):
+        return "stopped (state %s)" % m.group(1)
+    if "\nTracerPid:\t0\n" not in status:
+        return "still traced"
+    return None
+
+
+def py_functions(thread):
+    """The Python functions (last part of the qualified name) of a thread
+    of dump --json, innermost first."""
+    return [f.get("function", "").rsplit(".", 1)[-1] for f in thread.get("frames", [])
+            if isinstance(f, dict) and f.get("kind") == "python"]
+
+
+def check_workers_dump(name, mode, target, text):
+    """hotspy dump -s of pyworkers MODE under interpreter @name, JSON (and
+    text, and `top --batch -s`, with @text): the parent, and each worker
+    under its own pid with Python frames of serve (one at least in work_a
+    or work_b),
+    and /bin/sleep (not Python) natively; top shows each worker's share;
+    every process left running, untraced."""
+    t0 = time.time()
+    try:
+        r = run_hotspy(["dump", "-s", "-j", "-p", str(target.pid)])
+        if r.returncode != 0:
+            fail("%s %s: dump -s -j exited %d: %s" % (name, mode, r.returncode, r.stderr))
+        try:
+            doc = json.loads(r.stdout)
+            procs = [doc] + list(doc["subprocesses"])
+            for proc in procs:
+                proc["pid"], proc["threads"]
+        except (ValueError, KeyError, TypeError) as e:
+            fail("%s %s: dump -s -j is not a dump with subprocesses: %s" % (name, mode, e))
+        if doc["pid"] != target.pid:
+            fail("%s %s: the dump starts with process %s, not the target %d"
+                 % (name, mode, doc["pid"], target.pid))
+        pids = [p_["pid"] for p_ in procs]
+        if len(set(pids)) != len(pids):
+            fail("%s %s: a process listed twice: %s" % (name, mode, pids))
+        if not any({"main"} <= set(py_functions(t)) for t in doc["threads"]):
+            fail("%s %s: no thread of the parent in main" % (name, mode))
+        # A worker is in serve from before --ready to its end: nearly
+        # always in work_a or work_b, but a thread caught between them
+        # (the clock, the slice's length) or still returning from telling
+        # the parent it serves is a worker all the same.
+        workers = [p_ for p_ in procs[1:]
+                   if any("serve" in py_functions(t) for t in p_["threads"])]
+        if not any(py_functions(t)[:1] in (["work_a"], ["work_b"])
+                   for w in workers for t in w["threads"]):
+            fail("%s %s: no worker in work_a or work_b" % (name, mode))
+        sleepers = [p_ for p_ in procs[1:] if p_.get("process") == "sleep"]
+        print("%s %s: %d processes: %s" % (name, mode, len(procs), ", ".join(
+            "%s (%d)%s" % (p_.get("process"), p_["pid"],
+                           " worker" if p_ in workers else "") for p_ in procs)))
+        if len(workers) < 2:
+            fail("%s %s: %d worker processes with serve in their Python frames, "
+                 "expected 2" % (name, mode, len(workers)))
+        if len(sleepers) != 1:
+            fail("%s %s: %d sleep processes in the dump, expected 1"
+                 % (name, mode, len(sleepers)))
+        sl = sleepers[0]
+        if any(py_functions(t) for t in sl["threads"]) or \
+                not any(t.get("frames") for t in sl["threads"]):
+            fail("%s %s: /bin/sleep not shown natively: %s" % (name, mode, sl["threads"]))
+        if text:
+            r = run_hotspy(["dump", "-s", "-p", str(target.pid)])
+            heads = re.findall(r"^Process (\d+): (.*) \(\d+ threads?\)$", r.stdout, re.M)
+            if r.returncode != 0 or len(heads) < 4 or int(heads[0][0]) != target.pid:
+                fail("%s %s: dump -s (text): exit %d, processes %s"
+                     % (name, mode, r.returncode, heads))
+            # top -s: each worker's share of the window on the scope line
+            # (the workers are busy: each has samples in every window).
+            r = run_hotspy(["top", "--batch", "-n", "1", "--delay", "1", "-s",
+                            "-p", str(target.pid)])
+            shown = re.findall(r" \((\d+)\) \d+%", r.stdout.split("\n\n")[0])
+            missing = [w["pid"] for w in workers if str(w["pid"]) not in shown]
+            if r.returncode != 0 or "processes:" not in r.stdout or missing:
+                fail("%s %s: top -s: exit %d, workers %s not among the processes shown: %r"
+                     % (name, mode, r.returncode, missing, r.stdout[:600]))
+            if not re.search(r"^ *\d+\.\d%.* work_[ab] \(pyworkers\.py\)", r.stdout, re.M):
+                fail("%s %s: top -s: no row of work_a or work_b" % (name, mode))
+        for pid in pids:
+            why = untouched(pid)
+            if why:
+                fail("%s %s: process %d %s after the dump" % (name, mode, pid, why))
+    finally:
+        # The fixture runs 30 s: it and its children end here, the
+        # test's to end (the dump let them go: checked above).
+        end_session(target)
+    print("%s %s: %.1f s" % (name, mode, time.time() - t0))
+
+
+def interpreters_module():
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
+    import interpreters
+    return interpreters
+
+
+def case_pyworkersdump(rest):
+    """pyworkersdump [--run MODE:NAME]... [NAME...]: check_workers_dump of
+    the fork pool under each interpreter NAME present (default: all of
+    tests/python/interpreters.py; absent ones are left out, none present
+    is a skip), and of pyworkers MODE under NAME for each --run; text and
+    top too under the first."""
+    p = argparse.ArgumentParser(prog="pyworkersdump")
+    p.add_argument("--run", action="append", default=[], metavar="MODE:NAME")
+    p.add_argument("names", nargs="*")
+    a = p.parse_args(rest)
+    names = a.names or interpreters_module().NAMES
+    runs = [(n, "fork") for n in names] + [tuple(r.split(":", 1)[::-1]) for r in a.run]
+    paths = dict((n, interpreters_module().find(n)) for n in set(n for n, _ in runs))
+    present = [(n, m) for n, m in runs if paths[n]]
+    for n, m in runs:
+        if not paths[n]:
+            print("%s %s: no such interpreter here, left out" % (n, m))
+    if not present:
+        print("SKIP: none of the interpreters %s is here" % names)
+        sys.exit(SKIP)
+    def start(i):
+        n, m = present[i]
+        return start_fixture([paths[n], os.path.join(PY_FIXTURES_DIR, "pyworkers.py"), m],
+                             30.0, session=True)
+
+    # The next fixture starts (its interpreter, imports and pool) while
+    # the one before is dumped: one pair of workers at a time is busy,
+    # and the test takes about one start less per interpreter.
+    following = start(0)
+    try:
+        for i, (n, m) in enumerate(present):
+            target, following = following, None
+            wait_ready(target)
+            if i + 1 < len(present):
+                following = start(i + 1)
+            check_workers_dump(n, m, target, i == 0)
+    finally:
+        if following:
+            end_session(following)
+    print("PASS")
+
 
 def case_pyspyflags(rest):
     """pyspyflags: py-spy's spellings (docs/py-spy.md), each run on a Python
@@ -1748,7 +1983,7 @@ def main():
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump", "pytop", "pyspyflags", "jitstacks",
-                                      "exec"])
+                                      "exec", "pyworkersdump"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1761,7 +1996,8 @@ def main():
      "shortthreads": case_shortthreads, "smoke": case_smoke,
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
      "pydump": case_pydump, "pytop": case_pytop, "pyspyflags": case_pyspyflags,
-     "jitstacks": case_jitstacks, "exec": case_exec}[ARGS.case](ARGS.rest)
+     "jitstacks": case_jitstacks, "exec": case_exec,
+     "pyworkersdump": case_pyworkersdump}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

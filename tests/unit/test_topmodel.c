@@ -339,6 +339,42 @@ static void test_clock(void)
 	top_model_free(m);
 }
 
+/* --subprocesses: the rows and totals of one process (the 'p' key). */
+static void test_processes(void)
+{
+	struct top_model *m = top_model_new();
+	struct top_query q = { .sort = TOP_SORT_OWN_TIME };
+	static const uint64_t deep[] = { A_LEAF10, A_REC, A_MAIN };
+	static const uint64_t in_mid[] = { A_MID, A_MAIN };
+	const struct top_row *rows, *r;
+	ssize_t n;
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	/* Process 10: two threads in rec; process 20 (a worker): one in mid. */
+	CHECK(top_model_add(m, 10, 10, "parent", deep, 3, 2) == 0);
+	CHECK(top_model_add(m, 10, 11, "helper", deep, 3, 1) == 0);
+	CHECK(top_model_add(m, 20, 21, "worker", in_mid, 2, 4) == 0);
+	CHECK(top_model_next_window(m) == 0);
+	CHECK_EQ_U64(top_model_window_process_total(m, 0), 7);
+	CHECK_EQ_U64(top_model_window_process_total(m, 10), 3);
+	CHECK_EQ_U64(top_model_window_process_total(m, 20), 4);
+	CHECK_EQ_U64(top_model_all_process_total(m, 20), 4);
+	CHECK_EQ_U64(top_model_window_process_total(m, 30), 0);
+	q.pid = 20;
+	n = top_model_rows(m, NULL, &q, &rows);
+	CHECK(find(rows, n, "rec", 0) == NULL);
+	r = find(rows, n, "mid", 0);
+	CHECK(r != NULL && r->own_win == 4);
+	q.pid = 10;
+	n = top_model_rows(m, NULL, &q, &rows);
+	CHECK(find(rows, n, "mid", 0) == NULL);
+	r = find(rows, n, "rec", 0);
+	CHECK(r != NULL && r->total_win == 3);
+	top_model_free(m);
+}
+
 static void test_procfs(void)
 {
 	static const char stat_line[] =
@@ -400,6 +436,7 @@ int main(void)
 	test_header();
 	test_whole_run();
 	test_clock();
+	test_processes();
 	test_procfs();
 	test_text();
 	return check_status();
