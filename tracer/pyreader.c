@@ -88,6 +88,10 @@ struct pyreader_name {
  * is met. */
 #define SYSPATH_MAX 256u
 #define SYSPATH_REFRESH_NS (1000 * 1000 * 1000LL)
+/* A file under no entry of the copy is looked up in a copy at most this
+ * old: a program started under hotspy reads its first code objects
+ * (site, encodings) before sys.path[0], the script's directory, is set. */
+#define SYSPATH_MISS_NS (20 * 1000 * 1000LL)
 
 struct thread_entry {
 	uint32_t nstid;       /* the tid as the target's PID namespace sees it */
@@ -1695,11 +1699,11 @@ static uint64_t dict_find(struct pyreader *r, uint64_t dict, const char *want);
  * sys.path, read from the target's sys module (sys.modules["sys"].path, a
  * list of str; PyListObject keeps ob_size at 16 and ob_item at 24 in every
  * version): at the first code object, then again with a new code object
- * when it is older than SYSPATH_REFRESH_NS (a program may extend it as it
- * imports). Entries that are empty ("" is the current directory) or not
+ * when it is older than @max_age_ns (a program may extend it as it
+ * imports): SYSPATH_REFRESH_NS, SYSPATH_MISS_NS for a file under no entry. Entries that are empty ("" is the current directory) or not
  * absolute are left out. On any failure the old list stays.
  */
-static void syspath_read(struct pyreader *r)
+static void syspath_read(struct pyreader *r, long long max_age_ns)
 {
 	const struct pylayout *l = &r->layout;
 	uint64_t interp, modules = 0, sys, mdict = 0, list, items = 0, *ptrs = NULL;
@@ -1707,7 +1711,7 @@ static void syspath_read(struct pyreader *r)
 	char **v = NULL, *buf = NULL;
 	size_t n, kept = 0;
 
-	if (r->syspath_ns && now_ns() - r->syspath_ns < SYSPATH_REFRESH_NS)
+	if (r->syspath_ns && now_ns() - r->syspath_ns < max_age_ns)
 		return;
 	r->syspath_ns = now_ns();
 	interp = interp_main(r);
@@ -1802,8 +1806,12 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 	pc.name = name;
 	pc.file = file;
 	if (file[0] == '/') {
-		syspath_read(r);
+		syspath_read(r, SYSPATH_REFRESH_NS);
 		pc.short_file = syspath_short(r, file);
+		if (!pc.short_file) {
+			syspath_read(r, SYSPATH_MISS_NS);
+			pc.short_file = syspath_short(r, file);
+		}
 	}
 	pc.linetable = table;
 	pc.linetable_len = table_len;
