@@ -1307,6 +1307,42 @@ static bool in_stack(const struct pyreader *r, uint64_t addr)
 	return r->stack && addr >= r->stack_addr && addr - r->stack_addr < r->stack_len;
 }
 
+/* 3.11+: the used part of the current data-stack chunk of the thread
+ * state whose bytes are @ts, copied in one read as a region (its frames
+ * are then not read one by one), unless a region holds it already. */
+static void chunk_copy(struct pyreader *r, const uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t chunk, top;
+
+	if (l->tstate.datastack_chunk == PYLAYOUT_ABSENT ||
+	    l->tstate.datastack_top == PYLAYOUT_ABSENT)
+		return;
+	chunk = rd64(ts, l->tstate.datastack_chunk);
+	top = rd64(ts, l->tstate.datastack_top);
+	if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
+	    top - chunk >= l->chunk.data && !region_find(r, chunk, top - chunk))
+		region_add(r, chunk, top - chunk);
+}
+
+/*
+ * Whether the thread state whose bytes are @ts may be running on the
+ * captured thread (tid @nstid), before its chain is walked: on 3.11 and
+ * 3.12 its _PyCFrame, a local of the innermost eval-loop call of the
+ * thread running it, lies in that thread's stack; from 3.13 (no _PyCFrame)
+ * its native_thread_id names the thread (each thread entering an
+ * interpreter gets a thread state of its own there since 3.13).
+ */
+static bool multi_candidate(const struct pyreader *r, const uint8_t *ts, uint32_t nstid)
+{
+	const struct pylayout *l = &r->layout;
+
+	if (l->tstate.cframe != PYLAYOUT_ABSENT)
+		return in_stack(r, rd64(ts, l->tstate.cframe));
+	return l->tstate.native_thread_id != PYLAYOUT_ABSENT &&
+	       (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid;
+}
+
 /*
  * The Python stack of the captured thread in a process that runs several
  * interpreters (subinterpreters: 3.12's _xxsubinterpreters, 3.13's
@@ -1319,13 +1355,14 @@ static bool in_stack(const struct pyreader *r, uint64_t addr)
  * correct"). The C stack tells: the innermost anchor of a chain (its
  * _PyCFrame on 3.11, its shim frame from 3.12) is a local of the eval-loop
  * call running it, so it lies on the stack of the thread that runs it.
- * Every thread state of every interpreter whose chain's innermost anchor
- * lies in the copy of this thread's stack is this thread's; their chains,
+ * Every thread state of every interpreter (multi_candidate's) whose
+ * chain's innermost anchor lies in the copy of this thread's stack is
+ * this thread's; their chains,
  * ordered by that anchor (the stack grows down: lower is inner), make its
  * Python stack. False when none does (the copy may end before the
  * anchor): the caller goes by thread id, as for one interpreter.
  */
-static bool capture_multi(struct pyreader *r, struct pystack *out)
+static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
@@ -1355,8 +1392,12 @@ static bool capture_multi(struct pyreader *r, struct pystack *out)
 
 			if ((tstate & 7) || cap_read(r, tstate, ts, r->tstate_size))
 				break;
-			chain_start(r, ts, &frame, &cframe);
-			if (frame && nm < MULTI_CHAINS &&
+			frame = 0;
+			if (nm < MULTI_CHAINS && multi_candidate(r, ts, nstid)) {
+				chunk_copy(r, ts);
+				chain_start(r, ts, &frame, &cframe);
+			}
+			if (frame &&
 			    pychain_walk(l, &src, frame, cframe, r->seen, sc) != PYSTACK_NONE &&
 			    sc->ncalls && in_stack(r, sc->anchor[0])) {
 				for (at = nm; at > 0 && m[at - 1].anchor > sc->anchor[0]; at--)
@@ -1449,7 +1490,7 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 		r->stack_len = stack_len;
 		r->pf_valid = false;
 		r->pf_gil_need = 0;
-		if (capture_multi(r, out)) {
+		if (capture_multi(r, nstid, out)) {
 			r->stack = NULL;
 			r->stats.frames += out->n;
 			if (out->status == PYSTACK_TORN)
