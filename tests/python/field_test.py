@@ -18,7 +18,8 @@
               linked with Debian's libpython3.11.a, as PyInstaller-style
               bundles and static embedders are), stripped of every symbol:
               the runtime is found by its .PyRuntime section alone, and
-              `record` shows the Python frames of the code it runs.
+              `dump` and `record` show the Python frames of the code it
+              runs.
   freethreaded  a made-up free-threaded libpython3.13t (fakepython.c)
               preloaded into sleep: pyfind says free-threaded and
               unsupported; `dump` and `record` say so in one line naming
@@ -217,6 +218,17 @@ def case_embed(_):
                                   text=True).stdout
         if ".PyRuntime" not in sections:
             ht.fail("the program has no .PyRuntime section")
+        # dump of the running program: the embedded code's frame.
+        p, _ = pyfind_test.start([exe, "30"])
+        try:
+            _, blocks = dump_blocks(p.pid)
+            if len(blocks) != 1 or not any(l.startswith("<module> (<string>")
+                                           for l in blocks[0][3]):
+                ht.fail("dump shows no <module> (<string>) frame")
+            unharmed(p.pid)
+        finally:
+            p.kill()
+            p.wait()
         out = os.path.join(d, "out.folded")
         r = ht.run_hotspy(["record", "-r", "200", "-o", out, "--", exe, "2"])
         if r.returncode != 0:
