@@ -56,13 +56,13 @@
  * have started since. */
 #define PYREADER_NAMES_REFRESH_NS (1000 * 1000 * 1000LL)
 #define PYREADER_NAMES_NEW_NS (100 * 1000 * 1000LL)
+#define PYREADER_NAMES_MAX 1024
 /* Whether the process runs more than one interpreter is asked again this
  * often (one read); while it does, each capture of a thread looks at this
  * many thread states at most, and joins at most MULTI_CHAINS chains. */
 #define MULTI_CHECK_NS (10 * 1000 * 1000LL)
 #define MULTI_TSTATES 64
 #define MULTI_CHAINS 8
-#define PYREADER_NAMES_MAX 1024
 
 /* A Python thread's name, by threading.get_ident() (its pthread_t), and
  * the tid threading knows it by (Thread._native_id, 3.8+; 0: unknown). */
