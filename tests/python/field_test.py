@@ -14,6 +14,9 @@
               state is matched by the tid in its struct pthread; names by
               Thread._native_id) and 3.12 (by native_thread_id): the two
               ways a thread state meets a tid.
+  stripped    pythreads under pyenv 3.12 running a copy of its libpython
+              stripped of .symtab (strip --strip-all): `dump` shows every
+              thread with its frames and Python name.
   embed       a C program with libpython inside (tests/python/embed.c
               linked with Debian's libpython3.11.a, as PyInstaller-style
               bundles and static embedders are), stripped of every symbol:
@@ -132,6 +135,21 @@ def case_venv(_):
 
 # --- pidns -------------------------------------------------------------------
 
+def check_pythreads_dump(pid, what):
+    """`dump` of pythreads: its four threads, each with its Python frames
+    and the name Python gives it. Returns dump_blocks' list."""
+    _, blocks = dump_blocks(pid)
+    threads = [(b[1], b[2], {ht.py_function(l) for l in b[3] if "pythreads.py" in l})
+               for b in blocks]
+    ht.check_py_names(what, threads, True)
+    for funcs, count in ht.PY_DUMP_THREADS:
+        n = sum(1 for t in threads if set(funcs) <= t[2])
+        if n != count:
+            ht.fail("%s: %d threads with the Python frames %s, expected %d"
+                    % (what, n, funcs, count))
+    return blocks
+
+
 def children(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -164,17 +182,10 @@ def pidns_one(name, record):
         print("host tids %s, tids in the namespace %s" % (tids, [n[-1] for n in inner]))
         if not all(len(n) == 2 and n[0] != n[1] for n in inner):
             ht.fail("the target is not in a PID namespace of its own: %s" % inner)
-        _, blocks = dump_blocks(pid)
+        blocks = check_pythreads_dump(pid, "pidns " + name)
         if sorted(b[0] for b in blocks) != tids:
             ht.fail("dump shows threads %s, the host's are %s"
                     % (sorted(b[0] for b in blocks), tids))
-        threads = [(b[1], b[2], {ht.py_function(l) for l in b[3] if "pythreads.py" in l})
-                   for b in blocks]
-        ht.check_py_names("pidns " + name, threads, True)
-        for funcs, count in ht.PY_DUMP_THREADS:
-            n = sum(1 for t in threads if set(funcs) <= t[2])
-            if n != count:
-                ht.fail("%d threads with the Python frames %s, expected %d" % (n, funcs, count))
         if record:
             with tempfile.TemporaryDirectory() as d:
                 out = os.path.join(d, "out.folded")
@@ -208,6 +219,37 @@ def case_pidns(_):
         ran += 1
     if not ran:
         skip("neither 3.9 nor 3.12 on this machine")
+    print("PASS")
+
+
+# --- stripped ----------------------------------------------------------------
+
+def case_stripped(_):
+    python = interpreters.find_or_skip("3.12")
+    lib = os.path.join(os.path.dirname(os.path.dirname(python)), "lib", "libpython3.12.so.1.0")
+    if not os.path.exists(lib) or not shutil.which("strip"):
+        skip("no libpython3.12.so.1.0 or no strip")
+    with tempfile.TemporaryDirectory() as d:
+        copy = os.path.join(d, "libpython3.12.so.1.0")
+        subprocess.run(["strip", "--strip-all", "-o", copy, lib], check=True)
+        if ".symtab" in subprocess.run(["readelf", "-SW", copy], capture_output=True,
+                                       text=True).stdout:
+            ht.fail("the copy still has .symtab")
+        # The executable's RUNPATH names pyenv's lib: preloaded, the copy
+        # answers for its SONAME.
+        env = dict(ht.python_env(), LD_PRELOAD=copy)
+        target = subprocess.Popen([python, os.path.join(FIXTURES, "pythreads.py"),
+                                   "--ready", "20"], stdout=subprocess.PIPE, env=env)
+        try:
+            if target.stdout.readline().strip() != b"ready":
+                ht.fail("pythreads did not say ready")
+            with open("/proc/%d/maps" % target.pid) as f:
+                if copy not in f.read():
+                    ht.fail("the stripped copy is not the libpython mapped")
+            check_pythreads_dump(target.pid, "stripped libpython")
+            unharmed(target.pid)
+        finally:
+            ht.stop(target)
     print("PASS")
 
 
@@ -354,11 +396,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--hotspy", required=True)
     p.add_argument("--probe", required=True)
-    p.add_argument("case", choices=["venv", "pidns", "embed", "freethreaded", "subinterp"])
+    p.add_argument("case", choices=["venv", "pidns", "stripped", "embed", "freethreaded",
+                                    "subinterp"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     ht.ARGS = argparse.Namespace(hotspy=ARGS.hotspy, fixtures=None)
-    {"venv": case_venv, "pidns": case_pidns, "embed": case_embed,
+    {"venv": case_venv, "pidns": case_pidns, "stripped": case_stripped, "embed": case_embed,
      "freethreaded": case_freethreaded, "subinterp": case_subinterp}[ARGS.case](ARGS.rest)
     return 0
 
