@@ -122,6 +122,26 @@ static const char *skip_abiflags(const char *s, const char *end)
 	return s;
 }
 
+/* Whether the file name of @path (a version pyfind_version_from_name
+ * reads) carries the t ABI flag of a free-threaded build:
+ * libpython3.13t.so.1.0, python3.13t. */
+static bool name_free_threaded(const char *path)
+{
+	const char *base = strrchr(path, '/'), *s, *end, *flags;
+	uint32_t hex;
+
+	base = base ? base + 1 : path;
+	end = base + strlen(base);
+	if (pyfind_version_from_name(base, &hex) < 0)
+		return false;
+	s = base + (strncmp(base, "libpython", 9) == 0 ? 9 : 6);
+	if (parse_major_minor(&s, end, &hex) < 0)
+		return false;
+	flags = s;
+	s = skip_abiflags(s, end);
+	return memchr(flags, 't', (size_t)(s - flags)) != NULL;
+}
+
 int pyfind_version_from_name(const char *path, uint32_t *hexversion)
 {
 	static const char deleted[] = " (deleted)";
@@ -498,6 +518,16 @@ int pyfind_runtime(pid_t pid, const struct maps *maps, struct elf_cache *cache,
 	if (c.tstate_current &&
 	    (copy = copy_relocated(pid, cache, exe, &c, "_PyThreadState_Current")))
 		out->tstate_current_addr = copy;
+	/* A free-threaded build (PEP 703: no GIL, per-object locks, thread
+	 * states and frames laid out apart) says so in its _Py_DebugOffsets
+	 * and in its ABI flag; hotspy has no reader for it yet. */
+	if (name_free_threaded(c.m->path))
+		out->free_threaded = true;
+	if (out->free_threaded) {
+		log_debug("process %d: CPython %u.%ut in %s is a free-threaded build", (int)pid,
+			  HEX_MAJOR(out->hexversion), HEX_MINOR(out->hexversion), out->module);
+		return -ENOTSUP;
+	}
 	if (!version_supported(out, head_off != UINT64_MAX)) {
 		log_debug("process %d: CPython %u.%u in %s is not supported", (int)pid,
 			  HEX_MAJOR(out->hexversion), HEX_MINOR(out->hexversion), out->module);

@@ -71,7 +71,9 @@ struct pyfind_result {
 
 	/* 3.13+: _PyRuntime starts with _Py_DebugOffsets ("xdebugpy"). */
 	bool has_debug_offsets;
-	bool free_threaded;        /* from _Py_DebugOffsets; false otherwise */
+	/* A free-threaded build (3.13t): _Py_DebugOffsets.free_threaded or
+	 * the t ABI flag of the file's name. Not supported: -ENOTSUP. */
+	bool free_threaded;
 
 	uint64_t load_bias;        /* runtime address - ELF address, module's */
 	/* The mapped file holding the runtime, as /proc/PID/maps names it
@@ -89,7 +91,8 @@ struct pyfind_result {
  *             hotspy: libpython is not even mapped at its exec).
  *   -ENOENT   no CPython runtime in the process (not Python, or not yet
  *             mapped); nothing worth a message.
- *   -ENOTSUP  a CPython whose version is not supported; out->hexversion
+ *   -ENOTSUP  a CPython whose version is not supported, or a
+ *             free-threaded build (out->free_threaded); out->hexversion
  *             (0 when unknown) and out->module are set for one message.
  *   -errno    the target could not be read (-EPERM, -ESRCH...).
  * Not safe in a signal handler (opens files, allocates).

@@ -57,6 +57,12 @@
 #define PYREADER_NAMES_REFRESH_NS (1000 * 1000 * 1000LL)
 #define PYREADER_NAMES_NEW_NS (100 * 1000 * 1000LL)
 #define PYREADER_NAMES_MAX 1024
+/* Whether the process runs more than one interpreter is asked again this
+ * often (one read); while it does, each capture of a thread looks at this
+ * many thread states at most, and joins at most MULTI_CHAINS chains. */
+#define MULTI_CHECK_NS (10 * 1000 * 1000LL)
+#define MULTI_TSTATES 64
+#define MULTI_CHAINS 8
 
 /* A Python thread's name, by threading.get_ident() (its pthread_t), and
  * the tid threading knows it by (Thread._native_id, 3.8+; 0: unknown). */
@@ -86,7 +92,9 @@ struct pyreader_name {
  * spawned multiprocessing worker starts as `python -c`, and gets its
  * parent's sys.path (the script's directory first) only ~0.1 s later,
  * just before it imports the parent's script. Files under no entry are
- * rare once a program runs, and this bounds the reads they cost. */
+ * rare once a program runs, and this bounds the reads they cost. (A
+ * program started under hotspy, through a venv too, reads its first code
+ * objects before sys.path[0], the script's directory, is set.) */
 #define SYSPATH_MISS_REFRESH_NS (20 * 1000 * 1000LL)
 
 struct thread_entry {
@@ -229,6 +237,13 @@ struct pyreader {
 	uint8_t pf_gil[GIL_SPAN_MAX];
 	uint64_t pf_gil_addr;
 	size_t pf_gil_need;           /* 0: not prefetched */
+
+	/* Subinterpreters: the process had more than one interpreter at
+	 * the last check (multi_check), and a scratch stack for the chains
+	 * of the thread states capture_multi looks at. */
+	bool multi;
+	long long multi_ns;
+	struct pystack *multi_scratch;
 
 	struct pyreader_stats stats;
 	int process_err;              /* of the current capture */
@@ -464,6 +479,7 @@ void pyreader_free(struct pyreader *r)
 	if (!r)
 		return;
 	pychain_seen_free(r->seen);
+	free(r->multi_scratch);
 	free(r->threads);
 	free(r->tids);
 	free(r->copy);
@@ -1233,6 +1249,217 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 	return prefetch_gil(r, local, remote, 2);
 }
 
+/* The innermost frame of the thread state whose bytes are @ts, and on
+ * 3.11 its _PyCFrame (pychain_walk's @cframe; 0 otherwise). */
+static void chain_start(struct pyreader *r, const uint8_t *ts, uint64_t *frame,
+			uint64_t *cframe)
+{
+	const struct pylayout *l = &r->layout;
+
+	*frame = 0;
+	*cframe = 0;
+	switch (l->frame_model) {
+	case PYLAYOUT_FRAME_OBJECTS:
+		*frame = rd64(ts, l->tstate.frame);
+		break;
+	case PYLAYOUT_FRAME_CFRAME: {
+		const uint8_t *c;
+
+		*cframe = rd64(ts, l->tstate.cframe);
+		if (*cframe && !(*cframe & 7) &&
+		    (c = capture_source(r, *cframe, l->cframe.current_frame + 8)))
+			*frame = rd64(c, l->cframe.current_frame);
+		/* Only 3.11 pairs calls by _PyCFrame; 3.12 by shim frames. */
+		if (l->frame.is_entry == PYLAYOUT_ABSENT)
+			*cframe = 0;
+		break;
+	}
+	case PYLAYOUT_FRAME_CURRENT:
+		*frame = rd64(ts, l->tstate.current_frame);
+		break;
+	}
+}
+
+/*
+ * Whether the process runs more than one interpreter: interpreters.head
+ * (the newest) is not interpreters.main. Asked at most every
+ * MULTI_CHECK_NS, in one read. Only where chains carry anchors (3.11+):
+ * capture_multi needs them.
+ */
+static bool multi_check(struct pyreader *r)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t hm[2];
+	long long now;
+
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS || !r->interp_head_addr ||
+	    l->runtime.interpreters_head == PYLAYOUT_ABSENT ||
+	    l->runtime.interpreters_main != l->runtime.interpreters_head + 8)
+		return false;
+	now = now_ns();
+	if (r->multi_ns && now - r->multi_ns < MULTI_CHECK_NS)
+		return r->multi;
+	r->multi_ns = now;
+	if (cap_read(r, r->interp_head_addr, hm, sizeof(hm)) == 0)
+		r->multi = hm[0] && hm[1] && hm[0] != hm[1];
+	return r->multi;
+}
+
+/* Is @addr inside the copy of the captured thread's stack? */
+static bool in_stack(const struct pyreader *r, uint64_t addr)
+{
+	return r->stack && addr >= r->stack_addr && addr - r->stack_addr < r->stack_len;
+}
+
+/* 3.11+: the used part of the current data-stack chunk of the thread
+ * state whose bytes are @ts, copied in one read as a region (its frames
+ * are then not read one by one), unless a region holds it already. */
+static void chunk_copy(struct pyreader *r, const uint8_t *ts)
+{
+	const struct pylayout *l = &r->layout;
+	uint64_t chunk, top;
+
+	if (l->tstate.datastack_chunk == PYLAYOUT_ABSENT ||
+	    l->tstate.datastack_top == PYLAYOUT_ABSENT)
+		return;
+	chunk = rd64(ts, l->tstate.datastack_chunk);
+	top = rd64(ts, l->tstate.datastack_top);
+	if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
+	    top - chunk >= l->chunk.data && !region_find(r, chunk, top - chunk))
+		region_add(r, chunk, top - chunk);
+}
+
+/*
+ * Whether the thread state whose bytes are @ts may be running on the
+ * captured thread (tid @nstid), before its chain is walked: on 3.11 and
+ * 3.12 its _PyCFrame, a local of the innermost eval-loop call of the
+ * thread running it, lies in that thread's stack; from 3.13 (no _PyCFrame)
+ * its native_thread_id names the thread (each thread entering an
+ * interpreter gets a thread state of its own there since 3.13).
+ */
+static bool multi_candidate(const struct pyreader *r, const uint8_t *ts, uint32_t nstid)
+{
+	const struct pylayout *l = &r->layout;
+
+	if (l->tstate.cframe != PYLAYOUT_ABSENT)
+		return in_stack(r, rd64(ts, l->tstate.cframe));
+	return l->tstate.native_thread_id != PYLAYOUT_ABSENT &&
+	       (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid;
+}
+
+/*
+ * The Python stack of the captured thread in a process that runs several
+ * interpreters (subinterpreters: 3.12's _xxsubinterpreters, 3.13's
+ * _interpreters, or the C API). There one OS thread may have a thread
+ * state in each interpreter it entered (the outer ones wait in a call such
+ * as run_string), and a thread state's native_thread_id need not be the
+ * thread running it: 3.12's run_string borrows the subinterpreter's first
+ * thread state, made by the thread that created the interpreter
+ * (Modules/_xxsubinterpreters.c: "Using the head thread isn't strictly
+ * correct"). The C stack tells: the innermost anchor of a chain (its
+ * _PyCFrame on 3.11, its shim frame from 3.12) is a local of the eval-loop
+ * call running it, so it lies on the stack of the thread that runs it.
+ * Every thread state of every interpreter (multi_candidate's) whose
+ * chain's innermost anchor lies in the copy of this thread's stack is
+ * this thread's; their chains,
+ * ordered by that anchor (the stack grows down: lower is inner), make its
+ * Python stack. False when none does (the copy may end before the
+ * anchor): the caller goes by thread id, as for one interpreter.
+ */
+static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *out)
+{
+	const struct pylayout *l = &r->layout;
+	struct pychain_source src = { capture_source, r };
+	uint32_t lo = l->interp.next < l->interp.threads_head ? l->interp.next
+							     : l->interp.threads_head;
+	uint32_t hi = l->interp.next < l->interp.threads_head ? l->interp.threads_head
+							     : l->interp.next;
+	struct { uint64_t tstate, anchor; } m[MULTI_CHAINS];
+	uint8_t ts[4096], ibuf[256];
+	uint64_t interp, frame, cframe;
+	struct pystack *sc = r->multi_scratch;
+	size_t nm = 0, nts = 0;
+
+	if (hi - lo + 8 > sizeof(ibuf) || r->tstate_size > sizeof(ts))
+		return false;
+	if (!sc && !(sc = r->multi_scratch = malloc(sizeof(*sc))))
+		return false;
+	interp = interp_first(r);
+	for (int ni = 0; interp && ni < INTERPS_MAX && nts < MULTI_TSTATES; ni++) {
+		uint64_t tstate;
+
+		if (cap_read(r, interp + lo, ibuf, hi - lo + 8))
+			break;
+		tstate = rd64(ibuf, l->interp.threads_head - lo);
+		for (; tstate && nts < MULTI_TSTATES; nts++) {
+			size_t at;
+
+			if ((tstate & 7) || cap_read(r, tstate, ts, r->tstate_size))
+				break;
+			frame = 0;
+			if (nm < MULTI_CHAINS && multi_candidate(r, ts, nstid)) {
+				chunk_copy(r, ts);
+				chain_start(r, ts, &frame, &cframe);
+			}
+			if (frame &&
+			    pychain_walk(l, &src, frame, cframe, r->seen, sc) != PYSTACK_NONE &&
+			    sc->ncalls && in_stack(r, sc->anchor[0])) {
+				for (at = nm; at > 0 && m[at - 1].anchor > sc->anchor[0]; at--)
+					m[at] = m[at - 1];
+				m[at].tstate = tstate;
+				m[at].anchor = sc->anchor[0];
+				nm++;
+			}
+			tstate = rd64(ts, l->tstate.next);
+		}
+		interp = rd64(ibuf, l->interp.next - lo);
+	}
+	if (!nm)
+		return false;
+
+	/* Walk the chosen chains again, innermost first, one after the
+	 * other: the thread is held, so they are what the first walk saw. */
+	out->n = 0;
+	out->ncalls = 0;
+	out->status = PYSTACK_OK;
+	for (size_t i = 0; i < nm; i++) {
+		size_t base = out->ncalls;
+
+		if (cap_read(r, m[i].tstate, ts, r->tstate_size)) {
+			out->status = PYSTACK_TORN;
+			break;
+		}
+		if (i == 0 && r->want_gil)
+			out->gil = gil_of(r, m[i].tstate, ts);
+		chain_start(r, ts, &frame, &cframe);
+		if (pychain_walk(l, &src, frame, cframe, r->seen, sc) == PYSTACK_NONE)
+			continue;
+		for (size_t k = 0; k < sc->ncalls && base + k < PYSTACK_MAX_FRAMES; k++)
+			out->anchor[base + k] = sc->anchor[k];
+		for (size_t k = 0; k < sc->n; k++) {
+			if (out->n == PYSTACK_MAX_FRAMES || base + sc->frames[k].call >=
+							     PYSTACK_MAX_FRAMES) {
+				out->status = PYSTACK_CUT;
+				break;
+			}
+			out->frames[out->n] = sc->frames[k];
+			out->frames[out->n++].call += (uint32_t)base;
+		}
+		out->ncalls = out->n ? (size_t)out->frames[out->n - 1].call + 1 : base;
+		if (out->status == PYSTACK_CUT)
+			break;
+		if (sc->status != PYSTACK_OK) {
+			/* The rest of this chain is missing: what is outer
+			 * would be shown in its place. */
+			out->status = sc->status;
+			break;
+		}
+	}
+	if (out->n == 0 && out->status == PYSTACK_OK)
+		out->status = PYSTACK_NONE;
+	return true;
+}
+
 int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 			   const uint8_t *stack, size_t stack_len, size_t prefetched,
 			   struct pystack *out)
@@ -1261,6 +1488,25 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	r->pf_got = prefetched;
 	nstid = nstid_of(r, tid);
 	r->nspans = 0;
+	if (stack && stack_len && stack_addr <= UINT64_MAX - stack_len && multi_check(r)) {
+		r->stack = stack;
+		r->stack_addr = stack_addr;
+		r->stack_len = stack_len;
+		r->pf_valid = false;
+		r->pf_gil_need = 0;
+		if (capture_multi(r, nstid, out)) {
+			r->stack = NULL;
+			r->stats.frames += out->n;
+			if (out->status == PYSTACK_TORN)
+				r->stats.torn++;
+			else if (out->status == PYSTACK_CUT)
+				r->stats.cut++;
+			else if (out->status == PYSTACK_NONE)
+				r->stats.none++;
+			return r->process_err && out->status == PYSTACK_NONE ? r->process_err : 0;
+		}
+		r->stack = NULL;
+	}
 	tstate = tstate_get(r, nstid, ts);
 	if (tstate && r->pf_valid && r->pf_nspans)
 		spans_take(r);
@@ -1301,26 +1547,7 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 		if ((t = thread_find(r, nstid)))
 			chunk_hint(r, t, c ? chunk : 0, c ? top - chunk : 0, c);
 	}
-	switch (l->frame_model) {
-	case PYLAYOUT_FRAME_OBJECTS:
-		frame = rd64(ts, l->tstate.frame);
-		break;
-	case PYLAYOUT_FRAME_CFRAME: {
-		const uint8_t *c;
-
-		cframe = rd64(ts, l->tstate.cframe);
-		if (cframe && !(cframe & 7) &&
-		    (c = capture_source(r, cframe, l->cframe.current_frame + 8)))
-			frame = rd64(c, l->cframe.current_frame);
-		/* Only 3.11 pairs calls by _PyCFrame; 3.12 by shim frames. */
-		if (l->frame.is_entry == PYLAYOUT_ABSENT)
-			cframe = 0;
-		break;
-	}
-	case PYLAYOUT_FRAME_CURRENT:
-		frame = rd64(ts, l->tstate.current_frame);
-		break;
-	}
+	chain_start(r, ts, &frame, &cframe);
 	pychain_walk(l, &src, frame, cframe, r->seen, out);
 	r->stack = NULL;
 	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS && (t = thread_find(r, nstid))) {
@@ -2255,6 +2482,16 @@ const char *pyreader_thread_name(struct pyreader *r, pid_t tid)
 
 	if (r->layout.interp.modules == PYLAYOUT_ABSENT)
 		return NULL;
+	if (r->multi && (!t || !t->tstate)) {
+		/* Captures of a process with subinterpreters go by the C
+		 * stack (capture_multi), not by the thread table: fill it.
+		 * The pthread_t is the same in each interpreter's thread
+		 * state of a thread (made on that thread). */
+		uint8_t ts[4096];
+
+		if (r->tstate_size <= sizeof(ts) && tstate_get(r, nstid, ts))
+			t = thread_find(r, nstid);
+	}
 	/* Its thread state gone (the thread's last native code): the name
 	 * it had. */
 	if (!t || !t->tstate || !t->pthread) {

@@ -140,6 +140,10 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
  * them instead of read again, one process_vm_readv fewer per structure.
  * @prefetched: bytes of pyreader_prefetch's iovecs that were copied (in
  * their order; 0 when none were); what was copied whole is not read again.
+ * In a process running several interpreters (3.11+), the stack copy also
+ * decides which thread states are @tid's: those whose frames run on it,
+ * in any interpreter, their chains joined inner first (subinterpreters:
+ * see capture_multi in pyreader.c); thread ids decide only when none does.
  */
 int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 			   const uint8_t *stack, size_t stack_len, size_t prefetched,

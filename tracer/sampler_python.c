@@ -159,7 +159,12 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 		log_debug("process %d: no CPython reader yet: %s", (int)p->pid, strerror(errno));
 	} else {
 		py->state = SAMPLER_PYTHON_UNSUPPORTED;
-		if (found->hexversion)
+		if (found->free_threaded)
+			log_warn("process %d: Python %u.%ut (free-threaded build, %s) is not "
+				 "supported yet; profiling native frames only",
+				 (int)p->pid, found->hexversion >> 24,
+				 (found->hexversion >> 16) & 0xff, found->module);
+		else if (found->hexversion)
 			log_warn("process %d runs Python %u.%u (%s), which hotspy cannot read: "
 				 "its Python frames are left out, native frames only",
 				 (int)p->pid, found->hexversion >> 24,

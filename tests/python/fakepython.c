@@ -10,6 +10,10 @@
  *                      that starts with _Py_DebugOffsets (1) or not (0).
  *                      interpreters.head, at the offset the debug offsets
  *                      name, points at the runtime itself.
+ *   -DFAKE_VERSION=H   another Py_Version (and debug-offsets version).
+ *   -DFAKE_FREE_THREADED=1  _Py_DebugOffsets.free_threaded set: a
+ *                      free-threaded build (3.13t), which hotspy names and
+ *                      does not read.
  */
 #include <stdint.h>
 
@@ -18,7 +22,13 @@ void *_PyThreadState_Current;
 void *interp_head = &interp_head;
 const char *fake_version = "3.5.10";
 #else
-const unsigned long Py_Version = 0x030e00f0;
+#ifndef FAKE_VERSION
+#define FAKE_VERSION 0x030e00f0
+#endif
+#ifndef FAKE_FREE_THREADED
+#define FAKE_FREE_THREADED 0
+#endif
+const unsigned long Py_Version = FAKE_VERSION;
 
 /* Include/internal/pycore_debug_offsets.h (3.14): cookie, version,
  * free_threaded, runtime_state { size, finalizing, interpreters_head }. */
@@ -34,7 +44,8 @@ struct fake_runtime {
 struct fake_runtime _PyRuntime = {
 #if FAKE_DEBUG
 	.cookie = "xdebugpy",
-	.version = 0x030e00f0,
+	.version = FAKE_VERSION,
+	.free_threaded = FAKE_FREE_THREADED,
 	.size = sizeof(struct fake_runtime),
 	.interpreters_head = 64,
 #endif
