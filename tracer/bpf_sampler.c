@@ -112,8 +112,9 @@ static int bpf_open(struct sampler *s)
 	int err;
 
 	if (!bpf_capture_built())
-		return log_error(-ENOTSUP, "hotspy was built without the BPF sampler (clang, "
-				 "bpftool or libbpf missing at build time, or -DHOTSPY_BPF=OFF) "
+		return log_error(-ENOTSUP, "the BPF sampler was not built into this hotspy "
+				 "(clang, bpftool or libbpf missing at build time, or "
+				 "-DHOTSPY_BPF=OFF) "
 				 "\xe2\x80\x94 use --sampler perf, or install them "
 				 "(scripts/setup.sh) and build again");
 	err = bpf_capture_open(&cap, s->cfg.stack_size,

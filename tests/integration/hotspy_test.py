@@ -172,7 +172,7 @@ def bpf_refusal(r):
     """hotspy's reason for not sampling with BPF (built without it, or the
     kernel refused the program), or None."""
     for line in r.stderr.splitlines():
-        if "built without the BPF sampler" in line or "cannot load the BPF sampler" in line:
+        if "BPF sampler was not built" in line or "cannot load the BPF sampler" in line:
             return line
     return None
 
