@@ -90,7 +90,6 @@ int bpf_capture_open(struct bpf_capture **out, size_t stack_size, size_t ring_by
 	}
 	c->skel->rodata->stack_size = (uint32_t)(stack_size < BPF_RECORD_STACK_MAX ?
 						 stack_size : BPF_RECORD_STACK_MAX);
-	c->skel->rodata->wakeup_bytes = c->ring_size / 4;
 	err = bpf_map__set_max_entries(c->skel->maps.records, (uint32_t)c->ring_size);
 	if (err == 0)
 		err = hotspy_bpf__load(c->skel);
@@ -125,11 +124,6 @@ int bpf_capture_attach(struct bpf_capture *c, int perf_fd)
 	int prog = bpf_program__fd(c->skel->progs.hotspy_sample);
 
 	return ioctl(perf_fd, PERF_EVENT_IOC_SET_BPF, prog) < 0 ? -errno : 0;
-}
-
-int bpf_capture_fd(const struct bpf_capture *c)
-{
-	return c->ring_fd;
 }
 
 size_t bpf_capture_collect(struct bpf_capture *c, bpf_capture_fn fn, void *ctx)

@@ -42,9 +42,6 @@ int bpf_capture_open(struct bpf_capture **out, size_t stack_size, size_t ring_by
  * inherited copies take it too). 0 or -errno. */
 int bpf_capture_attach(struct bpf_capture *c, int perf_fd);
 
-/* The ring's file descriptor: readable (poll) when records wait. */
-int bpf_capture_fd(const struct bpf_capture *c);
-
 /*
  * Hand each record waiting in the ring to @fn, in ring order, up to the
  * first still being written or @fn's stop. The records stay in place,
@@ -83,12 +80,6 @@ static inline int bpf_capture_attach(struct bpf_capture *c, int perf_fd)
 	(void)c;
 	(void)perf_fd;
 	return -ENOTSUP;
-}
-
-static inline int bpf_capture_fd(const struct bpf_capture *c)
-{
-	(void)c;
-	return -1;
 }
 
 static inline size_t bpf_capture_collect(struct bpf_capture *c, bpf_capture_fn fn, void *ctx)

@@ -30,9 +30,10 @@
 #define CAP_PERFMON_BIT 38
 #define CAP_BPF_BIT 39
 
-/* Bytes of ring per CPU: 16 records of a full 64 KiB stack copy, 160 ms
- * of one CPU at 100 Hz, between two of hotspy's 10 ms drains. */
-#define RING_PER_CPU (1u << 20)
+/* Bytes of ring per CPU, as the perf sampler's rings: 60 records of a full
+ * 64 KiB stack copy, 60 ms of one CPU at 1000 Hz, to last between two of
+ * hotspy's 10 ms drains when hotspy is short of CPU. */
+#define RING_PER_CPU (4u << 20)
 
 /* Does hotspy hold capability @bit (its effective set)? */
 static bool has_cap(int bit)

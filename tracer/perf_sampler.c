@@ -1017,7 +1017,7 @@ int perf_sampler_poll(struct sampler *s)
 
 	s->stats.ticks++;
 	b->polls++;
-	if (poll(b->pfds, (nfds_t)n + 2, POLL_MS) < 0 && errno != EINTR)
+	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
 		return -errno;
 	rings_drain(s);
 	names_compact(b);
@@ -1094,7 +1094,7 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 			 "(--sampler ptrace or auto copies all of it)",
 			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024);
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
-	b->pfds = calloc((size_t)b->ncpus + 2, sizeof(*b->pfds));
+	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
 	b->tails = calloc((size_t)b->ncpus, sizeof(*b->tails));
 	if (!b->rings || !b->pfds || !b->wraps || !b->tails) {
@@ -1165,9 +1165,9 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	}
 	b->pfds[b->ncpus].fd = b->sigfd;
 	b->pfds[b->ncpus].events = POLLIN;
-	/* poll ignores a negative fd: none without BPF. */
-	b->pfds[b->ncpus + 1].fd = bpf ? bpf_capture_fd(bpf) : -1;
-	b->pfds[b->ncpus + 1].events = POLLIN;
+	/* The BPF ring is not polled: it reads as ready whenever it holds a
+	 * record, which would make a drain of each sample. It is drained
+	 * with the perf rings, every POLL_MS at most. */
 	s->stats.threads_seen = 1;
 	return 0;
 

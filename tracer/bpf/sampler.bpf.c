@@ -24,11 +24,8 @@ struct {
 } records SEC(".maps");
 
 /* Set before load: bytes of stack to copy (--stack-size, at most
- * HSBPF_STACK_MAX), and the fill of the ring above which a record wakes
- * user space up (below it, user space's own 10 ms poll drains the ring:
- * a wake-up per sample would cost the target an interrupt each). */
+ * HSBPF_STACK_MAX). */
 const volatile __u32 stack_size = HSBPF_STACK_MAX;
-const volatile __u64 wakeup_bytes = 4 << 20;
 
 /* Samples dropped because the ring was full (read by user space). */
 __u64 lost = 0;
@@ -59,7 +56,7 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct hsbpf_record *r;
-	__u64 id = bpf_get_current_pid_tgid(), sp, avail;
+	__u64 id = bpf_get_current_pid_tgid(), sp;
 	/* 64-bit: a 32-bit copy of a bounded value loses its bound in the
 	 * verifier (the zero extension makes a new register). */
 	__u64 len = 0, limit = stack_size;
@@ -124,7 +121,9 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 	r->head.stack_len = (__u32)len;
 	if (len >= limit)
 		r->head.flags |= HSBPF_STACK_CUT;
-	avail = bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(r, avail > wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	/* No wake-up: it would cost the target an interrupt, and a ring
+	 * that holds data reads as ready to poll(2) whether woken or not, so
+	 * hotspy drains it on its own 10 ms clock instead. */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
