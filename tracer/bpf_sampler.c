@@ -79,6 +79,15 @@ static int refusal(int err)
 				      sizeof(level)) <= 0)
 			snprintf(level, sizeof(level), "?");
 		level[strcspn(level, "\n")] = '\0';
+		/* Root without them: a container, or a capability bounding
+		 * set; running as root is then no remedy. */
+		if ((!bpf_cap || !perfmon) && geteuid() == 0)
+			return log_error(err, "cannot load the BPF sampler: hotspy runs as root "
+					 "but lacks %s (a container, or a capability bounding set) "
+					 "\xe2\x80\x94 grant CAP_BPF and CAP_PERFMON (docker run "
+					 "--cap-add BPF --cap-add PERFMON), or use --sampler perf",
+					 !bpf_cap && !perfmon ? "CAP_BPF and CAP_PERFMON" :
+					 !bpf_cap ? "CAP_BPF" : "CAP_PERFMON");
 		if (!bpf_cap || !perfmon)
 			return log_error(err, "cannot load the BPF sampler: hotspy lacks %s "
 					 "(kernel.unprivileged_bpf_disabled = %s) \xe2\x80\x94 run as "

@@ -932,11 +932,14 @@ static void rings_drain(struct sampler *s)
 
 	tails = b->tails;
 	b->npend = 0;
+	/* The BPF ring first: every perf record written before the last BPF
+	 * record collected is then in this pass too (an exec before a sample
+	 * of the new program must not wait for the next pass). */
+	if (b->bpf)
+		bpf_capture_collect(b->bpf, bpf_pend, b);
 	for (i = 0; i < n; i++)
 		if (b->rings[i].base)
 			tails[i] = ring_collect(s, (size_t)i);
-	if (b->bpf)
-		bpf_capture_collect(b->bpf, bpf_pend, b);
 	if (b->npend > 1)
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
 	for (size_t k = 0; k < b->npend; k++) {
