@@ -1220,6 +1220,7 @@ def case_smoke(rest):
         common = ["record", "-f", fmt, "-o", out, "-r", "300", "--sampler", sampler]
         if mode == "launch":
             r = run_hotspy(common + ["--", fixture, "1.5"])
+            skip_if_bpf_refused(r)
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
@@ -1227,6 +1228,7 @@ def case_smoke(rest):
             try:
                 time.sleep(0.3)
                 r = run_hotspy(common + ["-d", "1.5", "-p", str(target.pid)])
+                skip_if_bpf_refused(r)
                 if r.returncode != 0:
                     fail("hotspy exited %d" % r.returncode)
                 state = proc_state(target.pid)
