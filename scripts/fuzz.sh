@@ -6,8 +6,8 @@
 #   scripts/fuzz.sh SECONDS [NAME...]
 #
 # NAME is a fuzzer without its fuzz_ prefix: folded speedscope pprof maps
-# perfmap kallsyms pylayout pychain pylocals (all of them when none is named). Each
-# runs SECONDS seconds (libFuzzer's -max_total_time) with
+# perfmap kallsyms pylayout pychain pylocals bpf_record (all of them when
+# none is named). Each runs SECONDS seconds (libFuzzer's -max_total_time) with
 #   -dict=tests/unit/fuzz/NAME.dict     tokens of its format (when there is one)
 #   -max_len=N                          large enough for long lines (below)
 #   build/fuzz/corpus/NAME              what it found, kept between runs
@@ -25,7 +25,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-all=(folded speedscope pprof maps perfmap kallsyms pylayout pychain pylocals)
+all=(folded speedscope pprof maps perfmap kallsyms pylayout pychain pylocals bpf_record)
 
 usage() {
 	echo "usage: scripts/fuzz.sh SECONDS [NAME...]   (NAME: ${all[*]})" >&2

@@ -33,11 +33,14 @@ die() {
 # libraries it links (libunwind, elfutils, ncurses, libiberty's demangler),
 # python3 (CMake runs it to write the manual page), and libc6-dbg: libc's
 # separate debug file (by build-id), so that its internal functions
-# (start_thread, clone3) are named, as perf names them.
+# (start_thread, clone3) are named, as perf names them. clang, bpftool and
+# libbpf-dev: the BPF sampler (--sampler bpf; docs/bpf.md), whose program
+# is compiled with clang -target bpf against the running kernel's BTF, and
+# loaded through a bpftool skeleton; without them hotspy builds without it.
 PACKAGES=(
 	build-essential cmake pkg-config python3
 	libunwind-dev libelf-dev libdw-dev libncurses-dev libiberty-dev
-	libc6-dbg
+	libc6-dbg clang bpftool libbpf-dev
 )
 # What the tests take on top (--tests). linux-perf: profiles compared with
 # perf's. libxml2-utils: xmllint, to check SVG output. procps and

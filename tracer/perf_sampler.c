@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf_capture.h"
+#include "bpf_record.h"
 #include "log.h"
 #include "procfs.h"
 #include "sampler_backend.h"
@@ -57,6 +59,9 @@ enum {
  * record's size is the size asked for): 4 MiB hold 64 samples of 64 KiB.
  * Unprivileged users get what perf_event_mlock_kb allows. */
 #define RING_PAGES_MAX 1024u
+/* With the BPF program taking the samples, the perf rings carry only the
+ * MMAP, COMM, FORK, EXIT and READ records. */
+#define RING_PAGES_BPF 64u
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
 #define POLL_MS 10
@@ -86,6 +91,7 @@ struct pending {
 	const uint8_t *rec;     /* in its ring, or in the ring's wrap copy */
 	uint32_t len;
 	uint32_t seq;           /* order of collection: ties keep ring order */
+	uint32_t bpf;           /* a record of the BPF ring (bpf/record.h) */
 };
 
 struct perf_backend {
@@ -105,7 +111,7 @@ struct perf_backend {
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
 	size_t ring_pages;      /* data pages of each ring: as many as allowed */
 	uint64_t period_ns;     /* task-clock nanoseconds per sample */
-	uint64_t polls;         /* perf_poll calls so far */
+	uint64_t polls;         /* perf_sampler_poll calls so far */
 	uint64_t next_exit_check;  /* CLOCK_MONOTONIC ns of the next /proc look */
 	int64_t unsampled_ns;   /* see the READ record */
 	pid_t child;            /* a started command (our child), or 0 */
@@ -114,6 +120,10 @@ struct perf_backend {
 	struct name *names;     /* thread names, from /proc and COMM records */
 	uint64_t kernel[PERF_MAX_KERNEL_FRAMES];  /* one sample's kernel frames */
 	size_t nnames, names_cap;
+	/* The BPF sampler: its program takes the samples of every event
+	 * (owned), and the drops it counted so far are in stats.lost. */
+	struct bpf_capture *bpf;
+	uint64_t bpf_lost;
 };
 
 static struct perf_backend *backend_of(const struct sampler *s)
@@ -135,16 +145,18 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_TASK_CLOCK;
 	a->sample_period = b->period_ns;
-	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER |
-			 PERF_SAMPLE_STACK_USER;
+	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+	if (!b->bpf) {
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = PREG_MASK;
+		a->sample_stack_user = (uint32_t)b->stack_size;
+	}
 	if (s->cfg.kernel) {
 		/* The kernel part of the callchain only: the user part is
 		 * ours to unwind from the stack copy. */
 		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
 		a->exclude_callchain_user = 1;
 	}
-	a->sample_regs_user = PREG_MASK;
-	a->sample_stack_user = (uint32_t)b->stack_size;
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
 	a->exclude_hv = 1;
 	a->inherit = 1;
@@ -304,6 +316,9 @@ static int thread_open(struct sampler *s, pid_t tid)
 		err = fd_add(b, fd);
 		if (err == 0)
 			err = ring_attach(b, cpu, fd);
+		/* The program replaces perf's own sample (it returns 0). */
+		if (err == 0 && b->bpf)
+			err = bpf_capture_attach(b->bpf, fd);
 		if (err < 0) {
 			if (b->nfds && b->fds[b->nfds - 1] == fd)
 				b->nfds--;
@@ -673,6 +688,31 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	sampler_deliver(s, &snap);
 }
 
+/* A sample of the BPF program (bpf/record.h): the same snapshot as
+ * handle_sample's, from a record that is checked before it is trusted. */
+static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
+{
+	struct perf_backend *b = backend_of(s);
+	struct snapshot snap;
+	struct name *n;
+
+	memset(&snap, 0, sizeof(snap));
+	if (bpf_record_parse(rec, len, &snap) < 0) {
+		s->stats.failed++;
+		return;
+	}
+	if (!tracked(s, snap.pid))
+		return;
+	snap.state = 'R';
+	n = name_of(b, snap.pid, snap.tid);
+	snap.comm = n ? n->comm : "?";
+	if (n)
+		name_sampled(s, n);
+	snap.weight = 1;
+	s->stats.snapshots++;
+	sampler_deliver(s, &snap);
+}
+
 /* The time of a record (CLOCK_MONOTONIC ns): a sample's after its pid and
  * tid; every other record's in the struct sample_id that ends it
  * (sample_id_all, with PERF_SAMPLE_TID | PERF_SAMPLE_TIME: pid, tid, time).
@@ -849,6 +889,26 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 	return tail;
 }
 
+/* Queue a record of the BPF ring (a bpf_capture_fn), by the time in it. */
+static int bpf_pend(const uint8_t *rec, size_t len, void *ctx)
+{
+	struct perf_backend *b = ctx;
+	struct snapshot snap;
+
+	if (len > UINT32_MAX || pend_reserve(b) < 0)
+		return 1;   /* the rest waits for the next pass */
+	memset(&snap, 0, sizeof(snap));
+	/* A bad record is queued all the same (time 0), to be counted as
+	 * failed when handled. */
+	bpf_record_parse(rec, len, &snap);
+	b->pend[b->npend] = (struct pending){
+		.time = snap.time_ns, .rec = rec, .len = (uint32_t)len,
+		.seq = (uint32_t)b->npend, .bpf = 1,
+	};
+	b->npend++;
+	return 0;
+}
+
 static int pending_cmp(const void *x, const void *y)
 {
 	const struct pending *a = x, *b = y;
@@ -872,14 +932,30 @@ static void rings_drain(struct sampler *s)
 
 	tails = b->tails;
 	b->npend = 0;
+	/* The BPF ring first: every perf record written before the last BPF
+	 * record collected is then in this pass too (an exec before a sample
+	 * of the new program must not wait for the next pass). */
+	if (b->bpf)
+		bpf_capture_collect(b->bpf, bpf_pend, b);
 	for (i = 0; i < n; i++)
 		if (b->rings[i].base)
 			tails[i] = ring_collect(s, (size_t)i);
 	if (b->npend > 1)
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
-	for (size_t k = 0; k < b->npend; k++)
-		handle_record(s, b->pend[k].rec, b->pend[k].len);
+	for (size_t k = 0; k < b->npend; k++) {
+		if (b->pend[k].bpf)
+			handle_bpf_sample(s, b->pend[k].rec, b->pend[k].len);
+		else
+			handle_record(s, b->pend[k].rec, b->pend[k].len);
+	}
 	b->npend = 0;
+	if (b->bpf) {
+		uint64_t lost = bpf_capture_lost(b->bpf);
+
+		bpf_capture_release(b->bpf);
+		s->stats.lost += lost - b->bpf_lost;
+		b->bpf_lost = lost;
+	}
 	for (i = 0; i < n; i++) {
 		struct perf_event_mmap_page *meta = b->rings[i].base;
 
@@ -936,7 +1012,7 @@ static void check_exit(struct sampler *s)
 		b->exited = 1;
 }
 
-static int perf_poll(struct sampler *s)
+int perf_sampler_poll(struct sampler *s)
 {
 	struct perf_backend *b = backend_of(s);
 	struct signalfd_siginfo si;
@@ -962,7 +1038,7 @@ static int perf_poll(struct sampler *s)
 	return SAMPLER_TICK;
 }
 
-static void perf_close(struct sampler *s)
+void perf_sampler_close(struct sampler *s)
 {
 	struct perf_backend *b = backend_of(s);
 	size_t i;
@@ -977,6 +1053,8 @@ static void perf_close(struct sampler *s)
 	}
 	if (b->sigfd >= 0)
 		close(b->sigfd);
+	/* After the events, which hold the program while open. */
+	bpf_capture_free(b->bpf);
 	if (b->child)
 		check_exit(s);
 	for (i = 0; b->wraps && i < (size_t)b->ncpus; i++)
@@ -992,27 +1070,32 @@ static void perf_close(struct sampler *s)
 	s->backend = NULL;
 }
 
-static int perf_open(struct sampler *s)
+/* Open the perf sampler, or with @bpf (owned from now on, even when this
+ * fails) the BPF sampler. */
+static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 {
 	struct perf_backend *b = calloc(1, sizeof(*b));
 	sigset_t set;
 	int err, i;
 
-	if (!b)
+	if (!b) {
+		bpf_capture_free(bpf);
 		return log_error(-ENOMEM, "out of memory");
+	}
 	s->backend = b;
+	b->bpf = bpf;
 	b->sigfd = -1;
 	b->page = (size_t)sysconf(_SC_PAGESIZE);
 	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
-	b->ring_pages = RING_PAGES_MAX;
+	b->ring_pages = bpf ? RING_PAGES_BPF : RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
-		log_warn("the perf sampler copies at most 64 KiB of stack per sample, not "
+		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
 			 "(--sampler ptrace or auto copies all of it)",
-			 s->cfg.stack_size / 1024);
+			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024);
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
 	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
@@ -1085,15 +1168,28 @@ static int perf_open(struct sampler *s)
 	}
 	b->pfds[b->ncpus].fd = b->sigfd;
 	b->pfds[b->ncpus].events = POLLIN;
+	/* The BPF ring is not polled: it reads as ready whenever it holds a
+	 * record, which would make a drain of each sample. It is drained
+	 * with the perf rings, every POLL_MS at most. */
 	s->stats.threads_seen = 1;
 	return 0;
 
 fail:
-	perf_close(s);
+	perf_sampler_close(s);
 	return err;
 }
 
-static size_t perf_thread_count(const struct sampler *s)
+static int perf_open(struct sampler *s)
+{
+	return perf_open_with(s, NULL);
+}
+
+int perf_sampler_open_bpf(struct sampler *s, struct bpf_capture *bpf)
+{
+	return perf_open_with(s, bpf);
+}
+
+size_t perf_sampler_thread_count(const struct sampler *s)
 {
 	return backend_of(s)->nnames;
 }
@@ -1101,7 +1197,7 @@ static size_t perf_thread_count(const struct sampler *s)
 const struct sampler_ops perf_sampler_ops = {
 	.name = "perf",
 	.open = perf_open,
-	.poll = perf_poll,
-	.close = perf_close,
-	.thread_count = perf_thread_count,
+	.poll = perf_sampler_poll,
+	.close = perf_sampler_close,
+	.thread_count = perf_sampler_thread_count,
 };

@@ -33,6 +33,7 @@ enum sampler_kind {
 	SAMPLER_AUTO,      /* perf where allowed and on-CPU, else ptrace */
 	SAMPLER_PERF,
 	SAMPLER_PTRACE,
+	SAMPLER_BPF,       /* perf events whose samples a BPF program takes */
 };
 
 /* Bytes of user stack copied per snapshot unless configured otherwise. */
@@ -229,7 +230,7 @@ void sampler_close(struct sampler *s);
  */
 int sampler_close_status(struct sampler *s);
 
-/* The backend's name, "perf" or "ptrace" (a static string: valid after
+/* The backend's name, "perf", "ptrace" or "bpf" (a static string: valid after
  * sampler_close too). */
 const char *sampler_name(const struct sampler *s);
 /* Why this sampler was chosen, in words ("the kernel allows perf events",

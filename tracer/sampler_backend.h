@@ -139,6 +139,23 @@ struct sampler {
 
 extern const struct sampler_ops ptrace_sampler_ops;
 extern const struct sampler_ops perf_sampler_ops;
+extern const struct sampler_ops bpf_sampler_ops;
+
+struct bpf_capture;
+
+/*
+ * The BPF sampler is the perf sampler (the same task-clock events, followed
+ * threads, MMAP/COMM/FORK/EXIT records) with @bpf's program attached to
+ * every event to take the samples in its place: open as perf_sampler_ops's
+ * open does, owning @bpf from now on (freed by the close, or here on
+ * failure). 0 or -errno having logged why.
+ */
+int perf_sampler_open_bpf(struct sampler *s, struct bpf_capture *bpf);
+/* perf_sampler_ops's poll, close and thread_count, shared with the BPF
+ * sampler. */
+int perf_sampler_poll(struct sampler *s);
+void perf_sampler_close(struct sampler *s);
+size_t perf_sampler_thread_count(const struct sampler *s);
 
 /* Would the kernel let the perf sampler sample @pid (0: a command hotspy is
  * about to start, which has hotspy's credentials)? 0, or -errno with the

@@ -40,8 +40,9 @@ static const char record_usage[] =
 "      --stack-size BYTES stack bytes copied per sample (default 64K; K/M suffix)\n"
 "      --sampler KIND     auto (the default: perf when the kernel allows it,\n"
 "                         else ptrace; ptrace with --idle), perf\n"
-"                         (perf_event_open: never stops the target), or ptrace\n"
-"                         (stops each thread for a moment per sample)\n"
+"                         (perf_event_open: never stops the target), ptrace\n"
+"                         (stops each thread for a moment per sample), or bpf\n"
+"                         (perf events whose samples a BPF program takes)\n"
 "      --debug-dir DIR    look for separate debug files in DIR too (by\n"
 "                         build-id: DIR/.build-id/xx/rest.debug, and by\n"
 "                         .gnu_debuglink name); may be repeated\n"
@@ -759,8 +760,11 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 			o->sampler = SAMPLER_PTRACE;
 		else if (strcmp(arg, "perf") == 0)
 			o->sampler = SAMPLER_PERF;
+		else if (strcmp(arg, "bpf") == 0)
+			o->sampler = SAMPLER_BPF;
 		else
-			return usage_error(o, "unknown sampler '%s': expected auto, perf or ptrace", arg);
+			return usage_error(o, "unknown sampler '%s': expected auto, perf, ptrace or "
+					   "bpf", arg);
 		return 0;
 	case OPT_LINES:
 		o->lines = true;
@@ -806,7 +810,7 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 				   "not both");
 	if (!o->pid && !o->tid && !o->argv)
 		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
-	if (o->gil && o->sampler == SAMPLER_PERF)
+	if (o->gil && (o->sampler == SAMPLER_PERF || o->sampler == SAMPLER_BPF))
 		return usage_error(o, "--gil reads Python's GIL while each thread is held: it "
 				   "needs the ptrace sampler (--sampler ptrace, or auto)");
 	return 0;
@@ -915,7 +919,7 @@ static const char top_usage[] =
 "  -g, --gil              Python: only samples of a thread that holds the GIL\n"
 "  -s, --subprocesses     also watch the program's child processes\n"
 "      --kernel           kernel frames too (perf sampler)\n"
-"      --sampler KIND     auto (default), perf or ptrace\n"
+"      --sampler KIND     auto (default), perf, ptrace or bpf\n"
 "      --stack-size BYTES stack bytes copied per sample (default 64K)\n"
 "      --no-demangle      keep C++ and Rust symbol names raw\n"
 "      --full-names       C++ names with return and parameter types\n"

@@ -31,7 +31,7 @@ struct run_summary {
 	                              * "stopped", "failed" */
 	const char *end_text;        /* as the summary line says it */
 	int end_signal;              /* "interrupted": which signal */
-	const char *sampler;         /* "perf" or "ptrace" */
+	const char *sampler;         /* "perf", "ptrace" or "bpf" */
 	const char *sampler_reason;
 	bool wall;                   /* wall-clock time (--idle), else on-CPU */
 	const char *output;          /* path, "-" for stdout */

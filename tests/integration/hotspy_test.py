@@ -67,6 +67,13 @@ Cases:
       present, and MODE (spawn, executor, prefork) under NAME: each worker
       under its own pid with its Python frames, /bin/sleep natively, all
       left running; text and `top --batch -s` under the first.
+  bpf
+      --sampler bpf on hotspots, launched and attached: no thread of the
+      target is ever traced (TracerPid 0, looked at every 20 ms while it
+      is recorded), its stacks unwind whole down to _start, an attached
+      fixture runs on; without CAP_BPF and CAP_PERFMON (setpriv) hotspy
+      says so and what to do. A skip where the BPF sampler is refused
+      or not built, with hotspy's reason.
 
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
@@ -161,6 +168,23 @@ def check_no_guesses(folded, marker_pos):
                     fail("program code above libc's start-up: " + line[:300])
 
 
+def bpf_refusal(r):
+    """hotspy's reason for not sampling with BPF (built without it, or the
+    kernel refused the program), or None."""
+    for line in r.stderr.splitlines():
+        if "BPF sampler was not built" in line or "cannot load the BPF sampler" in line:
+            return line
+    return None
+
+
+def skip_if_bpf_refused(r):
+    """A skip, with hotspy's reason, when --sampler bpf cannot run here."""
+    why = bpf_refusal(r)
+    if r.returncode != 0 and why:
+        print("SKIP: " + why)
+        sys.exit(SKIP)
+
+
 def run_hotspy(args, timeout=60, env=None):
     print("$ hotspy " + " ".join(args))
     r = subprocess.run([ARGS.hotspy] + args, stdout=subprocess.PIPE,
@@ -207,6 +231,7 @@ def case_profile(rest):
         common = ["record", "-o", out] + rate + (["--threads"] if a.threads else []) + a.extra
         if a.mode == "launch":
             r = run_hotspy(common + ["--", fixture, str(a.seconds)], env=env)
+            skip_if_bpf_refused(r)
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
@@ -218,6 +243,7 @@ def case_profile(rest):
                 time.sleep(0.5)
                 wait_for_threads(target.pid, 1)
                 r = run_hotspy(common + ["-p", str(target.pid), "-d", str(a.seconds)])
+                skip_if_bpf_refused(r)
                 if r.returncode != 0:
                     fail("hotspy exited %d" % r.returncode)
                 if "duration reached" not in r.stderr:
@@ -715,6 +741,7 @@ def case_perf(rest):
                 print(perr)
                 print("SKIP: perf record cannot sample here")
                 sys.exit(SKIP)
+            skip_if_bpf_refused(r)
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         finally:
@@ -884,6 +911,140 @@ def child_of(pid, exe, timeout=5.0):
                 pass
         time.sleep(0.01)
     return None
+
+
+def traced_threads(pid):
+    """The threads of @pid whose TracerPid is not 0, as "TID:TRACER"."""
+    found = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("TracerPid:") and line.split()[1] != "0":
+                        found.append("%s:%s" % (tid, line.split()[1]))
+        except OSError:
+            pass
+    return found
+
+
+def watch_untraced(cmd, errfile, target_pid=None):
+    """Run hotspy @cmd (with -v), its stderr into @errfile, and from the
+    moment it says it samples (a program it starts is held at its exec
+    until then) look at the target's threads every 20 ms until it exits;
+    fail if one is ever traced. The target is @target_pid, or the pid
+    hotspy names. Returns hotspy's exit code, its stderr and the looks."""
+    print("$ " + " ".join(cmd))
+    looks = 0
+    with open(errfile, "w") as err:
+        h = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    pid = None
+    while h.poll() is None:
+        if pid is None:
+            with open(errfile) as f:
+                m = re.search(r"sampling .* \(pid (\d+)\) with", f.read())
+            if m:
+                pid = target_pid or int(m.group(1))
+        if pid:
+            traced = traced_threads(pid)
+            if traced:
+                h.kill()
+                h.wait()
+                fail("a thread of the target is traced while the bpf sampler records: "
+                     + ", ".join(traced))
+            looks += 1
+        time.sleep(0.02)
+    with open(errfile) as f:
+        text = f.read()
+    sys.stdout.write(text)
+    return h.returncode, text, looks
+
+
+def check_whole_stacks(folded):
+    """Nearly every sample (95 %: the program's start-up in ld.so is not
+    under main) unwinds down to _start through main, and none is cut."""
+    total = whole = 0
+    with open(folded) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            n = int(count)
+            total += n
+            frames = stack.split(";")
+            if "[truncated]" in frames:
+                fail("a [truncated] stack: " + line[:300])
+            if len(frames) > 2 and frames[1] == "_start" and "main" in frames:
+                whole += n
+    print("%d of %d samples unwind down to _start through main" % (whole, total))
+    if total < 20:
+        fail("only %d samples" % total)
+    if whole < 0.95 * total:
+        fail("only %d of %d samples unwind down to _start" % (whole, total))
+
+
+def case_bpf(rest):
+    fixture = os.path.join(ARGS.fixtures, "hotspots")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.folded")
+        errfile = os.path.join(tmp, "stderr")
+        # Launched: hotspy starts the fixture (held at its exec only while
+        # the events are opened, as with the perf sampler).
+        cmd = [ARGS.hotspy, "record", "-v", "--sampler", "bpf", "-r", "300", "-o", out,
+               "--", fixture, "1.5"]
+        code, err, looks = watch_untraced(cmd, errfile)
+        skip_if_bpf_refused(subprocess.CompletedProcess(cmd, code, "", err))
+        if code != 0:
+            fail("hotspy exited %d" % code)
+        if "bpf sampler" not in err:
+            fail("the summary does not name the bpf sampler")
+        print("launched: TracerPid 0 in %d looks" % looks)
+        if looks < 10:
+            fail("the launched fixture was looked at only %d times" % looks)
+        check_whole_stacks(out)
+
+        # Attached: the fixture runs before and after, and exits 0.
+        target = subprocess.Popen([fixture, "3"])
+        try:
+            time.sleep(0.3)
+            cmd = [ARGS.hotspy, "record", "-v", "--sampler", "bpf", "-r", "300", "-d",
+                   "1.5", "-o", out, "-p", str(target.pid)]
+            code, err, looks = watch_untraced(cmd, errfile, target.pid)
+            if code != 0:
+                fail("hotspy exited %d" % code)
+            print("attached: TracerPid 0 in %d looks" % looks)
+            if looks < 10:
+                fail("the attached fixture was looked at only %d times" % looks)
+            state = proc_state(target.pid)
+            if state in ("t", "T"):
+                fail("target left stopped (state %s)" % state)
+            if target.wait(timeout=30) != 0:
+                fail("attached fixture exited %d instead of 0" % target.returncode)
+        finally:
+            if target.poll() is None:
+                target.kill()
+                target.wait()
+        check_whole_stacks(out)
+
+        # Refused: the same root without CAP_BPF, CAP_PERFMON and
+        # CAP_SYS_ADMIN (the bounding set limits what root gets at exec).
+        setpriv = shutil.which("setpriv")
+        if setpriv and os.geteuid() == 0:
+            r = subprocess.run([setpriv, "--bounding-set", "-bpf,-perfmon,-sys_admin",
+                                ARGS.hotspy, "record", "--sampler", "bpf", "-o", out,
+                                "--", fixture, "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=30)
+            sys.stdout.write(r.stderr)
+            if r.returncode != 1:
+                fail("hotspy without CAP_BPF exited %d, not 1" % r.returncode)
+            for words in ("cannot load the BPF sampler", "CAP_BPF", "--sampler perf"):
+                if words not in r.stderr:
+                    fail("the refusal does not say %r" % words)
+        else:
+            print("(refusal not checked: needs root and setpriv)")
+    print("PASS")
 
 
 def case_shortthreads(rest):
@@ -1063,6 +1224,7 @@ def case_smoke(rest):
         common = ["record", "-f", fmt, "-o", out, "-r", "300", "--sampler", sampler]
         if mode == "launch":
             r = run_hotspy(common + ["--", fixture, "1.5"])
+            skip_if_bpf_refused(r)
             if r.returncode != 0:
                 fail("hotspy exited %d" % r.returncode)
         else:
@@ -1070,6 +1232,7 @@ def case_smoke(rest):
             try:
                 time.sleep(0.3)
                 r = run_hotspy(common + ["-d", "1.5", "-p", str(target.pid)])
+                skip_if_bpf_refused(r)
                 if r.returncode != 0:
                     fail("hotspy exited %d" % r.returncode)
                 state = proc_state(target.pid)
@@ -1983,7 +2146,7 @@ def main():
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump", "pytop", "pyspyflags", "jitstacks",
-                                      "exec", "pyworkersdump"])
+                                       "exec", "pyworkersdump", "bpf"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -1997,7 +2160,7 @@ def main():
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal,
      "pydump": case_pydump, "pytop": case_pytop, "pyspyflags": case_pyspyflags,
      "jitstacks": case_jitstacks, "exec": case_exec,
-     "pyworkersdump": case_pyworkersdump}[ARGS.case](ARGS.rest)
+     "pyworkersdump": case_pyworkersdump, "bpf": case_bpf}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

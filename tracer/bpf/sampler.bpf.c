@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF sampler's program: attached to every task-clock perf event of the
+ * target (PERF_EVENT_IOC_SET_BPF), it runs in the target's context when a
+ * period of its CPU time has passed, and copies the thread's user registers
+ * and the top of its user stack into a ring buffer (record.h). Returning 0
+ * tells perf to write no sample of its own.
+ *
+ * GPL: bpf_probe_read_user and bpf_get_current_task_btf are GPL-only
+ * helpers (kernel/trace/bpf_trace.c).
+ */
+/*
+ * No CO-RE relocation: the program reads no kernel structure field by
+ * field. The context (struct bpf_perf_event_data) is UAPI, and struct
+ * pt_regs is the x86-64 layout of arch/x86/include/uapi/asm/ptrace.h,
+ * copied whole by a helper. A relocation would make libbpf load and parse
+ * the kernel's whole BTF at each start (5 MB: about a second of wall time
+ * on a busy machine) for nothing.
+ */
+#define BPF_NO_PRESERVE_ACCESS_INDEX
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "record.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Size set by user space before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} records SEC(".maps");
+
+/* Set before load: bytes of stack to copy (--stack-size, at most
+ * HSBPF_STACK_MAX). */
+const volatile __u32 stack_size = HSBPF_STACK_MAX;
+
+/* Samples dropped because the ring was full (read by user space). */
+__u64 lost = 0;
+
+#define COPY_REGS(r, src)                        \
+	do {                                     \
+		(r)[0] = (src)->ax;              \
+		(r)[1] = (src)->dx;              \
+		(r)[2] = (src)->cx;              \
+		(r)[3] = (src)->bx;              \
+		(r)[4] = (src)->si;              \
+		(r)[5] = (src)->di;              \
+		(r)[6] = (src)->bp;              \
+		(r)[7] = (src)->sp;              \
+		(r)[8] = (src)->r8;              \
+		(r)[9] = (src)->r9;              \
+		(r)[10] = (src)->r10;            \
+		(r)[11] = (src)->r11;            \
+		(r)[12] = (src)->r12;            \
+		(r)[13] = (src)->r13;            \
+		(r)[14] = (src)->r14;            \
+		(r)[15] = (src)->r15;            \
+		(r)[16] = (src)->ip;             \
+	} while (0)
+
+SEC("perf_event")
+int hotspy_sample(struct bpf_perf_event_data *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct hsbpf_record *r;
+	__u64 id = bpf_get_current_pid_tgid(), sp;
+	/* 64-bit: a 32-bit copy of a bounded value loses its bound in the
+	 * verifier (the zero extension makes a new register). */
+	__u64 len = 0, limit = stack_size;
+	int i;
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost, 1);
+		return 0;
+	}
+	r->head.magic = HSBPF_MAGIC;
+	r->head.pid = (__u32)(id >> 32);
+	r->head.tid = (__u32)id;
+	r->head.time_ns = bpf_ktime_get_ns();
+	r->head.reserved = 0;
+	/* cs is 16 bits wide in struct pt_regs, but the context allows only
+	 * 8-byte loads (pe_prog_is_valid_access): the low bits of the slot. */
+	if ((*(const __u64 *)((const char *)&ctx->regs +
+			      __builtin_offsetof(struct pt_regs, cs)) & 3) == 3) {
+		/* The tick interrupted user code: its registers are these. */
+		COPY_REGS(r->head.regs, &ctx->regs);
+		r->head.flags = HSBPF_FROM_IRQ;
+	} else {
+		/* In the kernel (a system call, a fault): the user registers
+		 * saved at its entry, as perf's PERF_SAMPLE_REGS_USER takes. */
+		struct pt_regs u;
+
+		if (bpf_probe_read_kernel(&u, sizeof(u), (void *)bpf_task_pt_regs(task))) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			return 0;
+		}
+		COPY_REGS(r->head.regs, &u);
+		r->head.flags = 0;
+	}
+	sp = r->head.regs[7];
+	if (limit > HSBPF_STACK_MAX)
+		limit = HSBPF_STACK_MAX;
+	/* A page at a time, up to the first that cannot be read (the end
+	 * of the stack's mapping, or a page not present: no fault can be
+	 * taken here). The first piece ends at SP's page boundary. */
+	for (i = 0; i < HSBPF_STACK_MAX / HSBPF_PAGE + 1; i++) {
+		__u64 n = HSBPF_PAGE - ((sp + len) & (HSBPF_PAGE - 1));
+
+		if (len >= limit)
+			break;
+		if (n > limit - len)
+			n = limit - len;
+		/* Hide what clang knows of n, so that the verifier is shown
+		 * the bound it needs for the copy's size. */
+		asm volatile("" : "+r"(n));
+		if (n > HSBPF_PAGE || len > HSBPF_STACK_MAX)
+			break;
+		if (bpf_probe_read_user(&r->stack[len & (HSBPF_STACK_MAX - 1)], n,
+					(void *)(sp + len)))
+			break;
+		len += n;
+	}
+	r->head.stack_len = (__u32)len;
+	if (len >= limit)
+		r->head.flags |= HSBPF_STACK_CUT;
+	/* No wake-up: it would cost the target an interrupt, and a ring
+	 * that holds data reads as ready to poll(2) whether woken or not, so
+	 * hotspy drains it on its own 10 ms clock instead. */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}
