@@ -98,7 +98,7 @@ def case_pymany(rest):
     if mode == "shares":
         argv, version = python_target("pymany", names[0])
         with tempfile.TemporaryDirectory() as tmp:
-            out, _, _, said = pymany_record(argv, ["-v"], 4, ["-r", "100"], tmp)
+            out, _, _, said = pymany_record(argv, ["-v"], 3, ["-r", "100"], tmp)
             # What the busy threads used (the fixture's whole run): on a
             # machine too loaded to give them their duties, the split
             # flattens, and the expectation does not describe the run.
@@ -160,7 +160,7 @@ def case_pymany(rest):
             # while when 64 threads keep both CPUs busy.
             out, err, wall, said = pymany_record(
                 argv, ["--busy", str(PYMANY_THREADS), "--nogil", "-v"], seconds,
-                ["-r", "100"], tmp, outlive=2.0)
+                ["-r", "100"], tmp, outlive=1.5)
             threads = pymany_threads(out)
         print("hotspy ran %.1f s for -d %g" % (wall, seconds))
         # The stall: a -d 5 recording ran 8 s, 14 threads were not
