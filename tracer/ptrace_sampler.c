@@ -1,8 +1,10 @@
 /*
  * The ptrace sampler: PTRACE_SEIZE every thread, and at each tick
- * PTRACE_INTERRUPT one thread, read its registers (PTRACE_GETREGSET) and one
- * copy of its stack (process_vm_readv), and PTRACE_CONT it at once, before
- * anything is unwound. Threads are stopped one at a time, only for that.
+ * PTRACE_INTERRUPT the threads due, a few at a time (ASK_WINDOW), read each
+ * one's registers (PTRACE_GETREGSET) and one copy of its stack
+ * (process_vm_readv) the moment it stops, and PTRACE_CONT it at once,
+ * before anything is unwound. A thread is stopped only for that; the
+ * process as a whole is never paused, whatever its number of threads.
  *
  * While seized, every signal sent to the target stops it until we pass the
  * signal on, so events are drained whenever hotspy wakes: hotspy sleeps in
@@ -64,11 +66,12 @@
  * more busy threads than CPUs) takes a scheduler period or more to reach
  * the stop asked of it, and a thread in uninterruptible sleep (vfork, disk)
  * does not stop at all: waiting for each in turn made a tick last seconds,
- * and -d and Ctrl-C with it. A thread that has not stopped when the budget
- * runs out is skipped for this tick (its interrupt stays pending, its stop
- * is resumed when it comes), and so are the threads after it: the next
- * tick starts with them. The CPU time a skipped thread used is not lost:
- * its next snapshot stands for it (thread_spend).
+ * and -d and Ctrl-C with it. A thread slow to stop is waited for no more
+ * (window_wait: its interrupt stays pending, its snapshot is taken when
+ * its stop comes); when the budget runs out, the threads not yet asked
+ * are skipped for this tick: the next tick starts with them. The CPU time
+ * a skipped thread used is not lost: its next snapshot stands for it
+ * (thread_spend; with --idle, the ticks it missed: ticks_owed).
  */
 #define TICK_BUDGET_MIN_NS (20ull * 1000 * 1000)
 
@@ -106,6 +109,13 @@ struct traced_thread {
 	                             * is resumed whenever it comes */
 	unsigned held : 1;          /* detaching: stopped, let go with the rest */
 	char asked_state;           /* its state when the interrupt was sent */
+	unsigned looked : 1;        /* look_cpu_ns is set */
+	uint32_t ticks_owed;        /* --idle: ticks it was due at but not
+	                             * taken (its stop still pending, or the
+	                             * tick's time ran out): its next snapshot
+	                             * stands for them too */
+	uint64_t look_cpu_ns;       /* CPU time when a tick last found it
+	                             * runnable (thread_ask) */
 };
 
 /* A process whose threads are traced: the target, and with --subprocesses
@@ -391,44 +401,6 @@ static int wait_signal(const sigset_t *set, uint64_t timeout_ns)
 	int sig = sigtimedwait(set, NULL, &ts);
 
 	return sig == SIGCHLD || sig < 0 ? 0 : sig;
-}
-
-/*
- * Wait until @tid reaches the stop we asked for (EV_OUR_STOP, returns 0), or
- * it exits, group-stops or does not stop in time (returns -errno). Other
- * events of the thread met on the way are handled.
- */
-static int wait_thread(struct sampler *s, pid_t tid, uint64_t timeout_ns)
-{
-	uint64_t deadline = sampler_now_ns() + timeout_ns;
-	sigset_t chld;
-	int status;
-
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	for (;;) {
-		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
-		uint64_t now;
-
-		if (r == tid) {
-			switch (handle_event(s, tid, status)) {
-			case EV_OUR_STOP:
-				return 0;
-			case EV_GONE:
-				return -ESRCH;
-			case EV_JOB_STOPPED:
-				return -EAGAIN;
-			case EV_HANDLED:
-				continue;
-			}
-		}
-		if (r < 0)
-			return -errno;
-		now = sampler_now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		wait_signal(&chld, deadline - now < 1000000 ? deadline - now : 1000000);
-	}
 }
 
 /* CPU time of @t in ns (first field of schedstat). 0 or -errno. */
@@ -902,6 +874,13 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 			return;
 		}
 	}
+	/* Wall-clock time: the ticks this thread missed (a busy thread
+	 * waiting for a CPU reaches its stop late, a sleeping one at once)
+	 * count here, or the threads slow to stop would lose share. */
+	if (s->cfg.idle) {
+		weight += t->ticks_owed;
+		t->ticks_owed = 0;
+	}
 	snap.weight = weight;
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
@@ -932,26 +911,49 @@ static void thread_late_stop(struct sampler *s, pid_t tid)
 }
 
 /*
- * Take a snapshot of @t if it is due (running, or --idle), waiting for its
- * stop until @deadline (CLOCK_MONOTONIC ns). Returns false when the thread
- * did not stop in time: it was skipped, its interrupt left pending.
+ * Ask @t to stop if it is due (running, or --idle): PTRACE_INTERRUPT, not
+ * waited for here. Returns true when it was asked (t->interrupting set,
+ * its Python reader in *@py, the time of the ask in *@t0), false when it is not due or cannot be asked.
  */
-static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t deadline)
+static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyreader **py,
+		       uint64_t *t0)
 {
 	struct sampler_proc *proc;
-	struct pyreader *py;
-	uint64_t t0, t_stopped;
-	pid_t tid = t->tid;
 	char state;
-	long rc;
 
+	/*
+	 * On-CPU time: a thread that used no CPU since the last tick looked
+	 * is not due: it slept, or it was runnable but waited for a CPU all
+	 * along (a thread's clock is brought up to date when it leaves a
+	 * CPU, so that of a thread off a CPU is exact). With more busy
+	 * threads than CPUs most runnable threads are such, and asking each
+	 * at each tick, to find it used nothing, took hotspy more CPU than
+	 * the scheduler gave it (64 busy threads on 2 CPUs: 1 tick in 8
+	 * taken); one read of schedstat tells, before the stat file is read.
+	 * A thread that got a CPU within the last scheduler tick may be left
+	 * for the next tick; its time is not lost (thread_spend).
+	 */
+	if (!s->cfg.idle) {
+		uint64_t cpu;
+
+		if (thread_read_cpu(t, &cpu) == 0) {
+			bool still = t->looked && cpu == t->look_cpu_ns;
+
+			t->look_cpu_ns = cpu;
+			t->looked = 1;
+			if (still) {
+				s->stats.skipped_idle++;
+				return false;
+			}
+		}
+	}
 	if (thread_read_stat(t, &state) < 0) {
 		t->gone = 1;
-		return true;
+		return false;
 	}
 	/* Never interrupt a zombie (it would not stop) nor a stopped thread. */
 	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
-		return true;
+		return false;
 	/*
 	 * On-CPU time: only a thread running now is stopped (a sleeping one is
 	 * never interrupted: a stop can end some blocking calls, epoll_wait,
@@ -965,46 +967,162 @@ static bool sample_thread(struct sampler *s, struct traced_thread *t, uint64_t d
 	 */
 	if (!s->cfg.idle && state != 'R') {
 		s->stats.skipped_idle++;
-		return true;
+		return false;
 	}
 	/* Still on its way to the stop asked at an earlier tick (a thread
-	 * in vfork or on a crowded CPU): never asked nor waited for again. */
+	 * in vfork or waiting for a CPU): never asked again; its snapshot is
+	 * taken when that stop comes, and stands for its CPU time meanwhile,
+	 * so for on-CPU time nothing is skipped (a thread waiting for a CPU
+	 * uses none). Wall-clock time (--idle) has lost this tick's
+	 * snapshot. */
 	if (t->interrupting) {
-		s->stats.skipped_late++;
-		return true;
+		if (s->cfg.idle) {
+			s->stats.skipped_late++;
+			t->ticks_owed++;
+		}
+		return false;
 	}
 
 	/* A first look for a Python interpreter reads files: not while the
 	 * thread is held. */
 	proc = sampler_proc(s, t->pid);
-	py = proc ? sampler_python(s, proc) : NULL;
+	*py = proc ? sampler_python(s, proc) : NULL;
 
-	t0 = sampler_now_ns();
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+	*t0 = sampler_now_ns();
+	if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
 		t->gone = errno == ESRCH;
 		s->stats.failed++;
-		return true;
+		return false;
 	}
 	t->interrupting = 1;
 	t->asked_state = state;
-	rc = wait_thread(s, tid, deadline > t0 ? deadline - t0 : 0);
-	if (rc == -ETIMEDOUT) {
-		/* Its stop is taken by drain_events whenever it comes
-		 * (interrupting stays set until it is seen). */
-		t = thread_find(backend_of(s), tid);
-		if (t && !t->late) {
-			t->late = 1;
-			backend_of(s)->nlate++;
+	return true;
+}
+
+/* A stop asked at this tick, not seen yet. */
+struct asked {
+	pid_t tid;
+	char state;             /* its state when asked */
+	uint64_t t0;            /* when asked */
+	struct pyreader *py;
+};
+
+/*
+ * Stops asked at a tick and waited for: at most ASK_WINDOW at once. A
+ * thread on a CPU stops within tens of microseconds; one that waits for a
+ * CPU (more busy threads than CPUs) stops only when the scheduler gives it
+ * one, which can take a scheduler period or more. Asking every thread at
+ * once stops the whole process as each one gets a CPU, and the last ones
+ * wait stopped while the others are read (py-spy's pause of the whole
+ * process: stop time per thread growing with the threads); asking one at
+ * a time and waiting for it made a tick wait for each thread's turn on a
+ * CPU in series (64 busy threads on 2 CPUs: 1 tick of 8 taken). So a few
+ * stops are asked at once, and a thread that has not stopped within
+ * ASK_WAIT_NS is taken as off a CPU: it is waited for no more, its
+ * interrupt stays pending, and its stop, when the scheduler runs it, is
+ * read at once (thread_late_stop) wherever hotspy is then.
+ */
+#define ASK_WINDOW 4
+#define ASK_WAIT_NS (200ull * 1000)
+
+struct ask_window {
+	struct asked a[ASK_WINDOW];
+	size_t n;
+};
+
+/* @w->a[i] is waited for no more: its stop is taken when it comes. */
+static void window_give_up(struct sampler *s, struct ask_window *w, size_t i)
+{
+	struct ptrace_backend *b = backend_of(s);
+	struct traced_thread *t = thread_find(b, w->a[i].tid);
+
+	if (t && t->interrupting && !t->late) {
+		t->late = 1;
+		b->nlate++;
+	}
+	w->a[i] = w->a[--w->n];
+}
+
+/*
+ * Wait until a stop of @w comes (snapshot taken, slot freed) or a slot is
+ * given up (ASK_WAIT_NS), or @deadline, when every slot is given up.
+ * Other events met on the way are handled; a late stop of an earlier ask
+ * is read at once. Returns false when @deadline has passed.
+ */
+static bool window_wait(struct sampler *s, struct ask_window *w, uint64_t deadline)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (w->n) {
+		uint64_t now, wake;
+		size_t before = w->n;
+		int status;
+		pid_t tid;
+
+		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+			size_t i;
+
+			for (i = 0; i < w->n && w->a[i].tid != tid; i++)
+				;
+			switch (handle_event(s, tid, status)) {
+			case EV_OUR_STOP:
+				if (i < w->n) {
+					struct asked a = w->a[i];
+
+					w->a[i] = w->a[--w->n];
+					thread_snapshot(s, tid, a.state, a.t0, sampler_now_ns(), a.py);
+				} else {
+					thread_late_stop(s, tid);
+				}
+				break;
+			case EV_GONE:
+			case EV_JOB_STOPPED:
+				/* No stop of ours will come (a group-stop
+				 * keeps it until it is continued). */
+				if (i < w->n) {
+					s->stats.failed++;
+					w->a[i] = w->a[--w->n];
+				}
+				break;
+			case EV_HANDLED:
+				/* Another trap cleared a pending interrupt:
+				 * asked again at the next tick. */
+				if (i < w->n) {
+					struct traced_thread *t = thread_find(backend_of(s), tid);
+
+					if (!t || !t->interrupting)
+						w->a[i] = w->a[--w->n];
+				}
+				break;
+			}
 		}
-		s->stats.skipped_late++;
-		return false;
+		if (tid < 0 && errno == ECHILD) {
+			backend_of(s)->exited = 1;
+			w->n = 0;
+			return false;
+		}
+		now = sampler_now_ns();
+		if (now >= deadline) {
+			while (w->n)
+				window_give_up(s, w, 0);
+			return false;
+		}
+		for (size_t i = 0; i < w->n;) {
+			if (now - w->a[i].t0 >= ASK_WAIT_NS)
+				window_give_up(s, w, i);
+			else
+				i++;
+		}
+		if (w->n < before)
+			return true;
+		wake = deadline;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->a[i].t0 + ASK_WAIT_NS < wake)
+				wake = w->a[i].t0 + ASK_WAIT_NS;
+		wait_signal(&chld, wake > now ? wake - now : 0);
 	}
-	if (rc < 0) {
-		s->stats.failed++;
-		return true;
-	}
-	t_stopped = sampler_now_ns();
-	thread_snapshot(s, tid, state, t0, t_stopped, py);
 	return true;
 }
 
@@ -1025,13 +1143,19 @@ static bool signal_waiting(void)
 	       sigismember(&pending, SIGHUP) == 1 || sigismember(&pending, SIGTSTP) == 1;
 }
 
-/* Whether @t would be stopped at a tick: running, or any state with
- * --idle. */
+/* Whether @t would be asked to stop at a tick (thread_ask): running and
+ * on a CPU since the last look, or any state with --idle. */
 static bool thread_due(struct sampler *s, struct traced_thread *t)
 {
+	uint64_t cpu;
 	char state;
 
-	if (t->gone || t->job_stopped || t->release || thread_read_stat(t, &state) < 0)
+	if (t->gone || t->job_stopped || t->release)
+		return false;
+	/* On-CPU time: as thread_ask, no CPU used since the last look. */
+	if (!s->cfg.idle && t->looked && thread_read_cpu(t, &cpu) == 0 && cpu == t->look_cpu_ns)
+		return false;
+	if (thread_read_stat(t, &state) < 0)
 		return false;
 	if (state == 'Z' || state == 'X' || state == 'T' || state == 't')
 		return false;
@@ -1039,25 +1163,29 @@ static bool thread_due(struct sampler *s, struct traced_thread *t)
 }
 
 /*
- * One tick: a snapshot of each thread due, one thread at a time, until
- * @deadline. By tid, from where the last tick ran out of time (the rotor),
- * round to it, so that no thread is always the one left out; a thread born
- * while another is sampled (its clone event is handled then) is sampled at
- * most once in this tick, and no other thread is skipped. When the time
- * is up or a signal is waiting, the threads not reached that were due are
- * counted as skipped.
+ * One tick: a snapshot of each thread due, asked ASK_WINDOW at a time
+ * (window_wait), until @deadline. By tid, from where the last tick ran out
+ * of time (the rotor), round to it, so that no thread is always the one
+ * left out; a thread born while another is sampled (its clone event is
+ * handled then) is sampled at most once in this tick, and no other thread
+ * is skipped. When the time is up or a signal is waiting, the threads not
+ * reached that were due are counted as skipped.
  */
 static void sample_threads(struct sampler *s, uint64_t deadline)
 {
 	struct ptrace_backend *b = backend_of(s);
+	struct ask_window w = { .n = 0 };
 	struct traced_thread *t;
 	pid_t start = b->rotor, next = start;
 	bool wrapped = start == 0, out_of_time = false;
 
 	for (;;) {
+		struct pyreader *py = NULL;
+		uint64_t t0 = 0;
+
 		/* A late stop that came meanwhile is resumed now, not at the
 		 * next tick. Entries may move: the walk holds tids. */
-		if (b->nlate)
+		if (b->nlate && !w.n)
 			drain_events(s);
 		t = thread_next(b, next);
 		if (!t && !wrapped) {
@@ -1075,15 +1203,28 @@ static void sample_threads(struct sampler *s, uint64_t deadline)
 			b->rotor = t->tid;
 		}
 		if (out_of_time) {
-			if (thread_due(s, t))
+			if (thread_due(s, t) && (s->cfg.idle || !t->interrupting)) {
 				s->stats.skipped_late++;
+				t->ticks_owed += s->cfg.idle;
+			}
 			continue;
 		}
-		if (!sample_thread(s, t, deadline)) {
+		if (!thread_ask(s, t, &py, &t0))
+			continue;
+		w.a[w.n++] = (struct asked){ .tid = t->tid, .state = t->asked_state,
+					     .t0 = t0, .py = py };
+		/* A full window: wait for a slot (the walk goes on from the
+		 * next tid, whatever the wait added or removed). */
+		if (w.n == ASK_WINDOW && !window_wait(s, &w, deadline)) {
 			out_of_time = true;
 			b->rotor = next;
 		}
 	}
+	/* The last stops asked; given up at the deadline, they are read when
+	 * they come. */
+	while (w.n)
+		if (!window_wait(s, &w, deadline))
+			break;
 	if (!out_of_time)
 		b->rotor = 0;
 }

@@ -12,8 +12,9 @@ vfork), attached by PID.
 Cases:
   duration  -d 2 on busy and late threads: every thread is let go within
             2 s + 1.5 s of the attach, none is ever held stopped for 1.5 s
-            (through the detach, naming and writing), and the summary says
-            that threads were skipped.
+            (through the detach, naming and writing), and the busy threads
+            are sampled at the rate, or the summary says sampling fell
+            behind.
   sigint    SIGINT 1 s in: every thread is let go within 1.5 s, hotspy
             exits 0 and writes the profile.
   vfork     --idle at 100 Hz beside a thread stuck in vfork: the other
@@ -33,6 +34,7 @@ Exit status: 0 pass, 1 fail, 77 skip (no ptrace here).
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,8 +156,16 @@ def case_duration():
                   % (took, w.longest[0]))
             if took > 2 + 1.5:
                 fail("-d 2 let go of the threads only %.2f s after the attach" % took)
-            if "skipped" not in err:
-                fail("the summary does not say that threads were skipped")
+            # The late threads (nice 19 beside 4 busy ones) stop only when
+            # they get a CPU. Either the ticks kept their rate, a late
+            # thread read the moment it stops and the others sampled
+            # meanwhile (then nothing was lost, and the summary says
+            # nothing), or sampling fell behind and the summary says so.
+            m = re.search(r"(\d+) samples in", err)
+            samples = int(m.group(1)) if m else 0
+            if "fell behind" not in err and samples < 100:
+                fail("%d samples in a 2 s recording at 100 Hz of 4 busy threads, and the "
+                     "summary does not say that sampling fell behind" % samples)
             if not os.path.exists(out):
                 fail("no profile written")
     finally:
