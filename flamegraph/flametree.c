@@ -11,6 +11,11 @@
 
 #include "banned.h"
 
+struct self_weight {
+	uint32_t node;
+	double self;
+};
+
 struct name {
 	size_t off;
 	size_t len;
@@ -40,6 +45,11 @@ struct flametree {
 	struct flametree_node *nodes;
 	size_t nnodes, nodes_cap;
 	struct htable child_index;  /* only children of nodes with two or more */
+	/* Self weights, of the nodes stacks end in only: (node, self) pairs
+	 * and their index by node. */
+	struct self_weight *selfs;
+	size_t nselfs, selfs_cap;
+	struct htable self_index;
 	uint32_t *ids;          /* flametree_add_frames: the names of one stack */
 	size_t ids_cap;
 	/* The folded reader: the nodes of the previous line, root first.
@@ -60,7 +70,8 @@ size_t flametree_memory(const struct flametree *t)
 	return t->text_cap + t->names_cap * sizeof(*t->names) +
 	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
 	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
-	       htable_bytes(&t->child_index) + sizeof(*t);
+	       htable_bytes(&t->child_index) + t->selfs_cap * sizeof(*t->selfs) +
+	       htable_bytes(&t->self_index) + sizeof(*t);
 }
 
 int flametree_room(const struct flametree *t, size_t scratch)
@@ -313,6 +324,45 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	return 0;
 }
 
+/* The entry of node @node in the self weights, or FLAMETREE_NONE. */
+static uint32_t self_find(const struct flametree *t, uint32_t node)
+{
+	struct htable_iter it;
+
+	for (uint32_t id = htable_find(&t->self_index, hash_mix64(node), &it); id != HTABLE_NONE;
+	     id = htable_next(&t->self_index, &it))
+		if (t->selfs[id].node == node)
+			return id;
+	return FLAMETREE_NONE;
+}
+
+/* Add @w to the self weight of node @node. 0, -E2BIG or -ENOMEM. */
+static int self_add(struct flametree *t, uint32_t node, double w)
+{
+	uint32_t id = self_find(t, node);
+
+	if (id != FLAMETREE_NONE) {
+		t->selfs[id].self += w;
+		return 0;
+	}
+	if (flametree_room(t, growth(t->selfs_cap, t->nselfs + 1, sizeof(*t->selfs)) +
+			   htable_growth(&t->self_index)) < 0)
+		return -E2BIG;
+	if (!array_id_room(t->nselfs) ||
+	    grow((void **)&t->selfs, &t->selfs_cap, t->nselfs + 1, sizeof(*t->selfs)) < 0 ||
+	    htable_insert(&t->self_index, hash_mix64(node), (uint32_t)t->nselfs) < 0)
+		return -ENOMEM;
+	t->selfs[t->nselfs++] = (struct self_weight){ node, w };
+	return 0;
+}
+
+double flametree_self(const struct flametree *t, const struct flametree_node *n)
+{
+	uint32_t id = self_find(t, (uint32_t)(n - t->nodes));
+
+	return id == FLAMETREE_NONE ? 0 : t->selfs[id].self;
+}
+
 struct flametree *flametree_new(void)
 {
 	struct flametree *t = calloc(1, sizeof(*t));
@@ -346,6 +396,8 @@ void flametree_free(struct flametree *t)
 	htable_release(&t->name_index);
 	free(t->nodes);
 	htable_release(&t->child_index);
+	free(t->selfs);
+	htable_release(&t->self_index);
 	free(t->ids);
 	free(t->prev);
 	free(t);
@@ -371,8 +423,7 @@ int flametree_add(struct flametree *t, const char *const *names, const size_t *l
 			return err;
 		t->nodes[node].total += weight;
 	}
-	t->nodes[node].self += weight;
-	return 0;
+	return self_add(t, node, weight);
 }
 
 /* The count after the last blank of @s[0..len), or -1 when there is none. */
@@ -551,8 +602,7 @@ static int add_stack_text(struct flametree *t, const char *s, size_t len, double
 			more = frame_next(&it, &name, &l);
 	}
 	t->prev_n = i;
-	t->nodes[node].self += count;
-	return 0;
+	return self_add(t, node, count);
 }
 
 /*
@@ -837,8 +887,9 @@ struct diff_level {
 
 static void diff_line(struct diff_walk *w, uint32_t an, uint32_t bn)
 {
-	double x = flametree_node_at(w->a, an)->self * w->a_scale;
-	double y = bn == FLAMETREE_NONE ? 0 : flametree_node_at(w->b, bn)->self * w->b_scale;
+	double x = flametree_self(w->a, flametree_node_at(w->a, an)) * w->a_scale;
+	double y = bn == FLAMETREE_NONE ? 0 :
+		   flametree_self(w->b, flametree_node_at(w->b, bn)) * w->b_scale;
 
 	if (!(x > 0) && !(y > 0))
 		return;
@@ -1001,8 +1052,7 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 			return err;
 		t->nodes[node].total += weight;
 	}
-	t->nodes[node].self += weight;
-	return 0;
+	return self_add(t, node, weight);
 }
 
 enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)

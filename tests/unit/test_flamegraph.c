@@ -53,7 +53,7 @@ static void test_totals(void)
 	CHECK(fabs(flametree_total(t) - 11.75) < 1e-9);
 	for (uint32_t i = 0; i < flametree_count(t); i++) {
 		const struct flametree_node *n = flametree_node_at(t, i);
-		double sum = n->self;
+		double sum = flametree_self(t, n);
 
 		for (uint32_t c = n->first_child; c != FLAMETREE_NONE;
 		     c = flametree_node_at(t, c)->next_sibling)
