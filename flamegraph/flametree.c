@@ -27,8 +27,6 @@ struct name {
 	uint32_t module_len, file_len, signature_len;
 	unsigned line;
 	bool has_info;
-	bool has_kind;
-	unsigned char kind;     /* enum frame_kind, once has_kind */
 };
 
 /*
@@ -41,6 +39,11 @@ struct flametree {
 	size_t text_len, text_cap;
 	struct name *names;
 	size_t nnames, names_cap;
+	/* The kind of each name, 0 while it has none, else 1 + enum
+	 * frame_kind: apart from the names, so that the kind set for every
+	 * frame read costs a byte of a small array, not a cache miss. */
+	unsigned char *kinds;
+	size_t kinds_cap;
 	struct htable name_index;
 	struct flametree_node *nodes;
 	size_t nnodes, nodes_cap;
@@ -67,7 +70,7 @@ static size_t htable_bytes(const struct htable *h)
 
 size_t flametree_memory(const struct flametree *t)
 {
-	return t->text_cap + t->names_cap * sizeof(*t->names) +
+	return t->text_cap + t->names_cap * sizeof(*t->names) + t->kinds_cap +
 	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
 	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
 	       htable_bytes(&t->child_index) + t->selfs_cap * sizeof(*t->selfs) +
@@ -217,17 +220,20 @@ static int name_intern_hashed(struct flametree *t, const char *s, size_t len, ui
 		return 0;
 	}
 	if (flametree_room(t, growth(t->names_cap, t->nnames + 1, sizeof(*t->names)) +
+			   growth(t->kinds_cap, t->nnames + 1, 1) +
 			   growth(t->text_cap, t->text_len + len + 1, 1) +
 			   htable_growth(&t->name_index)) < 0)
 		return -E2BIG;
 	if (!array_id_room(t->nnames) ||
 	    grow((void **)&t->names, &t->names_cap, t->nnames + 1, sizeof(*t->names)) < 0 ||
+	    grow((void **)&t->kinds, &t->kinds_cap, t->nnames + 1, 1) < 0 ||
 	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0 ||
 	    htable_insert(&t->name_index, h, (uint32_t)t->nnames) < 0)
 		return -ENOMEM;
 	memcpy(t->text + t->text_len, s, len);
 	t->text[t->text_len + len] = '\0';
 	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
+	t->kinds[t->nnames] = 0;
 	t->text_len += len + 1;
 	*out = (uint32_t)t->nnames++;
 	return 0;
@@ -243,14 +249,12 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 /* Give name @id kind @kind; names given two kinds keep neither. */
 static void name_set_kind(struct flametree *t, uint32_t id, enum frame_kind kind)
 {
-	struct name *nm = &t->names[id];
+	unsigned char *k = &t->kinds[id];
 
-	if (!nm->has_kind) {
-		nm->kind = (unsigned char)kind;
-		nm->has_kind = true;
-	} else if (nm->kind != kind) {
-		nm->kind = FRAME_UNKNOWN;
-	}
+	if (!*k)
+		*k = (unsigned char)(1 + kind);
+	else if (*k != 1 + kind)
+		*k = 1 + FRAME_UNKNOWN;
 }
 
 /*
@@ -393,6 +397,7 @@ void flametree_free(struct flametree *t)
 		return;
 	free(t->text);
 	free(t->names);
+	free(t->kinds);
 	htable_release(&t->name_index);
 	free(t->nodes);
 	htable_release(&t->child_index);
@@ -1057,9 +1062,7 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 
 enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)
 {
-	const struct name *nm = &t->names[name];
-
-	return nm->has_kind ? (enum frame_kind)nm->kind : FRAME_NATIVE;
+	return t->kinds[name] ? (enum frame_kind)(t->kinds[name] - 1) : FRAME_NATIVE;
 }
 
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)
