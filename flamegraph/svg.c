@@ -390,12 +390,15 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 		struct walk w = stack[--n];
 		const struct flametree_node *nd = flametree_node_at(t, w.node);
 		double cx = w.x;
-		size_t first = n, len;
-		const char *name = flametree_name(t, nd->name, &len);
+		size_t first = n;
 
 		if (w.depth > *max_depth)
 			*max_depth = w.depth;
 		if (out) {
+			/* Named only when written: the first walk, for the
+			 * depth, reads no name. */
+			size_t len;
+			const char *name = flametree_name(t, nd->name, &len);
 			double px = PAD + w.x / total * span, pw = nd->total / total * span;
 			unsigned y = o->inverted ? TOP + w.depth * fh :
 				     height - BOTTOM - (w.depth + 1) * fh;
