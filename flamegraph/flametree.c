@@ -7,8 +7,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "banned.h"
+
+struct self_weight {
+	uint32_t node;
+	double self;
+};
 
 struct name {
 	size_t off;
@@ -21,8 +27,6 @@ struct name {
 	uint32_t module_len, file_len, signature_len;
 	unsigned line;
 	bool has_info;
-	bool has_kind;
-	unsigned char kind;     /* enum frame_kind, once has_kind */
 };
 
 /*
@@ -35,10 +39,20 @@ struct flametree {
 	size_t text_len, text_cap;
 	struct name *names;
 	size_t nnames, names_cap;
+	/* The kind of each name, 0 while it has none, else 1 + enum
+	 * frame_kind: apart from the names, so that the kind set for every
+	 * frame read costs a byte of a small array, not a cache miss. */
+	unsigned char *kinds;
+	size_t kinds_cap;
 	struct htable name_index;
 	struct flametree_node *nodes;
 	size_t nnodes, nodes_cap;
 	struct htable child_index;  /* only children of nodes with two or more */
+	/* Self weights, of the nodes stacks end in only: (node, self) pairs
+	 * and their index by node. */
+	struct self_weight *selfs;
+	size_t nselfs, selfs_cap;
+	struct htable self_index;
 	uint32_t *ids;          /* flametree_add_frames: the names of one stack */
 	size_t ids_cap;
 	/* The folded reader: the nodes of the previous line, root first.
@@ -56,10 +70,11 @@ static size_t htable_bytes(const struct htable *h)
 
 size_t flametree_memory(const struct flametree *t)
 {
-	return t->text_cap + t->names_cap * sizeof(*t->names) +
+	return t->text_cap + t->names_cap * sizeof(*t->names) + t->kinds_cap +
 	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
 	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
-	       htable_bytes(&t->child_index) + sizeof(*t);
+	       htable_bytes(&t->child_index) + t->selfs_cap * sizeof(*t->selfs) +
+	       htable_bytes(&t->self_index) + sizeof(*t);
 }
 
 int flametree_room(const struct flametree *t, size_t scratch)
@@ -118,9 +133,64 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/*
+ * Nodes are written once each, in order, and a tree read from a file whose
+ * stacks share little has about as many as the file has frames: in 4 KiB
+ * page faults, filling the array was a quarter of the reading (perf, on a
+ * VM where a fault costs microseconds). So the pages ahead of the last node
+ * are mapped a step at a time with one call, and never more than a step
+ * past the nodes (the array's capacity may be twice its use). Where the
+ * kernel lacks the call, the faults happen as before.
+ */
+#define NODES_STEP ((size_t)1 << 20)
+
+static void nodes_populate(const struct flametree *t)
+{
+#ifdef MADV_POPULATE_WRITE
+	const size_t per = NODES_STEP / sizeof(*t->nodes), page = 4096;
+	uintptr_t start, end;
+	size_t until;
+
+	if (t->nnodes % per)
+		return;
+	until = t->nnodes + per < t->nodes_cap ? t->nnodes + per : t->nodes_cap;
+	start = ((uintptr_t)(t->nodes + t->nnodes) + page - 1) & ~(uintptr_t)(page - 1);
+	end = (uintptr_t)(t->nodes + until) & ~(uintptr_t)(page - 1);
+	if (end > start)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+	(void)t;
+#endif
+}
+
 static uint64_t node_key(uint32_t parent, uint32_t name)
 {
 	return hash_mix64(((uint64_t)parent << 32) ^ name ^ UINT64_C(0x9e3779b97f4a7c15));
+}
+
+/*
+ * The hash of a name: eight bytes a step (hash_bytes takes one), the tail
+ * zero-padded and the length mixed in, so "a" and "a\0" differ. Reading a
+ * large folded file is mostly naming its frames, and a byte-wise hash is a
+ * multiply per byte. Only this file's index uses it: the colours of the
+ * SVG keep hash_bytes, so graphs keep their colours.
+ */
+static inline uint64_t name_hash(const char *s, size_t len)
+{
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len, w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+		h ^= h >> 29;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
+	}
+	return hash_mix64(h);
 }
 
 /* The id of name @s[0..len) with hash @h, or FLAMETREE_NONE. */
@@ -138,47 +208,53 @@ static uint32_t name_find(const struct flametree *t, const char *s, size_t len, 
 	return FLAMETREE_NONE;
 }
 
-static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t *out)
+/* name_intern for a name of at most FLAMETREE_NAME_MAX bytes whose
+ * name_hash is @h. */
+static int name_intern_hashed(struct flametree *t, const char *s, size_t len, uint64_t h,
+			      uint32_t *out)
 {
-	uint64_t h;
-	uint32_t id;
+	uint32_t id = name_find(t, s, len, h);
 
-	if (len > FLAMETREE_NAME_MAX)
-		len = FLAMETREE_NAME_MAX;
-	h = hash_bytes(s, len);
-	id = name_find(t, s, len, h);
 	if (id != FLAMETREE_NONE) {
 		*out = id;
 		return 0;
 	}
 	if (flametree_room(t, growth(t->names_cap, t->nnames + 1, sizeof(*t->names)) +
+			   growth(t->kinds_cap, t->nnames + 1, 1) +
 			   growth(t->text_cap, t->text_len + len + 1, 1) +
 			   htable_growth(&t->name_index)) < 0)
 		return -E2BIG;
 	if (!array_id_room(t->nnames) ||
 	    grow((void **)&t->names, &t->names_cap, t->nnames + 1, sizeof(*t->names)) < 0 ||
+	    grow((void **)&t->kinds, &t->kinds_cap, t->nnames + 1, 1) < 0 ||
 	    grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) < 0 ||
 	    htable_insert(&t->name_index, h, (uint32_t)t->nnames) < 0)
 		return -ENOMEM;
 	memcpy(t->text + t->text_len, s, len);
 	t->text[t->text_len + len] = '\0';
 	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
+	t->kinds[t->nnames] = 0;
 	t->text_len += len + 1;
 	*out = (uint32_t)t->nnames++;
 	return 0;
 }
 
+static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t *out)
+{
+	if (len > FLAMETREE_NAME_MAX)
+		len = FLAMETREE_NAME_MAX;
+	return name_intern_hashed(t, s, len, name_hash(s, len), out);
+}
+
 /* Give name @id kind @kind; names given two kinds keep neither. */
 static void name_set_kind(struct flametree *t, uint32_t id, enum frame_kind kind)
 {
-	struct name *nm = &t->names[id];
+	unsigned char *k = &t->kinds[id];
 
-	if (!nm->has_kind) {
-		nm->kind = (unsigned char)kind;
-		nm->has_kind = true;
-	} else if (nm->kind != kind) {
-		nm->kind = FRAME_UNKNOWN;
-	}
+	if (!*k)
+		*k = (unsigned char)(1 + kind);
+	else if (*k != 1 + kind)
+		*k = 1 + FRAME_UNKNOWN;
 }
 
 /*
@@ -247,8 +323,48 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 		return -ENOMEM;
 	t->nodes[parent].first_child = node;
 	t->nnodes++;
+	nodes_populate(t);
 	*out = node;
 	return 0;
+}
+
+/* The entry of node @node in the self weights, or FLAMETREE_NONE. */
+static uint32_t self_find(const struct flametree *t, uint32_t node)
+{
+	struct htable_iter it;
+
+	for (uint32_t id = htable_find(&t->self_index, hash_mix64(node), &it); id != HTABLE_NONE;
+	     id = htable_next(&t->self_index, &it))
+		if (t->selfs[id].node == node)
+			return id;
+	return FLAMETREE_NONE;
+}
+
+/* Add @w to the self weight of node @node. 0, -E2BIG or -ENOMEM. */
+static int self_add(struct flametree *t, uint32_t node, double w)
+{
+	uint32_t id = self_find(t, node);
+
+	if (id != FLAMETREE_NONE) {
+		t->selfs[id].self += w;
+		return 0;
+	}
+	if (flametree_room(t, growth(t->selfs_cap, t->nselfs + 1, sizeof(*t->selfs)) +
+			   htable_growth(&t->self_index)) < 0)
+		return -E2BIG;
+	if (!array_id_room(t->nselfs) ||
+	    grow((void **)&t->selfs, &t->selfs_cap, t->nselfs + 1, sizeof(*t->selfs)) < 0 ||
+	    htable_insert(&t->self_index, hash_mix64(node), (uint32_t)t->nselfs) < 0)
+		return -ENOMEM;
+	t->selfs[t->nselfs++] = (struct self_weight){ node, w };
+	return 0;
+}
+
+double flametree_self(const struct flametree *t, const struct flametree_node *n)
+{
+	uint32_t id = self_find(t, (uint32_t)(n - t->nodes));
+
+	return id == FLAMETREE_NONE ? 0 : t->selfs[id].self;
 }
 
 struct flametree *flametree_new(void)
@@ -281,9 +397,12 @@ void flametree_free(struct flametree *t)
 		return;
 	free(t->text);
 	free(t->names);
+	free(t->kinds);
 	htable_release(&t->name_index);
 	free(t->nodes);
 	htable_release(&t->child_index);
+	free(t->selfs);
+	htable_release(&t->self_index);
 	free(t->ids);
 	free(t->prev);
 	free(t);
@@ -309,14 +428,14 @@ int flametree_add(struct flametree *t, const char *const *names, const size_t *l
 			return err;
 		t->nodes[node].total += weight;
 	}
-	t->nodes[node].self += weight;
-	return 0;
+	return self_add(t, node, weight);
 }
 
 /* The count after the last blank of @s[0..len), or -1 when there is none. */
 static int parse_line(const char *s, size_t len, size_t *stack_len, double *count)
 {
-	size_t i = len;
+	size_t i = len, j;
+	uint64_t n;
 	char num[64];
 	char *end;
 
@@ -324,13 +443,22 @@ static int parse_line(const char *s, size_t len, size_t *stack_len, double *coun
 		i--;
 	if (i == 0 || i == len || len - i >= sizeof(num))
 		return -1;
-	memcpy(num, s + i, len - i);
-	num[len - i] = '\0';
-	if (!((num[0] >= '0' && num[0] <= '9') || num[0] == '.'))
+	if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
 		return -1;
-	*count = strtod(num, &end);
-	if (*end || !isfinite(*count) || *count < 0)
-		return -1;
+	/* Counts are mostly integers: up to 15 digits they are exact in a
+	 * double, as strtod would give them, with no copy. */
+	n = 0;
+	for (j = i; j < len && j - i < 15 && s[j] >= '0' && s[j] <= '9'; j++)
+		n = n * 10 + (uint64_t)(s[j] - '0');
+	if (j == len) {
+		*count = (double)n;
+	} else {
+		memcpy(num, s + i, len - i);
+		num[len - i] = '\0';
+		*count = strtod(num, &end);
+		if (*end || !isfinite(*count) || *count < 0)
+			return -1;
+	}
 	/* Blanks between the stack and the count belong to neither. */
 	while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
 		i--;
@@ -375,59 +503,111 @@ static bool frame_next(struct frame_iter *it, const char **name, size_t *len)
 	return true;
 }
 
+/* Node @node is level @i of the line being added: kept in t->prev for the
+ * next line. 0 or -E2BIG / -ENOMEM. */
+static int prev_put(struct flametree *t, size_t i, uint32_t node)
+{
+	if (i >= t->prev_cap) {
+		if (flametree_room(t, growth(t->prev_cap, i + 1, sizeof(*t->prev))) < 0)
+			return -E2BIG;
+		if (grow((void **)&t->prev, &t->prev_cap, i + 1, sizeof(*t->prev)) < 0)
+			return -ENOMEM;
+	}
+	t->prev[i] = node;
+	return 0;
+}
+
+/* Frames named a batch at a time (below): enough to keep the memory busy,
+ * few enough to stay on the stack. */
+#define NAME_BATCH 32
+
+struct pending_name {
+	const char *s;
+	size_t len;
+	uint64_t hash;
+	uint32_t guess;         /* the first id under the hash's slot, or NONE */
+};
+
 /*
  * Add the stack @s[0..len) (frames split at ';') with weight @count to @t.
  * The nodes of the line go to t->prev for the next line to share.
+ *
+ * Frames equal to the line above's are taken from t->prev with no lookup.
+ * The others are named NAME_BATCH at a time: each name's lookup is a chain
+ * of cache misses (index slot, name entry, name text), so the batch first
+ * hashes every name and prefetches its slot, then the entries, then the
+ * texts, and only then looks the names up and walks the tree; the misses of
+ * one frame overlap another's instead of following each other. With
+ * name_hash, this halved the time of reading input whose stacks share
+ * little (docs/benchmarks.md).
  */
 static int add_stack_text(struct flametree *t, const char *s, size_t len, double count,
 			  bool reverse)
 {
 	struct frame_iter it = { .s = s, .end = len, .reverse = reverse };
+	struct pending_name batch[NAME_BATCH];
 	const char *name;
-	size_t l, i = 0, same_n = t->prev_n;
+	size_t l, i = 0, same_n = t->prev_n, nb = 0;
 	uint32_t node = 0;
-	bool same = true;
+	bool more;
+	int err;
 
 	t->prev_n = 0;          /* until the line is in */
 	t->nodes[0].total += count;
-	while (frame_next(&it, &name, &l)) {
-		uint32_t id;
+	/* Kept while equal to the line above: t->prev[i] is node. */
+	while ((more = frame_next(&it, &name, &l))) {
+		const struct name *nm;
 
 		if (l > FLAMETREE_NAME_MAX)
 			l = FLAMETREE_NAME_MAX;
-		if (same && i < same_n) {
-			const struct name *nm = &t->names[t->nodes[t->prev[i]].name];
-
-			same = nm->len == l && memcmp(t->text + nm->off, name, l) == 0;
-		} else {
-			same = false;
-		}
-		if (same) {
-			node = t->prev[i];
-		} else {
-			enum frame_kind kind;
-			int err = name_intern(t, name, l, &id);
-
-			if (err == 0)
-				err = child_get(t, node, id, &node);
-			if (err < 0)
-				return err;
-			frame_kind_from_suffix(name, l, &kind);
-			name_set_kind(t, id, kind);
-		}
-		if (i >= t->prev_cap) {
-			if (flametree_room(t, growth(t->prev_cap, i + 1, sizeof(*t->prev))) < 0)
-				return -E2BIG;
-			if (grow((void **)&t->prev, &t->prev_cap, i + 1, sizeof(*t->prev)) < 0)
-				return -ENOMEM;
-		}
-		/* Kept while equal to the line above: t->prev[i] is node. */
-		t->prev[i++] = node;
+		if (i >= same_n)
+			break;
+		nm = &t->names[t->nodes[t->prev[i]].name];
+		if (nm->len != l || memcmp(t->text + nm->off, name, l) != 0)
+			break;
+		node = t->prev[i++];
 		t->nodes[node].total += count;
 	}
+	while (more) {
+		/* The batch: the frame in hand and those after it. */
+		nb = 0;
+		do {
+			if (l > FLAMETREE_NAME_MAX)
+				l = FLAMETREE_NAME_MAX;
+			batch[nb] = (struct pending_name){ name, l, name_hash(name, l), 0 };
+			htable_prefetch(&t->name_index, batch[nb].hash);
+			nb++;
+		} while (nb < NAME_BATCH && (more = frame_next(&it, &name, &l)));
+		for (size_t k = 0; k < nb; k++) {
+			struct htable_iter hit;
+
+			batch[k].guess = htable_find(&t->name_index, batch[k].hash, &hit);
+			if (batch[k].guess != HTABLE_NONE)
+				__builtin_prefetch(&t->names[batch[k].guess]);
+		}
+		for (size_t k = 0; k < nb; k++)
+			if (batch[k].guess != HTABLE_NONE)
+				__builtin_prefetch(t->text + t->names[batch[k].guess].off);
+		for (size_t k = 0; k < nb; k++) {
+			enum frame_kind kind;
+			uint32_t id;
+
+			err = name_intern_hashed(t, batch[k].s, batch[k].len, batch[k].hash, &id);
+			if (err == 0)
+				err = child_get(t, node, id, &node);
+			if (err == 0)
+				err = prev_put(t, i++, node);
+			if (err < 0)
+				return err;
+			frame_kind_from_suffix(batch[k].s, batch[k].len, &kind);
+			name_set_kind(t, id, kind);
+			t->nodes[node].total += count;
+		}
+		if (more)
+			more = frame_next(&it, &name, &l);
+	}
 	t->prev_n = i;
-	t->nodes[node].self += count;
-	return 0;
+	return self_add(t, node, count);
 }
 
 /*
@@ -664,7 +844,7 @@ uint32_t flametree_child(const struct flametree *t, uint32_t parent, const char 
 
 	if (len > FLAMETREE_NAME_MAX)
 		len = FLAMETREE_NAME_MAX;
-	name = name_find(t, s, len, hash_bytes(s, len));
+	name = name_find(t, s, len, name_hash(s, len));
 	return name == FLAMETREE_NONE ? FLAMETREE_NONE : child_find(t, parent, name);
 }
 
@@ -712,8 +892,9 @@ struct diff_level {
 
 static void diff_line(struct diff_walk *w, uint32_t an, uint32_t bn)
 {
-	double x = flametree_node_at(w->a, an)->self * w->a_scale;
-	double y = bn == FLAMETREE_NONE ? 0 : flametree_node_at(w->b, bn)->self * w->b_scale;
+	double x = flametree_self(w->a, flametree_node_at(w->a, an)) * w->a_scale;
+	double y = bn == FLAMETREE_NONE ? 0 :
+		   flametree_self(w->b, flametree_node_at(w->b, bn)) * w->b_scale;
 
 	if (!(x > 0) && !(y > 0))
 		return;
@@ -876,15 +1057,12 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 			return err;
 		t->nodes[node].total += weight;
 	}
-	t->nodes[node].self += weight;
-	return 0;
+	return self_add(t, node, weight);
 }
 
 enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)
 {
-	const struct name *nm = &t->names[name];
-
-	return nm->has_kind ? (enum frame_kind)nm->kind : FRAME_NATIVE;
+	return t->kinds[name] ? (enum frame_kind)(t->kinds[name] - 1) : FRAME_NATIVE;
 }
 
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)

@@ -3,8 +3,8 @@
  * stacks that fills it.
  *
  * Node 0 is the root ("all"). Every other node is one frame name under one
- * parent, with the weight of the samples that ended in it (self) and of all
- * samples that passed through it (total). A name also carries the kind of
+ * parent, with the weight of the samples that ended in it (self,
+ * flametree_self) and of all samples that passed through it (total). A name also carries the kind of
  * its frames and where they come from, when whoever added it knew. The
  * writers (svg.h) render from this tree; it holds no display state.
  *
@@ -35,12 +35,15 @@
  * bytes. There is no limit on the frames of a line. */
 #define FLAMETREE_LINE_MAX (64u << 20)
 
+/* 24 bytes: a tree read from a file whose stacks share little has about a
+ * node per frame of the file, so a node is kept smaller than the text of a
+ * frame. The self weight, which only the ends of stacks have, is kept
+ * aside (flametree_self). */
 struct flametree_node {
 	uint32_t name;          /* for flametree_name */
 	uint32_t parent;        /* FLAMETREE_NONE for the root */
 	uint32_t first_child;   /* FLAMETREE_NONE when a leaf */
 	uint32_t next_sibling;  /* FLAMETREE_NONE when the last */
-	double self;
 	double total;
 };
 
@@ -164,6 +167,9 @@ int flametree_sort(struct flametree *t);
 size_t flametree_count(const struct flametree *t);
 /* Node @i (< flametree_count). The pointer lives until the next add. */
 const struct flametree_node *flametree_node_at(const struct flametree *t, uint32_t i);
+/* The weight of the samples that ended in node @n (a pointer from
+ * flametree_node_at of @t): 0 for a node no stack ends in. */
+double flametree_self(const struct flametree *t, const struct flametree_node *n);
 /* The bytes of name @name; *len receives the length. Not NUL-terminated. */
 const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len);
 /*

@@ -515,7 +515,7 @@ static int add_enter(const struct flametree_node *n, unsigned depth, void *ctx)
 	} else if (depth >= first) {
 		if ((err = row_index(r, n->name, &row)) < 0)
 			return err;
-		r->rows[row].self += n->self;
+		r->rows[row].self += flametree_self(r->t, n);
 		if (r->rows[row].active++ == 0)
 			r->rows[row].total += n->total;
 	}

@@ -167,7 +167,7 @@ static int enter(const struct flametree_node *n, unsigned depth, void *ctx)
 	}
 	ms->on_path[depth] = hit;
 	if (hit) {
-		ms->m->self += n->self;
+		ms->m->self += flametree_self(ms->t, n);
 		if (ms->active++ == 0)
 			ms->m->total += n->total;
 	}

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,41 +39,196 @@ int svg_palette_parse(const char *s, enum svg_palette *out)
 	return 0;
 }
 
-void svg_escape(FILE *out, const char *str, size_t len, size_t max)
+/*
+ * The SVG is written through a buffer of our own with hand-made number
+ * formatting: a frame is a dozen pieces, and one stdio call per piece (a
+ * printf parse per number) was most of the cost of writing a graph of
+ * 100,000 frames. The bytes are printf's: the fast paths below are taken
+ * only where they are provably the same, and printf does the rest.
+ */
+struct sink {
+	FILE *out;
+	char *buf;
+	size_t len, cap;
+};
+
+static void sink_flush(struct sink *k)
+{
+	if (k->len)
+		fwrite(k->buf, 1, k->len, k->out);
+	k->len = 0;
+}
+
+static void sink_put(struct sink *k, const char *s, size_t n)
+{
+	if (n > k->cap - k->len) {
+		sink_flush(k);
+		if (n > k->cap) {
+			fwrite(s, 1, n, k->out);
+			return;
+		}
+	}
+	memcpy(k->buf + k->len, s, n);
+	k->len += n;
+}
+
+static void sink_puts(struct sink *k, const char *s)
+{
+	sink_put(k, s, strlen(s));
+}
+
+static void sink_printf(struct sink *k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sink_printf(struct sink *k, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(k->buf + k->len, k->cap - k->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < k->cap - k->len) {
+		k->len += (size_t)n;
+		return;
+	}
+	/* No room: what vsnprintf cut is written again, whole. */
+	sink_flush(k);
+	va_start(ap, fmt);
+	if ((size_t)n < k->cap)
+		k->len = (size_t)vsnprintf(k->buf, k->cap, fmt, ap);
+	else
+		vfprintf(k->out, fmt, ap);
+	va_end(ap);
+}
+
+/* %llu of @v. */
+static void sink_uint(struct sink *k, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sink_put(k, d + i, sizeof(d) - i);
+}
+
+static void sink_int(struct sink *k, int v)
+{
+	if (v < 0) {
+		sink_put(k, "-", 1);
+		sink_uint(k, -(uint64_t)(int64_t)v);
+	} else {
+		sink_uint(k, (uint64_t)v);
+	}
+}
+
+/* %.17g of @v. An integer of at most 17 digits is printed by %.17g as
+ * those digits (no exponent below 10^precision); weights mostly are. */
+static void sink_g17(struct sink *k, double v)
+{
+	if (v >= 0 && v < 1e17 && !signbit(v) && v == (double)(uint64_t)v)
+		sink_uint(k, (uint64_t)v);
+	else
+		sink_printf(k, "%.17g", v);
+}
+
+/* %.12g of @v, as sink_g17. */
+static void sink_g12(struct sink *k, double v)
+{
+	if (v >= 0 && v < 1e12 && !signbit(v) && v == (double)(uint64_t)v)
+		sink_uint(k, (uint64_t)v);
+	else
+		sink_printf(k, "%.12g", v);
+}
+
+/*
+ * %.2f of @v: the integer nearest to v * 100, its last two digits after
+ * the point. Below 10^6, v * 100 is within 10^-8 of its exact value, so
+ * where its fraction is not within 10^-6 of one half the nearest integer
+ * is the one printf rounds the exact value to; ties and near-ties, and
+ * everything else, go to printf.
+ */
+static void sink_f2(struct sink *k, double v)
+{
+	double x = v * 100, r = floor(x), f = x - r;
+	uint64_t n;
+	char d[3];
+
+	if (!(v >= 0 && v < 1e6) || signbit(v) || fabs(f - 0.5) < 1e-6) {
+		sink_printf(k, "%.2f", v);
+		return;
+	}
+	n = (uint64_t)r + (f > 0.5);
+	sink_uint(k, n / 100);
+	d[0] = '.';
+	d[1] = (char)('0' + n / 10 % 10);
+	d[2] = (char)('0' + n % 10);
+	sink_put(k, d, 3);
+}
+
+/* Bytes that go out as they are: printable ASCII but the five of XML. */
+static bool plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>' && c != '"' &&
+	       c != '\'';
+}
+
+static void escape(struct sink *k, const char *str, size_t len, size_t max)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, lim = len < max ? len : max;
 
 	while (i < lim) {
-		size_t n;
+		size_t n, run = i;
 
+		while (run < lim && plain_byte(s[run]))
+			run++;
+		if (run > i) {
+			sink_put(k, str + i, run - i);
+			i = run;
+			continue;
+		}
 		switch (s[i]) {
-		case '&': fputs("&amp;", out); i++; continue;
-		case '<': fputs("&lt;", out); i++; continue;
-		case '>': fputs("&gt;", out); i++; continue;
-		case '"': fputs("&quot;", out); i++; continue;
-		case '\'': fputs("&apos;", out); i++; continue;
+		case '&': sink_put(k, "&amp;", 5); i++; continue;
+		case '<': sink_put(k, "&lt;", 4); i++; continue;
+		case '>': sink_put(k, "&gt;", 4); i++; continue;
+		case '"': sink_put(k, "&quot;", 6); i++; continue;
+		case '\'': sink_put(k, "&apos;", 6); i++; continue;
 		default: break;
 		}
 		if (s[i] < 0x20 || s[i] == 0x7f) {
-			fputc('?', out);
+			sink_put(k, "?", 1);
 			i++;
 			continue;
 		}
 		n = utf8_valid_len(s + i, lim - i);
 		if (n == 0) {
-			fputs("\xef\xbf\xbd", out);
+			sink_put(k, "\xef\xbf\xbd", 3);
 			i++;
 			continue;
 		}
-		fwrite(s + i, 1, n, out);
+		sink_put(k, str + i, n);
 		i += n;
 	}
 	if (len > lim)
-		fputs("...", out);
+		sink_put(k, "...", 3);
 }
 
-static void color(FILE *out, enum svg_palette pal, enum frame_kind kind, const char *name,
+void svg_escape(FILE *out, const char *s, size_t len, size_t max)
+{
+	char buf[256];
+	struct sink k = { .out = out, .buf = buf, .cap = sizeof(buf) };
+
+	escape(&k, s, len, max);
+	sink_flush(&k);
+}
+
+static void color(struct sink *out, enum svg_palette pal, enum frame_kind kind, const char *name,
 		  size_t len)
 {
 	uint64_t h = hash_bytes(name, len);
@@ -118,7 +275,13 @@ static void color(FILE *out, enum svg_palette pal, enum frame_kind kind, const c
 		break;
 	}
 done:
-	fprintf(out, "rgb(%d,%d,%d)", r, g, b);
+	sink_puts(out, "rgb(");
+	sink_int(out, r);
+	sink_puts(out, ",");
+	sink_int(out, g);
+	sink_puts(out, ",");
+	sink_int(out, b);
+	sink_puts(out, ")");
 }
 
 static double before_total(const struct svg_options *o, uint32_t before)
@@ -130,21 +293,21 @@ static double before_total(const struct svg_options *o, uint32_t before)
 }
 
 /* The change in the tooltip: after the share, "+N (+P%)" against BEFORE. */
-static void diff_title(FILE *out, const struct svg_options *o, uint32_t before, double after)
+static void diff_title(struct sink *out, const struct svg_options *o, uint32_t before, double after)
 {
 	double b = before_total(o, before), d = after - b;
 
 	if (b > 0 && isfinite(d / b * 100.0))
-		fprintf(out, " [%+.12g, %+.2f%%]", d, d / b * 100.0);
+		sink_printf(out, " [%+.12g, %+.2f%%]", d, d / b * 100.0);
 	else if (b > 0)
-		fprintf(out, " [%+.12g]", d);
+		sink_printf(out, " [%+.12g]", d);
 	else
-		fprintf(out, " [new]");
+		sink_printf(out, " [new]");
 }
 
 /* Red where AFTER has more, blue where less, white when equal; the depth of
  * the colour is the change as a share of the whole graph. */
-static void diff_color(FILE *out, const struct svg_options *o, uint32_t before, double after,
+static void diff_color(struct sink *out, const struct svg_options *o, uint32_t before, double after,
 		       double total)
 {
 	double d = after - before_total(o, before), v = d / total * 10;
@@ -159,11 +322,11 @@ static void diff_color(FILE *out, const struct svg_options *o, uint32_t before, 
 		v = -1;
 	k = 210 - (int)(210 * (v < 0 ? -v : v));
 	if (d > 0)
-		fprintf(out, "rgb(255,%d,%d)", k, k);
+		sink_printf(out, "rgb(255,%d,%d)", k, k);
 	else if (d < 0)
-		fprintf(out, "rgb(%d,%d,255)", k, k);
+		sink_printf(out, "rgb(%d,%d,255)", k, k);
 	else
-		fputs("rgb(250,250,250)", out);
+		sink_puts(out, "rgb(250,250,250)");
 }
 
 struct walk {
@@ -185,31 +348,31 @@ static double min_total(const struct svg_options *o, double total, double span)
 /* " in MODULE at FILE:LINE", for what is known of where a frame comes from,
  * and the full C++ signature on a line of its own (after the name and the
  * counts, which the script reads from the first line). */
-static void place_title(FILE *out, const struct flametree *t, uint32_t name)
+static void place_title(struct sink *out, const struct flametree *t, uint32_t name)
 {
 	struct flametree_info inf;
 
 	if (!flametree_info(t, name, &inf))
 		return;
 	if (inf.module_len) {
-		fputs(" in ", out);
-		svg_escape(out, inf.module, inf.module_len, NAME_SHOWN_MAX);
+		sink_puts(out, " in ");
+		escape(out, inf.module, inf.module_len, NAME_SHOWN_MAX);
 	}
 	if (inf.file_len) {
-		fputs(" at ", out);
-		svg_escape(out, inf.file, inf.file_len, NAME_SHOWN_MAX);
+		sink_puts(out, " at ");
+		escape(out, inf.file, inf.file_len, NAME_SHOWN_MAX);
 		if (inf.line)
-			fprintf(out, ":%u", inf.line);
+			sink_put(out, ":", 1), sink_uint(out, inf.line);
 	}
 	if (inf.signature_len) {
-		fputc('\n', out);
-		svg_escape(out, inf.signature, inf.signature_len, NAME_SHOWN_MAX);
+		sink_put(out, "\n", 1);
+		escape(out, inf.signature, inf.signature_len, NAME_SHOWN_MAX);
 	}
 }
 
 /* Depth-first over the frames wide enough to draw; calls @fn for each. */
 static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
-		     FILE *out, const struct svg_options *o, double span, unsigned height)
+		     struct sink *out, const struct svg_options *o, double span, unsigned height)
 {
 	struct walk *stack = NULL;
 	size_t n = 0, cap = 0;
@@ -227,35 +390,59 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 		struct walk w = stack[--n];
 		const struct flametree_node *nd = flametree_node_at(t, w.node);
 		double cx = w.x;
-		size_t first = n, len;
-		const char *name = flametree_name(t, nd->name, &len);
+		size_t first = n;
 
 		if (w.depth > *max_depth)
 			*max_depth = w.depth;
 		if (out) {
+			/* Named only when written: the first walk, for the
+			 * depth, reads no name. */
+			size_t len;
+			const char *name = flametree_name(t, nd->name, &len);
 			double px = PAD + w.x / total * span, pw = nd->total / total * span;
 			unsigned y = o->inverted ? TOP + w.depth * fh :
 				     height - BOTTOM - (w.depth + 1) * fh;
 			size_t fit = (size_t)(pw / (FONT_SIZE * 0.59));
 
-			fprintf(out, "<g class=\"f\" fg:x=\"%.17g\" fg:w=\"%.17g\" fg:d=\"%u\"><title>",
-				w.x, nd->total, w.depth);
-			svg_escape(out, name, len, NAME_SHOWN_MAX);
-			fprintf(out, " (%.12g %s, %.2f%%)", nd->total,
-				o->count_name ? o->count_name : "samples", nd->total / total * 100.0);
+			sink_puts(out, "<g class=\"f\" fg:x=\"");
+			sink_g17(out, w.x);
+			sink_puts(out, "\" fg:w=\"");
+			sink_g17(out, nd->total);
+			sink_puts(out, "\" fg:d=\"");
+			sink_uint(out, w.depth);
+			sink_puts(out, "\"><title>");
+			escape(out, name, len, NAME_SHOWN_MAX);
+			sink_puts(out, " (");
+			sink_g12(out, nd->total);
+			sink_puts(out, " ");
+			sink_puts(out, o->count_name ? o->count_name : "samples");
+			sink_puts(out, ", ");
+			sink_f2(out, nd->total / total * 100.0);
+			sink_puts(out, "%)");
 			if (o->before)
 				diff_title(out, o, w.before, nd->total);
 			place_title(out, t, nd->name);
-			fprintf(out, "</title><rect x=\"%.2f\" y=\"%u\" "
-				"width=\"%.2f\" height=\"%u\" rx=\"2\" fill=\"", px, y, pw, fh - 1);
+			sink_puts(out, "</title><rect x=\"");
+			sink_f2(out, px);
+			sink_puts(out, "\" y=\"");
+			sink_uint(out, y);
+			sink_puts(out, "\" width=\"");
+			sink_f2(out, pw);
+			sink_puts(out, "\" height=\"");
+			sink_uint(out, fh - 1);
+			sink_puts(out, "\" rx=\"2\" fill=\"");
 			if (o->before)
 				diff_color(out, o, w.before, nd->total, total);
 			else
 				color(out, o->colors, flametree_kind(t, nd->name), name, len);
-			fprintf(out, "\"/><text x=\"%.2f\" y=\"%u\">", px + 3, y + fh - 4);
+			sink_puts(out, "\"/><text x=\"");
+			sink_f2(out, px + 3);
+			sink_puts(out, "\" y=\"");
+			sink_uint(out, y + fh - 4);
+			sink_puts(out, "\">");
 			if (fit >= 3)
-				svg_escape(out, name, len, fit < len ? fit - 2 : fit);
-			fputs("</text></g>\n", out);
+				escape(out, name, len, fit < len ? fit - 2 : fit);
+			sink_puts(out, "</text></g>\n");
 		}
 		for (uint32_t c = nd->first_child; c != FLAMETREE_NONE;
 		     c = flametree_node_at(t, c)->next_sibling) {
@@ -296,7 +483,10 @@ static int walk_tree(const struct flametree *t, double cut, uint32_t *max_depth,
 	return 0;
 }
 
-int svg_write(FILE *out, const struct flametree *t, const struct svg_options *o)
+/* Bytes of SVG gathered before one write. */
+#define SINK_BUF ((size_t)64 << 10)
+
+static int write_graph(struct sink *out, const struct flametree *t, const struct svg_options *o)
 {
 	unsigned width = o->width ? o->width : 1200;
 	unsigned fh = o->frame_height ? o->frame_height : 16;
@@ -311,11 +501,11 @@ int svg_write(FILE *out, const struct flametree *t, const struct svg_options *o)
 	if (err < 0)
 		return err;
 	height = TOP + (depth + 1) * fh + BOTTOM;
-	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+	sink_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%u\" height=\"%u\" viewBox=\"0 0 %u %u\" "
 		"xmlns=\"http://www.w3.org/2000/svg\" "
 		"xmlns:fg=\"https://hotspy.invalid/flamegraph\">\n", width, height, width, height);
-	fprintf(out, "<style type=\"text/css\">\n"
+	sink_printf(out, "<style type=\"text/css\">\n"
 		"text { font-family: monospace; font-size: %dpx; fill: rgb(0,0,0); }\n"
 		"g.f { cursor: pointer; } g.f:hover rect { stroke: black; stroke-width: 0.5; }\n"
 		"g.f text { pointer-events: none; }\n"
@@ -323,35 +513,51 @@ int svg_write(FILE *out, const struct flametree *t, const struct svg_options *o)
 		".button { cursor: pointer; } .button:hover, .on { text-decoration: underline; }\n"
 		".hide { display: none; } #title { font-size: %dpx; }\n"
 		"</style>\n", FONT_SIZE, FONT_SIZE + 5);
-	fprintf(out, "<script type=\"text/ecmascript\"><![CDATA[\n"
+	sink_printf(out, "<script type=\"text/ecmascript\"><![CDATA[\n"
 		"var FG = { width: %u, pad: %d, fontsize: %d, total: %.17g };\n",
 		width, PAD, FONT_SIZE, total);
-	fwrite(svg_script, 1, sizeof(svg_script), out);
-	fputs("]]></script>\n", out);
-	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%u\" height=\"%u\" fill=\"rgb(245,245,240)\"/>\n",
+	sink_put(out, (const char *)svg_script, sizeof(svg_script));
+	sink_puts(out, "]]></script>\n");
+	sink_printf(out, "<rect x=\"0\" y=\"0\" width=\"%u\" height=\"%u\" fill=\"rgb(245,245,240)\"/>\n",
 		width, height);
-	fprintf(out, "<text id=\"title\" x=\"%u\" y=\"%d\" text-anchor=\"middle\">", width / 2,
+	sink_printf(out, "<text id=\"title\" x=\"%u\" y=\"%d\" text-anchor=\"middle\">", width / 2,
 		FONT_SIZE * 2);
-	svg_escape(out, title, strlen(title), NAME_SHOWN_MAX);
-	fputs("</text>\n", out);
+	escape(out, title, strlen(title), NAME_SHOWN_MAX);
+	sink_puts(out, "</text>\n");
 	if (o->subtitle) {
-		fprintf(out, "<text id=\"subtitle\" x=\"%u\" y=\"%d\" text-anchor=\"middle\" "
+		sink_printf(out, "<text id=\"subtitle\" x=\"%u\" y=\"%d\" text-anchor=\"middle\" "
 			"fill=\"rgb(160,160,160)\">", width / 2, FONT_SIZE * 3 + 4);
-		svg_escape(out, o->subtitle, strlen(o->subtitle), NAME_SHOWN_MAX);
-		fputs("</text>\n", out);
+		escape(out, o->subtitle, strlen(o->subtitle), NAME_SHOWN_MAX);
+		sink_puts(out, "</text>\n");
 	}
-	fprintf(out, "<text id=\"unzoom\" class=\"button hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
+	sink_printf(out, "<text id=\"unzoom\" class=\"button hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
 		"<text id=\"search\" class=\"button\" x=\"%u\" y=\"%d\" text-anchor=\"end\">Search</text>\n"
 		"<text id=\"ignorecase\" class=\"button\" x=\"%u\" y=\"%d\" text-anchor=\"end\">ic</text>\n"
 		"<text id=\"details\" x=\"%d\" y=\"%u\"> </text>\n"
 		"<text id=\"matched\" x=\"%u\" y=\"%u\" text-anchor=\"end\"> </text>\n",
 		PAD, FONT_SIZE * 2, width - PAD - 24, FONT_SIZE * 2, width - PAD, FONT_SIZE * 2,
 		PAD, height - FONT_SIZE, width - PAD, height - FONT_SIZE);
-	fputs("<g id=\"frames\">\n", out);
+	sink_puts(out, "<g id=\"frames\">\n");
 	err = walk_tree(t, cut, &depth, out, o, span, height);
 	if (err < 0)
 		return err;
-	fputs("</g>\n</svg>\n", out);
+	sink_puts(out, "</g>\n</svg>\n");
+	return 0;
+}
+
+int svg_write(FILE *out, const struct flametree *t, const struct svg_options *o)
+{
+	struct sink k = { .out = out, .cap = SINK_BUF };
+	int err;
+
+	k.buf = malloc(k.cap);
+	if (!k.buf)
+		return -ENOMEM;
+	err = write_graph(&k, t, o);
+	sink_flush(&k);
+	free(k.buf);
+	if (err < 0)
+		return err;
 	if (fflush(out) != 0 || ferror(out))
 		return -EIO;
 	return 0;

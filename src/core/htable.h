@@ -70,6 +70,14 @@ static inline uint32_t htable_next(const struct htable *t, struct htable_iter *i
 	}
 }
 
+/* A hint that a lookup of @hash follows: start loading its slot now, so
+ * that a caller with several lookups to do overlaps their cache misses. */
+static inline void htable_prefetch(const struct htable *t, uint64_t hash)
+{
+	if (t->slots)
+		__builtin_prefetch(&t->slots[(uint32_t)(hash >> 32) & t->mask]);
+}
+
 /* The first id indexed under a hash whose high half equals @hash's, or
  * HTABLE_NONE; htable_next gives the others. The ids may be of entries with
  * other hashes: the caller compares. */

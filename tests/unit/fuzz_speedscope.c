@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	for (uint32_t i = 0; i < flametree_count(t); i++) {
 		const struct flametree_node *n = flametree_node_at(t, i);
-		double sum = n->self;
+		double sum = flametree_self(t, n);
 
 		for (uint32_t c = n->first_child; c != FLAMETREE_NONE;
 		     c = flametree_node_at(t, c)->next_sibling)

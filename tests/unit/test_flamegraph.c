@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static void test_totals(void)
 	CHECK(fabs(flametree_total(t) - 11.75) < 1e-9);
 	for (uint32_t i = 0; i < flametree_count(t); i++) {
 		const struct flametree_node *n = flametree_node_at(t, i);
-		double sum = n->self;
+		double sum = flametree_self(t, n);
 
 		for (uint32_t c = n->first_child; c != FLAMETREE_NONE;
 		     c = flametree_node_at(t, c)->next_sibling)
@@ -412,8 +413,102 @@ static void test_huge_counts(void)
 	flametree_free(t);
 }
 
+/*
+ * The numbers of each frame are printf's (the writer formats them by hand
+ * where it may): every fg:x and fg:w read back and printed again with the
+ * formats of the SVG (%.17g, %.12g, %.2f) gives the bytes written, for
+ * integer, decimal, huge and tie-making counts (3 of 9440: x = 10.375 px,
+ * which printf rounds to even, up).
+ */
+static void check_numbers(const char *svg, double total, double span)
+{
+	const char *p = svg;
+	size_t frames = 0;
+
+	while ((p = strstr(p, "<g class=\"f\" fg:x=\"")) != NULL) {
+		char want[256];
+		const char *q;
+		char *end;
+		double x, w;
+
+		p += strlen("<g class=\"f\" fg:x=\"");
+		x = strtod(p, &end);
+		snprintf(want, sizeof(want), "%.17g\" fg:w=\"", x);
+		CHECK(strncmp(p, want, strlen(want)) == 0);
+		p = strstr(p, "fg:w=\"");
+		CHECK(p != NULL);
+		if (!p)
+			return;
+		w = strtod(p + 6, &end);
+		snprintf(want, sizeof(want), "%.17g\"", w);
+		CHECK(strncmp(p + 6, want, strlen(want)) == 0);
+		q = strstr(p, " samples, ");
+		CHECK(q != NULL);
+		if (!q)
+			return;
+		/* " (W samples, P%)" ends the first line of the title. */
+		snprintf(want, sizeof(want), " (%.12g samples, %.2f%%)", w, w / total * 100.0);
+		CHECK(strstr(p, want) != NULL && strstr(p, want) < strstr(p, "</title>"));
+		snprintf(want, sizeof(want), "<rect x=\"%.2f\"", 10 + x / total * span);
+		CHECK(strstr(p, want) != NULL && strstr(p, want) < strstr(p, "</g>"));
+		snprintf(want, sizeof(want), "width=\"%.2f\"", w / total * span);
+		CHECK(strstr(p, want) != NULL && strstr(p, want) < strstr(p, "</g>"));
+		snprintf(want, sizeof(want), "<text x=\"%.2f\"", 10 + x / total * span + 3);
+		CHECK(strstr(p, want) != NULL && strstr(p, want) < strstr(p, "</g>"));
+		frames++;
+	}
+	CHECK(frames > 0);
+}
+
+static void test_numbers(void)
+{
+	static const char *const fixed[] = {
+		"a;b 1\na;c 9439\n",                              /* x = 10.125 px */
+		"a;b 3\na;c 9437\n",                              /* x = 10.375 px */
+		"a;b 0.125\na;c 0.875\na;c;d 2.675\n",
+		"a;b 123456789012345\na;c 1234567890123456\na;d 12345678901234567\n",
+		"a;b 1e17\na;c 3e16\nb 0.0001\n",
+		"x 1.5\ny 2.25\nz 0.005\n",
+	};
+	uint64_t r = 16;
+	char text[8192];
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 20; i++) {
+		struct svg_options o = { .minwidth = 0.0001 };
+		struct flametree *t;
+		size_t len, at = 0;
+		char *svg;
+
+		if (i < sizeof(fixed) / sizeof(fixed[0])) {
+			snprintf(text, sizeof(text), "%s", fixed[i]);
+		} else {
+			/* Random trees: counts of 1 to 15 digits, some decimal. */
+			for (int line = 0; line < 60; line++) {
+				unsigned long long c;
+
+				r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+				c = (r >> 20) % 1000000ULL;
+				if ((r >> 8) % 4 == 0)
+					c *= 1000000000ULL;
+				at += (size_t)snprintf(text + at, sizeof(text) - at,
+						       "m;f%u;g%u;h%u %llu%s\n",
+						       (unsigned)(r >> 40) % 5, (unsigned)(r >> 44) % 7,
+						       (unsigned)(r >> 48) % 9, c + 1,
+						       (r >> 12) % 3 == 0 ? ".375" :
+						       (r >> 12) % 3 == 1 ? ".1" : "");
+			}
+		}
+		t = tree_of(text, false, NULL);
+		svg = render(t, &o, &len);
+		check_numbers(svg, flametree_total(t), 1180);
+		free(svg);
+		flametree_free(t);
+	}
+}
+
 int main(void)
 {
+	test_numbers();
 	test_info();
 	test_huge_counts();
 	test_signature();
