@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 TIERS = {"unit", "integration", "browser", "terminal", "python"}
-KNOWN = TIERS | {"shares", "asan"}
+KNOWN = TIERS | {"shares", "asan", "matrix"}
 
 
 def main():
