@@ -797,7 +797,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 	struct snapshot snap;
 	struct traced_thread *t;
 	uint64_t t1, weight = 1;
-	bool deferred = false;
+	bool deferred = false, no_credit = false;
 	long rc;
 
 	/* Events handled while waiting may have added threads (a clone),
@@ -823,6 +823,18 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		/* Not on a CPU after all: its time is counted at a better
 		 * moment. */
 		deferred = true;
+	} else if (rc == 0 && !s->cfg.idle && thread_earn(t) == 0 &&
+		   !(weight = thread_spend(backend_of(s), t))) {
+		/*
+		 * The stop brought the thread's CPU clock up to this moment:
+		 * the weight is the CPU time it used since its previous
+		 * snapshot (without the clock, no schedstat: one period). When
+		 * that rounds to nothing, nothing is copied: the thread is
+		 * resumed at once (on a crowded CPU most stops at 100 Hz end
+		 * here, and the copies were hotspy's CPU and the target's hold
+		 * for nothing).
+		 */
+		no_credit = true;
 	} else if (rc == 0) {
 		struct iovec pf_local[PYREADER_PREFETCH_MAX], pf_remote[PYREADER_PREFETCH_MAX];
 		size_t npf = py ? pyreader_prefetch(py, tid, pf_local, pf_remote,
@@ -864,15 +876,9 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		s->stats.deferred++;
 		return;
 	}
-	/* The stop brought the thread's CPU clock up to the moment of the
-	 * snapshot: the weight is the CPU time it used since its previous
-	 * one. Without the clock (no schedstat), one period. */
-	if (!s->cfg.idle && thread_earn(t) == 0) {
-		weight = thread_spend(backend_of(s), t);
-		if (!weight) {
-			s->stats.skipped_idle++;
-			return;
-		}
+	if (no_credit) {
+		s->stats.skipped_idle++;
+		return;
 	}
 	/* Wall-clock time: the ticks this thread missed (a busy thread
 	 * waiting for a CPU reaches its stop late, a sleeping one at once)
