@@ -223,6 +223,8 @@ struct pyreader {
 	char **syspath;
 	size_t nsyspath;
 	long long syspath_ns;         /* when it was read, 0: never */
+	uint64_t syspath_list;        /* the list object read, 0: none yet */
+	uint64_t syspath_head[2];     /* its ob_size and ob_item then */
 
 	/* The GIL (pyreader_want_gil): where its holder and lock word are,
 	 * learned by the last capture, and their copy by pyreader_prefetch
@@ -1770,6 +1772,9 @@ static void syspath_read(struct pyreader *r, long long max_age_ns)
 	list = dict_find(r, mdict, "path");
 	if (!list || res_read(r, list, head, sizeof(head)))
 		return;
+	r->syspath_list = list;
+	r->syspath_head[0] = head[2];
+	r->syspath_head[1] = head[3];
 	n = (size_t)head[2];
 	items = head[3];
 	if (!n || n > SYSPATH_MAX || !items || (items & 7))
@@ -1801,6 +1806,23 @@ out:
 	free(v);
 	free(ptrs);
 	free(buf);
+}
+
+/*
+ * Has the list read last grown, shrunk or moved its items since (one read:
+ * its ob_size and ob_item)? A program started under hotspy reads its first
+ * code objects before sys.path[0], the script's directory, is inserted, and
+ * the script's own code often comes within SYSPATH_MISS_REFRESH_NS of that
+ * read: a change seen here has the list read again at once, so that the
+ * script's files are not named whole for the rest of the run.
+ */
+static bool syspath_changed(struct pyreader *r)
+{
+	uint64_t head[4];
+
+	if (!r->syspath_list || res_read(r, r->syspath_list, head, sizeof(head)))
+		return false;
+	return head[2] != r->syspath_head[0] || head[3] != r->syspath_head[1];
 }
 
 /* @file shown relative to the longest sys.path entry it lies under (as
@@ -1855,7 +1877,7 @@ static int code_read(struct pyreader *r, uint64_t addr, struct code_key *key, ui
 		syspath_read(r, SYSPATH_REFRESH_NS);
 		pc.short_file = syspath_short(r, file);
 		if (!pc.short_file) {
-			syspath_read(r, SYSPATH_MISS_REFRESH_NS);
+			syspath_read(r, syspath_changed(r) ? 0 : SYSPATH_MISS_REFRESH_NS);
 			pc.short_file = syspath_short(r, file);
 		}
 	}
