@@ -139,7 +139,10 @@ def main():
           f"{name_ms / 1e3:.2f} s; hotspy CPU in all {cpu_ms / 1e3:.1f} s "
           f"({cpu_ms * 1e3 / samples if samples else float('nan'):.1f} us per sample)")
     print(f"profile {size} bytes, {stacks} distinct stacks (folded lines)")
-    print(f"peak RSS: VmHWM {hwm} KiB, ru_maxrss {ru.ru_maxrss} KiB")
+    # ru_maxrss of a child counts the high-water mark of the process it was
+    # forked from (this script) too: VmHWM is hotspy's own.
+    print(f"peak RSS: VmHWM {hwm} KiB (ru_maxrss {ru.ru_maxrss} KiB, this script's "
+          f"included)")
     if err.strip():
         sys.stdout.write("hotspy stderr:\n" + err)
 
