@@ -26,7 +26,8 @@ are printed with the lower and upper quartiles.
            perf sampler with its default 64 KiB copy (whole at 100 frames,
            cut beyond ~1000)
   threads  fixtures/parallel with PARALLEL_THREADS 1, 8, 64, 256, both
-           samplers, each profiled run paired with a run alone
+           samplers: the CPU per additional sample (recordings of 1 and
+           --seconds s) and the work per second alone / profiled
   cpu      the perf sampler on hotspots (one thread) and parallel (eight)
   program  a big real program: Debian's chromium, headless, its renderer
            running a JavaScript loop; per round, hotspy record -d SECONDS on
@@ -135,35 +136,68 @@ def depth(args, tmp):
                     print(f"    failed run: {r['error']}")
 
 
+def work_rate(out):
+    """Iterations per second from `parallel -v`."""
+    m = re.search(r"(\d+) iterations in ([\d.]+) s", out)
+    return int(m.group(1)) / float(m.group(2)) if m and float(m.group(2)) > 0 else float("nan")
+
+
+def run_timed(argv, env, hotspy=None):
+    """Run a timed fixture (-v), with hotspy attached at once if given.
+    Returns (work per second, hotspy's result dict or None)."""
+    target = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    r = None
+    if hotspy:
+        prof = subprocess.Popen(hotspy + ["-p", str(target.pid)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        err = prof.stderr.read()
+        _, status, ru = os.wait4(prof.pid, 0)
+        r = {"cpu": ru.ru_utime + ru.ru_stime, "samples": 0}
+        m = re.search(r"(\d+) samples in", err)
+        if m:
+            r["samples"] = int(m.group(1))
+    out = target.communicate()[0]
+    return work_rate(out), r
+
+
 def threads(args, tmp):
+    """The fixed cost of a recording (attach, naming, writing: tens of ms)
+    hides the cost per sample in short runs on a loaded machine, so each
+    configuration is recorded twice, for SHORT and LONG seconds of a timed
+    fixture, and the cost per sample is the difference of CPU over the
+    difference of samples. The slowdown is the fixture's work per second
+    alone over with the long recording (which covers all but a second of
+    the run)."""
     counts = [1, 8, 64, 256]
     samplers = ["perf", "ptrace"]
+    short, long_ = 1, args.seconds
     res = {(n, s): [] for n in counts for s in samplers}
     for rnd in range(args.rounds):
         for n in counts:
             env = dict(os.environ, PARALLEL_THREADS=str(n))
-            # Each thread does at least one unit (-n is split over threads).
-            argv = [fixture(args, "parallel"), "-n", str(max(args.units, n))]
+            argv = [fixture(args, "parallel"), "-v", str(long_ + 1)]
             for s in samplers:
-                alone = run_alone(argv, env)
-                r = run_profiled(argv, env, hotspy_argv(args, tmp, s))
-                r["slowdown"] = r["wall"] / alone
-                res[(n, s)].append(r)
-    print(f"thread curve: parallel -n max({args.units}, THREADS), {args.rate} Hz, "
-          f"{args.rounds} rounds; load average {loadavg()}")
-    print("| threads | sampler | samples | cpu/sample (us) | sampling/sample (us) | "
-          "slowdown (profiled / alone) |")
+                alone, _ = run_timed(argv, env)
+                _, r1 = run_timed(argv, env, hotspy_argv(args, tmp, s, ["-d", str(short)]))
+                rate, r2 = run_timed(argv, env, hotspy_argv(args, tmp, s, ["-d", str(long_)]))
+                ds = r2["samples"] - r1["samples"]
+                res[(n, s)].append({
+                    "samples": r2["samples"],
+                    "per_sample": (r2["cpu"] - r1["cpu"]) * 1e6 / ds if ds > 0 else float("nan"),
+                    "whole": r2["cpu"] * 1e6 / r2["samples"] if r2["samples"] else float("nan"),
+                    "slowdown": alone / rate if rate > 0 else float("nan")})
+    print(f"thread curve: parallel -v {long_ + 1} (timed), hotspy -d {short} and -d {long_}, "
+          f"{args.rate} Hz, {args.rounds} rounds; load average {loadavg()}")
+    print(f"| threads | sampler | samples (-d {long_}) | cpu per additional sample (us) | "
+          "cpu/sample, whole run (us) | slowdown (work/s alone / profiled) |")
     print("|---:|---|---:|---:|---:|---:|")
     for n in counts:
         for s in samplers:
             rs = res[(n, s)]
             print(f"| {n} | {s} | {quart([r['samples'] for r in rs])} | "
-                  f"{quart([r['cpu'] * 1e6 / r['samples'] for r in rs if r['samples']])} | "
-                  f"{quart([r['sampling_us'] for r in rs])} | "
+                  f"{quart([r['per_sample'] for r in rs])} | "
+                  f"{quart([r['whole'] for r in rs])} | "
                   f"{quart([r['slowdown'] for r in rs])} |")
-            for r in rs:
-                if "error" in r:
-                    print(f"    failed run: {r['error']}")
 
 
 def cpu(args, tmp):
@@ -214,15 +248,30 @@ def descendants(pid):
     return out
 
 
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 def renderer_of(pid):
+    """The renderer that has used the most CPU: the page's (chromium keeps
+    spare renderers too)."""
+    best, most = None, -1
     for d in descendants(pid):
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                if b"--type=renderer" in f.read():
-                    return d
+                cmd = f.read()
+                if b"--type=renderer" not in cmd or b"webui" in cmd:
+                    continue
         except OSError:
-            pass
-    return None
+            continue
+        if cpu_ticks(d) > most:
+            best, most = d, cpu_ticks(d)
+    return best
 
 
 def peak_rss_argv(argv, path):
@@ -258,16 +307,17 @@ def program(args, tmp):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     rows = {"hotspy": [], "perf": []}
     try:
+        # Until the page's renderer runs its loop (a second of CPU; pages
+        # load slowly on a loaded machine).
         pid = None
-        for _ in range(300):
-            time.sleep(0.1)
+        for _ in range(120):
+            time.sleep(0.5)
             pid = renderer_of(browser.pid)
-            if pid:
+            if pid and cpu_ticks(pid) >= os.sysconf("SC_CLK_TCK"):
                 break
         if not pid:
             print("no chromium renderer found")
             return
-        time.sleep(3)
         exe = os.readlink(f"/proc/{pid}/exe")
         print(f"program: {exe} ({os.path.getsize(exe) // (1 << 20)} MiB), renderer pid {pid}, "
               f"{len(os.listdir(f'/proc/{pid}/task'))} threads, "
@@ -328,7 +378,8 @@ def main():
     p.add_argument("curve", choices=["depth", "threads", "cpu", "program"])
     p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--perf", default="perf")
-    p.add_argument("--seconds", type=int, default=10, help="program: -d of each recording")
+    p.add_argument("--seconds", type=int, default=10,
+                   help="program: -d of each recording; threads: the long recording's")
     p.add_argument("--hotspy", required=True)
     p.add_argument("--fixtures", required=True, help="the build's fixtures/ directory")
     p.add_argument("--rounds", type=int, default=3)
