@@ -43,6 +43,7 @@ struct recording {
 	double duration;             /* -d seconds, 0 when none */
 	bool subprocesses;
 	int64_t start_realtime_ns;   /* CLOCK_REALTIME when sampling began */
+	uint64_t first_sample_ns;    /* CLOCK_MONOTONIC of the first sample, 0 before */
 	pid_t last_pid;              /* the process of the last sample, */
 	uint32_t last_image;         /* the program it ran, and */
 	char last_process[64];       /* the name it was given */
@@ -77,12 +78,22 @@ static int name_process(struct recording *rec, const struct sample *smp)
 	return 0;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Into the profile; 0 or -ENOMEM. */
 static int on_sample(const struct sample *smp, void *ctx)
 {
 	struct recording *rec = ctx;
 	uint32_t thread;
 
+	if (!rec->first_sample_ns)
+		rec->first_sample_ns = monotonic_ns();
 	if (name_process(rec, smp) < 0)
 		return -ENOMEM;
 	/* Python's name for the thread where it has one: the OS calls every
@@ -222,6 +233,26 @@ static void print_stats(const struct sampler_stats *st)
 			"cached rules, %" PRIu64 " by libunwind)\n",
 			(double)st->unwind_ns / (double)st->snapshots / 1e3, st->walks_fast,
 			st->walks_slow);
+}
+
+/*
+ * The latencies a person waits for, from @attach_ns (hotspy begins to
+ * attach: the target's threads and maps are read, the sampler opened) to
+ * the first sample counted, and from @sampled_ns (sampling ended) to the
+ * profile written, naming included: on a program of hundreds of megabytes
+ * either may be long.
+ */
+static void print_latency(uint64_t attach_ns, uint64_t first_ns, uint64_t sampled_ns)
+{
+	uint64_t done = monotonic_ns();
+
+	if (first_ns)
+		fprintf(stderr, "hotspy: stats: first sample %.1f ms after the attach began",
+			(double)(first_ns - attach_ns) / 1e6);
+	else
+		fputs("hotspy: stats: no sample", stderr);
+	fprintf(stderr, "; profile written %.1f ms after sampling ended\n",
+		(double)(done - sampled_ns) / 1e6);
 }
 
 /*
@@ -614,6 +645,7 @@ int cmd_record(const struct options *o)
 	struct timespec now;
 	pid_t pid;
 	double sampled_ms = 0;
+	uint64_t attach_ns, sampled_ns;
 
 	if (session_new(o, &ss) < 0)
 		return EXIT_CODE_ERROR;
@@ -633,6 +665,7 @@ int cmd_record(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
+	attach_ns = monotonic_ns();
 	err = session_attach(ss, NULL);
 	sig = err == -EINTR ? session_pending_signal() : 0;
 	if (sig > 0) {
@@ -658,6 +691,7 @@ int cmd_record(const struct options *o)
 	clock_gettime(CLOCK_REALTIME, &now);
 	rec.start_realtime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	why = session_run(ss, &hooks);
+	sampled_ns = monotonic_ns();
 	report_end(ss, why);
 
 	/* Let go of the target before the slow part. */
@@ -715,8 +749,10 @@ int cmd_record(const struct options *o)
 			 "profile is in the current directory (%s), as %s",
 			 getcwd(cwd, sizeof(cwd)) ? cwd : "?", path);
 	}
-	if (o->stats)
+	if (o->stats) {
+		print_latency(attach_ns, rec.first_sample_ns, sampled_ns);
 		print_cpu(sampled_ms, profile_total(rec.profile));
+	}
 	if (!o->quiet) {
 		summary(&rec, &rs, &stats, session_gil_dropped(ss));
 		gil_summary(ss, o, &stats);

@@ -394,6 +394,14 @@ def case_follow(rest):
         if not m:
             fail("no tick and thread list scan counts in the --stats output")
         ticks, scans = int(m.group(1)), int(m.group(2))
+        # The waits a person sees: to the first sample (within the 2 s of
+        # sampling, since samples were taken) and to the written profile.
+        m = re.search(r"stats: first sample ([\d.]+) ms after the attach began; "
+                      r"profile written ([\d.]+) ms after sampling ended", r.stderr)
+        if not m:
+            fail("no attach and write latencies in the --stats output")
+        if not 0 < float(m.group(1)) < 2000 + ticks:
+            fail("first sample %s ms after the attach in a 2 s recording" % m.group(1))
         # The scans of the attach only (until no new thread shows up): a
         # handful, not one per tick.
         if ticks < 50 or scans > 10:
