@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "banned.h"
 
 #define A PYLAYOUT_ABSENT
@@ -294,25 +295,7 @@ static void put_char(struct out *o, uint32_t c, char quote)
 		putf(o, c > 0xffff ? "\\U%08x" : "\\u%04x", (unsigned)c);
 		return;
 	}
-	if (c < 0x80) {
-		b[0] = (char)c;
-		k = 1;
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | c >> 6);
-		b[1] = (char)(0x80 | (c & 0x3f));
-		k = 2;
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | c >> 12);
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		k = 3;
-	} else {
-		b[0] = (char)(0xf0 | c >> 18);
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		k = 4;
-	}
+	k = utf8_encode(c, b);
 	/* A character is never cut in two. */
 	if (k < o->cap - o->n)
 		put(o, b, k);
@@ -714,24 +697,11 @@ static void name_read(struct reader *r, uint64_t addr, char *out, size_t cap)
 
 		/* An identifier: its UTF-8, a 2.7 name's bytes as they are;
 		 * escaped where it is shown. */
-		if (width == 1 || c < 0x80) {
+		if (width == 1) {
 			b[0] = (char)c;
 			k = 1;
-		} else if (c < 0x800) {
-			b[0] = (char)(0xc0 | c >> 6);
-			b[1] = (char)(0x80 | (c & 0x3f));
-			k = 2;
-		} else if (c < 0x10000) {
-			b[0] = (char)(0xe0 | c >> 12);
-			b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-			b[2] = (char)(0x80 | (c & 0x3f));
-			k = 3;
 		} else {
-			b[0] = (char)(0xf0 | (c >> 18 & 7));
-			b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-			b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-			b[3] = (char)(0x80 | (c & 0x3f));
-			k = 4;
+			k = utf8_encode(c, b);
 		}
 		if (k >= o.cap - o.n)
 			break;

@@ -20,6 +20,7 @@
 #include "pychain.h"
 #include "pylayout.h"
 #include "target.h"
+#include "text.h"
 
 #include "banned.h"
 
@@ -1578,25 +1579,7 @@ static bool utf8_put(char *out, size_t cap, size_t *n, uint32_t c)
 
 	if ((c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
 		c = '?';
-	if (c < 0x80) {
-		b[0] = (char)c;
-		k = 1;
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | c >> 6);
-		b[1] = (char)(0x80 | (c & 0x3f));
-		k = 2;
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | c >> 12);
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		k = 3;
-	} else {
-		b[0] = (char)(0xf0 | c >> 18);
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		k = 4;
-	}
+	k = utf8_encode(c, b);
 	if (*n + k >= cap)
 		return false;
 	memcpy(out + *n, b, k);

@@ -7,6 +7,7 @@
 #define HOTSPY_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -15,6 +16,14 @@
  * does), or 0 when the bytes at @s do not start one.
  */
 size_t utf8_valid_len(const unsigned char *s, size_t avail);
+
+/*
+ * Code point @c as UTF-8 in @out; returns its length, 1 to 4. A value past
+ * U+10FFFF gets the 4-byte form of its low 21 bits, and surrogates are
+ * encoded as they are: the callers decide what garbage from a target
+ * becomes before they call.
+ */
+size_t utf8_encode(uint32_t c, char out[4]);
 
 /*
  * Write the first @max of @len bytes of @s as the inside of a JSON string:

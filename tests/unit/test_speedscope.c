@@ -137,6 +137,23 @@ static void test_json_escape(void)
 	CHECK_EQ_U64(utf8_valid_len((const unsigned char *)"\xc0\x80", 2), 0);  /* overlong */
 	CHECK_EQ_U64(utf8_valid_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);
 	CHECK_EQ_U64(utf8_valid_len((const unsigned char *)"\xef\xbf\xbe", 3), 0);
+
+	/* utf8_encode: each length's first and last code point, read back
+	 * whole by utf8_valid_len; past U+10FFFF still 4 bytes. */
+	static const uint32_t cps[] = { 0, 0x7f, 0x80, 0x7ff, 0x800, 0xfffd, 0x10000, 0x10ffff };
+	static const size_t lens[] = { 1, 1, 2, 2, 3, 3, 4, 4 };
+	char b[4];
+
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		size_t k = utf8_encode(cps[i], b);
+
+		CHECK_EQ_U64(k, lens[i]);
+		if (cps[i])
+			CHECK_EQ_U64(utf8_valid_len((const unsigned char *)b, k), k);
+	}
+	CHECK_EQ_U64(utf8_encode(0xe9, b), 2);
+	CHECK(memcmp(b, "\xc3\xa9", 2) == 0);
+	CHECK_EQ_U64(utf8_encode(0xffffffffu, b), 4);
 }
 
 /* A function sampled at two lines is one frame (no line) unless --lines,
