@@ -1453,6 +1453,15 @@ def main():
         print("SKIP: no hotspy at %s or no fixtures at %s" % (ARGS.hotspy, ARGS.fixtures))
         return SKIP
     nice_self()
+    # Started in the background of a shell (`battery.py ... &`, nohup),
+    # this process ignores SIGINT and SIGQUIT, and an ignored signal stays
+    # ignored across exec: every hotspy would start with SIGINT ignored, and
+    # an early one (before hotspy blocks it) would be lost. The trials are
+    # of a program run from a terminal: default dispositions in children.
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                          else signal.SIG_DFL)
     ARGS.workdir = tempfile.mkdtemp(prefix="hotspy-battery-")
     start = time.monotonic()
     res = Results()
