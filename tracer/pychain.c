@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "hash.h"
 
 #include "banned.h"
@@ -65,14 +66,6 @@ static bool seen_add(struct pychain_seen *s, uint64_t addr)
 	/* Cannot happen: a walk inserts at most PYSTACK_MAX_FRAMES times 2
 	 * (frames and shims); treat as a cycle all the same. */
 	return false;
-}
-
-static uint64_t rd64(const uint8_t *p, uint32_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
 }
 
 static int32_t rd32(const uint8_t *p, uint32_t off)
@@ -138,7 +131,7 @@ static bool frame_index(const struct pylayout *l, const uint8_t *f, uint64_t cod
 		if (l->code.code_adaptive == PYLAYOUT_ABSENT)
 			return false;
 		base = code + l->code.code_adaptive;
-		ptr = rd64(f, l->frame.instr);
+		ptr = bytes_u64(f, l->frame.instr);
 		if (ptr + 2 == base) {
 			units = 0;
 			break;
@@ -176,7 +169,7 @@ static void cframe_anchors(const struct pylayout *l, const struct pychain_source
 
 			if (!c)
 				break;
-			prev = rd64(c, prev_off);
+			prev = bytes_u64(c, prev_off);
 			if (!prev)
 				break;
 			out->anchor[k++] = cframe;
@@ -223,10 +216,10 @@ enum pystack_status pychain_walk(const struct pylayout *l, const struct pychain_
 			 * call; it is a local of that call's C frame. */
 			out->anchor[call] = frame;
 			anchored = ++call;
-			frame = rd64(f, l->frame.back);
+			frame = bytes_u64(f, l->frame.back);
 			continue;
 		}
-		code = rd64(f, l->frame.code) & code_mask;
+		code = bytes_u64(f, l->frame.code) & code_mask;
 		if (!code || (code & 7) || !frame_index(l, f, code, &index)) {
 			status = PYSTACK_TORN;
 			break;
@@ -242,7 +235,7 @@ enum pystack_status pychain_walk(const struct pylayout *l, const struct pychain_
 			/* 3.11: the entry frame is the oldest of its call. */
 			call++;
 		}
-		frame = rd64(f, l->frame.back);
+		frame = bytes_u64(f, l->frame.back);
 	}
 	out->ncalls = out->n ? (size_t)out->frames[out->n - 1].call + 1 : 0;
 	if (entries && cframe)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "text.h"
 #include "banned.h"
 
@@ -121,22 +122,6 @@ void pylocals_get(const struct pylocals *s, size_t frame, size_t i, struct pyloc
 
 /* ---- reading ------------------------------------------------------------ */
 
-static uint64_t rd64(const uint8_t *p, uint32_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p, uint32_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
 static int rd(struct reader *r, uint64_t addr, void *buf, size_t len)
 {
 	/* An object pointer is 8-aligned; no object lies in the first page. */
@@ -217,12 +202,12 @@ static const struct type_entry *type_get(struct reader *r, uint64_t addr)
 	t->addr = addr;
 	need = (l->type.flags > l->type.name ? l->type.flags : l->type.name) + 8;
 	if ((addr & 7) || need > sizeof(head) || rd(r, addr, head, need) < 0 ||
-	    !cstr_read(r, rd64(head, l->type.name), t->name, sizeof(t->name)))
+	    !cstr_read(r, bytes_u64(head, l->type.name), t->name, sizeof(t->name)))
 		return NULL;
 	t->ok = true;
 	/* A class made by Python code may be called "int": only the
 	 * interpreter's own static types are read as values. */
-	t->kind = rd64(head, l->type.flags) & l->type.heaptype_flag ? KIND_OTHER
+	t->kind = bytes_u64(head, l->type.flags) & l->type.heaptype_flag ? KIND_OTHER
 								     : kind_of(t->name, r->py2);
 	return t;
 }
@@ -306,7 +291,7 @@ static uint32_t unit_at(const uint8_t *buf, unsigned width, size_t i)
 {
 	return width == 1 ? buf[i] :
 	       width == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8) :
-	       rd32(buf, (uint32_t)(4 * i));
+	       bytes_u32(buf, (uint32_t)(4 * i));
 }
 
 /*
@@ -367,7 +352,7 @@ static void str3_show(struct reader *r, struct out *o, uint64_t addr, const char
 		unreadable(o);
 		return;
 	}
-	state = rd32(hdr, l->str.state);
+	state = bytes_u32(hdr, l->str.state);
 	kind = state >> 2 & 7;
 	compact = state >> 5 & 1;
 	ascii = state >> 6 & 1;
@@ -376,7 +361,7 @@ static void str3_show(struct reader *r, struct out *o, uint64_t addr, const char
 		return;
 	}
 	quoted(r, o, "", addr + (ascii ? l->str.ascii_size : l->str.compact_size),
-	       rd64(hdr, l->str.length), kind, false);
+	       bytes_u64(hdr, l->str.length), kind, false);
 }
 
 /* bytes (and 2.7 str): ob_size, then the bytes. */
@@ -389,7 +374,7 @@ static void bytes_show(struct reader *r, struct out *o, uint64_t addr, const cha
 		unreadable(o);
 		return;
 	}
-	quoted(r, o, prefix, addr + l->bytes.ob_sval, rd64(hdr, 0), 1, true);
+	quoted(r, o, prefix, addr + l->bytes.ob_sval, bytes_u64(hdr, 0), 1, true);
 }
 
 /* 2.7 unicode: length, then a pointer to its Py_UNICODE characters. */
@@ -406,7 +391,7 @@ static void unicode27_show(struct reader *r, struct out *o, uint64_t addr)
 		unreadable(o);
 		return;
 	}
-	quoted(r, o, "u", rd64(hdr, l->unicode27.data), rd64(hdr, l->unicode27.length), width,
+	quoted(r, o, "u", bytes_u64(hdr, l->unicode27.data), bytes_u64(hdr, l->unicode27.length), width,
 	       false);
 }
 
@@ -444,7 +429,7 @@ static void long_show(struct reader *r, struct out *o, uint64_t addr, bool as_bo
 		return;
 	}
 	if (l->integer.tag != A) {
-		uint64_t tag = rd64(b, l->integer.tag);
+		uint64_t tag = bytes_u64(b, l->integer.tag);
 
 		if ((tag & 3) == 3) {
 			unreadable(o);
@@ -453,7 +438,7 @@ static void long_show(struct reader *r, struct out *o, uint64_t addr, bool as_bo
 		neg = (tag & 3) == 2;
 		nd = (tag & 3) == 1 ? 0 : tag >> 3;
 	} else if (l->integer.size != A) {
-		int64_t size = (int64_t)rd64(b, l->integer.size);
+		int64_t size = (int64_t)bytes_u64(b, l->integer.size);
 
 		neg = size < 0;
 		nd = size < 0 ? (uint64_t)0 - (uint64_t)size : (uint64_t)size;
@@ -488,7 +473,7 @@ static void long_show(struct reader *r, struct out *o, uint64_t addr, bool as_bo
 		return;
 	}
 	for (uint64_t i = nd; i-- > 0;) {
-		uint32_t d = rd32(b, (uint32_t)(l->integer.digits + 4 * i));
+		uint32_t d = bytes_u32(b, (uint32_t)(l->integer.digits + 4 * i));
 
 		if (d >> 30) {
 			unreadable(o);
@@ -542,7 +527,7 @@ static void value_show(struct reader *r, struct out *o, uint64_t addr)
 	uint8_t head[16];
 
 	if ((addr & 7) || rd(r, addr, head, sizeof(head)) < 0 || l->object.ob_type + 8 > 16 ||
-	    !(t = type_get(r, rd64(head, l->object.ob_type)))) {
+	    !(t = type_get(r, bytes_u64(head, l->object.ob_type)))) {
 		unreadable(o);
 		return;
 	}
@@ -671,7 +656,7 @@ static void name_read(struct reader *r, uint64_t addr, char *out, size_t cap)
 	if (r->py2) {
 		if (rd(r, addr + l->bytes.ob_size, hdr, 8) < 0)
 			goto bad;
-		len = rd64(hdr, 0);
+		len = bytes_u64(hdr, 0);
 		data = addr + l->bytes.ob_sval;
 	} else {
 		uint32_t state;
@@ -679,12 +664,12 @@ static void name_read(struct reader *r, uint64_t addr, char *out, size_t cap)
 		if (l->str.state + 4 > sizeof(hdr) || l->str.length + 8 > sizeof(hdr) ||
 		    rd(r, addr, hdr, l->str.state + 4) < 0)
 			goto bad;
-		state = rd32(hdr, l->str.state);
+		state = bytes_u32(hdr, l->str.state);
 		width = state >> 2 & 7;
 		if (!(state >> 5 & 1) || (width != 1 && width != 2 && width != 4))
 			goto bad;
 		data = addr + (state >> 6 & 1 ? l->str.ascii_size : l->str.compact_size);
-		len = rd64(hdr, l->str.length);
+		len = bytes_u64(hdr, l->str.length);
 	}
 	if (len > cap - 1)
 		len = cap - 1;
@@ -752,15 +737,15 @@ static bool slots_names(struct reader *r, const uint8_t *co, struct slots *sl)
 	memset(sl->kind, 0, sizeof(sl->kind));
 	if (l->code.localsplusnames != A) {
 		uint8_t hdr[16];
-		uint64_t kinds = rd64(co, l->code.localspluskinds), nk;
-		int32_t nplus = (int32_t)rd32(co, l->code.nlocalsplus);
+		uint64_t kinds = bytes_u64(co, l->code.localspluskinds), nk;
+		int32_t nplus = (int32_t)bytes_u32(co, l->code.nlocalsplus);
 
-		sl->n = tuple_read(r, rd64(co, l->code.localsplusnames), sl->name, PYLOCALS_MAX,
+		sl->n = tuple_read(r, bytes_u64(co, l->code.localsplusnames), sl->name, PYLOCALS_MAX,
 				   &total);
 		if (nplus < 0 || (uint64_t)nplus != total || !kinds || (kinds & 7) ||
 		    rd(r, kinds + l->bytes.ob_size, hdr, 8) < 0)
 			return false;
-		nk = rd64(hdr, 0);
+		nk = bytes_u64(hdr, 0);
 		if (nk != total || (sl->n && rd(r, kinds + l->bytes.ob_sval, sl->kind, sl->n) < 0))
 			return false;
 		sl->more = (size_t)(total - sl->n);
@@ -769,9 +754,9 @@ static bool slots_names(struct reader *r, const uint8_t *co, struct slots *sl)
 	/* <=3.10: f_localsplus is co_nlocals locals (co_varnames), then the
 	 * cells (co_cellvars), then the free variables (co_freevars). */
 	{
-		int32_t nlocals = (int32_t)rd32(co, l->code.nlocals);
-		uint64_t groups[3] = { rd64(co, l->code.varnames), rd64(co, l->code.cellvars),
-				       rd64(co, l->code.freevars) };
+		int32_t nlocals = (int32_t)bytes_u32(co, l->code.nlocals);
+		uint64_t groups[3] = { bytes_u64(co, l->code.varnames), bytes_u64(co, l->code.cellvars),
+				       bytes_u64(co, l->code.freevars) };
 		uint8_t kinds[3] = { 0, CO_FAST_CELL, CO_FAST_FREE };
 		size_t all = 0;
 
@@ -816,7 +801,7 @@ static int slot_show(struct reader *r, const struct slots *sl, size_t i, uint64_
 		const struct type_entry *t;
 
 		if (!(v & 7) && rd(r, v, head, sizeof(head)) == 0 &&
-		    (t = type_get(r, rd64(head, l->object.ob_type))) && t->kind == KIND_CELL) {
+		    (t = type_get(r, bytes_u64(head, l->object.ob_type))) && t->kind == KIND_CELL) {
 			if (rd(r, v + l->cell.ref, &v, 8) < 0)
 				unreadable(&o);
 			else if (!v)
@@ -870,10 +855,10 @@ int pylocals_read(struct pylocals *s, const struct pylayout *l,
 	if (rd(&r, frame + l->frame.localsplus, sl->value, sl->n * 8) < 0)
 		goto out;
 	{
-		int32_t argc = (int32_t)rd32(co, l->code.argcount);
+		int32_t argc = (int32_t)bytes_u32(co, l->code.argcount);
 		int32_t kwonly = l->code.kwonlyargcount != A
-				 ? (int32_t)rd32(co, l->code.kwonlyargcount) : 0;
-		uint32_t flags = rd32(co, l->code.flags);
+				 ? (int32_t)bytes_u32(co, l->code.kwonlyargcount) : 0;
+		uint32_t flags = bytes_u32(co, l->code.flags);
 
 		if (argc < 0 || kwonly < 0 || argc > 65536 || kwonly > 65536)
 			goto out;

@@ -14,6 +14,7 @@
 
 #include "addrspace.h"
 #include "array.h"
+#include "bytes.h"
 #include "hash.h"
 #include "htable.h"
 #include "procfs.h"
@@ -251,22 +252,6 @@ struct pyreader {
 	struct pyreader_stats stats;
 	int process_err;              /* of the current capture */
 };
-
-static uint64_t rd64(const uint8_t *p, uint32_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p, uint32_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
 
 static long long now_ns(void)
 {
@@ -660,13 +645,13 @@ static void pthread_tid_find(struct pyreader *r, const uint64_t *pthreads, size_
 			bool ok = true;
 
 			for (size_t i = 0; i < nread && ok; i++) {
-				uint32_t v = rd32(b[i], off);
+				uint32_t v = bytes_u32(b[i], off);
 				bool known = false;
 
 				for (size_t k = 0; k < ntids && !known; k++)
 					known = tids[k] == v;
 				for (size_t j = 0; j < i && known; j++)
-					known = rd32(b[j], off) != v;
+					known = bytes_u32(b[j], off) != v;
 				ok = known;
 			}
 			if (!ok)
@@ -690,10 +675,10 @@ static uint32_t tstate_tid(struct pyreader *r, const uint8_t *ts)
 	uint32_t tid;
 
 	if (l->tstate.native_thread_id != PYLAYOUT_ABSENT)
-		return (uint32_t)rd64(ts, l->tstate.native_thread_id);
+		return (uint32_t)bytes_u64(ts, l->tstate.native_thread_id);
 	if (l->tstate.thread_id == PYLAYOUT_ABSENT || r->pthread_tid == PYLAYOUT_ABSENT)
 		return 0;
-	pth = rd64(ts, l->tstate.thread_id);
+	pth = bytes_u64(ts, l->tstate.thread_id);
 	if (!pth || cap_read(r, pth + r->pthread_tid, &tid, sizeof(tid)))
 		return 0;
 	return tid;
@@ -713,7 +698,7 @@ static uint64_t interp_first(struct pyreader *r)
 	    cap_read(r, r->found.tstate_current_addr, &ts, 8) || !ts ||
 	    cap_read(r, ts + r->layout.tstate.interp, buf, 8))
 		return 0;
-	return rd64(buf, 0);
+	return bytes_u64(buf, 0);
 }
 
 /*
@@ -744,7 +729,7 @@ static uint64_t threads_walk(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 
 		if (cap_read(r, interp + lo, ibuf, hi - lo + 8))
 			break;
-		tstate = rd64(ibuf, l->interp.threads_head - lo);
+		tstate = bytes_u64(ibuf, l->interp.threads_head - lo);
 		for (; tstate && nts < THREADS_MAX; nts++) {
 			uint32_t tid;
 
@@ -752,7 +737,7 @@ static uint64_t threads_walk(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 				break;
 			if (l->tstate.native_thread_id == PYLAYOUT_ABSENT &&
 			    r->pthread_tid == PYLAYOUT_ABSENT && npthreads < PTHREAD_SCAN_THREADS)
-				pthreads[npthreads++] = rd64(tbuf, l->tstate.thread_id);
+				pthreads[npthreads++] = bytes_u64(tbuf, l->tstate.thread_id);
 			tid = tstate_tid(r, tbuf);
 			if (tid) {
 				struct thread_entry *t = thread_add(r, tid);
@@ -760,16 +745,16 @@ static uint64_t threads_walk(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 				if (t) {
 					t->tstate = tstate;
 					t->pthread = l->tstate.thread_id != PYLAYOUT_ABSENT
-							     ? rd64(tbuf, l->tstate.thread_id) : 0;
+							     ? bytes_u64(tbuf, l->tstate.thread_id) : 0;
 				}
 				if (tid == nstid && !found) {
 					found = tstate;
 					memcpy(ts, tbuf, r->tstate_size);
 				}
 			}
-			tstate = rd64(tbuf, l->tstate.next);
+			tstate = bytes_u64(tbuf, l->tstate.next);
 		}
-		interp = rd64(ibuf, l->interp.next - lo);
+		interp = bytes_u64(ibuf, l->interp.next - lo);
 	}
 	if (npthreads && r->pthread_tid == PYLAYOUT_ABSENT) {
 		/* First walk of a <=3.10 process: learn struct pthread's tid
@@ -794,7 +779,7 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 		    r->pf_tstate == t->tstate && r->pf_got >= r->tstate_size) {
 			/* Copied with the thread's stack (pyreader_prefetch). */
 			memcpy(ts, r->pf_ts, r->tstate_size);
-			if ((uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+			if ((uint32_t)bytes_u64(ts, l->tstate.native_thread_id) == nstid) {
 				if (r->pf_got - r->tstate_size >= r->pf_chunk_len) {
 					r->pre_chunk = r->pf_chunk;
 					r->pre_len = r->pf_chunk_len;
@@ -809,13 +794,13 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 			if (t->chunk && t->chunk_len && copy_reserve(r, t->chunk_len) &&
 			    cap_read2(r, t->tstate, ts, r->tstate_size, t->chunk,
 				      r->copy + r->copy_used, t->chunk_len) == 0 &&
-			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid) {
+			    (uint32_t)bytes_u64(ts, l->tstate.native_thread_id) == nstid) {
 				r->pre_chunk = t->chunk;
 				r->pre_len = t->chunk_len;
 				return t->tstate;
 			}
 			if (cap_read(r, t->tstate, ts, r->tstate_size) == 0 &&
-			    (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid)
+			    (uint32_t)bytes_u64(ts, l->tstate.native_thread_id) == nstid)
 				return t->tstate;
 		} else if (r->pthread_tid != PYLAYOUT_ABSENT && t->pthread) {
 			uint32_t tid = 0;
@@ -824,7 +809,7 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 			    r->pf_got >= r->tstate_size + 4) {
 				/* Copied with the thread's stack. */
 				memcpy(ts, r->pf_ts, r->tstate_size);
-				if (rd64(ts, l->tstate.thread_id) == t->pthread &&
+				if (bytes_u64(ts, l->tstate.thread_id) == t->pthread &&
 				    r->pf_nstid_tid == nstid)
 					return t->tstate;
 			}
@@ -833,7 +818,7 @@ static uint64_t tstate_get(struct pyreader *r, uint32_t nstid, uint8_t *ts)
 			 * one read: the same thread_id and the same tid. */
 			if (cap_read2(r, t->tstate, ts, r->tstate_size,
 				      t->pthread + r->pthread_tid, &tid, 4) == 0 &&
-			    rd64(ts, l->tstate.thread_id) == t->pthread && tid == nstid)
+			    bytes_u64(ts, l->tstate.thread_id) == t->pthread && tid == nstid)
 				return t->tstate;
 		}
 	} else if (t && now_ns() - t->walked_ns < NEGATIVE_RETRY_NS) {
@@ -881,7 +866,7 @@ static bool gil_where(struct pyreader *r, const uint8_t *ts)
 		h = l->runtime.gil_last_holder;
 		k = l->runtime.gil_locked;
 	} else if (l->interp.gil != PYLAYOUT_ABSENT && l->tstate.interp != PYLAYOUT_ABSENT) {
-		uint64_t interp = rd64(ts, l->tstate.interp), gil = 0;
+		uint64_t interp = bytes_u64(ts, l->tstate.interp), gil = 0;
 
 		if (!interp || (interp & 7))
 			return false;
@@ -928,8 +913,8 @@ static enum pystack_gil gil_of(struct pyreader *r, uint64_t tstate, const uint8_
 		g = r->pf_gil;
 	else if (cap_read(r, r->gil_addr, buf, r->gil_len))
 		return PYSTACK_GIL_UNKNOWN;
-	holder = rd64(g, r->gil_holder_off);
-	if (r->gil_locked_off != PYLAYOUT_ABSENT && !rd32(g, r->gil_locked_off))
+	holder = bytes_u64(g, r->gil_holder_off);
+	if (r->gil_locked_off != PYLAYOUT_ABSENT && !bytes_u32(g, r->gil_locked_off))
 		return PYSTACK_GIL_FREE;
 	return holder == tstate ? PYSTACK_GIL_HELD : PYSTACK_GIL_FREE;
 }
@@ -1017,7 +1002,7 @@ static void chunk_hint(struct pyreader *r, struct thread_entry *t, uint64_t chun
 	t->chunk_len = 0;
 	if (!chunk || !c)
 		return;
-	size = rd64(c, r->layout.chunk.size);
+	size = bytes_u64(c, r->layout.chunk.size);
 	len = used + CHUNK_HINT_SLACK;
 	if (len > size)
 		len = size;
@@ -1088,8 +1073,8 @@ static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
 			r->next_chunk = 0;
 			return NULL;
 		}
-		r->next_chunk_size = rd64(hdr, l->chunk.size);
-		r->next_chunk_top = rd64(hdr, l->chunk.top);
+		r->next_chunk_size = bytes_u64(hdr, l->chunk.size);
+		r->next_chunk_top = bytes_u64(hdr, l->chunk.top);
 	}
 	if (addr < r->next_chunk || addr - r->next_chunk >= r->next_chunk_size)
 		return NULL;
@@ -1099,7 +1084,7 @@ static const uint8_t *chunk_older(struct pyreader *r, uint64_t addr, size_t len)
 		r->next_chunk = 0;
 		return NULL;
 	}
-	r->next_chunk = rd64(c, l->chunk.previous);
+	r->next_chunk = bytes_u64(c, l->chunk.previous);
 	r->next_chunk_size = 0;
 	return region_find(r, addr, len);
 }
@@ -1263,22 +1248,22 @@ static void chain_start(struct pyreader *r, const uint8_t *ts, uint64_t *frame,
 	*cframe = 0;
 	switch (l->frame_model) {
 	case PYLAYOUT_FRAME_OBJECTS:
-		*frame = rd64(ts, l->tstate.frame);
+		*frame = bytes_u64(ts, l->tstate.frame);
 		break;
 	case PYLAYOUT_FRAME_CFRAME: {
 		const uint8_t *c;
 
-		*cframe = rd64(ts, l->tstate.cframe);
+		*cframe = bytes_u64(ts, l->tstate.cframe);
 		if (*cframe && !(*cframe & 7) &&
 		    (c = capture_source(r, *cframe, l->cframe.current_frame + 8)))
-			*frame = rd64(c, l->cframe.current_frame);
+			*frame = bytes_u64(c, l->cframe.current_frame);
 		/* Only 3.11 pairs calls by _PyCFrame; 3.12 by shim frames. */
 		if (l->frame.is_entry == PYLAYOUT_ABSENT)
 			*cframe = 0;
 		break;
 	}
 	case PYLAYOUT_FRAME_CURRENT:
-		*frame = rd64(ts, l->tstate.current_frame);
+		*frame = bytes_u64(ts, l->tstate.current_frame);
 		break;
 	}
 }
@@ -1325,8 +1310,8 @@ static void chunk_copy(struct pyreader *r, const uint8_t *ts)
 	if (l->tstate.datastack_chunk == PYLAYOUT_ABSENT ||
 	    l->tstate.datastack_top == PYLAYOUT_ABSENT)
 		return;
-	chunk = rd64(ts, l->tstate.datastack_chunk);
-	top = rd64(ts, l->tstate.datastack_top);
+	chunk = bytes_u64(ts, l->tstate.datastack_chunk);
+	top = bytes_u64(ts, l->tstate.datastack_top);
 	if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
 	    top - chunk >= l->chunk.data && !region_find(r, chunk, top - chunk))
 		region_add(r, chunk, top - chunk);
@@ -1345,9 +1330,9 @@ static bool multi_candidate(const struct pyreader *r, const uint8_t *ts, uint32_
 	const struct pylayout *l = &r->layout;
 
 	if (l->tstate.cframe != PYLAYOUT_ABSENT)
-		return in_stack(r, rd64(ts, l->tstate.cframe));
+		return in_stack(r, bytes_u64(ts, l->tstate.cframe));
 	return l->tstate.native_thread_id != PYLAYOUT_ABSENT &&
-	       (uint32_t)rd64(ts, l->tstate.native_thread_id) == nstid;
+	       (uint32_t)bytes_u64(ts, l->tstate.native_thread_id) == nstid;
 }
 
 /*
@@ -1393,7 +1378,7 @@ static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *ou
 
 		if (cap_read(r, interp + lo, ibuf, hi - lo + 8))
 			break;
-		tstate = rd64(ibuf, l->interp.threads_head - lo);
+		tstate = bytes_u64(ibuf, l->interp.threads_head - lo);
 		for (; tstate && nts < MULTI_TSTATES; nts++) {
 			size_t at;
 
@@ -1413,9 +1398,9 @@ static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *ou
 				m[at].anchor = sc->anchor[0];
 				nm++;
 			}
-			tstate = rd64(ts, l->tstate.next);
+			tstate = bytes_u64(ts, l->tstate.next);
 		}
-		interp = rd64(ibuf, l->interp.next - lo);
+		interp = bytes_u64(ibuf, l->interp.next - lo);
 	}
 	if (!nm)
 		return false;
@@ -1534,8 +1519,8 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	}
 	if (l->tstate.datastack_chunk != PYLAYOUT_ABSENT && l->tstate.datastack_top != PYLAYOUT_ABSENT) {
 		/* 3.11+: the used part of the current chunk in one read. */
-		uint64_t chunk = rd64(ts, l->tstate.datastack_chunk);
-		uint64_t top = rd64(ts, l->tstate.datastack_top);
+		uint64_t chunk = bytes_u64(ts, l->tstate.datastack_chunk);
+		uint64_t top = bytes_u64(ts, l->tstate.datastack_top);
 		const uint8_t *c = NULL;
 
 		if (chunk && !(chunk & 7) && top > chunk && top - chunk <= CHUNK_COPY_MAX &&
@@ -1546,7 +1531,7 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 				c = region_add(r, chunk, top - chunk);
 		}
 		if (c)
-			r->next_chunk = rd64(c, l->chunk.previous);
+			r->next_chunk = bytes_u64(c, l->chunk.previous);
 		if ((t = thread_find(r, nstid)))
 			chunk_hint(r, t, c ? chunk : 0, c ? top - chunk : 0, c);
 	}
@@ -1612,7 +1597,7 @@ static bool str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 		/* 2.x PyStringObject: ob_size, then ob_sval. */
 		if (l->str.sval == PYLAYOUT_ABSENT || res_read(r, addr, hdr, l->str.length + 8))
 			goto bad;
-		len = rd64(hdr, l->str.length);
+		len = bytes_u64(hdr, l->str.length);
 		if (len > cap - 1)
 			len = cap - 1;
 		if (len && res_read(r, addr + l->str.sval, out, len))
@@ -1625,7 +1610,7 @@ static bool str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 	    res_read(r, addr, hdr, l->str.state + 4))
 		goto bad;
 	{
-		uint32_t state = rd32(hdr, l->str.state);
+		uint32_t state = bytes_u32(hdr, l->str.state);
 		bool compact = state >> 5 & 1, ascii = state >> 6 & 1;
 
 		kind = state >> 2 & 7;
@@ -1633,7 +1618,7 @@ static bool str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 			goto bad;
 		data = addr + (ascii ? l->str.ascii_size : l->str.compact_size);
 	}
-	len = rd64(hdr, l->str.length);
+	len = bytes_u64(hdr, l->str.length);
 	/* Every character takes one byte of UTF-8 at least. */
 	chars = len < cap - 1 ? (size_t)len : cap - 1;
 	if (!chars)
@@ -1644,7 +1629,7 @@ static bool str_read(struct pyreader *r, uint64_t addr, char *out, size_t cap)
 	for (size_t i = 0; i < chars; i++) {
 		uint32_t c = kind == 1 ? buf[i] :
 			     kind == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8) :
-			     rd32(buf, (uint32_t)(4 * i));
+			     bytes_u32(buf, (uint32_t)(4 * i));
 
 		if (!utf8_put(out, cap, &n, c))
 			break;
@@ -1672,7 +1657,7 @@ static void bytes_read(struct pyreader *r, uint64_t addr, uint8_t **out, size_t 
 	if (!addr || (addr & 7) || l->bytes.ob_size + 8 > sizeof(hdr) ||
 	    res_read(r, addr, hdr, l->bytes.ob_size + 8))
 		return;
-	n = rd64(hdr, l->bytes.ob_size);
+	n = bytes_u64(hdr, l->bytes.ob_size);
 	if (!n || n > PYCODE_LINETABLE_MAX)
 		return;
 	*out = malloc(n);
@@ -1688,12 +1673,12 @@ static void bytes_read(struct pyreader *r, uint64_t addr, uint8_t **out, size_t 
 static void code_key_of(const struct pylayout *l, const uint8_t *head, struct code_key *k)
 {
 	*k = (struct code_key){
-		.type = rd64(head, l->object.ob_type),
-		.filename = rd64(head, l->code.filename),
-		.name = rd64(head, l->code.name),
-		.qualname = l->code.qualname != PYLAYOUT_ABSENT ? rd64(head, l->code.qualname) : 0,
-		.linetable = rd64(head, l->code.linetable),
-		.firstlineno = (int32_t)rd32(head, l->code.firstlineno),
+		.type = bytes_u64(head, l->object.ob_type),
+		.filename = bytes_u64(head, l->code.filename),
+		.name = bytes_u64(head, l->code.name),
+		.qualname = l->code.qualname != PYLAYOUT_ABSENT ? bytes_u64(head, l->code.qualname) : 0,
+		.linetable = bytes_u64(head, l->code.linetable),
+		.firstlineno = (int32_t)bytes_u32(head, l->code.firstlineno),
 	};
 }
 
@@ -2069,10 +2054,10 @@ static bool str_is(struct pyreader *r, uint64_t addr, const char *want)
 		return false;
 	/* Just the bytes an equal str has: a shorter one near the end of its
 	 * page may fault, and is not equal anyway. */
-	if (res_read(r, addr, b, data + n) || rd64(b, l->str.length) != n)
+	if (res_read(r, addr, b, data + n) || bytes_u64(b, l->str.length) != n)
 		return false;
 	if (l->str.state != PYLAYOUT_ABSENT) {
-		uint32_t state = rd32(b, l->str.state);
+		uint32_t state = bytes_u32(b, l->str.state);
 
 		if (!(state >> 5 & 1) || !(state >> 6 & 1))  /* compact, ascii */
 			return false;
@@ -2099,7 +2084,7 @@ static size_t keys_items(struct pyreader *r, uint64_t keys, uint64_t values,
 	if (!keys || (keys & 7) || L->dictkeys.indices == PYLAYOUT_ABSENT ||
 	    L->dictkeys.indices > sizeof(h) || res_read(r, keys, h, L->dictkeys.indices))
 		return 0;
-	nentries = rd64(h, L->dictkeys.nentries);
+	nentries = bytes_u64(h, L->dictkeys.nentries);
 	if (L->dictkeys.log2_index_bytes != PYLAYOUT_ABSENT) {
 		/* 3.11+: log2 sizes; PyDictUnicodeEntry when kind != 0. */
 		unsigned log2_size = h[L->dictkeys.size], log2_index = h[L->dictkeys.log2_index_bytes];
@@ -2118,7 +2103,7 @@ static size_t keys_items(struct pyreader *r, uint64_t keys, uint64_t values,
 	} else {
 		/* 3.6-3.10: dk_size slots of 1, 2, 4 or 8 bytes
 		 * (Objects/dictobject.c DK_IXSIZE). */
-		size = rd64(h, L->dictkeys.size);
+		size = bytes_u64(h, L->dictkeys.size);
 		if (!size || size > (1ull << 30) || (size & (size - 1)))
 			return 0;
 		index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2 :
@@ -2141,8 +2126,8 @@ static size_t keys_items(struct pyreader *r, uint64_t keys, uint64_t values,
 	    (values && res_read(r, values + L->dictvalues.values, vals, nentries * 8)))
 		goto out;
 	for (size_t i = 0; i < nentries && n < max; i++) {
-		uint64_t k = rd64(buf, (uint32_t)(i * esz + koff));
-		uint64_t v = values ? vals[i] : rd64(buf, (uint32_t)(i * esz + voff));
+		uint64_t k = bytes_u64(buf, (uint32_t)(i * esz + koff));
+		uint64_t v = values ? vals[i] : bytes_u64(buf, (uint32_t)(i * esz + voff));
 
 		if (k && v)
 			out[n++] = (struct dict_item){ k, v };
@@ -2170,24 +2155,24 @@ static size_t dict_items(struct pyreader *r, uint64_t dict, struct dict_item *ou
 		    res_read(r, dict, h, (l->dict.keys > l->dict.values ? l->dict.keys
 									 : l->dict.values) + 8))
 			return 0;
-		return keys_items(r, rd64(h, l->dict.keys), rd64(h, l->dict.values), out, max);
+		return keys_items(r, bytes_u64(h, l->dict.keys), bytes_u64(h, l->dict.values), out, max);
 	}
 	/* 2.7: ma_mask + 1 PyDictEntry (hash, key, value) at ma_table; a
 	 * free or deleted slot has no value. */
 	if (l->dict.table == PYLAYOUT_ABSENT || l->dict.table + 8 > sizeof(h) ||
 	    res_read(r, dict, h, l->dict.table + 8))
 		return 0;
-	mask = rd64(h, l->dict.mask);
+	mask = bytes_u64(h, l->dict.mask);
 	if (mask >= DICT_ITEMS_MAX || ((mask + 1) & mask))
 		return 0;
 	buf = malloc((mask + 1) * l->dictkeys.entry_size);
-	if (!buf || res_read(r, rd64(h, l->dict.table), buf, (mask + 1) * l->dictkeys.entry_size)) {
+	if (!buf || res_read(r, bytes_u64(h, l->dict.table), buf, (mask + 1) * l->dictkeys.entry_size)) {
 		free(buf);
 		return 0;
 	}
 	for (uint64_t i = 0; i <= mask && n < max; i++) {
-		uint64_t k = rd64(buf, (uint32_t)(i * l->dictkeys.entry_size + 8));
-		uint64_t v = rd64(buf, (uint32_t)(i * l->dictkeys.entry_size + 16));
+		uint64_t k = bytes_u64(buf, (uint32_t)(i * l->dictkeys.entry_size + 8));
+		uint64_t v = bytes_u64(buf, (uint32_t)(i * l->dictkeys.entry_size + 16));
 
 		if (k && v)
 			out[n++] = (struct dict_item){ k, v };
@@ -2239,7 +2224,7 @@ static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
 	if (l->integer.ival != PYLAYOUT_ABSENT) {
 		if (l->integer.ival + 8 > sizeof(b) || res_read(r, addr, b, l->integer.ival + 8))
 			return false;
-		*out = rd64(b, l->integer.ival);
+		*out = bytes_u64(b, l->integer.ival);
 		return true;
 	}
 	if (l->integer.digits == PYLAYOUT_ABSENT || l->integer.digits + 12 > sizeof(b) ||
@@ -2251,7 +2236,7 @@ static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
 
 		if (l->integer.tag + 8 > l->integer.digits)
 			return false;
-		tag = rd64(b, l->integer.tag);
+		tag = bytes_u64(b, l->integer.tag);
 		if ((tag & 3) == 2)
 			return false;
 		ndigits = (tag & 3) == 1 ? 0 : tag >> 3;
@@ -2260,7 +2245,7 @@ static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
 
 		if (l->integer.size == PYLAYOUT_ABSENT || l->integer.size + 8 > l->integer.digits)
 			return false;
-		size = (int64_t)rd64(b, l->integer.size);
+		size = (int64_t)bytes_u64(b, l->integer.size);
 		if (size < 0)
 			return false;
 		ndigits = (uint64_t)size;
@@ -2268,7 +2253,7 @@ static bool int_value(struct pyreader *r, uint64_t addr, uint64_t *out)
 	if (ndigits > 3)
 		return false;
 	for (uint64_t i = ndigits; i-- > 0;) {
-		uint32_t d = rd32(b, (uint32_t)(l->integer.digits + 4 * i));
+		uint32_t d = bytes_u32(b, (uint32_t)(l->integer.digits + 4 * i));
 
 		if (d >> 30 || (i == 2 && d >> 4))
 			return false;
@@ -2306,8 +2291,8 @@ static uint64_t attr_find(struct pyreader *r, uint64_t obj, const char *name, ui
 	head = head > l->type.basicsize ? head : l->type.basicsize;
 	if (res_read(r, type, t, head + 8))
 		return 0;
-	flags = rd64(t, l->type.flags);
-	dictoffset = (int64_t)rd64(t, l->type.dictoffset);
+	flags = bytes_u64(t, l->type.flags);
+	dictoffset = (int64_t)bytes_u64(t, l->type.dictoffset);
 	if (l->type.managed_dict_flag != PYLAYOUT_ABSENT && (flags & l->type.managed_dict_flag)) {
 		uint64_t d;
 
@@ -2324,7 +2309,7 @@ static uint64_t attr_find(struct pyreader *r, uint64_t obj, const char *name, ui
 				return 0;
 		} else if (l->type.inline_values_flag != PYLAYOUT_ABSENT &&
 			   (flags & l->type.inline_values_flag)) {
-			uint64_t basic = rd64(t, l->type.basicsize);
+			uint64_t basic = bytes_u64(t, l->type.basicsize);
 			uint8_t valid = 0;
 
 			if (basic > 4096 || res_read(r, obj + basic + l->dictvalues.valid, &valid, 1) ||
