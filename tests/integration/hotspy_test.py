@@ -91,7 +91,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-from procinfo import proc_state
+from procinfo import proc_state, thread_status
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKER = os.path.join(HERE, "check_profile.py")
@@ -923,11 +923,8 @@ def child_of(pid, exe, timeout=5.0):
 
 def traced_threads(pid):
     """The threads of @pid whose TracerPid is not 0, as "TID:TRACER"."""
-    found = []
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return found
+    return ["%d:%d" % (tid, tracer) for tid, (_, tracer) in thread_status(pid).items()
+            if tracer]
     for tid in tids:
         try:
             with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
