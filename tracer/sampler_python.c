@@ -16,6 +16,7 @@
 #include "pyreader.h"
 #include "sampler_backend.h"
 #include "target.h"
+#include "text.h"
 
 #include "banned.h"
 
@@ -158,21 +159,26 @@ struct pyreader *sampler_python(struct sampler *s, struct sampler_proc *p)
 	} else if (errno != ENOTSUP) {
 		log_debug("process %d: no CPython reader yet: %s", (int)p->pid, strerror(errno));
 	} else {
+		/* The file's name comes from the target's maps: escaped. */
+		char module[PYFIND_PATH_MAX];
+
+		module[0] = '\0';
+		text_append_safe(module, sizeof(module), 0, found->module);
 		py->state = SAMPLER_PYTHON_UNSUPPORTED;
 		if (found->free_threaded)
 			log_warn("process %d: Python %u.%ut (free-threaded build, %s) is not "
 				 "supported yet; profiling native frames only",
 				 (int)p->pid, found->hexversion >> 24,
-				 (found->hexversion >> 16) & 0xff, found->module);
+				 (found->hexversion >> 16) & 0xff, module);
 		else if (found->hexversion)
 			log_warn("process %d runs Python %u.%u (%s), which hotspy cannot read: "
 				 "its Python frames are left out, native frames only",
 				 (int)p->pid, found->hexversion >> 24,
-				 (found->hexversion >> 16) & 0xff, found->module);
+				 (found->hexversion >> 16) & 0xff, module);
 		else
 			log_warn("process %d runs a Python whose version hotspy cannot tell "
 				 "(%s): its Python frames are left out, native frames only",
-				 (int)p->pid, found->module);
+				 (int)p->pid, module);
 	}
 	free(found);
 	return py->reader;
