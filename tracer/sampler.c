@@ -127,6 +127,62 @@ static struct sampler_proc *proc_known(struct sampler *s, pid_t pid)
 	return NULL;
 }
 
+struct sampler_proc *sampler_proc_find(struct sampler *s, pid_t pid)
+{
+	if (s->last_proc < s->nprocs && s->procs[s->last_proc]->pid == pid &&
+	    !s->procs[s->last_proc]->exec_ns)
+		return s->procs[s->last_proc];
+	return proc_known(s, pid);
+}
+
+/*
+ * The whole machine (-a): an entry for process @pid, whose mappings cannot
+ * be read (it exited before its samples were handled, or /proc refuses
+ * them), named @comm (the name its records gave). Its samples keep their
+ * addresses, unnamed ([unknown]): the code they ran is gone. NULL when out
+ * of memory.
+ */
+static struct sampler_proc *proc_unreadable(struct sampler *s, pid_t pid, const char *comm)
+{
+	struct sampler_proc *p;
+
+	if (procs_reserve(s) < 0 || !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->pid = pid;
+	p->unwinder = unwinder_new(s->cfg.cache);
+	p->maps = maps_parse("", 0);
+	if (!p->unwinder || !p->maps) {
+		proc_free(p);
+		return NULL;
+	}
+	/* Not read again at each sample: the reload is rate-limited from
+	 * here, and fails the same way while the process is gone. */
+	p->maps_loaded_ns = sampler_now_ns();
+	p->vdso_loaded = 1;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm && *comm ? comm : "?");
+	s->last_proc = s->nprocs;
+	s->procs[s->nprocs++] = p;
+	return p;
+}
+
+void sampler_proc_exited(struct sampler *s, pid_t pid)
+{
+	struct sampler_proc *p = sampler_proc_find(s, pid);
+	struct unwinder *fresh;
+
+	if (!p)
+		return;
+	/* The unwind rules it gathered would serve it no more: a new,
+	 * empty unwinder, for any sample of it still on its way. */
+	fresh = unwinder_new(s->cfg.cache);
+	if (fresh) {
+		unwinder_free(p->unwinder);
+		p->unwinder = fresh;
+	}
+	maps_free(p->prev_maps);
+	p->prev_maps = NULL;
+}
+
 /* Take the execs announced for @pid before it had an entry: how many. */
 static unsigned coming_take(struct sampler *s, pid_t pid)
 {
@@ -345,6 +401,10 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	if (s->cfg.tid && snap->tid != s->cfg.tid)
 		return;
 	p = proc_at(s, snap->pid, snap->time_ns);
+	/* The whole machine: a process gone before its samples came (a
+	 * short-lived one) still counts, under the name its records gave. */
+	if (!p && s->cfg.all)
+		p = proc_unreadable(s, snap->pid, snap->comm);
 	if (!p) {
 		s->stats.failed++;
 		return;
@@ -515,6 +575,27 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 			  cfg->idle ? "--idle" : "--sampler ptrace");
 		errno = EINVAL;
 		return NULL;
+	}
+	if (cfg->all) {
+		/* Per-CPU events see every task that runs; ptrace would have
+		 * to seize and stop every thread of the machine. */
+		if (kind == SAMPLER_PTRACE || cfg->idle) {
+			log_error(-EINVAL, "%s: the whole machine (-a, a --pid list, --comm) is "
+				  "sampled with per-CPU perf events, and the ptrace sampler would "
+				  "stop every thread of every process â use --sampler "
+				  "perf, bpf or auto%s", kind == SAMPLER_PTRACE ?
+				  "--sampler ptrace refused" : "--idle refused",
+				  cfg->idle ? ", without --idle (running threads only)" : "");
+			errno = EINVAL;
+			return NULL;
+		}
+		if (kind == SAMPLER_BPF)
+			return sampler_with(&bpf_sampler_ops, cfg, "asked for with --sampler bpf");
+		/* auto: perf, which never stops anything. The bpf sampler
+		 * takes the same per-CPU events (asked for by name). */
+		return sampler_with(&perf_sampler_ops, cfg, kind == SAMPLER_PERF ?
+				    "asked for with --sampler perf" :
+				    "the whole machine: per-CPU perf events");
 	}
 	switch (kind) {
 	case SAMPLER_PERF:

@@ -167,6 +167,15 @@ int perf_sampler_probe(pid_t pid, char *why, size_t size);
  * process cannot be read (gone). */
 struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid);
 
+/* The current entry of process @pid when it has one, else NULL (nothing
+ * is created or read). */
+struct sampler_proc *sampler_proc_find(struct sampler *s, pid_t pid);
+
+/* Process @pid has exited (the whole machine, -a): what its entry holds
+ * only for unwinding is let go; its name and mappings stay, to name its
+ * samples. */
+void sampler_proc_exited(struct sampler *s, pid_t pid);
+
 /* The entry of process @pid, just forked by @ppid: as sampler_proc, but when
  * @pid is already gone its parent's mappings stand in for its own. */
 struct sampler_proc *sampler_proc_fork(struct sampler *s, pid_t pid, pid_t ppid);
