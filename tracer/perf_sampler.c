@@ -244,6 +244,36 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	return n;
 }
 
+/* A new process @pid, forked by @ppid (-a): its name entry, made from its
+ * parent's when that one is known (a fork keeps the name), else left to
+ * /proc at its first sample. */
+static void name_inherit(struct perf_backend *b, pid_t pid, pid_t ppid)
+{
+	struct name *parent = name_find(b, ppid), *n;
+	char comm[TARGET_COMM_MAX];
+	size_t i;
+
+	if (!parent || name_find(b, pid))
+		return;
+	snprintf(comm, sizeof(comm), "%s", parent->comm);
+	if (b->nnames == b->names_cap) {
+		size_t cap = b->names_cap ? b->names_cap * 2 : 32;
+
+		n = realloc(b->names, cap * sizeof(*n));
+		if (!n)
+			return;
+		b->names = n;
+		b->names_cap = cap;
+	}
+	i = name_index(b, pid);
+	memmove(&b->names[i + 1], &b->names[i], (b->nnames - i) * sizeof(*n));
+	b->nnames++;
+	n = &b->names[i];
+	memset(n, 0, sizeof(*n));
+	n->tid = pid;
+	snprintf(n->comm, sizeof(n->comm), "%s", comm);
+}
+
 /* Forget the threads that exited two polls ago: by then every ring has
  * handed over their last records (one ring per CPU, drained in turn). */
 static void names_compact(struct perf_backend *b)
@@ -890,10 +920,11 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		if (len < sizeof(*h) + 16)
 			return;
 		memcpy(ids, rec + sizeof(*h), 16);
-		/* -a: every process's names and exits are followed (a process
-		 * --comm looks for may get its name by an exec), its mappings
-		 * only once it is sampled. */
-		if (s->cfg.all && (h->type == PERF_RECORD_COMM || h->type == PERF_RECORD_EXIT)) {
+		/* -a: every process's names, forks and exits are followed (a
+		 * process --comm looks for may get its name by an exec), its
+		 * mappings only once it is sampled. */
+		if (s->cfg.all && (h->type == PERF_RECORD_COMM || h->type == PERF_RECORD_EXIT ||
+				   h->type == PERF_RECORD_FORK)) {
 			if ((pid_t)ids[0] == b->self)
 				return;
 		} else if (!tracked(s, (pid_t)ids[0])) {
@@ -929,6 +960,11 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 			nm->comm[n] = '\0';
 			nm->comm[strnlen(nm->comm, n)] = '\0';
 		}
+		/* -a: the record names the program an exec started, also
+		 * when the process is gone before /proc could be read. */
+		if (s->cfg.all && nm && (h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
+		    (p = sampler_proc_find(s, (pid_t)ids[0])))
+			snprintf(p->comm, sizeof(p->comm), "%s", nm->comm);
 		break;
 	}
 	case PERF_RECORD_FORK:
@@ -936,6 +972,10 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		 * its maps now, while it surely exists. */
 		if (ids[0] == ids[2] && ids[0] != ids[1] && !s->cfg.all)
 			sampler_proc_fork(s, (pid_t)ids[0], (pid_t)ids[1]);
+		/* -a: a new process is named as its parent until an exec
+		 * renames it: it may be gone before /proc is read. */
+		if (s->cfg.all && ids[0] == ids[2] && ids[0] != ids[1])
+			name_inherit(b, (pid_t)ids[0], (pid_t)ids[1]);
 		break;
 	case PERF_RECORD_EXIT: {
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
