@@ -1296,9 +1296,9 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
-			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
-			 "(--sampler ptrace or auto copies all of it)",
-			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024);
+			 "the %zu KiB of --stack-size: deeper stacks end in [truncated]%s",
+			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024,
+			 s->cfg.all ? "" : " (--sampler ptrace or auto copies all of it)");
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
 	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
