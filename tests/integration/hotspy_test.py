@@ -2252,6 +2252,11 @@ def case_allcpus(rest):
             if set(roots) != want:
                 fail("-p %d,%d recorded %s" % (hot.pid, lib.pid, sorted(roots)))
 
+            # A listed id that names no process: nothing would ever come.
+            r, _ = record_all(["-d", "1", "-p", "%d,999999999" % hot.pid], tmp, "gone")
+            if r.returncode != 1 or "no process 999999999" not in r.stderr:
+                fail("-p with a wrong PID in the list: exit %d" % r.returncode)
+
             # The bpf sampler on the same per-CPU events.
             r, out = record_all(["-d", "1", "-a", "-p", str(hot.pid), "--sampler", "bpf"],
                                 tmp, "bpf")
