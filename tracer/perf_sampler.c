@@ -937,9 +937,15 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		break;
 	case PERF_RECORD_MMAP:
 		/* New code mapped (dlopen, or the loader after an exec). With
-		 * -a, only a process already sampled is read again: the others
-		 * are read when they are first sampled. */
-		p = s->cfg.all ? sampler_proc_find(s, (pid_t)ids[0]) : sampler_proc(s, (pid_t)ids[0]);
+		 * -a, only a process already sampled is read again, at its next
+		 * sample: the others are read when they are first sampled. */
+		if (s->cfg.all) {
+			p = sampler_proc_find(s, (pid_t)ids[0]);
+			if (p)
+				p->maps_stale = true;
+			break;
+		}
+		p = sampler_proc(s, (pid_t)ids[0]);
 		if (p)
 			sampler_reload_maps(s, p, 1);
 		break;

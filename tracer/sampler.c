@@ -409,6 +409,13 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 		s->stats.failed++;
 		return;
 	}
+	/* -a: mappings are read again at the first sample after new code
+	 * was mapped, not at each MMAP record (a program's loader maps a
+	 * dozen objects in a row, and a machine starts many programs). */
+	if (p->maps_stale) {
+		p->maps_stale = false;
+		sampler_reload_maps(s, p, 1);
+	}
 	/* Kernel frames first (innermost), as the profile wants them: the
 	 * interrupted PC, then callers' return addresses less one, like the
 	 * user frames the unwinder gives. */

@@ -91,6 +91,8 @@ struct sampler_proc {
 	char comm[64];
 	struct maps *maps;
 	uint64_t maps_loaded_ns;
+	bool maps_stale;         /* -a: code was mapped since the last read;
+	                          * read again at its next sample */
 	struct maps *prev_maps;  /* the mappings before the last read, and */
 	uint64_t prev_loaded_ns; /* when they were read */
 	int vdso_loaded;
