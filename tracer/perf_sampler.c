@@ -655,9 +655,16 @@ static int all_open(struct sampler *s)
 	b->exclude_kernel = 0;
 	err = cpus_open(s);
 	if ((err == -EACCES || err == -EPERM) && !s->cfg.kernel) {
+		/* User time only: whatever the first try opened and mapped
+		 * goes, so that each CPU's ring belongs to an open event. */
 		for (size_t i = 0; i < b->nfds; i++)
 			close(b->fds[i]);
 		b->nfds = 0;
+		for (int cpu = 0; cpu < b->ncpus; cpu++) {
+			if (b->rings[cpu].base)
+				munmap(b->rings[cpu].base, b->rings[cpu].size + b->page);
+			memset(&b->rings[cpu], 0, sizeof(b->rings[cpu]));
+		}
 		b->exclude_kernel = 1;
 		err = cpus_open(s);
 	}
