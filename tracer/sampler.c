@@ -85,7 +85,8 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force)
 	p->maps = maps;
 	p->maps_loaded_ns = now;
 	s->stats.maps_reloads++;
-	unwinder_flush(p->unwinder);
+	if (p->unwinder)
+		unwinder_flush(p->unwinder);
 	if (!p->vdso_loaded) {
 		err = target_load_vdso(p->pid, maps, s->cfg.cache);
 		if (err < 0 && err != -ENOENT)
@@ -149,9 +150,9 @@ static struct sampler_proc *proc_unreadable(struct sampler *s, pid_t pid, const 
 	if (procs_reserve(s) < 0 || !(p = calloc(1, sizeof(*p))))
 		return NULL;
 	p->pid = pid;
-	p->unwinder = unwinder_new(s->cfg.cache);
+	/* Its unwinder is made at its first sample (sampler_deliver). */
 	p->maps = maps_parse("", 0);
-	if (!p->unwinder || !p->maps) {
+	if (!p->maps) {
 		proc_free(p);
 		return NULL;
 	}
@@ -168,16 +169,19 @@ static struct sampler_proc *proc_unreadable(struct sampler *s, pid_t pid, const 
 void sampler_proc_exited(struct sampler *s, pid_t pid)
 {
 	struct sampler_proc *p = sampler_proc_find(s, pid);
-	struct unwinder *fresh;
+	uint64_t fast, slow;
 
 	if (!p)
 		return;
-	/* The unwind rules it gathered would serve it no more: a new,
-	 * empty unwinder, for any sample of it still on its way. */
-	fresh = unwinder_new(s->cfg.cache);
-	if (fresh) {
+	/* The unwinder (libunwind's address space and caches, ~100 KiB) and
+	 * the rules it gathered serve it no more: freed, its counts kept. A
+	 * sample of it still on its way makes a new one (sampler_deliver). */
+	if (p->unwinder) {
+		unwinder_counts(p->unwinder, &fast, &slow);
+		s->walks_fast_freed += fast;
+		s->walks_slow_freed += slow;
 		unwinder_free(p->unwinder);
-		p->unwinder = fresh;
+		p->unwinder = NULL;
 	}
 	maps_free(p->prev_maps);
 	p->prev_maps = NULL;
@@ -302,7 +306,8 @@ static void proc_exec_in_place(struct sampler *s, struct sampler_proc *p)
 	memset(&p->python, 0, sizeof(p->python));
 	p->vdso_loaded = 0;
 	sampler_reload_maps(s, p, 1);
-	unwinder_flush(p->unwinder);
+	if (p->unwinder)
+		unwinder_flush(p->unwinder);
 }
 
 void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns)
@@ -334,7 +339,8 @@ void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns)
 		old->maps = old->prev_maps;
 		old->maps_loaded_ns = old->prev_loaded_ns;
 		old->prev_maps = NULL;
-		unwinder_flush(old->unwinder);
+		if (old->unwinder)
+			unwinder_flush(old->unwinder);
 	}
 	old->exec_ns = time_ns;
 	s->retired++;
@@ -405,7 +411,11 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	 * short-lived one) still counts, under the name its records gave. */
 	if (!p && s->cfg.all)
 		p = proc_unreadable(s, snap->pid, snap->comm);
-	if (!p) {
+	/* -a frees the unwinder of a process that exited: one of its samples
+	 * handled after its exit gets a new one. */
+	if (p && !p->unwinder)
+		p->unwinder = unwinder_new(s->cfg.cache);
+	if (!p || !p->unwinder) {
 		s->stats.failed++;
 		return;
 	}
@@ -810,10 +820,13 @@ double sampler_hist_quantile(const struct sampler_hist *h, double q)
 
 const struct sampler_stats *sampler_stats(struct sampler *s)
 {
-	s->stats.walks_fast = s->stats.walks_slow = 0;
+	s->stats.walks_fast = s->walks_fast_freed;
+	s->stats.walks_slow = s->walks_slow_freed;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		uint64_t fast, slow;
 
+		if (!s->procs[i]->unwinder)
+			continue;
 		unwinder_counts(s->procs[i]->unwinder, &fast, &slow);
 		s->stats.walks_fast += fast;
 		s->stats.walks_slow += slow;

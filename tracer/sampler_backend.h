@@ -96,7 +96,9 @@ struct sampler_proc {
 	struct maps *prev_maps;  /* the mappings before the last read, and */
 	uint64_t prev_loaded_ns; /* when they were read */
 	int vdso_loaded;
-	struct unwinder *unwinder;
+	struct unwinder *unwinder;   /* NULL (-a) once the process exited, or
+	                              * before its first sample when its
+	                              * mappings could not be read */
 	struct sampler_python python;
 };
 
@@ -134,6 +136,8 @@ struct sampler {
 	/* cfg.locals: the locals of that snapshot's Python frames. */
 	struct pylocals *pylocals;
 	struct sampler_stats stats;
+	/* Walks of the unwinders freed at a process's exit (-a). */
+	uint64_t walks_fast_freed, walks_slow_freed;
 	sample_fn fn;          /* set during sampler_poll */
 	void *fn_ctx;
 	int fn_stopped;        /* @fn asked to stop this batch */
@@ -174,8 +178,8 @@ struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid);
 struct sampler_proc *sampler_proc_find(struct sampler *s, pid_t pid);
 
 /* Process @pid has exited (the whole machine, -a): what its entry holds
- * only for unwinding is let go; its name and mappings stay, to name its
- * samples. */
+ * only for unwinding (its unwinder) is freed; its name and mappings stay,
+ * to name its samples. */
 void sampler_proc_exited(struct sampler *s, pid_t pid);
 
 /* The entry of process @pid, just forked by @ppid: as sampler_proc, but when
