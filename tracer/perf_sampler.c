@@ -41,6 +41,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "sampler_backend.h"
+#include "stackask.h"
 #include "target.h"
 #include "banned.h"
 
@@ -55,9 +56,10 @@ enum {
 
 /* The kernel trims the copy so the record fits its 16-bit size. */
 #define PERF_MAX_STACK PERF_SAMPLER_MAX_STACK
-/* Each sample takes --stack-size bytes of ring whatever was copied (the
- * record's size is the size asked for): 4 MiB hold 64 samples of 64 KiB.
- * Unprivileged users get what perf_event_mlock_kb allows. */
+/* Each sample takes the stack bytes its event asks of the ring, whatever
+ * was copied (the record's size is the size asked for): 4 MiB hold 256
+ * samples of 16 KiB, 64 of 64 KiB. Unprivileged users get what
+ * perf_event_mlock_kb allows. */
 #define RING_PAGES_MAX 1024u
 /* With the BPF program taking the samples, the perf rings carry only the
  * MMAP, COMM, FORK, EXIT and READ records. */
@@ -65,6 +67,11 @@ enum {
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
 #define POLL_MS 10
+/* Side-band records compared for repeats (sideband_repeat). */
+#define SIDEBAND_RECENT 8
+/* Two copies of one side-band record are written one after the other,
+ * each with its own time: nanoseconds apart. */
+#define SIDEBAND_REPEAT_NS 20000u
 #define EXIT_CHECK_NS (50ull * 1000 * 1000)
 
 struct ring {
@@ -77,9 +84,36 @@ struct name {
 	pid_t tid;
 	uint64_t samples;       /* samples taken of it */
 	uint64_t exited_at;     /* poll count at its EXIT record, 0 while alive */
+	uint32_t read_family;   /* family (index + 1) of the READ records
+	                         * counted, 0 before the first */
+	uint8_t ask_cls;        /* stack class of its samples that count
+	                         * (stackask_accept), STACKASK_NONE at first */
+	uint8_t opened_cls;     /* largest class hotspy opened on it itself */
 	unsigned read_seen : 1;      /* its time at exit is accounted */
 	unsigned never_sampled : 1;  /* counted in stats.unsampled_threads */
+	unsigned grow_failed : 1;    /* a larger copy could not be opened */
 	char comm[TARGET_COMM_MAX];
+};
+
+/*
+ * The events hotspy opened on one thread (one per CPU), inherited by the
+ * threads it creates from then on: opened at the attach, or later with a
+ * larger stack copy for a thread whose stacks came back cut. An inherited
+ * event cannot be closed alone (closing or disabling it ends it in every
+ * thread that inherited it), so a family is retired only when a larger one
+ * replaced it on its thread and that thread created nothing in between.
+ */
+struct family {
+	pid_t tid;
+	unsigned cls;            /* stack class its events ask (stackask.h) */
+	int *fds;                /* per CPU; -1 once retired */
+	uint64_t *ids;           /* per CPU: PERF_EVENT_IOC_ID, in READ records */
+	uint64_t opened_ns;      /* CLOCK_MONOTONIC of the open */
+	uint64_t superseded_ns;  /* a larger family opened on tid then; 0 */
+	uint64_t superseded_poll;
+	unsigned forked : 1;     /* tid made a thread or process in between:
+	                          * the family may hold other threads */
+	unsigned retired : 1;    /* disabled, closed */
 };
 
 /* A record waiting to be handled: records are handled in the order of
@@ -106,7 +140,16 @@ struct perf_backend {
 	struct pollfd *pfds;    /* rings, then the signalfd */
 	int sigfd;
 	size_t page;
-	size_t stack_size;      /* bytes asked per sample */
+	size_t stack_size;      /* most bytes asked per sample (--stack-size) */
+	struct stackask ask;    /* the classes threads' events ask */
+	struct family *fams;
+	size_t nfams, fams_cap;
+	int regrown;            /* some thread has events of two classes: their
+	                         * side-band records come twice */
+	const uint8_t *recent[SIDEBAND_RECENT];  /* side-band records handled
+	                                          * in this pass, for repeats */
+	uint32_t recent_len[SIDEBAND_RECENT];
+	unsigned nrecent;
 	int exclude_kernel;
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
 	size_t ring_pages;      /* data pages of each ring: as many as allowed */
@@ -136,7 +179,8 @@ static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static void event_attr(const struct sampler *s, struct perf_event_attr *a)
+/* The attributes of a thread's events, asking stack class @cls. */
+static void event_attr(const struct sampler *s, struct perf_event_attr *a, unsigned cls)
 {
 	const struct perf_backend *b = backend_of(s);
 
@@ -149,7 +193,7 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	if (!b->bpf) {
 		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 		a->sample_regs_user = PREG_MASK;
-		a->sample_stack_user = (uint32_t)b->stack_size;
+		a->sample_stack_user = stackask_bytes(&b->ask, cls);
 	}
 	if (s->cfg.kernel) {
 		/* The kernel part of the callchain only: the user part is
@@ -160,8 +204,10 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
 	a->exclude_hv = 1;
 	a->inherit = 1;
-	/* A READ record with each inherited thread's total at its exit. */
+	/* A READ record with each inherited thread's total at its exit,
+	 * and which event it is (a thread may have two families). */
 	a->inherit_stat = 1;
+	a->read_format = PERF_FORMAT_ID;
 	/* Without --subprocesses, children are not sampled at all: only
 	 * threads (CLONE_THREAD) inherit the events (Linux 5.13). */
 	a->inherit_thread = !s->cfg.subprocesses && !b->no_inherit_thread;
@@ -235,6 +281,7 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	n = &b->names[i];
 	memset(n, 0, sizeof(*n));
 	n->tid = tid;
+	n->ask_cls = STACKASK_NONE;
 	snprintf(n->comm, sizeof(n->comm), "%s", buf);
 	return n;
 }
@@ -294,41 +341,144 @@ static int ring_attach(struct perf_backend *b, int cpu, int fd)
 	return -EAGAIN;
 }
 
-/* Open the events of thread @tid on every CPU. 0 or -errno. */
-static int thread_open(struct sampler *s, pid_t tid)
+/* Forget @fd of b->fds (it is closed by the caller). */
+static void fd_forget(struct perf_backend *b, int fd)
+{
+	for (size_t i = 0; i < b->nfds; i++) {
+		if (b->fds[i] == fd) {
+			b->fds[i] = b->fds[--b->nfds];
+			return;
+		}
+	}
+}
+
+/* Is @fd the event whose ring the others of its CPU share? */
+static int ring_owner(const struct perf_backend *b, int fd)
+{
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		if (b->rings[cpu].base && b->rings[cpu].fd == fd)
+			return 1;
+	return 0;
+}
+
+/* Stop the events of @f (in every thread that inherited them) and close
+ * them, but for ring owners: those stay open, disabled (the ring is read
+ * and polled through them). */
+static void family_retire(struct perf_backend *b, struct family *f)
+{
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		int fd = f->fds[cpu];
+
+		if (fd < 0)
+			continue;
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		if (!ring_owner(b, fd)) {
+			fd_forget(b, fd);
+			close(fd);
+		}
+		f->fds[cpu] = -1;
+	}
+	f->retired = 1;
+}
+
+/* The family whose events have the id @id (a READ record's), or NULL. */
+static struct family *family_of_id(struct perf_backend *b, uint64_t id)
+{
+	for (size_t i = 0; i < b->nfams; i++)
+		for (int cpu = 0; cpu < b->ncpus; cpu++)
+			if (b->fams[i].ids[cpu] == id)
+				return &b->fams[i];
+	return NULL;
+}
+
+/* A new family for thread @tid asking class @cls, its events not open
+ * yet. NULL when out of memory. */
+static struct family *family_new(struct perf_backend *b, pid_t tid, unsigned cls)
+{
+	struct family *f;
+
+	if (b->nfams == b->fams_cap) {
+		size_t cap = b->fams_cap ? b->fams_cap * 2 : 16;
+
+		f = realloc(b->fams, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		b->fams = f;
+		b->fams_cap = cap;
+	}
+	f = &b->fams[b->nfams];
+	memset(f, 0, sizeof(*f));
+	f->fds = malloc((size_t)b->ncpus * sizeof(*f->fds));
+	f->ids = calloc((size_t)b->ncpus, sizeof(*f->ids));
+	if (!f->fds || !f->ids) {
+		free(f->fds);
+		free(f->ids);
+		return NULL;
+	}
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		f->fds[cpu] = -1;
+	f->tid = tid;
+	f->cls = cls;
+	f->opened_ns = sampler_now_ns();
+	b->nfams++;
+	return f;
+}
+
+/*
+ * Open the events of thread @tid on every CPU, asking stack class @cls:
+ * all of them or none (a thread sampled on some CPUs only would lose
+ * samples). 0 or -errno.
+ */
+static int thread_open(struct sampler *s, pid_t tid, unsigned cls)
 {
 	struct perf_backend *b = backend_of(s);
 	struct perf_event_attr attr;
-	int cpu, fd, err;
+	struct family *f = family_new(b, tid, cls);
+	int cpu, fd, err = 0;
 
-	event_attr(s, &attr);
+	if (!f)
+		return -ENOMEM;
+	event_attr(s, &attr, cls);
 	for (cpu = 0; cpu < b->ncpus; cpu++) {
 		fd = sys_perf_event_open(&attr, tid, cpu);
 		if (fd < 0 && errno == EINVAL && attr.inherit_thread) {
 			/* An older kernel: children inherit too; their
 			 * samples are dropped as they come. */
 			b->no_inherit_thread = 1;
-			event_attr(s, &attr);
+			event_attr(s, &attr, cls);
 			fd = sys_perf_event_open(&attr, tid, cpu);
 		}
-		if (fd < 0)
-			return -errno;
+		if (fd < 0) {
+			err = -errno;
+			break;
+		}
 		err = fd_add(b, fd);
 		if (err == 0)
 			err = ring_attach(b, cpu, fd);
 		/* The program replaces perf's own sample (it returns 0). */
 		if (err == 0 && b->bpf)
 			err = bpf_capture_attach(b->bpf, fd);
-		if (err < 0) {
-			if (b->nfds && b->fds[b->nfds - 1] == fd)
-				b->nfds--;
-			close(fd);
-			if (err != -EAGAIN)
-				return err;
-			/* A smaller ring: this CPU again, with its mark. */
-			event_attr(s, &attr);
-			cpu--;
+		if (err == 0) {
+			f->fds[cpu] = fd;
+			if (ioctl(fd, PERF_EVENT_IOC_ID, &f->ids[cpu]) < 0)
+				f->ids[cpu] = 0;
+			continue;
 		}
+		if (b->nfds && b->fds[b->nfds - 1] == fd)
+			b->nfds--;
+		close(fd);
+		if (err != -EAGAIN)
+			break;
+		/* A smaller ring: this CPU again, with its mark. */
+		event_attr(s, &attr, cls);
+		cpu--;
+		err = 0;
+	}
+	if (err < 0) {
+		/* The family's events opened so far go; the entry stays,
+		 * retired (b->fams may have moved: found again). */
+		family_retire(b, &b->fams[b->nfams - 1]);
+		return err;
 	}
 	return 0;
 }
@@ -465,7 +615,7 @@ static int process_open(struct sampler *s, pid_t pid, pid_t skip)
 
 		if (tid <= 0 || tid == skip)
 			continue;
-		err = thread_open(s, tid);
+		err = thread_open(s, tid, 0);
 		if (err < 0 && err != -ESRCH) {
 			closedir(dir);
 			return refusal(-err, tid);
@@ -494,7 +644,7 @@ static int open_all(struct sampler *s)
 			return refusal(ESRCH, s->pid);
 	}
 	b->exclude_kernel = 0;
-	err = thread_open(s, first);
+	err = thread_open(s, first, 0);
 	if ((err == -EACCES || err == -EPERM) && s->cfg.kernel) {
 		char level[16];
 
@@ -506,7 +656,7 @@ static int open_all(struct sampler *s)
 	}
 	if (err == -EACCES || err == -EPERM) {
 		b->exclude_kernel = 1;
-		err = thread_open(s, first);
+		err = thread_open(s, first, 0);
 		if (err == 0)
 			log_debug("kernel time is not counted: the kernel allows user-only events");
 	}
@@ -605,6 +755,75 @@ static void name_exit_time(struct sampler *s, struct name *n, uint64_t value)
 	s->stats.unsampled_ns = b->unsampled_ns > 0 ? (uint64_t)b->unsampled_ns : 0;
 }
 
+/*
+ * Thread @tid's stacks come back cut with a copy of class @cls: open its
+ * events again asking the next class. The new family is open before the
+ * old one is retired (perf_sampler_poll, two polls on, once every record
+ * that could say the old one holds other threads is read), so no sample is
+ * lost; meanwhile the old family's samples of the thread are dropped as
+ * copies (stackask_accept).
+ */
+static void stack_grow(struct sampler *s, pid_t tid, unsigned cls)
+{
+	struct perf_backend *b = backend_of(s);
+	struct name *n = name_find(b, tid);
+	unsigned want = cls + 1;
+	size_t i, nf;
+	int err;
+
+	if (!n || n->grow_failed || n->exited_at || n->opened_cls >= want)
+		return;
+	err = thread_open(s, tid, want);
+	n = name_find(b, tid);
+	if (err < 0) {
+		if (n)
+			n->grow_failed = 1;
+		log_debug("cannot copy more stack of thread %d: %s", (int)tid, strerror(-err));
+		return;
+	}
+	if (n)
+		n->opened_cls = (uint8_t)want;
+	s->stats.stack_grows++;
+	b->regrown = 1;
+	nf = b->nfams - 1;   /* the family just opened */
+	for (i = 0; i < nf; i++) {
+		struct family *f = &b->fams[i];
+
+		if (f->tid == tid && f->cls < want && !f->superseded_ns && !f->retired) {
+			f->superseded_ns = b->fams[nf].opened_ns;
+			f->superseded_poll = b->polls;
+		}
+	}
+}
+
+/* Retire the families a larger one replaced on a thread that made no
+ * thread nor process while they were its largest. */
+static void families_retire(struct perf_backend *b)
+{
+	for (size_t i = 0; i < b->nfams; i++) {
+		struct family *f = &b->fams[i];
+
+		/* Two polls on: every ring has been drained past the open of
+		 * the family that replaced it, FORK records included. */
+		if (f->superseded_ns && !f->forked && !f->retired &&
+		    b->polls >= f->superseded_poll + 2)
+			family_retire(b, f);
+	}
+}
+
+/* A FORK record: thread @ptid made @tid at @time. The families of @ptid
+ * open then (and not yet replaced) hold the new one too. */
+static void families_forked(struct perf_backend *b, pid_t ptid, uint64_t time)
+{
+	for (size_t i = 0; i < b->nfams; i++) {
+		struct family *f = &b->fams[i];
+
+		if (f->tid == ptid && time >= f->opened_ns &&
+		    (!f->superseded_ns || time < f->superseded_ns))
+			f->forked = 1;
+	}
+}
+
 static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
@@ -612,6 +831,7 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	uint32_t pid, tid;
 	uint64_t time, abi, regs[PREG_COUNT], size, dyn = 0;
 	struct snapshot snap;
+	unsigned cls;
 	const uint8_t *stack, *chain = NULL;
 	size_t nchain = 0;
 
@@ -657,9 +877,20 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.pid = (pid_t)pid;
 	snap.tid = (pid_t)tid;
 	snap.state = 'R';
+	cls = stackask_class(&b->ask, size);
+	/* What the kernel did in the target's time, dropped copies too. */
+	s->stats.stack_copied += dyn;
+	s->stats.stack_asked += size;
 	{
 		struct name *n = name_of(b, (pid_t)pid, (pid_t)tid);
 
+		/* A copy from a thread's smaller event, which it keeps
+		 * beside the larger one for a while (or for good, when
+		 * inherited): the larger one's samples stand for its time. */
+		if (n && !stackask_accept(&n->ask_cls, cls)) {
+			s->stats.stack_dropped++;
+			return;
+		}
 		snap.comm = n ? n->comm : "?";
 		if (n)
 			name_sampled(s, n);
@@ -681,11 +912,15 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.stack_addr = snap.regs[SNAP_RSP];
 	snap.stack = stack;
 	snap.stack_len = (size_t)dyn;
-	snap.stack_cut = dyn >= b->stack_size;
+	/* The copy filled what was asked (the kernel trims the largest ask
+	 * to fit a record): the stack may go on past it. */
+	snap.stack_cut = size && dyn >= size;
 	if (nchain)
 		kernel_frames(b, chain, nchain, &snap);
 	s->stats.snapshots++;
-	sampler_deliver(s, &snap);
+	if (sampler_deliver(s, &snap) == UNWIND_CUT && snap.stack_cut &&
+	    stackask_can_grow(&b->ask, cls))
+		stack_grow(s, (pid_t)tid, cls);
 }
 
 /* A sample of the BPF program (bpf/record.h): the same snapshot as
@@ -779,6 +1014,7 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		 * its maps now, while it surely exists. */
 		if (ids[0] == ids[2] && ids[0] != ids[1])
 			sampler_proc_fork(s, (pid_t)ids[0], (pid_t)ids[1]);
+		families_forked(b, (pid_t)ids[3], record_time(rec, len));
 		break;
 	case PERF_RECORD_EXIT: {
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
@@ -789,12 +1025,26 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		break;
 	}
 	case PERF_RECORD_READ: {
-		/* pid, tid, value: see name_exit_time */
-		struct name *nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
-		uint64_t value;
+		/* pid, tid, value, id: see name_exit_time. A thread that
+		 * inherited two families has the same time in both: one
+		 * family's records are counted. */
+		struct name *nm;
+		struct family *f;
+		uint64_t value, id;
+		uint32_t fam;
 
+		if (len < sizeof(*h) + 24)
+			break;
 		memcpy(&value, rec + sizeof(*h) + 8, 8);
-		if (nm)
+		memcpy(&id, rec + sizeof(*h) + 16, 8);
+		f = family_of_id(b, id);
+		fam = f ? (uint32_t)(f - b->fams) + 1 : 0;
+		nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
+		if (!nm)
+			break;
+		if (!nm->read_family)
+			nm->read_family = fam;
+		if (nm->read_family == fam)
 			name_exit_time(s, nm, value);
 		break;
 	}
@@ -909,6 +1159,43 @@ static int bpf_pend(const uint8_t *rec, size_t len, void *ctx)
 	return 0;
 }
 
+/*
+ * Is @rec a second copy of a side-band record (MMAP, COMM, FORK, EXIT)
+ * handled in this pass? A thread with events of two classes has each such
+ * record written by both, a few nanoseconds apart: the same bytes but for
+ * the time that ends them (struct sample_id). An exec handled twice would
+ * make two programs of one.
+ */
+static int sideband_repeat(struct perf_backend *b, const uint8_t *rec, size_t len)
+{
+	uint64_t t = record_time(rec, len);
+
+	if (len < sizeof(struct perf_event_header) + 16)
+		return 0;
+	for (unsigned i = 0; i < b->nrecent; i++) {
+		const uint8_t *r = b->recent[i];
+		uint64_t u;
+
+		if (b->recent_len[i] != len || memcmp(r, rec, len - 8) != 0)
+			continue;
+		u = record_time(r, len);
+		if ((t > u ? t - u : u - t) < SIDEBAND_REPEAT_NS)
+			return 1;
+	}
+	/* The last SIDEBAND_RECENT ones, oldest replaced. */
+	if (b->nrecent < SIDEBAND_RECENT) {
+		b->recent[b->nrecent] = rec;
+		b->recent_len[b->nrecent++] = (uint32_t)len;
+	} else {
+		memmove(b->recent, b->recent + 1, (SIDEBAND_RECENT - 1) * sizeof(*b->recent));
+		memmove(b->recent_len, b->recent_len + 1,
+			(SIDEBAND_RECENT - 1) * sizeof(*b->recent_len));
+		b->recent[SIDEBAND_RECENT - 1] = rec;
+		b->recent_len[SIDEBAND_RECENT - 1] = (uint32_t)len;
+	}
+	return 0;
+}
+
 static int pending_cmp(const void *x, const void *y)
 {
 	const struct pending *a = x, *b = y;
@@ -942,11 +1229,19 @@ static void rings_drain(struct sampler *s)
 			tails[i] = ring_collect(s, (size_t)i);
 	if (b->npend > 1)
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
+	b->nrecent = 0;
 	for (size_t k = 0; k < b->npend; k++) {
-		if (b->pend[k].bpf)
-			handle_bpf_sample(s, b->pend[k].rec, b->pend[k].len);
+		const struct pending *pd = &b->pend[k];
+		uint32_t type = ((const struct perf_event_header *)pd->rec)->type;
+
+		if (pd->bpf)
+			handle_bpf_sample(s, pd->rec, pd->len);
+		else if (b->regrown && (type == PERF_RECORD_MMAP || type == PERF_RECORD_COMM ||
+					type == PERF_RECORD_FORK || type == PERF_RECORD_EXIT) &&
+			 sideband_repeat(b, pd->rec, pd->len))
+			continue;
 		else
-			handle_record(s, b->pend[k].rec, b->pend[k].len);
+			handle_record(s, pd->rec, pd->len);
 	}
 	b->npend = 0;
 	if (b->bpf) {
@@ -1024,6 +1319,7 @@ int perf_sampler_poll(struct sampler *s)
 		return -errno;
 	rings_drain(s);
 	names_compact(b);
+	families_retire(b);
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo != SIGCHLD) {
 			s->signal = (int)si.ssi_signo;
@@ -1066,6 +1362,11 @@ void perf_sampler_close(struct sampler *s)
 	free(b->fds);
 	free(b->pfds);
 	free(b->names);
+	for (i = 0; i < b->nfams; i++) {
+		free(b->fams[i].fds);
+		free(b->fams[i].ids);
+	}
+	free(b->fams);
 	free(b);
 	s->backend = NULL;
 }
@@ -1091,6 +1392,9 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	b->ring_pages = bpf ? RING_PAGES_BPF : RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
+	/* Each thread's copy starts small and grows where its stacks come
+	 * back cut, up to --stack-size (stack_grow). */
+	b->ask = stackask_make(STACKASK_FIRST, b->stack_size);
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "

@@ -328,7 +328,7 @@ static struct sampler_proc *proc_at(struct sampler *s, pid_t pid, uint64_t time_
 	return p;
 }
 
-void sampler_deliver(struct sampler *s, const struct snapshot *snap)
+enum unwind_end sampler_deliver(struct sampler *s, const struct snapshot *snap)
 {
 	uint64_t t0 = sampler_now_ns();
 	struct sampler_proc *p;
@@ -339,15 +339,15 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	bool python;
 
 	if (s->fn_stopped)
-		return;
+		return UNWIND_NO_INFO;
 	/* -t: one thread; the others' snapshots are dropped before the
 	 * unwinding, their cost. */
 	if (s->cfg.tid && snap->tid != s->cfg.tid)
-		return;
+		return UNWIND_NO_INFO;
 	p = proc_at(s, snap->pid, snap->time_ns);
 	if (!p) {
 		s->stats.failed++;
-		return;
+		return UNWIND_NO_INFO;
 	}
 	/* Kernel frames first (innermost), as the profile wants them: the
 	 * interrupted PC, then callers' return addresses less one, like the
@@ -395,6 +395,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.npy = sample.locals ? snap->py->n : 0;
 	if (s->fn(&sample, s->fn_ctx))
 		s->fn_stopped = 1;
+	return end;
 }
 
 static void procs_free(struct sampler *s)

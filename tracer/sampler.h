@@ -146,6 +146,15 @@ struct sampler_stats {
 	 * machine's IPIs cost) and the rest (reading: registers, stack,
 	 * Python frames, and the resume). */
 	struct sampler_hist held_hist, stopping_hist, reading_hist;
+	/* perf sampler: bytes of user stack the kernel copied into the
+	 * samples (in the target's time), and bytes of ring the samples
+	 * asked for it (each sample takes what its event asks, whatever was
+	 * copied), summed over the snapshots. */
+	uint64_t stack_copied;
+	uint64_t stack_asked;
+	uint64_t stack_grows;      /* perf: threads given a larger stack copy */
+	uint64_t stack_dropped;    /* perf: samples of a thread's smaller copy,
+	                            * dropped beside its larger one's */
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
