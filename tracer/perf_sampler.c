@@ -58,7 +58,11 @@ enum {
 #define PERF_MAX_STACK PERF_SAMPLER_MAX_STACK
 /* Each sample takes the stack bytes its event asks of the ring, whatever
  * was copied (the record's size is the size asked for): 4 MiB hold 256
- * samples of 16 KiB, 64 of 64 KiB. Unprivileged users get what
+ * samples of 16 KiB, 64 of 64 KiB. A CPU makes at most one sample per
+ * period of task-clock, whichever threads run on it: at 1000 Hz, a ring
+ * fills in 256 ms (64 ms for threads that need 64 KiB), several times
+ * the longest wait between drains (the batch of record, below) or the
+ * wake-up at a quarter full. Unprivileged users get what
  * perf_event_mlock_kb allows. */
 #define RING_PAGES_MAX 1024u
 /* With the BPF program taking the samples, the perf rings carry only the
@@ -66,7 +70,10 @@ enum {
 #define RING_PAGES_BPF 64u
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
+/* Rings are drained every POLL_MS (or at a quarter full), unless the
+ * caller lets samples wait longer (sampler_config.batch_ms: record). */
 #define POLL_MS 10
+#define FIRST_POLLS 10
 /* Side-band records compared for repeats (sideband_repeat). */
 #define SIDEBAND_RECENT 8
 /* Two copies of one side-band record are written one after the other,
@@ -150,6 +157,7 @@ struct perf_backend {
 	                                          * in this pass, for repeats */
 	uint32_t recent_len[SIDEBAND_RECENT];
 	unsigned nrecent;
+	int poll_ms;            /* longest wait in poll */
 	int exclude_kernel;
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
 	size_t ring_pages;      /* data pages of each ring: as many as allowed */
@@ -1315,8 +1323,19 @@ int perf_sampler_poll(struct sampler *s)
 
 	s->stats.ticks++;
 	b->polls++;
-	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
+	/* The first polls come quickly whatever the batch: a thread whose
+	 * stacks need a larger copy than the first is given it at the first
+	 * drain, and its samples until then end in [truncated]. */
+	if (poll(b->pfds, (nfds_t)n + 1, b->polls <= FIRST_POLLS ? POLL_MS : b->poll_ms) < 0 &&
+	    errno != EINTR)
 		return -errno;
+	/* A ring whose event has ended with all it was inherited by (its
+	 * thread exited) reads as hung up from now on: polled, it would
+	 * wake at once, and again. Other threads' events may still write
+	 * into the ring: it is drained with the others, at each poll. */
+	for (int i = 0; i < n; i++)
+		if (b->pfds[i].fd >= 0 && (b->pfds[i].revents & (POLLHUP | POLLERR)))
+			b->pfds[i].fd = -1;
 	rings_drain(s);
 	names_compact(b);
 	families_retire(b);
@@ -1395,6 +1414,7 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	/* Each thread's copy starts small and grows where its stacks come
 	 * back cut, up to --stack-size (stack_grow). */
 	b->ask = stackask_make(STACKASK_FIRST, b->stack_size);
+	b->poll_ms = s->cfg.batch_ms ? (int)s->cfg.batch_ms : POLL_MS;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
@@ -1474,7 +1494,7 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	b->pfds[b->ncpus].events = POLLIN;
 	/* The BPF ring is not polled: it reads as ready whenever it holds a
 	 * record, which would make a drain of each sample. It is drained
-	 * with the perf rings, every POLL_MS at most. */
+	 * with the perf rings, every poll_ms at most. */
 	s->stats.threads_seen = 1;
 	return 0;
 

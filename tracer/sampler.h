@@ -96,6 +96,12 @@ struct sampler_config {
 	/* Read the arguments and locals of each Python frame while its
 	 * thread is stopped (sample.locals; ptrace sampler only: dump). */
 	bool locals;
+	/* How long samples may wait in the kernel's buffers before they are
+	 * delivered, in ms (perf and bpf samplers): a longer wait means fewer
+	 * wake-ups of hotspy for as many samples. 0: the sampler's default
+	 * (10 ms), for a live view. sampler_poll returns at least this often
+	 * while the target runs. */
+	unsigned batch_ms;
 };
 
 /*
