@@ -144,8 +144,9 @@ struct perf_backend {
 	int ncpus;
 	int *fds;               /* every event */
 	size_t nfds, fds_cap;
-	struct pollfd *pfds;    /* rings, then the signalfd */
+	struct pollfd *pfds;    /* rings, the signalfd, then the pidfd */
 	int sigfd;
+	int pidfd;              /* an attached process's pidfd, or -1 */
 	size_t page;
 	size_t stack_size;      /* most bytes asked per sample (--stack-size) */
 	struct stackask ask;    /* the classes threads' events ask */
@@ -1213,6 +1214,15 @@ static int pending_cmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Are the pending records in order already (one ring had them all)? */
+static int pending_sorted(const struct perf_backend *b)
+{
+	for (size_t k = 1; k < b->npend; k++)
+		if (pending_cmp(&b->pend[k - 1], &b->pend[k]) > 0)
+			return 0;
+	return 1;
+}
+
 /*
  * Hand every record waiting in the rings to handle_record, in order of
  * time, then free their space. One ring per CPU: a thread's records are in
@@ -1235,7 +1245,7 @@ static void rings_drain(struct sampler *s)
 	for (i = 0; i < n; i++)
 		if (b->rings[i].base)
 			tails[i] = ring_collect(s, (size_t)i);
-	if (b->npend > 1)
+	if (b->npend > 1 && !pending_sorted(b))
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
 	b->nrecent = 0;
 	for (size_t k = 0; k < b->npend; k++) {
@@ -1303,6 +1313,13 @@ static void check_exit(struct sampler *s)
 		}
 		return;
 	}
+	/* The pidfd reads as ready once the process has ended: a leader
+	 * that is a zombie with no thread left (pidfd_open(2)). */
+	if (b->pidfd >= 0) {
+		if (b->pfds[b->ncpus + 1].revents & (POLLIN | POLLHUP | POLLERR))
+			b->exited = 1;
+		return;
+	}
 	/* A look at /proc costs more than the rest of a tick: once every
 	 * EXIT_CHECK_NS is soon enough to notice the end. */
 	if (sampler_now_ns() < b->next_exit_check)
@@ -1326,8 +1343,8 @@ int perf_sampler_poll(struct sampler *s)
 	/* The first polls come quickly whatever the batch: a thread whose
 	 * stacks need a larger copy than the first is given it at the first
 	 * drain, and its samples until then end in [truncated]. */
-	if (poll(b->pfds, (nfds_t)n + 1, b->polls <= FIRST_POLLS ? POLL_MS : b->poll_ms) < 0 &&
-	    errno != EINTR)
+	if (poll(b->pfds, (nfds_t)n + 1 + (b->pidfd >= 0),
+		 b->polls <= FIRST_POLLS ? POLL_MS : b->poll_ms) < 0 && errno != EINTR)
 		return -errno;
 	/* A ring whose event has ended with all it was inherited by (its
 	 * thread exited) reads as hung up from now on: polled, it would
@@ -1368,6 +1385,8 @@ void perf_sampler_close(struct sampler *s)
 	}
 	if (b->sigfd >= 0)
 		close(b->sigfd);
+	if (b->pidfd >= 0)
+		close(b->pidfd);
 	/* After the events, which hold the program while open. */
 	bpf_capture_free(b->bpf);
 	if (b->child)
@@ -1405,6 +1424,7 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	s->backend = b;
 	b->bpf = bpf;
 	b->sigfd = -1;
+	b->pidfd = -1;
 	b->page = (size_t)sysconf(_SC_PAGESIZE);
 	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
@@ -1421,7 +1441,7 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 			 "(--sampler ptrace or auto copies all of it)",
 			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024);
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
-	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
+	b->pfds = calloc((size_t)b->ncpus + 2, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
 	b->tails = calloc((size_t)b->ncpus, sizeof(*b->tails));
 	if (!b->rings || !b->pfds || !b->wraps || !b->tails) {
@@ -1492,6 +1512,16 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	}
 	b->pfds[b->ncpus].fd = b->sigfd;
 	b->pfds[b->ncpus].events = POLLIN;
+	/* An attached process: its end is told by a pidfd (Linux 5.3), so
+	 * that no tick reads /proc; without one, by /proc (check_exit). A
+	 * started command is our child: SIGCHLD tells. */
+	if (!b->child) {
+		b->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+		if (b->pidfd >= 0) {
+			b->pfds[b->ncpus + 1].fd = b->pidfd;
+			b->pfds[b->ncpus + 1].events = POLLIN;
+		}
+	}
 	/* The BPF ring is not polled: it reads as ready whenever it holds a
 	 * record, which would make a drain of each sample. It is drained
 	 * with the perf rings, every poll_ms at most. */
