@@ -1434,7 +1434,9 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	/* Each thread's copy starts small and grows where its stacks come
 	 * back cut, up to --stack-size (stack_grow). */
 	b->ask = stackask_make(STACKASK_FIRST, b->stack_size);
-	b->poll_ms = s->cfg.batch_ms ? (int)s->cfg.batch_ms : POLL_MS;
+	/* Not with BPF: its ring wakes nobody, and holds 60 ms of full
+	 * copies per CPU (bpf_sampler.c): drained every POLL_MS. */
+	b->poll_ms = s->cfg.batch_ms && !bpf ? (int)s->cfg.batch_ms : POLL_MS;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "

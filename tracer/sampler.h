@@ -97,7 +97,7 @@ struct sampler_config {
 	 * thread is stopped (sample.locals; ptrace sampler only: dump). */
 	bool locals;
 	/* How long samples may wait in the kernel's buffers before they are
-	 * delivered, in ms (perf and bpf samplers): a longer wait means fewer
+	 * delivered, in ms (perf sampler): a longer wait means fewer
 	 * wake-ups of hotspy for as many samples. 0: the sampler's default
 	 * (10 ms), for a live view. sampler_poll returns at least this often
 	 * while the target runs. */
