@@ -6,7 +6,9 @@
  * passed. The target is never stopped. Events are inherited, so threads (and
  * processes) created after the attach are sampled from birth; all events of
  * a CPU write into one ring buffer (PERF_EVENT_IOC_SET_OUTPUT), which hotspy
- * drains and hands to the same unwinder as the ptrace sampler.
+ * drains and hands to the same unwinder as the ptrace sampler. Each
+ * thread's events copy 16 KiB of stack at first, more for a thread whose
+ * stacks come back cut (stack_grow, tracer/stackask.h).
  *
  * Samples are in fixed periods of task-clock nanoseconds, so one sample is
  * exactly one period of CPU time, the on-CPU model of docs/sampling.md. Time
