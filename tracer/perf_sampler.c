@@ -156,8 +156,8 @@ struct perf_backend {
 	size_t nfams, fams_cap;
 	int regrown;            /* some thread has events of two classes: their
 	                         * side-band records come twice */
-	const uint8_t *recent[SIDEBAND_RECENT];  /* side-band records handled
-	                                          * in this pass, for repeats */
+	const uint8_t *recent[SIDEBAND_RECENT];  /* side-band records of the
+	                                          * ring being collected */
 	uint32_t recent_len[SIDEBAND_RECENT];
 	unsigned nrecent;
 	int poll_ms;            /* longest wait in poll */
@@ -1090,6 +1090,44 @@ static int pend_reserve(struct perf_backend *b)
 }
 
 /*
+ * Is @rec a second copy of a side-band record (MMAP, COMM, FORK, EXIT)
+ * collected from this ring in this pass? A thread with events of two
+ * classes has each such record written by both into the ring of its CPU,
+ * one after the other: the same bytes but for the time that ends them
+ * (struct sample_id). An exec counted twice would make two programs of
+ * one, or wait for an exec that never comes.
+ */
+static int sideband_repeat(struct perf_backend *b, const uint8_t *rec, size_t len)
+{
+	uint64_t t = record_time(rec, len);
+
+	if (len < sizeof(struct perf_event_header) + 16)
+		return 0;
+	for (unsigned i = 0; i < b->nrecent; i++) {
+		const uint8_t *r = b->recent[i];
+		uint64_t u;
+
+		if (b->recent_len[i] != len || memcmp(r, rec, len - 8) != 0)
+			continue;
+		u = record_time(r, len);
+		if ((t > u ? t - u : u - t) < SIDEBAND_REPEAT_NS)
+			return 1;
+	}
+	/* The last SIDEBAND_RECENT ones, oldest replaced. */
+	if (b->nrecent < SIDEBAND_RECENT) {
+		b->recent[b->nrecent] = rec;
+		b->recent_len[b->nrecent++] = (uint32_t)len;
+	} else {
+		memmove(b->recent, b->recent + 1, (SIDEBAND_RECENT - 1) * sizeof(*b->recent));
+		memmove(b->recent_len, b->recent_len + 1,
+			(SIDEBAND_RECENT - 1) * sizeof(*b->recent_len));
+		b->recent[SIDEBAND_RECENT - 1] = rec;
+		b->recent_len[SIDEBAND_RECENT - 1] = (uint32_t)len;
+	}
+	return 0;
+}
+
+/*
  * Queue the records waiting in ring @i (up to the head read now), without
  * freeing their space: they stay where the kernel wrote them until handled.
  * An exec seen here is announced (sampler_proc_exec_coming), so that no
@@ -1104,6 +1142,8 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 	const uint8_t *data = (const uint8_t *)r->base + b->page;
 	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = meta->data_tail;
+
+	b->nrecent = 0;
 
 	while (tail < head) {
 		struct perf_event_header h;
@@ -1131,6 +1171,12 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 			memcpy(b->wraps[i], data + off, r->size - off);
 			memcpy(b->wraps[i] + (r->size - off), data, h.size - (r->size - off));
 			rec = b->wraps[i];
+		}
+		if (b->regrown && (h.type == PERF_RECORD_MMAP || h.type == PERF_RECORD_COMM ||
+				   h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) &&
+		    sideband_repeat(b, rec, h.size)) {
+			tail += h.size;
+			continue;
 		}
 		if (h.type == PERF_RECORD_COMM && (h.misc & PERF_RECORD_MISC_COMM_EXEC) &&
 		    h.size >= sizeof(h) + 16) {
@@ -1167,43 +1213,6 @@ static int bpf_pend(const uint8_t *rec, size_t len, void *ctx)
 		.seq = (uint32_t)b->npend, .bpf = 1,
 	};
 	b->npend++;
-	return 0;
-}
-
-/*
- * Is @rec a second copy of a side-band record (MMAP, COMM, FORK, EXIT)
- * handled in this pass? A thread with events of two classes has each such
- * record written by both, a few nanoseconds apart: the same bytes but for
- * the time that ends them (struct sample_id). An exec handled twice would
- * make two programs of one.
- */
-static int sideband_repeat(struct perf_backend *b, const uint8_t *rec, size_t len)
-{
-	uint64_t t = record_time(rec, len);
-
-	if (len < sizeof(struct perf_event_header) + 16)
-		return 0;
-	for (unsigned i = 0; i < b->nrecent; i++) {
-		const uint8_t *r = b->recent[i];
-		uint64_t u;
-
-		if (b->recent_len[i] != len || memcmp(r, rec, len - 8) != 0)
-			continue;
-		u = record_time(r, len);
-		if ((t > u ? t - u : u - t) < SIDEBAND_REPEAT_NS)
-			return 1;
-	}
-	/* The last SIDEBAND_RECENT ones, oldest replaced. */
-	if (b->nrecent < SIDEBAND_RECENT) {
-		b->recent[b->nrecent] = rec;
-		b->recent_len[b->nrecent++] = (uint32_t)len;
-	} else {
-		memmove(b->recent, b->recent + 1, (SIDEBAND_RECENT - 1) * sizeof(*b->recent));
-		memmove(b->recent_len, b->recent_len + 1,
-			(SIDEBAND_RECENT - 1) * sizeof(*b->recent_len));
-		b->recent[SIDEBAND_RECENT - 1] = rec;
-		b->recent_len[SIDEBAND_RECENT - 1] = (uint32_t)len;
-	}
 	return 0;
 }
 
@@ -1249,19 +1258,11 @@ static void rings_drain(struct sampler *s)
 			tails[i] = ring_collect(s, (size_t)i);
 	if (b->npend > 1 && !pending_sorted(b))
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
-	b->nrecent = 0;
 	for (size_t k = 0; k < b->npend; k++) {
-		const struct pending *pd = &b->pend[k];
-		uint32_t type = ((const struct perf_event_header *)pd->rec)->type;
-
-		if (pd->bpf)
-			handle_bpf_sample(s, pd->rec, pd->len);
-		else if (b->regrown && (type == PERF_RECORD_MMAP || type == PERF_RECORD_COMM ||
-					type == PERF_RECORD_FORK || type == PERF_RECORD_EXIT) &&
-			 sideband_repeat(b, pd->rec, pd->len))
-			continue;
+		if (b->pend[k].bpf)
+			handle_bpf_sample(s, b->pend[k].rec, b->pend[k].len);
 		else
-			handle_record(s, pd->rec, pd->len);
+			handle_record(s, b->pend[k].rec, b->pend[k].len);
 	}
 	b->npend = 0;
 	if (b->bpf) {
