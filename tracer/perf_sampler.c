@@ -6,7 +6,9 @@
  * passed. The target is never stopped. Events are inherited, so threads (and
  * processes) created after the attach are sampled from birth; all events of
  * a CPU write into one ring buffer (PERF_EVENT_IOC_SET_OUTPUT), which hotspy
- * drains and hands to the same unwinder as the ptrace sampler.
+ * drains and hands to the same unwinder as the ptrace sampler. Each
+ * thread's events copy 16 KiB of stack at first, more for a thread whose
+ * stacks come back cut (stack_grow, tracer/stackask.h).
  *
  * Samples are in fixed periods of task-clock nanoseconds, so one sample is
  * exactly one period of CPU time, the on-CPU model of docs/sampling.md. Time
@@ -42,6 +44,7 @@
 #include "procfilter.h"
 #include "procfs.h"
 #include "sampler_backend.h"
+#include "stackask.h"
 #include "target.h"
 #include "banned.h"
 
@@ -56,16 +59,29 @@ enum {
 
 /* The kernel trims the copy so the record fits its 16-bit size. */
 #define PERF_MAX_STACK PERF_SAMPLER_MAX_STACK
-/* Each sample takes --stack-size bytes of ring whatever was copied (the
- * record's size is the size asked for): 4 MiB hold 64 samples of 64 KiB.
- * Unprivileged users get what perf_event_mlock_kb allows. */
+/* Each sample takes the stack bytes its event asks of the ring, whatever
+ * was copied (the record's size is the size asked for): 4 MiB hold 256
+ * samples of 16 KiB, 64 of 64 KiB. A CPU makes at most one sample per
+ * period of task-clock, whichever threads run on it: at 1000 Hz, a ring
+ * fills in 256 ms (64 ms for threads that need 64 KiB), several times
+ * the longest wait between drains (the batch of record, below) or the
+ * wake-up at a quarter full. Unprivileged users get what
+ * perf_event_mlock_kb allows. */
 #define RING_PAGES_MAX 1024u
 /* With the BPF program taking the samples, the perf rings carry only the
  * MMAP, COMM, FORK, EXIT and READ records. */
 #define RING_PAGES_BPF 64u
 /* kernel.perf_event_max_stack defaults to 127: room for that and more. */
 #define PERF_MAX_KERNEL_FRAMES 256
+/* Rings are drained every POLL_MS (or at a quarter full), unless the
+ * caller lets samples wait longer (sampler_config.batch_ms: record). */
 #define POLL_MS 10
+#define FIRST_POLLS 10
+/* Side-band records compared for repeats (sideband_repeat). */
+#define SIDEBAND_RECENT 8
+/* Two copies of one side-band record are written one after the other,
+ * each with its own time: nanoseconds apart. */
+#define SIDEBAND_REPEAT_NS 20000u
 #define EXIT_CHECK_NS (50ull * 1000 * 1000)
 
 struct ring {
@@ -78,12 +94,39 @@ struct name {
 	pid_t tid;
 	uint64_t samples;       /* samples taken of it */
 	uint64_t exited_at;     /* poll count at its EXIT record, 0 while alive */
+	uint32_t read_family;   /* family (index + 1) of the READ records
+	                         * counted, 0 before the first */
+	uint8_t ask_cls;        /* stack class of its samples that count
+	                         * (stackask_accept), STACKASK_NONE at first */
+	uint8_t opened_cls;     /* largest class hotspy opened on it itself */
 	unsigned read_seen : 1;      /* its time at exit is accounted */
 	unsigned never_sampled : 1;  /* counted in stats.unsampled_threads */
+	unsigned grow_failed : 1;    /* a larger copy could not be opened */
 	int8_t wanted;          /* -a with --comm, a process's main thread: 1 its
 	                         * samples are taken, -1 not, 0 not decided yet
 	                         * (decided again when its name changes) */
 	char comm[TARGET_COMM_MAX];
+};
+
+/*
+ * The events hotspy opened on one thread (one per CPU), inherited by the
+ * threads it creates from then on: opened at the attach, or later with a
+ * larger stack copy for a thread whose stacks came back cut. An inherited
+ * event cannot be closed alone (closing or disabling it ends it in every
+ * thread that inherited it), so a family is retired only when a larger one
+ * replaced it on its thread and that thread created nothing in between.
+ */
+struct family {
+	pid_t tid;
+	unsigned cls;            /* stack class its events ask (stackask.h) */
+	int *fds;                /* per CPU; -1 once retired */
+	uint64_t *ids;           /* per CPU: PERF_EVENT_IOC_ID, in READ records */
+	uint64_t opened_ns;      /* CLOCK_MONOTONIC of the open */
+	uint64_t superseded_ns;  /* a larger family opened on tid then; 0 */
+	uint64_t superseded_poll;
+	unsigned forked : 1;     /* tid made a thread or process in between:
+	                          * the family may hold other threads */
+	unsigned retired : 1;    /* disabled, closed */
 };
 
 /* A record waiting to be handled: records are handled in the order of
@@ -107,10 +150,21 @@ struct perf_backend {
 	int ncpus;
 	int *fds;               /* every event */
 	size_t nfds, fds_cap;
-	struct pollfd *pfds;    /* rings, then the signalfd */
+	struct pollfd *pfds;    /* rings, the signalfd, then the pidfd */
 	int sigfd;
+	int pidfd;              /* an attached process's pidfd, or -1 */
 	size_t page;
-	size_t stack_size;      /* bytes asked per sample */
+	size_t stack_size;      /* most bytes asked per sample (--stack-size) */
+	struct stackask ask;    /* the classes threads' events ask */
+	struct family *fams;
+	size_t nfams, fams_cap;
+	int regrown;            /* some thread has events of two classes: their
+	                         * side-band records come twice */
+	const uint8_t *recent[SIDEBAND_RECENT];  /* side-band records of the
+	                                          * ring being collected */
+	uint32_t recent_len[SIDEBAND_RECENT];
+	unsigned nrecent;
+	int poll_ms;            /* longest wait in poll */
 	int exclude_kernel;
 	int no_inherit_thread;  /* the kernel predates attr.inherit_thread */
 	size_t ring_pages;      /* data pages of each ring: as many as allowed */
@@ -141,7 +195,8 @@ static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static void event_attr(const struct sampler *s, struct perf_event_attr *a)
+/* The attributes of a thread's events, asking stack class @cls. */
+static void event_attr(const struct sampler *s, struct perf_event_attr *a, unsigned cls)
 {
 	const struct perf_backend *b = backend_of(s);
 
@@ -154,7 +209,7 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	if (!b->bpf) {
 		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 		a->sample_regs_user = PREG_MASK;
-		a->sample_stack_user = (uint32_t)b->stack_size;
+		a->sample_stack_user = stackask_bytes(&b->ask, cls);
 	}
 	if (s->cfg.kernel) {
 		/* The kernel part of the callchain only: the user part is
@@ -165,8 +220,10 @@ static void event_attr(const struct sampler *s, struct perf_event_attr *a)
 	a->exclude_kernel = (unsigned)b->exclude_kernel;
 	a->exclude_hv = 1;
 	a->inherit = 1;
-	/* A READ record with each inherited thread's total at its exit. */
+	/* A READ record with each inherited thread's total at its exit,
+	 * and which event it is (a thread may have two families). */
 	a->inherit_stat = 1;
+	a->read_format = PERF_FORMAT_ID;
 	/* Without --subprocesses, children are not sampled at all: only
 	 * threads (CLONE_THREAD) inherit the events (Linux 5.13). */
 	a->inherit_thread = !s->cfg.subprocesses && !b->no_inherit_thread;
@@ -240,6 +297,7 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	n = &b->names[i];
 	memset(n, 0, sizeof(*n));
 	n->tid = tid;
+	n->ask_cls = STACKASK_NONE;
 	snprintf(n->comm, sizeof(n->comm), "%s", buf);
 	return n;
 }
@@ -329,41 +387,144 @@ static int ring_attach(struct perf_backend *b, int cpu, int fd)
 	return -EAGAIN;
 }
 
-/* Open the events of thread @tid on every CPU. 0 or -errno. */
-static int thread_open(struct sampler *s, pid_t tid)
+/* Forget @fd of b->fds (it is closed by the caller). */
+static void fd_forget(struct perf_backend *b, int fd)
+{
+	for (size_t i = 0; i < b->nfds; i++) {
+		if (b->fds[i] == fd) {
+			b->fds[i] = b->fds[--b->nfds];
+			return;
+		}
+	}
+}
+
+/* Is @fd the event whose ring the others of its CPU share? */
+static int ring_owner(const struct perf_backend *b, int fd)
+{
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		if (b->rings[cpu].base && b->rings[cpu].fd == fd)
+			return 1;
+	return 0;
+}
+
+/* Stop the events of @f (in every thread that inherited them) and close
+ * them, but for ring owners: those stay open, disabled (the ring is read
+ * and polled through them). */
+static void family_retire(struct perf_backend *b, struct family *f)
+{
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		int fd = f->fds[cpu];
+
+		if (fd < 0)
+			continue;
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		if (!ring_owner(b, fd)) {
+			fd_forget(b, fd);
+			close(fd);
+		}
+		f->fds[cpu] = -1;
+	}
+	f->retired = 1;
+}
+
+/* The family whose events have the id @id (a READ record's), or NULL. */
+static struct family *family_of_id(struct perf_backend *b, uint64_t id)
+{
+	for (size_t i = 0; i < b->nfams; i++)
+		for (int cpu = 0; cpu < b->ncpus; cpu++)
+			if (b->fams[i].ids[cpu] == id)
+				return &b->fams[i];
+	return NULL;
+}
+
+/* A new family for thread @tid asking class @cls, its events not open
+ * yet. NULL when out of memory. */
+static struct family *family_new(struct perf_backend *b, pid_t tid, unsigned cls)
+{
+	struct family *f;
+
+	if (b->nfams == b->fams_cap) {
+		size_t cap = b->fams_cap ? b->fams_cap * 2 : 16;
+
+		f = realloc(b->fams, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		b->fams = f;
+		b->fams_cap = cap;
+	}
+	f = &b->fams[b->nfams];
+	memset(f, 0, sizeof(*f));
+	f->fds = malloc((size_t)b->ncpus * sizeof(*f->fds));
+	f->ids = calloc((size_t)b->ncpus, sizeof(*f->ids));
+	if (!f->fds || !f->ids) {
+		free(f->fds);
+		free(f->ids);
+		return NULL;
+	}
+	for (int cpu = 0; cpu < b->ncpus; cpu++)
+		f->fds[cpu] = -1;
+	f->tid = tid;
+	f->cls = cls;
+	f->opened_ns = sampler_now_ns();
+	b->nfams++;
+	return f;
+}
+
+/*
+ * Open the events of thread @tid on every CPU, asking stack class @cls:
+ * all of them or none (a thread sampled on some CPUs only would lose
+ * samples). 0 or -errno.
+ */
+static int thread_open(struct sampler *s, pid_t tid, unsigned cls)
 {
 	struct perf_backend *b = backend_of(s);
 	struct perf_event_attr attr;
-	int cpu, fd, err;
+	struct family *f = family_new(b, tid, cls);
+	int cpu, fd, err = 0;
 
-	event_attr(s, &attr);
+	if (!f)
+		return -ENOMEM;
+	event_attr(s, &attr, cls);
 	for (cpu = 0; cpu < b->ncpus; cpu++) {
 		fd = sys_perf_event_open(&attr, tid, cpu);
 		if (fd < 0 && errno == EINVAL && attr.inherit_thread) {
 			/* An older kernel: children inherit too; their
 			 * samples are dropped as they come. */
 			b->no_inherit_thread = 1;
-			event_attr(s, &attr);
+			event_attr(s, &attr, cls);
 			fd = sys_perf_event_open(&attr, tid, cpu);
 		}
-		if (fd < 0)
-			return -errno;
+		if (fd < 0) {
+			err = -errno;
+			break;
+		}
 		err = fd_add(b, fd);
 		if (err == 0)
 			err = ring_attach(b, cpu, fd);
 		/* The program replaces perf's own sample (it returns 0). */
 		if (err == 0 && b->bpf)
 			err = bpf_capture_attach(b->bpf, fd);
-		if (err < 0) {
-			if (b->nfds && b->fds[b->nfds - 1] == fd)
-				b->nfds--;
-			close(fd);
-			if (err != -EAGAIN)
-				return err;
-			/* A smaller ring: this CPU again, with its mark. */
-			event_attr(s, &attr);
-			cpu--;
+		if (err == 0) {
+			f->fds[cpu] = fd;
+			if (ioctl(fd, PERF_EVENT_IOC_ID, &f->ids[cpu]) < 0)
+				f->ids[cpu] = 0;
+			continue;
 		}
+		if (b->nfds && b->fds[b->nfds - 1] == fd)
+			b->nfds--;
+		close(fd);
+		if (err != -EAGAIN)
+			break;
+		/* A smaller ring: this CPU again, with its mark. */
+		event_attr(s, &attr, cls);
+		cpu--;
+		err = 0;
+	}
+	if (err < 0) {
+		/* The family's events opened so far go; the entry stays,
+		 * retired (b->fams may have moved: found again). */
+		family_retire(b, &b->fams[b->nfams - 1]);
+		return err;
 	}
 	return 0;
 }
@@ -576,7 +737,7 @@ static int process_open(struct sampler *s, pid_t pid, pid_t skip)
 
 		if (tid <= 0 || tid == skip)
 			continue;
-		err = thread_open(s, tid);
+		err = thread_open(s, tid, 0);
 		if (err < 0 && err != -ESRCH) {
 			closedir(dir);
 			return refusal(-err, tid);
@@ -605,7 +766,7 @@ static int open_all(struct sampler *s)
 			return refusal(ESRCH, s->pid);
 	}
 	b->exclude_kernel = 0;
-	err = thread_open(s, first);
+	err = thread_open(s, first, 0);
 	if ((err == -EACCES || err == -EPERM) && s->cfg.kernel) {
 		char level[16];
 
@@ -617,7 +778,7 @@ static int open_all(struct sampler *s)
 	}
 	if (err == -EACCES || err == -EPERM) {
 		b->exclude_kernel = 1;
-		err = thread_open(s, first);
+		err = thread_open(s, first, 0);
 		if (err == 0)
 			log_debug("kernel time is not counted: the kernel allows user-only events");
 	}
@@ -784,6 +945,75 @@ static void name_exit_time(struct sampler *s, struct name *n, uint64_t value)
 	s->stats.unsampled_ns = b->unsampled_ns > 0 ? (uint64_t)b->unsampled_ns : 0;
 }
 
+/*
+ * Thread @tid's stacks come back cut with a copy of class @cls: open its
+ * events again asking the next class. The new family is open before the
+ * old one is retired (perf_sampler_poll, two polls on, once every record
+ * that could say the old one holds other threads is read), so no sample is
+ * lost; meanwhile the old family's samples of the thread are dropped as
+ * copies (stackask_accept).
+ */
+static void stack_grow(struct sampler *s, pid_t tid, unsigned cls)
+{
+	struct perf_backend *b = backend_of(s);
+	struct name *n = name_find(b, tid);
+	unsigned want = cls + 1;
+	size_t i, nf;
+	int err;
+
+	if (!n || n->grow_failed || n->exited_at || n->opened_cls >= want)
+		return;
+	err = thread_open(s, tid, want);
+	n = name_find(b, tid);
+	if (err < 0) {
+		if (n)
+			n->grow_failed = 1;
+		log_debug("cannot copy more stack of thread %d: %s", (int)tid, strerror(-err));
+		return;
+	}
+	if (n)
+		n->opened_cls = (uint8_t)want;
+	s->stats.stack_grows++;
+	b->regrown = 1;
+	nf = b->nfams - 1;   /* the family just opened */
+	for (i = 0; i < nf; i++) {
+		struct family *f = &b->fams[i];
+
+		if (f->tid == tid && f->cls < want && !f->superseded_ns && !f->retired) {
+			f->superseded_ns = b->fams[nf].opened_ns;
+			f->superseded_poll = b->polls;
+		}
+	}
+}
+
+/* Retire the families a larger one replaced on a thread that made no
+ * thread nor process while they were its largest. */
+static void families_retire(struct perf_backend *b)
+{
+	for (size_t i = 0; i < b->nfams; i++) {
+		struct family *f = &b->fams[i];
+
+		/* Two polls on: every ring has been drained past the open of
+		 * the family that replaced it, FORK records included. */
+		if (f->superseded_ns && !f->forked && !f->retired &&
+		    b->polls >= f->superseded_poll + 2)
+			family_retire(b, f);
+	}
+}
+
+/* A FORK record: thread @ptid made @tid at @time. The families of @ptid
+ * open then (and not yet replaced) hold the new one too. */
+static void families_forked(struct perf_backend *b, pid_t ptid, uint64_t time)
+{
+	for (size_t i = 0; i < b->nfams; i++) {
+		struct family *f = &b->fams[i];
+
+		if (f->tid == ptid && time >= f->opened_ns &&
+		    (!f->superseded_ns || time < f->superseded_ns))
+			f->forked = 1;
+	}
+}
+
 static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
@@ -791,6 +1021,7 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	uint32_t pid, tid;
 	uint64_t time, abi, regs[PREG_COUNT], size, dyn = 0;
 	struct snapshot snap;
+	unsigned cls;
 	const uint8_t *stack, *chain = NULL;
 	size_t nchain = 0;
 
@@ -836,9 +1067,20 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.pid = (pid_t)pid;
 	snap.tid = (pid_t)tid;
 	snap.state = 'R';
+	cls = stackask_class(&b->ask, size);
+	/* What the kernel did in the target's time, dropped copies too. */
+	s->stats.stack_copied += dyn;
+	s->stats.stack_asked += size;
 	{
 		struct name *n = name_of(b, (pid_t)pid, (pid_t)tid);
 
+		/* A copy from a thread's smaller event, which it keeps
+		 * beside the larger one for a while (or for good, when
+		 * inherited): the larger one's samples stand for its time. */
+		if (n && !stackask_accept(&n->ask_cls, cls)) {
+			s->stats.stack_dropped++;
+			return;
+		}
 		snap.comm = n ? n->comm : "?";
 		if (n)
 			name_sampled(s, n);
@@ -860,11 +1102,16 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	snap.stack_addr = snap.regs[SNAP_RSP];
 	snap.stack = stack;
 	snap.stack_len = (size_t)dyn;
-	snap.stack_cut = dyn >= b->stack_size;
+	/* The copy filled what was asked (the kernel trims the largest ask
+	 * to fit a record): the stack may go on past it. */
+	snap.stack_cut = size && dyn >= size;
 	if (nchain)
 		kernel_frames(b, chain, nchain, &snap);
 	s->stats.snapshots++;
-	sampler_deliver(s, &snap);
+	/* -a: the per-CPU events copy --stack-size, no thread has its own. */
+	if (sampler_deliver(s, &snap) == UNWIND_CUT && snap.stack_cut && !s->cfg.all &&
+	    stackask_can_grow(&b->ask, cls))
+		stack_grow(s, (pid_t)tid, cls);
 }
 
 /* A sample of the BPF program (bpf/record.h): the same snapshot as
@@ -989,6 +1236,7 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		 * renames it: it may be gone before /proc is read. */
 		if (s->cfg.all && ids[0] == ids[2] && ids[0] != ids[1])
 			name_inherit(b, (pid_t)ids[0], (pid_t)ids[1]);
+		families_forked(b, (pid_t)ids[3], record_time(rec, len));
 		break;
 	case PERF_RECORD_EXIT: {
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
@@ -1001,12 +1249,26 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		break;
 	}
 	case PERF_RECORD_READ: {
-		/* pid, tid, value: see name_exit_time */
-		struct name *nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
-		uint64_t value;
+		/* pid, tid, value, id: see name_exit_time. A thread that
+		 * inherited two families has the same time in both: one
+		 * family's records are counted. */
+		struct name *nm;
+		struct family *f;
+		uint64_t value, id;
+		uint32_t fam;
 
+		if (len < sizeof(*h) + 24)
+			break;
 		memcpy(&value, rec + sizeof(*h) + 8, 8);
-		if (nm)
+		memcpy(&id, rec + sizeof(*h) + 16, 8);
+		f = family_of_id(b, id);
+		fam = f ? (uint32_t)(f - b->fams) + 1 : 0;
+		nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
+		if (!nm)
+			break;
+		if (!nm->read_family)
+			nm->read_family = fam;
+		if (nm->read_family == fam)
 			name_exit_time(s, nm, value);
 		break;
 	}
@@ -1041,6 +1303,44 @@ static int pend_reserve(struct perf_backend *b)
 }
 
 /*
+ * Is @rec a second copy of a side-band record (MMAP, COMM, FORK, EXIT)
+ * collected from this ring in this pass? A thread with events of two
+ * classes has each such record written by both into the ring of its CPU,
+ * one after the other: the same bytes but for the time that ends them
+ * (struct sample_id). An exec counted twice would make two programs of
+ * one, or wait for an exec that never comes.
+ */
+static int sideband_repeat(struct perf_backend *b, const uint8_t *rec, size_t len)
+{
+	uint64_t t = record_time(rec, len);
+
+	if (len < sizeof(struct perf_event_header) + 16)
+		return 0;
+	for (unsigned i = 0; i < b->nrecent; i++) {
+		const uint8_t *r = b->recent[i];
+		uint64_t u;
+
+		if (b->recent_len[i] != len || memcmp(r, rec, len - 8) != 0)
+			continue;
+		u = record_time(r, len);
+		if ((t > u ? t - u : u - t) < SIDEBAND_REPEAT_NS)
+			return 1;
+	}
+	/* The last SIDEBAND_RECENT ones, oldest replaced. */
+	if (b->nrecent < SIDEBAND_RECENT) {
+		b->recent[b->nrecent] = rec;
+		b->recent_len[b->nrecent++] = (uint32_t)len;
+	} else {
+		memmove(b->recent, b->recent + 1, (SIDEBAND_RECENT - 1) * sizeof(*b->recent));
+		memmove(b->recent_len, b->recent_len + 1,
+			(SIDEBAND_RECENT - 1) * sizeof(*b->recent_len));
+		b->recent[SIDEBAND_RECENT - 1] = rec;
+		b->recent_len[SIDEBAND_RECENT - 1] = (uint32_t)len;
+	}
+	return 0;
+}
+
+/*
  * Queue the records waiting in ring @i (up to the head read now), without
  * freeing their space: they stay where the kernel wrote them until handled.
  * An exec seen here is announced (sampler_proc_exec_coming), so that no
@@ -1055,6 +1355,8 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 	const uint8_t *data = (const uint8_t *)r->base + b->page;
 	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = meta->data_tail;
+
+	b->nrecent = 0;
 
 	while (tail < head) {
 		struct perf_event_header h;
@@ -1082,6 +1384,12 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 			memcpy(b->wraps[i], data + off, r->size - off);
 			memcpy(b->wraps[i] + (r->size - off), data, h.size - (r->size - off));
 			rec = b->wraps[i];
+		}
+		if (b->regrown && (h.type == PERF_RECORD_MMAP || h.type == PERF_RECORD_COMM ||
+				   h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) &&
+		    sideband_repeat(b, rec, h.size)) {
+			tail += h.size;
+			continue;
 		}
 		if (h.type == PERF_RECORD_COMM && (h.misc & PERF_RECORD_MISC_COMM_EXEC) &&
 		    h.size >= sizeof(h) + 16) {
@@ -1131,6 +1439,15 @@ static int pending_cmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Are the pending records in order already (one ring had them all)? */
+static int pending_sorted(const struct perf_backend *b)
+{
+	for (size_t k = 1; k < b->npend; k++)
+		if (pending_cmp(&b->pend[k - 1], &b->pend[k]) > 0)
+			return 0;
+	return 1;
+}
+
 /*
  * Hand every record waiting in the rings to handle_record, in order of
  * time, then free their space. One ring per CPU: a thread's records are in
@@ -1153,7 +1470,7 @@ static void rings_drain(struct sampler *s)
 	for (i = 0; i < n; i++)
 		if (b->rings[i].base)
 			tails[i] = ring_collect(s, (size_t)i);
-	if (b->npend > 1)
+	if (b->npend > 1 && !pending_sorted(b))
 		qsort(b->pend, b->npend, sizeof(*b->pend), pending_cmp);
 	for (size_t k = 0; k < b->npend; k++) {
 		if (b->pend[k].bpf)
@@ -1216,6 +1533,13 @@ static void check_exit(struct sampler *s)
 		}
 		return;
 	}
+	/* The pidfd reads as ready once the process has ended: a leader
+	 * that is a zombie with no thread left (pidfd_open(2)). */
+	if (b->pidfd >= 0) {
+		if (b->pfds[b->ncpus + 1].revents & (POLLIN | POLLHUP | POLLERR))
+			b->exited = 1;
+		return;
+	}
 	/* A look at /proc costs more than the rest of a tick: once every
 	 * EXIT_CHECK_NS is soon enough to notice the end. */
 	if (sampler_now_ns() < b->next_exit_check)
@@ -1236,10 +1560,22 @@ int perf_sampler_poll(struct sampler *s)
 
 	s->stats.ticks++;
 	b->polls++;
-	if (poll(b->pfds, (nfds_t)n + 1, POLL_MS) < 0 && errno != EINTR)
+	/* The first polls come quickly whatever the batch: a thread whose
+	 * stacks need a larger copy than the first is given it at the first
+	 * drain, and its samples until then end in [truncated]. */
+	if (poll(b->pfds, (nfds_t)n + 1 + (b->pidfd >= 0),
+		 b->polls <= FIRST_POLLS ? POLL_MS : b->poll_ms) < 0 && errno != EINTR)
 		return -errno;
+	/* A ring whose event has ended with all it was inherited by (its
+	 * thread exited) reads as hung up from now on: polled, it would
+	 * wake at once, and again. Other threads' events may still write
+	 * into the ring: it is drained with the others, at each poll. */
+	for (int i = 0; i < n; i++)
+		if (b->pfds[i].fd >= 0 && (b->pfds[i].revents & (POLLHUP | POLLERR)))
+			b->pfds[i].fd = -1;
 	rings_drain(s);
 	names_compact(b);
+	families_retire(b);
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo != SIGCHLD) {
 			s->signal = (int)si.ssi_signo;
@@ -1269,6 +1605,8 @@ void perf_sampler_close(struct sampler *s)
 	}
 	if (b->sigfd >= 0)
 		close(b->sigfd);
+	if (b->pidfd >= 0)
+		close(b->pidfd);
 	/* After the events, which hold the program while open. */
 	bpf_capture_free(b->bpf);
 	if (b->child)
@@ -1282,6 +1620,11 @@ void perf_sampler_close(struct sampler *s)
 	free(b->fds);
 	free(b->pfds);
 	free(b->names);
+	for (i = 0; i < b->nfams; i++) {
+		free(b->fams[i].fds);
+		free(b->fams[i].ids);
+	}
+	free(b->fams);
 	free(b);
 	s->backend = NULL;
 }
@@ -1301,19 +1644,26 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	s->backend = b;
 	b->bpf = bpf;
 	b->sigfd = -1;
+	b->pidfd = -1;
 	b->page = (size_t)sysconf(_SC_PAGESIZE);
 	b->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	b->period_ns = 1000000000ull / (s->cfg.rate ? s->cfg.rate : 1);
 	b->ring_pages = bpf ? RING_PAGES_BPF : RING_PAGES_MAX;
 	b->stack_size = s->cfg.stack_size < PERF_MAX_STACK ? s->cfg.stack_size : PERF_MAX_STACK;
 	b->stack_size &= ~(size_t)7;
+	/* Each thread's copy starts small and grows where its stacks come
+	 * back cut, up to --stack-size (stack_grow). */
+	b->ask = stackask_make(STACKASK_FIRST, b->stack_size);
+	/* Not with BPF: its ring wakes nobody, and holds 60 ms of full
+	 * copies per CPU (bpf_sampler.c): drained every POLL_MS. */
+	b->poll_ms = s->cfg.batch_ms && !bpf ? (int)s->cfg.batch_ms : POLL_MS;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
 			 "the %zu KiB of --stack-size: deeper stacks end in [truncated]%s",
 			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024,
 			 s->cfg.all ? "" : " (--sampler ptrace or auto copies all of it)");
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
-	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
+	b->pfds = calloc((size_t)b->ncpus + 2, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
 	b->tails = calloc((size_t)b->ncpus, sizeof(*b->tails));
 	if (!b->rings || !b->pfds || !b->wraps || !b->tails) {
@@ -1391,9 +1741,19 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	}
 	b->pfds[b->ncpus].fd = b->sigfd;
 	b->pfds[b->ncpus].events = POLLIN;
+	/* An attached process: its end is told by a pidfd (Linux 5.3), so
+	 * that no tick reads /proc; without one, by /proc (check_exit). A
+	 * started command is our child: SIGCHLD tells. */
+	if (!b->child) {
+		b->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+		if (b->pidfd >= 0) {
+			b->pfds[b->ncpus + 1].fd = b->pidfd;
+			b->pfds[b->ncpus + 1].events = POLLIN;
+		}
+	}
 	/* The BPF ring is not polled: it reads as ready whenever it holds a
 	 * record, which would make a drain of each sample. It is drained
-	 * with the perf rings, every POLL_MS at most. */
+	 * with the perf rings, every poll_ms at most. */
 	s->stats.threads_seen = 1;
 	return 0;
 

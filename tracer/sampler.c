@@ -390,7 +390,7 @@ static struct sampler_proc *proc_at(struct sampler *s, pid_t pid, uint64_t time_
 	return p;
 }
 
-void sampler_deliver(struct sampler *s, const struct snapshot *snap)
+enum unwind_end sampler_deliver(struct sampler *s, const struct snapshot *snap)
 {
 	uint64_t t0 = sampler_now_ns();
 	struct sampler_proc *p;
@@ -401,11 +401,11 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	bool python;
 
 	if (s->fn_stopped)
-		return;
+		return UNWIND_NO_INFO;
 	/* -t: one thread; the others' snapshots are dropped before the
 	 * unwinding, their cost. */
 	if (s->cfg.tid && snap->tid != s->cfg.tid)
-		return;
+		return UNWIND_NO_INFO;
 	p = proc_at(s, snap->pid, snap->time_ns);
 	/* The whole machine: a process gone before its samples came (a
 	 * short-lived one) still counts, under the name its records gave. */
@@ -417,7 +417,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 		p->unwinder = unwinder_new(s->cfg.cache);
 	if (!p || !p->unwinder) {
 		s->stats.failed++;
-		return;
+		return UNWIND_NO_INFO;
 	}
 	/* -a: mappings are read again at the first sample after new code
 	 * was mapped, not at each MMAP record (a program's loader maps a
@@ -472,6 +472,7 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	sample.npy = sample.locals ? snap->py->n : 0;
 	if (s->fn(&sample, s->fn_ctx))
 		s->fn_stopped = 1;
+	return end;
 }
 
 static void procs_free(struct sampler *s)

@@ -106,6 +106,12 @@ struct sampler_config {
 	/* Read the arguments and locals of each Python frame while its
 	 * thread is stopped (sample.locals; ptrace sampler only: dump). */
 	bool locals;
+	/* How long samples may wait in the kernel's buffers before they are
+	 * delivered, in ms (perf sampler): a longer wait means fewer
+	 * wake-ups of hotspy for as many samples. 0: the sampler's default
+	 * (10 ms), for a live view. sampler_poll returns at least this often
+	 * while the target runs. */
+	unsigned batch_ms;
 };
 
 /*
@@ -156,6 +162,15 @@ struct sampler_stats {
 	 * machine's IPIs cost) and the rest (reading: registers, stack,
 	 * Python frames, and the resume). */
 	struct sampler_hist held_hist, stopping_hist, reading_hist;
+	/* perf sampler: bytes of user stack the kernel copied into the
+	 * samples (in the target's time), and bytes of ring the samples
+	 * asked for it (each sample takes what its event asks, whatever was
+	 * copied), summed over the snapshots. */
+	uint64_t stack_copied;
+	uint64_t stack_asked;
+	uint64_t stack_grows;      /* perf: threads given a larger stack copy */
+	uint64_t stack_dropped;    /* perf: samples of a thread's smaller copy,
+	                            * dropped beside its larger one's */
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */

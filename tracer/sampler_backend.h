@@ -231,7 +231,10 @@ size_t sampler_python_merge(struct sampler *s, struct sampler_proc *p,
 			    const struct snapshot *snap, const uint64_t *native,
 			    const uint64_t *sps, size_t n, uint64_t *out, size_t max);
 
-/* Unwind @snap and hand the sample to the caller. */
-void sampler_deliver(struct sampler *s, const struct snapshot *snap);
+/* Unwind @snap and hand the sample to the caller. Returns why the native
+ * walk ended (UNWIND_CUT: the copy was too short, or too many frames);
+ * UNWIND_NO_INFO for a snapshot not unwound (another thread than -t's, a
+ * process that cannot be read, or the caller asked to stop). */
+enum unwind_end sampler_deliver(struct sampler *s, const struct snapshot *snap);
 
 #endif

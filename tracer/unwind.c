@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,20 @@ struct rule_entry {
 
 #define RULES_MAX  (1u << 19)     /* rules kept; then the cache starts over */
 
+/*
+ * The rule of each recent PC, by its address in the process: most samples
+ * walk through the same few hundred return addresses, and finding a PC's
+ * rule by its mapping, ELF file, load bias and (file, address) hash costs
+ * more than the step itself. Direct-mapped; valid for one set of mappings
+ * (unwinder_flush empties it).
+ */
+#define PC_SLOTS 1024u
+
+struct pc_slot {
+	uint64_t pc;
+	uint32_t rule;       /* index in rules, + 1; 0 for an empty slot */
+};
+
 struct unwinder {
 	unw_addr_space_t as;
 	struct elf_cache *cache;
@@ -87,6 +102,8 @@ struct unwinder {
 	struct rule_entry *rules;     /* each (file, address) computed once */
 	size_t nrules, rules_cap;
 	struct htable rules_index;
+	const struct maps *pc_maps;   /* the mappings pcs was filled from */
+	struct pc_slot *pcs;          /* PC_SLOTS, allocated at first use */
 	uint64_t fast_walks, slow_walks;
 	bool fast;                    /* use the rule cache (default) */
 };
@@ -431,6 +448,8 @@ static const struct cfi_rule *rule_get(struct unwinder *uw, struct elf_file *ef,
 		/* Bounded: start over rather than grow without end. */
 		uw->nrules = 0;
 		htable_clear(&uw->rules_index);
+		if (uw->pcs)
+			memset(uw->pcs, 0, PC_SLOTS * sizeof(*uw->pcs));
 	}
 	e = array_grow(uw->rules, &uw->rules_cap, uw->nrules + 1, sizeof(*e));
 	if (!e)
@@ -624,8 +643,26 @@ static const struct cfi_rule *rule_of_pc(struct unwinder *uw, struct unwind_walk
 	const struct cfi_rule *r;
 	uint64_t bias;
 
+	struct pc_slot *slot = NULL;
+
 	*no_cfi = 0;
 	*unmapped = 0;
+	if (uw->fast) {
+		if (uw->pc_maps != w->maps || !uw->pcs) {
+			if (!uw->pcs)
+				uw->pcs = malloc(PC_SLOTS * sizeof(*uw->pcs));
+			if (uw->pcs)
+				memset(uw->pcs, 0, PC_SLOTS * sizeof(*uw->pcs));
+			uw->pc_maps = w->maps;
+		}
+		if (uw->pcs) {
+			slot = &uw->pcs[(pc ^ (pc >> 10) ^ (pc >> 20)) & (PC_SLOTS - 1)];
+			if (slot->rule && slot->pc == pc) {
+				r = &uw->rules[slot->rule - 1].rule;
+				goto found;
+			}
+		}
+	}
 	ef = walk_object(w, pc, &m);
 	if (!ef) {
 		if (!maps_find(w->maps, pc))
@@ -638,6 +675,13 @@ static const struct cfi_rule *rule_of_pc(struct unwinder *uw, struct unwind_walk
 		return NULL;
 	}
 	r = rule_get(uw, ef, pc - bias);
+	if (r && slot) {
+		slot->pc = pc;
+		slot->rule = (uint32_t)((const struct rule_entry *)
+					((const char *)r - offsetof(struct rule_entry, rule)) -
+					uw->rules) + 1;
+	}
+found:
 	if (r && r->kind == RULE_NONE) {
 		*no_cfi = 1;
 		return NULL;
@@ -691,14 +735,17 @@ void unwinder_free(struct unwinder *uw)
 	unw_destroy_addr_space(uw->as);
 	tables_release(uw);
 	free(uw->rules);
+	free(uw->pcs);
 	htable_release(&uw->rules_index);
 	free(uw);
 }
 
 void unwinder_flush(struct unwinder *uw)
 {
-	/* Rules stay: they belong to the ELF files, which do not change. */
+	/* Rules stay: they belong to the ELF files, which do not change. The
+	 * rules by PC go: the same PC may be another file's now. */
 	unw_flush_cache(uw->as, 0, 0);
+	uw->pc_maps = NULL;
 	tables_release(uw);
 }
 

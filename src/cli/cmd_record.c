@@ -238,6 +238,15 @@ static void print_stats(const struct sampler_stats *st)
 		fprintf(stderr, "hotspy: stats: Python frame chains copied %" PRIu64 ", %.1f reads "
 			"each\n", st->python_captures,
 			(double)st->python_reads / (double)st->python_captures);
+	/* Per sample the kernel made: the dropped copies cost the target
+	 * too. */
+	if (st->snapshots && st->stack_asked)
+		fprintf(stderr, "hotspy: stats: stack copied per sample %.1f KiB (of %.1f KiB "
+			"asked); %" PRIu64 " threads given a larger copy, %" PRIu64 " copies "
+			"dropped\n",
+			(double)st->stack_copied / (double)(st->snapshots + st->stack_dropped) / 1024,
+			(double)st->stack_asked / (double)(st->snapshots + st->stack_dropped) / 1024,
+			st->stack_grows, st->stack_dropped);
 	if (st->snapshots)
 		fprintf(stderr, "hotspy: stats: unwind per sample %.1f us (%" PRIu64 " walks by "
 			"cached rules, %" PRIu64 " by libunwind)\n",

@@ -23,6 +23,10 @@ struct sampler_config config_sampler(const struct options *o, struct elf_cache *
 		/* --gil keeps samples by it; --threads gives each thread's
 		 * share; dump and top show the holder. */
 		.gil = o->gil || o->threads || o->command == CMD_DUMP || o->command == CMD_TOP,
+		/* record writes its samples at the end: they may wait in the
+		 * rings, and hotspy wakes up 20 times a second rather than 100
+		 * (top keeps the sampler's default, for its refresh). */
+		.batch_ms = o->command == CMD_RECORD ? CONFIG_RECORD_BATCH_MS : 0,
 	};
 }
 

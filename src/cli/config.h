@@ -11,6 +11,10 @@
 #include "sampler.h"
 #include "svg.h"
 
+/* How long record lets samples wait in the perf sampler's rings, in ms: a
+ * ring of 16 KiB samples fills in 256 ms at 1000 Hz. */
+#define CONFIG_RECORD_BATCH_MS 50
+
 /* The sampler configuration @o asks for, sharing @cache (borrowed; may be
  * NULL for the caller to fill in). Its argv points into @o. */
 struct sampler_config config_sampler(const struct options *o, struct elf_cache *cache);

@@ -8,6 +8,10 @@ median alone. Prints; never passes or fails.
 
     python3 tests/bench/bench_ab.py --hotspy build/dev/src/hotspy \\
         --fixture build/dev/fixtures/hotspots --units 150 --rate 1000 --rounds 11
+
+--hotspy-before OLD adds a run under another hotspy binary (an earlier
+build) to each round, as `before`: a change measured against the code it
+replaces in the same run.
 """
 import argparse
 import os
@@ -23,8 +27,8 @@ def run_once(kind, args, tmp):
     start = time.monotonic()
     target = subprocess.Popen([args.fixture, "-n", str(args.units)])
     prof = None
-    if kind == "hotspy":
-        cmd = [args.hotspy, "record", "-q", "-r", str(args.rate), "-f", "folded",
+    if kind in ("hotspy", "before"):
+        cmd = [args.hotspy if kind == "hotspy" else args.hotspy_before, "record", "-q", "-r", str(args.rate), "-f", "folded",
                "-o", os.path.join(tmp, "ab.folded"), "-p", str(target.pid)]
         if args.sampler:
             cmd[2:2] = ["--sampler", args.sampler]
@@ -50,17 +54,22 @@ def main():
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--sampler", default=None, help="hotspy --sampler (default: auto)")
+    ap.add_argument("--hotspy-before", default=None,
+                    help="another hotspy binary, run in each round too (`before`)")
     args = ap.parse_args()
 
-    kinds = ["alone", "hotspy"] + (["perf"] if shutil.which(args.perf) else [])
+    kinds = (["alone"] + (["before"] if args.hotspy_before else []) + ["hotspy"] +
+             (["perf"] if shutil.which(args.perf) else []))
     walls = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="hotspy-ab-") as tmp:
         for _ in range(args.rounds):
             for k in kinds:
                 walls[k].append(run_once(k, args, tmp))
     base = statistics.median(walls["alone"])
-    print("fixture %s -n %d, %d Hz, %d rounds; median wall %.3f s alone"
-          % (os.path.basename(args.fixture), args.units, args.rate, args.rounds, base))
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    print("fixture %s -n %d, %d Hz, %d rounds; median wall %.3f s alone; load average %s"
+          % (os.path.basename(args.fixture), args.units, args.rate, args.rounds, base, load))
     for k in kinds:
         ratios = sorted(w / base for w in walls[k])
         q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]

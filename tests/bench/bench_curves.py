@@ -4,6 +4,7 @@
     bench_curves.py depth   --hotspy BIN --fixtures DIR [--rounds K] [--rate R]
     bench_curves.py threads --hotspy BIN --fixtures DIR [--rounds K] [--rate R]
     bench_curves.py cpu     --hotspy BIN --fixtures DIR [--rounds K] [--rate R]
+                            [--hotspy-before OLD]
     bench_curves.py program --hotspy BIN --fixtures DIR [--rounds K] [--seconds S]
 
 Every run starts a fixture doing a fixed amount of work (`-n UNITS`) and, but
@@ -202,21 +203,38 @@ def threads(args, tmp):
 
 def cpu(args, tmp):
     cases = [("hotspots", {}), ("parallel", {"PARALLEL_THREADS": "8"})]
-    res = {c: [] for c, _ in cases}
+    # --hotspy-before: an earlier build in the same rounds, interleaved.
+    builds = [("before", args.hotspy_before)] if args.hotspy_before else []
+    builds.append(("hotspy", args.hotspy))
+    res = {(c, b): [] for c, _ in cases for b, _ in builds}
+    # A quarter-length run beside each: hotspy's fixed cost (attach,
+    # naming, writing) hides its cost per sample in a run of 2 s, so the
+    # CPU per additional sample is the difference of the two over the
+    # difference of their samples, paired within the round.
+    short = {(c, b): [] for c, _ in cases for b, _ in builds}
     for rnd in range(args.rounds):
         for c, extra_env in cases:
             env = dict(os.environ, **extra_env)
-            res[c].append(run_profiled([fixture(args, c), "-n", str(args.units)], env,
-                                       hotspy_argv(args, tmp, "perf")))
+            for b, binary in builds:
+                argv = hotspy_argv(args, tmp, "perf")
+                argv[0] = binary
+                res[(c, b)].append(run_profiled([fixture(args, c), "-n", str(args.units)],
+                                                env, argv))
+                short[(c, b)].append(run_profiled(
+                    [fixture(args, c), "-n", str(max(1, args.units // 4))], env, argv))
     print(f"cpu per sample: perf sampler, -n {args.units}, {args.rate} Hz, "
           f"{args.rounds} rounds; load average {loadavg()}")
-    print("| fixture | samples | cpu/sample (us) | sampling/sample (us) |")
-    print("|---|---:|---:|---:|")
+    print("| fixture | build | samples | cpu/sample (us) | sampling/sample (us) | "
+          "cpu per additional sample (us) |")
+    print("|---|---|---:|---:|---:|---:|")
     for c, _ in cases:
-        rs = res[c]
-        print(f"| {c} | {quart([r['samples'] for r in rs])} | "
-              f"{quart([r['cpu'] * 1e6 / r['samples'] for r in rs if r['samples']])} | "
-              f"{quart([r['sampling_us'] for r in rs])} |")
+        for b, _ in builds:
+            rs = res[(c, b)]
+            extra = [(r["cpu"] - q["cpu"]) * 1e6 / (r["samples"] - q["samples"])
+                     for r, q in zip(rs, short[(c, b)]) if r["samples"] > q["samples"]]
+            print(f"| {c} | {b} | {quart([r['samples'] for r in rs])} | "
+                  f"{quart([r['cpu'] * 1e6 / r['samples'] for r in rs if r['samples']])} | "
+                  f"{quart([r['sampling_us'] for r in rs])} | {quart(extra)} |")
 
 
 PAGE = """<!doctype html><title>busy</title><script>
@@ -381,6 +399,8 @@ def main():
     p.add_argument("--seconds", type=int, default=10,
                    help="program: -d of each recording; threads: the long recording's")
     p.add_argument("--hotspy", required=True)
+    p.add_argument("--hotspy-before", default=None,
+                   help="cpu: an earlier hotspy build, run in the same rounds")
     p.add_argument("--fixtures", required=True, help="the build's fixtures/ directory")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--rate", type=int, default=None,
