@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct bpf_capture;
 
@@ -54,6 +55,16 @@ void bpf_capture_release(struct bpf_capture *c);
 
 /* Samples the program dropped because the ring was full. */
 uint64_t bpf_capture_lost(const struct bpf_capture *c);
+
+/*
+ * Have the program copy, at each sample of thread @tid (a kernel tid), the
+ * regions @remote[0 .. n) of its process (each iov_base an address in the
+ * target), whole and in order after the stack: those before the first
+ * longer than the record's room for them, at most BPF_RECORD_PY_REGIONS;
+ * n = 0 forgets @tid. 0 or -errno.
+ */
+int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
+			    size_t n);
 
 /* Unload. Accepts NULL. Events still holding the program keep it until
  * they are closed. */
@@ -99,6 +110,16 @@ static inline uint64_t bpf_capture_lost(const struct bpf_capture *c)
 {
 	(void)c;
 	return 0;
+}
+
+static inline int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid,
+					  const struct iovec *remote, size_t n)
+{
+	(void)c;
+	(void)tid;
+	(void)remote;
+	(void)n;
+	return -ENOTSUP;
 }
 
 static inline void bpf_capture_free(struct bpf_capture *c)

@@ -8,9 +8,9 @@
  * the snapshot every sampler produces. The target is never stopped nor
  * traced.
  *
- * What BPF adds over perf events, once Python frames are read there too
- * (docs/bpf.md): a copy of any memory at the sample instant, not only the
- * stack. This first slice takes native stacks only.
+ * What BPF adds over perf events (docs/bpf.md): a copy of any memory at
+ * the sample instant, not only the stack: a Python thread's frame chain
+ * too (bpf_python in perf_sampler.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,10 +30,11 @@
 #define CAP_PERFMON_BIT 38
 #define CAP_BPF_BIT 39
 
-/* Bytes of ring per CPU, as the perf sampler's rings: 60 records of a full
- * 64 KiB stack copy, 60 ms of one CPU at 1000 Hz, to last between two of
- * hotspy's 10 ms drains when hotspy is short of CPU. */
-#define RING_PER_CPU (4u << 20)
+/* Bytes of ring per CPU: a record takes about 104 KiB of it (a full
+ * 64 KiB stack copy and 32 KiB of Python memory are reserved whatever is
+ * copied), so 58 records, 58 ms of one CPU at 1000 Hz, to last between two
+ * of hotspy's 10 ms drains when hotspy is short of CPU. */
+#define RING_PER_CPU (6u << 20)
 
 /* Does hotspy hold capability @bit (its effective set)? */
 static bool has_cap(int bit)

@@ -38,8 +38,10 @@
 
 #include "bpf_capture.h"
 #include "bpf_record.h"
+#include "hash.h"
 #include "log.h"
 #include "procfs.h"
+#include "pyreader.h"
 #include "sampler_backend.h"
 #include "target.h"
 #include "banned.h"
@@ -79,6 +81,10 @@ struct name {
 	uint64_t exited_at;     /* poll count at its EXIT record, 0 while alive */
 	unsigned read_seen : 1;      /* its time at exit is accounted */
 	unsigned never_sampled : 1;  /* counted in stats.unsampled_threads */
+	/* The BPF sampler: a hash of the Python regions last handed to its
+	 * program for this thread (0: none), so that an unchanged list is not
+	 * written to the map again at each sample. */
+	uint64_t pyregions;
 	char comm[TARGET_COMM_MAX];
 };
 
@@ -688,16 +694,63 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	sampler_deliver(s, &snap);
 }
 
+/* A hash of the regions @remote[0 .. n) (never 0). */
+static uint64_t regions_hash(const struct iovec *remote, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = hash_mix64(h ^ hash_mix64((uint64_t)(uintptr_t)remote[i].iov_base ^
+					      ((uint64_t)remote[i].iov_len << 48)));
+	return h ? h : 1;
+}
+
+/*
+ * The Python frames of a BPF sample: the walk of the thread's frame chain
+ * takes the memory the program copied at the sample instant (@py: the
+ * thread state and the chunk or frame objects of its previous walk), and
+ * reads what it needs beyond them now, while the thread runs on (a chain
+ * read so may be torn, which the walk detects and counts). Then the
+ * program is told what to copy at this thread's next samples: what its
+ * next walk will read first.
+ */
+static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
+		       const struct bpf_record_py *py)
+{
+	struct perf_backend *b = backend_of(s);
+	struct iovec local[PYREADER_PREFETCH_MAX], remote[PYREADER_PREFETCH_MAX];
+	struct sampler_proc *p = sampler_proc(s, snap->pid);
+	struct pyreader *r = p ? sampler_python(s, p) : NULL;
+	size_t got, k;
+	uint64_t h;
+
+	if (!r)
+		return;
+	got = pyreader_prefetch_copied(r, snap->tid, py->remote, py->n, py->bytes, py->len);
+	if (pyreader_capture_stack(r, snap->tid, snap->stack_addr, snap->stack, snap->stack_len,
+				   got, s->pystack) == 0)
+		snap->py = s->pystack;
+	if (!n)
+		return;
+	k = pyreader_prefetch(r, snap->tid, local, remote, PYREADER_PREFETCH_MAX);
+	if (k > BPF_RECORD_PY_REGIONS)
+		k = BPF_RECORD_PY_REGIONS;
+	h = k ? regions_hash(remote, k) : 0;
+	if (h != n->pyregions && bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k) == 0)
+		n->pyregions = h;
+}
+
 /* A sample of the BPF program (bpf/record.h): the same snapshot as
  * handle_sample's, from a record that is checked before it is trusted. */
 static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
+	struct bpf_record_py py;
 	struct snapshot snap;
 	struct name *n;
 
 	memset(&snap, 0, sizeof(snap));
-	if (bpf_record_parse(rec, len, &snap) < 0) {
+	if (bpf_record_parse(rec, len, &snap, &py) < 0) {
 		s->stats.failed++;
 		return;
 	}
@@ -709,6 +762,8 @@ static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	if (n)
 		name_sampled(s, n);
 	snap.weight = 1;
+	if (s->cfg.pycodes)
+		bpf_python(s, n, &snap, &py);
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
 }
@@ -900,7 +955,7 @@ static int bpf_pend(const uint8_t *rec, size_t len, void *ctx)
 	memset(&snap, 0, sizeof(snap));
 	/* A bad record is queued all the same (time 0), to be counted as
 	 * failed when handled. */
-	bpf_record_parse(rec, len, &snap);
+	bpf_record_parse(rec, len, &snap, NULL);
 	b->pend[b->npend] = (struct pending){
 		.time = snap.time_ns, .rec = rec, .len = (uint32_t)len,
 		.seq = (uint32_t)b->npend, .bpf = 1,

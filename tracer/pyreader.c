@@ -183,9 +183,11 @@ struct pyreader {
 	size_t pf_chunk_len, pf_got;
 	bool pf_valid;
 	uint8_t pf_ts[4096];
-	uint32_t pf_nstid_tid;        /* <=3.10: the tid in struct pthread */
+	uint32_t pf_nstid_tid;        /* <=3.7: the tid in struct pthread */
 	struct span pf_spans[PREFETCH_SPANS];
 	size_t pf_nspans;
+	size_t pf_spans_at;           /* where the spans start in the bytes
+	                               * prefetched (copied at copy + 0) */
 	/* <=3.10: the frame spans this capture read (capture_source). */
 	struct span spans[PREFETCH_SPANS];
 	size_t nspans;
@@ -1136,13 +1138,14 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 	return r->small;
 }
 
-/* The prefetched spans copied whole (after the thread state and the tid)
- * as regions: their bytes are of this stop, whatever the guess was. */
+/* The prefetched spans copied whole (after the thread state, and on <=3.7
+ * the tid) as regions: their bytes are of this stop, whatever the guess
+ * was. */
 static void spans_take(struct pyreader *r)
 {
-	size_t got = r->pf_got - (r->tstate_size + 4), off = 0;
+	size_t got = r->pf_got - r->pf_spans_at, off = 0;
 
-	if (r->pf_got < r->tstate_size + 4)
+	if (r->pf_got < r->pf_spans_at)
 		return;
 	for (size_t i = 0; i < r->pf_nspans && r->nregions < CHUNKS_MAX; i++) {
 		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
@@ -1163,17 +1166,22 @@ int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
 }
 
-/* <=3.10: the thread state, its struct pthread's tid, and the frame
- * spans of @t's last capture. */
+/* <=3.10: the thread state, on <=3.7 its struct pthread's tid (@with_tid;
+ * 3.8+ keeps the native id in the thread state), and the frame spans of
+ * @t's last capture. */
 static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry *t,
-			     struct iovec *local, struct iovec *remote, size_t max)
+			     bool with_tid, struct iovec *local, struct iovec *remote, size_t max)
 {
-	size_t n = 0, total = 0;
+	size_t n = 0, total = 0, first;
 
 	local[n] = (struct iovec){ r->pf_ts, r->tstate_size };
 	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
-	local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
-	remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	if (with_tid) {
+		local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	}
+	first = n;
+	r->pf_spans_at = r->tstate_size + (with_tid ? 4 : 0);
 	for (size_t i = 0; i < t->nspans && n < max; i++) {
 		size_t len = (size_t)(t->spans[i].hi - t->spans[i].lo);
 
@@ -1185,14 +1193,14 @@ static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry 
 	}
 	if (!copy_reserve(r, total)) {
 		r->pf_nspans = 0;
-		n = 2;
+		n = first;
 	}
 	total = 0;
 	for (size_t i = 0; i < r->pf_nspans; i++) {
 		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
 
-		local[2 + i] = (struct iovec){ r->copy + total, len };
-		remote[2 + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
+		local[first + i] = (struct iovec){ r->copy + total, len };
+		remote[first + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
 		total += len;
 	}
 	r->pf_tid = tid;
@@ -1206,6 +1214,7 @@ static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry 
 size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 			 struct iovec *remote, size_t max)
 {
+	const struct pylayout *l = &r->layout;
 	struct thread_entry *t;
 
 	r->pf_valid = false;
@@ -1217,13 +1226,18 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 		return 0;
 	t = thread_find(r, nstid_of(r, tid));
 	r->copy_used = 0;
-	if (t && t->tstate && r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT &&
-	    r->pthread_tid != PYLAYOUT_ABSENT && t->pthread)
-		return prefetch_gil(r, local, remote,
-				    prefetch_spans(r, tid, t, local, remote, max));
-	if (r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT)
+	if (!t || !t->tstate)
 		return 0;
-	if (!t || !t->tstate || !t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT && r->pthread_tid != PYLAYOUT_ABSENT &&
+	    t->pthread)
+		return prefetch_gil(r, local, remote,
+				    prefetch_spans(r, tid, t, true, local, remote, max));
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT)
+		return 0;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS)
+		return prefetch_gil(r, local, remote,
+				    prefetch_spans(r, tid, t, false, local, remote, max));
+	if (!t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
 		return 0;
 	local[0] = (struct iovec){ r->pf_ts, r->tstate_size };
 	remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
@@ -1235,6 +1249,75 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 	r->pf_chunk_len = t->chunk_len;
 	r->pf_valid = true;
 	return prefetch_gil(r, local, remote, 2);
+}
+
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct iovec *remote,
+				size_t n, const uint8_t *bytes, size_t len)
+{
+	const struct pylayout *l = &r->layout;
+	struct thread_entry *t;
+	size_t at, i = 1, total = 0;
+
+	r->pf_valid = false;
+	r->pf_nspans = 0;
+	r->pf_gil_need = 0;
+	r->pf_chunk = 0;
+	r->pf_chunk_len = 0;
+	r->copy_used = 0;
+	if (n == 0 || r->tstate_size > sizeof(r->pf_ts) || len < r->tstate_size)
+		return 0;
+	t = thread_find(r, nstid_of(r, tid));
+	/* The thread state this reader knows the thread by, or nothing. */
+	if (!t || !t->tstate || (uint64_t)(uintptr_t)remote[0].iov_base != t->tstate ||
+	    remote[0].iov_len != r->tstate_size)
+		return 0;
+	memcpy(r->pf_ts, bytes, r->tstate_size);
+	at = r->tstate_size;
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT) {
+		/* <=3.7: the thread state is told by struct pthread's tid. */
+		if (r->pthread_tid == PYLAYOUT_ABSENT || !t->pthread || n < 2 ||
+		    (uint64_t)(uintptr_t)remote[1].iov_base != t->pthread + r->pthread_tid ||
+		    remote[1].iov_len != 4 || len - at < 4)
+			return 0;
+		memcpy(&r->pf_nstid_tid, bytes + at, 4);
+		at += 4;
+		i = 2;
+	}
+	r->pf_spans_at = at;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS) {
+		size_t k;
+
+		for (k = i; k < n && r->pf_nspans < PREFETCH_SPANS; k++) {
+			uint64_t lo = (uint64_t)(uintptr_t)remote[k].iov_base;
+			size_t m = remote[k].iov_len;
+
+			if (m > SPANS_COPY_MAX - total || m > len - at - total ||
+			    lo > UINT64_MAX - m)
+				break;
+			r->pf_spans[r->pf_nspans++] = (struct span){ lo, lo + m };
+			total += m;
+		}
+		if (!copy_reserve(r, total)) {
+			r->pf_nspans = 0;
+			total = 0;
+		}
+		memcpy(r->copy, bytes + at, total);
+		at += total;
+	} else if (i < n) {
+		/* 3.11+: the data-stack chunk. */
+		size_t m = remote[i].iov_len;
+
+		if (m && m <= CHUNK_COPY_MAX && m <= len - at && copy_reserve(r, m)) {
+			memcpy(r->copy, bytes + at, m);
+			r->pf_chunk = (uint64_t)(uintptr_t)remote[i].iov_base;
+			r->pf_chunk_len = m;
+			at += m;
+		}
+	}
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_valid = true;
+	return at;
 }
 
 /* The innermost frame of the thread state whose bytes are @ts, and on

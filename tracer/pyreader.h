@@ -133,6 +133,20 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 			 struct iovec *remote, size_t max);
 
 /*
+ * pyreader_prefetch for copies made elsewhere (the BPF sampler's program,
+ * at the sample instant): @remote[0 .. n) are regions an earlier
+ * pyreader_prefetch of @tid returned, and their bytes were copied whole, in
+ * order, to @bytes (@len bytes). Sets the next capture of @tid up to take
+ * them as it takes a prefetch; the copy may be of any earlier prefetch's
+ * regions: they are taken for what they are (the thread state the reader
+ * knows @tid by, then its chunk or frame spans), and those it cannot use
+ * are left out. Returns the bytes taken, the @prefetched of
+ * pyreader_capture_stack (0: none).
+ */
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct iovec *remote,
+				size_t n, const uint8_t *bytes, size_t len);
+
+/*
  * pyreader_capture for a thread whose stack was copied while it is held:
  * the bytes [@stack_addr, @stack_addr + @stack_len) of the target are at
  * @stack (borrowed for the call), and what the walk needs there (3.11 and

@@ -532,11 +532,6 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 	case SAMPLER_PTRACE:
 		return sampler_with(&ptrace_sampler_ops, cfg, "asked for with --sampler ptrace");
 	case SAMPLER_BPF:
-		/* This first slice copies native stacks only (docs/bpf.md). */
-		if (sampler_target_is_python(cfg))
-			log_warn("the bpf sampler does not read Python frames yet: this "
-				 "profile shows the interpreter's C functions only \xe2\x80\x94 "
-				 "use --sampler ptrace or auto");
 		if (cfg->idle || cfg->kernel) {
 			log_error(-EINVAL, "%s: the bpf sampler takes user stacks of running "
 				  "threads only \xe2\x80\x94 use --sampler %s",

@@ -52,7 +52,7 @@ static void test_good(void)
 	struct snapshot s;
 
 	snap_poison(&s);
-	CHECK(bpf_record_parse(rec, room, &s) == 0);
+	CHECK(bpf_record_parse(rec, room, &s, NULL) == 0);
 	CHECK(s.pid == 4242);
 	CHECK(s.tid == 4243);
 	CHECK_EQ_U64(s.time_ns, 123456789);
@@ -78,7 +78,7 @@ static void test_good(void)
 		h.flags |= HSBPF_STACK_CUT;
 		memcpy(rec, &h, sizeof(h));
 	}
-	CHECK(bpf_record_parse(rec, room, &s) == 0);
+	CHECK(bpf_record_parse(rec, room, &s, NULL) == 0);
 	CHECK(s.stack_cut == 1);
 	free(rec);
 
@@ -86,7 +86,7 @@ static void test_good(void)
 	 * sample: the unwinder makes what it can of the registers. */
 	rec = record_make(sizeof(struct hsbpf_head), 0);
 	snap_poison(&s);
-	CHECK(bpf_record_parse(rec, sizeof(struct hsbpf_head), &s) == 0);
+	CHECK(bpf_record_parse(rec, sizeof(struct hsbpf_head), &s, NULL) == 0);
 	CHECK_EQ_U64(s.stack_len, 0);
 	free(rec);
 }
@@ -97,7 +97,7 @@ static void check_rejected(const uint8_t *rec, size_t len, int line)
 	struct snapshot s;
 
 	snap_poison(&s);
-	if (bpf_record_parse(rec, len, &s) != -EINVAL || s.pid != -7 || s.stack) {
+	if (bpf_record_parse(rec, len, &s, NULL) != -EINVAL || s.pid != -7 || s.stack) {
 		fprintf(stderr, "%s:%d: a bad record was accepted\n", __FILE__, line);
 		check_failures++;
 	}
@@ -165,7 +165,7 @@ static void test_unaligned(void)
 
 	memcpy(odd + 1, rec, room);
 	snap_poison(&s);
-	CHECK(bpf_record_parse(odd + 1, room, &s) == 0);
+	CHECK(bpf_record_parse(odd + 1, room, &s, NULL) == 0);
 	CHECK(s.tid == 4243);
 	CHECK(s.stack == odd + 1 + sizeof(struct hsbpf_head));
 	free(rec);

@@ -7,8 +7,8 @@
 #ifndef HOTSPY_BPF_RECORD_H
 #define HOTSPY_BPF_RECORD_H
 
-/* "HSB1": a record of this layout. A change of layout changes it. */
-#define HSBPF_MAGIC 0x31425348u
+/* "HSB2": a record of this layout. A change of layout changes it. */
+#define HSBPF_MAGIC 0x32425348u
 
 /* Most bytes of user stack a record holds: perf's 64 KiB. */
 #define HSBPF_STACK_MAX 65536u
@@ -17,12 +17,37 @@
  * slack past HSBPF_STACK_MAX so the verifier sees every page fit. */
 #define HSBPF_PAGE 4096u
 
+/*
+ * Python: the regions of the target's memory user space asks the program to
+ * copy for a thread at each of its samples (the thread state, the frame
+ * chain's data-stack chunk or frame objects: pyreader_prefetch), at most
+ * HSBPF_PY_REGIONS of them, HSBPF_PY_MAX bytes in all, copied whole, in
+ * order, up to the first that cannot be (too big for what is left, or not
+ * readable without a fault).
+ */
+#define HSBPF_PY_REGIONS 8u
+#define HSBPF_PY_MAX 32768u
+
 /* Registers in DWARF numbering (snapshot.h, enum snapshot_reg). */
 #define HSBPF_NREGS 17
 
 /* flags */
 #define HSBPF_FROM_IRQ 1u     /* regs are the interrupted user context's */
 #define HSBPF_STACK_CUT 2u    /* the copy stopped at the size asked for */
+
+/* One region to copy: [addr, addr + len) of the thread's process. */
+struct hsbpf_region {
+	__u64 addr;
+	__u32 len;
+	__u32 reserved;
+};
+
+/* The value of the program's map of regions, by thread (kernel tid). */
+struct hsbpf_pyregions {
+	__u32 n;                  /* regions[0 .. n) are asked for */
+	__u32 reserved;
+	struct hsbpf_region regions[HSBPF_PY_REGIONS];
+};
 
 struct hsbpf_head {
 	__u32 magic;
@@ -32,12 +57,17 @@ struct hsbpf_head {
 	__u64 time_ns;            /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
 	__u64 regs[HSBPF_NREGS];
 	__u32 stack_len;          /* bytes of stack[] copied, from regs' SP */
+	__u32 py_n;               /* regions copied whole into py[], in order */
+	__u32 py_len;             /* their bytes */
 	__u32 reserved;
+	struct hsbpf_region py_regions[HSBPF_PY_REGIONS];   /* [0 .. py_n) */
 };
 
+/* py[] lies at a fixed place, after the room for the largest stack. */
 struct hsbpf_record {
 	struct hsbpf_head head;
 	__u8 stack[HSBPF_STACK_MAX + HSBPF_PAGE];
+	__u8 py[HSBPF_PY_MAX + HSBPF_PAGE];
 };
 
 #endif

@@ -2,9 +2,11 @@
 /*
  * The BPF sampler's program: attached to every task-clock perf event of the
  * target (PERF_EVENT_IOC_SET_BPF), it runs in the target's context when a
- * period of its CPU time has passed, and copies the thread's user registers
- * and the top of its user stack into a ring buffer (record.h). Returning 0
- * tells perf to write no sample of its own.
+ * period of its CPU time has passed, and copies the thread's user registers,
+ * the top of its user stack and, for a Python thread, the memory that holds
+ * its interpreter's frame chain (regions user space names per thread) into
+ * a ring buffer (record.h). Returning 0 tells perf to write no sample of its
+ * own.
  *
  * GPL: bpf_probe_read_user and bpf_get_current_task_btf are GPL-only
  * helpers (kernel/trace/bpf_trace.c).
@@ -30,6 +32,18 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 } records SEC(".maps");
+
+/*
+ * Python threads: what to copy besides the stack, by kernel tid, written by
+ * user space after each walk of the thread's frames (an LRU map: the
+ * entries of threads that ended make room for new ones).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct hsbpf_pyregions);
+} pyregions SEC(".maps");
 
 /* Set before load: bytes of stack to copy (--stack-size, at most
  * HSBPF_STACK_MAX). */
@@ -58,6 +72,103 @@ __u64 lost = 0;
 		(r)[15] = (src)->r15;            \
 		(r)[16] = (src)->ip;             \
 	} while (0)
+
+/*
+ * Where py_copy is, kept in a map rather than on the stack: the verifier
+ * knows nothing of a map value's contents, so each step of the loop starts
+ * from the same state (unknown, then bounded) and one check of a step
+ * covers them all. On the stack it would track the exact offsets step
+ * after step and give up (a million instructions) before the end.
+ * Per CPU: the program does not run twice at once on one CPU.
+ */
+struct py_cursor {
+	__u64 off;                /* bytes of r->py written */
+	__u64 pos;                /* bytes of region ri copied */
+	__u32 ri;
+	__u32 nreg;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_cursor);
+} py_cursors SEC(".maps");
+
+struct py_walk {
+	struct hsbpf_record *r;
+	struct hsbpf_pyregions *pr;
+	struct py_cursor *c;
+};
+
+/*
+ * One piece of py_copy: at most a page of region c->ri (regions are not
+ * page-aligned; a piece that crosses into a page not present fails as a
+ * whole, and the copy stops there). Returns 1 to stop (a bpf_loop
+ * callback).
+ */
+static long py_piece(__u64 index, struct py_walk *w)
+{
+	struct hsbpf_record *r = w->r;
+	struct py_cursor *c = w->c;
+	__u64 addr, len, n, off = c->off, pos = c->pos;
+	__u32 ri = c->ri;
+
+	(void)index;
+	if (ri >= c->nreg || ri >= HSBPF_PY_REGIONS)
+		return 1;
+	addr = w->pr->regions[ri].addr;
+	len = w->pr->regions[ri].len;
+	if (len > HSBPF_PY_MAX || off > HSBPF_PY_MAX - len || pos > len)
+		return 1;
+	if (pos == 0) {
+		r->head.py_regions[ri].addr = addr;
+		r->head.py_regions[ri].len = (__u32)len;
+		r->head.py_regions[ri].reserved = 0;
+	}
+	n = len - pos;
+	if (n > HSBPF_PAGE)
+		n = HSBPF_PAGE;
+	/* Hide what clang knows of n (see the stack's copy). */
+	asm volatile("" : "+r"(n));
+	if (n > HSBPF_PAGE || off > HSBPF_PY_MAX)
+		return 1;
+	if (n && bpf_probe_read_user(&r->py[off & (HSBPF_PY_MAX - 1)], n, (void *)(addr + pos)))
+		return 1;
+	c->off = off + n;
+	c->pos = pos + n;
+	if (pos + n >= len) {
+		c->ri = ri + 1;
+		c->pos = 0;
+		r->head.py_n = ri + 1;
+		r->head.py_len = (__u32)(off + n);
+	}
+	return 0;
+}
+
+/*
+ * The regions user space asked for @tid (its thread state and frame
+ * chain), copied whole after the stack, in order, up to the first that
+ * does not fit or cannot be read: the frames of the same instant as the
+ * stack.
+ */
+static __always_inline void py_copy(struct hsbpf_record *r, __u32 tid)
+{
+	struct py_walk w = { .r = r };
+	__u32 zero = 0;
+
+	r->head.py_n = 0;
+	r->head.py_len = 0;
+	w.pr = bpf_map_lookup_elem(&pyregions, &tid);
+	w.c = bpf_map_lookup_elem(&py_cursors, &zero);
+	if (!w.pr || !w.c)
+		return;
+	w.c->off = 0;
+	w.c->pos = 0;
+	w.c->ri = 0;
+	w.c->nreg = w.pr->n;
+	bpf_loop(HSBPF_PY_MAX / HSBPF_PAGE + 2 * HSBPF_PY_REGIONS, py_piece, &w, 0);
+}
 
 SEC("perf_event")
 int hotspy_sample(struct bpf_perf_event_data *ctx)
@@ -125,6 +236,7 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 	r->head.stack_len = (__u32)len;
 	if (len >= limit)
 		r->head.flags |= HSBPF_STACK_CUT;
+	py_copy(r, (__u32)id);
 	/* No wake-up: it would cost the target an interrupt, and a ring
 	 * that holds data reads as ready to poll(2) whether woken or not, so
 	 * hotspy drains it on its own 10 ms clock instead. */
