@@ -167,14 +167,19 @@ uint64_t bpf_capture_lost(const struct bpf_capture *c)
 }
 
 int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
-			    size_t n)
+			    size_t n, uint64_t frame_at, uint32_t frame_len, uint32_t back_off)
 {
 	struct hsbpf_pyregions v;
 	int fd = bpf_map__fd(c->skel->maps.pyregions);
 
-	if (n == 0)
+	if (frame_len > HSBPF_FRAME_MAX || (frame_len && back_off + 8 > frame_len))
+		return -EINVAL;
+	if (n == 0 && frame_len == 0)
 		return bpf_map_delete_elem(fd, &tid) < 0 && errno != ENOENT ? -errno : 0;
 	memset(&v, 0, sizeof(v));
+	v.frame_at = frame_at;
+	v.frame_len = frame_len;
+	v.back_off = back_off;
 	/* The program copies regions in order up to the first that does not
 	 * fit: what cannot is not handed to it. */
 	for (size_t i = 0; i < n && i < HSBPF_PY_REGIONS && remote[i].iov_len <= HSBPF_PY_MAX; i++) {

@@ -61,10 +61,13 @@ uint64_t bpf_capture_lost(const struct bpf_capture *c);
  * regions @remote[0 .. n) of its process (each iov_base an address in the
  * target), whole and in order after the stack: those before the first
  * longer than the record's room for them, at most BPF_RECORD_PY_REGIONS;
- * n = 0 forgets @tid. 0 or -errno.
+ * then, with @frame_len, a walk of frame objects from the pointer at
+ * @frame_at (each frame's first @frame_len bytes, at most 512; the older
+ * frame's pointer at @back_off in them). n = 0 and frame_len = 0 forget
+ * @tid. 0 or -errno.
  */
 int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
-			    size_t n);
+			    size_t n, uint64_t frame_at, uint32_t frame_len, uint32_t back_off);
 
 /* Unload. Accepts NULL. Events still holding the program keep it until
  * they are closed. */
@@ -113,12 +116,16 @@ static inline uint64_t bpf_capture_lost(const struct bpf_capture *c)
 }
 
 static inline int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid,
-					  const struct iovec *remote, size_t n)
+					  const struct iovec *remote, size_t n, uint64_t frame_at,
+					  uint32_t frame_len, uint32_t back_off)
 {
 	(void)c;
 	(void)tid;
 	(void)remote;
 	(void)n;
+	(void)frame_at;
+	(void)frame_len;
+	(void)back_off;
 	return -ENOTSUP;
 }
 

@@ -24,13 +24,11 @@ _Static_assert(sizeof(struct hsbpf_head) % 8 == 0, "the stack starts 8-aligned")
 static int py_parse(const struct hsbpf_head *h, const uint8_t *p, size_t len,
 		    struct bpf_record_py *py)
 {
-	size_t sum = 0;
+	size_t sum = 0, walk_at, stride;
 
-	py->n = 0;
-	py->bytes = NULL;
-	py->len = 0;
-	if (h->py_n == 0)
-		return h->py_len == 0 ? 0 : -EINVAL;
+	memset(py, 0, sizeof(*py));
+	if (h->py_n == 0 && h->py_len == 0 && h->frames == 0)
+		return 0;
 	if (h->py_n > HSBPF_PY_REGIONS || h->py_len > HSBPF_PY_MAX || len < PY_AT ||
 	    h->py_len > len - PY_AT)
 		return -EINVAL;
@@ -45,8 +43,21 @@ static int py_parse(const struct hsbpf_head *h, const uint8_t *p, size_t len,
 	if (sum != h->py_len)
 		return -EINVAL;
 	py->n = h->py_n;
-	py->bytes = p + PY_AT;
+	py->bytes = sum ? p + PY_AT : NULL;
 	py->len = sum;
+	if (h->frames == 0)
+		return 0;
+	/* The walk: after the regions' bytes, 8-aligned. */
+	walk_at = (sum + 7) & ~(size_t)7;
+	stride = ((size_t)h->frame_len + 15) & ~(size_t)7;
+	if (h->frame_len < 8 || h->frame_len > HSBPF_FRAME_MAX || walk_at > HSBPF_PY_MAX ||
+	    h->frames > (HSBPF_PY_MAX - walk_at) / stride ||
+	    walk_at + h->frames * stride > len - PY_AT)
+		return -EINVAL;
+	py->frames = h->frames;
+	py->frame_len = h->frame_len;
+	py->frame_stride = stride;
+	py->walk = p + PY_AT + walk_at;
 	return 0;
 }
 

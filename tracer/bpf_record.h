@@ -21,12 +21,17 @@
 
 /* The Python part of a record: the regions of the target copied at the
  * sample instant (the thread state and frame chain user space asked for),
- * whole and in order, their bytes one after the other at @bytes. */
+ * whole and in order, their bytes one after the other at @bytes; then the
+ * frame objects the program walked, @frames entries @frame_stride bytes
+ * apart at @walk, each the frame's address (8 bytes) then its first
+ * @frame_len bytes. */
 struct bpf_record_py {
 	size_t n;
 	struct iovec remote[BPF_RECORD_PY_REGIONS];   /* addresses in the target */
 	const uint8_t *bytes;     /* in the record */
 	size_t len;               /* the sum of remote[i].iov_len */
+	size_t frames, frame_len, frame_stride;
+	const uint8_t *walk;      /* in the record; NULL when frames is 0 */
 };
 
 /*

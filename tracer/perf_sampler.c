@@ -708,35 +708,41 @@ static uint64_t regions_hash(const struct iovec *remote, size_t n)
 /*
  * The Python frames of a BPF sample: the walk of the thread's frame chain
  * takes the memory the program copied at the sample instant (@py: the
- * thread state and the chunk or frame objects of its previous walk), and
- * reads what it needs beyond them now, while the thread runs on (a chain
- * read so may be torn, which the walk detects and counts). Then the
- * program is told what to copy at this thread's next samples: what its
- * next walk will read first.
+ * thread state, then the data-stack chunk (3.11+) or the frame objects the
+ * program walked (<=3.10)), and reads what it needs beyond them now, while
+ * the thread runs on (a chain read so may be torn, which the walk detects
+ * and counts). Then the program is told what to copy at this thread's
+ * next samples (pyreader_copy_plan).
  */
 static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
 		       const struct bpf_record_py *py)
 {
 	struct perf_backend *b = backend_of(s);
-	struct iovec local[PYREADER_PREFETCH_MAX], remote[PYREADER_PREFETCH_MAX];
+	struct iovec remote[PYREADER_PREFETCH_MAX];
 	struct sampler_proc *p = sampler_proc(s, snap->pid);
 	struct pyreader *r = p ? sampler_python(s, p) : NULL;
+	struct pyreader_copy copy = {
+		.remote = py->remote, .n = py->n, .bytes = py->bytes, .len = py->len,
+		.walk = py->walk, .frames = py->frames, .frame_len = py->frame_len,
+		.frame_stride = py->frame_stride,
+	};
+	struct pyreader_walk walk;
 	size_t got, k;
 	uint64_t h;
 
 	if (!r)
 		return;
-	got = pyreader_prefetch_copied(r, snap->tid, py->remote, py->n, py->bytes, py->len);
+	got = pyreader_prefetch_copied(r, snap->tid, &copy);
 	if (pyreader_capture_stack(r, snap->tid, snap->stack_addr, snap->stack, snap->stack_len,
 				   got, s->pystack) == 0)
 		snap->py = s->pystack;
 	if (!n)
 		return;
-	k = pyreader_prefetch(r, snap->tid, local, remote, PYREADER_PREFETCH_MAX);
-	if (k > BPF_RECORD_PY_REGIONS)
-		k = BPF_RECORD_PY_REGIONS;
-	h = k ? regions_hash(remote, k) : 0;
-	if (h != n->pyregions && bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k) == 0)
+	k = pyreader_copy_plan(r, snap->tid, remote, BPF_RECORD_PY_REGIONS, &walk);
+	h = k || walk.frame_len ? regions_hash(remote, k) ^ hash_mix64(walk.frame_at + walk.frame_len) : 0;
+	if (h != n->pyregions &&
+	    bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k, walk.frame_at,
+				    walk.frame_len, walk.back_off) == 0)
 		n->pyregions = h;
 }
 

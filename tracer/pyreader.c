@@ -108,6 +108,7 @@ struct thread_entry {
 	 * and how much of it to copy with its thread state next time. */
 	uint64_t chunk;
 	size_t chunk_len;
+	size_t chunk_size;    /* the whole chunk's, from its header */
 	/* <=3.10: the spans of frame objects its last capture read, to copy
 	 * with its stack next time (pyreader_prefetch). */
 	struct span { uint64_t lo, hi; } spans[PREFETCH_SPANS];
@@ -188,6 +189,10 @@ struct pyreader {
 	size_t pf_nspans;
 	size_t pf_spans_at;           /* where the spans start in the bytes
 	                               * prefetched (copied at copy + 0) */
+	/* pyreader_prefetch_copied: frames walked at the sample instant, for
+	 * the next capture (walk_i: the one it most likely reads next). */
+	const uint8_t *walk;
+	size_t walk_n, walk_len, walk_stride, walk_i;
 	/* <=3.10: the frame spans this capture read (capture_source). */
 	struct span spans[PREFETCH_SPANS];
 	size_t nspans;
@@ -1012,6 +1017,7 @@ static void chunk_hint(struct pyreader *r, struct thread_entry *t, uint64_t chun
 		return;
 	t->chunk = chunk;
 	t->chunk_len = (size_t)len;
+	t->chunk_size = size < CHUNK_COPY_MAX ? (size_t)size : CHUNK_COPY_MAX;
 }
 
 /*
@@ -1109,6 +1115,24 @@ static void span_note(struct pyreader *r, uint64_t addr, size_t len)
 		r->spans[r->nspans++] = (struct span){ addr, addr + len };
 }
 
+/* [addr, addr + len) in the frames walked at the sample instant
+ * (pyreader_prefetch_copied): most often the next one in walk order. */
+static const uint8_t *walked_find(struct pyreader *r, uint64_t addr, size_t len)
+{
+	if (len > r->walk_len)
+		return NULL;
+	for (size_t k = 0; k < r->walk_n; k++) {
+		size_t i = (r->walk_i + k) % r->walk_n;
+		const uint8_t *e = r->walk + i * r->walk_stride;
+
+		if (bytes_u64(e, 0) == addr) {
+			r->walk_i = i + 1;
+			return e + 8;
+		}
+	}
+	return NULL;
+}
+
 /* The pychain source of a capture: the copied regions (chunks, frames
  * copied with the stack), the stack copy, else an older chunk, else
  * (<=3.10) a frame object with the pages below it, else one read of just
@@ -1120,6 +1144,8 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 
 	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && addr <= UINT64_MAX - len)
 		span_note(r, addr, len);
+	if (r->walk_n && (p = walked_find(r, addr, len)))
+		return p;
 	p = region_find(r, addr, len);
 
 	if (p)
@@ -1161,6 +1187,7 @@ static void spans_take(struct pyreader *r)
 
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 {
+	r->walk_n = 0;
 	r->pf_valid = false;
 	r->pf_gil_need = 0;
 	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
@@ -1251,12 +1278,52 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 	return prefetch_gil(r, local, remote, 2);
 }
 
-size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct iovec *remote,
-				size_t n, const uint8_t *bytes, size_t len)
+size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
+			  struct pyreader_walk *walk)
 {
+	struct iovec local[PYREADER_PREFETCH_MAX];
 	const struct pylayout *l = &r->layout;
 	struct thread_entry *t;
-	size_t at, i = 1, total = 0;
+	size_t n;
+
+	walk->frame_len = 0;
+	if (max > PYREADER_PREFETCH_MAX)
+		max = PYREADER_PREFETCH_MAX;
+	n = pyreader_prefetch(r, tid, local, remote, max);
+	r->pf_valid = false;
+	r->pf_gil_need = 0;
+	t = thread_find(r, nstid_of(r, tid));
+	/* 3.11+: the whole chunk, not the part used at the last capture and
+	 * some room: the copy is made at a sample that may come at any depth,
+	 * and what lies past it would be read later, torn. */
+	if (n >= 2 && t && t->chunk && t->chunk_size > t->chunk_len &&
+	    (uint64_t)(uintptr_t)remote[1].iov_base == t->chunk)
+		remote[1].iov_len = t->chunk_size;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS && t && t->tstate &&
+	    r->frame_size <= PYREADER_WALK_FRAME_MAX && l->frame.back + 8 <= r->frame_size) {
+		/* The walk copies the frames: no spans. */
+		if (n > 0) {
+			n = r->pf_spans_at == r->tstate_size ? 1 : 2;
+		} else {
+			remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+			n = l->tstate.native_thread_id != PYLAYOUT_ABSENT ? 1 : 0;
+		}
+		if (n) {
+			walk->frame_at = t->tstate + l->tstate.frame;
+			walk->frame_len = (uint32_t)r->frame_size;
+			walk->back_off = l->frame.back;
+		}
+	}
+	return n;
+}
+
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c)
+{
+	const struct pylayout *l = &r->layout;
+	const struct iovec *remote = c->remote;
+	const uint8_t *bytes = c->bytes;
+	struct thread_entry *t;
+	size_t at, i = 1, total = 0, n = c->n, len = c->len;
 
 	r->pf_valid = false;
 	r->pf_nspans = 0;
@@ -1264,6 +1331,14 @@ size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct iove
 	r->pf_chunk = 0;
 	r->pf_chunk_len = 0;
 	r->copy_used = 0;
+	r->walk_n = 0;
+	r->walk_i = 0;
+	if (c->walk && c->frames && c->frame_len >= r->frame_size && c->frame_stride >= c->frame_len + 8) {
+		r->walk = c->walk;
+		r->walk_n = c->frames;
+		r->walk_len = c->frame_len;
+		r->walk_stride = c->frame_stride;
+	}
 	if (n == 0 || r->tstate_size > sizeof(r->pf_ts) || len < r->tstate_size)
 		return 0;
 	t = thread_find(r, nstid_of(r, tid));
@@ -1531,9 +1606,9 @@ static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *ou
 	return true;
 }
 
-int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
-			   const uint8_t *stack, size_t stack_len, size_t prefetched,
-			   struct pystack *out)
+static int capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			 const uint8_t *stack, size_t stack_len, size_t prefetched,
+			 struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
@@ -1633,6 +1708,17 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	else if (out->status == PYSTACK_NONE)
 		r->stats.none++;
 	return 0;
+}
+
+int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			   const uint8_t *stack, size_t stack_len, size_t prefetched,
+			   struct pystack *out)
+{
+	int err = capture_stack(r, tid, stack_addr, stack, stack_len, prefetched, out);
+
+	/* The frames walked were for this capture only (borrowed). */
+	r->walk_n = 0;
+	return err;
 }
 
 /* ---- code objects ------------------------------------------------------ */

@@ -133,18 +133,48 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 			 struct iovec *remote, size_t max);
 
 /*
- * pyreader_prefetch for copies made elsewhere (the BPF sampler's program,
- * at the sample instant): @remote[0 .. n) are regions an earlier
- * pyreader_prefetch of @tid returned, and their bytes were copied whole, in
- * order, to @bytes (@len bytes). Sets the next capture of @tid up to take
- * them as it takes a prefetch; the copy may be of any earlier prefetch's
- * regions: they are taken for what they are (the thread state the reader
- * knows @tid by, then its chunk or frame spans), and those it cannot use
- * are left out. Returns the bytes taken, the @prefetched of
- * pyreader_capture_stack (0: none).
+ * What a copier that runs at the sample instant (the BPF sampler's
+ * program) should copy of thread @tid for its next capture: up to @max
+ * regions into @remote (as pyreader_prefetch names them, without the
+ * frame spans), and, for versions whose frames are heap objects of their
+ * own (<=3.10), a walk of the frame chain in @walk (frame_len 0: none):
+ * from the pointer at frame_at, each frame's first frame_len bytes, the
+ * older frame's pointer at back_off in them. Returns the number of
+ * regions (0: nothing known of @tid yet). Leaves no prefetch pending.
  */
-size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct iovec *remote,
-				size_t n, const uint8_t *bytes, size_t len);
+#define PYREADER_WALK_FRAME_MAX 512
+struct pyreader_walk {
+	uint64_t frame_at;
+	uint32_t frame_len;
+	uint32_t back_off;
+};
+size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
+			  struct pyreader_walk *walk);
+
+/*
+ * A copy made at the sample instant after a pyreader_copy_plan of the
+ * thread (not necessarily the latest one): the regions @remote[0 .. n)
+ * whole, in order, at @bytes (@len bytes), then @frames frames walked,
+ * @frame_stride bytes apart at @walk, each the frame's address (8 bytes)
+ * then its first @frame_len bytes. All borrowed until the next capture.
+ */
+struct pyreader_copy {
+	const struct iovec *remote;
+	size_t n;
+	const uint8_t *bytes;
+	size_t len;
+	const uint8_t *walk;
+	size_t frames, frame_len, frame_stride;
+};
+
+/*
+ * Have the next capture of @tid (pyreader_capture_stack, right after) take
+ * @c as it takes a prefetch: the regions for what they are (the thread
+ * state the reader knows @tid by, then its chunk or frame spans; those it
+ * cannot use are left out), the frames walked by their addresses. Returns
+ * the regions' bytes taken, the @prefetched of pyreader_capture_stack.
+ */
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c);
 
 /*
  * pyreader_capture for a thread whose stack was copied while it is held:

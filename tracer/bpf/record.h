@@ -21,12 +21,13 @@
  * Python: the regions of the target's memory user space asks the program to
  * copy for a thread at each of its samples (the thread state, the frame
  * chain's data-stack chunk or frame objects: pyreader_prefetch), at most
- * HSBPF_PY_REGIONS of them, HSBPF_PY_MAX bytes in all, copied whole, in
- * order, up to the first that cannot be (too big for what is left, or not
- * readable without a fault).
+ * HSBPF_PY_REGIONS of them, HSBPF_PY_MAX bytes in all, copied in order up
+ * to the first that does not fit in what is left, or up to the first page
+ * that cannot be read without a fault (the record then holds that region
+ * up to there, with its shorter length).
  */
 #define HSBPF_PY_REGIONS 8u
-#define HSBPF_PY_MAX 32768u
+#define HSBPF_PY_MAX 65536u
 
 /* Registers in DWARF numbering (snapshot.h, enum snapshot_reg). */
 #define HSBPF_NREGS 17
@@ -42,9 +43,20 @@ struct hsbpf_region {
 	__u32 reserved;
 };
 
-/* The value of the program's map of regions, by thread (kernel tid). */
+/*
+ * The value of the program's map of regions, by thread (kernel tid). With
+ * frame_len, the program also walks the thread's chain of frame objects
+ * (<=3.10: each frame a heap object of its own, wherever the allocator put
+ * it): from the pointer at frame_at (in the thread state), each frame's
+ * first frame_len bytes, then the older frame's pointer at back_off in
+ * them, until a NULL or the room runs out.
+ */
+#define HSBPF_FRAME_MAX 512u      /* most bytes of one frame copied */
 struct hsbpf_pyregions {
 	__u32 n;                  /* regions[0 .. n) are asked for */
+	__u32 frame_len;          /* 0: no walk */
+	__u64 frame_at;
+	__u32 back_off;           /* < frame_len - 7 */
 	__u32 reserved;
 	struct hsbpf_region regions[HSBPF_PY_REGIONS];
 };
@@ -59,11 +71,16 @@ struct hsbpf_head {
 	__u32 stack_len;          /* bytes of stack[] copied, from regs' SP */
 	__u32 py_n;               /* regions copied whole into py[], in order */
 	__u32 py_len;             /* their bytes */
+	__u32 frames;             /* frames walked: after the regions' bytes, each
+	                           * its address (8 bytes), then frame_len bytes
+	                           * rounded up to 8 */
+	__u32 frame_len;
 	__u32 reserved;
 	struct hsbpf_region py_regions[HSBPF_PY_REGIONS];   /* [0 .. py_n) */
 };
 
-/* py[] lies at a fixed place, after the room for the largest stack. */
+/* py[] lies at a fixed place, after the room for the largest stack; a
+ * record of a thread with no Python memory to copy ends before it. */
 struct hsbpf_record {
 	struct hsbpf_head head;
 	__u8 stack[HSBPF_STACK_MAX + HSBPF_PAGE];

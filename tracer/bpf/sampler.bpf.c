@@ -86,6 +86,9 @@ struct py_cursor {
 	__u64 pos;                /* bytes of region ri copied */
 	__u32 ri;
 	__u32 nreg;
+	__u64 frame;              /* the walk's next frame */
+	__u32 frames;
+	__u32 reserved;
 };
 
 struct {
@@ -102,10 +105,10 @@ struct py_walk {
 };
 
 /*
- * One piece of py_copy: at most a page of region c->ri (regions are not
- * page-aligned; a piece that crosses into a page not present fails as a
- * whole, and the copy stops there). Returns 1 to stop (a bpf_loop
- * callback).
+ * One piece of py_copy: region c->ri up to the end of a page. A piece
+ * that cannot be read (a page not present: no fault can be taken here)
+ * ends the copy; the region's part copied before it is kept, with its
+ * length. Returns 1 to stop (a bpf_loop callback).
  */
 static long py_piece(__u64 index, struct py_walk *w)
 {
@@ -126,15 +129,25 @@ static long py_piece(__u64 index, struct py_walk *w)
 		r->head.py_regions[ri].len = (__u32)len;
 		r->head.py_regions[ri].reserved = 0;
 	}
-	n = len - pos;
-	if (n > HSBPF_PAGE)
-		n = HSBPF_PAGE;
+	/* Up to the end of the source's page: the copy then stops right at
+	 * the first page not present (the unused end of a data-stack chunk
+	 * has never been touched). */
+	n = HSBPF_PAGE - ((addr + pos) & (HSBPF_PAGE - 1));
+	if (n > len - pos)
+		n = len - pos;
 	/* Hide what clang knows of n (see the stack's copy). */
 	asm volatile("" : "+r"(n));
 	if (n > HSBPF_PAGE || off > HSBPF_PY_MAX)
 		return 1;
-	if (n && bpf_probe_read_user(&r->py[off & (HSBPF_PY_MAX - 1)], n, (void *)(addr + pos)))
+	if (n && bpf_probe_read_user(&r->py[off & (HSBPF_PY_MAX - 1)], n, (void *)(addr + pos))) {
+		/* What came of this region is kept, as a shorter one. */
+		if (pos) {
+			r->head.py_regions[ri].len = (__u32)pos;
+			r->head.py_n = ri + 1;
+			r->head.py_len = (__u32)off;
+		}
 		return 1;
+	}
 	c->off = off + n;
 	c->pos = pos + n;
 	if (pos + n >= len) {
@@ -147,27 +160,65 @@ static long py_piece(__u64 index, struct py_walk *w)
 }
 
 /*
- * The regions user space asked for @tid (its thread state and frame
- * chain), copied whole after the stack, in order, up to the first that
+ * One step of the walk of frame objects: the frame c->frame, its address
+ * then its first frame_len bytes at c->off, and the older frame's pointer
+ * read from them. Returns 1 to stop (a bpf_loop callback).
+ */
+static long py_frame(__u64 index, struct py_walk *w)
+{
+	struct hsbpf_record *r = w->r;
+	struct py_cursor *c = w->c;
+	__u64 off = c->off, frame = c->frame, flen = w->pr->frame_len, back = w->pr->back_off;
+	__u64 step = (flen + 15) & ~7ull, next;
+
+	(void)index;
+	if (!frame || (frame & 7) || flen > HSBPF_FRAME_MAX || back + 8 > flen ||
+	    off > HSBPF_PY_MAX - step)
+		return 1;
+	asm volatile("" : "+r"(flen));
+	if (flen > HSBPF_FRAME_MAX || off > HSBPF_PY_MAX)
+		return 1;
+	*(__u64 *)&r->py[off & (HSBPF_PY_MAX - 1)] = frame;
+	if (bpf_probe_read_user(&r->py[(off + 8) & (HSBPF_PY_MAX - 1)], flen, (void *)frame))
+		return 1;
+	next = *(__u64 *)&r->py[(off + 8 + back) & (HSBPF_PY_MAX - 1)];
+	c->off = off + step;
+	c->frame = next;
+	c->frames++;
+	r->head.frames = c->frames;
+	return 0;
+}
+
+/*
+ * The regions user space asked for the thread (@pr: its thread state and
+ * frame chain), copied whole after the stack, in order, up to the first that
  * does not fit or cannot be read: the frames of the same instant as the
  * stack.
  */
-static __always_inline void py_copy(struct hsbpf_record *r, __u32 tid)
+static __always_inline void py_copy(struct hsbpf_record *r, struct hsbpf_pyregions *pr)
 {
-	struct py_walk w = { .r = r };
+	struct py_walk w = { .r = r, .pr = pr };
 	__u32 zero = 0;
 
-	r->head.py_n = 0;
-	r->head.py_len = 0;
-	w.pr = bpf_map_lookup_elem(&pyregions, &tid);
 	w.c = bpf_map_lookup_elem(&py_cursors, &zero);
-	if (!w.pr || !w.c)
+	if (!w.c)
 		return;
 	w.c->off = 0;
 	w.c->pos = 0;
 	w.c->ri = 0;
 	w.c->nreg = w.pr->n;
+	w.c->frame = 0;
+	w.c->frames = 0;
 	bpf_loop(HSBPF_PY_MAX / HSBPF_PAGE + 2 * HSBPF_PY_REGIONS, py_piece, &w, 0);
+	/* The walk starts at the pointer read now, not the one copied with
+	 * the thread state (the same instant either way), and only once
+	 * every region came: the frames are found after them. */
+	if (!pr->frame_len || w.c->ri < w.c->nreg ||
+	    bpf_probe_read_user(&w.c->frame, 8, (void *)pr->frame_at))
+		return;
+	w.c->off = (w.c->off + 7) & ~7ull;
+	r->head.frame_len = pr->frame_len;
+	bpf_loop(HSBPF_PY_MAX / 64, py_frame, &w, 0);
 }
 
 SEC("perf_event")
@@ -181,7 +232,15 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 	__u64 len = 0, limit = stack_size;
 	int i;
 
-	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	__u32 tid = (__u32)id;
+	struct hsbpf_pyregions *pr = bpf_map_lookup_elem(&pyregions, &tid);
+
+	/* A thread with no Python memory to copy takes a record without room
+	 * for it: half the ring. */
+	if (pr)
+		r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	else
+		r = bpf_ringbuf_reserve(&records, __builtin_offsetof(struct hsbpf_record, py), 0);
 	if (!r) {
 		__sync_fetch_and_add(&lost, 1);
 		return 0;
@@ -190,6 +249,10 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 	r->head.pid = (__u32)(id >> 32);
 	r->head.tid = (__u32)id;
 	r->head.time_ns = bpf_ktime_get_ns();
+	r->head.py_n = 0;
+	r->head.py_len = 0;
+	r->head.frames = 0;
+	r->head.frame_len = 0;
 	r->head.reserved = 0;
 	/* cs is 16 bits wide in struct pt_regs, but the context allows only
 	 * 8-byte loads (pe_prog_is_valid_access): the low bits of the slot. */
@@ -236,7 +299,8 @@ int hotspy_sample(struct bpf_perf_event_data *ctx)
 	r->head.stack_len = (__u32)len;
 	if (len >= limit)
 		r->head.flags |= HSBPF_STACK_CUT;
-	py_copy(r, (__u32)id);
+	if (pr)
+		py_copy(r, pr);
 	/* No wake-up: it would cost the target an interrupt, and a ring
 	 * that holds data reads as ready to poll(2) whether woken or not, so
 	 * hotspy drains it on its own 10 ms clock instead. */
