@@ -117,6 +117,27 @@ static int refusal(int err)
 			 strerror(-err));
 }
 
+bool bpf_sampler_usable(char *why, size_t size)
+{
+	char mode[32];
+
+	if (!bpf_capture_built()) {
+		snprintf(why, size, "this hotspy was built without the BPF sampler");
+		return false;
+	}
+	if (!(has_cap(CAP_SYS_ADMIN_BIT) || (has_cap(CAP_BPF_BIT) && has_cap(CAP_PERFMON_BIT)))) {
+		snprintf(why, size, "the BPF sampler needs CAP_BPF and CAP_PERFMON (or root)");
+		return false;
+	}
+	lockdown_mode(mode, sizeof(mode));
+	if (mode[0]) {
+		snprintf(why, size, "the kernel is locked down (%s), which forbids BPF to read "
+			 "memory", mode);
+		return false;
+	}
+	return true;
+}
+
 static int bpf_open(struct sampler *s)
 {
 	struct bpf_capture *cap;

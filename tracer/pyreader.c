@@ -1281,21 +1281,25 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
 			  struct pyreader_walk *walk)
 {
-	struct iovec local[PYREADER_PREFETCH_MAX];
+	struct iovec local[PYREADER_PREFETCH_MAX], gil = { NULL, 0 };
 	const struct pylayout *l = &r->layout;
 	struct thread_entry *t;
-	size_t n;
+	size_t n, head;
 
 	walk->frame_len = 0;
 	if (max > PYREADER_PREFETCH_MAX)
 		max = PYREADER_PREFETCH_MAX;
 	n = pyreader_prefetch(r, tid, local, remote, max);
+	if (n && r->pf_gil_need)
+		gil = remote[--n];     /* pyreader_prefetch puts it last */
 	r->pf_valid = false;
 	r->pf_gil_need = 0;
 	t = thread_find(r, nstid_of(r, tid));
+	head = n ? 1 : 0;
 	/* 3.11+: the whole chunk, not the part used at the last capture and
 	 * some room: the copy is made at a sample that may come at any depth,
-	 * and what lies past it would be read later, torn. */
+	 * and what lies past it would be read later, torn. The copy ends at
+	 * the chunk's first page not present, so the GIL goes before it. */
 	if (n >= 2 && t && t->chunk && t->chunk_size > t->chunk_len &&
 	    (uint64_t)(uintptr_t)remote[1].iov_base == t->chunk)
 		remote[1].iov_len = t->chunk_size;
@@ -1308,11 +1312,17 @@ size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, s
 			remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
 			n = l->tstate.native_thread_id != PYLAYOUT_ABSENT ? 1 : 0;
 		}
+		head = n;
 		if (n) {
 			walk->frame_at = t->tstate + l->tstate.frame;
 			walk->frame_len = (uint32_t)r->frame_size;
 			walk->back_off = l->frame.back;
 		}
+	}
+	if (gil.iov_len && head && n < max) {
+		memmove(&remote[head + 1], &remote[head], (n - head) * sizeof(*remote));
+		remote[head] = gil;
+		n++;
 	}
 	return n;
 }
@@ -1357,6 +1367,16 @@ size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyre
 		memcpy(&r->pf_nstid_tid, bytes + at, 4);
 		at += 4;
 		i = 2;
+	}
+	/* The GIL's span, where pyreader_copy_plan put it. */
+	if (i < n && r->want_gil && r->gil_len && r->gil_len <= sizeof(r->pf_gil) &&
+	    (uint64_t)(uintptr_t)remote[i].iov_base == r->gil_addr &&
+	    remote[i].iov_len == r->gil_len && len - at >= r->gil_len) {
+		memcpy(r->pf_gil, bytes + at, r->gil_len);
+		r->pf_gil_addr = r->gil_addr;
+		at += r->gil_len;
+		r->pf_gil_need = at;
+		i++;
 	}
 	r->pf_spans_at = at;
 	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS) {

@@ -557,11 +557,36 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 				    "--idle: wall-clock time needs sleeping threads, which "
 				    "only ptrace samples");
 	/* A Python program's frames live in the interpreter's heap, not on the
-	 * C stack perf copies: reading them takes the thread stopped. */
-	if (!cfg->kernel && sampler_target_is_python(cfg))
-		return sampler_with(&ptrace_sampler_ops, cfg,
-				    "a Python program: only the ptrace sampler reads the "
-				    "interpreter's frames");
+	 * C stack perf copies. The BPF sampler copies them at each sample
+	 * without stopping the thread; where BPF is not allowed, the ptrace
+	 * sampler reads them while it holds the thread for a moment. --locals
+	 * reads more while the thread is held, and the BPF copy is at most
+	 * 64 KiB of stack, as perf's. */
+	if (!cfg->kernel && sampler_target_is_python(cfg)) {
+		if (cfg->locals)
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "--locals: the values are read while the thread is held");
+		if (cfg->stack_size > SAMPLER_DEFAULT_STACK_SIZE)
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "--stack-size above the 64 KiB the bpf sampler copies");
+		if (bpf_sampler_usable(why, sizeof(why))) {
+			struct sampler *s = sampler_with(&bpf_sampler_ops, cfg,
+							 "a Python program: the bpf sampler copies "
+							 "the interpreter's frames at each sample, "
+							 "never stopping a thread");
+
+			if (s)
+				return s;
+			log_warn("using the ptrace sampler, which stops each thread for a "
+				 "moment per sample");
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "a Python program, and the bpf sampler failed to start");
+		}
+		log_info("using the ptrace sampler for this Python program: %s", why);
+		snprintf(reason, sizeof(reason), "a Python program (the bpf sampler would not "
+			 "stop its threads, but %.200s)", why);
+		return sampler_with(&ptrace_sampler_ops, cfg, reason);
+	}
 	/* The kernel copies at most 64 KiB (less 8 bytes) of stack into a perf
 	 * sample: a larger --stack-size (deep recursion) is honoured by ptrace
 	 * only. The default, 64 KiB, stays with perf: 8 bytes make no odds. */
