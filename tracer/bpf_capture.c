@@ -167,19 +167,25 @@ uint64_t bpf_capture_lost(const struct bpf_capture *c)
 }
 
 int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
-			    size_t n, uint64_t frame_at, uint32_t frame_len, uint32_t back_off)
+			    size_t n, const struct bpf_capture_walk *walk)
 {
 	struct hsbpf_pyregions v;
 	int fd = bpf_map__fd(c->skel->maps.pyregions);
 
-	if (frame_len > HSBPF_FRAME_MAX || (frame_len && back_off + 8 > frame_len))
+	_Static_assert(BPF_CAPTURE_NO_DEREF == HSBPF_NO_DEREF, "one mark of no dereference");
+	if (walk && (walk->frame_len > HSBPF_FRAME_MAX || walk->frame_len < 8 ||
+		     walk->back_off > walk->frame_len - 8))
 		return -EINVAL;
-	if (n == 0 && frame_len == 0)
+	if (n == 0 && !walk)
 		return bpf_map_delete_elem(fd, &tid) < 0 && errno != ENOENT ? -errno : 0;
 	memset(&v, 0, sizeof(v));
-	v.frame_at = frame_at;
-	v.frame_len = frame_len;
-	v.back_off = back_off;
+	v.deref_off = HSBPF_NO_DEREF;
+	if (walk) {
+		v.frame_at = walk->frame_at;
+		v.deref_off = walk->deref_off;
+		v.frame_len = walk->frame_len;
+		v.back_off = walk->back_off;
+	}
 	/* The program copies regions in order up to the first that does not
 	 * fit: what cannot is not handed to it. */
 	for (size_t i = 0; i < n && i < HSBPF_PY_REGIONS && remote[i].iov_len <= HSBPF_PY_MAX; i++) {

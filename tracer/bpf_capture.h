@@ -61,13 +61,20 @@ uint64_t bpf_capture_lost(const struct bpf_capture *c);
  * regions @remote[0 .. n) of its process (each iov_base an address in the
  * target), whole and in order after the stack: those before the first
  * longer than the record's room for them, at most BPF_RECORD_PY_REGIONS;
- * then, with @frame_len, a walk of frame objects from the pointer at
- * @frame_at (each frame's first @frame_len bytes, at most 512; the older
- * frame's pointer at @back_off in them). n = 0 and frame_len = 0 forget
- * @tid. 0 or -errno.
+ * then, with @walk, a walk of the frame chain (bpf/record.h, struct
+ * hsbpf_pyregions). n = 0 and no walk forget @tid. 0 or -errno.
  */
+struct bpf_capture_walk {
+	uint64_t frame_at;        /* where the pointer to the innermost frame is */
+	uint32_t deref_off;       /* BPF_CAPTURE_NO_DEREF, or: the pointer at
+	                           * frame_at points to a structure holding
+	                           * it at this offset */
+	uint32_t frame_len;       /* bytes of each frame (at most 512) */
+	uint32_t back_off;        /* the older frame's pointer in them */
+};
+#define BPF_CAPTURE_NO_DEREF UINT32_MAX
 int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
-			    size_t n, uint64_t frame_at, uint32_t frame_len, uint32_t back_off);
+			    size_t n, const struct bpf_capture_walk *walk);
 
 /* Unload. Accepts NULL. Events still holding the program keep it until
  * they are closed. */
@@ -116,16 +123,14 @@ static inline uint64_t bpf_capture_lost(const struct bpf_capture *c)
 }
 
 static inline int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid,
-					  const struct iovec *remote, size_t n, uint64_t frame_at,
-					  uint32_t frame_len, uint32_t back_off)
+					  const struct iovec *remote, size_t n,
+					  const struct bpf_capture_walk *walk)
 {
 	(void)c;
 	(void)tid;
 	(void)remote;
 	(void)n;
-	(void)frame_at;
-	(void)frame_len;
-	(void)back_off;
+	(void)walk;
 	return -ENOTSUP;
 }
 

@@ -30,12 +30,12 @@
 #define CAP_PERFMON_BIT 38
 #define CAP_BPF_BIT 39
 
-/* Bytes of ring per CPU: a record of a Python thread takes about 132 KiB
- * of it (64 KiB of stack and 64 KiB of Python memory are reserved whatever
+/* Bytes of ring per CPU: a record of a Python thread takes about 196 KiB
+ * of it (64 KiB of stack and 128 KiB of Python memory are reserved whatever
  * is copied), another thread's 68 KiB: 60 records of a Python thread, 60 ms
  * of one CPU at 1000 Hz, to last between two of hotspy's 10 ms drains when
  * hotspy is short of CPU. */
-#define RING_PER_CPU (8u << 20)
+#define RING_PER_CPU (12u << 20)
 
 /* Does hotspy hold capability @bit (its effective set)? */
 static bool has_cap(int bit)

@@ -694,6 +694,8 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	sampler_deliver(s, &snap);
 }
 
+_Static_assert(PYREADER_WALK_NO_DEREF == BPF_CAPTURE_NO_DEREF, "one mark of no dereference");
+
 /* A hash of the regions @remote[0 .. n) (never 0). */
 static uint64_t regions_hash(const struct iovec *remote, size_t n)
 {
@@ -708,8 +710,8 @@ static uint64_t regions_hash(const struct iovec *remote, size_t n)
 /*
  * The Python frames of a BPF sample: the walk of the thread's frame chain
  * takes the memory the program copied at the sample instant (@py: the
- * thread state, then the data-stack chunk (3.11+) or the frame objects the
- * program walked (<=3.10)), and reads what it needs beyond them now, while
+ * thread state, then the frames the program walked from it), and reads
+ * what it needs beyond them now, while
  * the thread runs on (a chain read so may be torn, which the walk detects
  * and counts). Then the program is told what to copy at this thread's
  * next samples (pyreader_copy_plan).
@@ -727,6 +729,7 @@ static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
 		.frame_stride = py->frame_stride,
 	};
 	struct pyreader_walk walk;
+	struct bpf_capture_walk bw;
 	size_t got, k;
 	uint64_t h;
 
@@ -739,10 +742,12 @@ static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
 	if (!n)
 		return;
 	k = pyreader_copy_plan(r, snap->tid, remote, BPF_RECORD_PY_REGIONS, &walk);
-	h = k || walk.frame_len ? regions_hash(remote, k) ^ hash_mix64(walk.frame_at + walk.frame_len) : 0;
+	bw = (struct bpf_capture_walk){ walk.frame_at, walk.deref_off, walk.frame_len,
+					 walk.back_off };
+	h = k ? regions_hash(remote, k) ^ hash_mix64(walk.frame_at ^ walk.frame_len) : 0;
 	if (h != n->pyregions &&
-	    bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k, walk.frame_at,
-				    walk.frame_len, walk.back_off) == 0)
+	    bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k,
+				    walk.frame_len ? &bw : NULL) == 0)
 		n->pyregions = h;
 }
 

@@ -108,7 +108,6 @@ struct thread_entry {
 	 * and how much of it to copy with its thread state next time. */
 	uint64_t chunk;
 	size_t chunk_len;
-	size_t chunk_size;    /* the whole chunk's, from its header */
 	/* <=3.10: the spans of frame objects its last capture read, to copy
 	 * with its stack next time (pyreader_prefetch). */
 	struct span { uint64_t lo, hi; } spans[PREFETCH_SPANS];
@@ -1017,7 +1016,6 @@ static void chunk_hint(struct pyreader *r, struct thread_entry *t, uint64_t chun
 		return;
 	t->chunk = chunk;
 	t->chunk_len = (size_t)len;
-	t->chunk_size = size < CHUNK_COPY_MAX ? (size_t)size : CHUNK_COPY_MAX;
 }
 
 /*
@@ -1281,49 +1279,44 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
 			  struct pyreader_walk *walk)
 {
-	struct iovec local[PYREADER_PREFETCH_MAX], gil = { NULL, 0 };
 	const struct pylayout *l = &r->layout;
-	struct thread_entry *t;
-	size_t n, head;
+	struct thread_entry *t = thread_find(r, nstid_of(r, tid));
+	size_t n = 0;
 
 	walk->frame_len = 0;
-	if (max > PYREADER_PREFETCH_MAX)
-		max = PYREADER_PREFETCH_MAX;
-	n = pyreader_prefetch(r, tid, local, remote, max);
-	if (n && r->pf_gil_need)
-		gil = remote[--n];     /* pyreader_prefetch puts it last */
 	r->pf_valid = false;
 	r->pf_gil_need = 0;
-	t = thread_find(r, nstid_of(r, tid));
-	head = n ? 1 : 0;
-	/* 3.11+: the whole chunk, not the part used at the last capture and
-	 * some room: the copy is made at a sample that may come at any depth,
-	 * and what lies past it would be read later, torn. The copy ends at
-	 * the chunk's first page not present, so the GIL goes before it. */
-	if (n >= 2 && t && t->chunk && t->chunk_size > t->chunk_len &&
-	    (uint64_t)(uintptr_t)remote[1].iov_base == t->chunk)
-		remote[1].iov_len = t->chunk_size;
-	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS && t && t->tstate &&
-	    r->frame_size <= PYREADER_WALK_FRAME_MAX && l->frame.back + 8 <= r->frame_size) {
-		/* The walk copies the frames: no spans. */
-		if (n > 0) {
-			n = r->pf_spans_at == r->tstate_size ? 1 : 2;
-		} else {
-			remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
-			n = l->tstate.native_thread_id != PYLAYOUT_ABSENT ? 1 : 0;
-		}
-		head = n;
-		if (n) {
-			walk->frame_at = t->tstate + l->tstate.frame;
-			walk->frame_len = (uint32_t)r->frame_size;
-			walk->back_off = l->frame.back;
-		}
+	if (!t || !t->tstate || max < 3 || r->frame_size > PYREADER_WALK_FRAME_MAX ||
+	    l->frame.back + 8 > r->frame_size)
+		return 0;
+	/* The thread state, and on <=3.7 the tid in its struct pthread that
+	 * tells whose it is. */
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT) {
+		if (r->pthread_tid == PYLAYOUT_ABSENT || !t->pthread)
+			return 0;
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
 	}
-	if (gil.iov_len && head && n < max) {
-		memmove(&remote[head + 1], &remote[head], (n - head) * sizeof(*remote));
-		remote[head] = gil;
-		n++;
+	if (r->want_gil && r->gil_len)
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)r->gil_addr, r->gil_len };
+	/* The frames, each found from the one before: a walk, wherever they
+	 * are (frame objects, the data stack's chunks, a generator's frame). */
+	walk->deref_off = PYREADER_WALK_NO_DEREF;
+	switch (l->frame_model) {
+	case PYLAYOUT_FRAME_OBJECTS:
+		walk->frame_at = t->tstate + l->tstate.frame;
+		break;
+	case PYLAYOUT_FRAME_CFRAME:
+		/* 3.11, 3.12: tstate->cframe->current_frame. */
+		walk->frame_at = t->tstate + l->tstate.cframe;
+		walk->deref_off = l->cframe.current_frame;
+		break;
+	case PYLAYOUT_FRAME_CURRENT:
+		walk->frame_at = t->tstate + l->tstate.current_frame;
+		break;
 	}
+	walk->frame_len = (uint32_t)r->frame_size;
+	walk->back_off = l->frame.back;
 	return n;
 }
 

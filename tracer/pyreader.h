@@ -135,16 +135,21 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 /*
  * What a copier that runs at the sample instant (the BPF sampler's
  * program) should copy of thread @tid for its next capture: up to @max
- * regions into @remote (as pyreader_prefetch names them, without the
- * frame spans), and, for versions whose frames are heap objects of their
- * own (<=3.10), a walk of the frame chain in @walk (frame_len 0: none):
- * from the pointer at frame_at, each frame's first frame_len bytes, the
+ * (at least 3) regions into @remote (its thread state; on <=3.7 the tid in
+ * its struct pthread; the GIL's span when pyreader_want_gil), and a walk
+ * of its frame chain in @walk (frame_len 0: none): from the pointer at
+ * frame_at (through deref_off), each frame's first frame_len bytes, the
  * older frame's pointer at back_off in them. Returns the number of
- * regions (0: nothing known of @tid yet). Leaves no prefetch pending.
+ * regions (0: nothing known of @tid yet, no walk). Leaves no prefetch
+ * pending.
  */
 #define PYREADER_WALK_FRAME_MAX 512
+#define PYREADER_WALK_NO_DEREF UINT32_MAX
 struct pyreader_walk {
 	uint64_t frame_at;
+	uint32_t deref_off;       /* PYREADER_WALK_NO_DEREF, or: the pointer
+	                           * at frame_at points to a structure that
+	                           * holds the frame's pointer at this offset */
 	uint32_t frame_len;
 	uint32_t back_off;
 };

@@ -27,7 +27,7 @@
  * up to there, with its shorter length).
  */
 #define HSBPF_PY_REGIONS 8u
-#define HSBPF_PY_MAX 65536u
+#define HSBPF_PY_MAX 131072u
 
 /* Registers in DWARF numbering (snapshot.h, enum snapshot_reg). */
 #define HSBPF_NREGS 17
@@ -45,19 +45,22 @@ struct hsbpf_region {
 
 /*
  * The value of the program's map of regions, by thread (kernel tid). With
- * frame_len, the program also walks the thread's chain of frame objects
- * (<=3.10: each frame a heap object of its own, wherever the allocator put
- * it): from the pointer at frame_at (in the thread state), each frame's
- * first frame_len bytes, then the older frame's pointer at back_off in
- * them, until a NULL or the room runs out.
+ * frame_len, the program also walks the thread's chain of Python frames
+ * (frame objects on <=3.10, each a heap object of its own; interpreter
+ * frames on 3.11+, in the data stack or in a generator): from the pointer
+ * at frame_at (in the thread state; with deref_off, the pointer at that
+ * offset of the structure it points to: 3.11 and 3.12's _PyCFrame), each
+ * frame's first frame_len bytes, then the older frame's pointer at
+ * back_off in them, until a NULL or the room runs out.
  */
 #define HSBPF_FRAME_MAX 512u      /* most bytes of one frame copied */
+#define HSBPF_NO_DEREF 0xffffffffu
 struct hsbpf_pyregions {
 	__u32 n;                  /* regions[0 .. n) are asked for */
 	__u32 frame_len;          /* 0: no walk */
 	__u64 frame_at;
 	__u32 back_off;           /* < frame_len - 7 */
-	__u32 reserved;
+	__u32 deref_off;          /* HSBPF_NO_DEREF: none */
 	struct hsbpf_region regions[HSBPF_PY_REGIONS];
 };
 

@@ -216,6 +216,10 @@ static __always_inline void py_copy(struct hsbpf_record *r, struct hsbpf_pyregio
 	if (!pr->frame_len || w.c->ri < w.c->nreg ||
 	    bpf_probe_read_user(&w.c->frame, 8, (void *)pr->frame_at))
 		return;
+	if (pr->deref_off != HSBPF_NO_DEREF &&
+	    (!w.c->frame || (w.c->frame & 7) ||
+	     bpf_probe_read_user(&w.c->frame, 8, (void *)(w.c->frame + pr->deref_off))))
+		return;
 	w.c->off = (w.c->off + 7) & ~7ull;
 	r->head.frame_len = pr->frame_len;
 	bpf_loop(HSBPF_PY_MAX / 64, py_frame, &w, 0);
