@@ -192,13 +192,22 @@ static void write_profile_name(FILE *out, const struct profile *p,
 {
 	const char *proc = profile_thread_process(p, t);
 
+	char pid[24];
+	size_t plen, len;
+
 	fputc('"', out);
 	if (processes) {
+		/* A recording of several processes (--subprocesses, -a) names
+		 * each "NAME (PID)" already: the pid once. */
+		plen = (size_t)snprintf(pid, sizeof(pid), " (%d)", (int)t->pid);
+		len = proc ? strlen(proc) : 0;
 		if (proc)
-			json_escape(out, proc, strlen(proc), NAME_MAX_BYTES);
+			json_escape(out, proc, len, NAME_MAX_BYTES);
 		else
 			fputs("pid", out);
-		fprintf(out, " (%d) / ", (int)t->pid);
+		if (!proc || len < plen || strcmp(proc + len - plen, pid) != 0)
+			fputs(pid, out);
+		fputs(" / ", out);
 	}
 	json_escape(out, t->name, strlen(t->name), NAME_MAX_BYTES);
 	fprintf(out, " (%d)\"", (int)t->tid);

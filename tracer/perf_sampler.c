@@ -40,6 +40,7 @@
 #include "bpf_record.h"
 #include "hash.h"
 #include "log.h"
+#include "procfilter.h"
 #include "procfs.h"
 #include "pyreader.h"
 #include "sampler_backend.h"
@@ -81,6 +82,9 @@ struct name {
 	uint64_t exited_at;     /* poll count at its EXIT record, 0 while alive */
 	unsigned read_seen : 1;      /* its time at exit is accounted */
 	unsigned never_sampled : 1;  /* counted in stats.unsampled_threads */
+	int8_t wanted;          /* -a with --comm, a process's main thread: 1 its
+	                         * samples are taken, -1 not, 0 not decided yet
+	                         * (decided again when its name changes) */
 	/* The BPF sampler: a hash of the Python regions last handed to its
 	 * program for this thread (0: none), so that an unchanged list is not
 	 * written to the map again at each sample. */
@@ -121,6 +125,7 @@ struct perf_backend {
 	uint64_t next_exit_check;  /* CLOCK_MONOTONIC ns of the next /proc look */
 	int64_t unsampled_ns;   /* see the READ record */
 	pid_t child;            /* a started command (our child), or 0 */
+	pid_t self;             /* hotspy: never sampled (-a) */
 	int exited;
 	uint64_t *tails;        /* per ring: the tail once a pass is handled */
 	struct name *names;     /* thread names, from /proc and COMM records */
@@ -245,6 +250,36 @@ static struct name *name_of(struct perf_backend *b, pid_t pid, pid_t tid)
 	return n;
 }
 
+/* A new process @pid, forked by @ppid (-a): its name entry, made from its
+ * parent's when that one is known (a fork keeps the name), else left to
+ * /proc at its first sample. */
+static void name_inherit(struct perf_backend *b, pid_t pid, pid_t ppid)
+{
+	struct name *parent = name_find(b, ppid), *n;
+	char comm[TARGET_COMM_MAX];
+	size_t i;
+
+	if (!parent || name_find(b, pid))
+		return;
+	snprintf(comm, sizeof(comm), "%s", parent->comm);
+	if (b->nnames == b->names_cap) {
+		size_t cap = b->names_cap ? b->names_cap * 2 : 32;
+
+		n = realloc(b->names, cap * sizeof(*n));
+		if (!n)
+			return;
+		b->names = n;
+		b->names_cap = cap;
+	}
+	i = name_index(b, pid);
+	memmove(&b->names[i + 1], &b->names[i], (b->nnames - i) * sizeof(*n));
+	b->nnames++;
+	n = &b->names[i];
+	memset(n, 0, sizeof(*n));
+	n->tid = pid;
+	snprintf(n->comm, sizeof(n->comm), "%s", comm);
+}
+
 /* Forget the threads that exited two polls ago: by then every ring has
  * handed over their last records (one ring per CPU, drained in turn). */
 static void names_compact(struct perf_backend *b)
@@ -337,6 +372,82 @@ static int thread_open(struct sampler *s, pid_t tid)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The whole machine (-a): one task-clock event per CPU, on every task that
+ * runs there (pid -1), so the records of all processes come through: their
+ * samples, and MMAP, COMM and EXIT records. Kept apart from event_attr (the
+ * per-thread events): no inheritance (the kernel refuses it with pid -1,
+ * and a per-CPU event sees new tasks anyway), and a fixed stack copy.
+ */
+static void cpu_event_attr(const struct sampler *s, struct perf_event_attr *a)
+{
+	const struct perf_backend *b = backend_of(s);
+
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_TASK_CLOCK;
+	a->sample_period = b->period_ns;
+	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+	if (!b->bpf) {
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = PREG_MASK;
+		a->sample_stack_user = (uint32_t)b->stack_size;
+	}
+	if (s->cfg.kernel) {
+		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
+		a->exclude_callchain_user = 1;
+	}
+	a->exclude_kernel = (unsigned)b->exclude_kernel;
+	a->exclude_hv = 1;
+	/* The idle task's time is no process's. */
+	a->exclude_idle = 1;
+	a->mmap = 1;
+	a->comm = 1;
+	a->comm_exec = 1;
+	a->task = 1;
+	a->sample_id_all = 1;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(b->ring_pages * b->page / 4);
+}
+
+/* Open the event of every CPU (cpu_event_attr). A CPU that is offline
+ * (ENODEV) is left out. 0, or -errno of the first refusal. */
+static int cpus_open(struct sampler *s)
+{
+	struct perf_backend *b = backend_of(s);
+	struct perf_event_attr attr;
+	int cpu, fd, err, opened = 0;
+
+	cpu_event_attr(s, &attr);
+	for (cpu = 0; cpu < b->ncpus; cpu++) {
+		fd = sys_perf_event_open(&attr, -1, cpu);
+		if (fd < 0 && errno == ENODEV)
+			continue;
+		if (fd < 0)
+			return -errno;
+		err = fd_add(b, fd);
+		if (err == 0)
+			err = ring_attach(b, cpu, fd);
+		if (err == 0 && b->bpf)
+			err = bpf_capture_attach(b->bpf, fd);
+		if (err < 0) {
+			if (b->nfds && b->fds[b->nfds - 1] == fd)
+				b->nfds--;
+			close(fd);
+			if (err != -EAGAIN)
+				return err;
+			cpu_event_attr(s, &attr);
+			cpu--;
+			continue;
+		}
+		opened++;
+	}
+	return opened ? 0 : -ENODEV;
 }
 
 static void paranoid_level(char *buf, size_t size)
@@ -538,10 +649,78 @@ static int open_all(struct sampler *s)
 	return err;
 }
 
-/* Are samples of process @pid wanted? The target's always; its
- * descendants' with --subprocesses (events are inherited by exactly those). */
-static int tracked(const struct sampler *s, pid_t pid)
+/* Open the per-CPU events of the whole machine (-a), kernel time counted
+ * where the kernel allows it. 0, or -errno having logged why and what to
+ * do. */
+static int all_open(struct sampler *s)
 {
+	struct perf_backend *b = backend_of(s);
+	char level[16];
+	int err;
+
+	b->exclude_kernel = 0;
+	err = cpus_open(s);
+	if ((err == -EACCES || err == -EPERM) && !s->cfg.kernel) {
+		/* User time only: whatever the first try opened and mapped
+		 * goes, so that each CPU's ring belongs to an open event. */
+		for (size_t i = 0; i < b->nfds; i++)
+			close(b->fds[i]);
+		b->nfds = 0;
+		for (int cpu = 0; cpu < b->ncpus; cpu++) {
+			if (b->rings[cpu].base)
+				munmap(b->rings[cpu].base, b->rings[cpu].size + b->page);
+			memset(&b->rings[cpu], 0, sizeof(b->rings[cpu]));
+		}
+		b->exclude_kernel = 1;
+		err = cpus_open(s);
+	}
+	if (err == 0)
+		return 0;
+	paranoid_level(level, sizeof(level));
+	if (err == -EACCES || err == -EPERM)
+		return log_error(err, "cannot sample the whole machine: perf events on every CPU "
+				 "need root or CAP_PERFMON, or kernel.perf_event_paranoid <= 0 "
+				 "(it is %s) \xe2\x80\x94 run as root, or sysctl -w "
+				 "kernel.perf_event_paranoid=0 (-p PID profiles one process of "
+				 "yours without it)", level);
+	if (err == -ENOSYS || err == -ENOENT || err == -EOPNOTSUPP)
+		return log_error(err, "cannot sample the whole machine: this kernel has no "
+				 "task-clock events (%s)", strerror(-err));
+	return log_error(err, "cannot sample the whole machine: %s", strerror(-err));
+}
+
+/*
+ * The whole machine: is process @pid sampled? Never hotspy itself, nor the
+ * idle task (pid 0); with a --pid list or --comm patterns, the processes
+ * they name (procfilter.h). The decision for a pattern is kept with the
+ * process's main thread's name, and made again when that name changes
+ * (an exec).
+ */
+static int process_wanted(struct sampler *s, pid_t pid)
+{
+	struct perf_backend *b = backend_of(s);
+	struct name *n;
+
+	if (pid <= 0 || pid == b->self)
+		return 0;
+	if (!s->cfg.ncomms)
+		return procfilter_wanted(s->cfg.pids, s->cfg.npids, NULL, 0, pid, NULL);
+	n = name_of(b, pid, pid);
+	if (!n)
+		return 0;
+	if (!n->wanted)
+		n->wanted = procfilter_wanted(s->cfg.pids, s->cfg.npids, s->cfg.comms,
+					      s->cfg.ncomms, pid, n->comm) ? 1 : -1;
+	return n->wanted > 0;
+}
+
+/* Are samples of process @pid wanted? The target's always; its
+ * descendants' with --subprocesses (events are inherited by exactly those);
+ * with -a, those process_wanted takes. */
+static int tracked(struct sampler *s, pid_t pid)
+{
+	if (s->cfg.all)
+		return process_wanted(s, pid);
 	return pid == s->pid || s->cfg.subprocesses;
 }
 
@@ -767,6 +946,10 @@ static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	}
 	if (!tracked(s, snap.pid))
 		return;
+	/* A kernel thread (-a) has no user context: no user stack pointer,
+	 * where perf's own sample says PERF_SAMPLE_REGS_ABI_NONE. */
+	if (s->cfg.all && !snap.regs[SNAP_RSP])
+		return;
 	snap.state = 'R';
 	n = name_of(b, snap.pid, snap.tid);
 	snap.comm = n ? n->comm : "?";
@@ -810,15 +993,31 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		if (len < sizeof(*h) + 16)
 			return;
 		memcpy(ids, rec + sizeof(*h), 16);
-		if (!tracked(s, (pid_t)ids[0]))
+		/* -a: every process's names, forks and exits are followed (a
+		 * process --comm looks for may get its name by an exec), its
+		 * mappings only once it is sampled. */
+		if (s->cfg.all && (h->type == PERF_RECORD_COMM || h->type == PERF_RECORD_EXIT ||
+				   h->type == PERF_RECORD_FORK)) {
+			if ((pid_t)ids[0] == b->self)
+				return;
+		} else if (!tracked(s, (pid_t)ids[0])) {
 			return;
+		}
 	}
 	switch (h->type) {
 	case PERF_RECORD_SAMPLE:
 		handle_sample(s, rec, len);
 		break;
 	case PERF_RECORD_MMAP:
-		/* New code mapped (dlopen, or the loader after an exec). */
+		/* New code mapped (dlopen, or the loader after an exec). With
+		 * -a, only a process already sampled is read again, at its next
+		 * sample: the others are read when they are first sampled. */
+		if (s->cfg.all) {
+			p = sampler_proc_find(s, (pid_t)ids[0]);
+			if (p)
+				p->maps_stale = true;
+			break;
+		}
 		p = sampler_proc(s, (pid_t)ids[0]);
 		if (p)
 			sampler_reload_maps(s, p, 1);
@@ -828,23 +1027,34 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 		size_t n = len - sizeof(*h) - 8;
 		struct name *nm;
 
-		if (h->misc & PERF_RECORD_MISC_COMM_EXEC)
+		if ((h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
+		    (!s->cfg.all || sampler_proc_find(s, (pid_t)ids[0])))
 			sampler_proc_exec(s, (pid_t)ids[0], record_time(rec, len));
 		nm = name_of(b, (pid_t)ids[0], (pid_t)ids[1]);
 		if (nm) {
+			nm->wanted = 0;
 			if (n >= sizeof(nm->comm))
 				n = sizeof(nm->comm) - 1;
 			memcpy(nm->comm, rec + sizeof(*h) + 8, n);
 			nm->comm[n] = '\0';
 			nm->comm[strnlen(nm->comm, n)] = '\0';
 		}
+		/* -a: the record names the program an exec started, also
+		 * when the process is gone before /proc could be read. */
+		if (s->cfg.all && nm && (h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
+		    (p = sampler_proc_find(s, (pid_t)ids[0])))
+			snprintf(p->comm, sizeof(p->comm), "%s", nm->comm);
 		break;
 	}
 	case PERF_RECORD_FORK:
 		/* pid, ppid, tid, ptid: a new process is pid == tid. Read
 		 * its maps now, while it surely exists. */
-		if (ids[0] == ids[2] && ids[0] != ids[1])
+		if (ids[0] == ids[2] && ids[0] != ids[1] && !s->cfg.all)
 			sampler_proc_fork(s, (pid_t)ids[0], (pid_t)ids[1]);
+		/* -a: a new process is named as its parent until an exec
+		 * renames it: it may be gone before /proc is read. */
+		if (s->cfg.all && ids[0] == ids[2] && ids[0] != ids[1])
+			name_inherit(b, (pid_t)ids[0], (pid_t)ids[1]);
 		break;
 	case PERF_RECORD_EXIT: {
 		/* pid, ppid, tid, ptid: a thread of ours is gone */
@@ -852,6 +1062,8 @@ static void handle_record(struct sampler *s, const uint8_t *rec, size_t len)
 
 		if (nm && !nm->exited_at)
 			nm->exited_at = b->polls;
+		if (s->cfg.all && ids[0] == ids[2])
+			sampler_proc_exited(s, (pid_t)ids[0]);
 		break;
 	}
 	case PERF_RECORD_READ: {
@@ -942,7 +1154,8 @@ static uint64_t ring_collect(struct sampler *s, size_t i)
 			uint32_t pid;
 
 			memcpy(&pid, rec + sizeof(h), 4);
-			if (tracked(s, (pid_t)pid))
+			if (s->cfg.all ? sampler_proc_find(s, (pid_t)pid) != NULL :
+					 tracked(s, (pid_t)pid))
 				sampler_proc_exec_coming(s, (pid_t)pid);
 		}
 		b->pend[b->npend] = (struct pending){
@@ -1059,6 +1272,9 @@ static void check_exit(struct sampler *s)
 	ssize_t n;
 	int status;
 
+	/* The whole machine has no end of its own: -d or a signal ends it. */
+	if (s->cfg.all)
+		return;
 	if (b->child) {
 		if (waitpid(b->child, &status, WNOHANG) == b->child) {
 			s->exit_status = status;
@@ -1159,9 +1375,9 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 	b->stack_size &= ~(size_t)7;
 	if (s->cfg.stack_size > SAMPLER_DEFAULT_STACK_SIZE)
 		log_warn("the %s sampler copies at most 64 KiB of stack per sample, not "
-			 "the %zu KiB of --stack-size: deeper stacks end in [truncated] "
-			 "(--sampler ptrace or auto copies all of it)",
-			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024);
+			 "the %zu KiB of --stack-size: deeper stacks end in [truncated]%s",
+			 bpf ? "bpf" : "perf", s->cfg.stack_size / 1024,
+			 s->cfg.all ? "" : " (--sampler ptrace or auto copies all of it)");
 	b->rings = calloc((size_t)b->ncpus, sizeof(*b->rings));
 	b->pfds = calloc((size_t)b->ncpus + 1, sizeof(*b->pfds));
 	b->wraps = calloc((size_t)b->ncpus, sizeof(*b->wraps));
@@ -1177,7 +1393,14 @@ static int perf_open_with(struct sampler *s, struct bpf_capture *bpf)
 		goto fail;
 	}
 
-	if (s->cfg.argv) {
+	b->self = getpid();
+	if (s->cfg.all) {
+		s->pid = 0;
+		snprintf(s->comm, sizeof(s->comm), "all");
+		err = all_open(s);
+		if (err < 0)
+			goto fail;
+	} else if (s->cfg.argv) {
 		const char *base = strrchr(s->cfg.argv[0], '/');
 		pid_t pid = target_spawn(s->cfg.argv, 0);
 

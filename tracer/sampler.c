@@ -85,7 +85,8 @@ int sampler_reload_maps(struct sampler *s, struct sampler_proc *p, int force)
 	p->maps = maps;
 	p->maps_loaded_ns = now;
 	s->stats.maps_reloads++;
-	unwinder_flush(p->unwinder);
+	if (p->unwinder)
+		unwinder_flush(p->unwinder);
 	if (!p->vdso_loaded) {
 		err = target_load_vdso(p->pid, maps, s->cfg.cache);
 		if (err < 0 && err != -ENOENT)
@@ -125,6 +126,65 @@ static struct sampler_proc *proc_known(struct sampler *s, pid_t pid)
 		if (s->procs[i]->pid == pid && !s->procs[i]->exec_ns)
 			return s->procs[i];
 	return NULL;
+}
+
+struct sampler_proc *sampler_proc_find(struct sampler *s, pid_t pid)
+{
+	if (s->last_proc < s->nprocs && s->procs[s->last_proc]->pid == pid &&
+	    !s->procs[s->last_proc]->exec_ns)
+		return s->procs[s->last_proc];
+	return proc_known(s, pid);
+}
+
+/*
+ * The whole machine (-a): an entry for process @pid, whose mappings cannot
+ * be read (it exited before its samples were handled, or /proc refuses
+ * them), named @comm (the name its records gave). Its samples keep their
+ * addresses, unnamed ([unknown]): the code they ran is gone. NULL when out
+ * of memory.
+ */
+static struct sampler_proc *proc_unreadable(struct sampler *s, pid_t pid, const char *comm)
+{
+	struct sampler_proc *p;
+
+	if (procs_reserve(s) < 0 || !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->pid = pid;
+	/* Its unwinder is made at its first sample (sampler_deliver). */
+	p->maps = maps_parse("", 0);
+	if (!p->maps) {
+		proc_free(p);
+		return NULL;
+	}
+	/* Not read again at each sample: the reload is rate-limited from
+	 * here, and fails the same way while the process is gone. */
+	p->maps_loaded_ns = sampler_now_ns();
+	p->vdso_loaded = 1;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm && *comm ? comm : "?");
+	s->last_proc = s->nprocs;
+	s->procs[s->nprocs++] = p;
+	return p;
+}
+
+void sampler_proc_exited(struct sampler *s, pid_t pid)
+{
+	struct sampler_proc *p = sampler_proc_find(s, pid);
+	uint64_t fast, slow;
+
+	if (!p)
+		return;
+	/* The unwinder (libunwind's address space and caches, ~100 KiB) and
+	 * the rules it gathered serve it no more: freed, its counts kept. A
+	 * sample of it still on its way makes a new one (sampler_deliver). */
+	if (p->unwinder) {
+		unwinder_counts(p->unwinder, &fast, &slow);
+		s->walks_fast_freed += fast;
+		s->walks_slow_freed += slow;
+		unwinder_free(p->unwinder);
+		p->unwinder = NULL;
+	}
+	maps_free(p->prev_maps);
+	p->prev_maps = NULL;
 }
 
 /* Take the execs announced for @pid before it had an entry: how many. */
@@ -246,7 +306,8 @@ static void proc_exec_in_place(struct sampler *s, struct sampler_proc *p)
 	memset(&p->python, 0, sizeof(p->python));
 	p->vdso_loaded = 0;
 	sampler_reload_maps(s, p, 1);
-	unwinder_flush(p->unwinder);
+	if (p->unwinder)
+		unwinder_flush(p->unwinder);
 }
 
 void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns)
@@ -278,7 +339,8 @@ void sampler_proc_exec(struct sampler *s, pid_t pid, uint64_t time_ns)
 		old->maps = old->prev_maps;
 		old->maps_loaded_ns = old->prev_loaded_ns;
 		old->prev_maps = NULL;
-		unwinder_flush(old->unwinder);
+		if (old->unwinder)
+			unwinder_flush(old->unwinder);
 	}
 	old->exec_ns = time_ns;
 	s->retired++;
@@ -345,9 +407,24 @@ void sampler_deliver(struct sampler *s, const struct snapshot *snap)
 	if (s->cfg.tid && snap->tid != s->cfg.tid)
 		return;
 	p = proc_at(s, snap->pid, snap->time_ns);
-	if (!p) {
+	/* The whole machine: a process gone before its samples came (a
+	 * short-lived one) still counts, under the name its records gave. */
+	if (!p && s->cfg.all)
+		p = proc_unreadable(s, snap->pid, snap->comm);
+	/* -a frees the unwinder of a process that exited: one of its samples
+	 * handled after its exit gets a new one. */
+	if (p && !p->unwinder)
+		p->unwinder = unwinder_new(s->cfg.cache);
+	if (!p || !p->unwinder) {
 		s->stats.failed++;
 		return;
+	}
+	/* -a: mappings are read again at the first sample after new code
+	 * was mapped, not at each MMAP record (a program's loader maps a
+	 * dozen objects in a row, and a machine starts many programs). */
+	if (p->maps_stale) {
+		p->maps_stale = false;
+		sampler_reload_maps(s, p, 1);
 	}
 	/* Kernel frames first (innermost), as the profile wants them: the
 	 * interrupted PC, then callers' return addresses less one, like the
@@ -515,6 +592,41 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 			  cfg->idle ? "--idle" : "--sampler ptrace");
 		errno = EINVAL;
 		return NULL;
+	}
+	if (cfg->all) {
+		/* Per-CPU events see every task that runs; ptrace would have
+		 * to seize and stop every thread of the machine. */
+		if (kind == SAMPLER_PTRACE || cfg->idle) {
+			log_error(-EINVAL, "%s: the whole machine (-a, a --pid list, --comm) is "
+				  "sampled with per-CPU perf events, and the ptrace sampler would "
+				  "stop every thread of every process â use --sampler "
+				  "perf, bpf or auto%s", kind == SAMPLER_PTRACE ?
+				  "--sampler ptrace refused" : "--idle refused",
+				  cfg->idle ? ", without --idle (running threads only)" : "");
+			errno = EINVAL;
+			return NULL;
+		}
+		if (kind == SAMPLER_BPF)
+			return sampler_with(&bpf_sampler_ops, cfg, "asked for with --sampler bpf");
+		/* auto: the bpf sampler where it may run (the same per-CPU
+		 * events, and the Python processes' frames copied at each
+		 * sample), else perf; neither stops anything. */
+		why[0] = '\0';
+		if (kind == SAMPLER_AUTO && !cfg->kernel && bpf_sampler_usable(why, sizeof(why))) {
+			struct sampler *s = sampler_with(&bpf_sampler_ops, cfg,
+							 "the whole machine: per-CPU events, "
+							 "Python frames read by the bpf sampler");
+
+			if (s)
+				return s;
+			snprintf(why, sizeof(why), "the bpf sampler failed to start");
+		}
+		if (kind == SAMPLER_AUTO && why[0])
+			log_info("the whole machine with the perf sampler (no Python frames): %s",
+				 why);
+		return sampler_with(&perf_sampler_ops, cfg, kind == SAMPLER_PERF ?
+				    "asked for with --sampler perf" :
+				    "the whole machine: per-CPU perf events");
 	}
 	switch (kind) {
 	case SAMPLER_PERF:
@@ -742,10 +854,13 @@ double sampler_hist_quantile(const struct sampler_hist *h, double q)
 
 const struct sampler_stats *sampler_stats(struct sampler *s)
 {
-	s->stats.walks_fast = s->stats.walks_slow = 0;
+	s->stats.walks_fast = s->walks_fast_freed;
+	s->stats.walks_slow = s->walks_slow_freed;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		uint64_t fast, slow;
 
+		if (!s->procs[i]->unwinder)
+			continue;
 		unwinder_counts(s->procs[i]->unwinder, &fast, &slow);
 		s->stats.walks_fast += fast;
 		s->stats.walks_slow += slow;

@@ -86,6 +86,16 @@ struct sampler_config {
 	bool idle;                 /* also sample threads that are not running */
 	bool kernel;               /* kernel frames too (perf sampler only) */
 	bool subprocesses;         /* descendants of the target too */
+	/* The whole machine (-a; --pid lists and --comm patterns): every
+	 * process but hotspy, or those @pids lists and those whose name a
+	 * pattern of @comms matches (procfilter.h), each sampled from the
+	 * per-CPU events of the perf or bpf sampler. @pid and @argv are then
+	 * 0 and NULL. @pids and @comms are borrowed. */
+	bool all;
+	const pid_t *pids;
+	size_t npids;
+	const char *const *comms;
+	size_t ncomms;
 	struct elf_cache *cache;   /* shared with the symbolizer; borrowed */
 	/* CPython programs: code objects go here (borrowed, shared with the
 	 * symbolizer), NULL to sample them natively; and how their frames mix
@@ -236,10 +246,11 @@ const char *sampler_name(const struct sampler *s);
 /* Why this sampler was chosen, in words ("the kernel allows perf events",
  * "perf events refused: ..."); may be empty. Owned by @s. */
 const char *sampler_reason(const struct sampler *s);
-/* The target's pid (the started command's, or cfg->pid). */
+/* The target's pid (the started command's, or cfg->pid); 0 for the whole
+ * machine (cfg->all). */
 pid_t sampler_pid(const struct sampler *s);
-/* Name of the target program (its comm, or the command's basename). Owned
- * by @s. */
+/* Name of the target program (its comm, or the command's basename; "all"
+ * for the whole machine). Owned by @s. */
 const char *sampler_comm(const struct sampler *s);
 /* The target's current mappings (borrowed; maps_ref to keep them). */
 struct maps *sampler_maps(const struct sampler *s);

@@ -91,10 +91,14 @@ struct sampler_proc {
 	char comm[64];
 	struct maps *maps;
 	uint64_t maps_loaded_ns;
+	bool maps_stale;         /* -a: code was mapped since the last read;
+	                          * read again at its next sample */
 	struct maps *prev_maps;  /* the mappings before the last read, and */
 	uint64_t prev_loaded_ns; /* when they were read */
 	int vdso_loaded;
-	struct unwinder *unwinder;
+	struct unwinder *unwinder;   /* NULL (-a) once the process exited, or
+	                              * before its first sample when its
+	                              * mappings could not be read */
 	struct sampler_python python;
 };
 
@@ -132,6 +136,8 @@ struct sampler {
 	/* cfg.locals: the locals of that snapshot's Python frames. */
 	struct pylocals *pylocals;
 	struct sampler_stats stats;
+	/* Walks of the unwinders freed at a process's exit (-a). */
+	uint64_t walks_fast_freed, walks_slow_freed;
 	sample_fn fn;          /* set during sampler_poll */
 	void *fn_ctx;
 	int fn_stopped;        /* @fn asked to stop this batch */
@@ -175,6 +181,15 @@ bool bpf_sampler_usable(char *why, size_t size);
  * (the first one created is the target). NULL when out of memory or the
  * process cannot be read (gone). */
 struct sampler_proc *sampler_proc(struct sampler *s, pid_t pid);
+
+/* The current entry of process @pid when it has one, else NULL (nothing
+ * is created or read). */
+struct sampler_proc *sampler_proc_find(struct sampler *s, pid_t pid);
+
+/* Process @pid has exited (the whole machine, -a): what its entry holds
+ * only for unwinding (its unwinder) is freed; its name and mappings stay,
+ * to name its samples. */
+void sampler_proc_exited(struct sampler *s, pid_t pid);
 
 /* The entry of process @pid, just forked by @ppid: as sampler_proc, but when
  * @pid is already gone its parent's mappings stand in for its own. */

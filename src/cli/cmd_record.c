@@ -41,7 +41,9 @@
 struct recording {
 	struct profile *profile;
 	double duration;             /* -d seconds, 0 when none */
-	bool subprocesses;
+	bool subprocesses;           /* a root frame "NAME (PID)" per process
+	                              * (--subprocesses, -a) */
+	bool all;                    /* -a: the whole machine */
 	int64_t start_realtime_ns;   /* CLOCK_REALTIME when sampling began */
 	uint64_t first_sample_ns;    /* CLOCK_MONOTONIC of the first sample, 0 before */
 	pid_t last_pid;              /* the process of the last sample, */
@@ -112,7 +114,9 @@ static void program_name(const struct options *o, char *buf, size_t size)
 	const char *name;
 	size_t i;
 
-	if (o->argv) {
+	if (o->all) {
+		name = "all";
+	} else if (o->argv) {
 		name = strrchr(o->argv[0], '/');
 		name = name ? name + 1 : o->argv[0];
 	} else {
@@ -183,6 +187,12 @@ static void progress(const struct sampler *s, void *ctx, double secs)
 			 secs < rec->duration ? rec->duration - secs : 0.0);
 	name[0] = '\0';
 	text_append_safe(name, sizeof(name), 0, sampler_comm(s));
+	if (rec->all) {
+		fprintf(stderr, "\rhotspy: recording every process: %" PRIu64 " samples, %zu "
+			"threads, %.1f s%s  (Ctrl-C to stop) ", profile_total(rec->profile),
+			profile_thread_count(rec->profile), secs, left);
+		return;
+	}
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
 		"%.1f s%s  (Ctrl-C to stop) ", name, (int)sampler_pid(s),
 		profile_total(rec->profile), profile_thread_count(rec->profile), secs, left);
@@ -499,6 +509,8 @@ static size_t threads_sampled(const struct profile *p)
 /* The name of the first process sampled, or NULL. */
 static const char *recorded_program(const struct recording *rec)
 {
+	if (rec->all)
+		return "all processes";
 	if (!profile_thread_count(rec->profile))
 		return NULL;
 	return profile_process_name(rec->profile, profile_thread_at(rec->profile, 0)->pid);
@@ -628,7 +640,8 @@ static void report_end(const struct session *ss, enum session_end why)
 
 int cmd_record(const struct options *o)
 {
-	struct recording rec = { .subprocesses = o->subprocesses, .duration = o->duration };
+	struct recording rec = { .subprocesses = o->subprocesses || o->all, .all = o->all,
+				 .duration = o->duration };
 	struct session_hooks hooks = {
 		.on_sample = on_sample, .progress = progress, .ctx = &rec,
 	};
@@ -682,7 +695,9 @@ int cmd_record(const struct options *o)
 		goto fail;
 	s = session_sampler(ss);
 	pid = sampler_pid(s);
-	if (profile_set_process(rec.profile, pid, sampler_comm(s)) < 0) {
+	/* The whole machine has no process of its own: each is named as it
+	 * is first sampled (name_process). */
+	if (!o->all && profile_set_process(rec.profile, pid, sampler_comm(s)) < 0) {
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}

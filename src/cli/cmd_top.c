@@ -272,9 +272,14 @@ static void header_lines(const struct top_ctx *c, char *title, size_t tsize, cha
 
 	name[0] = '\0';
 	text_append_safe(name, sizeof(name), 0, c->program);
-	snprintf(title, tsize, "hotspy top: %s (pid %d)  %s sampler, %s time, %u Hz",
-		 name, (int)c->pid, c->sampler_name, c->o->idle ? "wall-clock" : "on-CPU",
-		 c->o->rate);
+	if (c->o->all)
+		snprintf(title, tsize, "hotspy top: %s  %s sampler, %s time, %u Hz",
+			 c->o->npids || c->o->ncomms ? "the processes asked for" : "all processes",
+			 c->sampler_name, c->o->idle ? "wall-clock" : "on-CPU", c->o->rate);
+	else
+		snprintf(title, tsize, "hotspy top: %s (pid %d)  %s sampler, %s time, %u Hz",
+			 name, (int)c->pid, c->sampler_name, c->o->idle ? "wall-clock" : "on-CPU",
+			 c->o->rate);
 	at = snprintf(info, isize, "%" PRIu64 " samples in %.1f s", all, secs);
 	if (at < 0)
 		at = 0;
@@ -344,7 +349,7 @@ static void print_batch(struct top_ctx *c)
 	top_table_header(row, sizeof(row), c->st.sort, c->st.lines);
 	/* The scope line (no key picks a thread here) only for what it adds
 	 * with --subprocesses: each process's share. */
-	if (c->o->subprocesses)
+	if (c->o->subprocesses || c->o->all)
 		printf("%s\n%s\n%s\n\n%s\n", title, info, scope, row);
 	else
 		printf("%s\n%s\n\n%s\n", title, info, row);

@@ -13,6 +13,11 @@ struct sampler_config config_sampler(const struct options *o, struct elf_cache *
 		.idle = o->idle,
 		.kernel = o->kernel,
 		.subprocesses = o->subprocesses,
+		.all = o->all,
+		.pids = o->all ? o->pids : NULL,
+		.npids = o->all ? o->npids : 0,
+		.comms = o->all ? o->comms : NULL,
+		.ncomms = o->all ? o->ncomms : 0,
 		.cache = cache,
 		.python_mode = o->python_mode,
 		/* --gil keeps samples by it; --threads gives each thread's

@@ -13,13 +13,18 @@
 #include "banned.h"
 
 static const char record_usage[] =
-"usage: hotspy record [-p PID | -- CMD ARGS...] [options]\n"
+"usage: hotspy record [-p PID[,PID...] | -a | -- CMD ARGS...] [options]\n"
 "\n"
 "Sample the call stacks of every thread of a process and write a profile.\n"
 "\n"
-"  -p, --pid PID          attach to a running process\n"
+"  -p, --pid PID          attach to a running process (PID,PID,...: those\n"
+"                         processes, sampled as with -a)\n"
 "  -t, --tid TID          that thread alone (its process is attached)\n"
 "  -- CMD ARGS...         start CMD under hotspy, traced from its first instruction\n"
+"  -a, --all              every process of the machine (perf's -a), each under\n"
+"                         a root frame \"NAME (PID)\"; until -d or Ctrl-C\n"
+"      --comm PATTERN     the processes whose name PATTERN matches (a glob\n"
+"                         with * ? [, else a substring); repeatable; implies -a\n"
 "  -o, --output FILE      where to write the profile ('-' for stdout;\n"
 "                         default PROGRAM-YYYYmmdd-HHMMSS.svg)\n"
 "  -f, --format FORMAT    flamegraph (SVG), speedscope (JSON), pprof (gzip'd\n"
@@ -293,9 +298,8 @@ static const struct {
 		"default (py-spy's -F)" },
 	{ "--freq", "the rate is -r HZ (--rate) here" },
 	{ "--frequency", "the rate is -r HZ (--rate) here" },
-	{ "-a", "hotspy profiles a process (-p PID, with --subprocesses its "
-		"children), not the whole system (perf's -a)" },
-	{ "--all-cpus", "hotspy profiles a process (-p PID), not the whole system" },
+	{ "-a", "the whole machine is 'hotspy record -a' or 'hotspy top -a'; this "
+		"command reads one process (-p PID)" },
 	{ "--call-graph", "call stacks are always recorded (DWARF unwinding, as "
 			  "--call-graph dwarf): no option needed" },
 	{ "-c", "hotspy samples at -r HZ, not every COUNT events (perf's -c); it reads "
@@ -406,6 +410,7 @@ enum {
 	OPT_BASELINE,
 	OPT_KEEP_RUNNING,
 	OPT_SUMMARY_JSON,
+	OPT_COMM,
 };
 
 /* The SVG options record and flamegraph share. 0 when @c was one, -ENOENT
@@ -553,7 +558,10 @@ static int check_rules(const struct options *o)
 	{ "kernel", no_argument, NULL, OPT_KERNEL }, \
 	{ "sampler", required_argument, NULL, OPT_SAMPLER }, \
 	{ "lines", no_argument, NULL, OPT_LINES }, \
-	{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING }
+	{ "keep-running", no_argument, NULL, OPT_KEEP_RUNNING }, \
+	{ "all", no_argument, NULL, 'a' }, \
+	{ "all-cpus", no_argument, NULL, 'a' }, \
+	{ "comm", required_argument, NULL, OPT_COMM }
 
 #define COMMON_LONGOPTS \
 	{ "quiet", no_argument, NULL, 'q' }, \
@@ -635,11 +643,31 @@ static int parse_target_option(struct options *o, int c, const char *arg)
 	unsigned long v;
 
 	switch (c) {
-	case 'p':
-		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
-			return usage_error(o, "invalid PID '%s': expected a positive number", arg);
-		o->pid = (pid_t)v;
+	case 'p': {
+		/* A list, "12,34" (py-spy's and perf's): the processes to
+		 * sample of the whole machine. */
+		const char *at = arg;
+
+		do {
+			char one[24];
+			size_t len = strcspn(at, ",");
+
+			if (len == 0 || len >= sizeof(one))
+				return usage_error(o, "invalid PID list '%s': expected PID or "
+						   "PID,PID,...", arg);
+			memcpy(one, at, len);
+			one[len] = '\0';
+			if (parse_ulong(one, INT_MAX, &v) < 0 || v == 0)
+				return usage_error(o, "invalid PID '%s': expected a positive number",
+						   one);
+			if (o->npids == OPTIONS_PIDS_MAX)
+				return usage_error(o, "at most %d processes in -p", OPTIONS_PIDS_MAX);
+			o->pids[o->npids++] = (pid_t)v;
+			at += len;
+		} while (*at++ == ',');
+		o->pid = o->pids[0];
 		return 0;
+	}
 	case 't':
 		if (parse_ulong(arg, INT_MAX, &v) < 0 || v == 0)
 			return usage_error(o, "invalid TID '%s': expected a thread id (ls "
@@ -769,6 +797,16 @@ static int parse_sampling_option(struct options *o, int c, const char *arg)
 	case OPT_LINES:
 		o->lines = true;
 		return 0;
+	case 'a':
+		o->all = true;
+		return 0;
+	case OPT_COMM:
+		if (!*arg)
+			return usage_error(o, "empty --comm pattern");
+		if (o->ncomms == OPTIONS_COMMS_MAX)
+			return usage_error(o, "at most %d --comm patterns", OPTIONS_COMMS_MAX);
+		o->comms[o->ncomms++] = arg;
+		return 0;
 	default:
 		return -ENOENT;
 	}
@@ -805,11 +843,31 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 {
 	if (optind < argc)
 		o->argv = &argv[optind];
+	/* The whole machine, or the processes a list or patterns name of it. */
+	if (o->npids > 1 || o->ncomms)
+		o->all = true;
+	if (o->all) {
+		if (o->argv)
+			return usage_error(o, "-a, a -p list and --comm sample running processes: "
+					   "give no command (-d SECONDS says how long)");
+		if (o->tid)
+			return usage_error(o, "-t TID is one thread of one process: not with -a, a "
+					   "-p list or --comm");
+		if (o->idle || o->sampler == SAMPLER_PTRACE || o->gil)
+			return usage_error(o, "%s: the whole machine (-a, a -p list, --comm) is "
+					   "sampled with per-CPU perf events (--sampler perf, bpf or "
+					   "auto), which see running threads only",
+					   o->idle ? "--idle needs the ptrace sampler" :
+					   o->gil ? "--gil needs the ptrace sampler" :
+					   "--sampler ptrace cannot sample the whole machine");
+		o->pid = 0;
+		return 0;
+	}
 	if ((o->pid || o->tid) && o->argv)
 		return usage_error(o, "give either -p PID (or -t TID) or a command after --, "
 				   "not both");
 	if (!o->pid && !o->tid && !o->argv)
-		return usage_error(o, "nothing to profile: give -p PID or -- CMD ARGS...");
+		return usage_error(o, "nothing to profile: give -p PID, -a (every process) or -- CMD ARGS...");
 	if (o->gil && o->sampler == SAMPLER_PERF)
 		return usage_error(o, "--gil reads Python's GIL at each sample, which the perf "
 				   "sampler cannot: use --sampler auto, bpf or ptrace");
@@ -893,11 +951,14 @@ static int parse_dump(struct options *o, int argc, char **argv)
 		return usage_error(o, "unexpected argument '%s': dump takes -p PID", argv[optind]);
 	if (!o->pid)
 		return usage_error(o, "which process? give -p PID");
+	if (o->npids > 1)
+		return usage_error(o, "dump prints one process: give one PID (-s adds its "
+				   "children)");
 	return 0;
 }
 
 static const char top_usage[] =
-"usage: hotspy top [-p PID | -- CMD ARGS...] [options]\n"
+"usage: hotspy top [-p PID[,PID...] | -a | -- CMD ARGS...] [options]\n"
 "\n"
 "Show the functions where a process spends its time, live, like top(1).\n"
 "%Own and %Total are shares of the samples of the last refresh in which\n"
@@ -905,7 +966,10 @@ static const char top_usage[] =
 "are seconds since the start (or the last reset with 'r'). Press '?' for\n"
 "the keys, 'q' to quit.\n"
 "\n"
-"  -p, --pid PID          watch a running process\n"
+"  -p, --pid PID          watch a running process (PID,PID,...: those)\n"
+"  -a, --all              every process of the machine ('p' picks one)\n"
+"      --comm PATTERN     the processes whose name PATTERN matches (glob or\n"
+"                         substring); repeatable; implies -a\n"
 "  -t, --tid TID          that thread alone\n"
 "  -- CMD ARGS...         start CMD under hotspy and watch it\n"
 "  -r, --rate HZ          samples per second per thread (default 100)\n"
@@ -955,7 +1019,7 @@ static int parse_top(struct options *o, int argc, char **argv)
 	o->delay = 1.0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:gisqvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:r:d:n:agisqvh", longopts, NULL)) != -1) {
 		r = parse_target_option(o, c, optarg);
 		if (r == -ENOENT)
 			r = parse_sampling_option(o, c, optarg);
@@ -1019,7 +1083,7 @@ static int parse_record(struct options *o, int argc, char **argv)
 	/* '+': stop at the first non-option, which starts the command. */
 	/* -i, -s, -n, -F: py-spy's --idle, --subprocesses, --native and
 	 * --function. */
-	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:gisnFqvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:t:o:f:r:d:agisnFqvh", longopts, NULL)) != -1) {
 		if (c == 'n' || c == 'F') {
 			short_f |= c == 'F';
 			c = c == 'n' ? OPT_NATIVE : OPT_FUNCTION;

@@ -24,6 +24,8 @@ enum command {
 };
 
 #define OPTIONS_DEBUG_DIRS_MAX 4
+#define OPTIONS_PIDS_MAX 64
+#define OPTIONS_COMMS_MAX 16
 #define OPTIONS_RULES_MAX 32
 
 enum output_format {
@@ -42,7 +44,15 @@ enum output_format {
 
 struct options {
 	enum command command;
-	pid_t pid;                 /* -p; 0 when a command is given */
+	pid_t pid;                 /* -p; 0 when a command is given, or with
+	                            * all (a list, -a, --comm) */
+	pid_t pids[OPTIONS_PIDS_MAX];  /* -p 12,34 (and -p repeated), in order */
+	size_t npids;
+	const char *comms[OPTIONS_COMMS_MAX];  /* --comm PATTERN, repeatable */
+	size_t ncomms;
+	bool all;                  /* the whole machine: -a, or a -p list of
+	                            * more than one, or --comm (which narrow
+	                            * it to the processes they name) */
 	pid_t tid;                 /* -t: that thread only (its process is
 				    * found when attaching); 0 for all */
 	char *const *argv;         /* -- CMD ARGS... (NULL-terminated), or NULL */

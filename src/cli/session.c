@@ -49,6 +49,7 @@ struct session {
 	struct gilshare *gil;          /* each thread's GIL share; NULL unless
 	                                * the sampler tells the GIL state */
 	uint64_t gil_dropped;          /* --gil: samples left out */
+	pid_t pids[OPTIONS_PIDS_MAX];  /* a -p list, each as its process */
 };
 
 /*
@@ -204,6 +205,26 @@ static int resolve_target(const struct options *o, struct sampler_config *cfg)
 	return 0;
 }
 
+/*
+ * A -p list (the whole machine narrowed): each id as its process (a
+ * thread's id means its process, as for one -p), into @pids, which the
+ * config then lists. An id that names no process is an error: nothing
+ * would ever be sampled. 0 or -errno (reported).
+ */
+static int resolve_list(const struct options *o, struct sampler_config *cfg, pid_t *pids)
+{
+	for (size_t i = 0; i < cfg->npids; i++) {
+		pid_t tgid = target_thread_group(o->pids[i]);
+
+		if (tgid == -ESRCH || tgid == -ENOENT)
+			return log_error(-ESRCH, "no process %d (check the PID with ps)",
+					 (int)o->pids[i]);
+		pids[i] = tgid > 0 ? tgid : o->pids[i];
+	}
+	cfg->pids = pids;
+	return 0;
+}
+
 /* --gil on a process that runs no Python would keep nothing: said before
  * attaching (a command is known only once it runs: the summary says). */
 static int check_gil_target(const struct options *o, const struct sampler_config *cfg)
@@ -241,7 +262,8 @@ int session_attach(struct session *ss, const struct session_setup *setup)
 		log_info("--nonblocking: hotspy never pauses the whole process; it holds "
 			 "one thread at a time, for the copy of its stack and Python frames "
 			 "(tens of microseconds), so that no stack is torn");
-	err = resolve_target(o, &ss->setup.sampler);
+	err = ss->setup.sampler.all ? resolve_list(o, &ss->setup.sampler, ss->pids) :
+				      resolve_target(o, &ss->setup.sampler);
 	if (err < 0)
 		return err;
 	ss->setup.sampler.cache = ss->cache;
@@ -264,6 +286,13 @@ void session_describe(const struct session *ss)
 
 	if (!ss->o->verbose || !s)
 		return;
+	if (ss->setup.sampler.all) {
+		log_info("sampling %s with the %s sampler (%s) at %u Hz, on-CPU time",
+			 ss->setup.sampler.npids || ss->setup.sampler.ncomms ?
+			 "the processes -p and --comm name" : "every process",
+			 sampler_name(s), sampler_reason(s), ss->setup.sampler.rate);
+		return;
+	}
 	name[0] = '\0';
 	text_append_safe(name, sizeof(name), 0, sampler_comm(s));
 	log_info("sampling %s (pid %d) with the %s sampler (%s) at %u Hz, %s time",

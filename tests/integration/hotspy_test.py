@@ -75,6 +75,18 @@ Cases:
       says so and what to do. A skip where the BPF sampler is refused
       or not built, with hotspy's reason.
 
+  allcpus
+      the whole machine: --comm (a substring and a glob) narrows -a to
+      the processes it names, one of them started during the recording;
+      -p A,B lists two; each process is a root `NAME (PID)` with its own
+      frames; --sampler bpf takes the same per-CPU events (skipped where
+      refused); an unprivileged user is refused with the remedy where
+      kernel.perf_event_paranoid > 0.
+  allcpus_shares
+      `record -a -r 500` of hotspots and sharedlib started in parallel:
+      each process's samples meet its .expect, the two processes' samples
+      are in the ratio of their CPU times (within 35 %), hotspy has none.
+
 Exit status: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
 """
 import argparse
@@ -490,7 +502,16 @@ def case_usage(rest):
         (["dump", "-p", "1", "--jsno"], ["did you mean '--json'?"]),
         (["flamegraph", "--titel", "x"], ["did you mean '--title'?"]),
         (["record", "-F", "99", "-p", "1"], ["-r HZ", "perf's -F"]),
-        (["record", "-a"], ["not the whole system"]),
+        (["dump", "-a", "-p", "1"], ["hotspy record -a", "one process"]),
+        # The whole machine is sampled by per-CPU perf events: ptrace (and
+        # what only ptrace does) is refused, as are a command and one thread.
+        (["record", "-a", "--sampler", "ptrace"], ["--sampler ptrace cannot sample the "
+                                                   "whole machine", "perf, bpf or auto"]),
+        (["top", "--comm", "x", "--idle"], ["--idle needs the ptrace sampler"]),
+        (["record", "-p", "1,2", "--", "true"], ["give no command", "-d SECONDS"]),
+        (["record", "-a", "-t", "1"], ["one thread of one process"]),
+        (["record", "-p", "1,,2"], ["invalid PID list"]),
+        (["dump", "-p", "1,2"], ["one PID"]),
         (["record", "-f", "zzz", "-p", "1"], ["flamegraph", "svg", "speedscope", "folded"]),
         (["-p", "42"], ["hotspy record -p", "hotspy top -p"]),
         (["recrod", "-p", "1"], ["did you mean 'record'?"]),
@@ -2207,6 +2228,212 @@ def case_exec(rest):
     print("PASS")
 
 
+def roots_of(folded):
+    """{root frame: samples} of a folded file."""
+    roots = {}
+    with open(folded) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            root = stack.split(";")[0]
+            roots[root] = roots.get(root, 0) + float(count)
+    return roots
+
+
+def process_folded(folded, root, out):
+    """The stacks of root `NAME (PID)` into @out, rooted at NAME as a
+    single-process profile is; how many samples."""
+    name = root.rpartition(" (")[0]
+    total = 0.0
+    with open(folded) as f, open(out, "w") as o:
+        for line in f:
+            if line.startswith(root + ";"):
+                o.write(name + line[len(root):])
+                total += float(line.rpartition(" ")[2])
+    return total
+
+
+def record_all(args, tmp, name, timeout=60):
+    """hotspy record ARGS into a folded file; the result (with hotspy's pid
+    as r.pid) and the file."""
+    out = os.path.join(tmp, name + ".folded")
+    cmd = ["record", "-q", "-f", "folded", "-o", out] + args
+    print("$ hotspy " + " ".join(cmd))
+    p = subprocess.Popen([ARGS.hotspy] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    stdout, stderr = p.communicate(timeout=timeout)
+    sys.stdout.write(stderr)
+    r = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+    r.pid = p.pid
+    return r, out
+
+
+def case_allcpus(rest):
+    del rest
+    fixtures = ARGS.fixtures
+    hot = subprocess.Popen([os.path.join(fixtures, "hotspots"), "20"])
+    lib = subprocess.Popen([os.path.join(fixtures, "sharedlib"), "20"])
+    late = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            time.sleep(0.2)
+            # --comm: a substring (otspots) and a glob (cxxho?); cxxhot starts
+            # while it records, read when first sampled.
+            out = os.path.join(tmp, "comm.folded")
+            rec = subprocess.Popen([ARGS.hotspy, "record", "-q", "-f", "folded", "-o", out,
+                                    "-d", "1.6", "--comm", "otspots", "--comm", "cxxho?"],
+                                   stderr=subprocess.PIPE, text=True)
+            time.sleep(0.4)
+            late = subprocess.Popen([os.path.join(fixtures, "cxxhot"), "1"])
+            _, err = rec.communicate(timeout=60)
+            sys.stdout.write(err)
+            late.wait(timeout=30)
+            if rec.returncode == 1 and "cannot sample the whole machine" in err:
+                print("SKIP: " + err.strip().splitlines()[-1])
+                sys.exit(SKIP)
+            if rec.returncode != 0:
+                fail("record --comm: exit %d" % rec.returncode)
+            roots = roots_of(out)
+            print("roots: %s" % roots)
+            for root in roots:
+                if not root.startswith(("hotspots (", "cxxhot (")):
+                    fail("--comm otspots --comm cxxho? took %r" % root)
+            mine = "hotspots (%d)" % hot.pid
+            # Few samples ask for: the machine may be busy (no share is
+            # measured here).
+            if roots.get(mine, 0) < 10:
+                fail("--comm: %s has %s samples" % (mine, roots.get(mine)))
+            if "sharedlib (%d)" % lib.pid in roots:
+                fail("--comm took sharedlib")
+            one = os.path.join(tmp, "hot.folded")
+            process_folded(out, mine, one)
+            with open(one) as f:
+                if "hot_a" not in f.read():
+                    fail("--comm: no hot_a under %s" % mine)
+            started = "cxxhot (%d)" % late.pid
+            if roots.get(started, 0) < 3:
+                fail("a process started during the recording: %s has %s samples" %
+                     (started, roots.get(started)))
+            process_folded(out, started, one)
+            with open(one) as f:
+                if ";main;" not in f.read():
+                    fail("%s: its frames are not named (no main)" % started)
+
+            # -p A,B: those two, each its own root.
+            r, out = record_all(["-d", "1", "-p", "%d,%d" % (hot.pid, lib.pid)], tmp, "list")
+            if r.returncode != 0:
+                fail("record -p A,B: exit %d" % r.returncode)
+            roots = roots_of(out)
+            print("roots: %s" % roots)
+            want = {"hotspots (%d)" % hot.pid, "sharedlib (%d)" % lib.pid}
+            if set(roots) != want:
+                fail("-p %d,%d recorded %s" % (hot.pid, lib.pid, sorted(roots)))
+
+            # A listed id that names no process: nothing would ever come.
+            r, _ = record_all(["-d", "1", "-p", "%d,999999999" % hot.pid], tmp, "gone")
+            if r.returncode != 1 or "no process 999999999" not in r.stderr:
+                fail("-p with a wrong PID in the list: exit %d" % r.returncode)
+
+            # The bpf sampler on the same per-CPU events.
+            r, out = record_all(["-d", "1", "-a", "-p", str(hot.pid), "--sampler", "bpf"],
+                                tmp, "bpf")
+            if bpf_refusal(r):
+                print("bpf part skipped: " + bpf_refusal(r))
+            elif r.returncode != 0:
+                fail("record -a --sampler bpf: exit %d" % r.returncode)
+            else:
+                roots = roots_of(out)
+                print("roots: %s" % roots)
+                if list(roots) != [mine]:
+                    fail("-a -p %d --sampler bpf recorded %s" % (hot.pid, sorted(roots)))
+                process_folded(out, mine, one)
+                with open(one) as f:
+                    if "hot_a" not in f.read():
+                        fail("--sampler bpf -a: no hot_a")
+
+        # Without the right to per-CPU events: refused with the remedy.
+        with open("/proc/sys/kernel/perf_event_paranoid") as f:
+            paranoid = int(f.read())
+        if os.geteuid() == 0 and paranoid > 0 and os.path.exists("/usr/bin/setpriv"):
+            r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                "--clear-groups", ARGS.hotspy, "record", "-a", "-d", "1",
+                                "-o", "/dev/null"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=30)
+            sys.stdout.write(r.stderr)
+            if r.returncode != 1:
+                fail("unprivileged -a: exit %d, expected 1" % r.returncode)
+            for w in ("cannot sample the whole machine", "perf_event_paranoid",
+                      "run as root"):
+                if w not in r.stderr:
+                    fail("unprivileged -a: message lacks %r" % w)
+        else:
+            print("unprivileged part skipped: needs root, setpriv and "
+                  "perf_event_paranoid > 0 (it is %d)" % paranoid)
+        for t in (hot, lib):
+            if proc_state(t.pid) in (None, "t", "T"):
+                fail("a fixture was harmed (state %s)" % proc_state(t.pid))
+    finally:
+        for t in (hot, lib, late):
+            if t and t.poll() is None:
+                t.kill()
+                t.wait()
+    print("PASS")
+
+
+def cpu_ticks(pid):
+    """utime + stime of process @pid, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def case_allcpus_shares(rest):
+    del rest
+    fixtures = ARGS.fixtures
+    hot = subprocess.Popen([os.path.join(fixtures, "hotspots"), "20"])
+    lib = subprocess.Popen([os.path.join(fixtures, "sharedlib"), "20"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            time.sleep(0.2)
+            # 500 Hz: enough samples of each fixture for its .expect's
+            # tolerances even when other work takes most of the CPUs (at
+            # 1000 Hz a busy machine fills the rings: samples are lost).
+            before = {t.pid: cpu_ticks(t.pid) for t in (hot, lib)}
+            r, out = record_all(["-a", "-d", "2", "-r", "500"], tmp, "all")
+            used = {t.pid: cpu_ticks(t.pid) - before[t.pid] for t in (hot, lib)}
+            if r.returncode == 1 and "cannot sample the whole machine" in r.stderr:
+                print("SKIP: " + r.stderr.strip().splitlines()[-1])
+                sys.exit(SKIP)
+            if r.returncode != 0:
+                fail("record -a: exit %d" % r.returncode)
+            roots = roots_of(out)
+            counts = {}
+            for name, t in (("hotspots", hot), ("sharedlib", lib)):
+                root = "%s (%d)" % (name, t.pid)
+                one = os.path.join(tmp, name + ".folded")
+                counts[name] = process_folded(out, root, one)
+                print("%s: %d samples" % (root, counts[name]))
+                if counts[name] < 100:
+                    fail("-a: %s has %d samples" % (root, counts[name]))
+                if not check_profile(name, one, False):
+                    fail("-a: %s does not meet %s.expect" % (root, name))
+            print("%d processes in all" % len(roots))
+            if any(root.endswith(" (%d)" % r.pid) for root in roots):
+                fail("-a sampled hotspy itself (%d)" % r.pid)
+            # Each process's samples in proportion to the CPU time it used
+            # (the kernel's count, in clock ticks, taken around the
+            # recording: a little wider than it, hence the tolerance).
+            ratio = counts["hotspots"] / counts["sharedlib"]
+            cpu = used[hot.pid] / max(used[lib.pid], 1)
+            print("samples %.2f : 1, CPU time %.2f : 1" % (ratio, cpu))
+            if not 1 / 1.35 <= ratio / max(cpu, 1e-9) <= 1.35:
+                fail("samples %.2f : 1 where the CPU time was %.2f : 1" % (ratio, cpu))
+    finally:
+        for t in (hot, lib):
+            t.kill()
+            t.wait()
+    print("PASS")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -2217,7 +2444,8 @@ def main():
                                       "kernel", "progress", "sampler", "shortthreads",
                                       "smoke", "follow", "pyprofile", "pysignal",
                                       "pydump", "pytop", "pyspyflags", "jitstacks",
-                                       "exec", "pyworkersdump", "bpf", "pybpf"])
+                                       "exec", "pyworkersdump", "bpf", "pybpf", "allcpus",
+                                       "allcpus_shares"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ARGS = p.parse_args()
     if not os.path.exists(ARGS.hotspy):
@@ -2231,7 +2459,8 @@ def main():
      "follow": case_follow, "pyprofile": case_pyprofile, "pysignal": case_pysignal, "pybpf": case_pybpf,
      "pydump": case_pydump, "pytop": case_pytop, "pyspyflags": case_pyspyflags,
      "jitstacks": case_jitstacks, "exec": case_exec,
-     "pyworkersdump": case_pyworkersdump, "bpf": case_bpf}[ARGS.case](ARGS.rest)
+     "pyworkersdump": case_pyworkersdump, "bpf": case_bpf, "allcpus": case_allcpus,
+     "allcpus_shares": case_allcpus_shares}[ARGS.case](ARGS.rest)
 
 
 ARGS = None

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	uint64_t s3[] = { ADDR_OTHER, ADDR_MAIN };
 	uint64_t s4[] = { ADDR_OTHER_TOO, ADDR_MAIN };
 	uint64_t s5[] = { ADDR_LONG };
-	uint32_t t1, t2, t3;
+	uint32_t t1, t2, t3, t4;
 	char *json;
 	int ret = -1;
 
@@ -209,23 +209,28 @@ int main(int argc, char **argv)
 		return 1;
 	CHECK(profile_set_process(p, 10, "prog\"<&>") == 0);
 	CHECK(profile_set_process(p, 20, "child") == 0);
+	/* Named "NAME (PID)" as record -s and -a name processes. */
+	CHECK(profile_set_process(p, 30, "other (30)") == 0);
 	CHECK(profile_thread(p, 10, 10, "main \xff\x1b[31m", &t1) == 0);
 	CHECK(profile_thread(p, 10, 11, "worker", &t2) == 0);
 	CHECK(profile_thread(p, 20, 20, "child", &t3) == 0);
+	CHECK(profile_thread(p, 30, 31, "helper", &t4) == 0);
 	CHECK(profile_add_sample(p, t1, s1, 2, 3) == 0);
 	CHECK(profile_add_sample(p, t1, s2, 3, 1) == 0);
 	CHECK(profile_add_sample(p, t2, s3, 2, 2) == 0);
 	CHECK(profile_add_sample(p, t2, s4, 2, 5) == 0);
 	CHECK(profile_add_sample(p, t3, s5, 1, 1) == 0);
+	CHECK(profile_add_sample(p, t4, s5, 1, 1) == 0);
 
 	json = write_json(p, 200, "a \"name\"", true, &ret);
 	CHECK(json != NULL);
 	CHECK_EQ_U64(ret, 0);
 	if (json) {
 		/* One profile per thread, the process in front (two processes). */
-		CHECK_EQ_U64(count_of(json, "\"type\":\"sampled\""), 3);
+		CHECK_EQ_U64(count_of(json, "\"type\":\"sampled\""), 4);
 		CHECK(strstr(json, "\"name\":\"prog\\\"<&> (10) / main \\ufffd\\u001b[31m (10)\""));
 		CHECK(strstr(json, "\"name\":\"child (20) / child (20)\""));
+		CHECK(strstr(json, "\"name\":\"other (30) / helper (31)\""));
 		CHECK(strstr(json, "\"name\":\"a \\\"name\\\"\""));
 		/* Frames: suffixes of kind, file and line, escaped. */
 		CHECK(strstr(json, "{\"name\":\"inner_fn_[i]\",\"file\":\"inner.h\",\"line\":12}"));
