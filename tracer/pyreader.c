@@ -1326,7 +1326,7 @@ size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyre
 	const struct iovec *remote = c->remote;
 	const uint8_t *bytes = c->bytes;
 	struct thread_entry *t;
-	size_t at, i = 1, total = 0, n = c->n, len = c->len;
+	size_t at, i = 1, n = c->n, len = c->len;
 
 	r->pf_valid = false;
 	r->pf_nspans = 0;
@@ -1372,36 +1372,6 @@ size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyre
 		i++;
 	}
 	r->pf_spans_at = at;
-	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS) {
-		size_t k;
-
-		for (k = i; k < n && r->pf_nspans < PREFETCH_SPANS; k++) {
-			uint64_t lo = (uint64_t)(uintptr_t)remote[k].iov_base;
-			size_t m = remote[k].iov_len;
-
-			if (m > SPANS_COPY_MAX - total || m > len - at - total ||
-			    lo > UINT64_MAX - m)
-				break;
-			r->pf_spans[r->pf_nspans++] = (struct span){ lo, lo + m };
-			total += m;
-		}
-		if (!copy_reserve(r, total)) {
-			r->pf_nspans = 0;
-			total = 0;
-		}
-		memcpy(r->copy, bytes + at, total);
-		at += total;
-	} else if (i < n) {
-		/* 3.11+: the data-stack chunk. */
-		size_t m = remote[i].iov_len;
-
-		if (m && m <= CHUNK_COPY_MAX && m <= len - at && copy_reserve(r, m)) {
-			memcpy(r->copy, bytes + at, m);
-			r->pf_chunk = (uint64_t)(uintptr_t)remote[i].iov_base;
-			r->pf_chunk_len = m;
-			at += m;
-		}
-	}
 	r->pf_tid = tid;
 	r->pf_tstate = t->tstate;
 	r->pf_valid = true;

@@ -175,9 +175,10 @@ struct pyreader_copy {
 /*
  * Have the next capture of @tid (pyreader_capture_stack, right after) take
  * @c as it takes a prefetch: the regions for what they are (the thread
- * state the reader knows @tid by, then its chunk or frame spans; those it
- * cannot use are left out), the frames walked by their addresses. Returns
- * the regions' bytes taken, the @prefetched of pyreader_capture_stack.
+ * state the reader knows @tid by, the tid that tells it on <=3.7, the
+ * GIL's span; a region it cannot use ends them), the frames walked by
+ * their addresses. Returns the regions' bytes taken, the @prefetched of
+ * pyreader_capture_stack.
  */
 size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c);
 

@@ -13,7 +13,7 @@ time holds the GIL). For each rate and thread count, K interleaved rounds
 of: the fixture alone for S seconds; the fixture attached, once it says it
 is ready, by `hotspy record --sampler bpf`, by `hotspy record --sampler
 ptrace`, and by austin 3.7 (`austin -s -i 1e6/RATE -p PID`, when built:
-fetch and build it outside this tree), each for S - 0.3 seconds. Medians
+fetch and build it outside this tree), each for S - 1 whole seconds. Medians
 over the rounds:
 
   slowdown    the fixture's rounds of work per second alone / under the tool
@@ -94,7 +94,8 @@ def run_attached(a, tool, n, rate, tmp):
     target = start_ready(fixture_argv(a, n), a.seconds)
     if not target:
         return f
-    secs = max(0.5, a.seconds - 0.3)
+    # Whole seconds: austin's -x takes no fraction.
+    secs = max(1, int(a.seconds) - 1)
     out = os.path.join(tmp, tool + ".out")
     if tool == "austin":
         cmd = [a.austin, "-s", "-i", str(1000000 // rate), "-x", str(secs), "-o", out,
