@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_capture.h"
+#include "bpf/record.h"
 #include "bpf_record.h"
 #include "log.h"
 #include "hotspy_bpf.skel.h"
@@ -163,6 +164,36 @@ void bpf_capture_release(struct bpf_capture *c)
 uint64_t bpf_capture_lost(const struct bpf_capture *c)
 {
 	return __atomic_load_n(&c->skel->bss->lost, __ATOMIC_RELAXED);
+}
+
+int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
+			    size_t n, const struct bpf_capture_walk *walk)
+{
+	struct hsbpf_pyregions v;
+	int fd = bpf_map__fd(c->skel->maps.pyregions);
+
+	_Static_assert(BPF_CAPTURE_NO_DEREF == HSBPF_NO_DEREF, "one mark of no dereference");
+	if (walk && (walk->frame_len > HSBPF_FRAME_MAX || walk->frame_len < 8 ||
+		     walk->back_off > walk->frame_len - 8))
+		return -EINVAL;
+	if (n == 0 && !walk)
+		return bpf_map_delete_elem(fd, &tid) < 0 && errno != ENOENT ? -errno : 0;
+	memset(&v, 0, sizeof(v));
+	v.deref_off = HSBPF_NO_DEREF;
+	if (walk) {
+		v.frame_at = walk->frame_at;
+		v.deref_off = walk->deref_off;
+		v.frame_len = walk->frame_len;
+		v.back_off = walk->back_off;
+	}
+	/* The program copies regions in order up to the first that does not
+	 * fit: what cannot is not handed to it. */
+	for (size_t i = 0; i < n && i < HSBPF_PY_REGIONS && remote[i].iov_len <= HSBPF_PY_MAX; i++) {
+		v.regions[i].addr = (uint64_t)(uintptr_t)remote[i].iov_base;
+		v.regions[i].len = (uint32_t)remote[i].iov_len;
+		v.n = (uint32_t)i + 1;
+	}
+	return bpf_map_update_elem(fd, &tid, &v, BPF_ANY) < 0 ? -errno : 0;
 }
 
 void bpf_capture_free(struct bpf_capture *c)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct bpf_capture;
 
@@ -54,6 +55,26 @@ void bpf_capture_release(struct bpf_capture *c);
 
 /* Samples the program dropped because the ring was full. */
 uint64_t bpf_capture_lost(const struct bpf_capture *c);
+
+/*
+ * Have the program copy, at each sample of thread @tid (a kernel tid), the
+ * regions @remote[0 .. n) of its process (each iov_base an address in the
+ * target), whole and in order after the stack: those before the first
+ * longer than the record's room for them, at most BPF_RECORD_PY_REGIONS;
+ * then, with @walk, a walk of the frame chain (bpf/record.h, struct
+ * hsbpf_pyregions). n = 0 and no walk forget @tid. 0 or -errno.
+ */
+struct bpf_capture_walk {
+	uint64_t frame_at;        /* where the pointer to the innermost frame is */
+	uint32_t deref_off;       /* BPF_CAPTURE_NO_DEREF, or: the pointer at
+	                           * frame_at points to a structure holding
+	                           * it at this offset */
+	uint32_t frame_len;       /* bytes of each frame (at most 512) */
+	uint32_t back_off;        /* the older frame's pointer in them */
+};
+#define BPF_CAPTURE_NO_DEREF UINT32_MAX
+int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid, const struct iovec *remote,
+			    size_t n, const struct bpf_capture_walk *walk);
 
 /* Unload. Accepts NULL. Events still holding the program keep it until
  * they are closed. */
@@ -99,6 +120,18 @@ static inline uint64_t bpf_capture_lost(const struct bpf_capture *c)
 {
 	(void)c;
 	return 0;
+}
+
+static inline int bpf_capture_set_regions(struct bpf_capture *c, uint32_t tid,
+					  const struct iovec *remote, size_t n,
+					  const struct bpf_capture_walk *walk)
+{
+	(void)c;
+	(void)tid;
+	(void)remote;
+	(void)n;
+	(void)walk;
+	return -ENOTSUP;
 }
 
 static inline void bpf_capture_free(struct bpf_capture *c)

@@ -8,9 +8,9 @@
  * the snapshot every sampler produces. The target is never stopped nor
  * traced.
  *
- * What BPF adds over perf events, once Python frames are read there too
- * (docs/bpf.md): a copy of any memory at the sample instant, not only the
- * stack. This first slice takes native stacks only.
+ * What BPF adds over perf events (docs/bpf.md): a copy of any memory at
+ * the sample instant, not only the stack: a Python thread's frame chain
+ * too (bpf_python in perf_sampler.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,10 +30,12 @@
 #define CAP_PERFMON_BIT 38
 #define CAP_BPF_BIT 39
 
-/* Bytes of ring per CPU, as the perf sampler's rings: 60 records of a full
- * 64 KiB stack copy, 60 ms of one CPU at 1000 Hz, to last between two of
- * hotspy's 10 ms drains when hotspy is short of CPU. */
-#define RING_PER_CPU (4u << 20)
+/* Bytes of ring per CPU: a record of a Python thread takes about 196 KiB
+ * of it (64 KiB of stack and 128 KiB of Python memory are reserved whatever
+ * is copied), another thread's 68 KiB: 60 records of a Python thread, 60 ms
+ * of one CPU at 1000 Hz, to last between two of hotspy's 10 ms drains when
+ * hotspy is short of CPU. */
+#define RING_PER_CPU (12u << 20)
 
 /* Does hotspy hold capability @bit (its effective set)? */
 static bool has_cap(int bit)
@@ -113,6 +115,27 @@ static int refusal(int err)
 	return log_error(err, "cannot load the BPF sampler: the kernel rejected its program "
 			 "(%s; -vv shows the verifier's words) \xe2\x80\x94 use --sampler perf",
 			 strerror(-err));
+}
+
+bool bpf_sampler_usable(char *why, size_t size)
+{
+	char mode[32];
+
+	if (!bpf_capture_built()) {
+		snprintf(why, size, "this hotspy was built without the BPF sampler");
+		return false;
+	}
+	if (!(has_cap(CAP_SYS_ADMIN_BIT) || (has_cap(CAP_BPF_BIT) && has_cap(CAP_PERFMON_BIT)))) {
+		snprintf(why, size, "the BPF sampler needs CAP_BPF and CAP_PERFMON (or root)");
+		return false;
+	}
+	lockdown_mode(mode, sizeof(mode));
+	if (mode[0]) {
+		snprintf(why, size, "the kernel is locked down (%s), which forbids BPF to read "
+			 "memory", mode);
+		return false;
+	}
+	return true;
 }
 
 static int bpf_open(struct sampler *s)

@@ -40,9 +40,11 @@
 
 #include "bpf_capture.h"
 #include "bpf_record.h"
+#include "hash.h"
 #include "log.h"
 #include "procfilter.h"
 #include "procfs.h"
+#include "pyreader.h"
 #include "sampler_backend.h"
 #include "stackask.h"
 #include "target.h"
@@ -105,6 +107,10 @@ struct name {
 	int8_t wanted;          /* -a with --comm, a process's main thread: 1 its
 	                         * samples are taken, -1 not, 0 not decided yet
 	                         * (decided again when its name changes) */
+	/* The BPF sampler: a hash of the Python regions last handed to its
+	 * program for this thread (0: none), so that an unchanged list is not
+	 * written to the map again at each sample. */
+	uint64_t pyregions;
 	char comm[TARGET_COMM_MAX];
 };
 
@@ -1114,16 +1120,74 @@ static void handle_sample(struct sampler *s, const uint8_t *rec, size_t len)
 		stack_grow(s, (pid_t)tid, cls);
 }
 
+_Static_assert(PYREADER_WALK_NO_DEREF == BPF_CAPTURE_NO_DEREF, "one mark of no dereference");
+
+/* A hash of the regions @remote[0 .. n) (never 0). */
+static uint64_t regions_hash(const struct iovec *remote, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = hash_mix64(h ^ hash_mix64((uint64_t)(uintptr_t)remote[i].iov_base ^
+					      ((uint64_t)remote[i].iov_len << 48)));
+	return h ? h : 1;
+}
+
+/*
+ * The Python frames of a BPF sample: the walk of the thread's frame chain
+ * takes the memory the program copied at the sample instant (@py: the
+ * thread state, then the frames the program walked from it), and reads
+ * what it needs beyond them now, while
+ * the thread runs on (a chain read so may be torn, which the walk detects
+ * and counts). Then the program is told what to copy at this thread's
+ * next samples (pyreader_copy_plan).
+ */
+static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
+		       const struct bpf_record_py *py)
+{
+	struct perf_backend *b = backend_of(s);
+	struct iovec remote[PYREADER_PREFETCH_MAX];
+	struct sampler_proc *p = sampler_proc(s, snap->pid);
+	struct pyreader *r = p ? sampler_python(s, p) : NULL;
+	struct pyreader_copy copy = {
+		.remote = py->remote, .n = py->n, .bytes = py->bytes, .len = py->len,
+		.walk = py->walk, .frames = py->frames, .frame_len = py->frame_len,
+		.frame_stride = py->frame_stride,
+	};
+	struct pyreader_walk walk;
+	struct bpf_capture_walk bw;
+	size_t got, k;
+	uint64_t h;
+
+	if (!r)
+		return;
+	got = pyreader_prefetch_copied(r, snap->tid, &copy);
+	if (pyreader_capture_stack(r, snap->tid, snap->stack_addr, snap->stack, snap->stack_len,
+				   got, s->pystack) == 0)
+		snap->py = s->pystack;
+	if (!n)
+		return;
+	k = pyreader_copy_plan(r, snap->tid, remote, BPF_RECORD_PY_REGIONS, &walk);
+	bw = (struct bpf_capture_walk){ walk.frame_at, walk.deref_off, walk.frame_len,
+					 walk.back_off };
+	h = k ? regions_hash(remote, k) ^ hash_mix64(walk.frame_at ^ walk.frame_len) : 0;
+	if (h != n->pyregions &&
+	    bpf_capture_set_regions(b->bpf, (uint32_t)snap->tid, remote, k,
+				    walk.frame_len ? &bw : NULL) == 0)
+		n->pyregions = h;
+}
+
 /* A sample of the BPF program (bpf/record.h): the same snapshot as
  * handle_sample's, from a record that is checked before it is trusted. */
 static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
 {
 	struct perf_backend *b = backend_of(s);
+	struct bpf_record_py py;
 	struct snapshot snap;
 	struct name *n;
 
 	memset(&snap, 0, sizeof(snap));
-	if (bpf_record_parse(rec, len, &snap) < 0) {
+	if (bpf_record_parse(rec, len, &snap, &py) < 0) {
 		s->stats.failed++;
 		return;
 	}
@@ -1139,6 +1203,8 @@ static void handle_bpf_sample(struct sampler *s, const uint8_t *rec, size_t len)
 	if (n)
 		name_sampled(s, n);
 	snap.weight = 1;
+	if (s->cfg.pycodes)
+		bpf_python(s, n, &snap, &py);
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
 }
@@ -1421,7 +1487,7 @@ static int bpf_pend(const uint8_t *rec, size_t len, void *ctx)
 	memset(&snap, 0, sizeof(snap));
 	/* A bad record is queued all the same (time 0), to be counted as
 	 * failed when handled. */
-	bpf_record_parse(rec, len, &snap);
+	bpf_record_parse(rec, len, &snap, NULL);
 	b->pend[b->npend] = (struct pending){
 		.time = snap.time_ns, .rec = rec, .len = (uint32_t)len,
 		.seq = (uint32_t)b->npend, .bpf = 1,

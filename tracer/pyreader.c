@@ -183,9 +183,15 @@ struct pyreader {
 	size_t pf_chunk_len, pf_got;
 	bool pf_valid;
 	uint8_t pf_ts[4096];
-	uint32_t pf_nstid_tid;        /* <=3.10: the tid in struct pthread */
+	uint32_t pf_nstid_tid;        /* <=3.7: the tid in struct pthread */
 	struct span pf_spans[PREFETCH_SPANS];
 	size_t pf_nspans;
+	size_t pf_spans_at;           /* where the spans start in the bytes
+	                               * prefetched (copied at copy + 0) */
+	/* pyreader_prefetch_copied: frames walked at the sample instant, for
+	 * the next capture (walk_i: the one it most likely reads next). */
+	const uint8_t *walk;
+	size_t walk_n, walk_len, walk_stride, walk_i;
 	/* <=3.10: the frame spans this capture read (capture_source). */
 	struct span spans[PREFETCH_SPANS];
 	size_t nspans;
@@ -1107,6 +1113,24 @@ static void span_note(struct pyreader *r, uint64_t addr, size_t len)
 		r->spans[r->nspans++] = (struct span){ addr, addr + len };
 }
 
+/* [addr, addr + len) in the frames walked at the sample instant
+ * (pyreader_prefetch_copied): most often the next one in walk order. */
+static const uint8_t *walked_find(struct pyreader *r, uint64_t addr, size_t len)
+{
+	if (len > r->walk_len)
+		return NULL;
+	for (size_t k = 0; k < r->walk_n; k++) {
+		size_t i = (r->walk_i + k) % r->walk_n;
+		const uint8_t *e = r->walk + i * r->walk_stride;
+
+		if (bytes_u64(e, 0) == addr) {
+			r->walk_i = i + 1;
+			return e + 8;
+		}
+	}
+	return NULL;
+}
+
 /* The pychain source of a capture: the copied regions (chunks, frames
  * copied with the stack), the stack copy, else an older chunk, else
  * (<=3.10) a frame object with the pages below it, else one read of just
@@ -1118,6 +1142,8 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 
 	if (r->layout.frame_model == PYLAYOUT_FRAME_OBJECTS && addr <= UINT64_MAX - len)
 		span_note(r, addr, len);
+	if (r->walk_n && (p = walked_find(r, addr, len)))
+		return p;
 	p = region_find(r, addr, len);
 
 	if (p)
@@ -1136,13 +1162,14 @@ static const uint8_t *capture_source(void *ctx, uint64_t addr, size_t len)
 	return r->small;
 }
 
-/* The prefetched spans copied whole (after the thread state and the tid)
- * as regions: their bytes are of this stop, whatever the guess was. */
+/* The prefetched spans copied whole (after the thread state, and on <=3.7
+ * the tid) as regions: their bytes are of this stop, whatever the guess
+ * was. */
 static void spans_take(struct pyreader *r)
 {
-	size_t got = r->pf_got - (r->tstate_size + 4), off = 0;
+	size_t got = r->pf_got - r->pf_spans_at, off = 0;
 
-	if (r->pf_got < r->tstate_size + 4)
+	if (r->pf_got < r->pf_spans_at)
 		return;
 	for (size_t i = 0; i < r->pf_nspans && r->nregions < CHUNKS_MAX; i++) {
 		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
@@ -1158,22 +1185,28 @@ static void spans_take(struct pyreader *r)
 
 int pyreader_capture(struct pyreader *r, pid_t tid, struct pystack *out)
 {
+	r->walk_n = 0;
 	r->pf_valid = false;
 	r->pf_gil_need = 0;
 	return pyreader_capture_stack(r, tid, 0, NULL, 0, 0, out);
 }
 
-/* <=3.10: the thread state, its struct pthread's tid, and the frame
- * spans of @t's last capture. */
+/* <=3.10: the thread state, on <=3.7 its struct pthread's tid (@with_tid;
+ * 3.8+ keeps the native id in the thread state), and the frame spans of
+ * @t's last capture. */
 static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry *t,
-			     struct iovec *local, struct iovec *remote, size_t max)
+			     bool with_tid, struct iovec *local, struct iovec *remote, size_t max)
 {
-	size_t n = 0, total = 0;
+	size_t n = 0, total = 0, first;
 
 	local[n] = (struct iovec){ r->pf_ts, r->tstate_size };
 	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
-	local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
-	remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	if (with_tid) {
+		local[n] = (struct iovec){ &r->pf_nstid_tid, 4 };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	}
+	first = n;
+	r->pf_spans_at = r->tstate_size + (with_tid ? 4 : 0);
 	for (size_t i = 0; i < t->nspans && n < max; i++) {
 		size_t len = (size_t)(t->spans[i].hi - t->spans[i].lo);
 
@@ -1185,14 +1218,14 @@ static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry 
 	}
 	if (!copy_reserve(r, total)) {
 		r->pf_nspans = 0;
-		n = 2;
+		n = first;
 	}
 	total = 0;
 	for (size_t i = 0; i < r->pf_nspans; i++) {
 		size_t len = (size_t)(r->pf_spans[i].hi - r->pf_spans[i].lo);
 
-		local[2 + i] = (struct iovec){ r->copy + total, len };
-		remote[2 + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
+		local[first + i] = (struct iovec){ r->copy + total, len };
+		remote[first + i] = (struct iovec){ (void *)(uintptr_t)r->pf_spans[i].lo, len };
 		total += len;
 	}
 	r->pf_tid = tid;
@@ -1206,6 +1239,7 @@ static size_t prefetch_spans(struct pyreader *r, pid_t tid, struct thread_entry 
 size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 			 struct iovec *remote, size_t max)
 {
+	const struct pylayout *l = &r->layout;
 	struct thread_entry *t;
 
 	r->pf_valid = false;
@@ -1217,13 +1251,18 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 		return 0;
 	t = thread_find(r, nstid_of(r, tid));
 	r->copy_used = 0;
-	if (t && t->tstate && r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT &&
-	    r->pthread_tid != PYLAYOUT_ABSENT && t->pthread)
-		return prefetch_gil(r, local, remote,
-				    prefetch_spans(r, tid, t, local, remote, max));
-	if (r->layout.tstate.native_thread_id == PYLAYOUT_ABSENT)
+	if (!t || !t->tstate)
 		return 0;
-	if (!t || !t->tstate || !t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT && r->pthread_tid != PYLAYOUT_ABSENT &&
+	    t->pthread)
+		return prefetch_gil(r, local, remote,
+				    prefetch_spans(r, tid, t, true, local, remote, max));
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT)
+		return 0;
+	if (l->frame_model == PYLAYOUT_FRAME_OBJECTS)
+		return prefetch_gil(r, local, remote,
+				    prefetch_spans(r, tid, t, false, local, remote, max));
+	if (!t->chunk || !t->chunk_len || !copy_reserve(r, t->chunk_len))
 		return 0;
 	local[0] = (struct iovec){ r->pf_ts, r->tstate_size };
 	remote[0] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
@@ -1235,6 +1274,108 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 	r->pf_chunk_len = t->chunk_len;
 	r->pf_valid = true;
 	return prefetch_gil(r, local, remote, 2);
+}
+
+size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
+			  struct pyreader_walk *walk)
+{
+	const struct pylayout *l = &r->layout;
+	struct thread_entry *t = thread_find(r, nstid_of(r, tid));
+	size_t n = 0;
+
+	walk->frame_len = 0;
+	r->pf_valid = false;
+	r->pf_gil_need = 0;
+	if (!t || !t->tstate || max < 3 || r->frame_size > PYREADER_WALK_FRAME_MAX ||
+	    l->frame.back + 8 > r->frame_size)
+		return 0;
+	/* The thread state, and on <=3.7 the tid in its struct pthread that
+	 * tells whose it is. */
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)t->tstate, r->tstate_size };
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT) {
+		if (r->pthread_tid == PYLAYOUT_ABSENT || !t->pthread)
+			return 0;
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)(t->pthread + r->pthread_tid), 4 };
+	}
+	if (r->want_gil && r->gil_len)
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)r->gil_addr, r->gil_len };
+	/* The frames, each found from the one before: a walk, wherever they
+	 * are (frame objects, the data stack's chunks, a generator's frame). */
+	walk->deref_off = PYREADER_WALK_NO_DEREF;
+	switch (l->frame_model) {
+	case PYLAYOUT_FRAME_OBJECTS:
+		walk->frame_at = t->tstate + l->tstate.frame;
+		break;
+	case PYLAYOUT_FRAME_CFRAME:
+		/* 3.11, 3.12: tstate->cframe->current_frame. */
+		walk->frame_at = t->tstate + l->tstate.cframe;
+		walk->deref_off = l->cframe.current_frame;
+		break;
+	case PYLAYOUT_FRAME_CURRENT:
+		walk->frame_at = t->tstate + l->tstate.current_frame;
+		break;
+	}
+	walk->frame_len = (uint32_t)r->frame_size;
+	walk->back_off = l->frame.back;
+	return n;
+}
+
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c)
+{
+	const struct pylayout *l = &r->layout;
+	const struct iovec *remote = c->remote;
+	const uint8_t *bytes = c->bytes;
+	struct thread_entry *t;
+	size_t at, i = 1, n = c->n, len = c->len;
+
+	r->pf_valid = false;
+	r->pf_nspans = 0;
+	r->pf_gil_need = 0;
+	r->pf_chunk = 0;
+	r->pf_chunk_len = 0;
+	r->copy_used = 0;
+	r->walk_n = 0;
+	r->walk_i = 0;
+	if (c->walk && c->frames && c->frame_len >= r->frame_size && c->frame_stride >= c->frame_len + 8) {
+		r->walk = c->walk;
+		r->walk_n = c->frames;
+		r->walk_len = c->frame_len;
+		r->walk_stride = c->frame_stride;
+	}
+	if (n == 0 || r->tstate_size > sizeof(r->pf_ts) || len < r->tstate_size)
+		return 0;
+	t = thread_find(r, nstid_of(r, tid));
+	/* The thread state this reader knows the thread by, or nothing. */
+	if (!t || !t->tstate || (uint64_t)(uintptr_t)remote[0].iov_base != t->tstate ||
+	    remote[0].iov_len != r->tstate_size)
+		return 0;
+	memcpy(r->pf_ts, bytes, r->tstate_size);
+	at = r->tstate_size;
+	if (l->tstate.native_thread_id == PYLAYOUT_ABSENT) {
+		/* <=3.7: the thread state is told by struct pthread's tid. */
+		if (r->pthread_tid == PYLAYOUT_ABSENT || !t->pthread || n < 2 ||
+		    (uint64_t)(uintptr_t)remote[1].iov_base != t->pthread + r->pthread_tid ||
+		    remote[1].iov_len != 4 || len - at < 4)
+			return 0;
+		memcpy(&r->pf_nstid_tid, bytes + at, 4);
+		at += 4;
+		i = 2;
+	}
+	/* The GIL's span, where pyreader_copy_plan put it. */
+	if (i < n && r->want_gil && r->gil_len && r->gil_len <= sizeof(r->pf_gil) &&
+	    (uint64_t)(uintptr_t)remote[i].iov_base == r->gil_addr &&
+	    remote[i].iov_len == r->gil_len && len - at >= r->gil_len) {
+		memcpy(r->pf_gil, bytes + at, r->gil_len);
+		r->pf_gil_addr = r->gil_addr;
+		at += r->gil_len;
+		r->pf_gil_need = at;
+		i++;
+	}
+	r->pf_spans_at = at;
+	r->pf_tid = tid;
+	r->pf_tstate = t->tstate;
+	r->pf_valid = true;
+	return at;
 }
 
 /* The innermost frame of the thread state whose bytes are @ts, and on
@@ -1448,9 +1589,9 @@ static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *ou
 	return true;
 }
 
-int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
-			   const uint8_t *stack, size_t stack_len, size_t prefetched,
-			   struct pystack *out)
+static int capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			 const uint8_t *stack, size_t stack_len, size_t prefetched,
+			 struct pystack *out)
 {
 	const struct pylayout *l = &r->layout;
 	struct pychain_source src = { capture_source, r };
@@ -1550,6 +1691,17 @@ int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 	else if (out->status == PYSTACK_NONE)
 		r->stats.none++;
 	return 0;
+}
+
+int pyreader_capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
+			   const uint8_t *stack, size_t stack_len, size_t prefetched,
+			   struct pystack *out)
+{
+	int err = capture_stack(r, tid, stack_addr, stack, stack_len, prefetched, out);
+
+	/* The frames walked were for this capture only (borrowed). */
+	r->walk_n = 0;
+	return err;
 }
 
 /* ---- code objects ------------------------------------------------------ */

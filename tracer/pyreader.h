@@ -133,6 +133,56 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
 			 struct iovec *remote, size_t max);
 
 /*
+ * What a copier that runs at the sample instant (the BPF sampler's
+ * program) should copy of thread @tid for its next capture: up to @max
+ * (at least 3) regions into @remote (its thread state; on <=3.7 the tid in
+ * its struct pthread; the GIL's span when pyreader_want_gil), and a walk
+ * of its frame chain in @walk (frame_len 0: none): from the pointer at
+ * frame_at (through deref_off), each frame's first frame_len bytes, the
+ * older frame's pointer at back_off in them. Returns the number of
+ * regions (0: nothing known of @tid yet, no walk). Leaves no prefetch
+ * pending.
+ */
+#define PYREADER_WALK_FRAME_MAX 512
+#define PYREADER_WALK_NO_DEREF UINT32_MAX
+struct pyreader_walk {
+	uint64_t frame_at;
+	uint32_t deref_off;       /* PYREADER_WALK_NO_DEREF, or: the pointer
+	                           * at frame_at points to a structure that
+	                           * holds the frame's pointer at this offset */
+	uint32_t frame_len;
+	uint32_t back_off;
+};
+size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, size_t max,
+			  struct pyreader_walk *walk);
+
+/*
+ * A copy made at the sample instant after a pyreader_copy_plan of the
+ * thread (not necessarily the latest one): the regions @remote[0 .. n)
+ * whole, in order, at @bytes (@len bytes), then @frames frames walked,
+ * @frame_stride bytes apart at @walk, each the frame's address (8 bytes)
+ * then its first @frame_len bytes. All borrowed until the next capture.
+ */
+struct pyreader_copy {
+	const struct iovec *remote;
+	size_t n;
+	const uint8_t *bytes;
+	size_t len;
+	const uint8_t *walk;
+	size_t frames, frame_len, frame_stride;
+};
+
+/*
+ * Have the next capture of @tid (pyreader_capture_stack, right after) take
+ * @c as it takes a prefetch: the regions for what they are (the thread
+ * state the reader knows @tid by, the tid that tells it on <=3.7, the
+ * GIL's span; a region it cannot use ends them), the frames walked by
+ * their addresses. Returns the regions' bytes taken, the @prefetched of
+ * pyreader_capture_stack.
+ */
+size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c);
+
+/*
  * pyreader_capture for a thread whose stack was copied while it is held:
  * the bytes [@stack_addr, @stack_addr + @stack_len) of the target are at
  * @stack (borrowed for the call), and what the walk needs there (3.11 and

@@ -609,8 +609,22 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 		}
 		if (kind == SAMPLER_BPF)
 			return sampler_with(&bpf_sampler_ops, cfg, "asked for with --sampler bpf");
-		/* auto: perf, which never stops anything. The bpf sampler
-		 * takes the same per-CPU events (asked for by name). */
+		/* auto: the bpf sampler where it may run (the same per-CPU
+		 * events, and the Python processes' frames copied at each
+		 * sample), else perf; neither stops anything. */
+		why[0] = '\0';
+		if (kind == SAMPLER_AUTO && !cfg->kernel && bpf_sampler_usable(why, sizeof(why))) {
+			struct sampler *s = sampler_with(&bpf_sampler_ops, cfg,
+							 "the whole machine: per-CPU events, "
+							 "Python frames read by the bpf sampler");
+
+			if (s)
+				return s;
+			snprintf(why, sizeof(why), "the bpf sampler failed to start");
+		}
+		if (kind == SAMPLER_AUTO && why[0])
+			log_info("the whole machine with the perf sampler (no Python frames): %s",
+				 why);
 		return sampler_with(&perf_sampler_ops, cfg, kind == SAMPLER_PERF ?
 				    "asked for with --sampler perf" :
 				    "the whole machine: per-CPU perf events");
@@ -631,11 +645,6 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 	case SAMPLER_PTRACE:
 		return sampler_with(&ptrace_sampler_ops, cfg, "asked for with --sampler ptrace");
 	case SAMPLER_BPF:
-		/* This first slice copies native stacks only (docs/bpf.md). */
-		if (sampler_target_is_python(cfg))
-			log_warn("the bpf sampler does not read Python frames yet: this "
-				 "profile shows the interpreter's C functions only \xe2\x80\x94 "
-				 "use --sampler ptrace or auto");
 		if (cfg->idle || cfg->kernel) {
 			log_error(-EINVAL, "%s: the bpf sampler takes user stacks of running "
 				  "threads only \xe2\x80\x94 use --sampler %s",
@@ -661,11 +670,36 @@ struct sampler *sampler_open(enum sampler_kind kind, const struct sampler_config
 				    "--idle: wall-clock time needs sleeping threads, which "
 				    "only ptrace samples");
 	/* A Python program's frames live in the interpreter's heap, not on the
-	 * C stack perf copies: reading them takes the thread stopped. */
-	if (!cfg->kernel && sampler_target_is_python(cfg))
-		return sampler_with(&ptrace_sampler_ops, cfg,
-				    "a Python program: only the ptrace sampler reads the "
-				    "interpreter's frames");
+	 * C stack perf copies. The BPF sampler copies them at each sample
+	 * without stopping the thread; where BPF is not allowed, the ptrace
+	 * sampler reads them while it holds the thread for a moment. --locals
+	 * reads more while the thread is held, and the BPF copy is at most
+	 * 64 KiB of stack, as perf's. */
+	if (!cfg->kernel && sampler_target_is_python(cfg)) {
+		if (cfg->locals)
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "--locals: the values are read while the thread is held");
+		if (cfg->stack_size > SAMPLER_DEFAULT_STACK_SIZE)
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "--stack-size above the 64 KiB the bpf sampler copies");
+		if (bpf_sampler_usable(why, sizeof(why))) {
+			struct sampler *s = sampler_with(&bpf_sampler_ops, cfg,
+							 "a Python program: the bpf sampler copies "
+							 "the interpreter's frames at each sample, "
+							 "never stopping a thread");
+
+			if (s)
+				return s;
+			log_warn("using the ptrace sampler, which stops each thread for a "
+				 "moment per sample");
+			return sampler_with(&ptrace_sampler_ops, cfg,
+					    "a Python program, and the bpf sampler failed to start");
+		}
+		log_info("using the ptrace sampler for this Python program: %s", why);
+		snprintf(reason, sizeof(reason), "a Python program (the bpf sampler would not "
+			 "stop its threads, but %.200s)", why);
+		return sampler_with(&ptrace_sampler_ops, cfg, reason);
+	}
 	/* The kernel copies at most 64 KiB (less 8 bytes) of stack into a perf
 	 * sample: a larger --stack-size (deep recursion) is honoured by ptrace
 	 * only. The default, 64 KiB, stays with perf: 8 bytes make no odds. */

@@ -168,6 +168,15 @@ size_t perf_sampler_thread_count(const struct sampler *s);
  * reason in words in @why. Opens and closes one event; logs nothing. */
 int perf_sampler_probe(pid_t pid, char *why, size_t size);
 
+/*
+ * Could the BPF sampler run here, as far as can be told without loading it:
+ * built into hotspy, and hotspy holds CAP_BPF and CAP_PERFMON (or
+ * CAP_SYS_ADMIN) with no kernel lockdown forbidding BPF to read memory.
+ * False with the reason in @why (what `auto` says when it takes another
+ * sampler).
+ */
+bool bpf_sampler_usable(char *why, size_t size);
+
 /* The entry of process @pid, created on first use with its mappings read
  * (the first one created is the target). NULL when out of memory or the
  * process cannot be read (gone). */

@@ -868,9 +868,9 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 				   "not both");
 	if (!o->pid && !o->tid && !o->argv)
 		return usage_error(o, "nothing to profile: give -p PID, -a (every process) or -- CMD ARGS...");
-	if (o->gil && (o->sampler == SAMPLER_PERF || o->sampler == SAMPLER_BPF))
-		return usage_error(o, "--gil reads Python's GIL while each thread is held: it "
-				   "needs the ptrace sampler (--sampler ptrace, or auto)");
+	if (o->gil && o->sampler == SAMPLER_PERF)
+		return usage_error(o, "--gil reads Python's GIL at each sample, which the perf "
+				   "sampler cannot: use --sampler auto, bpf or ptrace");
 	return 0;
 }
 

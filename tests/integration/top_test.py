@@ -325,6 +325,13 @@ def all_test(hotspy, fixtures):
         return 77
     hot = subprocess.Popen([os.path.join(fixtures, "hotspots"), "30"])
     lib = subprocess.Popen([os.path.join(fixtures, "sharedlib"), "30"])
+    # A Python program among them: with the bpf sampler (auto's choice
+    # where BPF is allowed) its Python frames are in the view.
+    pysplit = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "fixtures", "python", "pysplit.py")
+    python = shutil.which("python3.11") or shutil.which("python3")
+    py = subprocess.Popen([python, pysplit, "30"], env=dict(os.environ,
+                          PYTHONDONTWRITEBYTECODE="1")) if python else None
     tmux = None
     try:
         time.sleep(0.3)
@@ -361,6 +368,25 @@ def all_test(hotspy, fixtures):
                   "narrowed to hotspots, its hot functions lead: %s" % rows[:3])
             check(not any(r[4] in ("lib_hot", "main_local") for r in rows),
                   "and sharedlib's are not in it")
+        if py and "bpf sampler" in tmux.screen():
+            # `p` on to the Python program: its functions by Python's names.
+            found = None
+            for _ in range(66):
+                tmux.keys("p")
+                time.sleep(0.1)
+                m = re.search(r"^process (\S+) \((\d+)\), \d+ of", tmux.screen(), re.M)
+                if m and int(m.group(2)) == py.pid:
+                    found = m
+                    break
+            check(found is not None, "`p` picks the Python program (%d)" % py.pid)
+            if found:
+                time.sleep(0.6)
+                s = tmux.wait_for(r"work.*pysplit\.py", timeout=5)
+                print(s)
+                check(re.search(r"work.*pysplit\.py", s) is not None,
+                      "the Python program's hot function, work (pysplit.py), is shown")
+        elif py:
+            print("(Python frames not checked: the view does not say the bpf sampler)")
         tmux.keys("q")
         s = tmux.wait_for(r"hotspy-exit=\d+")
         check("hotspy-exit=0" in s, "`q` quits with status 0")
@@ -369,9 +395,10 @@ def all_test(hotspy, fixtures):
     finally:
         if tmux:
             tmux.close()
-        for t in (hot, lib):
-            t.kill()
-            t.wait()
+        for t in (hot, lib, py):
+            if t:
+                t.kill()
+                t.wait()
     return 0
 
 

@@ -1,8 +1,9 @@
 /*
  * fuzz_bpf_record.c - libFuzzer entry point for bpf_record_parse, the reader
  * of the BPF sampler's ring-buffer records. Besides memory errors (ASan) it
- * checks what the unwinder relies on: an accepted record's stack copy lies
- * inside the input.
+ * checks what the unwinder and the Python reader rely on: an accepted
+ * record's stack copy and Python regions lie inside the input, and the
+ * regions' lengths add up to their bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,10 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct snapshot snap;
+	struct bpf_record_py py;
 	volatile uint8_t sum = 0;
+	size_t total = 0;
 
 	memset(&snap, 0, sizeof(snap));
-	if (bpf_record_parse(data, size, &snap) != 0)
+	if (bpf_record_parse(data, size, &snap, &py) != 0)
 		return 0;
 	if (snap.stack < data || snap.stack_len > size ||
 	    (size_t)(snap.stack - data) > size - snap.stack_len ||
@@ -29,6 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Reading the copy whole lets ASan check its bounds. */
 	for (size_t i = 0; i < snap.stack_len; i++)
 		sum ^= snap.stack[i];
+	if (py.n > BPF_RECORD_PY_REGIONS)
+		abort();
+	for (size_t i = 0; i < py.n; i++)
+		total += py.remote[i].iov_len;
+	if (total != py.len || (py.n && (py.bytes < data || py.len > size ||
+					 (size_t)(py.bytes - data) > size - py.len)))
+		abort();
+	for (size_t i = 0; i < py.len; i++)
+		sum ^= py.bytes[i];
 	(void)sum;
 	return 0;
 }
