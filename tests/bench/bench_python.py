@@ -3,6 +3,7 @@
 
     bench_python.py --hotspy BIN [--python PATH ...] [--austin PATH]
                     [--units N] [--rounds K] [--rates 100,1000] [--agree-runs R]
+                    [--sampler auto|bpf|ptrace]
 
 The target is tests/bench/pystack50.py doing a fixed amount of work
 (`-n UNITS`): 49 Python frames deep, three leaves splitting the work 6:3:1.
@@ -61,8 +62,9 @@ def target_argv(python, units):
 
 
 def hotspy_argv(args, rate, out, extra=()):
+    how = ["--sampler", args.sampler] if args.sampler else []
     return [args.hotspy, "record", "--stats", "-r", str(rate), "-f", "folded",
-            "-o", out] + list(extra) + ["-p", "{pid}"]
+            "-o", out] + how + list(extra) + ["-p", "{pid}"]
 
 
 def austin_argv(args, rate, out):
@@ -389,6 +391,8 @@ def main():
     ap.add_argument("--agree-units", type=int, default=1000,
                     help="units of work of each agreement run (longer: more samples)")
     ap.add_argument("--top", type=int, default=5, help="leaves listed in the agreement table")
+    ap.add_argument("--sampler", default=None,
+                    help="hotspy's --sampler (default: its own choice, auto)")
     args = ap.parse_args()
     if args.austin and not os.access(args.austin, os.X_OK):
         print("austin not found at %s: its columns are left out" % args.austin)
