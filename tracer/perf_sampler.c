@@ -546,34 +546,13 @@ static void cpu_event_attr(const struct sampler *s, struct perf_event_attr *a)
 {
 	const struct perf_backend *b = backend_of(s);
 
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	a->type = PERF_TYPE_SOFTWARE;
-	a->config = PERF_COUNT_SW_TASK_CLOCK;
-	a->sample_period = b->period_ns;
-	a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
-	if (!b->bpf) {
-		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-		a->sample_regs_user = PREG_MASK;
-		a->sample_stack_user = (uint32_t)b->stack_size;
-	}
-	if (s->cfg.kernel) {
-		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
-		a->exclude_callchain_user = 1;
-	}
-	a->exclude_kernel = (unsigned)b->exclude_kernel;
-	a->exclude_hv = 1;
+	event_attr(s, a, stackask_class(&b->ask, b->stack_size));
+	a->inherit = 0;
+	a->inherit_stat = 0;
+	a->inherit_thread = 0;
+	a->read_format = 0;
 	/* The idle task's time is no process's. */
 	a->exclude_idle = 1;
-	a->mmap = 1;
-	a->comm = 1;
-	a->comm_exec = 1;
-	a->task = 1;
-	a->sample_id_all = 1;
-	a->use_clockid = 1;
-	a->clockid = CLOCK_MONOTONIC;
-	a->watermark = 1;
-	a->wakeup_watermark = (uint32_t)(b->ring_pages * b->page / 4);
 }
 
 /* Open the event of every CPU (cpu_event_attr). A CPU that is offline

@@ -35,24 +35,15 @@ import argparse
 import os
 import re
 import select
-import statistics
 import subprocess
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "fixtures", "python",
-                       "pymany.py")
-NAN = float("nan")
+from bench_threads import FIXTURE, NAN, med, work_rate
 
 
 def fixture_argv(a, n):
     return [a.python, FIXTURE, "--threads", str(n), "--busy", str(n), "--" + a.mode, "-v"]
-
-
-def work_rate(out):
-    m = re.search(r"; ([\d.]+) rounds/s", out)
-    return float(m.group(1)) if m else NAN
 
 
 def start_ready(argv, seconds):
@@ -123,11 +114,6 @@ def run_attached(a, tool, n, rate, tmp):
         f["held"] = float(m.group(1)) if m else (0.0 if tool == "bpf" else NAN)
     f["cpu"] = 1e6 * cpu / f["samples"] if f.get("samples") else NAN
     return f
-
-
-def med(xs):
-    xs = [x for x in xs if x == x]
-    return statistics.median(xs) if xs else NAN
 
 
 def main():

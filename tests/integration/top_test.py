@@ -319,6 +319,19 @@ def screen_test(hotspy, fixtures, expect, width, height):
     return 0
 
 
+def pick_process(tmux, pid):
+    """Press `p` until top's scope is process @pid (at most once per
+    process it can pick); whether it came."""
+    for _ in range(66):
+        tmux.keys("p")
+        # The scope line changes at the key, before the table is named.
+        time.sleep(0.1)
+        m = re.search(r"^process (\S+) \((\d+)\), \d+ of", tmux.screen(), re.M)
+        if m and int(m.group(2)) == pid:
+            return True
+    return False
+
+
 def all_test(hotspy, fixtures):
     if not shutil.which("tmux"):
         print("SKIP: tmux is not installed (scripts/setup.sh installs it)")
@@ -348,16 +361,8 @@ def all_test(hotspy, fixtures):
         named = re.findall(r"(\S+) \((\d+)\) \d+%", s)
         check(len(named) >= 2, "the header names several processes with shares: %s" % named)
         # `p` through the processes seen until hotspots is picked.
-        found = None
-        for _ in range(66):
-            tmux.keys("p")
-            # The scope line changes at the key, before the table is named.
-            time.sleep(0.1)
-            m = re.search(r"^process (\S+) \((\d+)\), \d+ of", tmux.screen(), re.M)
-            if m and int(m.group(2)) == hot.pid:
-                found = s
-                break
-        check(found is not None, "`p` picks hotspots (%d)" % hot.pid)
+        found = pick_process(tmux, hot.pid)
+        check(found, "`p` picks hotspots (%d)" % hot.pid)
         if found:
             time.sleep(0.6)
             s = tmux.wait_for(r"^process hotspots", timeout=3)
@@ -370,15 +375,8 @@ def all_test(hotspy, fixtures):
                   "and sharedlib's are not in it")
         if py and "bpf sampler" in tmux.screen():
             # `p` on to the Python program: its functions by Python's names.
-            found = None
-            for _ in range(66):
-                tmux.keys("p")
-                time.sleep(0.1)
-                m = re.search(r"^process (\S+) \((\d+)\), \d+ of", tmux.screen(), re.M)
-                if m and int(m.group(2)) == py.pid:
-                    found = m
-                    break
-            check(found is not None, "`p` picks the Python program (%d)" % py.pid)
+            found = pick_process(tmux, py.pid)
+            check(found, "`p` picks the Python program (%d)" % py.pid)
             if found:
                 time.sleep(0.6)
                 s = tmux.wait_for(r"work.*pysplit\.py", timeout=5)
