@@ -336,13 +336,20 @@ struct walk {
 	double x;               /* samples left of the frame */
 };
 
-static double min_total(const struct svg_options *o, double total, double span)
+void svg_cut(const struct svg_options *o, double *num, double *den)
 {
-	double mw = o->minwidth > 0 ? o->minwidth : 0.1;
+	unsigned width = o->width ? o->width : 1200;
 
-	if (o->minwidth_percent)
-		return total * mw / 100.0;
-	return total * mw / span;
+	*num = o->minwidth > 0 ? o->minwidth : 0.1;
+	*den = o->minwidth_percent ? 100.0 : (double)width - 2 * PAD;
+}
+
+static double min_total(const struct svg_options *o, double total)
+{
+	double num, den;
+
+	svg_cut(o, &num, &den);
+	return total * num / den;
 }
 
 /* " in MODULE at FILE:LINE", for what is known of where a frame comes from,
@@ -491,7 +498,7 @@ static int write_graph(struct sink *out, const struct flametree *t, const struct
 	unsigned width = o->width ? o->width : 1200;
 	unsigned fh = o->frame_height ? o->frame_height : 16;
 	double span = (double)width - 2 * PAD, total = flametree_total(t);
-	double cut = min_total(o, total, span);
+	double cut = min_total(o, total);
 	const char *title = o->title ? o->title : "Flame Graph";
 	uint32_t depth = 0;
 	unsigned height;
