@@ -37,14 +37,22 @@ struct run {
 };
 
 #define RUN_BIT UINT32_C(0x80000000)
+#define RUN_ROOM_STEP 256
 
+/* 16 bytes: a name is looked up at every frame read, and the names of a
+ * large profile stay in the cache better so. Where a frame comes from is
+ * apart (struct place). */
 struct name {
-	size_t off;
-	size_t len;
-	uint64_t hash;
-	/* Where the frame comes from (flametree_set_info): module, file, then
-	 * the full signature, in the text after the name; line 0 when unknown
-	 * or not one line. */
+	uint64_t off;
+	uint32_t len;           /* at most FLAMETREE_NAME_MAX */
+	uint32_t hash;          /* the low half of name_hash: the index's
+				 * slots hold the high half */
+};
+
+/* Where the frames of a name come from (flametree_set_info): module, file,
+ * then the full signature, in the text after the name; line 0 when
+ * unknown or not one line. */
+struct place {
 	size_t info_off;
 	uint32_t module_len, file_len, signature_len;
 	unsigned line;
@@ -61,6 +69,9 @@ struct flametree {
 	size_t text_len, text_cap;
 	struct name *names;
 	size_t nnames, names_cap;
+	/* The places of names 0 .. nplaces-1; none past them. */
+	struct place *places;
+	size_t nplaces, places_cap;
 	/* The kind of each name, 0 while it has none, else 1 + enum
 	 * frame_kind: apart from the names, so that the kind set for every
 	 * frame read costs a byte of a small array, not a cache miss. */
@@ -104,6 +115,7 @@ static size_t htable_bytes(const struct htable *h)
 size_t flametree_memory(const struct flametree *t)
 {
 	return t->text_cap + t->names_cap * sizeof(*t->names) + t->kinds_cap +
+	       t->places_cap * sizeof(*t->places) +
 	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
 	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
 	       htable_bytes(&t->child_index) + t->selfs_cap * sizeof(*t->selfs) +
@@ -259,7 +271,8 @@ static uint32_t name_find(const struct flametree *t, const char *s, size_t len, 
 	     id = htable_next(&t->name_index, &it)) {
 		const struct name *nm = &t->names[id];
 
-		if (nm->hash == h && nm->len == len && bytes_equal(t->text + nm->off, s, len))
+		if (nm->hash == (uint32_t)h && nm->len == len &&
+		    bytes_equal(t->text + nm->off, s, len))
 			return id;
 	}
 	return FLAMETREE_NONE;
@@ -289,7 +302,9 @@ static int name_intern_hashed(struct flametree *t, const char *s, size_t len, ui
 		return -ENOMEM;
 	memcpy(t->text + t->text_len, s, len);
 	t->text[t->text_len + len] = '\0';
-	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
+	t->names[t->nnames] = (struct name){
+		.off = t->text_len, .len = (uint32_t)len, .hash = (uint32_t)h,
+	};
 	t->kinds[t->nnames] = 0;
 	t->text_len += len + 1;
 	*out = (uint32_t)t->nnames++;
@@ -460,6 +475,7 @@ void flametree_free(struct flametree *t)
 		return;
 	free(t->text);
 	free(t->names);
+	free(t->places);
 	free(t->kinds);
 	htable_release(&t->name_index);
 	free(t->nodes);
@@ -743,13 +759,16 @@ static int descent_step(struct flametree *t, struct descent *d, uint32_t id)
 	int err;
 
 	if (d->tail != FLAMETREE_NONE) {
-		if (t->nrun_names == t->run_names_cap &&
-		    (flametree_room(t, growth(t->run_names_cap, t->nrun_names + 1,
-					      sizeof(*t->run_names)) + sizeof(*t->nodes)) < 0 ||
-		     grow((void **)&t->run_names, &t->run_names_cap, t->nrun_names + 1,
-			  sizeof(*t->run_names)) < 0))
-			return flametree_room(t, sizeof(*t->nodes)) < 0 ? -E2BIG : -ENOMEM;
-		if (t->nrun_names >= RUN_BIT || t->run_frames + t->nnodes + 1 >= RUN_BIT)
+		/* Each frame counts as the node it will become: room for the
+		 * next RUN_ROOM_STEP of them is checked at once. */
+		if ((t->nrun_names % RUN_ROOM_STEP == 0 || t->nrun_names == t->run_names_cap) &&
+		    flametree_room(t, growth(t->run_names_cap, t->nrun_names + RUN_ROOM_STEP,
+					     sizeof(*t->run_names)) +
+				   RUN_ROOM_STEP * sizeof(*t->nodes)) < 0)
+			return -E2BIG;
+		if (t->nrun_names >= RUN_BIT || t->run_frames + t->nnodes + 1 >= RUN_BIT ||
+		    grow((void **)&t->run_names, &t->run_names_cap, t->nrun_names + 1,
+			 sizeof(*t->run_names)) < 0)
 			return -ENOMEM;
 		t->run_names[t->nrun_names++] = id;
 		t->run_frames++;
@@ -804,14 +823,16 @@ static int descent_end(struct flametree *t, struct descent *d)
 		n = t->nrun_names - d->tail_off;
 		if (!n)
 			return self_add(t, d->tail, d->count);
-		if (t->nruns >= RUN_BIT ||
-		    (t->nruns == t->runs_cap &&
-		     (flametree_room(t, growth(t->runs_cap, t->nruns + 1, sizeof(*t->runs))) < 0 ||
-		      grow((void **)&t->runs, &t->runs_cap, t->nruns + 1, sizeof(*t->runs)) < 0))) {
+		err = flametree_room(t, growth(t->runs_cap, t->nruns + 1, sizeof(*t->runs)));
+		if (err == 0 && (t->nruns >= RUN_BIT ||
+				 grow((void **)&t->runs, &t->runs_cap, t->nruns + 1,
+				      sizeof(*t->runs)) < 0))
+			err = -ENOMEM;
+		if (err < 0) {
 			/* The names appended are no run's: give them back. */
 			t->nrun_names = d->tail_off;
 			t->run_frames -= n;
-			return flametree_room(t, 0) < 0 ? -E2BIG : -ENOMEM;
+			return err;
 		}
 		t->runs[t->nruns] = (struct run){
 			.head = d->tail, .off = (uint32_t)d->tail_off, .len = (uint32_t)n,
@@ -1327,8 +1348,16 @@ static int name_set_place(struct flametree *t, uint32_t id, const char *module,
 	size_t ml = module ? strnlen(module, FLAMETREE_NAME_MAX) : 0;
 	size_t fl = file ? strnlen(file, FLAMETREE_NAME_MAX) : 0;
 	size_t sl = signature ? strnlen(signature, FLAMETREE_NAME_MAX) : 0;
-	struct name *nm = &t->names[id];
+	struct place *nm;
 
+	if (id >= t->nplaces) {
+		if (grow((void **)&t->places, &t->places_cap, (size_t)id + 1,
+			 sizeof(*t->places)) < 0)
+			return -ENOMEM;
+		memset(t->places + t->nplaces, 0, (id + 1 - t->nplaces) * sizeof(*t->places));
+		t->nplaces = (size_t)id + 1;
+	}
+	nm = &t->places[id];
 	if (nm->has_info) {
 		/* One name, several places: keep what they agree on (two
 		 * overloads share a short name, not a signature). */
@@ -1347,7 +1376,6 @@ static int name_set_place(struct flametree *t, uint32_t id, const char *module,
 		return 0;
 	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl + sl, 1) < 0)
 		return -ENOMEM;
-	nm = &t->names[id];
 	if (ml)
 		memcpy(t->text + t->text_len, module, ml);
 	if (fl)
@@ -1417,9 +1445,9 @@ enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)
 
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)
 {
-	const struct name *nm = &t->names[name];
+	const struct place *nm = name < t->nplaces ? &t->places[name] : NULL;
 
-	if (!nm->has_info)
+	if (!nm || !nm->has_info)
 		return false;
 	info->module = t->text + nm->info_off;
 	info->module_len = nm->module_len;
