@@ -716,12 +716,14 @@ static int runs_expand(struct flametree *t)
 			dropped += r->len;
 			continue;
 		}
-		if (!err)
+		if (!err) {
 			err = run_open(t, r->head, r->len, &first);
-		if (err) {
-			t->nodes[r->head].first_child = FLAMETREE_NONE;
-			t->run_frames -= r->len;
+			/* Made nodes, or all but the last one's self weight. */
+			if (!err || !r->len)
+				continue;
 		}
+		t->nodes[r->head].first_child = FLAMETREE_NONE;
+		t->run_frames -= r->len;
 	}
 	free(t->runs);
 	free(t->run_names);
