@@ -177,9 +177,11 @@ static size_t htable_growth(const struct htable *h)
  * docs/benchmarks.md a page fault costs microseconds: in 2 MiB pages,
  * `hotspy diff` of two random-tree inputs took a fifth less CPU. The range
  * is the array's pages rounded out, so that it is the whole mapping of a
- * large allocation: advice on part of a mapping would split it, and
- * realloc could then no longer move it with mremap. Advice only: where it
- * is refused, pages stay 4 KiB.
+ * large allocation (glibc maps them apart; input_limits makes sure of it
+ * for the readers of files): advice on part of a mapping would split it,
+ * and realloc could then no longer move it with mremap. An array on the
+ * heap shares its outer pages with others, which the advice does not
+ * harm. Advice only: where it is refused, pages stay 4 KiB.
  */
 #define HUGE_MIN ((size_t)4 << 20)
 
