@@ -16,13 +16,43 @@ struct self_weight {
 	double self;
 };
 
+/*
+ * A run: the tail of a stack that no other stack shared when it was read,
+ * kept by the folded reader as the names of its frames, below node @head
+ * (whose first_child is RUN_BIT | its index), instead of as a node per
+ * frame. Every frame of a run has the same total, @total, and only the last
+ * has self weight (all of it); a later stack that parts inside the run
+ * turns the frames it shares into nodes (run_open). Input whose stacks
+ * share little (a random call tree, docs/benchmarks.md) is mostly such
+ * tails: a node written and a lookup per frame, in a tree of millions of
+ * nodes, was most of its reading; a name id appended is a fraction of it.
+ * Runs live only while one read call runs: it ends by making every run
+ * nodes (runs_expand), so that nothing outside the reader sees them.
+ */
+struct run {
+	uint32_t head;
+	uint32_t off;           /* the names: run_names[off .. off + len) */
+	uint32_t len;
+	double total;
+};
+
+#define RUN_BIT UINT32_C(0x80000000)
+#define RUN_ROOM_STEP 256
+
+/* 16 bytes: a name is looked up at every frame read, and the names of a
+ * large profile stay in the cache better so. Where a frame comes from is
+ * apart (struct place). */
 struct name {
-	size_t off;
-	size_t len;
-	uint64_t hash;
-	/* Where the frame comes from (flametree_set_info): module, file, then
-	 * the full signature, in the text after the name; line 0 when unknown
-	 * or not one line. */
+	uint64_t off;
+	uint32_t len;           /* at most FLAMETREE_NAME_MAX */
+	uint32_t hash;          /* the low half of name_hash: the index's
+				 * slots hold the high half */
+};
+
+/* Where the frames of a name come from (flametree_set_info): module, file,
+ * then the full signature, in the text after the name; line 0 when
+ * unknown or not one line. */
+struct place {
 	size_t info_off;
 	uint32_t module_len, file_len, signature_len;
 	unsigned line;
@@ -39,6 +69,9 @@ struct flametree {
 	size_t text_len, text_cap;
 	struct name *names;
 	size_t nnames, names_cap;
+	/* The places of names 0 .. nplaces-1; none past them. */
+	struct place *places;
+	size_t nplaces, places_cap;
 	/* The kind of each name, 0 while it has none, else 1 + enum
 	 * frame_kind: apart from the names, so that the kind set for every
 	 * frame read costs a byte of a small array, not a cache miss. */
@@ -60,6 +93,17 @@ struct flametree {
 	 * the one above it needs no hashing. */
 	uint32_t *prev;
 	size_t prev_n, prev_cap;
+	/* The reader's runs (struct run) and their names; @run_frames is the
+	 * frames the live runs hold, the nodes they will become. */
+	struct run *runs;
+	size_t nruns, runs_cap;
+	uint32_t *run_names;
+	size_t nrun_names, run_names_cap;
+	size_t run_frames;
+	/* flametree_set_prune: runs narrower than total * num / den are
+	 * left out at the end of a read (num 0: none), @pruned frames so far. */
+	double prune_num, prune_den;
+	size_t pruned;
 	struct flametree_limits limits;
 };
 
@@ -71,15 +115,19 @@ static size_t htable_bytes(const struct htable *h)
 size_t flametree_memory(const struct flametree *t)
 {
 	return t->text_cap + t->names_cap * sizeof(*t->names) + t->kinds_cap +
+	       t->places_cap * sizeof(*t->places) +
 	       t->nodes_cap * sizeof(*t->nodes) + t->ids_cap * sizeof(*t->ids) +
 	       t->prev_cap * sizeof(*t->prev) + htable_bytes(&t->name_index) +
 	       htable_bytes(&t->child_index) + t->selfs_cap * sizeof(*t->selfs) +
-	       htable_bytes(&t->self_index) + sizeof(*t);
+	       htable_bytes(&t->self_index) + t->runs_cap * sizeof(*t->runs) +
+	       t->run_names_cap * sizeof(*t->run_names) + sizeof(*t);
 }
 
 int flametree_room(const struct flametree *t, size_t scratch)
 {
-	size_t used = flametree_memory(t);
+	/* The frames held in runs count as the nodes they will become: the
+	 * limit is on the tree as read, not on the reader's shorthand. */
+	size_t used = flametree_memory(t) + t->run_frames * sizeof(*t->nodes);
 
 	return scratch > t->limits.memory_max || used > t->limits.memory_max - scratch ?
 	       -E2BIG : 0;
@@ -122,14 +170,47 @@ static size_t htable_growth(const struct htable *h)
 	return (nslots ? nslots * 2 : 16) * sizeof(*h->slots) + htable_bytes(h);
 }
 
+/*
+ * Arrays of this file of HUGE_MIN bytes and more ask for huge pages (where
+ * transparent huge pages are "madvise", Debian's default). A tree of
+ * millions of nodes is tens of megabytes written once, and on the VM of
+ * docs/benchmarks.md a page fault costs microseconds: in 2 MiB pages,
+ * `hotspy diff` of two random-tree inputs took a fifth less CPU. The range
+ * is the array's pages rounded out, so that it is the whole mapping of a
+ * large allocation (glibc maps them apart; input_limits makes sure of it
+ * for the readers of files): advice on part of a mapping would split it,
+ * and realloc could then no longer move it with mremap. An array on the
+ * heap shares its outer pages with others, which the advice does not
+ * harm. Advice only: where it is refused, pages stay 4 KiB.
+ */
+#define HUGE_MIN ((size_t)4 << 20)
+
+static void advise_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t page = 4096;
+	uintptr_t start = (uintptr_t)p & ~(page - 1);
+	uintptr_t end = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
+
+	if (bytes >= HUGE_MIN)
+		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)bytes;
+#endif
+}
+
 /* array_grow for the arrays of this file: 0 or -ENOMEM, *@p moved when grown. */
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
+	size_t old = *cap;
 	void *q = array_grow(*p, cap, need, size);
 
 	if (!q)
 		return -ENOMEM;
 	*p = q;
+	if (*cap != old)
+		advise_huge(q, *cap * size);
 	return 0;
 }
 
@@ -193,6 +274,27 @@ static inline uint64_t name_hash(const char *s, size_t len)
 	return hash_mix64(h);
 }
 
+/* Whether @a and @b, @len bytes each, are the same bytes. Names are a few
+ * dozen bytes, where calling memcmp cost more than comparing (it was an
+ * eighth of reading a large folded file). */
+static inline bool bytes_equal(const char *a, const char *b, size_t len)
+{
+	uint64_t x, y;
+
+	if (len < 8)
+		return memcmp(a, b, len) == 0;
+	for (size_t i = 0; i + 8 < len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	/* The last eight bytes, overlapping what was compared. */
+	memcpy(&x, a + len - 8, 8);
+	memcpy(&y, b + len - 8, 8);
+	return x == y;
+}
+
 /* The id of name @s[0..len) with hash @h, or FLAMETREE_NONE. */
 static uint32_t name_find(const struct flametree *t, const char *s, size_t len, uint64_t h)
 {
@@ -202,7 +304,8 @@ static uint32_t name_find(const struct flametree *t, const char *s, size_t len, 
 	     id = htable_next(&t->name_index, &it)) {
 		const struct name *nm = &t->names[id];
 
-		if (nm->hash == h && nm->len == len && memcmp(t->text + nm->off, s, len) == 0)
+		if (nm->hash == (uint32_t)h && nm->len == len &&
+		    bytes_equal(t->text + nm->off, s, len))
 			return id;
 	}
 	return FLAMETREE_NONE;
@@ -232,7 +335,9 @@ static int name_intern_hashed(struct flametree *t, const char *s, size_t len, ui
 		return -ENOMEM;
 	memcpy(t->text + t->text_len, s, len);
 	t->text[t->text_len + len] = '\0';
-	t->names[t->nnames] = (struct name){ .off = t->text_len, .len = len, .hash = h };
+	t->names[t->nnames] = (struct name){
+		.off = t->text_len, .len = (uint32_t)len, .hash = (uint32_t)h,
+	};
 	t->kinds[t->nnames] = 0;
 	t->text_len += len + 1;
 	*out = (uint32_t)t->nnames++;
@@ -246,15 +351,20 @@ static int name_intern(struct flametree *t, const char *s, size_t len, uint32_t 
 	return name_intern_hashed(t, s, len, name_hash(s, len), out);
 }
 
+/* In t->kinds, beside 1 + the kind: the folded reader gave the name the
+ * kind of its suffix. A name's suffix is the same at every frame, and a
+ * kind given twice changes nothing, so once is enough. */
+#define KIND_FROM_SUFFIX 0x80
+
 /* Give name @id kind @kind; names given two kinds keep neither. */
 static void name_set_kind(struct flametree *t, uint32_t id, enum frame_kind kind)
 {
-	unsigned char *k = &t->kinds[id];
+	unsigned char *k = &t->kinds[id], flag = *k & KIND_FROM_SUFFIX, was = *k & ~KIND_FROM_SUFFIX;
 
-	if (!*k)
-		*k = (unsigned char)(1 + kind);
-	else if (*k != 1 + kind)
-		*k = 1 + FRAME_UNKNOWN;
+	if (!was)
+		*k = (unsigned char)(flag | (1 + kind));
+	else if (was != 1 + kind)
+		*k = (unsigned char)(flag | (1 + FRAME_UNKNOWN));
 }
 
 /*
@@ -291,7 +401,8 @@ static uint32_t child_find(const struct flametree *t, uint32_t parent, uint32_t 
 	return FLAMETREE_NONE;
 }
 
-/* The child @name of @parent, made when there is none. 0 or -ENOMEM. */
+/* The child @name of @parent, made when there is none: 0 when found, 1
+ * when made, -E2BIG or -ENOMEM. @parent has no run. */
 static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32_t *out)
 {
 	uint32_t found = child_find(t, parent, name), first, node;
@@ -305,7 +416,7 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	if (flametree_room(t, growth(t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) +
 			   2 * htable_growth(&t->child_index)) < 0)
 		return -E2BIG;
-	if (!array_id_room(t->nnodes) ||
+	if (t->nnodes + 1 >= RUN_BIT ||
 	    grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
 	node = (uint32_t)t->nnodes;
@@ -325,7 +436,7 @@ static int child_get(struct flametree *t, uint32_t parent, uint32_t name, uint32
 	t->nnodes++;
 	nodes_populate(t);
 	*out = node;
-	return 0;
+	return 1;
 }
 
 /* The entry of node @node in the self weights, or FLAMETREE_NONE. */
@@ -397,6 +508,7 @@ void flametree_free(struct flametree *t)
 		return;
 	free(t->text);
 	free(t->names);
+	free(t->places);
 	free(t->kinds);
 	htable_release(&t->name_index);
 	free(t->nodes);
@@ -405,6 +517,8 @@ void flametree_free(struct flametree *t)
 	htable_release(&t->self_index);
 	free(t->ids);
 	free(t->prev);
+	free(t->runs);
+	free(t->run_names);
 	free(t);
 }
 
@@ -517,6 +631,277 @@ static int prev_put(struct flametree *t, size_t i, uint32_t node)
 	return 0;
 }
 
+/*
+ * Make the first @k frames of the run below @head nodes, each the only
+ * child of the one before, with the run's total; the rest of the run, if
+ * any, hangs below the last of them. The new nodes are *@first onwards,
+ * in order. 0, -E2BIG or -ENOMEM.
+ */
+static int run_open(struct flametree *t, uint32_t head, size_t k, uint32_t *first)
+{
+	uint32_t ri = t->nodes[head].first_child & ~RUN_BIT, parent = head;
+	struct run *r = &t->runs[ri];
+	size_t need = t->nnodes + k;
+
+	if (need >= RUN_BIT)
+		return -ENOMEM;
+	if (need > t->nodes_cap) {
+		if (flametree_room(t, growth(t->nodes_cap, need, sizeof(*t->nodes))) < 0)
+			return -E2BIG;
+		if (grow((void **)&t->nodes, &t->nodes_cap, need, sizeof(*t->nodes)) < 0)
+			return -ENOMEM;
+	}
+	*first = (uint32_t)t->nnodes;
+	for (size_t j = 0; j < k; j++) {
+		uint32_t node = (uint32_t)t->nnodes++;
+
+		t->nodes[node] = (struct flametree_node){
+			.name = t->run_names[r->off + j], .parent = parent,
+			.first_child = FLAMETREE_NONE, .next_sibling = FLAMETREE_NONE,
+			.total = r->total,
+		};
+		t->nodes[parent].first_child = node;
+		parent = node;
+		nodes_populate(t);
+	}
+	t->run_frames -= k;
+	if (k < r->len) {
+		r->head = parent;
+		r->off += (uint32_t)k;
+		r->len -= (uint32_t)k;
+		t->nodes[parent].first_child = RUN_BIT | ri;
+		return 0;
+	}
+	r->len = 0;
+	/* The end of the run: every stack that reached it ended there. */
+	return self_add(t, parent, r->total);
+}
+
+/*
+ * Make every run nodes (the end of a read call): the tree is then the one
+ * that a node per frame would have built, the same nodes and weights,
+ * summed in the same order. On failure the frames of the runs left are
+ * dropped (their heads keep their totals) and the error returned.
+ */
+static int runs_expand(struct flametree *t)
+{
+	size_t need = t->nnodes, dropped = 0;
+	double cut = t->prune_num > 0 ? t->nodes[0].total * t->prune_num / t->prune_den : 0;
+	uint32_t first;
+	int err = 0;
+
+	for (size_t i = 0; i < t->nruns; i++)
+		if (t->runs[i].len && !(t->runs[i].total < cut))
+			need += t->runs[i].len;
+
+	/* One allocation of the exact size: the limit was checked as the
+	 * runs grew (flametree_room counts them as nodes). */
+	if (need > t->nodes_cap) {
+		void *q = need < RUN_BIT ? realloc(t->nodes, need * sizeof(*t->nodes)) : NULL;
+
+		if (q) {
+			t->nodes = q;
+			t->nodes_cap = need;
+			advise_huge(q, need * sizeof(*t->nodes));
+		}
+	}
+	for (size_t i = 0; i < t->nruns; i++) {
+		const struct run *r = &t->runs[i];
+
+		if (!r->len)
+			continue;
+		if (r->total < cut) {
+			/* Narrower than anything drawn: every frame of a run
+			 * has the run's total. */
+			t->nodes[r->head].first_child = FLAMETREE_NONE;
+			t->run_frames -= r->len;
+			dropped += r->len;
+			continue;
+		}
+		if (!err) {
+			err = run_open(t, r->head, r->len, &first);
+			/* Made nodes, or all but the last one's self weight. */
+			if (!err || !r->len)
+				continue;
+		}
+		t->nodes[r->head].first_child = FLAMETREE_NONE;
+		t->run_frames -= r->len;
+	}
+	free(t->runs);
+	free(t->run_names);
+	t->runs = NULL;
+	t->run_names = NULL;
+	t->nruns = t->runs_cap = t->nrun_names = t->run_names_cap = 0;
+	t->run_frames = 0;
+	t->prev_n = 0;
+	t->pruned += dropped;
+	return err;
+}
+
+void flametree_set_prune(struct flametree *t, double num, double den)
+{
+	t->prune_num = num > 0 && den > 0 ? num : 0;
+	t->prune_den = den;
+}
+
+size_t flametree_pruned(const struct flametree *t)
+{
+	return t->pruned;
+}
+
+/*
+ * One stack going down the tree, a frame at a time (descent_step), as the
+ * folded reader names its frames. The path is real nodes down to @node,
+ * then possibly @matched frames of @node's run, or the frames of a run
+ * being made below @tail (a node this stack made: nothing below it is
+ * shared).
+ */
+struct descent {
+	uint32_t node;
+	uint32_t run;           /* the run of @node being followed, or NONE */
+	size_t matched;         /* its frames equal to the stack's */
+	uint32_t tail;          /* the head of the new run, or NONE */
+	size_t tail_off;        /* where its names start in run_names */
+	size_t level;           /* frames of the stack taken */
+	size_t real;            /* of them, those that are nodes (t->prev) */
+	double count;
+};
+
+/* The run being followed ends where the stack parts from it: its matched
+ * frames become nodes on the path, and the one after them (the frame the
+ * stack does not share) a node beside the path. */
+static int descent_part(struct flametree *t, struct descent *d)
+{
+	const struct run *r = &t->runs[d->run];
+	size_t m = d->matched, k = m < r->len ? m + 1 : r->len;
+	uint32_t first;
+	int err;
+
+	d->run = FLAMETREE_NONE;
+	err = run_open(t, d->node, k, &first);
+	for (size_t j = 0; err == 0 && j < m; j++) {
+		t->nodes[first + j].total += d->count;
+		err = prev_put(t, d->real++, first + (uint32_t)j);
+	}
+	if (err == 0 && m)
+		d->node = first + (uint32_t)m - 1;
+	return err;
+}
+
+static int descent_step(struct flametree *t, struct descent *d, uint32_t id)
+{
+	uint32_t fc, child;
+	bool made;
+	int err;
+
+	if (d->tail != FLAMETREE_NONE) {
+		/* Each frame counts as the node it will become: room for the
+		 * next RUN_ROOM_STEP of them is checked at once. */
+		if ((t->nrun_names % RUN_ROOM_STEP == 0 || t->nrun_names == t->run_names_cap) &&
+		    flametree_room(t, growth(t->run_names_cap, t->nrun_names + RUN_ROOM_STEP,
+					     sizeof(*t->run_names)) +
+				   RUN_ROOM_STEP * sizeof(*t->nodes)) < 0)
+			return -E2BIG;
+		if (t->nrun_names >= RUN_BIT || t->run_frames + t->nnodes + 1 >= RUN_BIT ||
+		    grow((void **)&t->run_names, &t->run_names_cap, t->nrun_names + 1,
+			 sizeof(*t->run_names)) < 0)
+			return -ENOMEM;
+		t->run_names[t->nrun_names++] = id;
+		t->run_frames++;
+		d->level++;
+		return 0;
+	}
+	if (d->run != FLAMETREE_NONE) {
+		const struct run *r = &t->runs[d->run];
+
+		if (d->matched < r->len && t->run_names[r->off + d->matched] == id) {
+			d->matched++;
+			d->level++;
+			return 0;
+		}
+		err = descent_part(t, d);
+		if (err < 0)
+			return err;
+	}
+	fc = t->nodes[d->node].first_child;
+	if (fc != FLAMETREE_NONE && (fc & RUN_BIT)) {
+		d->run = fc & ~RUN_BIT;
+		d->matched = 0;
+		return descent_step(t, d, id);
+	}
+	err = child_get(t, d->node, id, &child);
+	if (err < 0)
+		return err;
+	made = err == 1;
+	t->nodes[child].total += d->count;
+	d->node = child;
+	d->level++;
+	if (d->real + 1 == d->level) {
+		err = prev_put(t, d->real++, child);
+		if (err < 0)
+			return err;
+	}
+	if (made) {
+		/* A new node: the rest of the stack is below it alone. */
+		d->tail = child;
+		d->tail_off = t->nrun_names;
+	}
+	return 0;
+}
+
+/* The stack ends: its weight is the self weight of where it ended. */
+static int descent_end(struct flametree *t, struct descent *d)
+{
+	size_t n;
+	int err;
+
+	if (d->tail != FLAMETREE_NONE) {
+		n = t->nrun_names - d->tail_off;
+		if (!n)
+			return self_add(t, d->tail, d->count);
+		err = flametree_room(t, growth(t->runs_cap, t->nruns + 1, sizeof(*t->runs)));
+		if (err == 0 && (t->nruns >= RUN_BIT ||
+				 grow((void **)&t->runs, &t->runs_cap, t->nruns + 1,
+				      sizeof(*t->runs)) < 0))
+			err = -ENOMEM;
+		if (err < 0) {
+			/* The names appended are no run's: give them back. */
+			t->nrun_names = d->tail_off;
+			t->run_frames -= n;
+			return err;
+		}
+		t->runs[t->nruns] = (struct run){
+			.head = d->tail, .off = (uint32_t)d->tail_off, .len = (uint32_t)n,
+			.total = d->count,
+		};
+		t->nodes[d->tail].first_child = RUN_BIT | (uint32_t)t->nruns++;
+		return 0;
+	}
+	if (d->run != FLAMETREE_NONE) {
+		struct run *r = &t->runs[d->run];
+
+		if (d->matched == r->len) {
+			r->total += d->count;
+			return 0;
+		}
+		/* Ends inside the run: what it shares becomes nodes. */
+		if (d->matched) {
+			uint32_t first;
+			size_t m = d->matched;
+
+			err = run_open(t, d->node, m, &first);
+			for (size_t j = 0; err == 0 && j < m; j++) {
+				t->nodes[first + j].total += d->count;
+				err = prev_put(t, d->real++, first + (uint32_t)j);
+			}
+			if (err < 0)
+				return err;
+			d->node = first + (uint32_t)m - 1;
+		}
+	}
+	return self_add(t, d->node, d->count);
+}
+
 /* Frames named a batch at a time (below): enough to keep the memory busy,
  * few enough to stay on the stack. */
 #define NAME_BATCH 32
@@ -539,16 +924,19 @@ struct pending_name {
  * texts, and only then looks the names up and walks the tree; the misses of
  * one frame overlap another's instead of following each other. With
  * name_hash, this halved the time of reading input whose stacks share
- * little (docs/benchmarks.md).
+ * little (docs/benchmarks.md). Below the frames the stack shares with
+ * others, its frames go to a run (struct run).
  */
 static int add_stack_text(struct flametree *t, const char *s, size_t len, double count,
 			  bool reverse)
 {
 	struct frame_iter it = { .s = s, .end = len, .reverse = reverse };
 	struct pending_name batch[NAME_BATCH];
+	struct descent d = {
+		.node = 0, .run = FLAMETREE_NONE, .tail = FLAMETREE_NONE, .count = count,
+	};
 	const char *name;
-	size_t l, i = 0, same_n = t->prev_n, nb = 0;
-	uint32_t node = 0;
+	size_t l, same_n = t->prev_n, nb = 0;
 	bool more;
 	int err;
 
@@ -560,14 +948,15 @@ static int add_stack_text(struct flametree *t, const char *s, size_t len, double
 
 		if (l > FLAMETREE_NAME_MAX)
 			l = FLAMETREE_NAME_MAX;
-		if (i >= same_n)
+		if (d.level >= same_n)
 			break;
-		nm = &t->names[t->nodes[t->prev[i]].name];
-		if (nm->len != l || memcmp(t->text + nm->off, name, l) != 0)
+		nm = &t->names[t->nodes[t->prev[d.level]].name];
+		if (nm->len != l || !bytes_equal(t->text + nm->off, name, l))
 			break;
-		node = t->prev[i++];
-		t->nodes[node].total += count;
+		d.node = t->prev[d.level++];
+		t->nodes[d.node].total += count;
 	}
+	d.real = d.level;
 	while (more) {
 		/* The batch: the frame in hand and those after it. */
 		nb = 0;
@@ -594,20 +983,23 @@ static int add_stack_text(struct flametree *t, const char *s, size_t len, double
 
 			err = name_intern_hashed(t, batch[k].s, batch[k].len, batch[k].hash, &id);
 			if (err == 0)
-				err = child_get(t, node, id, &node);
-			if (err == 0)
-				err = prev_put(t, i++, node);
+				err = descent_step(t, &d, id);
 			if (err < 0)
 				return err;
-			frame_kind_from_suffix(batch[k].s, batch[k].len, &kind);
-			name_set_kind(t, id, kind);
-			t->nodes[node].total += count;
+			if (!(t->kinds[id] & KIND_FROM_SUFFIX)) {
+				frame_kind_from_suffix(batch[k].s, batch[k].len, &kind);
+				name_set_kind(t, id, kind);
+				t->kinds[id] |= KIND_FROM_SUFFIX;
+			}
 		}
 		if (more)
 			more = frame_next(&it, &name, &l);
 	}
-	t->prev_n = i;
-	return self_add(t, node, count);
+	err = descent_end(t, &d);
+	if (err < 0)
+		return err;
+	t->prev_n = d.real;
+	return 0;
 }
 
 /*
@@ -697,9 +1089,12 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 {
 	struct flametree_stats local = { 0 };
 	size_t lineno = 0;
+	int err, err2;
 
 	t->prev_n = 0;
-	return add_folded(t, NULL, buf, len, reverse, st ? st : &local, &lineno);
+	err = add_folded(t, NULL, buf, len, reverse, st ? st : &local, &lineno);
+	err2 = runs_expand(t);
+	return err < 0 ? err : err2;
 }
 
 /* Bytes read at a time. */
@@ -715,7 +1110,7 @@ static int read_folded(struct flametree *t, struct flametree *before, const char
 	size_t line_max = t->limits.line_max, buf_max = line_max + 2 + READ_CHUNK;
 	size_t len = 0, cap = 0, base = 0;
 	char *buf = NULL;
-	int err = 0;
+	int err = 0, err2;
 
 	if (!st)
 		st = &local;
@@ -774,6 +1169,16 @@ static int read_folded(struct flametree *t, struct flametree *before, const char
 	if (err == 0 && ferror(in))
 		err = -EIO;
 	free(buf);
+	/* The buffer is gone before the runs become nodes: the peak is
+	 * the tree's alone. */
+	err2 = runs_expand(t);
+	if (err == 0)
+		err = err2;
+	if (before) {
+		err2 = runs_expand(before);
+		if (err == 0)
+			err = err2;
+	}
 	return err;
 }
 
@@ -979,8 +1384,16 @@ static int name_set_place(struct flametree *t, uint32_t id, const char *module,
 	size_t ml = module ? strnlen(module, FLAMETREE_NAME_MAX) : 0;
 	size_t fl = file ? strnlen(file, FLAMETREE_NAME_MAX) : 0;
 	size_t sl = signature ? strnlen(signature, FLAMETREE_NAME_MAX) : 0;
-	struct name *nm = &t->names[id];
+	struct place *nm;
 
+	if (id >= t->nplaces) {
+		if (grow((void **)&t->places, &t->places_cap, (size_t)id + 1,
+			 sizeof(*t->places)) < 0)
+			return -ENOMEM;
+		memset(t->places + t->nplaces, 0, (id + 1 - t->nplaces) * sizeof(*t->places));
+		t->nplaces = (size_t)id + 1;
+	}
+	nm = &t->places[id];
 	if (nm->has_info) {
 		/* One name, several places: keep what they agree on (two
 		 * overloads share a short name, not a signature). */
@@ -999,7 +1412,6 @@ static int name_set_place(struct flametree *t, uint32_t id, const char *module,
 		return 0;
 	if (grow((void **)&t->text, &t->text_cap, t->text_len + ml + fl + sl, 1) < 0)
 		return -ENOMEM;
-	nm = &t->names[id];
 	if (ml)
 		memcpy(t->text + t->text_len, module, ml);
 	if (fl)
@@ -1062,14 +1474,16 @@ int flametree_add_frames(struct flametree *t, const struct flametree_frame *fram
 
 enum frame_kind flametree_kind(const struct flametree *t, uint32_t name)
 {
-	return t->kinds[name] ? (enum frame_kind)(t->kinds[name] - 1) : FRAME_NATIVE;
+	unsigned char k = t->kinds[name] & ~KIND_FROM_SUFFIX;
+
+	return k ? (enum frame_kind)(k - 1) : FRAME_NATIVE;
 }
 
 bool flametree_info(const struct flametree *t, uint32_t name, struct flametree_info *info)
 {
-	const struct name *nm = &t->names[name];
+	const struct place *nm = name < t->nplaces ? &t->places[name] : NULL;
 
-	if (!nm->has_info)
+	if (!nm || !nm->has_info)
 		return false;
 	info->module = t->text + nm->info_off;
 	info->module_len = nm->module_len;

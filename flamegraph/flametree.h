@@ -79,6 +79,22 @@ struct flametree_limits {
 void flametree_set_limits(struct flametree *t, const struct flametree_limits *l);
 void flametree_get_limits(const struct flametree *t, struct flametree_limits *l);
 
+/*
+ * For a tree read by one call and then drawn: at the end of the read
+ * (flametree_read_folded*, flametree_add_folded), leave out frames whose
+ * total is below the root's total * @num / @den, computed so, as svg_cut
+ * computes the narrowest frame drawn. Only the tails of stacks that no
+ * other stack shares are left out (a node per frame of them was most of
+ * reading input whose stacks share little): other narrow frames stay, and
+ * every frame as wide stays. A later read would not bring them back, so a
+ * tree read more than once, or whose every stack is needed (folded,
+ * diff, report), keeps the default, @num 0: nothing left out.
+ */
+void flametree_set_prune(struct flametree *t, double num, double den);
+/* Frames left out so far: flametree_count() + this is the tree's size
+ * without flametree_set_prune. */
+size_t flametree_pruned(const struct flametree *t);
+
 /* Bytes the tree holds now: its arrays and indexes, as allocated. */
 size_t flametree_memory(const struct flametree *t);
 

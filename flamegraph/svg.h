@@ -43,6 +43,13 @@ struct svg_options {
 	double before_scale;    /* 0 taken as 1 */
 };
 
+/*
+ * The narrowest frame drawn: frames whose total is below the graph's total
+ * * @num / @den (computed so) are left out (--minwidth). For
+ * flametree_set_prune.
+ */
+void svg_cut(const struct svg_options *o, double *num, double *den);
+
 /* Parse a palette name (hot, mem, io, kind). 0 or -EINVAL. */
 int svg_palette_parse(const char *s, enum svg_palette *out);
 

@@ -23,8 +23,10 @@
 #include "banned.h"
 
 /* Read folded (or pprof) file @name into a new sorted tree; NULL after
- * reporting. */
-static struct flametree *read_tree(const char *name, bool reverse)
+ * reporting. With @draw, the tree is only drawn with these options: what
+ * they leave out need not be read (flametree_set_prune). */
+static struct flametree *read_tree(const char *name, bool reverse,
+				   const struct svg_options *draw)
 {
 	struct flametree_stats st = { 0 };
 	struct pprof_read_options po = { .reverse = reverse };
@@ -40,6 +42,12 @@ static struct flametree *read_tree(const char *name, bool reverse)
 		err = -ENOMEM;
 	} else {
 		flametree_set_limits(t, &lim);
+		if (draw) {
+			double num, den;
+
+			svg_cut(draw, &num, &den);
+			flametree_set_prune(t, num, den);
+		}
 		err = pprof_input_is(in, name) ? pprof_read(t, in, &po, NULL) :
 		      flametree_read_folded(t, in, reverse, &st);
 	}
@@ -91,9 +99,12 @@ int cmd_diff(const struct options *o)
 	double scale;
 	int err;
 
-	before = read_tree(o->input, reverse);
+	/* BEFORE is looked up at every frame drawn, whatever its width
+	 * there: only AFTER, the shape drawn, may leave out what is not. */
+	config_svg(&so, o);
+	before = read_tree(o->input, reverse, NULL);
 	if (before)
-		after = read_tree(o->input2, reverse);
+		after = read_tree(o->input2, reverse, folded ? NULL : &so);
 	if (!after) {
 		flametree_free(before);
 		return 1;
@@ -107,7 +118,6 @@ int cmd_diff(const struct options *o)
 	if (folded) {
 		err = flametree_write_diff_folded(outfile_stream(out), before, after, scale);
 	} else {
-		config_svg(&so, o);
 		so.before = before;
 		so.before_scale = scale;
 		if (!so.title)

@@ -64,6 +64,16 @@ int cmd_flamegraph(const struct options *o)
 	}
 	flametree_set_limits(t, &lim);
 	flametree_set_limits(before, &lim);
+	/* The graph is all that is made of the tree: what it leaves out need
+	 * not be read. BEFORE of a two-column input is looked up at every
+	 * frame drawn, whatever its width there, and keeps everything. */
+	config_svg(&so, o);
+	{
+		double num, den;
+
+		svg_cut(&so, &num, &den);
+		flametree_set_prune(t, num, den);
+	}
 	if (pprof_input_is(in, in_name)) {
 		if (read_pprof(t, in, in_name ? in_name : "stdin", o, &lim, &st.lines) < 0)
 			goto fail;
@@ -94,7 +104,6 @@ int cmd_flamegraph(const struct options *o)
 		files_write_error(path, err);
 		goto fail;
 	}
-	config_svg(&so, o);
 	if (st.columns == 2) {
 		so.before = before;
 		if (!so.title)
@@ -112,7 +121,7 @@ int cmd_flamegraph(const struct options *o)
 	}
 	if (!o->quiet && strcmp(path, "-") != 0)
 		fprintf(stderr, "hotspy: %zu stacks, %zu frames; wrote %s\n", st.lines,
-			flametree_count(t) - 1, path);
+			flametree_count(t) - 1 + flametree_pruned(t), path);
 	flametree_free(t);
 	flametree_free(before);
 	input_close(in);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@ int input_limits(struct flametree_limits *l)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 	int err;
+
+	/* A tree read from a large file is a few arrays of tens of megabytes
+	 * that double as they grow. glibc raises its mmap threshold after the
+	 * first large free, and an array below the threshold is copied at
+	 * each doubling (5 % of reading a random-tree input, with the page
+	 * faults of the copy); mapped, realloc moves its pages instead. */
+	(void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
 	*l = (struct flametree_limits){
 		.memory_max = INPUT_MEMORY_MAX, .line_max = FLAMETREE_LINE_MAX,

@@ -24,7 +24,8 @@
  * FLAMETREE_LINE_MAX, 64 MiB) and HOTSPY_MEMORY_MAX (default
  * INPUT_MEMORY_MAX, or half the machine's memory when that is less),
  * sizes in bytes with an optional K, M or G suffix. 0, or -EINVAL after
- * reporting a bad value.
+ * reporting a bad value. Also sets the process's allocator up for reading
+ * large files (every reader of profile files calls this first).
  */
 int input_limits(struct flametree_limits *l);
 

@@ -90,7 +90,8 @@ def main():
     size = os.path.getsize(a.folded)
     with tempfile.TemporaryDirectory() as d:
         svg = os.path.join(d, "bench.svg")
-        print("input %s: %.1f MB" % (a.folded, size / 1e6))
+        print("input %s: %.1f MB; load average %.1f %.1f %.1f" %
+              ((a.folded, size / 1e6) + os.getloadavg()))
         res = rounds([("%s flamegraph" % n, [b, "flamegraph", "-q", a.folded, "-o", svg], None)
                       for n, b in bins], a.runs)
         for n, _ in bins:
@@ -115,8 +116,9 @@ def main():
                 g.write(line)
         psize = os.path.getsize(part)
         print("slice: the first %d lines, %.1f MB" % (a.slice, psize / 1e6))
+        # hotspy takes a fraction of a second here: three runs a round.
         cases = [("%s flamegraph" % n, [b, "flamegraph", "-q", part, "-o", svg], None)
-                 for n, b in bins]
+                 for n, b in bins] * 3
         cases.append(("flamegraph.pl", ["perl", pl, part], os.path.join(d, "pl.svg")))
         # flamegraph.pl is slow: fewer rounds of it suffice.
         res = rounds(cases, max(3, a.runs // 2))
@@ -127,6 +129,7 @@ def main():
         print("  frames drawn: hotspy %d, flamegraph.pl %d" % (
             open(svg, errors="replace").read().count("<title>"),
             open(os.path.join(d, "pl.svg"), errors="replace").read().count("<title>")))
+        print("load average at the end: %.1f %.1f %.1f" % os.getloadavg())
 
 
 if __name__ == "__main__":

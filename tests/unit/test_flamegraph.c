@@ -180,6 +180,171 @@ static size_t count_of(const char *hay, const char *needle)
 	return n;
 }
 
+/* A small seeded generator: the same stacks on every run. */
+static uint64_t rnd_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static unsigned rnd_below(uint64_t *s, unsigned n)
+{
+	return (unsigned)(rnd_next(s) % n);
+}
+
+/* Whether the subtrees at @a in @x and @b in @y are equal: names, totals,
+ * self weights and children, in order (both sorted). */
+static bool same_subtree(const struct flametree *x, uint32_t a, const struct flametree *y,
+			 uint32_t b)
+{
+	const struct flametree_node *na = flametree_node_at(x, a), *nb = flametree_node_at(y, b);
+	size_t la, lb;
+	const char *sa = flametree_name(x, na->name, &la), *sb = flametree_name(y, nb->name, &lb);
+	uint32_t ca = na->first_child, cb = nb->first_child;
+
+	if (la != lb || memcmp(sa, sb, la) != 0 || na->total != nb->total ||
+	    flametree_self(x, na) != flametree_self(y, nb) ||
+	    flametree_kind(x, na->name) != flametree_kind(y, nb->name))
+		return false;
+	for (; ca != FLAMETREE_NONE && cb != FLAMETREE_NONE;
+	     ca = flametree_node_at(x, ca)->next_sibling,
+	     cb = flametree_node_at(y, cb)->next_sibling)
+		if (!same_subtree(x, ca, y, cb))
+			return false;
+	return ca == FLAMETREE_NONE && cb == FLAMETREE_NONE;
+}
+
+#define RUNS_STACKS 300
+#define RUNS_DEPTH 40
+
+/*
+ * The folded reader keeps the tails of stacks that no other stack shares
+ * as runs of names, made nodes at the end of the read: its tree must be
+ * the one a node per frame builds (flametree_add). Seeded random stacks
+ * that share prefixes, part inside earlier ones, end inside them, go on
+ * past their ends and repeat, root first and leaf first, with decimal
+ * counts (the same sums in the same order give the same doubles).
+ */
+static void test_runs(void)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e_[k]", "f", "g&<h>" };
+	static unsigned st[RUNS_STACKS][RUNS_DEPTH], depth[RUNS_STACKS];
+	struct flametree_frame fr[RUNS_DEPTH];
+	struct frame kinds[sizeof(names) / sizeof(names[0])];
+	uint64_t seed = 0x9e3779b97f4a7c15;
+
+	/* What the folded reader reads from a name's suffix. */
+	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		kinds[k] = (struct frame){ .function = names[k] };
+		frame_kind_from_suffix(names[k], strlen(names[k]), &kinds[k].kind);
+	}
+	for (int round = 0; round < 40; round++) {
+		bool reverse = round & 1;
+		unsigned alphabet = round % 3 == 0 ? 2 : round % 3 == 1 ? 4 : 7;
+		struct flametree *folded = flametree_new(), *plain = flametree_new();
+		char *text = NULL;
+		size_t text_len = 0;
+		FILE *f = open_memstream(&text, &text_len);
+
+		CHECK(folded != NULL && plain != NULL && f != NULL);
+		for (unsigned i = 0; i < RUNS_STACKS; i++) {
+			unsigned kind = rnd_below(&seed, 10), from = i ? rnd_below(&seed, i) : 0;
+			unsigned keep = i ? rnd_below(&seed, depth[from] + 1) : 0, n = keep;
+			char count[32];
+
+			/* 0-3: new; 4-5: the same as an earlier one; 6-7: an
+			 * earlier one's prefix; 8-9: part of one, then new. */
+			if (kind < 4 || !i)
+				n = keep = 0;
+			else if (kind < 6)
+				n = keep = depth[from];
+			memcpy(st[i], st[from], keep * sizeof(st[i][0]));
+			if (kind < 4 || kind >= 8 || !i)
+				for (unsigned add = 1 + rnd_below(&seed, 20); add && n < RUNS_DEPTH; add--)
+					st[i][n++] = rnd_below(&seed, alphabet);
+			if (!n)
+				st[i][n++] = 0;
+			depth[i] = n;
+			if (rnd_below(&seed, 4))
+				snprintf(count, sizeof(count), "%u", 1 + rnd_below(&seed, 1000));
+			else
+				snprintf(count, sizeof(count), "%u.%02u", rnd_below(&seed, 5),
+					 1 + rnd_below(&seed, 99));
+			for (unsigned k = 0; k < n; k++) {
+				fr[k] = (struct flametree_frame){
+					names[st[i][k]], strlen(names[st[i][k]]), &kinds[st[i][k]],
+				};
+				fprintf(f, "%s%s", k ? ";" : "", fr[k].name);
+			}
+			fprintf(f, " %s\n", count);
+			CHECK(flametree_add_frames(plain, fr, n, strtod(count, NULL), reverse) == 0);
+		}
+		fclose(f);
+		CHECK(flametree_add_folded(folded, text, text_len, reverse, NULL) == 0);
+		CHECK(flametree_sort(folded) == 0 && flametree_sort(plain) == 0);
+		CHECK_EQ_U64(flametree_count(folded), flametree_count(plain));
+		CHECK(same_subtree(folded, 0, plain, 0));
+		free(text);
+		flametree_free(folded);
+		flametree_free(plain);
+	}
+}
+
+/*
+ * flametree_set_prune with svg_cut's numbers leaves out tails narrower than
+ * the graph draws, and the graph is the same bytes; the frames left out
+ * are counted. Stacks with narrow unshared tails below a few wide frames,
+ * under option sets that draw more or less of them.
+ */
+static void test_prune(void)
+{
+	static const struct svg_options opts[] = {
+		{ .width = 1200 }, { .width = 300, .inverted = true },
+		{ .minwidth = 0.01 }, { .minwidth = 2, .minwidth_percent = true },
+	};
+	uint64_t seed = 42;
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *f = open_memstream(&text, &text_len);
+
+	CHECK(f != NULL);
+	for (unsigned i = 0; i < 3000; i++) {
+		unsigned n = 3 + rnd_below(&seed, 30);
+
+		fprintf(f, "main;w%u", rnd_below(&seed, 3));
+		for (unsigned k = 0; k < n; k++)
+			fprintf(f, ";f%u", rnd_below(&seed, 50));
+		fprintf(f, " %u\n", i % 100 ? 1 + rnd_below(&seed, 3) : 5000);
+	}
+	fclose(f);
+	for (size_t o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+		struct flametree *all = flametree_new(), *some = flametree_new();
+		double num, den;
+		size_t la, ls;
+		char *a, *b;
+
+		CHECK(all != NULL && some != NULL);
+		svg_cut(&opts[o], &num, &den);
+		flametree_set_prune(some, num, den);
+		CHECK(flametree_add_folded(all, text, text_len, false, NULL) == 0);
+		CHECK(flametree_add_folded(some, text, text_len, false, NULL) == 0);
+		CHECK(flametree_sort(all) == 0 && flametree_sort(some) == 0);
+		CHECK_EQ_U64(flametree_pruned(all), 0);
+		CHECK(flametree_pruned(some) > 0);
+		CHECK_EQ_U64(flametree_count(some) + flametree_pruned(some), flametree_count(all));
+		a = render(all, &opts[o], &la);
+		b = render(some, &opts[o], &ls);
+		CHECK(a && b && la == ls && memcmp(a, b, la) == 0);
+		free(a);
+		free(b);
+		flametree_free(all);
+		flametree_free(some);
+	}
+	free(text);
+}
+
 /* Frames narrower than --minwidth are left out, with their children. */
 static void test_minwidth(void)
 {
@@ -519,5 +684,7 @@ int main(void)
 	test_layout();
 	test_hostile();
 	test_deep();
+	test_runs();
+	test_prune();
 	return check_status();
 }
