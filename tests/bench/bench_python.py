@@ -300,9 +300,9 @@ def report(args, python, rate, kinds, walls, hot, aus, floor, pairs, agree):
             stop = med([h[2] for h in hot])
             stop_max = max([h[3] for h in hot if h[3] == h[3]], default=float("nan"))
             name = "hotspy record (%s sampler)" % hot[0][4] if hot else "hotspy"
-            print("| %s | %s | %d | %s | %s, %s |" % (
+            print("| %s | %s | %d | %s | %s |" % (
                 name, q, med([h[1] for h in hot]), fmt(med([h[0] for h in hot])),
-                fmt(stop), fmt(stop_max)))
+                "never stops" if never_stops(hot) else "%s, %s" % (fmt(stop), fmt(stop_max))))
         elif k == "floor":
             all_stops = [x for r in floor for x in r]
             print("| bare ptrace stops, nothing read (mean of runs; per stop: median, 90th pct) "
@@ -319,15 +319,22 @@ def report(args, python, rate, kinds, walls, hot, aus, floor, pairs, agree):
     print("- hotspy: Python frames in %s %% of the samples (median of runs; the start-up is "
           "in these runs)" % fmt(med([h[5] for h in hot])))
     hold = [med([h[6][i] for h in hot]) for i in range(7)]
-    print("- hotspy per stop (medians over runs of each run's median / 90th pct): held "
-          "%s / %s us = stopping %s / %s us (the floor: until the thread is seen stopped) "
-          "+ reading and resuming %s / %s us; %s reads per Python frame chain"
-          % tuple(fmt(x) for x in hold))
-    stop = hold[0]
-    print("- goal stopped <= 50 us per thread per sample: %s (median %s us, of which %s us "
-          "above the stop's own floor; mean %s us)" % (
-              "met" if stop <= 50 else "MISSED", fmt(stop), fmt(hold[4]),
-              fmt(med([h[2] for h in hot]))))
+    if never_stops(hot):
+        # The bpf sampler copies the frames in the kernel at the sample
+        # instant: no thread is stopped.
+        print("- hotspy: no thread stopped (the bpf sampler); %s reads per Python frame "
+              "chain after the sample" % fmt(hold[6]))
+        print("- goal stopped <= 50 us per thread per sample: met (never stopped)")
+    else:
+        print("- hotspy per stop (medians over runs of each run's median / 90th pct): held "
+              "%s / %s us = stopping %s / %s us (the floor: until the thread is seen "
+              "stopped) + reading and resuming %s / %s us; %s reads per Python frame chain"
+              % tuple(fmt(x) for x in hold))
+        stop = hold[0]
+        print("- goal stopped <= 50 us per thread per sample: %s (median %s us, of which %s "
+              "us above the stop's own floor; mean %s us)" % (
+                  "met" if stop <= 50 else "MISSED", fmt(stop), fmt(hold[4]),
+                  fmt(med([h[2] for h in hot]))))
     if aus:
         ac = med([a[0] for a in aus])
         print("- goal hotspy cpu/sample <= austin's: %s (%s vs %s us, ratio %.2f)" % (
@@ -375,6 +382,12 @@ def default_pythons():
         pass
     found = sorted(glob.glob(os.path.join(root, "3.12*", "bin", "python3")))
     return found[-1:] or ["/usr/bin/python3"]
+
+
+def never_stops(hot):
+    """Were these hotspy runs made by the bpf sampler, which stops no
+    thread?"""
+    return bool(hot) and all(h[4] == "bpf" for h in hot)
 
 
 def main():
