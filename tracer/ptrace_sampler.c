@@ -123,6 +123,11 @@ struct traced_thread {
 	                             * stands for them too */
 	uint64_t look_cpu_ns;       /* CPU time when a tick last found it
 	                             * runnable (thread_ask) */
+	uint64_t round_ns;          /* thread_spend's rounding for the stop
+	                             * asked: uniform in [0, period) */
+	unsigned sure : 1;          /* ...and that stop will weigh at least one
+	                             * period whatever the clock says then:
+	                             * the clock is read after the resume */
 	uint64_t last_copy_ns;      /* when its last snapshot was copied */
 	struct warm_range {         /* ...and what it copied (thread_warm) */
 		uint64_t addr;
@@ -795,7 +800,8 @@ static uint64_t tick_interval(struct ptrace_backend *b)
 }
 
 /* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
- * its credit with random rounding; 0 to wait for a better moment. */
+ * its credit with random rounding (t->round_ns, drawn when it was asked to
+ * stop); 0 to wait for a better moment. */
 static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 {
 	int64_t period = (int64_t)b->period_ns;
@@ -803,8 +809,7 @@ static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 
 	if (t->credit_ns <= 0)
 		return 0;
-	weight = (uint64_t)(t->credit_ns + (int64_t)(backend_random(b) % (uint64_t)period)) /
-		 (uint64_t)period;
+	weight = (uint64_t)(t->credit_ns + (int64_t)t->round_ns) / (uint64_t)period;
 	t->credit_ns -= (int64_t)weight * period;
 	return weight;
 }
@@ -862,7 +867,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		/* Not on a CPU after all: its time is counted at a better
 		 * moment. */
 		deferred = true;
-	} else if (rc == 0 && !s->cfg.idle && thread_earn(t) == 0 &&
+	} else if (rc == 0 && !s->cfg.idle && !t->sure && thread_earn(t) == 0 &&
 		   !(weight = thread_spend(backend_of(s), t))) {
 		/*
 		 * The stop brought the thread's CPU clock up to this moment:
@@ -900,6 +905,12 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 	}
 	ptrace_resume(tid, 0);
 	t1 = sampler_now_ns();
+	/* The clock as the stop left it: the thread, just woken, has not yet
+	 * been charged for running again (that happens at the scheduler's
+	 * next tick or switch; a tick in between adds microseconds, which
+	 * the next snapshot would have counted). */
+	if (rc == 0 && !s->cfg.idle && t->sure && !deferred && thread_earn(t) == 0)
+		weight = thread_spend(backend_of(s), t);
 
 	s->stats.stopped_ns += t1 - t0;
 	if (t1 - t0 > s->stats.stopped_max_ns)
@@ -997,6 +1008,7 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 		       uint64_t *t0)
 {
 	struct sampler_proc *proc;
+	bool looked_now = false;
 	char state;
 
 	/*
@@ -1019,6 +1031,7 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 
 			t->look_cpu_ns = cpu;
 			t->looked = 1;
+			looked_now = true;
 			if (still) {
 				s->stats.skipped_idle++;
 				return false;
@@ -1078,6 +1091,18 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 	}
 	t->interrupting = 1;
 	t->asked_state = state;
+	/*
+	 * The clock read just now is behind the one the stop will bring (it
+	 * lags a running thread by up to a scheduler tick), never ahead: when
+	 * the credit it shows already rounds to a period or more, the stop
+	 * will weigh at least that, and the clock need not be read while the
+	 * thread is held (one system call fewer in the hold; the usual case
+	 * at 100 Hz). The rounding is drawn now for either case.
+	 */
+	t->round_ns = backend_random(backend_of(s)) % backend_of(s)->period_ns;
+	t->sure = !s->cfg.idle && looked_now && t->look_cpu_ns >= t->cpu_ns &&
+		  t->credit_ns + (int64_t)(t->look_cpu_ns - t->cpu_ns) + (int64_t)t->round_ns >=
+			  (int64_t)backend_of(s)->period_ns;
 	return true;
 }
 
