@@ -938,6 +938,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		weight += t->ticks_owed;
 		t->ticks_owed = 0;
 	}
+	sampler_hist_add(&s->stats.sampled_hist, t1 - t_stopped);
 	snap.weight = weight;
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);

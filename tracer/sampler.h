@@ -146,6 +146,10 @@ struct sampler_stats {
 	 * machine's IPIs cost) and the rest (reading: registers, stack,
 	 * Python frames, and the resume). */
 	struct sampler_hist held_hist, stopping_hist, reading_hist;
+	/* ptrace: reading and resuming of the stops that made a sample
+	 * (registers, stack and Python frames copied), without the stops
+	 * resumed after the registers (weight 0, deferred). */
+	struct sampler_hist sampled_hist;
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */
