@@ -96,8 +96,12 @@ def one_run(hotspy, python, rate, seconds, tmp):
     ticks = re.search(r"stats: ticks (\d+)", err)
     h = re.search(r"held per snapshot, median / 90th pct: (\d+) / \d+ us; "
                   r"stopping (\d+) / \d+ us, reading and resuming (\d+)", err)
+    sm = re.search(r"stops that made a sample \d+, reading and resuming median / 90th pct: "
+                   r"(\d+) / (\d+) us", err)
     r = {"lines": [line for line in err.splitlines()
-                   if "held per snapshot" in line or "samples in" in line or "stats: ticks" in line],
+                   if "held per snapshot" in line or "samples in" in line or "stats: ticks" in line
+                   or "stops that made a sample" in line],
+         "sampled": [int(x) for x in sm.groups()] if sm else None,
          "samples": int(m.group(1)) if m else 0,
          "ticks": int(ticks.group(1)) if ticks else 0,
          "cpu": cpu,
@@ -151,10 +155,12 @@ def main():
         for py in a.python:
             for hs in a.hotspy:
                 rows = res[(py, hs)]
-                print("%s %s: held %.0f = stopping %.0f + reading %.0f us; scheduler stopped "
+                print("%s %s: held %.0f = stopping %.0f + reading %.0f us (stops that made a "
+                      "sample: reading %.0f, 90th %.0f); scheduler stopped "
                       "%.0f (90th %.0f), lost %.0f (90th %.0f) us; cpu per sample %.0f us, "
                       "per tick %.0f us; samples %.0f"
                       % (py, hs, med(rows, "held", 0), med(rows, "held", 1), med(rows, "held", 2),
+                         med(rows, "sampled", 0), med(rows, "sampled", 1),
                          med(rows, "stopped"), med(rows, "stopped90"), med(rows, "lost"),
                          med(rows, "lost90"), med(rows, "cpu_sample"), med(rows, "cpu_tick"),
                          med(rows, "samples")))
