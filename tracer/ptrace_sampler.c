@@ -88,6 +88,13 @@
 /* SIGTSTP: the longest hotspy waits for the stops it asked for before it
  * stops itself. */
 #define PAUSE_WAIT_NS (200ull * 1000 * 1000)
+/* thread_warm: a thread's last snapshot at least this old finds the
+ * kernel's caches cold (measured: 1 ms after a sleep a system call costs
+ * 2.5 times its warm price, 100 us after 1.1 times). */
+#define WARM_AFTER_NS (2ull * 1000 * 1000)
+/* thread_warm: pages touched at most (a 64 KiB stack and the Python
+ * reader's copies fit). */
+#define WARM_PAGES_MAX 32
 
 struct traced_thread {
 	pid_t pid;                  /* its process */
@@ -116,6 +123,17 @@ struct traced_thread {
 	                             * stands for them too */
 	uint64_t look_cpu_ns;       /* CPU time when a tick last found it
 	                             * runnable (thread_ask) */
+	uint64_t round_ns;          /* thread_spend's rounding for the stop
+	                             * asked: uniform in [0, period) */
+	unsigned sure : 1;          /* ...and that stop will weigh at least one
+	                             * period whatever the clock says then:
+	                             * the clock is read after the resume */
+	uint64_t last_copy_ns;      /* when its last snapshot was copied */
+	struct warm_range {         /* ...and what it copied (thread_warm) */
+		uint64_t addr;
+		uint64_t len;
+	} warm[1 + PYREADER_PREFETCH_MAX];
+	uint8_t nwarm;
 };
 
 /* A process whose threads are traced: the target, and with --subprocesses
@@ -142,6 +160,9 @@ struct ptrace_backend {
 	int exited;                      /* the whole process is gone */
 	int detaching;                   /* every stop now ends in PTRACE_DETACH */
 	size_t nlate;                    /* threads with a late stop to come */
+	bool unreaped;                   /* a SIGCHLD was taken since waitpid
+	                                  * last said no event is left: events
+	                                  * may wait that no signal announces */
 	pid_t rotor;                     /* the tid the next tick starts at: the
 	                                  * first one a tick ran out of time for */
 };
@@ -383,6 +404,8 @@ static int drain_events(struct sampler *s)
 	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
 		if (handle_event(s, tid, status) == EV_OUR_STOP && !backend_of(s)->detaching)
 			thread_late_stop(s, tid);
+	if (tid == 0)
+		backend_of(s)->unreaped = false;
 	if (tid < 0 && errno == ECHILD) {
 		backend_of(s)->exited = 1;
 		return -ECHILD;
@@ -390,9 +413,14 @@ static int drain_events(struct sampler *s)
 	return 0;
 }
 
-/* Sleep until SIGCHLD or @timeout_ns; returns a terminating signal number
- * taken from @set, or 0. */
-static int wait_signal(const sigset_t *set, uint64_t timeout_ns)
+/*
+ * Sleep until SIGCHLD or @timeout_ns; returns a terminating signal number
+ * taken from @set, or 0. A SIGCHLD taken here announces events not reaped
+ * yet (b->unreaped); a timeout means none came since the last waitpid that
+ * found nothing, so no waitpid is needed to know that (each one is a
+ * system call, and on this kind of VM a system call costs microseconds).
+ */
+static int wait_signal(struct ptrace_backend *b, const sigset_t *set, uint64_t timeout_ns)
 {
 	struct timespec ts = {
 		.tv_sec = (time_t)(timeout_ns / 1000000000ull),
@@ -400,6 +428,8 @@ static int wait_signal(const sigset_t *set, uint64_t timeout_ns)
 	};
 	int sig = sigtimedwait(set, NULL, &ts);
 
+	if (sig == SIGCHLD)
+		b->unreaped = true;
 	return sig == SIGCHLD || sig < 0 ? 0 : sig;
 }
 
@@ -770,7 +800,8 @@ static uint64_t tick_interval(struct ptrace_backend *b)
 }
 
 /* Periods of on-CPU time a snapshot of @t taken now stands for, taken from
- * its credit with random rounding; 0 to wait for a better moment. */
+ * its credit with random rounding (t->round_ns, drawn when it was asked to
+ * stop); 0 to wait for a better moment. */
 static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 {
 	int64_t period = (int64_t)b->period_ns;
@@ -778,10 +809,23 @@ static uint64_t thread_spend(struct ptrace_backend *b, struct traced_thread *t)
 
 	if (t->credit_ns <= 0)
 		return 0;
-	weight = (uint64_t)(t->credit_ns + (int64_t)(backend_random(b) % (uint64_t)period)) /
-		 (uint64_t)period;
+	weight = (uint64_t)(t->credit_ns + (int64_t)t->round_ns) / (uint64_t)period;
 	t->credit_ns -= (int64_t)weight * period;
 	return weight;
+}
+
+/* What thread_warm will touch before @t's next stop: what was copied now. */
+static void thread_remember_copy(struct traced_thread *t, const struct snapshot *snap,
+				 const struct iovec *more, size_t nmore)
+{
+	t->nwarm = 0;
+	t->last_copy_ns = sampler_now_ns();
+	if (!snap->stack_len)
+		return;
+	t->warm[t->nwarm++] = (struct warm_range){ snap->stack_addr, snap->stack_len };
+	for (size_t i = 0; i < nmore && t->nwarm < 1 + PYREADER_PREFETCH_MAX; i++)
+		t->warm[t->nwarm++] = (struct warm_range){ (uint64_t)(uintptr_t)more[i].iov_base,
+							   more[i].iov_len };
 }
 
 /*
@@ -823,7 +867,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		/* Not on a CPU after all: its time is counted at a better
 		 * moment. */
 		deferred = true;
-	} else if (rc == 0 && !s->cfg.idle && thread_earn(t) == 0 &&
+	} else if (rc == 0 && !s->cfg.idle && !t->sure && thread_earn(t) == 0 &&
 		   !(weight = thread_spend(backend_of(s), t))) {
 		/*
 		 * The stop brought the thread's CPU clock up to this moment:
@@ -844,6 +888,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		regs_to_snapshot(&regs, snap.regs);
 		snap.stack_addr = snap.regs[SNAP_RSP];
 		prefetched = copy_stack(s, &snap, pf_local, pf_remote, npf);
+		thread_remember_copy(t, &snap, pf_remote, npf);
 		/* The Python frames of the same instant; their code objects
 		 * are read once the thread runs again. */
 		if (py && pyreader_capture_stack(py, tid, snap.stack_addr, snap.stack,
@@ -860,6 +905,12 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 	}
 	ptrace_resume(tid, 0);
 	t1 = sampler_now_ns();
+	/* The clock as the stop left it: the thread, just woken, has not yet
+	 * been charged for running again (that happens at the scheduler's
+	 * next tick or switch; a tick in between adds microseconds, which
+	 * the next snapshot would have counted). */
+	if (rc == 0 && !s->cfg.idle && t->sure && !deferred && thread_earn(t) == 0)
+		weight = thread_spend(backend_of(s), t);
 
 	s->stats.stopped_ns += t1 - t0;
 	if (t1 - t0 > s->stats.stopped_max_ns)
@@ -887,6 +938,7 @@ static void thread_snapshot(struct sampler *s, pid_t tid, char state, uint64_t t
 		weight += t->ticks_owed;
 		t->ticks_owed = 0;
 	}
+	sampler_hist_add(&s->stats.sampled_hist, t1 - t_stopped);
 	snap.weight = weight;
 	s->stats.snapshots++;
 	sampler_deliver(s, &snap);
@@ -917,6 +969,38 @@ static void thread_late_stop(struct sampler *s, pid_t tid)
 }
 
 /*
+ * Before @t is asked to stop, when its last snapshot is WARM_AFTER_NS old
+ * or more: read one byte of each page that snapshot copied (its stack, and
+ * what the Python reader had copied with it), while the thread still runs.
+ * Ten milliseconds after the last stop (100 Hz), the kernel's side of the
+ * copy is cold: the first system calls after a sleep cost several times
+ * their warm price on this kind of VM (a schedstat read 23 us after 10 ms,
+ * 1.6 us back to back), and a cold process_vm_readv of the same pages took
+ * twice as long while the thread was held. One read of a byte per page walks
+ * the same page tables and brings the same kernel paths in, at the cost of
+ * one system call out of the hold. The bytes are not used: the copy made
+ * while the thread is stopped is the snapshot. At higher rates the caches
+ * are still warm, and nothing is done.
+ */
+static void thread_warm(struct traced_thread *t)
+{
+	uint8_t scratch[WARM_PAGES_MAX];
+	struct iovec local = { scratch, 0 }, remote[WARM_PAGES_MAX];
+	size_t k = 0;
+
+	if (!t->nwarm || sampler_now_ns() - t->last_copy_ns < WARM_AFTER_NS)
+		return;
+	for (size_t i = 0; i < t->nwarm && k < WARM_PAGES_MAX; i++) {
+		uint64_t a = t->warm[i].addr, end = a + t->warm[i].len;
+
+		for (; a < end && k < WARM_PAGES_MAX; a = (a | 4095) + 1)
+			remote[k++] = (struct iovec){ (void *)(uintptr_t)a, 1 };
+	}
+	local.iov_len = k;
+	process_vm_readv(t->tid, &local, 1, remote, k, 0);
+}
+
+/*
  * Ask @t to stop if it is due (running, or --idle): PTRACE_INTERRUPT, not
  * waited for here. Returns true when it was asked (t->interrupting set,
  * its Python reader in *@py, the time of the ask in *@t0), false when it is not due or cannot be asked.
@@ -925,6 +1009,7 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 		       uint64_t *t0)
 {
 	struct sampler_proc *proc;
+	bool looked_now = false;
 	char state;
 
 	/*
@@ -947,6 +1032,7 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 
 			t->look_cpu_ns = cpu;
 			t->looked = 1;
+			looked_now = true;
 			if (still) {
 				s->stats.skipped_idle++;
 				return false;
@@ -993,6 +1079,10 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 	 * thread is held. */
 	proc = sampler_proc(s, t->pid);
 	*py = proc ? sampler_python(s, proc) : NULL;
+	/* What the hold will do, done now while the thread runs. */
+	if (*py)
+		pyreader_warm(*py);
+	thread_warm(t);
 
 	*t0 = sampler_now_ns();
 	if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
@@ -1002,6 +1092,18 @@ static bool thread_ask(struct sampler *s, struct traced_thread *t, struct pyread
 	}
 	t->interrupting = 1;
 	t->asked_state = state;
+	/*
+	 * The clock read just now is behind the one the stop will bring (it
+	 * lags a running thread by up to a scheduler tick), never ahead: when
+	 * the credit it shows already rounds to a period or more, the stop
+	 * will weigh at least that, and the clock need not be read while the
+	 * thread is held (one system call fewer in the hold; the usual case
+	 * at 100 Hz). The rounding is drawn now for either case.
+	 */
+	t->round_ns = backend_random(backend_of(s)) % backend_of(s)->period_ns;
+	t->sure = !s->cfg.idle && looked_now && t->look_cpu_ns >= t->cpu_ns &&
+		  t->credit_ns + (int64_t)(t->look_cpu_ns - t->cpu_ns) + (int64_t)t->round_ns >=
+			  (int64_t)backend_of(s)->period_ns;
 	return true;
 }
 
@@ -1065,9 +1167,17 @@ static bool window_wait(struct sampler *s, struct ask_window *w, uint64_t deadli
 		uint64_t now, wake;
 		size_t before = w->n;
 		int status;
-		pid_t tid;
+		pid_t tid = 0;
 
-		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+		/*
+		 * Every event that came since the last waitpid that found none
+		 * raised a SIGCHLD that nobody took: when none was taken, the
+		 * stops just asked for are waited for by sleeping first (a
+		 * stop that came already ends the sleep at once), one waitpid
+		 * fewer per stop.
+		 */
+		while (backend_of(s)->unreaped &&
+		       (tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
 			size_t i;
 
 			for (i = 0; i < w->n && w->a[i].tid != tid; i++)
@@ -1104,6 +1214,8 @@ static bool window_wait(struct sampler *s, struct ask_window *w, uint64_t deadli
 				break;
 			}
 		}
+		if (tid == 0)
+			backend_of(s)->unreaped = false;
 		if (tid < 0 && errno == ECHILD) {
 			backend_of(s)->exited = 1;
 			w->n = 0;
@@ -1127,7 +1239,7 @@ static bool window_wait(struct sampler *s, struct ask_window *w, uint64_t deadli
 		for (size_t i = 0; i < w->n; i++)
 			if (w->a[i].t0 + ASK_WAIT_NS < wake)
 				wake = w->a[i].t0 + ASK_WAIT_NS;
-		wait_signal(&chld, wake > now ? wake - now : 0);
+		wait_signal(backend_of(s), &chld, wake > now ? wake - now : 0);
 	}
 	return true;
 }
@@ -1183,7 +1295,7 @@ static void sample_threads(struct sampler *s, uint64_t deadline)
 	struct ask_window w = { .n = 0 };
 	struct traced_thread *t;
 	pid_t start = b->rotor, next = start;
-	bool wrapped = start == 0, out_of_time = false;
+	bool wrapped = start == 0, out_of_time = false, asked = false;
 
 	for (;;) {
 		struct pyreader *py = NULL;
@@ -1204,7 +1316,9 @@ static void sample_threads(struct sampler *s, uint64_t deadline)
 		next = t->tid + 1;
 		if (t->gone || t->job_stopped || t->release)
 			continue;
-		if (!out_of_time && (sampler_now_ns() >= deadline || signal_waiting())) {
+		/* The tick began right after a wait that took no signal: the
+		 * first ask needs no look (one system call per tick). */
+		if (!out_of_time && (sampler_now_ns() >= deadline || (asked && signal_waiting()))) {
 			out_of_time = true;
 			b->rotor = t->tid;
 		}
@@ -1217,6 +1331,7 @@ static void sample_threads(struct sampler *s, uint64_t deadline)
 		}
 		if (!thread_ask(s, t, &py, &t0))
 			continue;
+		asked = true;
 		w.a[w.n++] = (struct asked){ .tid = t->tid, .state = t->asked_state,
 					     .t0 = t0, .py = py };
 		/* A full window: wait for a slot (the walk goes on from the
@@ -1243,12 +1358,13 @@ static int ptrace_poll(struct sampler *s)
 
 	sampler_signal_set(&set);
 	for (;;) {
-		drain_events(s);
+		if (b->unreaped)
+			drain_events(s);
 		if (b->exited)
 			return SAMPLER_EXITED;
 		now = sampler_now_ns();
 		/* Checked even when ticks run late, so Ctrl-C always ends. */
-		s->signal = wait_signal(&set, now < b->next_tick_ns ? b->next_tick_ns - now : 0);
+		s->signal = wait_signal(b, &set, now < b->next_tick_ns ? b->next_tick_ns - now : 0);
 		if (s->signal)
 			return SAMPLER_SIGNALLED;
 		now = sampler_now_ns();
@@ -1452,7 +1568,7 @@ static size_t collect_stops(struct sampler *s, uint64_t deadline, bool all)
 			stuck_since = now;
 		else if (now - stuck_since >= DETACH_D_GRACE_NS)
 			return left;
-		wait_signal(&chld, deadline - now < 1000000 ? deadline - now : 1000000);
+		wait_signal(b, &chld, deadline - now < 1000000 ? deadline - now : 1000000);
 	}
 }
 
@@ -1612,6 +1728,7 @@ static int ptrace_open(struct sampler *s)
 	if (s->cfg.subprocesses)
 		b->options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 	b->rng = sampler_now_ns() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
+	b->unreaped = true;
 	s->backend = b;
 	err = s->cfg.argv ? ptrace_open_command(s) : ptrace_open_pid(s);
 	if (err < 0) {

@@ -1589,6 +1589,11 @@ static bool capture_multi(struct pyreader *r, uint32_t nstid, struct pystack *ou
 	return true;
 }
 
+void pyreader_warm(struct pyreader *r)
+{
+	multi_check(r);
+}
+
 static int capture_stack(struct pyreader *r, pid_t tid, uint64_t stack_addr,
 			 const uint8_t *stack, size_t stack_len, size_t prefetched,
 			 struct pystack *out)

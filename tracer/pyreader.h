@@ -183,6 +183,16 @@ struct pyreader_copy {
 size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyreader_copy *c);
 
 /*
+ * Do now what a capture does only every so often and may do with a read
+ * of its own (3.11+: whether the process runs several interpreters, one
+ * read at most every 10 ms): a sampler that stops the thread calls this
+ * just before, so that the capture of the held thread finds it fresh and
+ * the read is not done while the thread is held. Never reads more often
+ * than a capture would; nothing else changes.
+ */
+void pyreader_warm(struct pyreader *r);
+
+/*
  * pyreader_capture for a thread whose stack was copied while it is held:
  * the bytes [@stack_addr, @stack_addr + @stack_len) of the target are at
  * @stack (borrowed for the call), and what the walk needs there (3.11 and

@@ -171,6 +171,10 @@ struct sampler_stats {
 	uint64_t stack_grows;      /* perf: threads given a larger stack copy */
 	uint64_t stack_dropped;    /* perf: samples of a thread's smaller copy,
 	                            * dropped beside its larger one's */
+	/* ptrace: reading and resuming of the stops that made a sample
+	 * (registers, stack and Python frames copied), without the stops
+	 * resumed after the registers (weight 0, deferred). */
+	struct sampler_hist sampled_hist;
 	uint64_t capture_ns;       /* time spent taking snapshots */
 	uint64_t unwind_ns;        /* time spent unwinding */
 	uint64_t walks_fast;       /* walks done by the unwinder's rule cache */

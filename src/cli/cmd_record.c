@@ -234,6 +234,11 @@ static void print_stats(const struct sampler_stats *st)
 			sampler_hist_quantile(&st->stopping_hist, 0.9),
 			sampler_hist_quantile(&st->reading_hist, 0.5),
 			sampler_hist_quantile(&st->reading_hist, 0.9));
+	if (st->sampled_hist.n)
+		fprintf(stderr, "hotspy: stats: stops that made a sample %" PRIu64 ", reading and "
+			"resuming median / 90th pct: %.0f / %.0f us\n", st->sampled_hist.n,
+			sampler_hist_quantile(&st->sampled_hist, 0.5),
+			sampler_hist_quantile(&st->sampled_hist, 0.9));
 	if (st->python_captures)
 		fprintf(stderr, "hotspy: stats: Python frame chains copied %" PRIu64 ", %.1f reads "
 			"each\n", st->python_captures,
