@@ -1141,7 +1141,12 @@ static void bpf_python(struct sampler *s, struct name *n, struct snapshot *snap,
 	if (!r)
 		return;
 	got = pyreader_prefetch_copied(r, snap->tid, &copy);
-	if (pyreader_capture_stack(r, snap->tid, snap->stack_addr, snap->stack, snap->stack_len,
+	/* Without a copy of this instant (the thread's first samples, before
+	 * the program knew what to copy, or a thread state gone), the chain
+	 * read now would be of another moment than the stack, and the merge
+	 * could pair the wrong calls: the sample keeps its native frames. */
+	if (got &&
+	    pyreader_capture_stack(r, snap->tid, snap->stack_addr, snap->stack, snap->stack_len,
 				   got, s->pystack) == 0)
 		snap->py = s->pystack;
 	if (!n)

@@ -1280,12 +1280,23 @@ size_t pyreader_copy_plan(struct pyreader *r, pid_t tid, struct iovec *remote, s
 			  struct pyreader_walk *walk)
 {
 	const struct pylayout *l = &r->layout;
-	struct thread_entry *t = thread_find(r, nstid_of(r, tid));
+	uint32_t nstid = nstid_of(r, tid);
+	struct thread_entry *t = thread_find(r, nstid);
 	size_t n = 0;
 
 	walk->frame_len = 0;
 	r->pf_valid = false;
 	r->pf_gil_need = 0;
+	if (!t || !t->tstate) {
+		/* Not captured yet: find its thread state (a walk of the
+		 * interpreters' thread lists, not again for 100 ms when it
+		 * has none), which the copy will be checked against. */
+		uint8_t ts[4096];
+
+		r->process_err = 0;
+		if (r->tstate_size <= sizeof(ts) && tstate_get(r, nstid, ts))
+			t = thread_find(r, nstid);
+	}
 	if (!t || !t->tstate || max < 3 || r->frame_size > PYREADER_WALK_FRAME_MAX ||
 	    l->frame.back + 8 > r->frame_size)
 		return 0;

@@ -139,9 +139,9 @@ size_t pyreader_prefetch(struct pyreader *r, pid_t tid, struct iovec *local,
  * its struct pthread; the GIL's span when pyreader_want_gil), and a walk
  * of its frame chain in @walk (frame_len 0: none): from the pointer at
  * frame_at (through deref_off), each frame's first frame_len bytes, the
- * older frame's pointer at back_off in them. Returns the number of
- * regions (0: nothing known of @tid yet, no walk). Leaves no prefetch
- * pending.
+ * older frame's pointer at back_off in them. A thread not captured yet
+ * has its thread state looked for (reads). Returns the number of regions
+ * (0: @tid has no thread state, no walk). Leaves no prefetch pending.
  */
 #define PYREADER_WALK_FRAME_MAX 512
 #define PYREADER_WALK_NO_DEREF UINT32_MAX
