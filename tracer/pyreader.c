@@ -1382,7 +1382,6 @@ size_t pyreader_prefetch_copied(struct pyreader *r, pid_t tid, const struct pyre
 		r->pf_gil_need = at;
 		i++;
 	}
-	r->pf_spans_at = at;
 	r->pf_tid = tid;
 	r->pf_tstate = t->tstate;
 	r->pf_valid = true;

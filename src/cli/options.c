@@ -858,7 +858,7 @@ static int parse_target_command(struct options *o, int argc, char **argv)
 					   "sampled with per-CPU perf events (--sampler perf, bpf or "
 					   "auto), which see running threads only",
 					   o->idle ? "--idle needs the ptrace sampler" :
-					   o->gil ? "--gil needs the ptrace sampler" :
+					   o->gil ? "--gil is read for one process at a time" :
 					   "--sampler ptrace cannot sample the whole machine");
 		o->pid = 0;
 		return 0;

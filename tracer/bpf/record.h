@@ -19,12 +19,11 @@
 
 /*
  * Python: the regions of the target's memory user space asks the program to
- * copy for a thread at each of its samples (the thread state, the frame
- * chain's data-stack chunk or frame objects: pyreader_prefetch), at most
- * HSBPF_PY_REGIONS of them, HSBPF_PY_MAX bytes in all, copied in order up
- * to the first that does not fit in what is left, or up to the first page
- * that cannot be read without a fault (the record then holds that region
- * up to there, with its shorter length).
+ * copy for a thread at each of its samples (its thread state, the tid that
+ * tells it on <=3.7, the GIL's span: pyreader_copy_plan), at most
+ * HSBPF_PY_REGIONS of them, HSBPF_PY_MAX bytes in all with the frames
+ * walked, copied whole and in order up to the first that does not fit in
+ * what is left or cannot be read without a fault.
  */
 #define HSBPF_PY_REGIONS 8u
 #define HSBPF_PY_MAX 131072u

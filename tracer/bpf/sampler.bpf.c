@@ -107,8 +107,8 @@ struct py_walk {
 /*
  * One piece of py_copy: region c->ri up to the end of a page. A piece
  * that cannot be read (a page not present: no fault can be taken here)
- * ends the copy; the region's part copied before it is kept, with its
- * length. Returns 1 to stop (a bpf_loop callback).
+ * ends the copy; the record holds the regions copied whole before it.
+ * Returns 1 to stop (a bpf_loop callback).
  */
 static long py_piece(__u64 index, struct py_walk *w)
 {
@@ -129,9 +129,7 @@ static long py_piece(__u64 index, struct py_walk *w)
 		r->head.py_regions[ri].len = (__u32)len;
 		r->head.py_regions[ri].reserved = 0;
 	}
-	/* Up to the end of the source's page: the copy then stops right at
-	 * the first page not present (the unused end of a data-stack chunk
-	 * has never been touched). */
+	/* Up to the end of the source's page: a read never spans two. */
 	n = HSBPF_PAGE - ((addr + pos) & (HSBPF_PAGE - 1));
 	if (n > len - pos)
 		n = len - pos;
@@ -139,15 +137,8 @@ static long py_piece(__u64 index, struct py_walk *w)
 	asm volatile("" : "+r"(n));
 	if (n > HSBPF_PAGE || off > HSBPF_PY_MAX)
 		return 1;
-	if (n && bpf_probe_read_user(&r->py[off & (HSBPF_PY_MAX - 1)], n, (void *)(addr + pos))) {
-		/* What came of this region is kept, as a shorter one. */
-		if (pos) {
-			r->head.py_regions[ri].len = (__u32)pos;
-			r->head.py_n = ri + 1;
-			r->head.py_len = (__u32)off;
-		}
+	if (n && bpf_probe_read_user(&r->py[off & (HSBPF_PY_MAX - 1)], n, (void *)(addr + pos)))
 		return 1;
-	}
 	c->off = off + n;
 	c->pos = pos + n;
 	if (pos + n >= len) {
