@@ -319,15 +319,27 @@ def screen_test(hotspy, fixtures, expect, width, height):
     return 0
 
 
+def scope_of(screen):
+    """(pid, index) of the process the view is narrowed to, (0, 0) for all."""
+    m = re.search(r"^process .*? \((\d+)\), (\d+) of \d+", screen, re.M)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def pick_process(tmux, pid):
     """Press `p` until top's scope is process @pid (at most once per
-    process it can pick); whether it came."""
-    for _ in range(66):
+    process it can pick, up to the 64 it tells apart); whether it came.
+    Each key's effect is awaited before the next: under load keys are
+    read in bursts, and a screen that lags behind would let the process
+    go by."""
+    for _ in range(70):
+        before = scope_of(tmux.screen())
         tmux.keys("p")
-        # The scope line changes at the key, before the table is named.
-        time.sleep(0.1)
-        m = re.search(r"^process (\S+) \((\d+)\), \d+ of", tmux.screen(), re.M)
-        if m and int(m.group(2)) == pid:
+        deadline = time.time() + 3
+        now = before
+        while now == before and time.time() < deadline:
+            time.sleep(0.05)
+            now = scope_of(tmux.screen())
+        if now[0] == pid:
             return True
     return False
 
