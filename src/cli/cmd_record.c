@@ -190,12 +190,12 @@ static void progress(const struct sampler *s, void *ctx, double secs)
 	if (rec->all) {
 		fprintf(stderr, "\rhotspy: recording every process: %" PRIu64 " samples, %zu "
 			"threads, %.1f s%s  (Ctrl-C to stop) ", profile_total(rec->profile),
-			profile_thread_count(rec->profile), secs, left);
+			profile_threads_seen(rec->profile), secs, left);
 		return;
 	}
 	fprintf(stderr, "\rhotspy: recording %s (pid %d): %" PRIu64 " samples, %zu threads, "
 		"%.1f s%s  (Ctrl-C to stop) ", name, (int)sampler_pid(s),
-		profile_total(rec->profile), profile_thread_count(rec->profile), secs, left);
+		profile_total(rec->profile), profile_threads_seen(rec->profile), secs, left);
 }
 
 /* CPU time hotspy has used so far, all its threads, user and system. */
@@ -500,26 +500,6 @@ static void gap_hints(const struct profile *p, struct symbolizer *sym)
 	free(gaps);
 }
 
-/* Threads sampled: a thread that ran on after an exec is one thread,
- * though the profile keeps it apart per program. */
-static size_t threads_sampled(const struct profile *p)
-{
-	size_t n = profile_thread_count(p), count = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct profile_thread *t = profile_thread_at(p, (uint32_t)i);
-		bool seen = false;
-
-		for (size_t j = 0; t->image && j < n && !seen; j++) {
-			const struct profile_thread *u = profile_thread_at(p, (uint32_t)j);
-
-			seen = u->pid == t->pid && u->tid == t->tid && u->image < t->image;
-		}
-		count += !seen;
-	}
-	return count;
-}
-
 /* The name of the first process sampled, or NULL. */
 static const char *recorded_program(const struct recording *rec)
 {
@@ -563,7 +543,7 @@ static int write_svg(const struct recording *rec, FILE *out, struct symbolizer *
 		snprintf(subtitle, sizeof(subtitle), "%s time: %" PRIu64 " samples in %.1f s "
 			 "at %u Hz from %zu threads", o->idle ? "wall-clock" : "on-CPU",
 			 profile_total(rec->profile), secs, o->rate,
-			 profile_thread_count(rec->profile));
+			 profile_threads_seen(rec->profile));
 		so.subtitle = subtitle;
 	}
 	err = svg_write(out, t, &so);
@@ -692,6 +672,12 @@ int cmd_record(const struct options *o)
 		log_error(-ENOMEM, "out of memory");
 		goto fail;
 	}
+	/* A folded file or a flamegraph without --threads never tells threads
+	 * apart: counted per process, a long recording of threads that come
+	 * and go keeps its memory to the distinct stacks. speedscope (a
+	 * profile per thread) and pprof (a thread label) need them. */
+	if (!o->threads && (format == FORMAT_FOLDED || format == FORMAT_FLAMEGRAPH))
+		profile_merge_threads(rec.profile);
 	attach_ns = monotonic_ns();
 	err = session_attach(ss, NULL);
 	sig = err == -EINTR ? session_pending_signal() : 0;
@@ -736,7 +722,7 @@ int cmd_record(const struct options *o)
 		.lost = stats.lost,
 		.seconds = session_seconds(ss),
 		.rate = o->rate,
-		.threads = threads_sampled(rec.profile),
+		.threads = profile_threads_seen(rec.profile),
 		.end = end_name(why),
 		.end_text = end_text(why),
 		.sampler = sampler_name(s),   /* a static string */

@@ -45,6 +45,13 @@ struct profile {
 	struct profile_thread *threads;
 	size_t nthreads, threads_cap;
 	struct htable thread_index;
+	bool merge_threads;     /* profile_merge_threads: one per process image */
+
+	/* Every (pid, tid) met, whatever the image: the threads' tally. */
+	uint64_t *seen;
+	size_t nseen, seen_cap;
+	struct htable seen_index;
+	uint64_t last_seen;     /* the last key met, a lookup saved per sample */
 
 	struct process *procs;
 	size_t nprocs, procs_cap;
@@ -119,6 +126,8 @@ void profile_free(struct profile *p)
 	htable_release(&p->pair_index);
 	free(p->threads);
 	htable_release(&p->thread_index);
+	free(p->seen);
+	htable_release(&p->seen_index);
 	free(p->procs);
 	free(p);
 }
@@ -179,20 +188,68 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 	return profile_image_thread(p, pid, 0, tid, name, index);
 }
 
+void profile_merge_threads(struct profile *p)
+{
+	p->merge_threads = true;
+}
+
+size_t profile_threads_seen(const struct profile *p)
+{
+	return p->nseen;
+}
+
+/* Count (@pid, @tid) among the threads seen. 0 or -ENOMEM. */
+static int see_thread(struct profile *p, pid_t pid, pid_t tid)
+{
+	/* 0 is no thread's key (tid 0 is the idle task, never sampled), so
+	 * it can stand for "none yet". */
+	uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid, h;
+	struct htable_iter it;
+	uint64_t *seen;
+
+	if (key == p->last_seen)
+		return 0;
+	h = hash_mix64(key);
+	for (uint32_t i = htable_find(&p->seen_index, h, &it); i != HTABLE_NONE;
+	     i = htable_next(&p->seen_index, &it)) {
+		if (p->seen[i] == key) {
+			p->last_seen = key;
+			return 0;
+		}
+	}
+	seen = array_grow(p->seen, &p->seen_cap, p->nseen + 1, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	p->seen = seen;
+	if (htable_insert(&p->seen_index, h, (uint32_t)p->nseen) < 0)
+		return -ENOMEM;
+	p->seen[p->nseen++] = key;
+	p->last_seen = key;
+	return 0;
+}
+
 int profile_image_thread(struct profile *p, pid_t pid, uint32_t image, pid_t tid,
 			 const char *name, uint32_t *index)
 {
-	uint64_t h = thread_hash(pid, tid, image);
+	uint64_t h;
 	struct htable_iter it;
 	struct profile_thread *t;
 	char *copy;
 
+	if (see_thread(p, pid, tid) < 0)
+		return -ENOMEM;
+	/* Under the process's own tid, named by the first thread met (below:
+	 * renaming at each sample would copy a name whenever two threads'
+	 * names differ). */
+	if (p->merge_threads)
+		tid = pid;
+	h = thread_hash(pid, tid, image);
 	for (uint32_t i = htable_find(&p->thread_index, h, &it); i != HTABLE_NONE;
 	     i = htable_next(&p->thread_index, &it)) {
 		t = &p->threads[i];
 		if (t->pid != pid || t->tid != tid || t->image != image)
 			continue;
-		if (name && !name_equal(t->name, name)) {
+		if (name && !p->merge_threads && !name_equal(t->name, name)) {
 			copy = name_dup(name);
 			if (!copy)
 				return -ENOMEM;

@@ -63,6 +63,20 @@ int profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name,
 int profile_image_thread(struct profile *p, pid_t pid, uint32_t image, pid_t tid,
 			 const char *name, uint32_t *index);
 size_t profile_thread_count(const struct profile *p);
+
+/*
+ * Count every thread of a process image as one: from now on
+ * profile_thread and profile_image_thread give the index of one
+ * profile_thread per (pid, image), its tid the pid, named by the first
+ * thread met. For outputs that do not tell threads apart: the counts then
+ * grow with the distinct stacks, not with threads x stacks (a service whose
+ * threads come and go meets nearly every stack anew in each thread). Call
+ * before the first thread is added.
+ */
+void profile_merge_threads(struct profile *p);
+/* The threads met by profile_thread / profile_image_thread, merged or
+ * not: distinct (pid, tid), a thread that ran on after an exec once. */
+size_t profile_threads_seen(const struct profile *p);
 const struct profile_thread *profile_thread_at(const struct profile *p, uint32_t index);
 
 /*

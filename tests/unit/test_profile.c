@@ -305,6 +305,60 @@ static void test_truncated(void)
 	profile_free(p);
 }
 
+/* Merged threads: one count per (process image, stack), every thread
+ * tallied, and a threads-apart profile of the same samples sums the same
+ * per stack. */
+static void test_merged(void)
+{
+	static const uint64_t a[] = { 0x1000, 0x2000 };
+	static const uint64_t b[] = { 0x1100, 0x2000 };
+	struct profile *m = profile_new(), *apart = profile_new();
+	struct seen s = { 0 };
+	uint32_t t, u;
+
+	profile_merge_threads(m);
+	/* Threads come and go: 300 of process 10, each samples a and b. */
+	for (pid_t tid = 10; tid < 310; tid++) {
+		CHECK_EQ_U64(profile_thread(m, 10, tid, tid == 10 ? "main" : "worker", &t), 0);
+		CHECK_EQ_U64(profile_thread(apart, 10, tid, "worker", &u), 0);
+		CHECK_EQ_U64(profile_add_sample(m, t, a, 2, 1), 0);
+		CHECK_EQ_U64(profile_add_sample(m, t, b, 2, 2), 0);
+		CHECK_EQ_U64(profile_add_sample(apart, u, a, 2, 1), 0);
+		CHECK_EQ_U64(profile_add_sample(apart, u, b, 2, 2), 0);
+	}
+	/* The same thread again, and a second process, whose threads stay
+	 * apart from the first's. */
+	CHECK_EQ_U64(profile_thread(m, 10, 42, "renamed", &t), 0);
+	CHECK_EQ_U64(profile_add_sample(m, t, a, 2, 4), 0);
+	CHECK_EQ_U64(profile_thread(m, 20, 21, "other", &u), 0);
+	CHECK(u != t);
+	CHECK_EQ_U64(profile_add_sample(m, u, a, 2, 1), 0);
+	/* After an exec: another profile thread, the same thread tallied once. */
+	CHECK_EQ_U64(profile_image_thread(m, 20, 1, 21, "execd", &u), 0);
+	CHECK_EQ_U64(profile_add_sample(m, u, b, 2, 1), 0);
+
+	CHECK_EQ_U64(profile_thread_count(m), 3);
+	CHECK_EQ_U64(profile_threads_seen(m), 301);
+	CHECK_EQ_U64(profile_thread_count(apart), 300);
+	CHECK_EQ_U64(profile_threads_seen(apart), 300);
+	/* The process's first thread names it; later names do not rename. */
+	CHECK_STR(profile_thread_at(m, t)->name, "main");
+	CHECK_EQ_U64(profile_thread_at(m, t)->tid, 10);
+	CHECK_STR(profile_thread_at(m, u)->name, "execd");
+	CHECK_EQ_U64(profile_total(m), 300 * 3 + 4 + 1 + 1);
+
+	CHECK_EQ_U64(profile_for_each(m, record, &s), 0);
+	CHECK_EQ_U64(s.n, 4);
+	CHECK_EQ_U64(s.thread[0], t);
+	CHECK_EQ_U64(s.count[0], 300 + 4);
+	CHECK_EQ_U64(s.thread[1], t);
+	CHECK_EQ_U64(s.count[1], 600);
+	CHECK_EQ_U64(s.count[2], 1);
+	CHECK_EQ_U64(s.count[3], 1);
+	profile_free(m);
+	profile_free(apart);
+}
+
 int main(void)
 {
 	test_empty();
@@ -313,6 +367,7 @@ int main(void)
 	test_interning();
 	test_many();
 	test_counts();
+	test_merged();
 	test_truncated();
 	return check_status();
 }
