@@ -23,9 +23,12 @@
 
 #include "banned.h"
 
-/* Ticks to wait for every thread to be sampled once (at DUMP_RATE). */
+/* Ticks at DUMP_RATE until every thread has been sampled once, for at
+ * most DUMP_WAIT_NS: a busy thread stops when it next gets a CPU, which
+ * on crowded CPUs took more than the 200 ms (200 ticks) once allowed; a
+ * thread in uninterruptible sleep does not stop at all. */
 #define DUMP_RATE 1000
-#define DUMP_TICKS_MAX 200
+#define DUMP_WAIT_NS 1500000000ull
 
 struct dumped {
 	pid_t pid, tid;
@@ -47,7 +50,7 @@ struct dumped {
 struct dump {
 	struct dumped *v;
 	size_t n, cap;
-	int ticks;
+	uint64_t deadline_ns;   /* set at the first tick */
 	pid_t target;           /* listed first; its children after it */
 };
 
@@ -212,16 +215,17 @@ static int write_dump(FILE *out, const struct dump *d, struct symbolizer *sym, b
 	return err;
 }
 
-/* One snapshot: done when every thread has been sampled once, or after
- * DUMP_TICKS_MAX ticks. */
+/* One snapshot: done when every thread has been sampled once, or
+ * DUMP_WAIT_NS after the first tick. */
 static int on_tick(struct session *ss, void *ctx, uint64_t now_ns)
 {
 	struct dump *d = ctx;
 
-	(void)now_ns;
 	if (d->n && d->n >= sampler_thread_count(session_sampler(ss)))
 		return 1;
-	return ++d->ticks >= DUMP_TICKS_MAX;
+	if (!d->deadline_ns)
+		d->deadline_ns = now_ns + DUMP_WAIT_NS;
+	return now_ns >= d->deadline_ns;
 }
 
 int cmd_dump(const struct options *o)
@@ -240,6 +244,7 @@ int cmd_dump(const struct options *o)
 	struct session *ss = NULL;
 	bool sampler_failed;
 	pid_t pid = 0;
+	size_t left;
 	int ret = 1, err;
 
 	if (session_new(o, &ss) < 0 || session_attach(ss, &setup) < 0)
@@ -253,6 +258,14 @@ int cmd_dump(const struct options *o)
 			log_error(err, "out of memory");
 		goto out;
 	}
+	/* Never a thread left out without a word. */
+	left = sampler_thread_count(session_sampler(ss));
+	left = left > d.n ? left - d.n : 0;
+	if (left)
+		log_warn("%zu thread%s did not stop within %.1f s and %s not in the dump "
+			 "(threads waiting for a CPU on a crowded machine, or in uninterruptible "
+			 "sleep): run the dump again", left, left == 1 ? "" : "s",
+			 (double)DUMP_WAIT_NS / 1e9, left == 1 ? "is" : "are");
 	/* Let go of the process before the slow part. */
 	session_detach(ss);
 	if (d.n == 0) {

@@ -5,8 +5,9 @@
  * caller's return address minus one (so every address names the call
  * instruction, the convention of perf and eu-stack). Identical arrays share
  * one stack id, so adding a sample is a hash lookup and an increment. Counts
- * are kept per (thread, stack). No names are resolved here: that is the
- * symbolizer's job, done only for what is shown or written.
+ * are kept per (thread, stack), or per (process image, stack) when no output
+ * tells threads apart (profile_merge_threads). No names are resolved here:
+ * that is the symbolizer's job, done only for what is shown or written.
  *
  * A stack that could not be unwound to its bottom ends in one of the marker
  * addresses of addrspace.h; such samples still count, and are tallied as

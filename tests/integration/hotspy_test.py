@@ -1811,6 +1811,7 @@ def check_workers_dump(name, mode, target, text):
     t0 = time.time()
     try:
         r = run_hotspy(["dump", "-s", "-j", "-p", str(target.pid)])
+        sys.stdout.write(r.stderr)
         if r.returncode != 0:
             fail("%s %s: dump -s -j exited %d: %s" % (name, mode, r.returncode, r.stderr))
         try:
@@ -1843,7 +1844,11 @@ def check_workers_dump(name, mode, target, text):
                            " worker" if p_ in workers else "") for p_ in procs)))
         if len(workers) < 2:
             fail("%s %s: %d worker processes with serve in their Python frames, "
-                 "expected 2" % (name, mode, len(workers)))
+                 "expected 2; the others: %s" % (name, mode, len(workers), "; ".join(
+                     "%s (%d): %s" % (p_.get("process"), p_["pid"], [
+                         [f.get("function") for f in t.get("frames", [])][:12]
+                         for t in p_["threads"]])
+                     for p_ in procs[1:] if p_ not in workers)))
         if len(sleepers) != 1:
             fail("%s %s: %d sleep processes in the dump, expected 1"
                  % (name, mode, len(sleepers)))

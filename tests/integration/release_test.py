@@ -131,6 +131,9 @@ def watch_until_exit(hs, target, start, sigint_at=None):
             hs.send_signal(signal.SIGINT)
             sent = time.monotonic()
         time.sleep(0.01)
+    # Once more after the exit: the last look in the loop may have come
+    # just before hotspy let go (under load a look of /proc takes a while).
+    w.look()
     return w, sent
 
 
