@@ -111,6 +111,8 @@ struct flametree {
 	 * left out at the end of a read (num 0: none), @pruned frames so far. */
 	double prune_num, prune_den;
 	size_t pruned;
+	/* flametree_set_shape: runs are made nodes only along its paths. */
+	const struct flametree *shape;
 	struct flametree_limits limits;
 };
 
@@ -724,20 +726,91 @@ static int run_open(struct flametree *t, uint32_t head, size_t k, uint32_t *firs
 	return self_add(t, parent, r->total);
 }
 
+/* Name @id of @t in t->shape, or FLAMETREE_NONE when it has none; @xlate
+ * caches the answers (FLAMETREE_NONE - 1: not asked yet). */
+static uint32_t shape_name(const struct flametree *t, uint32_t *xlate, uint32_t id)
+{
+	const struct name *nm = &t->names[id];
+
+	if (xlate[id] == FLAMETREE_NONE - 1)
+		xlate[id] = name_find(t->shape, t->text + nm->off, nm->len,
+				      name_hash(t->text + nm->off, nm->len));
+	return xlate[id];
+}
+
+/*
+ * The shape's node of each node of @t (t->nodes[i] -> (*out)[i]), or
+ * FLAMETREE_NONE where the shape lacks the path; and the cache of
+ * shape_name in *@xlate. A parent is made before its children, so one
+ * pass in order finds every parent's first. 0 or -ENOMEM.
+ */
+static int shape_map(const struct flametree *t, uint32_t **out, uint32_t **xlate)
+{
+	uint32_t *map = malloc((t->nnodes ? t->nnodes : 1) * sizeof(*map));
+	uint32_t *x = malloc((t->nnames ? t->nnames : 1) * sizeof(*x));
+
+	if (!map || !x) {
+		free(map);
+		free(x);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->nnames; i++)
+		x[i] = FLAMETREE_NONE - 1;
+	map[0] = 0;
+	for (size_t i = 1; i < t->nnodes; i++) {
+		uint32_t up = map[t->nodes[i].parent], name;
+
+		map[i] = FLAMETREE_NONE;
+		if (up != FLAMETREE_NONE) {
+			name = shape_name(t, x, t->nodes[i].name);
+			if (name != FLAMETREE_NONE)
+				map[i] = child_find(t->shape, up, name);
+		}
+	}
+	*out = map;
+	*xlate = x;
+	return 0;
+}
+
+/* How many frames of run @r, from its first, the shape has below its node
+ * @at. */
+static size_t shape_depth(const struct flametree *t, uint32_t *xlate, const struct run *r,
+			  uint32_t at)
+{
+	size_t k = 0;
+
+	for (; at != FLAMETREE_NONE && k < r->len; k++) {
+		uint32_t name = shape_name(t, xlate, run_name(t, r, k));
+
+		at = name == FLAMETREE_NONE ? FLAMETREE_NONE : child_find(t->shape, at, name);
+		if (at == FLAMETREE_NONE)
+			break;
+	}
+	return k;
+}
+
 /*
  * Make every run nodes (the end of a read call): the tree is then the one
  * that a node per frame would have built, the same nodes and weights,
  * summed in the same order. On failure the frames of the runs left are
- * dropped (their heads keep their totals) and the error returned.
+ * dropped (their heads keep their totals) and the error returned. With
+ * t->shape, a run is made nodes as far as the shape has its path, and
+ * the rest dropped.
  */
 static int runs_expand(struct flametree *t)
 {
 	size_t need = t->nnodes, dropped = 0;
 	double cut = t->prune_num > 0 ? t->nodes[0].total * t->prune_num / t->prune_den : 0;
-	uint32_t first;
+	uint32_t first, *map = NULL, *xlate = NULL;
 	int err = 0;
 
-	for (size_t i = 0; i < t->nruns; i++)
+	if (t->shape && t->nruns) {
+		err = shape_map(t, &map, &xlate);
+		/* Only the runs the shape has part of are made nodes, and
+		 * the array grows as they are. */
+		need = 0;
+	}
+	for (size_t i = 0; need && i < t->nruns; i++)
 		if (t->runs[i].len && !(t->runs[i].total < cut))
 			need += t->runs[i].len;
 
@@ -765,6 +838,23 @@ static int runs_expand(struct flametree *t)
 			dropped += r->len;
 			continue;
 		}
+		if (!err && map) {
+			size_t k = shape_depth(t, xlate, r, map[r->head]);
+			uint32_t head = r->head;
+
+			if (k < r->len) {
+				/* Never looked up: the shape parts from it. */
+				dropped += r->len - k;
+				if (k)
+					err = run_open(t, r->head, k, &first);
+				if (!err) {
+					head = k ? first + (uint32_t)k - 1 : head;
+					t->nodes[head].first_child = FLAMETREE_NONE;
+					t->run_frames -= r->len;
+					continue;
+				}
+			}
+		}
 		if (!err) {
 			err = run_open(t, r->head, r->len, &first);
 			/* Made nodes, or all but the last one's self weight. */
@@ -774,6 +864,8 @@ static int runs_expand(struct flametree *t)
 		t->nodes[r->head].first_child = FLAMETREE_NONE;
 		t->run_frames -= r->len;
 	}
+	free(map);
+	free(xlate);
 	free(t->runs);
 	free(t->run_names);
 	t->runs = NULL;
@@ -789,6 +881,11 @@ void flametree_set_prune(struct flametree *t, double num, double den)
 {
 	t->prune_num = num > 0 && den > 0 ? num : 0;
 	t->prune_den = den;
+}
+
+void flametree_set_shape(struct flametree *t, const struct flametree *shape)
+{
+	t->shape = shape;
 }
 
 size_t flametree_pruned(const struct flametree *t)

@@ -24,9 +24,10 @@
 
 /* Read folded (or pprof) file @name into a new sorted tree; NULL after
  * reporting. With @draw, the tree is only drawn with these options: what
- * they leave out need not be read (flametree_set_prune). */
+ * they leave out need not be read (flametree_set_prune). With @shape, the
+ * tree is only looked up along @shape's paths (flametree_set_shape). */
 static struct flametree *read_tree(const char *name, bool reverse,
-				   const struct svg_options *draw)
+				   const struct svg_options *draw, const struct flametree *shape)
 {
 	struct flametree_stats st = { 0 };
 	struct pprof_read_options po = { .reverse = reverse };
@@ -48,6 +49,7 @@ static struct flametree *read_tree(const char *name, bool reverse,
 			svg_cut(draw, &num, &den);
 			flametree_set_prune(t, num, den);
 		}
+		flametree_set_shape(t, shape);
 		err = pprof_input_is(in, name) ? pprof_read(t, in, &po, NULL) :
 		      flametree_read_folded(t, in, reverse, &st);
 	}
@@ -100,13 +102,22 @@ int cmd_diff(const struct options *o)
 	int err;
 
 	/* BEFORE is looked up at every frame drawn, whatever its width
-	 * there: only AFTER, the shape drawn, may leave out what is not. */
+	 * there: only AFTER, the shape drawn, may leave out what is not.
+	 * For a graph, AFTER is read first, and of BEFORE's tails that no
+	 * other stack shares only what lies along AFTER's paths is kept: the
+	 * graph looks nothing else up. The folded text needs both whole. */
 	config_svg(&so, o);
-	before = read_tree(o->input, reverse, NULL);
-	if (before)
-		after = read_tree(o->input2, reverse, folded ? NULL : &so);
-	if (!after) {
+	if (folded) {
+		before = read_tree(o->input, reverse, NULL, NULL);
+		if (before)
+			after = read_tree(o->input2, reverse, NULL, NULL);
+	} else {
+		after = read_tree(o->input2, reverse, &so, NULL);
+		before = after ? read_tree(o->input, reverse, NULL, after) : NULL;
+	}
+	if (!after || !before) {
 		flametree_free(before);
+		flametree_free(after);
 		return 1;
 	}
 	err = outfile_open(path, &out);
