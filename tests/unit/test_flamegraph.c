@@ -413,8 +413,8 @@ static void test_shape(void)
 		so.before = shaped;
 		b = render(after, &so, &ls);
 		CHECK(a && b && lw == ls && memcmp(a, b, lw) == 0);
-		/* Frames of BEFORE that are drawn compare against it. */
-		CHECK(count_of(a, "[new]") < count_of(a, "<title>"));
+		/* Some frames drawn are compared with BEFORE's: "[+N, +P%]". */
+		CHECK(strstr(a, "%]") != NULL);
 		free(a);
 		free(b);
 		free(ta);
