@@ -1385,6 +1385,11 @@ const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len
 	return t->text + t->names[name].off;
 }
 
+void flametree_name_prefetch(const struct flametree *t, uint32_t name)
+{
+	__builtin_prefetch(&t->names[name]);
+}
+
 double flametree_total(const struct flametree *t)
 {
 	return t->nodes[0].total;

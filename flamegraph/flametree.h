@@ -203,6 +203,10 @@ const struct flametree_node *flametree_node_at(const struct flametree *t, uint32
 double flametree_self(const struct flametree *t, const struct flametree_node *n);
 /* The bytes of name @name; *len receives the length. Not NUL-terminated. */
 const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len);
+/* Ask the memory for name @name's entry ahead of flametree_name (a hint:
+ * nothing is read; writers that walk a large tree call it some frames
+ * before they name the frame). */
+void flametree_name_prefetch(const struct flametree *t, uint32_t name);
 /*
  * The child of @parent named @name[0..len), or FLAMETREE_NONE. Lets a
  * differential graph find a frame of one tree in another.
