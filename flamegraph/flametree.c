@@ -742,13 +742,17 @@ static uint32_t shape_name(const struct flametree *t, uint32_t *xlate, uint32_t 
  * The shape's node of each node of @t (t->nodes[i] -> (*out)[i]), or
  * FLAMETREE_NONE where the shape lacks the path; and the cache of
  * shape_name in *@xlate. A parent is made before its children, so one
- * pass in order finds every parent's first. 0 or -ENOMEM.
+ * pass in order finds every parent's first. 0, -E2BIG or -ENOMEM.
  */
 static int shape_map(const struct flametree *t, uint32_t **out, uint32_t **xlate)
 {
-	uint32_t *map = malloc((t->nnodes ? t->nnodes : 1) * sizeof(*map));
-	uint32_t *x = malloc((t->nnames ? t->nnames : 1) * sizeof(*x));
+	uint32_t *map, *x;
 
+	/* Scratch, but memory all the same: within the tree's limit. */
+	if (flametree_room(t, (t->nnodes + t->nnames) * sizeof(*map)) < 0)
+		return -E2BIG;
+	map = malloc((t->nnodes ? t->nnodes : 1) * sizeof(*map));
+	x = malloc((t->nnames ? t->nnames : 1) * sizeof(*x));
 	if (!map || !x) {
 		free(map);
 		free(x);
