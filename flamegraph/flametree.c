@@ -33,6 +33,13 @@ struct run {
 	uint32_t head;
 	uint32_t off;           /* the names: run_names[off .. off + len) */
 	uint32_t len;
+	/* run_names[off] kept here too, or FLAMETREE_NONE when not known:
+	 * on input whose stacks share little, most stacks that reach a run
+	 * part from it at its first frame, and this spares them a cache miss
+	 * on run_names, which lie where the stack that made the run was read
+	 * (following runs was a quarter of reading a random-tree input). It
+	 * fills what was padding. */
+	uint32_t first;
 	double total;
 };
 
@@ -104,6 +111,8 @@ struct flametree {
 	 * left out at the end of a read (num 0: none), @pruned frames so far. */
 	double prune_num, prune_den;
 	size_t pruned;
+	/* flametree_set_shape: runs are made nodes only along its paths. */
+	const struct flametree *shape;
 	struct flametree_limits limits;
 };
 
@@ -250,6 +259,39 @@ static uint64_t node_key(uint32_t parent, uint32_t name)
 }
 
 /*
+ * The bytes @s[i..len) (one to seven) as a number, zero-padded: what
+ * memcpy into a zeroed word gives, with loads inside @s[0..len) only.
+ * memcpy of a length not known when compiling is a call, and a name's
+ * tail is hashed at every frame read (names of 20-odd bytes: a call in
+ * each; it was a tenth of the reading of a random-tree input).
+ */
+static inline uint64_t tail_bytes(const char *s, size_t i, size_t len)
+{
+	size_t n = len - i;
+	uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t lo, hi;
+
+	if (len >= 8) {
+		/* The last eight bytes of @s, the ones before the tail shifted out. */
+		memcpy(&w, s + len - 8, 8);
+		return w >> (8 * (8 - n));
+	}
+	/* i is 0 here: two loads that overlap, or three bytes. */
+	if (n >= 4) {
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + n - 4, 4);
+		return lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	return (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2)) |
+	       (uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1));
+#else
+	memcpy(&w, s + i, n);
+	return w;
+#endif
+}
+
+/*
  * The hash of a name: eight bytes a step (hash_bytes takes one), the tail
  * zero-padded and the length mixed in, so "a" and "a\0" differ. Reading a
  * large folded file is mostly naming its frames, and a byte-wise hash is a
@@ -266,11 +308,8 @@ static inline uint64_t name_hash(const char *s, size_t len)
 		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
 		h ^= h >> 29;
 	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, s + i, len - i);
-		h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
-	}
+	if (i < len)
+		h = (h ^ tail_bytes(s, i, len)) * UINT64_C(0xc4ceb9fe1a85ec53);
 	return hash_mix64(h);
 }
 
@@ -631,6 +670,12 @@ static int prev_put(struct flametree *t, size_t i, uint32_t node)
 	return 0;
 }
 
+/* The name of frame @j of run @r. */
+static inline uint32_t run_name(const struct flametree *t, const struct run *r, size_t j)
+{
+	return j || r->first == FLAMETREE_NONE ? t->run_names[r->off + j] : r->first;
+}
+
 /*
  * Make the first @k frames of the run below @head nodes, each the only
  * child of the one before, with the run's total; the rest of the run, if
@@ -656,7 +701,7 @@ static int run_open(struct flametree *t, uint32_t head, size_t k, uint32_t *firs
 		uint32_t node = (uint32_t)t->nnodes++;
 
 		t->nodes[node] = (struct flametree_node){
-			.name = t->run_names[r->off + j], .parent = parent,
+			.name = run_name(t, r, j), .parent = parent,
 			.first_child = FLAMETREE_NONE, .next_sibling = FLAMETREE_NONE,
 			.total = r->total,
 		};
@@ -669,6 +714,10 @@ static int run_open(struct flametree *t, uint32_t head, size_t k, uint32_t *firs
 		r->head = parent;
 		r->off += (uint32_t)k;
 		r->len -= (uint32_t)k;
+		/* Not read now: the miss would hold up this stack, and few
+		 * stacks come this way again. */
+		r->first = FLAMETREE_NONE;
+		__builtin_prefetch(&t->run_names[r->off]);
 		t->nodes[parent].first_child = RUN_BIT | ri;
 		return 0;
 	}
@@ -677,20 +726,95 @@ static int run_open(struct flametree *t, uint32_t head, size_t k, uint32_t *firs
 	return self_add(t, parent, r->total);
 }
 
+/* Name @id of @t in t->shape, or FLAMETREE_NONE when it has none; @xlate
+ * caches the answers (FLAMETREE_NONE - 1: not asked yet). */
+static uint32_t shape_name(const struct flametree *t, uint32_t *xlate, uint32_t id)
+{
+	const struct name *nm = &t->names[id];
+
+	if (xlate[id] == FLAMETREE_NONE - 1)
+		xlate[id] = name_find(t->shape, t->text + nm->off, nm->len,
+				      name_hash(t->text + nm->off, nm->len));
+	return xlate[id];
+}
+
+/*
+ * The shape's node of each node of @t (t->nodes[i] -> (*out)[i]), or
+ * FLAMETREE_NONE where the shape lacks the path; and the cache of
+ * shape_name in *@xlate. A parent is made before its children, so one
+ * pass in order finds every parent's first. 0, -E2BIG or -ENOMEM.
+ */
+static int shape_map(const struct flametree *t, uint32_t **out, uint32_t **xlate)
+{
+	uint32_t *map, *x;
+
+	/* Scratch, but memory all the same: within the tree's limit. */
+	if (flametree_room(t, (t->nnodes + t->nnames) * sizeof(*map)) < 0)
+		return -E2BIG;
+	map = malloc((t->nnodes ? t->nnodes : 1) * sizeof(*map));
+	x = malloc((t->nnames ? t->nnames : 1) * sizeof(*x));
+	if (!map || !x) {
+		free(map);
+		free(x);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->nnames; i++)
+		x[i] = FLAMETREE_NONE - 1;
+	map[0] = 0;
+	for (size_t i = 1; i < t->nnodes; i++) {
+		uint32_t up = map[t->nodes[i].parent], name;
+
+		map[i] = FLAMETREE_NONE;
+		if (up != FLAMETREE_NONE) {
+			name = shape_name(t, x, t->nodes[i].name);
+			if (name != FLAMETREE_NONE)
+				map[i] = child_find(t->shape, up, name);
+		}
+	}
+	*out = map;
+	*xlate = x;
+	return 0;
+}
+
+/* How many frames of run @r, from its first, the shape has below its node
+ * @at. */
+static size_t shape_depth(const struct flametree *t, uint32_t *xlate, const struct run *r,
+			  uint32_t at)
+{
+	size_t k = 0;
+
+	for (; at != FLAMETREE_NONE && k < r->len; k++) {
+		uint32_t name = shape_name(t, xlate, run_name(t, r, k));
+
+		at = name == FLAMETREE_NONE ? FLAMETREE_NONE : child_find(t->shape, at, name);
+		if (at == FLAMETREE_NONE)
+			break;
+	}
+	return k;
+}
+
 /*
  * Make every run nodes (the end of a read call): the tree is then the one
  * that a node per frame would have built, the same nodes and weights,
  * summed in the same order. On failure the frames of the runs left are
- * dropped (their heads keep their totals) and the error returned.
+ * dropped (their heads keep their totals) and the error returned. With
+ * t->shape, a run is made nodes as far as the shape has its path, and
+ * the rest dropped.
  */
 static int runs_expand(struct flametree *t)
 {
 	size_t need = t->nnodes, dropped = 0;
 	double cut = t->prune_num > 0 ? t->nodes[0].total * t->prune_num / t->prune_den : 0;
-	uint32_t first;
+	uint32_t first, *map = NULL, *xlate = NULL;
 	int err = 0;
 
-	for (size_t i = 0; i < t->nruns; i++)
+	if (t->shape && t->nruns) {
+		err = shape_map(t, &map, &xlate);
+		/* Only the runs the shape has part of are made nodes, and
+		 * the array grows as they are. */
+		need = 0;
+	}
+	for (size_t i = 0; need && i < t->nruns; i++)
 		if (t->runs[i].len && !(t->runs[i].total < cut))
 			need += t->runs[i].len;
 
@@ -718,6 +842,23 @@ static int runs_expand(struct flametree *t)
 			dropped += r->len;
 			continue;
 		}
+		if (!err && map) {
+			size_t k = shape_depth(t, xlate, r, map[r->head]);
+			uint32_t head = r->head;
+
+			if (k < r->len) {
+				/* Never looked up: the shape parts from it. */
+				dropped += r->len - k;
+				if (k)
+					err = run_open(t, r->head, k, &first);
+				if (!err) {
+					head = k ? first + (uint32_t)k - 1 : head;
+					t->nodes[head].first_child = FLAMETREE_NONE;
+					t->run_frames -= r->len;
+					continue;
+				}
+			}
+		}
 		if (!err) {
 			err = run_open(t, r->head, r->len, &first);
 			/* Made nodes, or all but the last one's self weight. */
@@ -727,6 +868,8 @@ static int runs_expand(struct flametree *t)
 		t->nodes[r->head].first_child = FLAMETREE_NONE;
 		t->run_frames -= r->len;
 	}
+	free(map);
+	free(xlate);
 	free(t->runs);
 	free(t->run_names);
 	t->runs = NULL;
@@ -742,6 +885,11 @@ void flametree_set_prune(struct flametree *t, double num, double den)
 {
 	t->prune_num = num > 0 && den > 0 ? num : 0;
 	t->prune_den = den;
+}
+
+void flametree_set_shape(struct flametree *t, const struct flametree *shape)
+{
+	t->shape = shape;
 }
 
 size_t flametree_pruned(const struct flametree *t)
@@ -814,7 +962,7 @@ static int descent_step(struct flametree *t, struct descent *d, uint32_t id)
 	if (d->run != FLAMETREE_NONE) {
 		const struct run *r = &t->runs[d->run];
 
-		if (d->matched < r->len && t->run_names[r->off + d->matched] == id) {
+		if (d->matched < r->len && run_name(t, r, d->matched) == id) {
 			d->matched++;
 			d->level++;
 			return 0;
@@ -872,7 +1020,7 @@ static int descent_end(struct flametree *t, struct descent *d)
 		}
 		t->runs[t->nruns] = (struct run){
 			.head = d->tail, .off = (uint32_t)d->tail_off, .len = (uint32_t)n,
-			.total = d->count,
+			.first = t->run_names[d->tail_off], .total = d->count,
 		};
 		t->nodes[d->tail].first_child = RUN_BIT | (uint32_t)t->nruns++;
 		return 0;
@@ -1097,8 +1245,11 @@ int flametree_add_folded(struct flametree *t, const char *buf, size_t len, bool 
 	return err < 0 ? err : err2;
 }
 
-/* Bytes read at a time. */
-#define READ_CHUNK ((size_t)1 << 20)
+/* Bytes read at a time: few enough that the lines just read are still in
+ * the cache (L2) when they are parsed, and that the buffer is a few dozen
+ * pages to fault in, not hundreds (it was 1 MiB: 8 % of the page
+ * faults of drawing a 20,000-line slice of a random-tree input). */
+#define READ_CHUNK ((size_t)128 << 10)
 
 static int read_folded(struct flametree *t, struct flametree *before, const char *head,
 		       size_t head_len, FILE *in, bool reverse, struct flametree_stats *st)
@@ -1236,6 +1387,11 @@ const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len
 {
 	*len = t->names[name].len;
 	return t->text + t->names[name].off;
+}
+
+void flametree_name_prefetch(const struct flametree *t, uint32_t name)
+{
+	__builtin_prefetch(&t->names[name]);
 }
 
 double flametree_total(const struct flametree *t)

@@ -91,8 +91,23 @@ void flametree_get_limits(const struct flametree *t, struct flametree_limits *l)
  * diff, report), keeps the default, @num 0: nothing left out.
  */
 void flametree_set_prune(struct flametree *t, double num, double den);
+/*
+ * For the BEFORE tree of a differential graph whose shape is @shape (the
+ * AFTER tree, read, pruned and sorted first): at the end of each read,
+ * the tails of stacks that no other stack shares are made nodes only as
+ * far down as @shape has the same path (the same names, root first). The
+ * graph looks BEFORE up only along @shape's paths (flametree_child, from
+ * the root), and those lookups find what they would in the whole tree;
+ * nothing else of the tree may be relied on (self weights of the frames
+ * left out are lost; totals of the frames kept are whole). On input whose
+ * stacks share little, almost every frame of BEFORE is such a tail and
+ * the graph draws a few of them. @shape is only read, and must outlive the
+ * reads; NULL (the default) keeps everything. Frames left out count in
+ * flametree_pruned.
+ */
+void flametree_set_shape(struct flametree *t, const struct flametree *shape);
 /* Frames left out so far: flametree_count() + this is the tree's size
- * without flametree_set_prune. */
+ * without flametree_set_prune (or flametree_set_shape). */
 size_t flametree_pruned(const struct flametree *t);
 
 /* Bytes the tree holds now: its arrays and indexes, as allocated. */
@@ -188,6 +203,10 @@ const struct flametree_node *flametree_node_at(const struct flametree *t, uint32
 double flametree_self(const struct flametree *t, const struct flametree_node *n);
 /* The bytes of name @name; *len receives the length. Not NUL-terminated. */
 const char *flametree_name(const struct flametree *t, uint32_t name, size_t *len);
+/* Ask the memory for name @name's entry ahead of flametree_name (a hint:
+ * nothing is read; writers that walk a large tree call it some frames
+ * before they name the frame). */
+void flametree_name_prefetch(const struct flametree *t, uint32_t name);
 /*
  * The child of @parent named @name[0..len), or FLAMETREE_NONE. Lets a
  * differential graph find a frame of one tree in another.

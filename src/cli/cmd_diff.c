@@ -22,59 +22,85 @@
 
 #include "banned.h"
 
-/* Read folded (or pprof) file @name into a new sorted tree; NULL after
- * reporting. With @draw, the tree is only drawn with these options: what
- * they leave out need not be read (flametree_set_prune). */
-static struct flametree *read_tree(const char *name, bool reverse,
-				   const struct svg_options *draw)
-{
-	struct flametree_stats st = { 0 };
-	struct pprof_read_options po = { .reverse = reverse };
-	struct flametree_limits lim;
-	struct flametree *t;
+/* One input: opened (read_open), then read (read_tree), its errors and
+ * warnings told later (read_report), so that the messages keep the order
+ * of the command line whatever the order of reading. */
+struct read_result {
+	const char *name;
 	FILE *in;
+	struct flametree *t;            /* NULL: failed */
+	struct flametree_stats st;
+	struct flametree_limits lim;
+	int err;
+};
+
+/* Open input @name into @r: 0, or -1 after reporting. */
+static int read_open(struct read_result *r, const char *name)
+{
+	*r = (struct read_result){ .name = name };
+	return input_limits(&r->lim) < 0 || input_open(name, &r->in) < 0 ? -1 : 0;
+}
+
+/* Read the folded (or pprof) input of @r into a new sorted tree, and close
+ * it. With @draw, the tree is only drawn with these options: what they
+ * leave out need not be read (flametree_set_prune). With @shape, the tree
+ * is only looked up along @shape's paths (flametree_set_shape). */
+static void read_tree(struct read_result *r, bool reverse, const struct svg_options *draw,
+		      const struct flametree *shape)
+{
+	struct pprof_read_options po = { .reverse = reverse };
+	struct flametree *t = flametree_new();
 	int err;
 
-	if (input_limits(&lim) < 0 || input_open(name, &in) < 0)
-		return NULL;
-	t = flametree_new();
 	if (!t) {
 		err = -ENOMEM;
 	} else {
-		flametree_set_limits(t, &lim);
+		flametree_set_limits(t, &r->lim);
 		if (draw) {
 			double num, den;
 
 			svg_cut(draw, &num, &den);
 			flametree_set_prune(t, num, den);
 		}
-		err = pprof_input_is(in, name) ? pprof_read(t, in, &po, NULL) :
-		      flametree_read_folded(t, in, reverse, &st);
+		flametree_set_shape(t, shape);
+		err = pprof_input_is(r->in, r->name) ? pprof_read(t, r->in, &po, NULL) :
+		      flametree_read_folded(t, r->in, reverse, &r->st);
 	}
-	input_close(in);
-	if (err == -EINVAL) {
-		log_error(err, "cannot read %s: not a pprof profile, or a damaged one", name);
-		flametree_free(t);
-		return NULL;
-	}
+	input_close(r->in);
+	r->in = NULL;
 	if (err == 0)
 		err = flametree_sort(t);
+	if (err == 0 && flametree_total(t) <= 0)
+		err = -ENODATA;
 	if (err < 0) {
-		input_error(err, name, st.long_line, &lim);
 		flametree_free(t);
-		return NULL;
+		r->err = err;
+		return;
 	}
-	if (st.malformed)
+	r->t = t;
+}
+
+/* Tell what read_tree kept: 0 when @r has its tree, -1 after reporting. */
+static int read_report(const struct read_result *r)
+{
+	if (r->err == -EINVAL) {
+		log_error(r->err, "cannot read %s: not a pprof profile, or a damaged one", r->name);
+		return -1;
+	}
+	if (r->err < 0 && r->err != -ENODATA) {
+		input_error(r->err, r->name, r->st.long_line, &r->lim);
+		return -1;
+	}
+	if (r->st.malformed)
 		log_warn("%zu malformed line%s in %s skipped (the first is line %zu): a line is "
-			 "'frame;frame;... COUNT'", st.malformed, st.malformed == 1 ? "" : "s",
-			 name, st.first_malformed);
-	if (flametree_total(t) <= 0) {
+			 "'frame;frame;... COUNT'", r->st.malformed, r->st.malformed == 1 ? "" : "s",
+			 r->name, r->st.first_malformed);
+	if (r->err == -ENODATA) {
 		log_error(-EINVAL, "no stacks in %s: the file is empty or has no line "
-			  "'frame;frame;... COUNT' with a count above 0", name);
-		flametree_free(t);
-		return NULL;
+			  "'frame;frame;... COUNT' with a count above 0", r->name);
+		return -1;
 	}
-	return t;
+	return 0;
 }
 
 /* Folded when asked, or when -o names a file that is not .svg. */
@@ -93,18 +119,43 @@ int cmd_diff(const struct options *o)
 	bool folded = want_folded(o, path);
 	/* The two-column text keeps stacks root first, as its readers expect. */
 	bool reverse = o->reverse && !folded;
-	struct flametree *before, *after = NULL;
+	struct read_result rb, ra;
+	struct flametree *before = NULL, *after = NULL;
 	struct outfile *out = NULL;
 	struct svg_options so;
 	double scale;
 	int err;
 
 	/* BEFORE is looked up at every frame drawn, whatever its width
-	 * there: only AFTER, the shape drawn, may leave out what is not. */
+	 * there: only AFTER, the shape drawn, may leave out what is not.
+	 * For a graph, AFTER is read first, and of BEFORE's tails that no
+	 * other stack shares only what lies along AFTER's paths is kept: the
+	 * graph looks nothing else up. The folded text needs both whole.
+	 * Either way BEFORE's messages come first. */
 	config_svg(&so, o);
-	before = read_tree(o->input, reverse, NULL);
-	if (before)
-		after = read_tree(o->input2, reverse, folded ? NULL : &so);
+	if (read_open(&rb, o->input) < 0)
+		return 1;
+	if (folded) {
+		read_tree(&rb, reverse, NULL, NULL);
+		if (read_report(&rb) == 0 && read_open(&ra, o->input2) == 0) {
+			read_tree(&ra, reverse, NULL, NULL);
+			if (read_report(&ra) == 0)
+				after = ra.t;
+		}
+		before = rb.t;
+	} else {
+		if (read_open(&ra, o->input2) < 0) {
+			input_close(rb.in);
+			return 1;
+		}
+		read_tree(&ra, reverse, &so, NULL);
+		read_tree(&rb, reverse, NULL, ra.t);
+		if (read_report(&rb) == 0 && read_report(&ra) == 0)
+			after = ra.t;
+		else
+			flametree_free(ra.t);
+		before = rb.t;
+	}
 	if (!after) {
 		flametree_free(before);
 		return 1;

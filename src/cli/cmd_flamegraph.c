@@ -64,6 +64,10 @@ int cmd_flamegraph(const struct options *o)
 	}
 	flametree_set_limits(t, &lim);
 	flametree_set_limits(before, &lim);
+	/* BEFORE of a two-column input is only looked up along the paths of
+	 * the graph's tree: the tails no other stack shares are kept only as
+	 * far as those go. */
+	flametree_set_shape(before, t);
 	/* The graph is all that is made of the tree: what it leaves out need
 	 * not be read. BEFORE of a two-column input is looked up at every
 	 * frame drawn, whatever its width there, and keeps everything. */

@@ -37,8 +37,11 @@ int input_limits(struct flametree_limits *l)
 	 * that double as they grow. glibc raises its mmap threshold after the
 	 * first large free, and an array below the threshold is copied at
 	 * each doubling (5 % of reading a random-tree input, with the page
-	 * faults of the copy); mapped, realloc moves its pages instead. */
-	(void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	 * faults of the copy); mapped, realloc moves its pages instead. At
+	 * 1 MiB, the arrays of a few hundred KiB (the names, their text, the
+	 * indexes) were still copied: a sixth of the page faults of drawing
+	 * a 20,000-line slice of a random-tree input. */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 << 10);
 
 	*l = (struct flametree_limits){
 		.memory_max = INPUT_MEMORY_MAX, .line_max = FLAMETREE_LINE_MAX,

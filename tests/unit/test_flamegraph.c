@@ -345,6 +345,86 @@ static void test_prune(void)
 	free(text);
 }
 
+/* Seeded folded text for test_shape: stacks from a small call graph, so
+ * that two texts share some paths and part from each other's elsewhere. */
+static char *shape_text(uint64_t *seed, unsigned stacks, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	CHECK(f != NULL);
+	for (unsigned i = 0; i < stacks; i++) {
+		unsigned n = 1 + rnd_below(seed, 25), fn = rnd_below(seed, 4);
+
+		fprintf(f, "main");
+		for (unsigned k = 0; k < n; k++) {
+			/* Each function calls one of 3 others: paths repeat. */
+			fn = (fn * 7 + 1 + rnd_below(seed, 3)) % 40;
+			fprintf(f, ";f%u%s", fn, fn % 9 ? "" : "_[k]");
+		}
+		if (rnd_below(seed, 5))
+			fprintf(f, " %u\n", 1 + rnd_below(seed, 50));
+		else
+			fprintf(f, " %u.%02u\n", rnd_below(seed, 3), 1 + rnd_below(seed, 99));
+	}
+	fclose(f);
+	return text;
+}
+
+/*
+ * flametree_set_shape: BEFORE read with AFTER as its shape draws the same
+ * differential graph as BEFORE read whole, root first and leaf first,
+ * under option sets that draw more or less, and leaves frames out.
+ */
+static void test_shape(void)
+{
+	static const struct svg_options opts[] = {
+		{ .width = 1200 }, { .width = 300, .inverted = true },
+		{ .minwidth = 0.01 }, { .minwidth = 2, .minwidth_percent = true },
+	};
+	uint64_t seed = 7;
+
+	for (int round = 0; round < 4; round++) {
+		bool reverse = round & 1;
+		const struct svg_options *o = &opts[round];
+		size_t lb, la, lw, ls;
+		char *tb = shape_text(&seed, 500, &lb), *ta = shape_text(&seed, 500, &la);
+		struct flametree *after = flametree_new(), *whole = flametree_new();
+		struct flametree *shaped = flametree_new();
+		struct svg_options so = *o;
+		double num, den;
+		char *a, *b;
+
+		CHECK(after != NULL && whole != NULL && shaped != NULL);
+		svg_cut(o, &num, &den);
+		flametree_set_prune(after, num, den);
+		CHECK(flametree_add_folded(after, ta, la, reverse, NULL) == 0);
+		CHECK(flametree_sort(after) == 0);
+		flametree_set_shape(shaped, after);
+		CHECK(flametree_add_folded(whole, tb, lb, reverse, NULL) == 0);
+		CHECK(flametree_add_folded(shaped, tb, lb, reverse, NULL) == 0);
+		CHECK(flametree_sort(whole) == 0 && flametree_sort(shaped) == 0);
+		CHECK(flametree_pruned(shaped) > 0);
+		CHECK_EQ_U64(flametree_count(shaped) + flametree_pruned(shaped),
+			     flametree_count(whole));
+		CHECK(flametree_total(shaped) == flametree_total(whole));
+		so.before = whole;
+		a = render(after, &so, &lw);
+		so.before = shaped;
+		b = render(after, &so, &ls);
+		CHECK(a && b && lw == ls && memcmp(a, b, lw) == 0);
+		/* Some frames drawn are compared with BEFORE's: "[+N, +P%]". */
+		CHECK(strstr(a, "%]") != NULL);
+		free(a);
+		free(b);
+		free(ta);
+		free(tb);
+		flametree_free(after);
+		flametree_free(whole);
+		flametree_free(shaped);
+	}
+}
+
 /* Frames narrower than --minwidth are left out, with their children. */
 static void test_minwidth(void)
 {
@@ -686,5 +766,6 @@ int main(void)
 	test_deep();
 	test_runs();
 	test_prune();
+	test_shape();
 	return check_status();
 }
