@@ -7,6 +7,8 @@
 Runs the fixture (`FIXTURE -n N`, a fixed amount of work) K times in turns:
 alone, then under each profiler of --samplers, each attached by PID:
 
+  perf-count   `perf stat -e task-clock`: the same per-thread events, which
+               count and never sample (what having an event costs a thread)
   perf-nocopy  `perf record -e task-clock` at the rate with no stack copy
                (the sample interrupt and perf's own record: the least any
                perf-event sampler costs)
@@ -17,9 +19,11 @@ alone, then under each profiler of --samplers, each attached by PID:
 (default: perf-nocopy,perf-dwarf,perf,bpf). Prints the medians of the
 fixture's own CPU time (user + system, wait4) and their ratio to alone: what
 each costs inside the target, which hardly moves with the machine's load
-(unlike wall time). The ratio is given twice: median over median, and paired
-within a round (each run over the alone run of its round: median and
-quartiles). For hotspy, also its samples and its CPU per sample (all of its
+(unlike wall time), and its context switches (voluntary and not, wait4:
+those a profiler adds, and those many threads on few cores make, at each
+of which a per-thread event is switched out and in). The ratio is given
+twice: median over median, and paired within a round (each run over the
+alone run of its round: median and quartiles). For hotspy, also its samples and its CPU per sample (all of its
 CPU from wait4, attach to written profile, over its samples: whole run, not
 per additional sample), the sampling loop's part of it (--stats), the
 ticks it missed and the thread snapshots it skipped as late (the ptrace
@@ -50,6 +54,8 @@ def profiler_argv(name, a, out):
     perf = ["perf", "record", "-q", "-e", "task-clock", "-c", period, "-o", out + ".perf"]
     if name == "alone":
         return None
+    if name == "perf-count":
+        return ["perf", "stat", "-e", "task-clock", "-o", out + ".stat"]
     if name == "perf-nocopy":
         return perf
     if name == "perf-dwarf":
@@ -58,7 +64,8 @@ def profiler_argv(name, a, out):
             "-o", out + ".folded"]
 
 
-LABELS = {"alone": "alone", "perf-nocopy": "perf record, no stack copy",
+LABELS = {"alone": "alone", "perf-count": "perf stat -e task-clock (counts, no sample)",
+          "perf-nocopy": "perf record, no stack copy",
           "perf-dwarf": "perf record --call-graph dwarf,8192"}
 
 
@@ -76,7 +83,7 @@ def run(fixture, units, env, prof):
         p = subprocess.Popen(prof + ["-p", str(t.pid)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     _, _, ru = os.wait4(t.pid, 0)
-    r = {"target": ru.ru_utime + ru.ru_stime}
+    r = {"target": ru.ru_utime + ru.ru_stime, "switches": ru.ru_nvcsw + ru.ru_nivcsw}
     if p and prof[0] == "perf":
         # perf record ends on SIGINT.
         if p.poll() is None:
@@ -116,7 +123,8 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--samplers", default="perf-nocopy,perf-dwarf,perf,bpf",
-                    help="comma-separated: perf-nocopy, perf-dwarf (perf record), "
+                    help="comma-separated: perf-count (perf stat), perf-nocopy, perf-dwarf "
+                         "(perf record), "
                          "perf, bpf, ptrace (hotspy record --sampler)")
     ap.add_argument("--threads", default=None,
                     help="comma-separated PARALLEL_THREADS counts (fixtures/parallel)")
@@ -143,9 +151,9 @@ def main():
         os.path.basename(a.fixture), units, a.rate, a.runs, min(loads), max(loads)))
     print()
     print("| threads | in the target | CPU (s), median | / alone | / alone, paired by run "
-          "[quartiles] | hotspy samples | hotspy CPU per sample, whole run (us) "
+          "[quartiles] | context switches, median | hotspy samples | hotspy CPU per sample, whole run (us) "
           "| sampling loop per sample (us) | ticks missed (%) | snapshots skipped late (%) |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in counts:
         alone_runs = [r["target"] for r in res[(n, "alone")]]
         alone = statistics.median(alone_runs)
@@ -161,9 +169,9 @@ def main():
                        quart([r["sampling_us"] for r in v], "%.0f"),
                        quart([r["missed"] for r in v], "%.0f"),
                        quart([r["late"] for r in v], "%.0f")]
-            print("| %s | %s | %.3f | %.3f | %s | %s |" % (
+            print("| %s | %s | %.3f | %.3f | %s | %.0f | %s |" % (
                 n if n is not None else "-", label(k), m, m / alone, quart(paired),
-                " | ".join(row)))
+                statistics.median(r["switches"] for r in v), " | ".join(row)))
 
 
 if __name__ == "__main__":
