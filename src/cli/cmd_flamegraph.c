@@ -69,8 +69,8 @@ int cmd_flamegraph(const struct options *o)
 	 * far as those go. */
 	flametree_set_shape(before, t);
 	/* The graph is all that is made of the tree: what it leaves out need
-	 * not be read. BEFORE of a two-column input is looked up at every
-	 * frame drawn, whatever its width there, and keeps everything. */
+	 * not be read. BEFORE is not pruned by width: it is looked up at
+	 * every frame drawn, however narrow it is there. */
 	config_svg(&so, o);
 	{
 		double num, den;
